@@ -1,0 +1,18 @@
+#!/bin/sh
+# Builds the standalone GEMM harnesses into /tmp: gemm_bench (throughput) and gemm_check
+# (correctness vs a double-precision reference), with the same flags binding.gyp uses.
+set -e
+cd "$(dirname "$0")/../cpu"
+OUT=${OUT:-/tmp}
+CXX=${CXX:-g++}
+FLAGS="-std=c++17 -O3 -fno-math-errno -pthread"
+$CXX $FLAGS -c gemm_kernels_avx2.cc -mavx2 -mfma -mf16c -o "$OUT/gemm_kernels_avx2.o"
+$CXX $FLAGS -c gemm_kernels_avx512.cc -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c \
+  -o "$OUT/gemm_kernels_avx512.o"
+$CXX $FLAGS -c gemm.cc -o "$OUT/gemm.o"
+$CXX $FLAGS -c parallel.cc -o "$OUT/parallel.o"
+$CXX $FLAGS -c ../bench/isa_stub.cc -o "$OUT/isa_stub.o"
+LIBS="$OUT/gemm.o $OUT/gemm_kernels_avx2.o $OUT/gemm_kernels_avx512.o $OUT/parallel.o $OUT/isa_stub.o"
+$CXX $FLAGS ../bench/gemm_bench.cc $LIBS -o "$OUT/gemm_bench"
+$CXX $FLAGS ../bench/gemm_check.cc $LIBS -o "$OUT/gemm_check"
+echo "built $OUT/gemm_bench $OUT/gemm_check"

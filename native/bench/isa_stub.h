@@ -1,0 +1,6 @@
+#pragma once
+#include "../cpu/cpu_features.h"
+
+namespace iv {
+void setActiveIsaForBench(Isa isa);
+}

@@ -1,0 +1,140 @@
+#include "args.h"
+#include <sstream>
+
+namespace iv {
+
+size_t dtypeSize(DType d) {
+  switch (d) {
+    case DType::float32: return 4;
+    case DType::float64: return 8;
+    case DType::int32: return 4;
+    case DType::uint8: return 1;
+    case DType::boolean: return 1;
+  }
+  return 0;
+}
+
+const char* dtypeName(DType d) {
+  switch (d) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::int32: return "int32";
+    case DType::uint8: return "uint8";
+    case DType::boolean: return "bool";
+  }
+  return "?";
+}
+
+int64_t TensorArg::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+bool TensorArg::contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] != 1 && strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+std::string TensorArg::shapeString() const {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); i++) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
+  if (info.Length() != count) {
+    std::ostringstream s;
+    s << "expected " << count << " arguments, got " << info.Length();
+    fail(s.str());
+  }
+}
+
+void Args::fail(const std::string& message) const {
+  throw Napi::Error::New(info_.Env(), std::string(op_) + ": " + message);
+}
+
+bool Args::isNullish(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
+
+double Args::number(size_t i, const char* name) const {
+  if (!info_[i].IsNumber()) fail(std::string("argument '") + name + "' must be a number");
+  return info_[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t Args::integer(size_t i, const char* name) const {
+  double v = number(i, name);
+  if (v != static_cast<double>(static_cast<int64_t>(v))) fail(std::string("argument '") + name + "' must be an integer");
+  return static_cast<int64_t>(v);
+}
+
+bool Args::boolean(size_t i, const char* name) const {
+  if (!info_[i].IsBoolean()) fail(std::string("argument '") + name + "' must be a boolean");
+  return info_[i].As<Napi::Boolean>().Value();
+}
+
+std::string Args::string(size_t i, const char* name) const {
+  if (!info_[i].IsString()) fail(std::string("argument '") + name + "' must be a string");
+  return info_[i].As<Napi::String>().Utf8Value();
+}
+
+static bool readInts(const Napi::Value& v, std::vector<int64_t>& out) {
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  out.resize(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value e = a.Get(k);
+    if (!e.IsNumber()) return false;
+    double d = e.As<Napi::Number>().DoubleValue();
+    if (d != static_cast<double>(static_cast<int64_t>(d))) return false;
+    out[k] = static_cast<int64_t>(d);
+  }
+  return true;
+}
+
+std::vector<int64_t> Args::ints(size_t i, const char* name) const {
+  std::vector<int64_t> out;
+  if (!readInts(info_[i], out)) fail(std::string("argument '") + name + "' must be an array of integers");
+  return out;
+}
+
+TensorArg Args::tensor(size_t i, const char* name) const {
+  const std::string arg = std::string("argument '") + name + "'";
+  if (!info_[i].IsArray()) fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
+  Napi::Array d = info_[i].As<Napi::Array>();
+  if (d.Length() != 5) fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
+  Napi::Value buf = d.Get(0u);
+  if (!buf.IsArrayBuffer()) fail(arg + ": storage must be an ArrayBuffer");
+  Napi::ArrayBuffer ab = buf.As<Napi::ArrayBuffer>();
+  TensorArg t;
+  Napi::Value off = d.Get(1u), dt = d.Get(4u);
+  if (!off.IsNumber() || !dt.IsNumber()) fail(arg + ": offset and dtype must be numbers");
+  int64_t offset = static_cast<int64_t>(off.As<Napi::Number>().DoubleValue());
+  int32_t code = dt.As<Napi::Number>().Int32Value();
+  if (code < 0 || code > 4) fail(arg + ": unknown dtype code " + std::to_string(code));
+  t.dtype = static_cast<DType>(code);
+  if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
+    fail(arg + ": shape and strides must be integer arrays of the same length");
+  if (ab.ByteLength() == 0 || ab.Data() == nullptr) fail(arg + ": tensor storage was disposed");
+  // Bounds: the lowest and highest element the view can touch must lie in the buffer.
+  int64_t lo = offset, hi = offset;
+  for (size_t k = 0; k < t.shape.size(); k++) {
+    if (t.shape[k] < 0) fail(arg + ": negative size in shape " + t.shapeString());
+    if (t.shape[k] == 0) { lo = offset; hi = offset - 1; break; }
+    int64_t span = (t.shape[k] - 1) * t.strides[k];
+    if (span < 0) lo += span; else hi += span;
+  }
+  const int64_t capacity = static_cast<int64_t>(ab.ByteLength() / dtypeSize(t.dtype));
+  if (hi >= lo && (lo < 0 || hi >= capacity))
+    fail(arg + ": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
+         std::to_string(capacity) + " elements");
+  t.data = static_cast<char*>(ab.Data()) + offset * static_cast<int64_t>(dtypeSize(t.dtype));
+  return t;
+}
+
+}  // namespace iv

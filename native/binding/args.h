@@ -1,0 +1,48 @@
+// Argument checking for native entry points. Every accessor throws a JS Error that names
+// the op and the argument, so a bad call from JavaScript never reaches a kernel.
+#pragma once
+#include <napi.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace iv {
+
+enum class DType : int32_t { float32 = 0, float64 = 1, int32 = 2, uint8 = 3, boolean = 4 };
+
+size_t dtypeSize(DType d);
+const char* dtypeName(DType d);
+
+// A view of a tensor as the kernels see it: base pointer already offset, shape, strides in
+// elements. Built from the JS tuple [buffer, offset, shape, strides, dtype].
+struct TensorArg {
+  void* data = nullptr;
+  DType dtype = DType::float32;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+  int64_t numel() const;
+  bool contiguous() const;
+  std::string shapeString() const;
+  template <class T> T* ptr() const { return static_cast<T*>(data); }
+};
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op, size_t count);
+  Napi::Env env() const { return info_.Env(); }
+  [[noreturn]] void fail(const std::string& message) const;
+  double number(size_t i, const char* name) const;
+  int64_t integer(size_t i, const char* name) const;
+  bool boolean(size_t i, const char* name) const;
+  std::string string(size_t i, const char* name) const;
+  std::vector<int64_t> ints(size_t i, const char* name) const;
+  TensorArg tensor(size_t i, const char* name) const;
+  bool isNullish(size_t i) const;
+  const char* op() const { return op_; }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+};
+
+}  // namespace iv

@@ -1,0 +1,36 @@
+// GEMM micro-kernels compiled per instruction set (gemm_kernels_avx2.cc, _avx512.cc). They
+// are plain functions over raw pointers: those files must not emit inline or template code
+// that a baseline caller could end up linked against. gemm.cc packs, blocks and dispatches.
+//
+// Packed operands, as gemm.cc lays them out:
+//   A micro-panel, MR rows x kc: element (i, k) at a[(k / 8) * MR * 8 + i * 8 + k % 8], so a
+//     row of A is copied in runs of 8 and the kernel's broadcasts use short displacements.
+//   B micro-panel, kc x NR: element (k, j) at b[k * NR + j].
+//   Rows of A and columns of B past the matrix edge are zero.
+// A kernel forms the MR x NR product over kc and writes its top-left mr x nr corner to C
+// (row stride ldc): C = AB when beta == 0 (C is not read), C += AB when beta == 1, else
+// C = AB + beta * C.
+#pragma once
+#include <cstdint>
+
+namespace iv {
+
+constexpr int64_t kGemmKBlock = 8;
+
+namespace avx512 {
+constexpr int64_t kSgemmMr = 14, kSgemmNr = 32;
+constexpr int64_t kDgemmMr = 14, kDgemmNr = 16;
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr);
+void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
+                 int64_t nr);
+}  // namespace avx512
+
+namespace avx2 {
+constexpr int64_t kSgemmMr = 6, kSgemmNr = 16;
+constexpr int64_t kDgemmMr = 6, kDgemmNr = 8;
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr);
+void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
+                 int64_t nr);
+}  // namespace avx2
+
+}  // namespace iv

@@ -1,0 +1,124 @@
+// AVX-512 GEMM micro-kernels (layouts in gemm_kernels.h). Float: 14 x 32 tile, 28 zmm
+// accumulators + 2 for the B row; every A element is one broadcast load feeding two FMAs,
+// so the loop is FMA-bound (16 loads per 28 FMAs). Double: the same shape at 14 x 16.
+#include <immintrin.h>
+#include "gemm_kernels.h"
+
+namespace iv {
+namespace avx512 {
+
+static_assert(kSgemmNr == 32 && kDgemmNr == 16, "kernels hold two vectors per row");
+
+namespace {
+
+constexpr int64_t kMr = kSgemmMr;
+constexpr int64_t kKb = kGemmKBlock;
+
+inline __mmask16 mask16(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
+
+}  // namespace
+
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr) {
+  __m512 acc[kMr][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < kMr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  // The C tile is written once kc steps from now; ask for its lines early.
+  for (int64_t i = 0; i < mr; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
+  }
+  int64_t k = 0;
+  for (; k + kKb <= kc; k += kKb, a += kMr * kKb, b += kKb * 32) {
+#pragma GCC unroll 8
+    for (int kk = 0; kk < kKb; kk++) {
+      const __m512 b0 = _mm512_loadu_ps(b + kk * 32), b1 = _mm512_loadu_ps(b + kk * 32 + 16);
+#pragma GCC unroll 14
+      for (int i = 0; i < kMr; i++) {
+        const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
+        acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+      }
+    }
+  }
+  for (int64_t kk = 0; k < kc; k++, kk++) {
+    const __m512 b0 = _mm512_loadu_ps(b + kk * 32), b1 = _mm512_loadu_ps(b + kk * 32 + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < kMr; i++) {
+      const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
+      acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+    }
+  }
+  const __mmask16 m0 = mask16(nr), m1 = mask16(nr - 16);
+  const __m512 vbeta = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+  for (int i = 0; i < kMr; i++) {
+    if (i >= mr) break;
+    float* row = c + i * ldc;
+    __m512 r0 = acc[i][0], r1 = acc[i][1];
+    if (beta == 1.0f) {
+      r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, row));
+      r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, row + 16));
+    } else if (beta != 0.0f) {
+      r0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m0, row), r0);
+      r1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m1, row + 16), r1);
+    }
+    _mm512_mask_storeu_ps(row, m0, r0);
+    _mm512_mask_storeu_ps(row + 16, m1, r1);
+  }
+}
+
+void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
+                 int64_t nr) {
+  constexpr int64_t kM = kDgemmMr;
+  __m512d acc[kM][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < kM; i++) acc[i][0] = acc[i][1] = _mm512_setzero_pd();
+  for (int64_t i = 0; i < mr; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+  }
+  int64_t k = 0;
+  for (; k + kKb <= kc; k += kKb, a += kM * kKb, b += kKb * 16) {
+#pragma GCC unroll 8
+    for (int kk = 0; kk < kKb; kk++) {
+      const __m512d b0 = _mm512_loadu_pd(b + kk * 16), b1 = _mm512_loadu_pd(b + kk * 16 + 8);
+#pragma GCC unroll 14
+      for (int i = 0; i < kM; i++) {
+        const __m512d av = _mm512_set1_pd(a[i * kKb + kk]);
+        acc[i][0] = _mm512_fmadd_pd(av, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_pd(av, b1, acc[i][1]);
+      }
+    }
+  }
+  for (int64_t kk = 0; k < kc; k++, kk++) {
+    const __m512d b0 = _mm512_loadu_pd(b + kk * 16), b1 = _mm512_loadu_pd(b + kk * 16 + 8);
+#pragma GCC unroll 14
+    for (int i = 0; i < kM; i++) {
+      const __m512d av = _mm512_set1_pd(a[i * kKb + kk]);
+      acc[i][0] = _mm512_fmadd_pd(av, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_pd(av, b1, acc[i][1]);
+    }
+  }
+  const __mmask8 m0 = mask8(nr), m1 = mask8(nr - 8);
+  const __m512d vbeta = _mm512_set1_pd(beta);
+#pragma GCC unroll 14
+  for (int i = 0; i < kM; i++) {
+    if (i >= mr) break;
+    double* row = c + i * ldc;
+    __m512d r0 = acc[i][0], r1 = acc[i][1];
+    if (beta == 1.0) {
+      r0 = _mm512_add_pd(r0, _mm512_maskz_loadu_pd(m0, row));
+      r1 = _mm512_add_pd(r1, _mm512_maskz_loadu_pd(m1, row + 8));
+    } else if (beta != 0.0) {
+      r0 = _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(m0, row), r0);
+      r1 = _mm512_fmadd_pd(vbeta, _mm512_maskz_loadu_pd(m1, row + 8), r1);
+    }
+    _mm512_mask_storeu_pd(row, m0, r0);
+    _mm512_mask_storeu_pd(row + 8, m1, r1);
+  }
+}
+
+}  // namespace avx512
+}  // namespace iv

@@ -1,0 +1,444 @@
+// Elementwise kernels: unary, binary (with an optional scalar alpha), where, fill and the
+// strided copy that also casts between dtypes. Inputs arrive already broadcast to the
+// output's shape (stride-0 views); any strides work, contiguous rows take the fast loop.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include "../../binding/args.h"
+#include "../../binding/registry.h"
+#include "../strided.h"
+
+namespace iv {
+namespace {
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+
+template <class T>
+struct Math {
+  static T gelu(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(kSqrt1_2))); }
+  static T geluGrad(T x) {
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2)));
+    const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+    return cdf + x * pdf;
+  }
+  static T geluTanh(T x) {
+    return T(0.5) * x * (T(1) + std::tanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x)));
+  }
+  static T geluTanhGrad(T x) {
+    const T u = T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x);
+    const T t = std::tanh(u);
+    const T du = T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+  }
+  static T sigmoid(T x) { return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
+  static T hardsigmoid(T x) { return x <= T(-3) ? T(0) : x >= T(3) ? T(1) : x / T(6) + T(0.5); }
+};
+
+enum class U {
+  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh, silu, hardsigmoid, hardswish, clamp,
+  sign, square, reciprocal, powScalar, leakyRelu, sin, cos, floor, ceil, round, log1p, expm1, logicalNot
+};
+
+bool parseUnary(const std::string& s, U& u) {
+  static const char* names[] = {"neg",      "abs",      "exp",         "log",       "sqrt",       "rsqrt",
+                                "tanh",     "sigmoid",  "relu",        "gelu",      "geluTanh",   "silu",
+                                "hardsigmoid", "hardswish", "clamp",   "sign",      "square",     "reciprocal",
+                                "powScalar", "leakyRelu", "sin",       "cos",       "floor",      "ceil",
+                                "round",    "log1p",    "expm1",       "logicalNot"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (s == names[i]) {
+      u = static_cast<U>(i);
+      return true;
+    }
+  return false;
+}
+
+template <class T>
+inline T applyUnary(U op, T x, double a, double b) {
+  using M = Math<T>;
+  switch (op) {
+    case U::neg: return -x;
+    case U::abs: return x < T(0) ? -x : x;
+    case U::exp: return std::exp(x);
+    case U::log: return std::log(x);
+    case U::sqrt: return std::sqrt(x);
+    case U::rsqrt: return T(1) / std::sqrt(x);
+    case U::tanh: return std::tanh(x);
+    case U::sigmoid: return M::sigmoid(x);
+    case U::relu: return x > T(0) ? x : T(0);
+    case U::gelu: return M::gelu(x);
+    case U::geluTanh: return M::geluTanh(x);
+    case U::silu: return x * M::sigmoid(x);
+    case U::hardsigmoid: return M::hardsigmoid(x);
+    case U::hardswish: return x * M::hardsigmoid(x);
+    case U::clamp: {
+      T y = x;
+      if (!std::isnan(a) && y < T(a)) y = T(a);
+      if (!std::isnan(b) && y > T(b)) y = T(b);
+      return y;
+    }
+    case U::sign: return x > T(0) ? T(1) : x < T(0) ? T(-1) : T(0);
+    case U::square: return x * x;
+    case U::reciprocal: return T(1) / x;
+    case U::powScalar: return a == 2 ? x * x : std::pow(x, T(a));
+    case U::leakyRelu: return x > T(0) ? x : T(a) * x;
+    case U::sin: return std::sin(x);
+    case U::cos: return std::cos(x);
+    case U::floor: return std::floor(x);
+    case U::ceil: return std::ceil(x);
+    case U::round: return std::nearbyint(x);
+    case U::log1p: return std::log1p(x);
+    case U::expm1: return std::expm1(x);
+    case U::logicalNot: return x == T(0) ? T(1) : T(0);
+  }
+  return x;
+}
+
+// Integer unary ops are the ones with an exact integer meaning.
+template <class T>
+inline bool intUnaryOk(U op) {
+  return op == U::neg || op == U::abs || op == U::clamp || op == U::sign || op == U::square || op == U::relu ||
+         op == U::logicalNot;
+}
+
+template <class T>
+void runUnary(U op, const TensorArg& out, const TensorArg& x, double a, double b) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides});
+  T* o = out.ptr<T>();
+  const T* p = x.ptr<T>();
+  const int64_t so = L.innerStride(0), sx = L.innerStride(1);
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    T* po = o + off[0];
+    const T* px = p + off[1];
+    if (so == 1 && sx == 1) {
+      switch (op) {  // the common ops get loops the compiler can vectorise
+        case U::relu:
+          for (int64_t i = 0; i < n; i++) po[i] = px[i] > T(0) ? px[i] : T(0);
+          return;
+        case U::neg:
+          for (int64_t i = 0; i < n; i++) po[i] = -px[i];
+          return;
+        case U::square:
+          for (int64_t i = 0; i < n; i++) po[i] = px[i] * px[i];
+          return;
+        default:
+          for (int64_t i = 0; i < n; i++) po[i] = applyUnary<T>(op, px[i], a, b);
+          return;
+      }
+    }
+    for (int64_t i = 0; i < n; i++) po[i * so] = applyUnary<T>(op, px[i * sx], a, b);
+  });
+}
+
+enum class B {
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, reluGrad, geluGrad,
+  geluTanhGrad, siluGrad, sigmoidGrad, tanhGrad, hardsigmoidGrad, hardswishGrad, leakyReluGrad, atan2, remainder
+};
+
+bool parseBinary(const std::string& s, B& b) {
+  static const char* names[] = {"add",        "sub",          "mul",        "div",           "pow",
+                                "maximum",    "minimum",      "eq",         "ne",            "lt",
+                                "le",         "gt",           "ge",         "logicalAnd",    "logicalOr",
+                                "reluGrad",   "geluGrad",     "geluTanhGrad", "siluGrad",    "sigmoidGrad",
+                                "tanhGrad",   "hardsigmoidGrad", "hardswishGrad", "leakyReluGrad", "atan2",
+                                "remainder"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (s == names[i]) {
+      b = static_cast<B>(i);
+      return true;
+    }
+  return false;
+}
+
+bool isComparison(B op) {
+  return op == B::eq || op == B::ne || op == B::lt || op == B::le || op == B::gt || op == B::ge ||
+         op == B::logicalAnd || op == B::logicalOr;
+}
+
+bool isGradOp(B op) { return op >= B::reluGrad && op <= B::leakyReluGrad; }
+
+template <class T>
+inline T applyBinary(B op, T x, T y, double alpha) {
+  using M = Math<T>;
+  switch (op) {
+    case B::add: return x + T(alpha) * y;
+    case B::sub: return x - T(alpha) * y;
+    case B::mul: return x * y;
+    case B::div: return x / y;
+    case B::pow: return std::pow(x, y);
+    case B::maximum: return (x != x || x > y) ? x : y;
+    case B::minimum: return (x != x || x < y) ? x : y;
+    case B::reluGrad: return x > T(0) ? y : T(0);
+    case B::geluGrad: return y * M::geluGrad(x);
+    case B::geluTanhGrad: return y * M::geluTanhGrad(x);
+    case B::siluGrad: {
+      const T s = M::sigmoid(x);
+      return y * s * (T(1) + x * (T(1) - s));
+    }
+    case B::sigmoidGrad: return y * x * (T(1) - x);  // x is the forward output
+    case B::tanhGrad: return y * (T(1) - x * x);     // x is the forward output
+    case B::hardsigmoidGrad: return (x > T(-3) && x < T(3)) ? y / T(6) : T(0);
+    case B::hardswishGrad: return x < T(-3) ? T(0) : x > T(3) ? y : y * (T(2) * x + T(3)) / T(6);
+    case B::leakyReluGrad: return x > T(0) ? y : T(alpha) * y;
+    case B::atan2: return std::atan2(x, y);
+    case B::remainder: {
+      T r = std::fmod(x, y);
+      return (r != T(0) && ((r < T(0)) != (y < T(0)))) ? r + y : r;
+    }
+    default: return T(0);
+  }
+}
+
+template <class T>
+inline T applyIntBinary(B op, T x, T y, double alpha) {
+  switch (op) {
+    case B::add: return static_cast<T>(x + static_cast<T>(alpha) * y);
+    case B::sub: return static_cast<T>(x - static_cast<T>(alpha) * y);
+    case B::mul: return static_cast<T>(x * y);
+    case B::maximum: return x > y ? x : y;
+    case B::minimum: return x < y ? x : y;
+    case B::remainder: {
+      if (y == 0) return 0;
+      T r = static_cast<T>(x % y);
+      return (r != 0 && ((r < 0) != (y < 0))) ? static_cast<T>(r + y) : r;
+    }
+    case B::div: return y == 0 ? 0 : static_cast<T>(x / y);
+    default: return 0;
+  }
+}
+
+template <class T>
+inline bool applyCompare(B op, T x, T y) {
+  switch (op) {
+    case B::eq: return x == y;
+    case B::ne: return x != y;
+    case B::lt: return x < y;
+    case B::le: return x <= y;
+    case B::gt: return x > y;
+    case B::ge: return x >= y;
+    case B::logicalAnd: return x != T(0) && y != T(0);
+    case B::logicalOr: return x != T(0) || y != T(0);
+    default: return false;
+  }
+}
+
+template <class T, bool Float>
+void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& b, double alpha) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides, &a.strides, &b.strides});
+  const int64_t so = L.innerStride(0), sa = L.innerStride(1), sb = L.innerStride(2);
+  const T* pa = a.ptr<T>();
+  const T* pb = b.ptr<T>();
+  if (isComparison(op)) {
+    uint8_t* o = out.ptr<uint8_t>();
+    forEachRow(L, [&](const int64_t* off, int64_t n) {
+      for (int64_t i = 0; i < n; i++) o[off[0] + i * so] = applyCompare<T>(op, pa[off[1] + i * sa], pb[off[2] + i * sb]);
+    });
+    return;
+  }
+  T* o = out.ptr<T>();
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    T* po = o + off[0];
+    const T* x = pa + off[1];
+    const T* y = pb + off[2];
+    if constexpr (Float) {
+      if (so == 1 && sa == 1 && (sb == 1 || sb == 0)) {
+        // Vectorisable loops for the arithmetic that dominates training.
+        const T al = T(alpha);
+        if (sb == 1) {
+          switch (op) {
+            case B::add: for (int64_t i = 0; i < n; i++) po[i] = x[i] + al * y[i]; return;
+            case B::sub: for (int64_t i = 0; i < n; i++) po[i] = x[i] - al * y[i]; return;
+            case B::mul: for (int64_t i = 0; i < n; i++) po[i] = x[i] * y[i]; return;
+            case B::div: for (int64_t i = 0; i < n; i++) po[i] = x[i] / y[i]; return;
+            default: break;
+          }
+        } else {
+          const T s = y[0];
+          switch (op) {
+            case B::add: for (int64_t i = 0; i < n; i++) po[i] = x[i] + al * s; return;
+            case B::sub: for (int64_t i = 0; i < n; i++) po[i] = x[i] - al * s; return;
+            case B::mul: for (int64_t i = 0; i < n; i++) po[i] = x[i] * s; return;
+            case B::div: for (int64_t i = 0; i < n; i++) po[i] = x[i] / s; return;
+            default: break;
+          }
+        }
+      }
+      for (int64_t i = 0; i < n; i++) po[i * so] = applyBinary<T>(op, x[i * sa], y[i * sb], alpha);
+    } else {
+      for (int64_t i = 0; i < n; i++) po[i * so] = applyIntBinary<T>(op, x[i * sa], y[i * sb], alpha);
+    }
+  });
+}
+
+void checkSameShape(Args& args, const TensorArg& out, const TensorArg& t, const char* name) {
+  if (t.shape != out.shape)
+    args.fail(std::string("argument '") + name + "' has shape " + t.shapeString() + " but the output has shape " +
+              out.shapeString() + " (broadcast inputs before the call)");
+}
+
+Napi::Value unary(const Napi::CallbackInfo& info) {
+  Args args(info, "unary", 5);
+  std::string name = args.string(0, "op");
+  U op;
+  if (!parseUnary(name, op)) args.fail("unknown unary op '" + name + "'");
+  TensorArg out = args.tensor(1, "out"), x = args.tensor(2, "x");
+  double a = args.number(3, "a"), b = args.number(4, "b");
+  checkSameShape(args, out, x, "x");
+  if (out.dtype != x.dtype)
+    args.fail(std::string("dtype mismatch: out is ") + dtypeName(out.dtype) + ", x is " + dtypeName(x.dtype));
+  if (out.numel() == 0) return info.Env().Undefined();
+  switch (x.dtype) {
+    case DType::float32: runUnary<float>(op, out, x, a, b); break;
+    case DType::float64: runUnary<double>(op, out, x, a, b); break;
+    case DType::int32:
+      if (!intUnaryOk<int32_t>(op)) args.fail("op '" + name + "' needs a floating-point tensor, got int32");
+      runUnary<int32_t>(op, out, x, a, b);
+      break;
+    default:
+      if (!intUnaryOk<uint8_t>(op) || op == U::neg)
+        args.fail("op '" + name + "' is not defined for " + dtypeName(x.dtype));
+      runUnary<uint8_t>(op, out, x, a, b);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value binary(const Napi::CallbackInfo& info) {
+  Args args(info, "binary", 5);
+  std::string name = args.string(0, "op");
+  B op;
+  if (!parseBinary(name, op)) args.fail("unknown binary op '" + name + "'");
+  TensorArg out = args.tensor(1, "out"), a = args.tensor(2, "a"), b = args.tensor(3, "b");
+  double alpha = args.number(4, "alpha");
+  checkSameShape(args, out, a, "a");
+  checkSameShape(args, out, b, "b");
+  if (a.dtype != b.dtype)
+    args.fail(std::string("dtype mismatch: a is ") + dtypeName(a.dtype) + ", b is " + dtypeName(b.dtype));
+  const bool cmp = isComparison(op);
+  if (cmp ? out.dtype != DType::boolean : out.dtype != a.dtype)
+    args.fail(std::string("output dtype ") + dtypeName(out.dtype) + " does not fit op '" + name + "' on " +
+              dtypeName(a.dtype));
+  if (out.numel() == 0) return info.Env().Undefined();
+  const bool isFloat = a.dtype == DType::float32 || a.dtype == DType::float64;
+  if (!isFloat && !cmp && (isGradOp(op) || op == B::pow || op == B::atan2))
+    args.fail("op '" + name + "' needs floating-point tensors, got " + dtypeName(a.dtype));
+  switch (a.dtype) {
+    case DType::float32: runBinary<float, true>(op, out, a, b, alpha); break;
+    case DType::float64: runBinary<double, true>(op, out, a, b, alpha); break;
+    case DType::int32: runBinary<int32_t, false>(op, out, a, b, alpha); break;
+    default: runBinary<uint8_t, false>(op, out, a, b, alpha); break;
+  }
+  return info.Env().Undefined();
+}
+
+template <class T>
+void runWhere(const TensorArg& out, const TensorArg& c, const TensorArg& a, const TensorArg& b) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides, &c.strides, &a.strides, &b.strides});
+  const int64_t s0 = L.innerStride(0), s1 = L.innerStride(1), s2 = L.innerStride(2), s3 = L.innerStride(3);
+  T* o = out.ptr<T>();
+  const uint8_t* pc = c.ptr<uint8_t>();
+  const T* pa = a.ptr<T>();
+  const T* pb = b.ptr<T>();
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+      o[off[0] + i * s0] = pc[off[1] + i * s1] ? pa[off[2] + i * s2] : pb[off[3] + i * s3];
+  });
+}
+
+Napi::Value where(const Napi::CallbackInfo& info) {
+  Args args(info, "where", 4);
+  TensorArg out = args.tensor(0, "out"), c = args.tensor(1, "condition"), a = args.tensor(2, "a"),
+            b = args.tensor(3, "b");
+  checkSameShape(args, out, c, "condition");
+  checkSameShape(args, out, a, "a");
+  checkSameShape(args, out, b, "b");
+  if (c.dtype != DType::boolean && c.dtype != DType::uint8) args.fail("condition must be bool");
+  if (a.dtype != out.dtype || b.dtype != out.dtype) args.fail("a, b and out must share a dtype");
+  if (out.numel() == 0) return info.Env().Undefined();
+  switch (out.dtype) {
+    case DType::float32: runWhere<float>(out, c, a, b); break;
+    case DType::float64: runWhere<double>(out, c, a, b); break;
+    case DType::int32: runWhere<int32_t>(out, c, a, b); break;
+    default: runWhere<uint8_t>(out, c, a, b); break;
+  }
+  return info.Env().Undefined();
+}
+
+template <class O, class I>
+void runCopy(const TensorArg& out, const TensorArg& src) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides, &src.strides});
+  const int64_t so = L.innerStride(0), ss = L.innerStride(1);
+  O* o = out.ptr<O>();
+  const I* p = src.ptr<I>();
+  const bool toBool = out.dtype == DType::boolean;
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    O* po = o + off[0];
+    const I* ps = p + off[1];
+    if (toBool) {
+      for (int64_t i = 0; i < n; i++) po[i * so] = ps[i * ss] != I(0) ? O(1) : O(0);
+    } else if (so == 1 && ss == 1) {
+      for (int64_t i = 0; i < n; i++) po[i] = static_cast<O>(ps[i]);
+    } else {
+      for (int64_t i = 0; i < n; i++) po[i * so] = static_cast<O>(ps[i * ss]);
+    }
+  });
+}
+
+template <class O>
+void copyFrom(const TensorArg& out, const TensorArg& src) {
+  switch (src.dtype) {
+    case DType::float32: runCopy<O, float>(out, src); break;
+    case DType::float64: runCopy<O, double>(out, src); break;
+    case DType::int32: runCopy<O, int32_t>(out, src); break;
+    default: runCopy<O, uint8_t>(out, src); break;
+  }
+}
+
+Napi::Value copy(const Napi::CallbackInfo& info) {
+  Args args(info, "copy", 2);
+  TensorArg out = args.tensor(0, "out"), src = args.tensor(1, "src");
+  checkSameShape(args, out, src, "src");
+  if (out.numel() == 0) return info.Env().Undefined();
+  switch (out.dtype) {
+    case DType::float32: copyFrom<float>(out, src); break;
+    case DType::float64: copyFrom<double>(out, src); break;
+    case DType::int32: copyFrom<int32_t>(out, src); break;
+    default: copyFrom<uint8_t>(out, src); break;
+  }
+  return info.Env().Undefined();
+}
+
+template <class T>
+void runFill(const TensorArg& out, T v) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides});
+  const int64_t so = L.innerStride(0);
+  T* o = out.ptr<T>();
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    for (int64_t i = 0; i < n; i++) o[off[0] + i * so] = v;
+  });
+}
+
+Napi::Value fill(const Napi::CallbackInfo& info) {
+  Args args(info, "fill", 2);
+  TensorArg out = args.tensor(0, "out");
+  double v = args.number(1, "value");
+  if (out.numel() == 0) return info.Env().Undefined();
+  switch (out.dtype) {
+    case DType::float32: runFill<float>(out, static_cast<float>(v)); break;
+    case DType::float64: runFill<double>(out, v); break;
+    case DType::int32: runFill<int32_t>(out, static_cast<int32_t>(v)); break;
+    case DType::boolean: runFill<uint8_t>(out, v != 0 ? 1 : 0); break;
+    default: runFill<uint8_t>(out, static_cast<uint8_t>(v)); break;
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+IV_EXPORT("unary", unary);
+IV_EXPORT("binary", binary);
+IV_EXPORT("where", where);
+IV_EXPORT("copy", copy);
+IV_EXPORT("fill", fill);
+
+}  // namespace iv

@@ -1,0 +1,198 @@
+// Reductions over the trailing `reduced` dimensions of a view: the TypeScript side permutes
+// the dimensions to reduce to the end, so one kernel serves every combination of dims.
+// Float sums accumulate in double, which keeps float32 sums of millions of terms accurate.
+#include <cmath>
+#include <limits>
+#include <string>
+#include "../../binding/args.h"
+#include "../../binding/registry.h"
+#include "../strided.h"
+
+namespace iv {
+namespace {
+
+enum class R { sum, mean, max, min, argmax, argmin, logsumexp, var, prod };
+
+bool parseReduce(const std::string& s, R& r) {
+  static const char* names[] = {"sum", "mean", "max", "min", "argmax", "argmin", "logsumexp", "var", "prod"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (s == names[i]) {
+      r = static_cast<R>(i);
+      return true;
+    }
+  return false;
+}
+
+// Walks the reduced block of one output element, calling f(value, flatIndex).
+template <class T, class F>
+inline void walk(const T* base, const StridedLayout& L, int64_t count, F&& f) {
+  if (L.ndim <= 1) {
+    const int64_t s = L.ndim == 0 ? 0 : L.strides[0][0];
+    if (s == 1)
+      for (int64_t i = 0; i < count; i++) f(base[i], i);
+    else
+      for (int64_t i = 0; i < count; i++) f(base[i * s], i);
+    return;
+  }
+  int64_t idx[kMaxDims] = {0};
+  int64_t off = 0;
+  const int last = L.ndim - 1;
+  const int64_t inner = L.shape[last], sIn = L.strides[0][last];
+  for (int64_t i = 0; i < count; i += inner) {
+    for (int64_t j = 0; j < inner; j++) f(base[off + j * sIn], i + j);
+    for (int d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      off += L.strides[0][d];
+      if (idx[d] < L.shape[d]) break;
+      off -= L.shape[d] * L.strides[0][d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class T, class O>
+void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, double correction) {
+  const size_t keep = x.shape.size() - reduced;
+  std::vector<int64_t> redShape(x.shape.begin() + keep, x.shape.end());
+  std::vector<int64_t> redStrides(x.strides.begin() + keep, x.strides.end());
+  std::vector<int64_t> keepShape(x.shape.begin(), x.shape.begin() + keep);
+  std::vector<int64_t> keepStrides(x.strides.begin(), x.strides.begin() + keep);
+  std::vector<int64_t> outStrides(keep);
+  {
+    int64_t s = 1;
+    for (size_t d = keep; d-- > 0;) {
+      outStrides[d] = s;
+      s *= keepShape[d];
+    }
+  }
+  const StridedLayout red = makeLayout(redShape, {&redStrides});
+  int64_t count = 1;
+  for (int64_t s : redShape) count *= s;
+  const StridedLayout outer = makeLayout(keepShape, {&outStrides, &keepStrides});
+  O* o = out.ptr<O>();
+  const T* p = x.ptr<T>();
+  const int64_t outerCount = out.numel();
+  parallelFor(outerCount, count >= 4096 ? 1 : 4096 / std::max<int64_t>(count, 1), [&](int64_t b0, int64_t b1) {
+    for (int64_t ob = b0; ob < b1; ob++) {
+      // Offset of output element ob in x, from its multi-index over the kept dims.
+      int64_t rem = ob, xo = 0;
+      for (int d = outer.ndim - 1; d >= 0; d--) {
+        const int64_t i = rem % outer.shape[d];
+        rem /= outer.shape[d];
+        xo += i * outer.strides[1][d];
+      }
+      const T* base = p + xo;
+      switch (op) {
+        case R::sum:
+        case R::mean: {
+          double acc = 0;
+          walk(base, red, count, [&](T v, int64_t) { acc += static_cast<double>(v); });
+          o[ob] = static_cast<O>(op == R::mean ? acc / static_cast<double>(count) : acc);
+          break;
+        }
+        case R::prod: {
+          double acc = 1;
+          walk(base, red, count, [&](T v, int64_t) { acc *= static_cast<double>(v); });
+          o[ob] = static_cast<O>(acc);
+          break;
+        }
+        case R::max:
+        case R::min:
+        case R::argmax:
+        case R::argmin: {
+          const bool isMax = op == R::max || op == R::argmax;
+          T best = base[0];
+          int64_t at = 0;
+          bool nan = false;
+          walk(base, red, count, [&](T v, int64_t i) {
+            if (nan) return;
+            if (v != v) {  // NaN wins, as in PyTorch
+              best = v;
+              at = i;
+              nan = true;
+            } else if (isMax ? v > best : v < best) {
+              best = v;
+              at = i;
+            }
+          });
+          o[ob] = (op == R::max || op == R::min) ? static_cast<O>(best) : static_cast<O>(at);
+          break;
+        }
+        case R::logsumexp: {
+          double m = -std::numeric_limits<double>::infinity();
+          walk(base, red, count, [&](T v, int64_t) { m = std::max(m, static_cast<double>(v)); });
+          double s = 0;
+          if (std::isinf(m)) {
+            o[ob] = static_cast<O>(m);
+            break;
+          }
+          walk(base, red, count, [&](T v, int64_t) { s += std::exp(static_cast<double>(v) - m); });
+          o[ob] = static_cast<O>(m + std::log(s));
+          break;
+        }
+        case R::var: {
+          double mean = 0;
+          walk(base, red, count, [&](T v, int64_t) { mean += static_cast<double>(v); });
+          mean /= static_cast<double>(count);
+          double ss = 0;
+          walk(base, red, count, [&](T v, int64_t) {
+            const double d = static_cast<double>(v) - mean;
+            ss += d * d;
+          });
+          const double denom = static_cast<double>(count) - correction;
+          o[ob] = static_cast<O>(denom > 0 ? ss / denom : std::numeric_limits<double>::quiet_NaN());
+          break;
+        }
+      }
+    }
+  });
+}
+
+Napi::Value reduce(const Napi::CallbackInfo& info) {
+  Args args(info, "reduce", 5);
+  std::string name = args.string(0, "op");
+  R op;
+  if (!parseReduce(name, op)) args.fail("unknown reduction '" + name + "'");
+  TensorArg out = args.tensor(1, "out"), x = args.tensor(2, "x");
+  int64_t reduced = args.integer(3, "reduced");
+  double correction = args.number(4, "correction");
+  if (reduced < 0 || static_cast<size_t>(reduced) > x.shape.size())
+    args.fail("cannot reduce " + std::to_string(reduced) + " trailing dims of a tensor of shape " + x.shapeString());
+  const size_t keep = x.shape.size() - static_cast<size_t>(reduced);
+  int64_t outN = 1, count = 1;
+  for (size_t d = 0; d < x.shape.size(); d++) (d < keep ? outN : count) *= x.shape[d];
+  if (out.numel() != outN || !out.contiguous())
+    args.fail("output must be contiguous with " + std::to_string(outN) + " elements, got shape " + out.shapeString());
+  if (count == 0) {
+    if (op != R::sum && op != R::prod && op != R::mean)
+      args.fail(name + " of an empty reduction is not defined (input shape " + x.shapeString() + ")");
+  }
+  const bool index = op == R::argmax || op == R::argmin;
+  if (index ? out.dtype != DType::int32 : out.dtype != x.dtype)
+    args.fail(std::string("output dtype ") + dtypeName(out.dtype) + " does not fit " + name + " of " + dtypeName(x.dtype));
+  if (outN == 0) return info.Env().Undefined();
+  const bool isFloat = x.dtype == DType::float32 || x.dtype == DType::float64;
+  if (!isFloat && (op == R::mean || op == R::logsumexp || op == R::var))
+    args.fail(name + " needs a floating-point tensor, got " + dtypeName(x.dtype));
+  switch (x.dtype) {
+    case DType::float32:
+      if (index) runReduce<float, int32_t>(op, out, x, reduced, correction);
+      else runReduce<float, float>(op, out, x, reduced, correction);
+      break;
+    case DType::float64:
+      if (index) runReduce<double, int32_t>(op, out, x, reduced, correction);
+      else runReduce<double, double>(op, out, x, reduced, correction);
+      break;
+    case DType::int32: runReduce<int32_t, int32_t>(op, out, x, reduced, correction); break;
+    default:
+      if (index) runReduce<uint8_t, int32_t>(op, out, x, reduced, correction);
+      else runReduce<uint8_t, uint8_t>(op, out, x, reduced, correction);
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+IV_EXPORT("reduce", reduce);
+
+}  // namespace iv

@@ -1,0 +1,49 @@
+// One recorded op call: which inputs it came from and how to map the output's gradient to
+// theirs. The backward closure holds what the op saved; releasing it frees them.
+import { isGradEnabled } from './grad-mode'
+import type { Tensor } from '../tensor/tensor'
+
+export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[]
+
+export class GradNode {
+  private fn: BackwardFn | null
+  constructor(
+    readonly name: string,
+    /** The op's tensor inputs, null where an input needs no gradient. */
+    readonly inputs: (Tensor | null)[],
+    fn: BackwardFn,
+  ) {
+    this.fn = fn
+  }
+
+  apply(grad: Tensor): (Tensor | null | undefined)[] {
+    if (!this.fn)
+      throw new Error(
+        `backward: the graph through '${this.name}' was already freed by an earlier backward(); ` +
+          'pass {retainGraph: true} to the first call to backward twice',
+      )
+    return this.fn(grad)
+  }
+
+  release(): void {
+    this.fn = null
+  }
+}
+
+/**
+ * Attaches a gradient node to `out` when recording is on and any input needs a gradient.
+ * `backward` returns one gradient per input (shaped like it), or null to skip it.
+ */
+export function record(name: string, out: Tensor, inputs: (Tensor | null | undefined)[], backward: BackwardFn): Tensor {
+  if (!isGradEnabled()) return out
+  let any = false
+  const needs = inputs.map((t) => {
+    const n = t != null && t.requiresGrad
+    any ||= n
+    return n ? (t as Tensor) : null
+  })
+  if (!any) return out
+  out.requiresGrad = true
+  out.gradFn = new GradNode(name, needs, backward)
+  return out
+}

@@ -1,0 +1,29 @@
+// Loads the CPU addon: a prebuilt binary from prebuilds/ when one fits this platform, else
+// the one node-gyp built at install time (node-gyp-build picks).
+import * as path from 'node:path'
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon
+
+export type Descriptor = [ArrayBuffer, number, number[], number[], number]
+
+export interface NativeAddon {
+  alloc(bytes: number): ArrayBuffer
+  free(buffer: ArrayBuffer): boolean
+  memoryStats(): { bytes: number; blocks: number }
+  cpuInfo(): { isa: string; detectedIsa: string; threads: number }
+  setNumThreads(n: number): void
+  unary(op: string, out: Descriptor, x: Descriptor, a: number, b: number): void
+  binary(op: string, out: Descriptor, a: Descriptor, b: Descriptor, alpha: number): void
+  where(out: Descriptor, cond: Descriptor, a: Descriptor, b: Descriptor): void
+  copy(out: Descriptor, src: Descriptor): void
+  fill(out: Descriptor, value: number): void
+  reduce(op: string, out: Descriptor, x: Descriptor, reduced: number, correction: number): void
+  matmul(out: Descriptor, a: Descriptor, b: Descriptor, bias: Descriptor | null): void
+  [kernel: string]: unknown
+}
+
+/** The package root, where binding.gyp and prebuilds/ live (two levels above lib/backend). */
+export const packageRoot = path.resolve(__dirname, '..', '..')
+
+export const native: NativeAddon = nodeGypBuild(packageRoot)

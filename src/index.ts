@@ -1,0 +1,12 @@
+// intern-vision: the public API.
+export { Tensor } from './tensor/tensor'
+export type { TensorLike, NestedArray } from './tensor/tensor'
+export type { DType, Device, TypedArray } from './tensor/dtype'
+export * from './tensor/creation'
+export { Generator, manualSeed, defaultGenerator } from './tensor/random'
+export { scope, keep } from './tensor/memory'
+export * from './ops'
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode'
+export { gradcheck } from './autograd/gradcheck'
+export type { Backend, Storage } from './backend'
+export { setNumThreads, getNumThreads, cpuInfo, memoryStats } from './runtime'

@@ -1,0 +1,7 @@
+export * from './elementwise'
+export * from './reduce'
+export * from './views'
+export * from './join'
+export * from './matmul'
+export { expandTo, sumTo } from './util'
+export { zerosLike, onesLike } from '../tensor/creation'

@@ -1,0 +1,106 @@
+// Reductions over any set of dims, with keepDim. The reduced dims are permuted to the end
+// (a free view) so that one kernel serves every combination.
+import type { ReduceOp } from '../backend/backend'
+import { record } from '../autograd/node'
+import { isFloating } from '../tensor/dtype'
+import { normalizeDim, normalizeDims, shapeStr } from '../tensor/shape'
+import { Tensor } from '../tensor/tensor'
+import { checkTensor, expandTo } from './util'
+
+interface Reduced {
+  out: Tensor
+  /** The output's shape with the reduced dims kept as 1 (to broadcast gradients back). */
+  keptShape: number[]
+  count: number
+}
+
+function runReduce(op: ReduceOp, name: string, x: Tensor, dim: number | readonly number[] | undefined, keepDim: boolean, correction = 0): Reduced {
+  checkTensor(name, x, 'input')
+  const dims = normalizeDims(name, dim, x.ndim)
+  const keptDims = [...Array(x.ndim).keys()].filter((d) => !dims.includes(d))
+  const perm = [...keptDims, ...dims]
+  const xp = x.asView(perm.map((d) => x.shape[d]), perm.map((d) => x.strides[d]))
+  const keptShape = x.shape.map((s, d) => (dims.includes(d) ? 1 : s))
+  const outShape = keepDim ? keptShape : keptDims.map((d) => x.shape[d])
+  const outDtype = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype
+  const out = Tensor.empty(outShape, outDtype, x.device)
+  x.backend.reduce(op, out, xp, dims.length, correction)
+  xp.dispose()
+  const count = dims.reduce((n, d) => n * x.shape[d], 1)
+  return { out, keptShape, count }
+}
+
+const toFloat = (x: Tensor): Tensor => (isFloating(x.dtype) ? x : x.to('float32'))
+const spread = (g: Tensor, r: Reduced, x: Tensor): Tensor => expandTo(g.reshape(r.keptShape), x.shape)
+
+export function sum(x: Tensor, dim?: number | number[], keepDim = false): Tensor {
+  const r = runReduce('sum', 'sum', x, dim, keepDim)
+  return record('sum', r.out, [x], (g) => [spread(g, r, x)])
+}
+
+export function mean(x: Tensor, dim?: number | number[], keepDim = false): Tensor {
+  const input = toFloat(x)
+  const r = runReduce('mean', 'mean', input, dim, keepDim)
+  return record('mean', r.out, [input], (g) => [spread(g.div(r.count), r, input)])
+}
+
+export interface VarOptions {
+  /** Bessel's correction: 1 (default) divides by N-1, 0 by N. */
+  correction?: number
+  keepDim?: boolean
+}
+
+export function variance(x: Tensor, dim?: number | number[], opts: VarOptions = {}): Tensor {
+  const input = toFloat(x)
+  const correction = opts.correction ?? 1
+  const r = runReduce('var', 'var', input, dim, opts.keepDim ?? false, correction)
+  return record('var', r.out, [input], (g) => {
+    const m = input.mean(normalizeDims('var', dim, input.ndim), true)
+    return [spread(g, r, input).mul(input.sub(m)).mul(2 / Math.max(r.count - correction, 0))]
+  })
+}
+
+export function std(x: Tensor, dim?: number | number[], opts: VarOptions = {}): Tensor {
+  return variance(x, dim, opts).sqrt()
+}
+
+function extremum(op: 'max' | 'min', x: Tensor, dim: number | number[] | undefined, keepDim: boolean): Tensor {
+  const r = runReduce(op, op, x, dim, keepDim)
+  if (r.count === 0) throw new Error(`${op}: cannot reduce an empty dimension of shape ${shapeStr(x.shape)}`)
+  // The gradient goes to every element equal to the extremum, split evenly (amax's rule).
+  return record(op, r.out, [x], (g) => {
+    const hit = x.eq(expandTo(r.out.reshape(r.keptShape), x.shape)).to(g.dtype)
+    const n = hit.sum(normalizeDims(op, dim, x.ndim), true)
+    return [spread(g, r, x).mul(hit).div(n)]
+  })
+}
+
+export const max = (x: Tensor, dim?: number | number[], keepDim = false): Tensor => extremum('max', x, dim, keepDim)
+export const min = (x: Tensor, dim?: number | number[], keepDim = false): Tensor => extremum('min', x, dim, keepDim)
+
+function argExtremum(op: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepDim: boolean): Tensor {
+  checkTensor(op, x, 'input')
+  if (dim === undefined) {
+    const flat = x.reshape([-1])
+    return runReduce(op, op, flat, 0, false).out.reshape(keepDim ? x.shape.map(() => 1) : [])
+  }
+  return runReduce(op, op, x, normalizeDim(op, dim, x.ndim), keepDim).out
+}
+
+/** Index of the largest value along dim (of the flattened tensor when dim is omitted). */
+export const argmax = (x: Tensor, dim?: number, keepDim = false): Tensor => argExtremum('argmax', x, dim, keepDim)
+export const argmin = (x: Tensor, dim?: number, keepDim = false): Tensor => argExtremum('argmin', x, dim, keepDim)
+
+export function logsumexp(x: Tensor, dim: number | number[], keepDim = false): Tensor {
+  const input = toFloat(x)
+  const r = runReduce('logsumexp', 'logsumexp', input, dim, keepDim)
+  return record('logsumexp', r.out, [input], (g) => [
+    spread(g, r, input).mul(input.sub(expandTo(r.out.reshape(r.keptShape), input.shape)).exp()),
+  ])
+}
+
+export function prod(x: Tensor, dim?: number | number[], keepDim = false): Tensor {
+  const r = runReduce('prod', 'prod', x, dim, keepDim)
+  // d(prod)/dx_i = prod / x_i; exact where no element is zero.
+  return record('prod', r.out, [x], (g) => [spread(g.mul(r.out), r, x).div(x)])
+}

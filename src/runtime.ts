@@ -1,0 +1,22 @@
+// Process-level settings of the CPU engine.
+import { native } from './backend/native'
+
+/** Threads the CPU kernels use (defaults to the core count, or INTERN_VISION_NUM_THREADS). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: n must be a positive integer, got ${n}`)
+  native.setNumThreads(n)
+}
+
+export function getNumThreads(): number {
+  return native.cpuInfo().threads
+}
+
+/** Which kernel set runs (avx512, avx2 or generic; INTERN_VISION_ISA lowers it) and threads. */
+export function cpuInfo(): { isa: string; detectedIsa: string; threads: number } {
+  return native.cpuInfo()
+}
+
+/** Native tensor memory now held: bytes and blocks (CPU). */
+export function memoryStats(): { bytes: number; blocks: number } {
+  return native.memoryStats()
+}

@@ -1,0 +1,53 @@
+export type DType = 'float32' | 'float64' | 'int32' | 'uint8' | 'bool'
+export type Device = 'cpu' | 'cuda'
+
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array
+
+/** Codes shared with the native addon (native/binding/args.h). */
+export const dtypeCode: Record<DType, number> = { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }
+
+export const dtypeBytes: Record<DType, number> = { float32: 4, float64: 8, int32: 4, uint8: 1, bool: 1 }
+
+const arrayTypes = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+} as const
+
+export function typedArrayFor(dtype: DType, buffer: ArrayBuffer, byteOffset: number, length: number): TypedArray {
+  return new arrayTypes[dtype](buffer, byteOffset, length)
+}
+
+export function newTypedArray(dtype: DType, length: number): TypedArray {
+  return new arrayTypes[dtype](length)
+}
+
+export function dtypeOfArray(a: TypedArray): DType {
+  if (a instanceof Float32Array) return 'float32'
+  if (a instanceof Float64Array) return 'float64'
+  if (a instanceof Int32Array) return 'int32'
+  return 'uint8'
+}
+
+export const isFloating = (d: DType): boolean => d === 'float32' || d === 'float64'
+
+const rank: Record<DType, number> = { bool: 0, uint8: 1, int32: 2, float32: 3, float64: 4 }
+
+/** PyTorch's promotion between two tensors' dtypes. */
+export function promoteTypes(a: DType, b: DType): DType {
+  return rank[a] >= rank[b] ? a : b
+}
+
+/** PyTorch's promotion of a tensor with a JS number: a number never widens a float tensor. */
+export function promoteWithScalar(t: DType, value: number): DType {
+  if (isFloating(t)) return t
+  if (!Number.isInteger(value)) return 'float32'
+  return t === 'bool' ? 'int32' : t
+}
+
+export function checkDType(op: string, dtype: unknown): DType {
+  if (dtype === 'float32' || dtype === 'float64' || dtype === 'int32' || dtype === 'uint8' || dtype === 'bool') return dtype
+  throw new Error(`${op}: unknown dtype ${JSON.stringify(dtype)} (expected float32, float64, int32, uint8 or bool)`)
+}
