@@ -65,6 +65,11 @@ export class Rng {
     return new Rng(mixSeed(seed, ...keys))
   }
 
+  /** A new independent stream seeded from this one (consumes exactly one draw here). */
+  fork(): Rng {
+    return new Rng(this.nextUint32())
+  }
+
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9)
     const t = this.s1 << 9

@@ -30,6 +30,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`)
   if (a.dtype !== b.dtype || !isFloating(a.dtype))
     throw new Error(`matmul: expected float tensors of one dtype, got ${a.dtype} and ${b.dtype}`)
+  if (a.ndim === 1 && b.ndim === 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).reshape([])
   if (a.ndim === 1) return matmul(a.unsqueeze(0), b).squeeze(-2)
   if (b.ndim === 1) return matmul(a, b.unsqueeze(1)).squeeze(-1)
   const [m, k] = a.shape.slice(-2)

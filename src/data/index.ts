@@ -1,0 +1,6 @@
+export * from './types'
+export * from './rng'
+export * from './labels'
+export * from './world/concepts'
+export { WORLD_DOMAINS, type WorldDomain } from './world/domains'
+export { worldDataset, WorldDataset, WORLD_CARD, WORLD_TARGETS, type WorldOptions, type WorldTarget, type WorldScene } from './world/world'

@@ -1,0 +1,102 @@
+import t from 'tap'
+import * as iv from '../../src'
+import { assertClose, leaf } from '../helpers'
+
+iv.manualSeed(1)
+
+const erf = (x: number): number => {
+  // Abramowitz-Stegun 7.1.26 is too coarse for 1e-6; integrate the series instead.
+  let sum = x
+  let term = x
+  for (let n = 1; n < 60; n++) {
+    term *= (-x * x) / n
+    sum += term / (2 * n + 1)
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum
+}
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
+const hsig = (x: number) => Math.min(Math.max(x / 6 + 0.5, 0), 1)
+
+const unary: [string, (x: iv.Tensor) => iv.Tensor, (x: number) => number, boolean?][] = [
+  ['neg', (x) => x.neg(), (x) => -x],
+  ['abs', (x) => x.abs(), Math.abs],
+  ['exp', (x) => x.exp(), Math.exp],
+  ['log', (x) => x.log(), Math.log, true],
+  ['log1p', (x) => x.log1p(), Math.log1p, true],
+  ['sqrt', (x) => x.sqrt(), Math.sqrt, true],
+  ['rsqrt', (x) => x.rsqrt(), (x) => 1 / Math.sqrt(x), true],
+  ['square', (x) => x.square(), (x) => x * x],
+  ['reciprocal', (x) => x.reciprocal(), (x) => 1 / x, true],
+  ['sin', (x) => x.sin(), Math.sin],
+  ['cos', (x) => x.cos(), Math.cos],
+  ['tanh', (x) => x.tanh(), Math.tanh],
+  ['sigmoid', (x) => x.sigmoid(), sigmoid],
+  ['relu', (x) => x.relu(), (x) => Math.max(x, 0)],
+  ['gelu', (x) => x.gelu(), (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))],
+  ['geluTanh', (x) => x.gelu('tanh'), (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))],
+  ['silu', (x) => x.silu(), (x) => x * sigmoid(x)],
+  ['hardsigmoid', (x) => x.hardsigmoid(), hsig],
+  ['hardswish', (x) => x.hardswish(), (x) => x * hsig(x)],
+  ['leakyRelu', (x) => x.leakyRelu(0.1), (x) => (x > 0 ? x : 0.1 * x)],
+  ['clamp', (x) => x.clamp(-0.5, 0.7), (x) => Math.min(Math.max(x, -0.5), 0.7)],
+  ['powScalar', (x) => x.pow(3), (x) => x ** 3],
+]
+
+t.test('unary ops match JS math and pass gradcheck', async (t) => {
+  for (const [name, fn, ref, positive] of unary) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      // |x| <= ~4 keeps the series erf reference exact to double precision
+      let x = iv.randn([3, 17], { dtype }).mul(name.startsWith('gelu') ? 1 : 3)
+      if (positive) x = x.abs().add(0.1)
+      const expected = Array.from(x.data(), ref)
+      assertClose(t, fn(x).data(), expected, dtype === 'float32' ? 1e-5 : 1e-12, dtype === 'float32' ? 1e-6 : 1e-12, `${name} ${dtype}`)
+      // a non-contiguous input takes the strided path
+      const xt = x.t()
+      assertClose(t, fn(xt).contiguous().data(), Array.from(xt.contiguous().data(), ref), 1e-5, 1e-6, `${name} strided`)
+    }
+    // Kinks (relu at 0, clamp bounds, hardsigmoid at +-3) are avoided by the random draw.
+    t.ok(iv.gradcheck(fn, [leaf([2, 5], positive)]), `${name} gradcheck`)
+  }
+})
+
+t.test('binary ops broadcast, promote and differentiate', async (t) => {
+  const a = iv.tensor([[1, 2, 3], [4, 5, 6]])
+  const b = iv.tensor([10, 20, 30])
+  t.same(a.add(b).toArray(), [[11, 22, 33], [14, 25, 36]])
+  t.same(a.sub(b, 2).toArray(), [[-19, -38, -57], [-16, -35, -54]])
+  t.same(a.mul(iv.tensor([[2], [3]])).toArray(), [[2, 4, 6], [12, 15, 18]])
+  t.same(iv.tensor([1, 2], { dtype: 'int32' }).div(2).toArray(), [0.5, 1])
+  t.equal(iv.tensor([1, 2], { dtype: 'int32' }).add(1).dtype, 'int32')
+  t.equal(iv.tensor([1, 2], { dtype: 'int32' }).add(0.5).dtype, 'float32')
+  t.equal(iv.tensor([1], { dtype: 'float64' }).add(iv.tensor([1])).dtype, 'float64')
+  t.same(a.gt(2.5).toArray(), [[false, false, true], [true, true, true]])
+  t.same(iv.maximum(a, 3.5).toArray(), [[3.5, 3.5, 3.5], [4, 5, 6]])
+  t.same(iv.tensor([-7, 7], { dtype: 'int32' }).remainder(3).toArray(), [2, 1])
+  t.same(iv.where(a.gt(3), a, b).toArray(), [[10, 20, 30], [4, 5, 6]])
+  const fns: [string, (x: iv.Tensor, y: iv.Tensor) => iv.Tensor][] = [
+    ['add', (x, y) => x.add(y, 0.5)],
+    ['sub', (x, y) => x.sub(y)],
+    ['mul', (x, y) => x.mul(y)],
+    ['div', (x, y) => x.div(y)],
+    ['pow', (x, y) => x.pow(y)],
+    ['maximum', (x, y) => iv.maximum(x, y)],
+    ['minimum', (x, y) => iv.minimum(x, y)],
+    ['where', (x, y) => iv.where(x.gt(1), x, y)],
+  ]
+  for (const [name, fn] of fns) {
+    // broadcast in both directions: [3,1,4] with [5,1]
+    t.ok(iv.gradcheck(fn, [leaf([3, 1, 4], true), leaf([5, 1], true)]), `${name} gradcheck with broadcasting`)
+  }
+})
+
+t.test('elementwise ops reject bad input clearly', async (t) => {
+  const a = iv.zeros([2, 3])
+  t.throws(() => a.add(iv.zeros([4])), /add: shapes \[2, 3\] and \[4\] cannot be broadcast/)
+  t.throws(() => a.add('x' as never), /add: argument 'other' must be a Tensor or a number/)
+  t.throws(() => iv.tensor([true]).neg(), /op 'neg' is not defined for bool/)
+  t.throws(() => a.clamp(), /at least one of min and max/)
+  t.throws(() => a.clamp(2, 1), /min 2 is greater than max 1/)
+  const d = iv.ones([2])
+  d.dispose()
+  t.throws(() => d.add(1), /was disposed/)
+})

@@ -1,0 +1,56 @@
+import t from 'tap'
+import * as iv from '../../src'
+import { assertClose, leaf } from '../helpers'
+
+iv.manualSeed(3)
+
+t.test('reductions over any dims, with keepDim', async (t) => {
+  const x = iv.arange(24, undefined, 1, { dtype: 'float32' }).reshape(2, 3, 4)
+  t.equal(x.sum().item(), 276)
+  t.same(x.sum(1).toArray(), [[12, 15, 18, 21], [48, 51, 54, 57]])
+  t.same(x.sum([0, 2], true).shape, [1, 3, 1])
+  t.same(x.sum([0, 2]).toArray(), [60, 92, 124])
+  t.same(x.mean(-1).toArray(), [[1.5, 5.5, 9.5], [13.5, 17.5, 21.5]])
+  t.same(x.max(2).toArray(), [[3, 7, 11], [15, 19, 23]])
+  t.same(x.min(0).toArray(), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]])
+  t.same(x.argmax(1).toArray(), [[2, 2, 2, 2], [2, 2, 2, 2]])
+  t.equal(x.argmax().item(), 23)
+  t.equal(x.argmin(undefined, true).shape.length, 3)
+  const v = iv.tensor([1, 2, 3, 4])
+  t.equal(v.var().item(), Math.fround(5 / 3))
+  t.equal(v.var(undefined, { correction: 0 }).item(), 1.25)
+  assertClose(t, v.std().data(), [Math.sqrt(5 / 3)])
+  assertClose(t, iv.tensor([[1000, 1000], [0, Math.log(3)]]).logsumexp(1).data(), [1000 + Math.log(2), Math.log(4)], 1e-6)
+  t.equal(iv.tensor([[2, 3], [4, 5]]).prod().item(), 120)
+  t.equal(iv.tensor([1, 2], { dtype: 'int32' }).sum().dtype, 'int32')
+  t.ok(Number.isNaN(iv.tensor([1, NaN, 3]).max().item()), 'NaN propagates through max')
+  // float32 sums of many terms stay accurate (accumulated in double)
+  t.equal(iv.full([1 << 20], 0.1).sum().item(), Math.fround(0.1 * 2 ** 20))
+  t.throws(() => x.sum(3), /dim 3 is out of range/)
+  t.throws(() => x.sum([1, 1]), /repeats a dimension/)
+  t.throws(() => iv.zeros([0]).max(), /empty/)
+})
+
+t.test('reductions of strided views', async (t) => {
+  const base = iv.randn([5, 6, 7])
+  const view = base.permute(2, 0, 1).slice(1, 1, 5, 2)
+  const copy = view.contiguous()
+  for (const dims of [[0], [1], [2], [0, 2], [1, 2], [0, 1, 2]])
+    assertClose(t, view.sum(dims).data(), copy.sum(dims).data(), 1e-6, 1e-6, `sum over ${dims}`)
+})
+
+t.test('reductions pass gradcheck', async (t) => {
+  const cases: [string, (x: iv.Tensor) => iv.Tensor][] = [
+    ['sum', (x) => x.sum(1)],
+    ['sum keepDim multi', (x) => x.sum([0, 2], true)],
+    ['mean', (x) => x.mean([1, 2])],
+    ['var', (x) => x.var(1)],
+    ['var correction 0', (x) => x.var([0, 2], { correction: 0 })],
+    ['std', (x) => x.std(2)],
+    ['max', (x) => x.max(1)],
+    ['min all', (x) => x.min()],
+    ['logsumexp', (x) => x.logsumexp(2)],
+    ['prod', (x) => x.prod(1)],
+  ]
+  for (const [name, fn] of cases) t.ok(iv.gradcheck(fn, [leaf([3, 4, 5])]), name)
+})

@@ -1,0 +1,68 @@
+import t from 'tap'
+import * as iv from '../../src'
+import { leaf } from '../helpers'
+
+iv.manualSeed(2)
+
+t.test('views share memory and follow PyTorch semantics', async (t) => {
+  const x = iv.arange(24).reshape(2, 3, 4)
+  t.same(x.strides, [12, 4, 1])
+  const p = x.permute(2, 0, 1)
+  t.same(p.shape, [4, 2, 3])
+  t.equal(p.storage, x.storage, 'permute is a view')
+  t.same(p.contiguous().reshape(-1).toArray().slice(0, 6), [0, 4, 8, 12, 16, 20])
+  t.same(x.transpose(0, 2).shape, [4, 3, 2])
+  t.same(x.unsqueeze(1).shape, [2, 1, 3, 4])
+  t.same(x.unsqueeze(-1).shape, [2, 3, 4, 1])
+  t.same(x.unsqueeze(1).squeeze().shape, [2, 3, 4])
+  t.same(iv.zeros([1, 3, 1]).squeeze(0).shape, [3, 1])
+  t.same(x.flatten(1).shape, [2, 12])
+  t.same(x.narrow(2, 1, 2).toArray(), [[[1, 2], [5, 6], [9, 10]], [[13, 14], [17, 18], [21, 22]]])
+  t.same(x.slice(2, 0, undefined, 2).select(0, 1).toArray(), [[12, 14], [16, 18], [20, 22]])
+  t.same(x.select(1, -1).toArray(), [[8, 9, 10, 11], [20, 21, 22, 23]])
+  t.same(iv.tensor([1, 2, 3]).expand(2, 3).toArray(), [[1, 2, 3], [1, 2, 3]])
+  // reshape of a permuted tensor: a view when strides allow, a copy otherwise
+  const v = x.permute(1, 0, 2).reshape(3, 2, 2, 2)
+  t.equal(v.storage, x.storage, 'splitting a dim stays a view')
+  const c = x.permute(2, 1, 0).reshape(-1)
+  t.not(c.storage, x.storage, 'flattening a permuted tensor copies')
+  t.same(c.toArray().slice(0, 4), [0, 12, 4, 16])
+  t.throws(() => x.permute(2, 1, 0).view(-1), /view: shape \[24\] is not compatible/)
+  t.throws(() => x.reshape(5, -1), /invalid for input of size 24/)
+  t.throws(() => x.permute(0, 1), /got 2 dims/)
+  t.throws(() => x.narrow(1, 2, 2), /narrow: start 2 and length 2 do not fit dim 1 of size 3/)
+  t.throws(() => x.select(0, 5), /index 5 is out of range/)
+  t.throws(() => x.transpose(0, 3), /dim1 3 is out of range/)
+})
+
+t.test('cat, stack, split, chunk', async (t) => {
+  const a = iv.tensor([[1, 2], [3, 4]])
+  const b = iv.tensor([[5, 6]])
+  t.same(iv.cat([a, b]).toArray(), [[1, 2], [3, 4], [5, 6]])
+  t.same(iv.cat([a, a], 1).toArray(), [[1, 2, 1, 2], [3, 4, 3, 4]])
+  t.same(iv.stack([a, a], 2).shape, [2, 2, 2])
+  t.same(iv.arange(7).split(3).map((s) => s.toArray()), [[0, 1, 2], [3, 4, 5], [6]])
+  t.same(iv.arange(6).split([1, 5]).map((s) => s.numel), [1, 5])
+  t.same(iv.arange(6).chunk(4).map((s) => s.numel), [2, 2, 2])
+  t.throws(() => iv.cat([a, iv.zeros([1, 3])]), /cat: tensors\[1\] has shape \[1, 3\]/)
+  t.throws(() => iv.cat([]), /non-empty/)
+  t.throws(() => iv.arange(6).split([1, 2]), /do not add up/)
+})
+
+t.test('view ops pass gradcheck', async (t) => {
+  const cases: [string, (x: iv.Tensor) => iv.Tensor][] = [
+    ['reshape', (x) => x.reshape(4, 6).mul(x.reshape(4, 6))],
+    ['permute', (x) => x.permute(2, 0, 1).exp()],
+    ['transpose+reshape copy', (x) => x.transpose(0, 2).reshape(-1).square()],
+    ['expand', (x) => x.narrow(1, 0, 1).expand(2, 5, 4).sin()],
+    ['slice with step', (x) => x.slice(2, 1, 4, 2).square()],
+    ['select', (x) => x.select(1, 2).exp()],
+    ['squeeze/unsqueeze', (x) => x.unsqueeze(0).squeeze(0).square()],
+    ['flatten', (x) => x.flatten(0, 1).square()],
+    ['cat', (x) => iv.cat([x, x.square()], 1)],
+    ['stack', (x) => iv.stack([x, x.exp()], 3)],
+    ['split', (x) => x.split(1, 1)[2].square()],
+    ['clone', (x) => x.clone().square()],
+  ]
+  for (const [name, fn] of cases) t.ok(iv.gradcheck(fn, [leaf([2, 3, 4])]), name)
+})
