@@ -1,4 +1,5 @@
 // Process-level settings of the CPU engine.
+import { cpuMemoryStats } from './backend/cpu'
 import { native } from './backend/native'
 
 /** Threads the CPU kernels use (defaults to the core count, or INTERN_VISION_NUM_THREADS). */
@@ -16,7 +17,8 @@ export function cpuInfo(): { isa: string; detectedIsa: string; threads: number }
   return native.cpuInfo()
 }
 
-/** Native tensor memory now held: bytes and blocks (CPU). */
+/** CPU tensor memory now held: bytes and blocks (storages). Disposed memory leaves at once,
+ * garbage-collected memory once its finaliser has run. */
 export function memoryStats(): { bytes: number; blocks: number } {
-  return native.memoryStats()
+  return cpuMemoryStats()
 }

@@ -1,4 +1,5 @@
 #include "args.h"
+#include <cmath>
 #include <sstream>
 
 namespace iv {
@@ -69,7 +70,8 @@ double Args::number(size_t i, const char* name) const {
 
 int64_t Args::integer(size_t i, const char* name) const {
   double v = number(i, name);
-  if (v != static_cast<double>(static_cast<int64_t>(v))) fail(std::string("argument '") + name + "' must be an integer");
+  if (!(std::fabs(v) <= 9007199254740992.0) || v != std::trunc(v))
+    fail(std::string("argument '") + name + "' must be an integer, got " + std::to_string(v));
   return static_cast<int64_t>(v);
 }
 
@@ -91,7 +93,7 @@ static bool readInts(const Napi::Value& v, std::vector<int64_t>& out) {
     Napi::Value e = a.Get(k);
     if (!e.IsNumber()) return false;
     double d = e.As<Napi::Number>().DoubleValue();
-    if (d != static_cast<double>(static_cast<int64_t>(d))) return false;
+    if (!(std::fabs(d) <= 9007199254740992.0) || d != std::trunc(d)) return false;
     out[k] = static_cast<int64_t>(d);
   }
   return true;
@@ -114,7 +116,9 @@ TensorArg Args::tensor(size_t i, const char* name) const {
   TensorArg t;
   Napi::Value off = d.Get(1u), dt = d.Get(4u);
   if (!off.IsNumber() || !dt.IsNumber()) fail(arg + ": offset and dtype must be numbers");
-  int64_t offset = static_cast<int64_t>(off.As<Napi::Number>().DoubleValue());
+  const double offD = off.As<Napi::Number>().DoubleValue();
+  if (!(offD >= 0 && offD <= 1099511627776.0) || offD != std::trunc(offD)) fail(arg + ": offset must be a non-negative integer");
+  int64_t offset = static_cast<int64_t>(offD);
   int32_t code = dt.As<Napi::Number>().Int32Value();
   if (code < 0 || code > 4) fail(arg + ": unknown dtype code " + std::to_string(code));
   t.dtype = static_cast<DType>(code);
@@ -123,17 +127,27 @@ TensorArg Args::tensor(size_t i, const char* name) const {
   if (ab.ByteLength() == 0 || ab.Data() == nullptr) fail(arg + ": tensor storage was disposed");
   // Bounds: the lowest and highest element the view can touch must lie in the buffer.
   int64_t lo = offset, hi = offset;
+  constexpr int64_t kLimit = int64_t(1) << 40;
+  if (t.shape.size() > 16) fail(arg + ": more than 16 dimensions");
   for (size_t k = 0; k < t.shape.size(); k++) {
     if (t.shape[k] < 0) fail(arg + ": negative size in shape " + t.shapeString());
+    if (t.shape[k] > kLimit || t.strides[k] > kLimit || t.strides[k] < -kLimit)
+      fail(arg + ": size or stride out of range in shape " + t.shapeString());
     if (t.shape[k] == 0) { lo = offset; hi = offset - 1; break; }
-    int64_t span = (t.shape[k] - 1) * t.strides[k];
-    if (span < 0) lo += span; else hi += span;
+    int64_t span;
+    if (__builtin_mul_overflow(t.shape[k] - 1, t.strides[k], &span) || __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi))
+      fail(arg + ": view " + t.shapeString() + " overflows its index range");
   }
-  const int64_t capacity = static_cast<int64_t>(ab.ByteLength() / dtypeSize(t.dtype));
+  int64_t count = 1;
+  for (int64_t sz : t.shape)
+    if (__builtin_mul_overflow(count, sz, &count) || count > kLimit)
+      fail(arg + ": shape " + t.shapeString() + " has too many elements");
+  const size_t pad = alignmentPad(ab.Data());
+  const int64_t capacity = ab.ByteLength() <= pad ? 0 : static_cast<int64_t>((ab.ByteLength() - pad) / dtypeSize(t.dtype));
   if (hi >= lo && (lo < 0 || hi >= capacity))
     fail(arg + ": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
          std::to_string(capacity) + " elements");
-  t.data = static_cast<char*>(ab.Data()) + offset * static_cast<int64_t>(dtypeSize(t.dtype));
+  t.data = static_cast<char*>(ab.Data()) + pad + offset * static_cast<int64_t>(dtypeSize(t.dtype));
   return t;
 }
 

@@ -11,6 +11,12 @@ namespace iv {
 enum class DType : int32_t { float32 = 0, float64 = 1, int32 = 2, uint8 = 3, boolean = 4 };
 
 size_t dtypeSize(DType d);
+
+// Storage buffers carry this much slack so their data can start on a 64-byte boundary.
+constexpr size_t kStorageAlignment = 64;
+inline size_t alignmentPad(const void* p) {
+  return (kStorageAlignment - reinterpret_cast<uintptr_t>(p) % kStorageAlignment) % kStorageAlignment;
+}
 const char* dtypeName(DType d);
 
 // A view of a tensor as the kernels see it: base pointer already offset, shape, strides in

@@ -52,8 +52,9 @@ Napi::Value cpuInfo(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value setThreads(const Napi::CallbackInfo& info) {
-  if (info.Length() != 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
-    throw Napi::Error::New(info.Env(), "setNumThreads: argument 'n' must be a positive integer");
+  if (info.Length() != 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 ||
+      info[0].As<Napi::Number>().Int32Value() > 1024)
+    throw Napi::Error::New(info.Env(), "setNumThreads: argument 'n' must be an integer from 1 to 1024");
   setNumThreads(info[0].As<Napi::Number>().Int32Value());
   return info.Env().Undefined();
 }

@@ -2,6 +2,7 @@
 // least `grain` items; the calling thread works too. Nested calls run serially.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 namespace iv {
 
@@ -15,8 +16,9 @@ void parallelForRaw(int64_t n, int64_t grain, RangeFn fn, void* ctx);
 // with one instruction set and reused by another (which would break run-time dispatch).
 template <class F>
 inline void parallelFor(int64_t n, int64_t grain, F&& f) {
-  auto tramp = [](void* c, int64_t b, int64_t e) { (*static_cast<F*>(c))(b, e); };
-  parallelForRaw(n, grain, tramp, static_cast<void*>(&f));
+  using Fn = std::remove_reference_t<F>;
+  auto tramp = [](void* c, int64_t b, int64_t e) { (*static_cast<Fn*>(c))(b, e); };
+  parallelForRaw(n, grain, tramp, const_cast<void*>(static_cast<const void*>(&f)));
 }
 
 }  // namespace iv

@@ -2,7 +2,7 @@
 // projected on a fixed random vector v, so one backward gives v^T J, compared with the
 // numerical derivative of v^T f(x) for every input element.
 import { noGrad } from './grad-mode'
-import { typedArrayFor } from '../tensor/dtype'
+import { hostView as cpuView } from '../backend/cpu'
 import { Generator } from '../tensor/random'
 import { Tensor } from '../tensor/tensor'
 import { tensor } from '../tensor/creation'
@@ -16,7 +16,7 @@ export interface GradcheckOptions {
 
 function hostView(t: Tensor): Float64Array {
   if (t.device !== 'cpu' || !t.isContiguous()) throw new Error('gradcheck: inputs must be contiguous CPU tensors')
-  return typedArrayFor('float64', t.storage.handle as ArrayBuffer, t.offset * 8, t.numel) as Float64Array
+  return cpuView(t) as Float64Array
 }
 
 function project(out: Tensor, v: Tensor): number {

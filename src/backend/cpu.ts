@@ -3,12 +3,31 @@ import { native, type Descriptor } from './native'
 import { dtypeCode, typedArrayFor, type TypedArray } from '../tensor/dtype'
 import { Tensor } from '../tensor/tensor'
 
+// Live storage, for memoryStats(): disposal counts at once, garbage collection when the
+// finalization registry gets round to it.
+const live = { bytes: 0, blocks: 0 }
+const collected = new FinalizationRegistry<number>((bytes) => {
+  live.bytes -= bytes
+  live.blocks--
+})
+
+export function cpuMemoryStats(): { bytes: number; blocks: number } {
+  return { ...live }
+}
+
 class CpuStorage implements Storage {
   readonly device = 'cpu' as const
+  /** Byte offset of the 64-byte aligned data inside the buffer (the kernels align alike). */
+  readonly byteOffset: number
   private refs = 1
-  constructor(readonly handle: ArrayBuffer) {}
-  get byteLength(): number {
-    return this.handle.byteLength
+  constructor(
+    readonly handle: ArrayBuffer,
+    readonly byteLength: number,
+  ) {
+    this.byteOffset = native.alignedOffset(handle)
+    live.bytes += byteLength
+    live.blocks++
+    collected.register(this, byteLength, this)
   }
   get disposed(): boolean {
     return this.refs <= 0
@@ -17,8 +36,19 @@ class CpuStorage implements Storage {
     this.refs++
   }
   release(): void {
-    if (this.refs > 0 && --this.refs === 0) native.free(this.handle)
+    if (this.refs > 0 && --this.refs === 0) {
+      native.free(this.handle)
+      collected.unregister(this)
+      live.bytes -= this.byteLength
+      live.blocks--
+    }
   }
+}
+
+/** A live typed-array view of a CPU tensor's elements (contiguous tensors only). */
+export function hostView(t: Tensor): TypedArray {
+  const s = t.storage as CpuStorage
+  return typedArrayFor(t.dtype, s.handle, s.byteOffset + t.offset * t.itemSize, t.numel)
 }
 
 function describe(t: Tensor): Descriptor {
@@ -30,15 +60,14 @@ const toArg = (a: unknown): unknown => (a instanceof Tensor ? describe(a) : a)
 export const cpuBackend: Backend = {
   device: 'cpu',
   allocate(bytes: number): Storage {
-    return new CpuStorage(native.alloc(bytes))
+    return new CpuStorage(native.alloc(bytes), bytes)
   },
   toHost(t: Tensor): TypedArray {
     if (t.storage.disposed) throw new Error('data: the tensor was disposed')
-    const view = typedArrayFor(t.dtype, t.storage.handle as ArrayBuffer, t.offset * t.itemSize, t.numel)
-    return view.slice()
+    return hostView(t).slice()
   },
   fromHost(t: Tensor, data: TypedArray): void {
-    typedArrayFor(t.dtype, t.storage.handle as ArrayBuffer, t.offset * t.itemSize, t.numel).set(data)
+    hostView(t).set(data)
   },
   copy(out, src) {
     native.copy(describe(out), describe(src))

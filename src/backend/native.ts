@@ -10,7 +10,7 @@ export type Descriptor = [ArrayBuffer, number, number[], number[], number]
 export interface NativeAddon {
   alloc(bytes: number): ArrayBuffer
   free(buffer: ArrayBuffer): boolean
-  memoryStats(): { bytes: number; blocks: number }
+  alignedOffset(buffer: ArrayBuffer): number
   cpuInfo(): { isa: string; detectedIsa: string; threads: number }
   setNumThreads(n: number): void
   unary(op: string, out: Descriptor, x: Descriptor, a: number, b: number): void
