@@ -1,0 +1,42 @@
+// matmul GFLOP/s, square and at shapes from ResNet/MetaNet training steps (M x K x N as
+// im2col GEMMs see them), beside PyTorch CPU's (OpenBLAS) in the same run, 2 threads.
+import * as iv from '../src'
+import { hasTorch, printTable, timeIt, torchRun } from './util'
+
+const shapes: [string, number, number, number][] = [
+  ['256 square', 256, 256, 256],
+  ['512 square', 512, 512, 512],
+  ['1024 square', 1024, 1024, 1024],
+  ['2048 square', 2048, 2048, 2048],
+  ['conv 3x3 64ch 56px (3136x576x64)', 3136, 576, 64],
+  ['conv 3x3 128ch 28px (784x1152x128)', 784, 1152, 128],
+  ['stem 7x7 (12544x147x64)', 12544, 147, 64],
+  ['linear 256x2048 -> 1000', 256, 2048, 1000],
+]
+
+iv.setNumThreads(2)
+const ours = shapes.map(([, m, k, n]) => {
+  const a = iv.randn([m, k])
+  const b = iv.randn([k, n])
+  const runs = m * k * n > 1e9 ? 5 : 15
+  const s = timeIt(() => a.matmul(b).dispose(), runs, 2)
+  return (2 * m * k * n) / s / 1e9
+})
+
+const torch = hasTorch
+  ? torchRun<number[]>(`
+shapes = ${JSON.stringify(shapes.map(([, m, k, n]) => [m, k, n]))}
+out = []
+for m, k, n in shapes:
+    a = torch.randn(m, k); b = torch.randn(k, n)
+    s = timeit(lambda: torch.mm(a, b), 5 if m * k * n > 1e9 else 15, 2)
+    out.append(2 * m * k * n / s / 1e9)
+print(json.dumps(out))`)
+  : null
+
+printTable(
+  `matmul float32, 2 threads, GFLOP/s (median; kernel set: ${iv.cpuInfo().isa})`,
+  ['shape', 'M', 'K', 'N', 'intern-vision', 'PyTorch', 'ratio'],
+  shapes.map(([name, m, k, n], i) => [name, m, k, n, ours[i], torch ? torch[i] : NaN, torch ? ours[i] / torch[i] : NaN]),
+)
+if (!hasTorch) console.log('(PyTorch not importable: install Debian python3-torch for the comparison columns)')

@@ -1,0 +1,69 @@
+// Shared by the bench scripts: medians, a PyTorch side run in the same process tree, and a
+// plain-text table. Timings are medians of repeated runs; machines here are noisy, so the
+// comparison that matters is the ratio printed beside each figure.
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+/** Median seconds of fn over `runs` runs after `warmup` unmeasured ones. */
+export function timeIt(fn: () => void, runs = 7, warmup = 2): number {
+  for (let i = 0; i < warmup; i++) fn()
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint()
+    fn()
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9)
+  }
+  return median(times)
+}
+
+const torchPython = ['/usr/bin/python3', 'python3'].find((p) => {
+  if (p.startsWith('/') && !fs.existsSync(p)) return false
+  return spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0
+})
+
+/** Whether PyTorch can be imported (Debian's python3-torch), for the comparison columns. */
+export const hasTorch = torchPython !== undefined
+
+/**
+ * Runs a Python snippet with torch imported, 2 threads, and a `timeit(fn, runs, warmup)`
+ * helper defined; the snippet prints one JSON value, which is returned.
+ */
+export function torchRun<T>(code: string): T | null {
+  if (!torchPython) return null
+  const prelude = [
+    'import json, time, statistics, torch',
+    'torch.set_num_threads(2)',
+    'def timeit(fn, runs=7, warmup=2):',
+    '    for _ in range(warmup): fn()',
+    '    ts = []',
+    '    for _ in range(runs):',
+    '        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)',
+    '    return statistics.median(ts)',
+  ].join('\n')
+  const r = spawnSync(torchPython, ['-c', `${prelude}\n${code}`], { encoding: 'utf8', maxBuffer: 1 << 26 })
+  if (r.status !== 0) throw new Error(`PyTorch side failed: ${r.stderr.slice(-2000)}`)
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T
+}
+
+export function printTable(title: string, header: string[], rows: (string | number)[][]): void {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))]
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)))
+  console.log(`\n${title}`)
+  cells.forEach((r, k) => {
+    console.log('| ' + r.map((c, i) => String(c ?? '').padStart(widths[i])).join(' | ') + ' |')
+    if (k === 0) console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
+  })
+}
+
+function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return '-'
+  if (Number.isInteger(x)) return String(x)
+  if (Math.abs(x) >= 100) return x.toFixed(0)
+  if (Math.abs(x) >= 10) return x.toFixed(1)
+  return x.toFixed(2)
+}
