@@ -1,0 +1,39 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import * as path from 'node:path'
+
+// Every kernel set must compute the same thing: each child lowers the set with
+// INTERN_VISION_ISA and prints a matmul and a few elementwise results.
+const script = `
+  const iv = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'src'))})
+  iv.manualSeed(5)
+  const a = iv.randn([67, 131]), b = iv.randn([131, 45])
+  const y = a.matmul(b).add(1).gelu().sum(1)
+  const d = iv.randn([33, 17], { dtype: 'float64' }).matmul(iv.randn([17, 29], { dtype: 'float64' })).sum(0)
+  console.log(JSON.stringify({ isa: iv.cpuInfo().isa, y: Array.from(y.data()), d: Array.from(d.data()) }))
+`
+
+function run(isa: string): { isa: string; y: number[]; d: number[] } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    env: { ...process.env, INTERN_VISION_ISA: isa },
+    encoding: 'utf8',
+  })
+  if (r.status !== 0) throw new Error(r.stderr)
+  return JSON.parse(r.stdout.trim().split('\n').pop()!)
+}
+
+t.test('generic, AVX2 and AVX-512 kernels agree', async (t) => {
+  const generic = run('generic')
+  t.equal(generic.isa, 'generic')
+  for (const isa of ['avx2', 'avx512']) {
+    const other = run(isa)
+    if (other.isa !== isa) {
+      t.comment(`this CPU lacks ${isa}; ran ${other.isa}`)
+      continue
+    }
+    const worst = Math.max(...other.y.map((v, i) => Math.abs(v - generic.y[i]) / Math.max(1, Math.abs(generic.y[i]))))
+    t.ok(worst < 1e-4, `${isa} float32 matches generic (worst relative ${worst.toExponential(2)})`)
+    const worstD = Math.max(...other.d.map((v, i) => Math.abs(v - generic.d[i]) / Math.max(1, Math.abs(generic.d[i]))))
+    t.ok(worstD < 1e-12, `${isa} float64 matches generic (worst relative ${worstD.toExponential(2)})`)
+  }
+})
