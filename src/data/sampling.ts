@@ -9,7 +9,8 @@
 // method keeps the same within-one guarantee at every prefix and only ever adds. Inside a class,
 // items come in the order of one seeded permutation of that class.
 // Detection / segmentation: a greedy stream over images: the class furthest below its share of
-// instances picks its next image (images are ordered per class by a seeded permutation).
+// instances picks, among its next few images (seeded order per class), the one that brings all
+// classes closest to their shares.
 // Either way a class the prefix misses gets its first stream item, so every class keeps >= 1.
 
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -41,6 +42,8 @@ export interface ShotList {
 }
 
 const STREAM_KEY = stringKey('percentageShot')
+/** Images considered per greedy step in 'instances' mode. */
+const CANDIDATES = 16
 
 export async function percentageShot(dataset: Dataset<ImageSample>, options: PercentageShotOptions): Promise<ShotList> {
   const fn = 'percentageShot'
@@ -210,7 +213,27 @@ export function instanceStream(perImage: Map<number, number>[], seed: number): I
         bestDeficit = deficit
       }
     }
-    const image = orders.get(classes[best])![cursor[best]]
+    // Among the class's next few images, take the one that moves all classes closest to their
+    // targets: following one class alone favours crowded images (they sit in many class lists)
+    // and overshoots every class.
+    const list = orders.get(classes[best])!
+    let image = -1
+    let bestCost = Infinity
+    for (let j = cursor[best], seen = 0; j < list.length && seen < CANDIDATES; j++) {
+      const candidate = list[j]
+      if (taken[candidate]) continue
+      seen++
+      let cost = 0
+      for (const [c, k] of perImage[candidate]) {
+        const i = slot.get(c)!
+        const before = got[i] - n[i] * f
+        cost += (before + k) ** 2 - before ** 2
+      }
+      if (cost < bestCost) {
+        bestCost = cost
+        image = candidate
+      }
+    }
     taken[image] = 1
     stream[h] = image
     for (const [c, k] of perImage[image]) got[slot.get(c)!] += k

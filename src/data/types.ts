@@ -122,6 +122,12 @@ export interface Dataset<T extends ImageSample = Sample> {
   readonly recipe?: Recipe
 }
 
+/** A dataset whose samples and annotations come back synchronously (in-memory data). */
+export interface SyncDataset<T extends ImageSample = Sample> extends Dataset<T> {
+  get(index: number): T
+  annotation(index: number): Annotation
+}
+
 export function checkIndex(fn: string, index: number, length: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= length) {
     throw new RangeError(`${fn}: index ${index} is out of range for a dataset of length ${length}`)

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { LabelSpace, Taxonomy } from '../labels'
-import { checkIndex, type Annotation, type Dataset, type DatasetCard, type DatasetInfo, type Recipe, type Sample } from '../types'
+import { checkIndex, type Annotation, type DatasetCard, type DatasetInfo, type Recipe, type Sample, type SyncDataset } from '../types'
 import { FASHION_MNIST_ROOT, loadFashionMnist } from './idx'
 
 export const FASHION_MNIST_CLASSES = [
@@ -49,7 +49,7 @@ export interface FashionMnistOptions {
   root?: string
 }
 
-export function fashionMnist(options: FashionMnistOptions = {}): Dataset<Sample> {
+export function fashionMnist(options: FashionMnistOptions = {}): SyncDataset<Sample> {
   const split = options.split ?? 'train'
   if (split !== 'train' && split !== 'test') {
     throw new RangeError(`fashionMnist: split must be 'train' or 'test' (Fashion-MNIST has no val split), got '${split}'`)
@@ -93,7 +93,7 @@ export const DIGITS_CARD: DatasetCard = {
   name: 'digits',
   description: "scikit-learn's 8x8 handwritten digits (UCI optdigits test set), 17 grey levels, 10 classes.",
   tasks: ['classification'],
-  sizes: { train: 1438, val: 180, test: 179 },
+  sizes: { train: 1439, val: 179, test: 179 },
   license: 'CC BY 4.0 (UCI); shipped with scikit-learn (BSD-3-Clause)',
   provenance:
     'Read from digits.csv.gz of the Debian package python3-sklearn. No official split: index i goes to ' +
@@ -128,7 +128,7 @@ function loadDigits(path: string): { pixels: Uint8Array; labels: Uint8Array } {
   return out
 }
 
-export function digits(options: { split?: 'train' | 'val' | 'test' | 'all'; path?: string } = {}): Dataset<Sample> {
+export function digits(options: { split?: 'train' | 'val' | 'test' | 'all'; path?: string } = {}): SyncDataset<Sample> {
   const split = options.split ?? 'train'
   const keep: Record<string, (i: number) => boolean> = {
     train: (i) => i % 10 < 8,

@@ -58,8 +58,10 @@ export const SHAPE_TESTS: InsideTest[] = [
   (u, v) => (Math.abs(u) <= 0.3 && Math.abs(v) <= 0.95) || (Math.abs(v) <= 0.3 && Math.abs(u) <= 0.95),
   (u, v) => {
     // The classic heart curve (x^2 + y^2 - 1)^3 <= x^2 y^3, scaled into the unit disc, y up.
-    const x = u * 1.15
-    const y = -v * 1.15 + 0.12
+    // The renderer scans only the unit disc's square, so the curve must stay inside it.
+    if (u * u + v * v > 1) return false
+    const x = u * 1.25
+    const y = -v * 1.25 + 0.15
     const a = x * x + y * y - 1
     return a * a * a - x * x * y * y * y <= 0
   },

@@ -101,7 +101,8 @@ function resolve(o: WorldOptions): Resolved {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`${fn}: size must be a positive integer, got ${size}`)
   const seed = o.seed ?? 0
   if (!Number.isSafeInteger(seed)) throw new RangeError(`${fn}: seed must be a safe integer, got ${seed}`)
-  const [height, width] = typeof (o.imageSize ?? 64) === 'number' ? [o.imageSize ?? 64, o.imageSize ?? 64] : (o.imageSize as [number, number])
+  const side = o.imageSize ?? 64
+  const [height, width] = typeof side === 'number' ? [side, side] : side
   for (const side of [height, width] as number[]) {
     if (!Number.isInteger(side) || side < 16 || side > 1024) {
       throw new RangeError(`${fn}: imageSize sides must be integers in [16, 1024], got ${JSON.stringify(o.imageSize)}`)
