@@ -1,0 +1,98 @@
+// conv2d forward / input-grad / weight-grad GFLOP/s at ResNet-50 and MetaNet shapes, and
+// maxPool2d GB/s (input read), beside PyTorch CPU (oneDNN) in the same run, 2 threads.
+// The batch is 8 (BENCH_CONV_BATCH=32 for ResNet's training batch; same ratios, 4x longer).
+// Kernels are timed through the native entry points the ops call, so the three passes are
+// timed separately and without autograd bookkeeping.
+import * as iv from '../src'
+import { hasTorch, printTable, timeIt, torchRun } from './util'
+
+interface Case {
+  name: string
+  x: number[]
+  w: number[] | null // null: maxPool2d 3x3 stride 2 pad 1
+  stride: number
+  padding: number
+  groups: number
+}
+
+const N = Number(process.env.BENCH_CONV_BATCH ?? 8)
+const cases: Case[] = [
+  { name: '3x3 64->64 56x56', x: [N, 64, 56, 56], w: [64, 64, 3, 3], stride: 1, padding: 1, groups: 1 },
+  { name: '1x1 256->64 56x56', x: [N, 256, 56, 56], w: [64, 256, 1, 1], stride: 1, padding: 0, groups: 1 },
+  { name: '3x3 s2 128->128 56->28', x: [N, 128, 56, 56], w: [128, 128, 3, 3], stride: 2, padding: 1, groups: 1 },
+  { name: 'depthwise 3x3 96ch 56x56', x: [N, 96, 56, 56], w: [96, 1, 3, 3], stride: 1, padding: 1, groups: 96 },
+  { name: 'depthwise 3x3 384ch 28x28', x: [N, 384, 28, 28], w: [384, 1, 3, 3], stride: 1, padding: 1, groups: 384 },
+  { name: 'maxPool 3x3 s2 64ch 112x112', x: [N, 64, 112, 112], w: null, stride: 2, padding: 1, groups: 1 },
+]
+const passes = ['forward', 'input-grad', 'weight-grad'] as const
+const RUNS = 5
+
+/** Work per call: GFLOP for a conv pass, GB of input for the pool. */
+function work(c: Case): number {
+  if (!c.w) return (c.x.reduce((a, b) => a * b, 1) * 4) / 1e9
+  const [K, Cg, kh, kw] = c.w
+  const o = (n: number) => Math.floor((n + 2 * c.padding - kh) / c.stride) + 1
+  return (2 * c.x[0] * K * o(c.x[2]) * o(c.x[3]) * Cg * kh * kw) / 1e9
+}
+
+iv.setNumThreads(2)
+// Seconds per call: [forward, input-grad, weight-grad] (the pool has forward only).
+const ours: number[][] = iv.noGrad(() =>
+  cases.map((c) => {
+    const x = iv.randn(c.x)
+    if (!c.w) {
+      const s = timeIt(() => iv.maxPool2d(x, { kernelSize: 3, stride: c.stride, padding: c.padding }).dispose(), RUNS)
+      x.dispose()
+      return [s]
+    }
+    const w = iv.randn(c.w)
+    const opts = { stride: c.stride, padding: c.padding, groups: c.groups }
+    const y = iv.conv2d(x, w, null, opts)
+    const gy = iv.randn(y.shape)
+    const p = c.padding
+    const params = [c.stride, c.stride, p, p, p, p, 1, 1, c.groups]
+    const gx = iv.Tensor.empty(x.shape)
+    const gw = iv.Tensor.empty(w.shape)
+    const times = [
+      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
+    ]
+    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
+    return times
+  }),
+)
+
+const torch = hasTorch
+  ? torchRun<number[][]>(`
+import torch.nn.functional as F
+out = []
+for c in json.loads(${JSON.stringify(JSON.stringify(cases))}):
+    x = torch.randn(*c['x'])
+    s, p, g = c['stride'], c['padding'], c['groups']
+    with torch.no_grad():
+        if c['w'] is None:
+            out.append([timeit(lambda: F.max_pool2d(x, 3, s, p), ${RUNS})])
+            continue
+        w = torch.randn(*c['w'])
+        gy = torch.randn_like(F.conv2d(x, w, None, s, p, 1, g))
+        back = lambda mask: (lambda: torch.ops.aten.convolution_backward(gy, x, w, None, [s, s], [p, p], [1, 1], False, [0, 0], g, mask))
+        out.append([timeit(lambda: F.conv2d(x, w, None, s, p, 1, g), ${RUNS}),
+                    timeit(back([True, False, False]), ${RUNS}),
+                    timeit(back([False, True, False]), ${RUNS})])
+print(json.dumps(out))`)
+  : null
+
+const rows: (string | number)[][] = []
+cases.forEach((c, i) =>
+  ours[i].forEach((s, j) => {
+    const t = torch ? torch[i][j] : NaN
+    rows.push([c.name, c.w ? passes[j] : 'forward', c.w ? 'GFLOP/s' : 'GB/s', work(c) / s, work(c) / t, t / s])
+  }),
+)
+printTable(
+  `conv2d / maxPool2d float32, batch ${N}, 2 threads (median of ${RUNS}; kernel set: ${iv.cpuInfo().isa})`,
+  ['shape', 'pass', 'unit', 'intern-vision', 'PyTorch', 'ratio'],
+  rows,
+)
+if (!hasTorch) console.log('(PyTorch not importable: install Debian python3-torch for the comparison columns)')

@@ -1,0 +1,363 @@
+// 2-d convolution, NCHW: forward (with bias and activation fused in), input gradient and
+// weight gradient. Dense and grouped convolutions lower each image to GEMMs over column
+// tiles of im2col (bounded scratch that stays in cache); 1x1 stride-1 convolutions read the
+// input as the GEMM operand directly; depthwise ones (one input channel per group) go to the
+// direct kernels of conv_depthwise.cc. convTranspose2d reuses these entry points (its
+// forward is the input gradient, its input gradient the forward).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+#include "../../binding/args.h"
+#include "../../binding/registry.h"
+#include "../gemm.h"
+#include "../parallel.h"
+#include "conv.h"
+
+namespace iv {
+namespace {
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t floorDivS(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                 int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
+                 int64_t ldb, double beta, double* C, int64_t ldc) {
+  dgemm(tA, tB, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+}
+
+// A growable 64-byte-aligned buffer per thread, so steady-state calls allocate nothing.
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  ~Scratch() { std::free(p); }
+  template <class T>
+  T* get(int64_t n) {
+    const size_t want = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+    if (want > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, want);
+      bytes = p ? want : 0;
+      if (!p) throw std::bad_alloc();
+    }
+    return static_cast<T*>(p);
+  }
+};
+thread_local Scratch tlsCol;
+
+// Runs f over [0, n) on the pool when `spread`, else on the calling thread (which is then
+// itself one of the pool's workers).
+template <class F>
+void maybeParallel(bool spread, int64_t n, int64_t grain, F&& f) {
+  if (spread) parallelFor(n, grain, f);
+  else f(0, n);
+}
+
+// Columns per im2col tile: the tile (rows x cols) stays within about 256 KB so it is still in
+// L2 when the GEMM packs it; a multiple of 32 so GEMM column panels are whole.
+int64_t tileColumns(int64_t rows, int64_t positions, size_t elem) {
+  const int64_t budget = (int64_t(256) << 10) / static_cast<int64_t>(elem);
+  const int64_t cols = std::max<int64_t>(128, budget / std::max<int64_t>(rows, 1) / 32 * 32);
+  return cols >= positions ? positions : cols;
+}
+
+// Calls f(dst offset, iw0 of the first valid input column, count) for the segments of the
+// output positions [c0, c0 + n) that kernel tap (i, j) maps inside the input, and z(offset,
+// count) for the ones it maps into padding. ih is per output row.
+template <class Valid, class Pad>
+inline void forTapSegments(const ConvGeom& g, int64_t i, int64_t j, int64_t c0, int64_t n, Valid&& valid, Pad&& pad) {
+  const int64_t base = j * g.dw - g.pl;
+  // Output columns whose input column wo * sw + base lies in [0, W).
+  const int64_t woLo = std::max<int64_t>(0, floorDivS(-base + g.sw - 1, g.sw));
+  const int64_t woHi = std::min<int64_t>(g.Wo, floorDivS(g.W - 1 - base, g.sw) + 1);
+  for (int64_t p = c0, end = c0 + n; p < end;) {
+    const int64_t ho = p / g.Wo, wo = p - ho * g.Wo, len = std::min(g.Wo - wo, end - p);
+    const int64_t ih = ho * g.sh - g.pt + i * g.dh, off = p - c0;
+    if (ih < 0 || ih >= g.H) {
+      pad(off, len);
+    } else {
+      const int64_t a = std::min(std::max(woLo, wo), wo + len), b = std::max(std::min(woHi, wo + len), a);
+      if (a > wo) pad(off, a - wo);
+      if (b > a) valid(off + (a - wo), ih * g.W + a * g.sw + base, b - a);
+      if (wo + len > b) pad(off + (b - wo), wo + len - b);
+    }
+    p += len;
+  }
+}
+
+// Rows [r0, r1) of the column matrix for output positions [c0, c0 + n): row r is input
+// channel r / (kh kw) of the group (planes at x), tap r % (kh kw); rows are n long.
+template <class T>
+void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, int64_t r1, T* col) {
+  const int64_t taps = g.kh * g.kw, HW = g.H * g.W;
+  for (int64_t r = r0; r < r1; r++) {
+    const T* plane = x + (r / taps) * HW;
+    T* dst = col + r * n;
+    forTapSegments(
+        g, (r % taps) / g.kw, r % g.kw, c0, n,
+        [&](int64_t off, int64_t src, int64_t cnt) {
+          if (g.sw == 1) std::memcpy(dst + off, plane + src, cnt * sizeof(T));
+          else for (int64_t t = 0; t < cnt; t++) dst[off + t] = plane[src + t * g.sw];
+        },
+        [&](int64_t off, int64_t cnt) { std::memset(dst + off, 0, cnt * sizeof(T)); });
+  }
+}
+
+// Adds the column matrix back into the input planes (the adjoint of im2col), for the input
+// channels [ci0, ci1) of the group; each channel's rows touch only its own plane.
+template <class T>
+void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, T* x) {
+  const int64_t taps = g.kh * g.kw, HW = g.H * g.W;
+  for (int64_t ci = ci0; ci < ci1; ci++) {
+    T* plane = x + ci * HW;
+    for (int64_t tap = 0; tap < taps; tap++) {
+      const T* src = col + (ci * taps + tap) * n;
+      forTapSegments(
+          g, tap / g.kw, tap % g.kw, c0, n,
+          [&](int64_t off, int64_t dst, int64_t cnt) {
+            for (int64_t t = 0; t < cnt; t++) plane[dst + t * g.sw] += src[off + t];
+          },
+          [](int64_t, int64_t) {});
+    }
+  }
+}
+
+bool isPointwise(const ConvGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H && g.Wo == g.W;
+}
+
+// Work split: independent items go one per thread when there are enough of them to balance,
+// else items run in turn with the threads inside each GEMM.
+bool spreadItems(int64_t items) { return items >= 2 * numThreads(); }
+
+template <class T>
+void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
+  if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  const bool direct = isPointwise(g);
+  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T)), tiles = ceilDiv(P, tile);
+  const int64_t items = g.N * G * tiles;
+  const bool spread = spreadItems(items);
+  auto item = [&](int64_t it) {
+    const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
+    const T* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
+    const T* B = xg + c0;
+    int64_t ldb = P;
+    if (!direct) {
+      T* col = tlsCol.get<T>(R * nc);
+      maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col); });
+      B = col;
+      ldb = nc;
+    }
+    const int64_t o = (n * g.K + gi * Kg) * P + c0;
+    gemm(false, false, Kg, nc, R, w + gi * Kg * R, R, B, ldb, T(0), y + o, P);
+    if (bias || pre || act != Act::none)
+      maybeParallel(!spread, Kg, 8, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; k++)
+          epilogue(y + o + k * P, pre ? pre + o + k * P : nullptr, nc, bias ? bias[gi * Kg + k] : T(0), act);
+      });
+  };
+  if (spread) parallelFor(items, 1, [&](int64_t a, int64_t b) { for (int64_t it = a; it < b; it++) item(it); });
+  else for (int64_t it = 0; it < items; it++) item(it);
+}
+
+template <class T>
+void backwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  if (g.C == g.groups) return depthwiseBackwardInput(g, gy, w, gx);
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
+  const bool direct = isPointwise(g);
+  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T));
+  // Tiles of one image add into the same planes, so images are the unit of parallel work.
+  const bool spread = spreadItems(g.N);
+  auto image = [&](int64_t n) {
+    T* gxn = gx + n * g.C * HW;
+    if (!direct) std::memset(gxn, 0, g.C * HW * sizeof(T));
+    for (int64_t gi = 0; gi < G; gi++) {
+      const T* wg = w + gi * Kg * R;
+      const T* gyg = gy + (n * g.K + gi * Kg) * P;
+      if (direct) {
+        gemm(true, false, Cg, P, Kg, wg, R, gyg, P, T(0), gxn + gi * Cg * HW, HW);
+        continue;
+      }
+      for (int64_t c0 = 0; c0 < P; c0 += tile) {
+        const int64_t nc = std::min(tile, P - c0);
+        T* col = tlsCol.get<T>(R * nc);
+        gemm(true, false, R, nc, Kg, wg, R, gyg + c0, P, T(0), col, nc);
+        maybeParallel(!spread, Cg, 1, [&](int64_t a, int64_t b) { col2im(g, col, c0, nc, a, b, gxn + gi * Cg * HW); });
+      }
+    }
+  };
+  if (spread) parallelFor(g.N, 1, [&](int64_t a, int64_t b) { for (int64_t n = a; n < b; n++) image(n); });
+  else for (int64_t n = 0; n < g.N; n++) image(n);
+}
+
+template <class T>
+void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
+  if (g.C == g.groups) return depthwiseBackwardWeight(g, gy, x, gw, gb);
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  const bool direct = isPointwise(g);
+  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T)), tiles = ceilDiv(P, tile);
+  const int64_t items = g.N * G * tiles, wsize = g.K * R;
+  const bool spread = spreadItems(items);
+  // Thread t sums its share of the items into its own copy of gw (copy 0 is gw itself).
+  const int64_t copies = spread ? numThreads() : 1;
+  std::vector<T> extra(static_cast<size_t>((copies - 1) * wsize));
+  std::memset(gw, 0, wsize * sizeof(T));
+  auto share = [&](int64_t t) {
+    T* acc = t == 0 ? gw : extra.data() + (t - 1) * wsize;
+    if (t > 0) std::memset(acc, 0, wsize * sizeof(T));
+    for (int64_t it = items * t / copies, end = items * (t + 1) / copies; it < end; it++) {
+      const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
+      const T* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
+      const T* B = xg + c0;
+      int64_t ldb = P;
+      if (!direct) {
+        T* col = tlsCol.get<T>(R * nc);
+        maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col); });
+        B = col;
+        ldb = nc;
+      }
+      gemm(false, true, Kg, R, nc, gy + (n * g.K + gi * Kg) * P + c0, P, B, ldb, T(1), acc + gi * Kg * R, R);
+    }
+  };
+  if (spread) parallelFor(copies, 1, [&](int64_t a, int64_t b) { for (int64_t t = a; t < b; t++) share(t); });
+  else share(0);
+  for (int64_t t = 1; t < copies; t++) {
+    const T* src = extra.data() + (t - 1) * wsize;
+    for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
+  }
+  if (gb)
+    parallelFor(g.K, 8, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; k++) {
+        double s = 0;
+        for (int64_t n = 0; n < g.N; n++) {
+          const T* p = gy + (n * g.K + k) * P;
+          for (int64_t i = 0; i < P; i++) s += p[i];
+        }
+        gb[k] = T(s);
+      }
+    });
+}
+
+// ---- argument checking -------------------------------------------------------------
+
+// params: [strideH, strideW, padTop, padBottom, padLeft, padRight, dilationH, dilationW, groups].
+// `in` is input-shaped (x or its gradient), `out` output-shaped (y or its gradient).
+ConvGeom parseGeom(Args& args, size_t paramsAt, const TensorArg& in, const char* inName, const TensorArg& w,
+                   const TensorArg& out, const char* outName) {
+  const std::vector<int64_t> p = args.ints(paramsAt, "params");
+  if (p.size() != 9)
+    args.fail("params must be [strideH, strideW, padTop, padBottom, padLeft, padRight, dilationH, dilationW, groups], "
+              "got " + std::to_string(p.size()) + " values");
+  auto shapeOf = [](const TensorArg& t) { return t.shapeString(); };
+  if (in.shape.size() != 4 || w.shape.size() != 4 || out.shape.size() != 4)
+    args.fail(std::string("expected 4-d ") + inName + " [N, C, H, W], weight [K, C/groups, kh, kw] and " + outName +
+              " [N, K, Ho, Wo], got " + shapeOf(in) + ", " + shapeOf(w) + " and " + shapeOf(out));
+  if (in.dtype != w.dtype || in.dtype != out.dtype || (in.dtype != DType::float32 && in.dtype != DType::float64))
+    args.fail(std::string("tensors must share a float dtype, got ") + inName + " " + dtypeName(in.dtype) +
+              ", weight " + dtypeName(w.dtype) + ", " + outName + " " + dtypeName(out.dtype));
+  if (!in.contiguous() || !w.contiguous() || !out.contiguous())
+    args.fail(std::string(inName) + ", weight and " + outName + " must be contiguous");
+  ConvGeom g{};
+  g.N = in.shape[0], g.C = in.shape[1], g.H = in.shape[2], g.W = in.shape[3];
+  g.K = w.shape[0], g.kh = w.shape[2], g.kw = w.shape[3];
+  g.sh = p[0], g.sw = p[1], g.pt = p[2], g.pl = p[4], g.dh = p[6], g.dw = p[7], g.groups = p[8];
+  const int64_t pb = p[3], pr = p[5];
+  if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.groups < 1 || g.pt < 0 || g.pl < 0)
+    args.fail("strides, dilations and groups must be positive and top/left padding non-negative");
+  if (g.C < 1 || g.K < 1 || g.kh < 1 || g.kw < 1 || g.H < 1 || g.W < 1)
+    args.fail("channels, kernel and spatial sizes must be positive, got " + std::string(inName) + " " + shapeOf(in) +
+              " and weight " + shapeOf(w));
+  if (g.C % g.groups || g.K % g.groups)
+    args.fail("groups " + std::to_string(g.groups) + " must divide input channels " + std::to_string(g.C) +
+              " and output channels " + std::to_string(g.K));
+  if (w.shape[1] * g.groups != g.C)
+    args.fail(std::string(inName) + " " + shapeOf(in) + " has " + std::to_string(g.C) + " channels but weight " +
+              shapeOf(w) + " with groups " + std::to_string(g.groups) + " expects " +
+              std::to_string(w.shape[1] * g.groups));
+  const int64_t spanH = g.H + g.pt + pb - g.dh * (g.kh - 1) - 1, spanW = g.W + g.pl + pr - g.dw * (g.kw - 1) - 1;
+  if (spanH < 0 || spanW < 0)
+    args.fail("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) + " (dilation " + std::to_string(g.dh) +
+              "x" + std::to_string(g.dw) + ") is larger than the padded input " + std::to_string(g.H + g.pt + pb) +
+              "x" + std::to_string(g.W + g.pl + pr));
+  g.Ho = spanH / g.sh + 1, g.Wo = spanW / g.sw + 1;
+  if (out.shape[0] != g.N || out.shape[1] != g.K || out.shape[2] != g.Ho || out.shape[3] != g.Wo)
+    args.fail(std::string(outName) + " has shape " + shapeOf(out) + " but " + inName + " " + shapeOf(in) +
+              " and weight " + shapeOf(w) + " give [" + std::to_string(g.N) + ", " + std::to_string(g.K) + ", " +
+              std::to_string(g.Ho) + ", " + std::to_string(g.Wo) + "]");
+  return g;
+}
+
+void checkVector(Args& args, const TensorArg& t, const char* name, int64_t n, DType dtype) {
+  if (t.shape.size() != 1 || t.shape[0] != n || t.dtype != dtype || !t.contiguous())
+    args.fail(std::string(name) + " must be a contiguous 1-d " + dtypeName(dtype) + " tensor of " + std::to_string(n) +
+              " elements, got " + dtypeName(t.dtype) + " " + t.shapeString());
+}
+
+Act parseAct(Args& args, size_t i) {
+  const std::string s = args.string(i, "activation");
+  if (s == "none") return Act::none;
+  if (s == "relu") return Act::relu;
+  if (s == "gelu") return Act::gelu;
+  if (s == "silu") return Act::silu;
+  args.fail("unknown activation '" + s + "' (expected none, relu, gelu or silu)");
+}
+
+// conv2d(out, x, weight, bias | null, params, activation, pre | null)
+Napi::Value conv2d(const Napi::CallbackInfo& info) {
+  Args args(info, "conv2d", 7);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x"), w = args.tensor(2, "weight");
+  const ConvGeom g = parseGeom(args, 4, x, "x", w, out, "out");
+  TensorArg bias, pre;
+  if (!args.isNullish(3)) bias = args.tensor(3, "bias"), checkVector(args, bias, "bias", g.K, x.dtype);
+  const Act act = parseAct(args, 5);
+  if (!args.isNullish(6)) {
+    pre = args.tensor(6, "pre");
+    if (pre.shape != out.shape || pre.dtype != out.dtype || !pre.contiguous())
+      args.fail("pre must be a contiguous tensor shaped like out " + out.shapeString() + ", got " + pre.shapeString());
+  }
+  if (g.N == 0) return info.Env().Undefined();
+  if (x.dtype == DType::float32)
+    forward<float>(g, x.ptr<float>(), w.ptr<float>(), bias.ptr<float>(), out.ptr<float>(), pre.ptr<float>(), act);
+  else
+    forward<double>(g, x.ptr<double>(), w.ptr<double>(), bias.ptr<double>(), out.ptr<double>(), pre.ptr<double>(), act);
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardInput(gx, gy, weight, params)
+Napi::Value conv2dBackwardInput(const Napi::CallbackInfo& info) {
+  Args args(info, "conv2dBackwardInput", 4);
+  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput"), w = args.tensor(2, "weight");
+  const ConvGeom g = parseGeom(args, 3, gx, "gradInput", w, gy, "gradOutput");
+  if (g.N == 0) return info.Env().Undefined();
+  if (gx.dtype == DType::float32) backwardInput<float>(g, gy.ptr<float>(), w.ptr<float>(), gx.ptr<float>());
+  else backwardInput<double>(g, gy.ptr<double>(), w.ptr<double>(), gx.ptr<double>());
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardWeight(gw, gb | null, gy, x, params)
+Napi::Value conv2dBackwardWeight(const Napi::CallbackInfo& info) {
+  Args args(info, "conv2dBackwardWeight", 5);
+  TensorArg gw = args.tensor(0, "gradWeight"), gy = args.tensor(2, "gradOutput"), x = args.tensor(3, "x");
+  const ConvGeom g = parseGeom(args, 4, x, "x", gw, gy, "gradOutput");
+  TensorArg gb;
+  if (!args.isNullish(1)) gb = args.tensor(1, "gradBias"), checkVector(args, gb, "gradBias", g.K, x.dtype);
+  if (x.dtype == DType::float32)
+    backwardWeight<float>(g, gy.ptr<float>(), x.ptr<float>(), gw.ptr<float>(), gb.ptr<float>());
+  else
+    backwardWeight<double>(g, gy.ptr<double>(), x.ptr<double>(), gw.ptr<double>(), gb.ptr<double>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+IV_EXPORT("conv2d", conv2d);
+IV_EXPORT("conv2dBackwardInput", conv2dBackwardInput);
+IV_EXPORT("conv2dBackwardWeight", conv2dBackwardWeight);
+
+}  // namespace iv

@@ -1,0 +1,54 @@
+// Geometry and epilogue shared by the convolution kernels: conv.cc (im2col + GEMM, the
+// native entry points) and conv_depthwise.cc (direct kernels for groups == input channels).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace iv {
+
+// One 2-d convolution, NCHW. Input [N, C, H, W], weight [K, C / groups, kh, kw], output
+// [N, K, Ho, Wo]. Padding is top/left only: the output size (checked by the caller) fixes how
+// far the kernel reaches past the bottom/right edge, so asymmetric 'same' padding and
+// transposed convolutions' outputPadding need no extra fields.
+struct ConvGeom {
+  int64_t N, C, H, W;
+  int64_t K, Ho, Wo;
+  int64_t kh, kw, sh, sw, pt, pl, dh, dw, groups;
+};
+
+enum class Act { none, relu, gelu, silu };
+
+template <class T>
+inline T activate(Act a, T z) {
+  switch (a) {
+    case Act::relu: return z > T(0) ? z : T(0);
+    case Act::gelu: return T(0.5) * z * (T(1) + std::erf(z * T(0.70710678118654752440)));
+    case Act::silu: return z / (T(1) + std::exp(-z));
+    default: return z;
+  }
+}
+
+// Adds the bias to n outputs, stores the pre-activation (when pre is set: backward of gelu
+// and silu needs it) and applies the activation in place, while the row is in cache.
+template <class T>
+inline void epilogue(T* y, T* pre, int64_t n, T bias, Act act) {
+  if (bias != T(0))
+    for (int64_t i = 0; i < n; i++) y[i] += bias;
+  if (pre)
+    for (int64_t i = 0; i < n; i++) pre[i] = y[i];
+  if (act == Act::relu)
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] > T(0) ? y[i] : T(0);
+  else if (act != Act::none)
+    for (int64_t i = 0; i < n; i++) y[i] = activate(act, y[i]);
+}
+
+// Direct kernels for depthwise convolution (groups == C, K a multiple of C), all tensors
+// contiguous. bias and pre may be null.
+template <class T>
+void depthwiseForward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act);
+template <class T>
+void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx);
+template <class T>
+void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb);
+
+}  // namespace iv

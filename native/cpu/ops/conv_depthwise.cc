@@ -1,0 +1,225 @@
+// Depthwise convolution (one input channel per group, K = multiplier x C) computed directly
+// rather than through GEMM, whose K dimension would be just kh x kw. Each input plane is
+// copied once into a zero-padded scratch with rows wide enough that the inner loops run over
+// whole blocks of kBlock outputs with no edge tests, which the compiler turns into vector
+// code; the plane and its output stay in L1/L2 while all taps run over them.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include "../parallel.h"
+#include "conv.h"
+
+namespace iv {
+namespace {
+
+constexpr int64_t kBlock = 16;
+
+inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+inline int64_t clampTo(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  ~Scratch() { std::free(p); }
+  template <class T>
+  T* get(int64_t n) {
+    const size_t want = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+    if (want > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, want);
+      bytes = p ? want : 0;
+      if (!p) throw std::bad_alloc();
+    }
+    return static_cast<T*>(p);
+  }
+};
+thread_local Scratch tlsPlane, tlsGrad;
+
+// dst (hp x wp) = src (h x w) shifted down by top and right by left (either may be
+// negative), zero elsewhere.
+template <class T>
+void padPlane(const T* src, int64_t h, int64_t w, int64_t top, int64_t left, T* dst, int64_t hp, int64_t wp) {
+  const int64_t c0 = clampTo(left, 0, wp), c1 = clampTo(left + w, c0, wp);
+  for (int64_t r = 0; r < hp; r++) {
+    T* d = dst + r * wp;
+    const int64_t ih = r - top;
+    if (ih < 0 || ih >= h || c1 == c0) {
+      std::memset(d, 0, wp * sizeof(T));
+      continue;
+    }
+    std::memset(d, 0, c0 * sizeof(T));
+    std::memcpy(d + c0, src + ih * w + (c0 - left), (c1 - c0) * sizeof(T));
+    std::memset(d + c1, 0, (wp - c1) * sizeof(T));
+  }
+}
+
+struct Taps {
+  int64_t kh, kw, sh, sw, dh, dw;
+};
+
+// Padded-plane geometry for an ho x wo output: rows and row pitch that every tap of every
+// block of kBlock outputs (the last one overhanging wo) reads inside.
+inline int64_t paddedRows(const Taps& t, int64_t ho) { return (ho - 1) * t.sh + t.dh * (t.kh - 1) + 1; }
+inline int64_t paddedCols(const Taps& t, int64_t wo) { return (roundUp(wo, kBlock) - 1) * t.sw + t.dw * (t.kw - 1) + 1; }
+
+// y[r][c] (+)= sum_ij w[i][j] * xp[r sh + i dh][c sw + j dw] over an ho x wo output.
+template <class T, bool UnitStride>
+void correlate(const T* xp, int64_t ld, const T* w, const Taps& t, int64_t ho, int64_t wo, T* y, bool accumulate) {
+  const int64_t sw = UnitStride ? 1 : t.sw;
+  for (int64_t r = 0; r < ho; r++) {
+    T* yr = y + r * wo;
+    for (int64_t c0 = 0; c0 < wo; c0 += kBlock) {
+      T acc[kBlock] = {};
+      for (int64_t i = 0; i < t.kh; i++) {
+        const T* row = xp + (r * t.sh + i * t.dh) * ld + c0 * sw;
+        for (int64_t j = 0; j < t.kw; j++) {
+          const T wv = w[i * t.kw + j];
+          const T* s = row + j * t.dw;
+          for (int64_t e = 0; e < kBlock; e++) acc[e] += wv * s[e * sw];
+        }
+      }
+      const int64_t n = wo - c0 < kBlock ? wo - c0 : kBlock;
+      if (accumulate) for (int64_t e = 0; e < n; e++) yr[c0 + e] += acc[e];
+      else for (int64_t e = 0; e < n; e++) yr[c0 + e] = acc[e];
+    }
+  }
+}
+
+template <class T>
+void correlatePlane(const T* xp, int64_t ld, const T* w, const Taps& t, int64_t ho, int64_t wo, T* y, bool accumulate) {
+  if (t.sw == 1) correlate<T, true>(xp, ld, w, t, ho, wo, y, accumulate);
+  else correlate<T, false>(xp, ld, w, t, ho, wo, y, accumulate);
+}
+
+Taps tapsOf(const ConvGeom& g) { return {g.kh, g.kw, g.sh, g.sw, g.dh, g.dw}; }
+
+}  // namespace
+
+template <class T>
+void depthwiseForward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
+  const Taps t = tapsOf(g);
+  const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
+  const int64_t hp = paddedRows(t, g.Ho), wp = paddedCols(t, g.Wo);
+  parallelFor(g.N * g.K, 1, [&](int64_t a, int64_t b) {
+    T* xp = tlsPlane.get<T>(hp * wp);
+    int64_t padded = -1;
+    for (int64_t plane = a; plane < b; plane++) {
+      const int64_t k = plane % g.K, src = plane / g.K * g.C + k / mult;
+      if (src != padded) padPlane(x + src * g.H * g.W, g.H, g.W, g.pt, g.pl, xp, hp, wp);
+      padded = src;
+      T* yk = y + plane * P;
+      correlatePlane(xp, wp, w + k * taps, t, g.Ho, g.Wo, yk, false);
+      if (bias || pre || act != Act::none) epilogue(yk, pre ? pre + plane * P : nullptr, P, bias ? bias[k] : T(0), act);
+    }
+  });
+}
+
+template <class T>
+void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo, HW = g.H * g.W;
+  const Taps t = tapsOf(g);
+  if (g.sh == 1 && g.sw == 1) {
+    // Stride 1: the gradient is gy correlated with the flipped kernel, padded by the kernel
+    // span less the forward padding: a gather, like the forward.
+    const int64_t hp = paddedRows(t, g.H), wp = paddedCols(t, g.W);
+    const int64_t top = g.dh * (g.kh - 1) - g.pt, left = g.dw * (g.kw - 1) - g.pl;
+    parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {
+      T* gyp = tlsPlane.get<T>(hp * wp);
+      T flipped[64];
+      T* wf = taps <= 64 ? flipped : tlsGrad.get<T>(taps);
+      for (int64_t plane = a; plane < b; plane++) {
+        const int64_t n = plane / g.C, c = plane % g.C;
+        for (int64_t m = 0; m < mult; m++) {
+          const int64_t k = c * mult + m;
+          for (int64_t i = 0; i < taps; i++) wf[i] = w[k * taps + taps - 1 - i];
+          padPlane(gy + (n * g.K + k) * P, g.Ho, g.Wo, top, left, gyp, hp, wp);
+          correlatePlane(gyp, wp, wf, t, g.H, g.W, gx + plane * HW, m > 0);
+        }
+      }
+    });
+    return;
+  }
+  // Strided: scatter each output's contribution into a padded plane, then crop.
+  const int64_t hp = paddedRows(t, g.Ho), wp = (g.Wo - 1) * g.sw + g.dw * (g.kw - 1) + 1;
+  parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {
+    T* gxp = tlsPlane.get<T>(hp * wp);
+    for (int64_t plane = a; plane < b; plane++) {
+      const int64_t n = plane / g.C, c = plane % g.C;
+      std::memset(gxp, 0, hp * wp * sizeof(T));
+      for (int64_t m = 0; m < mult; m++) {
+        const int64_t k = c * mult + m;
+        const T* gyk = gy + (n * g.K + k) * P;
+        for (int64_t r = 0; r < g.Ho; r++)
+          for (int64_t i = 0; i < g.kh; i++)
+            for (int64_t j = 0; j < g.kw; j++) {
+              const T wv = w[k * taps + i * g.kw + j];
+              T* d = gxp + (r * g.sh + i * g.dh) * wp + j * g.dw;
+              const T* s = gyk + r * g.Wo;
+              for (int64_t e = 0; e < g.Wo; e++) d[e * g.sw] += wv * s[e];
+            }
+      }
+      T* out = gx + plane * HW;
+      for (int64_t h = 0; h < g.H; h++)
+        for (int64_t v = 0; v < g.W; v++) {
+          const int64_t r = h + g.pt, c2 = v + g.pl;
+          out[h * g.W + v] = r < hp && c2 < wp ? gxp[r * wp + c2] : T(0);
+        }
+    }
+  });
+}
+
+template <class T>
+void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
+  const Taps t = tapsOf(g);
+  const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
+  const int64_t hp = paddedRows(t, g.Ho), wp = paddedCols(t, g.Wo), wb = roundUp(g.Wo, kBlock);
+  // Each thread owns whole output channels, so no two write the same weights.
+  parallelFor(g.K, 1, [&](int64_t a, int64_t b) {
+    T* xp = tlsPlane.get<T>(hp * wp);
+    T* gyp = tlsGrad.get<T>(g.Ho * wb);
+    for (int64_t k = a; k < b; k++) {
+      const int64_t c = k / mult;
+      for (int64_t i = 0; i < taps; i++) gw[k * taps + i] = T(0);
+      double bsum = 0;
+      for (int64_t n = 0; n < g.N; n++) {
+        padPlane(x + (n * g.C + c) * g.H * g.W, g.H, g.W, g.pt, g.pl, xp, hp, wp);
+        // gy with rows zero-filled to whole blocks, so the tail block adds nothing.
+        padPlane(gy + (n * g.K + k) * P, g.Ho, g.Wo, 0, 0, gyp, g.Ho, wb);
+        for (int64_t tap = 0; tap < taps; tap++) {
+          const int64_t i = tap / g.kw, j = tap % g.kw;
+          T acc[kBlock] = {};
+          for (int64_t r = 0; r < g.Ho; r++) {
+            const T* xr = xp + (r * g.sh + i * g.dh) * wp + j * g.dw;
+            const T* gr = gyp + r * wb;
+            if (g.sw == 1)
+              for (int64_t c0 = 0; c0 < wb; c0 += kBlock)
+                for (int64_t e = 0; e < kBlock; e++) acc[e] += gr[c0 + e] * xr[c0 + e];
+            else
+              for (int64_t c0 = 0; c0 < wb; c0 += kBlock)
+                for (int64_t e = 0; e < kBlock; e++) acc[e] += gr[c0 + e] * xr[(c0 + e) * g.sw];
+          }
+          T s = 0;
+          for (int64_t e = 0; e < kBlock; e++) s += acc[e];
+          gw[k * taps + tap] += s;
+        }
+        if (gb) {
+          T acc[kBlock] = {};
+          for (int64_t c0 = 0; c0 < g.Ho * wb; c0 += kBlock)
+            for (int64_t e = 0; e < kBlock; e++) acc[e] += gyp[c0 + e];
+          for (int64_t e = 0; e < kBlock; e++) bsum += acc[e];
+        }
+      }
+      if (gb) gb[k] = T(bsum);
+    }
+  });
+}
+
+template void depthwiseForward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*, Act);
+template void depthwiseForward<double>(const ConvGeom&, const double*, const double*, const double*, double*, double*,
+                                       Act);
+template void depthwiseBackwardInput<float>(const ConvGeom&, const float*, const float*, float*);
+template void depthwiseBackwardInput<double>(const ConvGeom&, const double*, const double*, double*);
+template void depthwiseBackwardWeight<float>(const ConvGeom&, const float*, const float*, float*, float*);
+template void depthwiseBackwardWeight<double>(const ConvGeom&, const double*, const double*, double*, double*);
+
+}  // namespace iv

@@ -1,0 +1,334 @@
+// 2-d pooling, NCHW with the batch and channel dims merged into planes: max (saving the
+// flat H*W index of each maximum for the backward), average (PyTorch's padding and
+// ceil-mode divisor rules) and adaptive average, with their backward passes. Planes are
+// independent, so every kernel parallelises over them.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+#include "../../binding/args.h"
+#include "../../binding/registry.h"
+#include "../parallel.h"
+
+namespace iv {
+namespace {
+
+inline int64_t floorDivS(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// PyTorch's pooling_output_shape: in ceil mode the last window must start inside the input
+// or the left padding.
+int64_t pooledSize(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, bool ceil) {
+  int64_t o = floorDivS(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
+  if (ceil && (o - 1) * s >= in + p) o--;
+  return o;
+}
+
+struct Pool {
+  int64_t planes, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+void checkFloat4d(Args& args, const TensorArg& t, const char* name) {
+  if (t.shape.size() != 4) args.fail(std::string(name) + " must be 4-d [N, C, H, W], got " + t.shapeString());
+  if (t.dtype != DType::float32 && t.dtype != DType::float64)
+    args.fail(std::string(name) + " must be float32 or float64, got " + dtypeName(t.dtype));
+  if (!t.contiguous()) args.fail(std::string(name) + " must be contiguous");
+}
+
+void checkPair(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName) {
+  checkFloat4d(args, in, inName);
+  checkFloat4d(args, out, outName);
+  if (in.dtype != out.dtype)
+    args.fail(std::string(inName) + " is " + dtypeName(in.dtype) + " but " + outName + " is " + dtypeName(out.dtype));
+  if (in.shape[0] != out.shape[0] || in.shape[1] != out.shape[1])
+    args.fail(std::string(inName) + " " + in.shapeString() + " and " + outName + " " + out.shapeString() +
+              " differ in batch or channels");
+}
+
+// params: [kh, kw, sh, sw, ph, pw, dh, dw]; `in` input-shaped, `out` output-shaped.
+Pool parsePool(Args& args, size_t at, bool ceil, const TensorArg& in, const char* inName, const TensorArg& out,
+               const char* outName) {
+  checkPair(args, in, inName, out, outName);
+  const std::vector<int64_t> p = args.ints(at, "params");
+  if (p.size() != 8) args.fail("params must be [kh, kw, sh, sw, ph, pw, dh, dw]");
+  Pool g{in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3],
+         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.ph < 0 || g.pw < 0)
+    args.fail("kernel size, stride and dilation must be positive and padding non-negative");
+  if (g.ph > g.kh / 2 || g.pw > g.kw / 2)
+    args.fail("padding " + str(g.ph) + "x" + str(g.pw) + " must be at most half the kernel size " + str(g.kh) + "x" +
+              str(g.kw));
+  const int64_t ho = pooledSize(g.H, g.kh, g.ph, g.sh, g.dh, ceil), wo = pooledSize(g.W, g.kw, g.pw, g.sw, g.dw, ceil);
+  if (ho < 1 || wo < 1)
+    args.fail("input " + in.shapeString() + " is too small for kernel " + str(g.kh) + "x" + str(g.kw) +
+              " (output would be " + str(ho) + "x" + str(wo) + ")");
+  if (g.Ho != ho || g.Wo != wo)
+    args.fail(std::string(outName) + " " + out.shapeString() + " should be " + str(ho) + "x" + str(wo) +
+              " spatially for " + inName + " " + in.shapeString());
+  return g;
+}
+
+template <class T>
+void maxForward(const Pool& g, const T* x, T* y, int32_t* idx) {
+  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; pl++) {
+      const T* xp = x + pl * g.H * g.W;
+      T* yp = y + pl * g.Ho * g.Wo;
+      int32_t* ip = idx + pl * g.Ho * g.Wo;
+      for (int64_t r = 0; r < g.Ho; r++) {
+        int64_t h0 = r * g.sh - g.ph;
+        const int64_t h1 = std::min<int64_t>(h0 + (g.kh - 1) * g.dh + 1, g.H);
+        while (h0 < 0) h0 += g.dh;
+        for (int64_t c = 0; c < g.Wo; c++) {
+          int64_t w0 = c * g.sw - g.pw;
+          const int64_t w1 = std::min<int64_t>(w0 + (g.kw - 1) * g.dw + 1, g.W);
+          while (w0 < 0) w0 += g.dw;
+          // NaN wins, as in PyTorch; ties keep the first maximum. A window that dilation
+          // makes miss the input entirely yields -inf and index -1 (no gradient).
+          int64_t best = h0 < h1 && w0 < w1 ? h0 * g.W + w0 : -1;
+          T m = -std::numeric_limits<T>::infinity();
+          for (int64_t h = h0; h < h1; h += g.dh)
+            for (int64_t w = w0; w < w1; w += g.dw) {
+              const T v = xp[h * g.W + w];
+              if (v > m || std::isnan(v)) m = v, best = h * g.W + w;
+            }
+          yp[r * g.Wo + c] = m;
+          ip[r * g.Wo + c] = static_cast<int32_t>(best);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void maxBackward(const Pool& g, const T* gy, const int32_t* idx, T* gx) {
+  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; pl++) {
+      T* gp = gx + pl * g.H * g.W;
+      std::memset(gp, 0, g.H * g.W * sizeof(T));
+      const T* yp = gy + pl * g.Ho * g.Wo;
+      const int32_t* ip = idx + pl * g.Ho * g.Wo;
+      for (int64_t o = 0; o < g.Ho * g.Wo; o++)
+        if (ip[o] >= 0) gp[ip[o]] += yp[o];
+    }
+  });
+}
+
+// maxPool2d(out, indices, x, params, ceilMode)
+Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
+  Args args(info, "maxPool2d", 5);
+  TensorArg out = args.tensor(0, "out"), idx = args.tensor(1, "indices"), x = args.tensor(2, "x");
+  const Pool g = parsePool(args, 3, args.boolean(4, "ceilMode"), x, "x", out, "out");
+  if (idx.shape != out.shape || idx.dtype != DType::int32 || !idx.contiguous())
+    args.fail("indices must be a contiguous int32 tensor shaped like out " + out.shapeString() + ", got " +
+              dtypeName(idx.dtype) + " " + idx.shapeString());
+  if (x.dtype == DType::float32) maxForward<float>(g, x.ptr<float>(), out.ptr<float>(), idx.ptr<int32_t>());
+  else maxForward<double>(g, x.ptr<double>(), out.ptr<double>(), idx.ptr<int32_t>());
+  return info.Env().Undefined();
+}
+
+// maxPool2dBackward(gx, gy, indices): indices come from maxPool2d and are checked anyway,
+// since a bad one would write outside the plane.
+Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "maxPool2dBackward", 3);
+  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput"), idx = args.tensor(2, "indices");
+  checkPair(args, gx, "gradInput", gy, "gradOutput");
+  if (idx.shape != gy.shape || idx.dtype != DType::int32 || !idx.contiguous())
+    args.fail("indices must be a contiguous int32 tensor shaped like gradOutput " + gy.shapeString());
+  Pool g{gx.shape[0] * gx.shape[1], gx.shape[2], gx.shape[3], gy.shape[2], gy.shape[3], 1, 1, 1, 1, 0, 0, 1, 1};
+  const int32_t* ip = idx.ptr<int32_t>();
+  for (int64_t i = 0, n = idx.numel(); i < n; i++)
+    if (ip[i] < -1 || ip[i] >= g.H * g.W)
+      args.fail("index " + str(ip[i]) + " at " + str(i) + " is outside the " + str(g.H) + "x" + str(g.W) + " plane");
+  if (gx.dtype == DType::float32) maxBackward<float>(g, gy.ptr<float>(), ip, gx.ptr<float>());
+  else maxBackward<double>(g, gy.ptr<double>(), ip, gx.ptr<double>());
+  return info.Env().Undefined();
+}
+
+// One average-pooling window: its clipped extent and divisor, as in PyTorch's avg_pool2d.
+struct Window {
+  int64_t h0, h1, w0, w1;
+  double divisor;
+};
+
+inline Window avgWindow(const Pool& g, int64_t r, int64_t c, bool includePad, int64_t divisorOverride) {
+  int64_t h0 = r * g.sh - g.ph, w0 = c * g.sw - g.pw;
+  int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
+  const int64_t padded = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0), w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, g.H), w1 = std::min(w1, g.W);
+  const double d = divisorOverride ? divisorOverride : includePad ? padded : (h1 - h0) * (w1 - w0);
+  return {h0, h1, w0, w1, d};
+}
+
+template <class T>
+void avgForward(const Pool& g, const T* x, T* y, bool includePad, int64_t div) {
+  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; pl++) {
+      const T* xp = x + pl * g.H * g.W;
+      T* yp = y + pl * g.Ho * g.Wo;
+      for (int64_t r = 0; r < g.Ho; r++)
+        for (int64_t c = 0; c < g.Wo; c++) {
+          const Window win = avgWindow(g, r, c, includePad, div);
+          T s = 0;
+          for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++) s += xp[h * g.W + w];
+          yp[r * g.Wo + c] = win.h1 > win.h0 && win.w1 > win.w0 ? T(s / win.divisor) : T(0);
+        }
+    }
+  });
+}
+
+template <class T>
+void avgBackward(const Pool& g, const T* gy, T* gx, bool includePad, int64_t div) {
+  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; pl++) {
+      T* gp = gx + pl * g.H * g.W;
+      std::memset(gp, 0, g.H * g.W * sizeof(T));
+      const T* yp = gy + pl * g.Ho * g.Wo;
+      for (int64_t r = 0; r < g.Ho; r++)
+        for (int64_t c = 0; c < g.Wo; c++) {
+          const Window win = avgWindow(g, r, c, includePad, div);
+          const T v = T(yp[r * g.Wo + c] / win.divisor);
+          for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++) gp[h * g.W + w] += v;
+        }
+    }
+  });
+}
+
+// params: [kh, kw, sh, sw, ph, pw] (no dilation), then ceilMode, countIncludePad and
+// divisorOverride (0 for none).
+Pool parseAvg(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName,
+              bool& includePad, int64_t& div) {
+  const std::vector<int64_t> p = args.ints(2, "params");
+  if (p.size() != 6) args.fail("params must be [kh, kw, sh, sw, ph, pw]");
+  const bool ceil = args.boolean(3, "ceilMode");
+  includePad = args.boolean(4, "countIncludePad");
+  div = args.integer(5, "divisorOverride");
+  if (div < 0) args.fail("divisorOverride must be positive (or 0 for none), got " + str(div));
+  checkPair(args, in, inName, out, outName);
+  Pool g{in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3],
+         p[0], p[1], p[2], p[3], p[4], p[5], 1, 1};
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.ph < 0 || g.pw < 0)
+    args.fail("kernel size and stride must be positive and padding non-negative");
+  if (g.ph > g.kh / 2 || g.pw > g.kw / 2)
+    args.fail("padding " + str(g.ph) + "x" + str(g.pw) + " must be at most half the kernel size " + str(g.kh) + "x" +
+              str(g.kw));
+  const int64_t ho = pooledSize(g.H, g.kh, g.ph, g.sh, 1, ceil), wo = pooledSize(g.W, g.kw, g.pw, g.sw, 1, ceil);
+  if (ho < 1 || wo < 1)
+    args.fail("input " + in.shapeString() + " is too small for kernel " + str(g.kh) + "x" + str(g.kw));
+  if (g.Ho != ho || g.Wo != wo)
+    args.fail(std::string(outName) + " " + out.shapeString() + " should be " + str(ho) + "x" + str(wo) +
+              " spatially for " + inName + " " + in.shapeString());
+  return g;
+}
+
+// avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
+Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
+  Args args(info, "avgPool2d", 6);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
+  bool includePad;
+  int64_t div;
+  const Pool g = parseAvg(args, x, "x", out, "out", includePad, div);
+  if (x.dtype == DType::float32) avgForward<float>(g, x.ptr<float>(), out.ptr<float>(), includePad, div);
+  else avgForward<double>(g, x.ptr<double>(), out.ptr<double>(), includePad, div);
+  return info.Env().Undefined();
+}
+
+// avgPool2dBackward(gx, gy, params, ceilMode, countIncludePad, divisorOverride)
+Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "avgPool2dBackward", 6);
+  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
+  bool includePad;
+  int64_t div;
+  const Pool g = parseAvg(args, gx, "gradInput", gy, "gradOutput", includePad, div);
+  if (gx.dtype == DType::float32) avgBackward<float>(g, gy.ptr<float>(), gx.ptr<float>(), includePad, div);
+  else avgBackward<double>(g, gy.ptr<double>(), gx.ptr<double>(), includePad, div);
+  return info.Env().Undefined();
+}
+
+// Adaptive windows: output o covers [floor(o I / O), ceil((o + 1) I / O)).
+inline int64_t adaptiveStart(int64_t o, int64_t in, int64_t out) { return o * in / out; }
+inline int64_t adaptiveEnd(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+template <class T>
+void adaptiveForward(const Pool& g, const T* x, T* y) {
+  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; pl++) {
+      const T* xp = x + pl * g.H * g.W;
+      T* yp = y + pl * g.Ho * g.Wo;
+      for (int64_t r = 0; r < g.Ho; r++) {
+        const int64_t h0 = adaptiveStart(r, g.H, g.Ho), h1 = adaptiveEnd(r, g.H, g.Ho);
+        for (int64_t c = 0; c < g.Wo; c++) {
+          const int64_t w0 = adaptiveStart(c, g.W, g.Wo), w1 = adaptiveEnd(c, g.W, g.Wo);
+          T s = 0;
+          for (int64_t h = h0; h < h1; h++)
+            for (int64_t w = w0; w < w1; w++) s += xp[h * g.W + w];
+          yp[r * g.Wo + c] = s / T((h1 - h0) * (w1 - w0));
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptiveBackward(const Pool& g, const T* gy, T* gx) {
+  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; pl++) {
+      T* gp = gx + pl * g.H * g.W;
+      std::memset(gp, 0, g.H * g.W * sizeof(T));
+      const T* yp = gy + pl * g.Ho * g.Wo;
+      for (int64_t r = 0; r < g.Ho; r++) {
+        const int64_t h0 = adaptiveStart(r, g.H, g.Ho), h1 = adaptiveEnd(r, g.H, g.Ho);
+        for (int64_t c = 0; c < g.Wo; c++) {
+          const int64_t w0 = adaptiveStart(c, g.W, g.Wo), w1 = adaptiveEnd(c, g.W, g.Wo);
+          const T v = yp[r * g.Wo + c] / T((h1 - h0) * (w1 - w0));
+          for (int64_t h = h0; h < h1; h++)
+            for (int64_t w = w0; w < w1; w++) gp[h * g.W + w] += v;
+        }
+      }
+    }
+  });
+}
+
+Pool parseAdaptive(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName) {
+  checkPair(args, in, inName, out, outName);
+  if (in.shape[2] < 1 || in.shape[3] < 1 || out.shape[2] < 1 || out.shape[3] < 1)
+    args.fail("spatial sizes must be positive, got " + std::string(inName) + " " + in.shapeString() + " and " +
+              outName + " " + out.shapeString());
+  return {in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
+}
+
+// adaptiveAvgPool2d(out, x)
+Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
+  Args args(info, "adaptiveAvgPool2d", 2);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
+  const Pool g = parseAdaptive(args, x, "x", out, "out");
+  if (x.dtype == DType::float32) adaptiveForward<float>(g, x.ptr<float>(), out.ptr<float>());
+  else adaptiveForward<double>(g, x.ptr<double>(), out.ptr<double>());
+  return info.Env().Undefined();
+}
+
+// adaptiveAvgPool2dBackward(gx, gy)
+Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "adaptiveAvgPool2dBackward", 2);
+  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
+  const Pool g = parseAdaptive(args, gx, "gradInput", gy, "gradOutput");
+  if (gx.dtype == DType::float32) adaptiveBackward<float>(g, gy.ptr<float>(), gx.ptr<float>());
+  else adaptiveBackward<double>(g, gy.ptr<double>(), gx.ptr<double>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+IV_EXPORT("maxPool2d", maxPool2d);
+IV_EXPORT("maxPool2dBackward", maxPool2dBackward);
+IV_EXPORT("avgPool2d", avgPool2d);
+IV_EXPORT("avgPool2dBackward", avgPool2dBackward);
+IV_EXPORT("adaptiveAvgPool2d", adaptiveAvgPool2d);
+IV_EXPORT("adaptiveAvgPool2dBackward", adaptiveAvgPool2dBackward);
+
+}  // namespace iv
