@@ -240,6 +240,11 @@ export class Tensor {
   prod(dim?: number | number[], keepDim?: boolean) { return ops.prod(this, dim, keepDim) }
 
   matmul(o: Tensor) { return ops.matmul(this, o) }
+  softmax(dim: number) { return ops.softmax(this, dim) }
+  logSoftmax(dim: number) { return ops.logSoftmax(this, dim) }
+  gather(dim: number, index: Tensor) { return ops.gather(this, dim, index) }
+  scatterAdd(dim: number, index: Tensor, src: Tensor) { return ops.scatterAdd(this, dim, index, src) }
+  indexSelect(dim: number, index: Tensor) { return ops.indexSelect(this, dim, index) }
 
   reshape(...shape: (number | number[])[]) { return ops.reshape(this, flatArgs(shape)) }
   view(...shape: (number | number[])[]) { return ops.view(this, flatArgs(shape)) }

@@ -1,0 +1,249 @@
+// Cross-entropy with the softmax fused in: the forward pass computes each position's
+// logsumexp and loss in one sweep over the classes and saves only the logsumexp; the
+// backward pass recomputes the probabilities from it and writes the logits' gradient
+// directly. Logits arrive as a contiguous [N, C, S] view (S = spatial size, 1 for plain
+// classification); targets are class indices (int32 [N, S]) or probabilities (float
+// [N, C, S]). With label smoothing e, weights w and C classes, per position:
+//   class index y: loss = (1 - e) * w[y] * (lse - x[y]) + e / C * sum_c w[c] * (lse - x[c])
+//   probabilities t: loss = sum_c w[c] * t'[c] * (lse - x[c]),  t' = (1 - e) * t + e / C
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+#include "../../binding/args.h"
+#include "../../binding/registry.h"
+#include "../parallel.h"
+#include "vmath.h"
+
+namespace iv {
+namespace {
+
+constexpr int64_t kBlock = 64;  // positions reduced together when S > 1
+
+struct Problem {
+  int64_t N, C, S;
+  bool probs;
+  int64_t ignore;
+  double smoothing;
+  std::vector<double> w;  // class weights (ones when absent)
+  double wsum;
+};
+
+inline double expSum(const float* x, float* scratch, int64_t n, float m) { return expSubRow(x, scratch, n, m); }
+inline double expSum(const double* x, double*, int64_t n, double m) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += std::exp(x[i] - m);
+  return s;
+}
+inline float maxOf(const float* x, int64_t n) { return maxRow(x, n); }
+inline double maxOf(const double* x, int64_t n) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// The loss at one position from its logsumexp; xs is the class stride (S).
+template <class T>
+double positionLoss(const Problem& P, const T* x, int64_t xs, const T* t, int32_t y, double lse) {
+  const double e = P.smoothing, C = static_cast<double>(P.C);
+  if (P.probs) {
+    double a = 0, b = 0;
+    for (int64_t c = 0; c < P.C; c++) {
+      const double tw = P.w[c] * ((1 - e) * t[c * xs] + e / C);
+      a += tw;
+      b += tw * x[c * xs];
+    }
+    return lse * a - b;
+  }
+  if (y == P.ignore) return 0;
+  double loss = (1 - e) * P.w[y] * (lse - x[y * xs]);
+  if (e > 0) {
+    double wx = 0;
+    for (int64_t c = 0; c < P.C; c++) wx += P.w[c] * x[c * xs];
+    loss += e / C * (lse * P.wsum - wx);
+  }
+  return loss;
+}
+
+template <class T>
+void forwardImpl(const Problem& P, const T* x, const T* tp, const int32_t* ti, T* loss, T* lse) {
+  const int64_t N = P.N, C = P.C, S = P.S;
+  if (S == 1) {
+    parallelFor(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
+      std::vector<T> scratch(C);
+      for (int64_t n = n0; n < n1; n++) {
+        const T* row = x + n * C;
+        const T m = maxOf(row, C);
+        const double l = m + std::log(expSum(row, scratch.data(), C, m));
+        lse[n] = static_cast<T>(l);
+        loss[n] = static_cast<T>(positionLoss(P, row, 1, P.probs ? tp + n * C : nullptr, P.probs ? 0 : ti[n], l));
+      }
+    });
+    return;
+  }
+  const int64_t blocks = (S + kBlock - 1) / kBlock;
+  parallelFor(N * blocks, 1, [&](int64_t q0, int64_t q1) {
+    double m[kBlock], s[kBlock];
+    for (int64_t q = q0; q < q1; q++) {
+      const int64_t n = q / blocks, s0 = (q % blocks) * kBlock, len = std::min(kBlock, S - s0);
+      const T* base = x + n * C * S + s0;
+      for (int64_t i = 0; i < len; i++) m[i] = -std::numeric_limits<double>::infinity(), s[i] = 0;
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < len; i++) m[i] = std::max(m[i], static_cast<double>(base[c * S + i]));
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < len; i++) s[i] += std::exp(base[c * S + i] - m[i]);
+      for (int64_t i = 0; i < len; i++) {
+        const int64_t pos = n * S + s0 + i;
+        const double l = m[i] + std::log(s[i]);
+        lse[pos] = static_cast<T>(l);
+        loss[pos] = static_cast<T>(
+            positionLoss(P, base + i, S, P.probs ? tp + n * C * S + s0 + i : nullptr, P.probs ? 0 : ti[pos], l));
+      }
+    }
+  });
+}
+
+// d loss / d x[c] = g * (p[c] * k - extra[c]) with p = softmax(x):
+//   class index: k = (1 - e) w[y] + e / C * sum(w), extra[c] = (1 - e) w[y] [c == y] + e / C * w[c]
+//   probabilities: k = sum_c w[c] t'[c], extra[c] = w[c] t'[c]
+template <class T>
+void positionGrad(const Problem& P, const T* x, int64_t xs, const T* t, int32_t y, double lse, double g, T* out) {
+  const double e = P.smoothing, C = static_cast<double>(P.C);
+  if (!P.probs && y == P.ignore) {
+    for (int64_t c = 0; c < P.C; c++) out[c * xs] = 0;
+    return;
+  }
+  double k = 0;
+  if (P.probs)
+    for (int64_t c = 0; c < P.C; c++) k += P.w[c] * ((1 - e) * t[c * xs] + e / C);
+  else
+    k = (1 - e) * P.w[y] + e / C * P.wsum;
+  for (int64_t c = 0; c < P.C; c++) {
+    const double p = std::exp(x[c * xs] - lse);
+    const double extra = P.probs ? P.w[c] * ((1 - e) * t[c * xs] + e / C) : e / C * P.w[c];
+    out[c * xs] = static_cast<T>(g * (p * k - extra));
+  }
+  if (!P.probs) out[y * xs] = static_cast<T>(out[y * xs] - g * (1 - e) * P.w[y]);
+}
+
+template <class T>
+void backwardImpl(const Problem& P, const T* x, const T* tp, const int32_t* ti, const T* lse, const TensorArg& gl,
+                  double scale, T* gx) {
+  const int64_t N = P.N, C = P.C, S = P.S;
+  const T* pg = gl.ptr<T>();
+  const int64_t gs0 = gl.strides[0], gs1 = gl.strides[1];
+  parallelFor(N * S, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; q++) {
+      const int64_t n = q / S, s = q % S, off = n * C * S + s;
+      const double g = static_cast<double>(pg[n * gs0 + s * gs1]) * scale;
+      positionGrad(P, x + off, S, P.probs ? tp + off : nullptr, P.probs ? 0 : ti[q], lse[q], g, gx + off);
+    }
+  });
+}
+
+Problem parse(Args& args, const TensorArg& x, const TensorArg& target, size_t weightArg, size_t ignoreArg,
+              size_t smoothingArg) {
+  if (x.shape.size() != 3 || !x.contiguous() || (x.dtype != DType::float32 && x.dtype != DType::float64))
+    args.fail("argument 'logits' must be a contiguous float [N, C, S] tensor, got " +
+              std::string(dtypeName(x.dtype)) + " " + x.shapeString());
+  Problem P;
+  P.N = x.shape[0];
+  P.C = x.shape[1];
+  P.S = x.shape[2];
+  if (P.C == 0) args.fail("logits " + x.shapeString() + " have no classes");
+  P.probs = target.dtype != DType::int32;
+  if (P.probs) {
+    if (target.shape != x.shape || target.dtype != x.dtype || !target.contiguous())
+      args.fail("probability targets must be a contiguous " + std::string(dtypeName(x.dtype)) + " tensor of shape " +
+                x.shapeString() + ", got " + dtypeName(target.dtype) + " " + target.shapeString());
+  } else if (target.shape != std::vector<int64_t>{P.N, P.S} || !target.contiguous()) {
+    args.fail("class-index targets must be a contiguous int32 [" + std::to_string(P.N) + ", " + std::to_string(P.S) +
+              "] tensor, got " + target.shapeString());
+  }
+  P.w.assign(P.C, 1.0);
+  if (!args.isNullish(weightArg)) {
+    TensorArg w = args.tensor(weightArg, "weight");
+    if (w.shape != std::vector<int64_t>{P.C} || w.dtype != x.dtype)
+      args.fail("weight must be " + std::string(dtypeName(x.dtype)) + " [" + std::to_string(P.C) + "], got " +
+                dtypeName(w.dtype) + " " + w.shapeString());
+    for (int64_t c = 0; c < P.C; c++)
+      P.w[c] = x.dtype == DType::float32 ? w.ptr<float>()[c * w.strides[0]] : w.ptr<double>()[c * w.strides[0]];
+  }
+  P.wsum = 0;
+  for (double v : P.w) P.wsum += v;
+  P.ignore = args.integer(ignoreArg, "ignoreIndex");
+  P.smoothing = args.number(smoothingArg, "labelSmoothing");
+  if (!(P.smoothing >= 0 && P.smoothing <= 1)) args.fail("labelSmoothing must be in [0, 1], got " + std::to_string(P.smoothing));
+  if (!P.probs) {
+    const int32_t* t = target.ptr<int32_t>();
+    for (int64_t i = 0; i < P.N * P.S; i++)
+      if (t[i] != P.ignore && (t[i] < 0 || t[i] >= P.C))
+        args.fail("target " + std::to_string(t[i]) + " is out of range for " + std::to_string(P.C) +
+                  " classes (ignoreIndex " + std::to_string(P.ignore) + ")");
+  }
+  return P;
+}
+
+void requireShape(Args& args, const TensorArg& t, const char* name, const std::vector<int64_t>& shape, DType dtype) {
+  if (t.shape != shape || t.dtype != dtype || !t.contiguous())
+    args.fail(std::string("argument '") + name + "' must be a contiguous " + dtypeName(dtype) + " [" +
+              std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "] tensor, got " + dtypeName(t.dtype) +
+              " " + t.shapeString());
+}
+
+// Returns the 'mean' denominator: the summed weight of the non-ignored targets (their count
+// without weights), or N * S for probability targets.
+Napi::Value crossEntropyForward(const Napi::CallbackInfo& info) {
+  Args args(info, "crossEntropyForward", 7);
+  TensorArg loss = args.tensor(0, "loss"), lse = args.tensor(1, "lse"), x = args.tensor(2, "logits"),
+            target = args.tensor(3, "target");
+  Problem P = parse(args, x, target, 4, 5, 6);
+  requireShape(args, loss, "loss", {P.N, P.S}, x.dtype);
+  requireShape(args, lse, "lse", {P.N, P.S}, x.dtype);
+  double denom = 0;
+  if (P.probs) {
+    denom = static_cast<double>(P.N * P.S);
+  } else {
+    const int32_t* t = target.ptr<int32_t>();
+    for (int64_t i = 0; i < P.N * P.S; i++)
+      if (t[i] != P.ignore) denom += P.w[t[i]];
+  }
+  if (x.dtype == DType::float32)
+    forwardImpl<float>(P, x.ptr<float>(), target.ptr<float>(), target.ptr<int32_t>(), loss.ptr<float>(),
+                       lse.ptr<float>());
+  else
+    forwardImpl<double>(P, x.ptr<double>(), target.ptr<double>(), target.ptr<int32_t>(), loss.ptr<double>(),
+                        lse.ptr<double>());
+  return Napi::Number::New(info.Env(), denom);
+}
+
+// gradLoss is the loss gradient as an [N, S] view (stride 0 where a reduction broadcast it),
+// multiplied by `scale` (1 / denominator for 'mean').
+Napi::Value crossEntropyBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "crossEntropyBackward", 9);
+  TensorArg gx = args.tensor(0, "gradLogits"), x = args.tensor(1, "logits"), target = args.tensor(2, "target");
+  Problem P = parse(args, x, target, 3, 7, 8);
+  TensorArg lse = args.tensor(4, "lse"), gl = args.tensor(5, "gradLoss");
+  const double scale = args.number(6, "scale");
+  requireShape(args, lse, "lse", {P.N, P.S}, x.dtype);
+  if (gl.shape != std::vector<int64_t>{P.N, P.S} || gl.dtype != x.dtype)
+    args.fail("gradLoss must be a " + std::string(dtypeName(x.dtype)) + " [" + std::to_string(P.N) + ", " +
+              std::to_string(P.S) + "] view, got " + dtypeName(gl.dtype) + " " + gl.shapeString());
+  if (gx.shape != x.shape || gx.dtype != x.dtype || !gx.contiguous())
+    args.fail("gradLogits must be a contiguous tensor like logits " + x.shapeString() + ", got " + gx.shapeString());
+  if (x.dtype == DType::float32)
+    backwardImpl<float>(P, x.ptr<float>(), target.ptr<float>(), target.ptr<int32_t>(), lse.ptr<float>(), gl, scale,
+                        gx.ptr<float>());
+  else
+    backwardImpl<double>(P, x.ptr<double>(), target.ptr<double>(), target.ptr<int32_t>(), lse.ptr<double>(), gl,
+                         scale, gx.ptr<double>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+IV_EXPORT("crossEntropyForward", crossEntropyForward);
+IV_EXPORT("crossEntropyBackward", crossEntropyBackward);
+
+}  // namespace iv
