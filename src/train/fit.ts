@@ -1,0 +1,120 @@
+// A small training loop: steps over epochs of batches, checkpoints atomically every N steps,
+// and resumes exactly where it stopped. Exactness rests on three things being restored:
+// model and optimizer state, the schedule's step, and the default generator's state; and on
+// `batches(epoch)` giving the same batches for the same epoch (seeded shuffling), so that a
+// resumed run skips the batches the stopped run had already taken.
+import * as fs from 'node:fs'
+import { loadCheckpoint, saveCheckpoint, type TreeValue } from '../io/checkpoint'
+import type { Module } from '../nn/module'
+import type { Optimizer, OptimizerStateDict } from '../optim/optimizer'
+import type { LRScheduler, LRSchedulerStateDict } from '../optim/schedules'
+import { clipGradNorm_ } from '../optim/clip'
+import { defaultGenerator } from '../tensor/random'
+import { scope } from '../tensor/memory'
+import { Tensor } from '../tensor/tensor'
+import { Progress } from './progress'
+
+export type StepOutput = Tensor | { loss: Tensor; metrics?: Record<string, number> }
+
+export interface FitOptions<B> {
+  model: Module
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  optimizer: Optimizer<any>
+  scheduler?: LRScheduler
+  /** The batches of one epoch; must be the same for the same epoch number. */
+  batches: (epoch: number) => Iterable<B> | AsyncIterable<B>
+  /** Computes the loss of a batch (the model is in train mode); runs inside a scope. */
+  step: (batch: B, model: Module) => StepOutput
+  epochs?: number
+  /** Stops after this many optimizer steps in all (counting those before a resume). */
+  maxSteps?: number
+  clipGradNorm?: number
+  checkpoint?: { path: string; every: number }
+  /** Continue from checkpoint.path when it exists. */
+  resume?: boolean
+  log?: { jsonlPath?: string; every?: number; stream?: NodeJS.WriteStream; quiet?: boolean }
+  /** Called after each step with its loss and metrics (after logging). */
+  onStep?: (info: { step: number; epoch: number; loss: number; lr: number; metrics: Record<string, number> }) => void
+}
+
+export interface FitResult {
+  steps: number
+  epochs: number
+  losses: number[]
+  resumedFrom: number | null
+}
+
+interface Position {
+  epoch: number
+  batchInEpoch: number
+}
+
+function save<B>(opts: FitOptions<B>, step: number, pos: Position): void {
+  const { path } = opts.checkpoint!
+  const extra: Record<string, TreeValue> = { epoch: pos.epoch, batchInEpoch: pos.batchInEpoch }
+  if (opts.scheduler) extra.scheduler = opts.scheduler.stateDict() as unknown as TreeValue
+  saveCheckpoint(path, {
+    model: opts.model.stateDict(),
+    optimizer: opts.optimizer.stateDict() as unknown as TreeValue,
+    step,
+    rng: defaultGenerator.getState(),
+    extra,
+  })
+}
+
+function restore<B>(opts: FitOptions<B>): { step: number; pos: Position } {
+  const ckpt = loadCheckpoint(opts.checkpoint!.path)
+  opts.model.loadStateDict(ckpt.model)
+  opts.optimizer.loadStateDict(ckpt.optimizer as unknown as OptimizerStateDict)
+  const extra = ckpt.extra as unknown as { epoch: number; batchInEpoch: number; scheduler?: LRSchedulerStateDict }
+  if (opts.scheduler && extra.scheduler) opts.scheduler.loadStateDict(extra.scheduler)
+  if (ckpt.rng) defaultGenerator.setState(ckpt.rng as number[])
+  for (const t of Object.values(ckpt.model)) t.dispose()
+  return { step: ckpt.step, pos: { epoch: extra.epoch, batchInEpoch: extra.batchInEpoch } }
+}
+
+export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
+  const epochs = opts.epochs ?? 1
+  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`fit: epochs must be a positive integer, got ${epochs}`)
+  if (opts.checkpoint && (!Number.isInteger(opts.checkpoint.every) || opts.checkpoint.every < 1))
+    throw new Error(`fit: checkpoint.every must be a positive integer, got ${opts.checkpoint.every}`)
+  if (opts.resume && !opts.checkpoint) throw new Error('fit: resume needs checkpoint.path')
+  let step = 0
+  let pos: Position = { epoch: 0, batchInEpoch: 0 }
+  let resumedFrom: number | null = null
+  if (opts.resume && fs.existsSync(opts.checkpoint!.path)) {
+    ;({ step, pos } = restore(opts))
+    resumedFrom = step
+  }
+  const progress = opts.log?.quiet ? null : new Progress({ total: opts.maxSteps, every: opts.log?.every, jsonlPath: opts.log?.jsonlPath, stream: opts.log?.stream }, step)
+  const losses: number[] = []
+  opts.model.train()
+  const done = () => opts.maxSteps !== undefined && step >= opts.maxSteps
+  for (let epoch = pos.epoch; epoch < epochs && !done(); epoch++) {
+    let index = 0
+    const skip = epoch === pos.epoch ? pos.batchInEpoch : 0
+    for await (const batch of opts.batches(epoch) as AsyncIterable<B>) {
+      if (index++ < skip) continue
+      const { loss, metrics } = scope(() => {
+        const out = opts.step(batch, opts.model)
+        const l = out instanceof Tensor ? out : out.loss
+        opts.optimizer.zeroGrad()
+        l.backward()
+        if (opts.clipGradNorm !== undefined) clipGradNorm_(opts.model.parameters(), opts.clipGradNorm)
+        opts.optimizer.step()
+        return { loss: l.item(), metrics: out instanceof Tensor ? {} : (out.metrics ?? {}) }
+      })
+      if (!Number.isFinite(loss)) throw new Error(`fit: the loss became ${loss} at step ${step + 1} (epoch ${epoch})`)
+      step++
+      const lr = opts.optimizer.paramGroups[0].lr as number
+      opts.scheduler?.step()
+      losses.push(loss)
+      progress?.update(step, { epoch, loss, lr, ...metrics })
+      opts.onStep?.({ step, epoch, loss, lr, metrics })
+      if (opts.checkpoint && step % opts.checkpoint.every === 0) save(opts, step, { epoch, batchInEpoch: index })
+      if (done()) break
+    }
+  }
+  progress?.done()
+  return { steps: step, epochs, losses, resumedFrom }
+}
