@@ -4,6 +4,7 @@
 // buffer, which releases the memory at once and turns stale views empty instead of
 // dangling. (External buffers with N-API finalizers were tried first: Node defers those
 // finalizers to the event loop, so a synchronous training loop piled them up.)
+#include <unistd.h>
 #include <cstdint>
 #include "args.h"
 #include "registry.h"
@@ -15,7 +16,12 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   Args args(info, "alloc", 1);
   int64_t bytes = args.integer(0, "bytes");
   if (bytes < 0) args.fail("argument 'bytes' must be non-negative, got " + std::to_string(bytes));
-  if (bytes > (int64_t(1) << 40)) args.fail("argument 'bytes' is too large: " + std::to_string(bytes));
+  // V8 aborts the process when an ArrayBuffer cannot be allocated, so a request that cannot
+  // fit in physical memory is refused here with an error instead.
+  static const int64_t physical = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  if (bytes > physical)
+    args.fail("cannot allocate " + std::to_string(bytes) + " bytes: more than this machine's " +
+              std::to_string(physical) + " bytes of memory");
   return Napi::ArrayBuffer::New(info.Env(), static_cast<size_t>(bytes) + kStorageAlignment);
 }
 

@@ -4,14 +4,16 @@ import type { Backend } from './backend'
 import { cpuBackend } from './cpu'
 import type { Device } from '../tensor/dtype'
 
-const backends = new Map<Device, Backend>([['cpu', cpuBackend]])
+// cpu.ts and this module import each other through Tensor, so the CPU backend is read at
+// call time, never while the modules are still loading.
+const backends = new Map<Device, Backend>()
 
 export function registerBackend(b: Backend): void {
   backends.set(b.device, b)
 }
 
 export function backendFor(device: Device): Backend {
-  const b = backends.get(device)
+  const b = device === 'cpu' ? cpuBackend : backends.get(device)
   if (!b) throw new Error(`no backend for device '${device}'${device === 'cuda' ? ': CUDA is not available (see cuda.isAvailable())' : ''}`)
   return b
 }

@@ -5,10 +5,16 @@ import type { Storage } from '../backend/backend'
 import { backendFor, type Backend } from '../backend'
 import { backward as runBackward, type BackwardOptions } from '../autograd/engine'
 import type { GradNode } from '../autograd/node'
-import * as ops from '../ops'
+import type * as OpsModule from '../ops'
 import { dtypeBytes, type Device, type DType, type TypedArray } from './dtype'
 import { track } from './memory'
 import { contiguousStrides, numelOf, shapeStr } from './shape'
+
+// The ops import this module, so it reaches them lazily: an eager import would run ops'
+// re-exports while an op file is still loading and leave methods undefined.
+let opsModule: typeof OpsModule | undefined
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ops = (): typeof OpsModule => (opsModule ??= require('../ops') as typeof OpsModule)
 
 export type Scalar = number
 export type TensorLike = Tensor | number
@@ -104,7 +110,7 @@ export class Tensor {
   /** A copy of the elements in row-major order, as a typed array (bool reads as Uint8Array). */
   data(): TypedArray {
     this.checkAlive('data')
-    const c = this.isContiguous() ? this : ops.contiguous(this)
+    const c = this.isContiguous() ? this : ops().contiguous(this)
     const out = this.backend.toHost(c)
     if (c !== this) c.dispose()
     return out
@@ -165,12 +171,12 @@ export class Tensor {
 
   /** this += other (broadcast into this), outside autograd. */
   addInPlace(other: Tensor, alpha = 1): this {
-    this.backend.binary('add', this, this, ops.expandTo(other.to(this.dtype), this.shape), alpha)
+    this.backend.binary('add', this, this, ops().expandTo(other.to(this.dtype), this.shape), alpha)
     return this
   }
 
   copy_(src: Tensor): this {
-    ops.copyInto(this, src)
+    ops().copyInto(this, src)
     return this
   }
 
@@ -186,96 +192,96 @@ export class Tensor {
 
   // ---- ops as methods ----
 
-  add(o: TensorLike, alpha?: number) { return ops.add(this, o, alpha) }
-  sub(o: TensorLike, alpha?: number) { return ops.sub(this, o, alpha) }
-  mul(o: TensorLike) { return ops.mul(this, o) }
-  div(o: TensorLike) { return ops.div(this, o) }
-  pow(o: TensorLike) { return ops.pow(this, o) }
-  maximum(o: TensorLike) { return ops.maximum(this, o) }
-  minimum(o: TensorLike) { return ops.minimum(this, o) }
-  remainder(o: TensorLike) { return ops.remainder(this, o) }
-  eq(o: TensorLike) { return ops.eq(this, o) }
-  ne(o: TensorLike) { return ops.ne(this, o) }
-  lt(o: TensorLike) { return ops.lt(this, o) }
-  le(o: TensorLike) { return ops.le(this, o) }
-  gt(o: TensorLike) { return ops.gt(this, o) }
-  ge(o: TensorLike) { return ops.ge(this, o) }
-  logicalAnd(o: TensorLike) { return ops.logicalAnd(this, o) }
-  logicalOr(o: TensorLike) { return ops.logicalOr(this, o) }
-  logicalNot() { return ops.logicalNot(this) }
-  neg() { return ops.neg(this) }
-  abs() { return ops.abs(this) }
-  exp() { return ops.exp(this) }
-  log() { return ops.log(this) }
-  log1p() { return ops.log1p(this) }
-  sqrt() { return ops.sqrt(this) }
-  rsqrt() { return ops.rsqrt(this) }
-  square() { return ops.square(this) }
-  reciprocal() { return ops.reciprocal(this) }
-  sin() { return ops.sin(this) }
-  cos() { return ops.cos(this) }
-  sign() { return ops.sign(this) }
-  floor() { return ops.floor(this) }
-  ceil() { return ops.ceil(this) }
-  round() { return ops.round(this) }
-  tanh() { return ops.tanh(this) }
-  sigmoid() { return ops.sigmoid(this) }
-  relu() { return ops.relu(this) }
-  gelu(approximate?: 'none' | 'tanh') { return ops.gelu(this, approximate) }
-  silu() { return ops.silu(this) }
-  hardsigmoid() { return ops.hardsigmoid(this) }
-  hardswish() { return ops.hardswish(this) }
-  leakyRelu(slope?: number) { return ops.leakyRelu(this, slope) }
-  clamp(min?: number | null, max?: number | null) { return ops.clamp(this, min, max) }
+  add(o: TensorLike, alpha?: number) { return ops().add(this, o, alpha) }
+  sub(o: TensorLike, alpha?: number) { return ops().sub(this, o, alpha) }
+  mul(o: TensorLike) { return ops().mul(this, o) }
+  div(o: TensorLike) { return ops().div(this, o) }
+  pow(o: TensorLike) { return ops().pow(this, o) }
+  maximum(o: TensorLike) { return ops().maximum(this, o) }
+  minimum(o: TensorLike) { return ops().minimum(this, o) }
+  remainder(o: TensorLike) { return ops().remainder(this, o) }
+  eq(o: TensorLike) { return ops().eq(this, o) }
+  ne(o: TensorLike) { return ops().ne(this, o) }
+  lt(o: TensorLike) { return ops().lt(this, o) }
+  le(o: TensorLike) { return ops().le(this, o) }
+  gt(o: TensorLike) { return ops().gt(this, o) }
+  ge(o: TensorLike) { return ops().ge(this, o) }
+  logicalAnd(o: TensorLike) { return ops().logicalAnd(this, o) }
+  logicalOr(o: TensorLike) { return ops().logicalOr(this, o) }
+  logicalNot() { return ops().logicalNot(this) }
+  neg() { return ops().neg(this) }
+  abs() { return ops().abs(this) }
+  exp() { return ops().exp(this) }
+  log() { return ops().log(this) }
+  log1p() { return ops().log1p(this) }
+  sqrt() { return ops().sqrt(this) }
+  rsqrt() { return ops().rsqrt(this) }
+  square() { return ops().square(this) }
+  reciprocal() { return ops().reciprocal(this) }
+  sin() { return ops().sin(this) }
+  cos() { return ops().cos(this) }
+  sign() { return ops().sign(this) }
+  floor() { return ops().floor(this) }
+  ceil() { return ops().ceil(this) }
+  round() { return ops().round(this) }
+  tanh() { return ops().tanh(this) }
+  sigmoid() { return ops().sigmoid(this) }
+  relu() { return ops().relu(this) }
+  gelu(approximate?: 'none' | 'tanh') { return ops().gelu(this, approximate) }
+  silu() { return ops().silu(this) }
+  hardsigmoid() { return ops().hardsigmoid(this) }
+  hardswish() { return ops().hardswish(this) }
+  leakyRelu(slope?: number) { return ops().leakyRelu(this, slope) }
+  clamp(min?: number | null, max?: number | null) { return ops().clamp(this, min, max) }
 
-  sum(dim?: number | number[], keepDim?: boolean) { return ops.sum(this, dim, keepDim) }
-  mean(dim?: number | number[], keepDim?: boolean) { return ops.mean(this, dim, keepDim) }
-  var(dim?: number | number[], opts?: { correction?: number; keepDim?: boolean }) { return ops.variance(this, dim, opts) }
-  std(dim?: number | number[], opts?: { correction?: number; keepDim?: boolean }) { return ops.std(this, dim, opts) }
-  max(dim?: number | number[], keepDim?: boolean) { return ops.max(this, dim, keepDim) }
-  min(dim?: number | number[], keepDim?: boolean) { return ops.min(this, dim, keepDim) }
-  argmax(dim?: number, keepDim?: boolean) { return ops.argmax(this, dim, keepDim) }
-  argmin(dim?: number, keepDim?: boolean) { return ops.argmin(this, dim, keepDim) }
-  logsumexp(dim: number | number[], keepDim?: boolean) { return ops.logsumexp(this, dim, keepDim) }
-  prod(dim?: number | number[], keepDim?: boolean) { return ops.prod(this, dim, keepDim) }
+  sum(dim?: number | number[], keepDim?: boolean) { return ops().sum(this, dim, keepDim) }
+  mean(dim?: number | number[], keepDim?: boolean) { return ops().mean(this, dim, keepDim) }
+  var(dim?: number | number[], opts?: { correction?: number; keepDim?: boolean }) { return ops().variance(this, dim, opts) }
+  std(dim?: number | number[], opts?: { correction?: number; keepDim?: boolean }) { return ops().std(this, dim, opts) }
+  max(dim?: number | number[], keepDim?: boolean) { return ops().max(this, dim, keepDim) }
+  min(dim?: number | number[], keepDim?: boolean) { return ops().min(this, dim, keepDim) }
+  argmax(dim?: number, keepDim?: boolean) { return ops().argmax(this, dim, keepDim) }
+  argmin(dim?: number, keepDim?: boolean) { return ops().argmin(this, dim, keepDim) }
+  logsumexp(dim: number | number[], keepDim?: boolean) { return ops().logsumexp(this, dim, keepDim) }
+  prod(dim?: number | number[], keepDim?: boolean) { return ops().prod(this, dim, keepDim) }
 
-  matmul(o: Tensor) { return ops.matmul(this, o) }
-  softmax(dim: number) { return ops.softmax(this, dim) }
-  logSoftmax(dim: number) { return ops.logSoftmax(this, dim) }
-  gather(dim: number, index: Tensor) { return ops.gather(this, dim, index) }
-  scatterAdd(dim: number, index: Tensor, src: Tensor) { return ops.scatterAdd(this, dim, index, src) }
-  indexSelect(dim: number, index: Tensor) { return ops.indexSelect(this, dim, index) }
+  matmul(o: Tensor) { return ops().matmul(this, o) }
+  softmax(dim: number) { return ops().softmax(this, dim) }
+  logSoftmax(dim: number) { return ops().logSoftmax(this, dim) }
+  gather(dim: number, index: Tensor) { return ops().gather(this, dim, index) }
+  scatterAdd(dim: number, index: Tensor, src: Tensor) { return ops().scatterAdd(this, dim, index, src) }
+  indexSelect(dim: number, index: Tensor) { return ops().indexSelect(this, dim, index) }
 
-  reshape(...shape: (number | number[])[]) { return ops.reshape(this, flatArgs(shape)) }
-  view(...shape: (number | number[])[]) { return ops.view(this, flatArgs(shape)) }
-  permute(...dims: (number | number[])[]) { return ops.permute(this, flatArgs(dims)) }
-  transpose(d0: number, d1: number) { return ops.transpose(this, d0, d1) }
-  t() { return ops.transpose(this, 0, 1) }
-  get T(): Tensor { return ops.permute(this, [...Array(this.ndim).keys()].reverse()) }
-  expand(...shape: (number | number[])[]) { return ops.expand(this, flatArgs(shape)) }
-  expandAs(o: Tensor) { return ops.expand(this, o.shape) }
-  squeeze(dim?: number | number[]) { return ops.squeeze(this, dim) }
-  unsqueeze(dim: number) { return ops.unsqueeze(this, dim) }
-  flatten(startDim?: number, endDim?: number) { return ops.flatten(this, startDim, endDim) }
-  narrow(dim: number, start: number, length: number) { return ops.narrow(this, dim, start, length) }
-  slice(dim: number, start?: number, end?: number, step?: number) { return ops.slice(this, dim, start, end, step) }
-  select(dim: number, index: number) { return ops.select(this, dim, index) }
-  split(sizeOrSections: number | number[], dim?: number) { return ops.split(this, sizeOrSections, dim) }
-  chunk(chunks: number, dim?: number) { return ops.chunk(this, chunks, dim) }
-  contiguous() { return ops.contiguous(this) }
-  clone() { return ops.clone(this) }
-  where(cond: Tensor, other: TensorLike) { return ops.where(cond, this, other) }
+  reshape(...shape: (number | number[])[]) { return ops().reshape(this, flatArgs(shape)) }
+  view(...shape: (number | number[])[]) { return ops().view(this, flatArgs(shape)) }
+  permute(...dims: (number | number[])[]) { return ops().permute(this, flatArgs(dims)) }
+  transpose(d0: number, d1: number) { return ops().transpose(this, d0, d1) }
+  t() { return ops().transpose(this, 0, 1) }
+  get T(): Tensor { return ops().permute(this, [...Array(this.ndim).keys()].reverse()) }
+  expand(...shape: (number | number[])[]) { return ops().expand(this, flatArgs(shape)) }
+  expandAs(o: Tensor) { return ops().expand(this, o.shape) }
+  squeeze(dim?: number | number[]) { return ops().squeeze(this, dim) }
+  unsqueeze(dim: number) { return ops().unsqueeze(this, dim) }
+  flatten(startDim?: number, endDim?: number) { return ops().flatten(this, startDim, endDim) }
+  narrow(dim: number, start: number, length: number) { return ops().narrow(this, dim, start, length) }
+  slice(dim: number, start?: number, end?: number, step?: number) { return ops().slice(this, dim, start, end, step) }
+  select(dim: number, index: number) { return ops().select(this, dim, index) }
+  split(sizeOrSections: number | number[], dim?: number) { return ops().split(this, sizeOrSections, dim) }
+  chunk(chunks: number, dim?: number) { return ops().chunk(this, chunks, dim) }
+  contiguous() { return ops().contiguous(this) }
+  clone() { return ops().clone(this) }
+  where(cond: Tensor, other: TensorLike) { return ops().where(cond, this, other) }
 
-  to(target: DType | Device): Tensor { return ops.to(this, target) }
-  float() { return ops.to(this, 'float32') }
-  double() { return ops.to(this, 'float64') }
-  int() { return ops.to(this, 'int32') }
-  bool() { return ops.to(this, 'bool') }
-  cpu() { return ops.to(this, 'cpu') }
-  cuda() { return ops.to(this, 'cuda') }
+  to(target: DType | Device): Tensor { return ops().to(this, target) }
+  float() { return ops().to(this, 'float32') }
+  double() { return ops().to(this, 'float64') }
+  int() { return ops().to(this, 'int32') }
+  bool() { return ops().to(this, 'bool') }
+  cpu() { return ops().to(this, 'cpu') }
+  cuda() { return ops().to(this, 'cuda') }
 
-  zerosLike() { return ops.zerosLike(this) }
-  onesLike() { return ops.onesLike(this) }
+  zerosLike() { return ops().zerosLike(this) }
+  onesLike() { return ops().onesLike(this) }
 }
 
 function flatArgs(args: (number | number[])[]): number[] {

@@ -43,7 +43,7 @@ export class Progress {
     const total = this.opts.total
     const eta = total ? (total - step) / rate : NaN
     const shown = Object.entries(values)
-      .map(([k, v]) => `${k} ${typeof v === 'number' ? (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4)) : v}`)
+      .map(([k, v]) => `${k} ${typeof v !== 'number' || Number.isInteger(v) ? v : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4)}`)
       .join('  ')
     const line = `step ${step}${total ? `/${total}` : ''}  ${shown}  ${rate.toFixed(2)} it/s${total ? `  ETA ${formatDuration(eta)}` : ''}`
     if (this.tty) {

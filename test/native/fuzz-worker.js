@@ -71,7 +71,7 @@ for (const name of Object.keys(native)) {
   expectError(name, [])
 }
 // The memory entry points.
-for (const v of [-1, 1e300, NaN, 'x', null, undefined, 2 ** 41]) expectError('alloc', [v])
+for (const v of [-1, 1e300, NaN, 'x', null, undefined, 2 ** 41, 2 ** 39]) expectError('alloc', [v])
 for (const v of [0, -5, 1e9, 'x', null]) expectError('setNumThreads', [v])
 for (const v of [null, 1, {}, 'x']) expectError('free', [v])
 console.log(JSON.stringify({ calls, errors, failures: failures.slice(0, 20), failureCount: failures.length }))

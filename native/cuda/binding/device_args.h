@@ -1,0 +1,30 @@
+// Device tensors at the N-API boundary. A CUDA storage's handle is a JS External owning a
+// DeviceHandle; descriptors are [handle, offset, shape, strides, dtype] like the CPU's,
+// read into the same TensorArg (data = device pointer) with the same bounds checks.
+#pragma once
+#include <napi.h>
+#include "../../binding/args.h"
+#include "../allocator.h"
+#include "../common.h"
+
+namespace iv {
+namespace cuda {
+
+struct DeviceHandle {
+  DeviceBlock block;
+  size_t bytes;  // as requested: the bound that views are checked against
+  bool live;
+};
+
+Napi::Value newDeviceBuffer(Napi::Env env, size_t bytes);
+// The handle behind argument i, or a JS error naming the op and argument.
+DeviceHandle* deviceHandle(const Args& args, const Napi::CallbackInfo& info, size_t i, const char* name);
+// Returns the block to the cache; false when it already was.
+bool releaseDeviceBuffer(Napi::Env env, DeviceHandle* h);
+TensorArg deviceTensor(const Args& args, const Napi::CallbackInfo& info, size_t i, const char* name);
+
+inline Dt dt(DType d) { return static_cast<Dt>(static_cast<int32_t>(d)); }
+Layout layoutOf(const TensorArg& out, std::initializer_list<const TensorArg*> inputs);
+
+}  // namespace cuda
+}  // namespace iv
