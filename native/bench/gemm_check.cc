@@ -39,7 +39,8 @@ void runCase(const Case& cs) {
   const int64_t nb = cs.batch;
   std::uniform_real_distribution<double> u(-1, 1);
   std::vector<T> A(sA * (nb - 1) + rowsA * lda), B(sB * (nb - 1) + rowsB * ldb);
-  std::vector<T> C(sC * (nb - 1) + cs.m * ldc);
+  // Trailing guard elements catch writes past the last row.
+  std::vector<T> C(sC * (nb - 1) + cs.m * ldc + 64);
   for (auto& x : A) x = static_cast<T>(u(rng));
   for (auto& x : B) x = static_cast<T>(u(rng));
   const T sentinel = static_cast<T>(12345.5);
@@ -150,10 +151,10 @@ void suite(bool full) {
     runCase<T>(randomCase(0, 5, 5));
     runCase<T>(randomCase(5, 0, 5));
   }
-  // Large: several K blocks, MC blocks and thread rectangles; one K big enough that B is
-  // packed in several column slices; one tall-skinny (A-bound) and one short-wide.
-  const int64_t big[][3] = {{300, 129, 517}, {1025, 33, 1023}, {257, 260, 700}, {20, 100, 70000},
-                            {3000, 64, 147}, {3, 900, 200},    {130, 2000, 9},  {700, 700, 700}};
+  // Large (M, N, K): several K blocks, MC blocks and thread rectangles; a K big enough that
+  // B is packed in several column slices; tall-skinny, short-wide and tiny-N shapes.
+  const int64_t big[][3] = {{300, 129, 517}, {1025, 33, 1023}, {257, 260, 700}, {5, 100, 70000},
+                            {3000, 64, 147}, {3, 900, 200},    {130, 2000, 9},  {333, 350, 410}};
   for (auto& s : big)
     for (int tr = 0; tr < 4; tr++) {
       Case c = randomCase(s[0], s[1], s[2]);

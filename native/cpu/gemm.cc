@@ -6,10 +6,14 @@
 // leading dimensions, alpha and zero padding of edge tiles, so the kernels see one layout
 // (gemm_kernels.h). Kernels exist per instruction set and are picked at run time.
 #include "gemm.h"
+#include <sys/mman.h>
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <thread>
 #include "cpu_features.h"
 #include "gemm_kernels.h"
 #include "parallel.h"
@@ -23,36 +27,51 @@ inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 template <class T>
-using KernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int64_t mr, int64_t nr);
+using KernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int64_t mr, int64_t nr,
+                          const T* next);
+
+template <class T>
+using TransposeFn = void (*)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
 
 template <class T>
 struct Plan {
   int64_t mr, nr;  // micro-tile
   int64_t kc, mc;  // an A block (mc x kc) stays in L2 and a B micro-panel (kc x nr) in L1
   KernelFn<T> kernel;
+  TransposeFn<T> transpose;  // vectorised transposing copy for packing, or null
 };
 
-// Portable kernel for any x86-64 (SSE2): MR x NR accumulators, which the compiler keeps in
-// registers when every index is a constant, hence the unrolled loops and the break.
+// Portable kernel for any x86-64: MR x NR accumulators in 16-byte vectors (SSE2 registers;
+// GCC/Clang vector extensions), the same shape of loop as the ISA kernels.
 template <class T, int MR, int NR>
-void genericKernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int64_t mr, int64_t nr) {
-  T acc[MR][NR] = {};
+void genericKernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int64_t mr, int64_t nr,
+                   const T*) {
+  typedef T V __attribute__((vector_size(16)));
+  constexpr int kL = 16 / sizeof(T), kNv = NR / kL;
+  static_assert(NR % kL == 0, "NR is whole vectors");
+  V acc[MR][kNv];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNv; v++) acc[i][v] = V{};
   for (int64_t k = 0; k < kc; k++) {
     const T* ap = a + (k / kKb) * MR * kKb + k % kKb;
-    const T* bp = b + k * NR;
+    V bv[kNv];
+#pragma GCC unroll 4
+    for (int v = 0; v < kNv; v++) std::memcpy(&bv[v], b + k * NR + v * kL, sizeof(V));
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      const T av = ap[i * kKb];
-#pragma GCC unroll 16
-      for (int j = 0; j < NR; j++) acc[i][j] += av * bp[j];
+      const V av = V{} + ap[i * kKb];
+#pragma GCC unroll 4
+      for (int v = 0; v < kNv; v++) acc[i][v] += av * bv[v];
     }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++) {
-    if (i >= mr) break;
+  T out[MR][NR];
+  std::memcpy(out, acc, sizeof out);
+  for (int64_t i = 0; i < mr; i++) {
     T* row = c + i * ldc;
     for (int64_t j = 0; j < nr; j++) {
-      const T v = acc[i][j];
+      const T v = out[i][j];
       row[j] = beta == T(0) ? v : beta == T(1) ? row[j] + v : v + beta * row[j];
     }
   }
@@ -60,46 +79,71 @@ void genericKernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta
 
 Plan<float> floatPlan() {
   switch (activeIsa()) {
-    case Isa::avx512: return {avx512::kSgemmMr, avx512::kSgemmNr, 256, 14 * 24, avx512::sgemmKernel};
-    case Isa::avx2: return {avx2::kSgemmMr, avx2::kSgemmNr, 256, 6 * 40, avx2::sgemmKernel};
-    default: return {6, 8, 256, 6 * 32, genericKernel<float, 6, 8>};
+    case Isa::avx512:
+      return {avx512::kSgemmMr, avx512::kSgemmNr, 256, 14 * 24, avx512::sgemmKernel, avx2::transposeF32};
+    case Isa::avx2: return {avx2::kSgemmMr, avx2::kSgemmNr, 256, 6 * 40, avx2::sgemmKernel, avx2::transposeF32};
+    default: return {6, 8, 256, 6 * 32, genericKernel<float, 6, 8>, nullptr};
   }
 }
 
 Plan<double> doublePlan() {
   switch (activeIsa()) {
-    case Isa::avx512: return {avx512::kDgemmMr, avx512::kDgemmNr, 256, 14 * 16, avx512::dgemmKernel};
-    case Isa::avx2: return {avx2::kDgemmMr, avx2::kDgemmNr, 256, 6 * 24, avx2::dgemmKernel};
-    default: return {6, 4, 256, 6 * 24, genericKernel<double, 6, 4>};
+    case Isa::avx512: return {avx512::kDgemmMr, avx512::kDgemmNr, 256, 14 * 16, avx512::dgemmKernel, nullptr};
+    case Isa::avx2: return {avx2::kDgemmMr, avx2::kDgemmNr, 256, 6 * 24, avx2::dgemmKernel, nullptr};
+    default: return {4, 4, 256, 4 * 48, genericKernel<double, 4, 4>, nullptr};
   }
 }
 
-// A growable 64-byte-aligned scratch buffer, one per thread and role, so steady-state calls
-// allocate (and page-fault) nothing.
+// A growable scratch buffer, one per thread and role, so steady-state calls allocate (and
+// page-fault) nothing. Large ones ask for transparent huge pages: a packed B slice spans
+// thousands of 4 KB pages, which the kernels would otherwise walk through the TLB.
 struct Scratch {
   void* p = nullptr;
   size_t bytes = 0;
   ~Scratch() { std::free(p); }
   template <class T>
   T* get(int64_t n) {
-    const size_t want = static_cast<size_t>(roundUp(n * static_cast<int64_t>(sizeof(T)), 64));
+    const size_t want = static_cast<size_t>(n) * sizeof(T);
     if (want > bytes) {
+      constexpr size_t kHuge = size_t(1) << 21;
+      const size_t align = want >= kHuge ? kHuge : 64;
+      const size_t size = (want + align - 1) / align * align;
       std::free(p);
-      p = std::aligned_alloc(64, want);
-      bytes = p ? want : 0;
+      p = std::aligned_alloc(align, size);
+      bytes = p ? size : 0;
       if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+      if (align == kHuge) madvise(p, size, MADV_HUGEPAGE);
+#endif
     }
     return static_cast<T*>(p);
   }
 };
 thread_local Scratch tlsPackA, tlsPackB;
 
+// Per-panel state of a packed B slice while threads fill and read it: free, claimed by a
+// thread that is packing it, or ready.
+enum PanelState : int { kFree = 0, kPacking = 1, kReady = 2 };
+struct PanelStates {
+  std::unique_ptr<std::atomic<int>[]> s;
+  int64_t cap = 0;
+  std::atomic<int>* reset(int64_t n) {
+    if (n > cap) {
+      s.reset(new std::atomic<int>[n]);
+      cap = n;
+    }
+    for (int64_t i = 0; i < n; i++) s[i].store(kFree, std::memory_order_relaxed);
+    return s.get();
+  }
+};
+thread_local PanelStates tlsPanelStates;
+
 // Rows [i0, i0 + mc) x columns [k0, k0 + kc) of alpha * op(A), as MR-row micro-panels of
 // roundUp(kc, 8) columns each.
 template <class T>
-void packA(bool tA, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T alpha, int64_t MR,
-           T* p) {
-  const int64_t kcp = roundUp(kc, kKb);
+void packA(const Plan<T>& pl, bool tA, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+           T alpha, T* p) {
+  const int64_t MR = pl.mr, kcp = roundUp(kc, kKb);
   for (int64_t ip = 0; ip < mc; ip += MR, p += MR * kcp) {
     const int64_t mr = std::min(MR, mc - ip);
     if (!tA) {
@@ -115,6 +159,15 @@ void packA(bool tA, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
           for (int64_t kk = 0; kk < kKb; kk++) dst[k * MR + kk] = alpha * src[k + kk];
         for (int64_t kk = 0; k + kk < kc; kk++) dst[k * MR + kk] = alpha * src[k + kk];
       }
+    } else if (pl.transpose) {
+      // Each block of 8 rows of A^T becomes MR rows of 8 (past kc: zero, never read).
+      for (int64_t k = 0; k < kc; k += kKb) {
+        T* dst = p + k * MR;
+        pl.transpose(A + (k0 + k) * lda + i0 + ip, lda, std::min(kKb, kc - k), mr, dst, kKb);
+        if (alpha != T(1))
+          for (int64_t e = 0; e < mr * kKb; e++) dst[e] *= alpha;
+        std::memset(dst + mr * kKb, 0, (MR - mr) * kKb * sizeof(T));
+      }
     } else {
       for (int64_t k = 0; k < kc; k++) {
         const T* src = A + (k0 + k) * lda + i0 + ip;
@@ -128,8 +181,11 @@ void packA(bool tA, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
 
 // Rows [k0, k0 + kc) x columns [j0, j0 + nr) of op(B) as one kc x NR micro-panel.
 template <class T>
-void packB(bool tB, const T* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, T* p) {
-  if (!tB) {
+void packB(const Plan<T>& pl, bool tB, const T* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr,
+           int64_t NR, T* p) {
+  if (tB && pl.transpose) {
+    pl.transpose(B + j0 * ldb + k0, ldb, nr, kc, p, NR);
+  } else if (!tB) {
     for (int64_t k = 0; k < kc; k++) {
       const T* src = B + (k0 + k) * ldb + j0;
       T* dst = p + k * NR;
@@ -180,18 +236,24 @@ void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
   T* bp = tlsPackB.get<T>(K * std::min(nc, roundUp(N, NR)));
 
   for (int64_t j0 = 0; j0 < N; j0 += nc) {
-    const int64_t ncur = std::min(nc, N - j0), ncp = roundUp(ncur, NR), np = ncp / NR;
-    // Block kb of the slice starts at kb * kcb * ncp; its panel q at q * kc * NR after that.
-    const int64_t packGrain = std::max<int64_t>(1, (int64_t(1) << 16) / (kcb * NR));
-    parallelFor(nkb * np, threads > 1 ? packGrain : nkb * np, [&](int64_t w0, int64_t w1) {
-      for (int64_t w = w0; w < w1; w++) {
-        const int64_t kb = w / np, q = w % np, k0 = kb * kcb, kc = std::min(kcb, K - k0);
-        packB(tB, B, ldb, k0, kc, j0 + q * NR, std::min(NR, ncur - q * NR), NR, bp + k0 * ncp + q * kc * NR);
-      }
-    });
+    const int64_t ncur = std::min(nc, N - j0), ncp = roundUp(ncur, NR), np = ncp / NR, items = nkb * np;
+    // Panel w = kb * np + q (K block kb, columns q * NR on) is at bp + kb * kcb * ncp + q * kc * NR.
+    auto panel = [&](int64_t w) { return bp + w / np * kcb * ncp + w % np * std::min(kcb, K - w / np * kcb) * NR; };
+    std::atomic<int>* state = tlsPanelStates.reset(items);
+    auto packPanel = [&](int64_t w) {
+      const int64_t kb = w / np, q = w % np, k0 = kb * kcb;
+      packB(pl, tB, B, ldb, k0, std::min(kcb, K - k0), j0 + q * NR, std::min(NR, ncur - q * NR), NR, panel(w));
+      state[w].store(kReady, std::memory_order_release);
+    };
+    auto claim = [&](int64_t w) {
+      int expected = kFree;
+      return state[w].compare_exchange_strong(expected, kPacking, std::memory_order_relaxed);
+    };
 
-    // Split C's tiles into tm x tn rectangles, one per thread, minimising the largest
-    // share; a column split makes each thread pack the same A rows, costed as 8 columns.
+    // C is cut into row blocks (about MC rows, tile-aligned) times tn column groups, tn
+    // chosen to minimise the largest per-thread share (a column split makes threads pack
+    // the same A rows, costed as 8 columns). Threads claim blocks from a shared counter, so
+    // one that is slowed down (another process on its core) takes fewer.
     const int64_t mt = ceilDiv(M, MR);
     int64_t tm = threads, tn = 1, best = -1;
     for (int64_t m = threads; m >= 1; m--) {
@@ -199,26 +261,37 @@ void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
       const int64_t n = threads / m, cost = ceilDiv(mt, m) * (ceilDiv(np, n) * NR + 8);
       if (best < 0 || cost < best) best = cost, tm = m, tn = n;
     }
+    const int64_t nmb = std::min(mt, roundUp(ceilDiv(M, pl.mc), tm)), units = nmb * tn;
+    std::atomic<int64_t> nextUnit{0};
+    // Each thread first packs B panels from its own starting point until it meets one
+    // another thread has claimed, so they are shared out without a barrier and a thread
+    // that starts late finds them done; later it waits only on a panel still being packed.
     parallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
-      T* ap = tlsPackA.get<T>(roundUp(pl.mc, MR) * roundUp(kcb, kKb));
-      for (int64_t t = t0; t < t1; t++) {
-        const int64_t ti = t / tn, tj = t % tn;
-        const int64_t r0 = mt * ti / tm * MR, r1 = std::min(M, mt * (ti + 1) / tm * MR);
-        const int64_t q0 = np * tj / tn, q1 = np * (tj + 1) / tn;
-        if (r0 >= r1 || q0 >= q1) continue;
-        const int64_t mcb = roundUp(ceilDiv(r1 - r0, ceilDiv(r1 - r0, pl.mc)), MR);
-        for (int64_t i0 = r0; i0 < r1; i0 += mcb) {
-          const int64_t mc = std::min(mcb, r1 - i0);
-          for (int64_t kb = 0; kb < nkb; kb++) {
-            const int64_t k0 = kb * kcb, kc = std::min(kcb, K - k0), kcp = roundUp(kc, kKb);
-            packA(tA, A, lda, i0, mc, k0, kc, alpha, MR, ap);
-            const T bet = kb == 0 ? beta : T(1);
-            for (int64_t q = q0; q < q1; q++) {
-              const T* bq = bp + k0 * ncp + q * kc * NR;
-              const int64_t nr = std::min(NR, ncur - q * NR);
-              T* cq = C + i0 * ldc + j0 + q * NR;
-              for (int64_t ir = 0; ir < mc; ir += MR)
-                pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, bet, std::min(MR, mc - ir), nr);
+      T* ap = tlsPackA.get<T>(ceilDiv(mt, nmb) * MR * roundUp(kcb, kKb));
+      for (int64_t t = t0; t < t1; t++)
+        for (int64_t i = 0, w = items * t / threads; i < items && claim(w); i++, w = w + 1 == items ? 0 : w + 1)
+          packPanel(w);
+      for (int64_t u; (u = nextUnit.fetch_add(1, std::memory_order_relaxed)) < units;) {
+        const int64_t b = u / tn, g = u % tn;
+        const int64_t i0 = mt * b / nmb * MR, mc = std::min(M, mt * (b + 1) / nmb * MR) - i0;
+        const int64_t q0 = np * g / tn, q1 = np * (g + 1) / tn;
+        if (q0 >= q1) continue;
+        for (int64_t kb = 0; kb < nkb; kb++) {
+          const int64_t k0 = kb * kcb, kc = std::min(kcb, K - k0), kcp = roundUp(kc, kKb);
+          packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, ap);
+          const T bet = kb == 0 ? beta : T(1);
+          // Each kernel call prefetches its share (kc / 8 lines) of the next B micro-panel.
+          const int64_t share = kc / kKb * (64 / int64_t(sizeof(T)));
+          for (int64_t q = q0; q < q1; q++) {
+            const int64_t w = kb * np + q;
+            while (state[w].load(std::memory_order_acquire) != kReady) std::this_thread::yield();
+            const T* bq = panel(w);
+            const int64_t nr = std::min(NR, ncur - q * NR);
+            T* cq = C + i0 * ldc + j0 + q * NR;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              const int64_t off = ir / MR * share;
+              const T* next = q + 1 < q1 && off + share <= kc * NR ? bq + kc * NR + off : nullptr;
+              pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, bet, std::min(MR, mc - ir), nr, next);
             }
           }
         }
@@ -263,8 +336,8 @@ void sgemmBatched(int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t
   gemmBatched(floatPlan(), batch, tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
 }
 void dgemmBatched(int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-                  int64_t lda, int64_t sA, const double* B, int64_t ldb, int64_t sB, double beta, double* C, int64_t ldc,
-                  int64_t sC) {
+                  int64_t lda, int64_t sA, const double* B, int64_t ldb, int64_t sB, double beta, double* C,
+                  int64_t ldc, int64_t sC) {
   gemmBatched(doublePlan(), batch, tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
 }
 

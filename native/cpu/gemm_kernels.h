@@ -9,7 +9,8 @@
 //   Rows of A and columns of B past the matrix edge are zero.
 // A kernel forms the MR x NR product over kc and writes its top-left mr x nr corner to C
 // (row stride ldc): C = AB when beta == 0 (C is not read), C += AB when beta == 1, else
-// C = AB + beta * C.
+// C = AB + beta * C. Unless null, `next` is a stretch of kc / 8 cache lines of the next B
+// micro-panel that the kernel pulls into L2 while it computes.
 #pragma once
 #include <cstdint>
 
@@ -20,17 +21,22 @@ constexpr int64_t kGemmKBlock = 8;
 namespace avx512 {
 constexpr int64_t kSgemmMr = 14, kSgemmNr = 32;
 constexpr int64_t kDgemmMr = 14, kDgemmNr = 16;
-void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr);
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
+                 const float* next);
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
-                 int64_t nr);
+                 int64_t nr, const double* next);
 }  // namespace avx512
 
 namespace avx2 {
 constexpr int64_t kSgemmMr = 6, kSgemmNr = 16;
 constexpr int64_t kDgemmMr = 6, kDgemmNr = 8;
-void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr);
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
+                 const float* next);
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
-                 int64_t nr);
+                 int64_t nr, const double* next);
+// Transposing copy for packing (also used on AVX-512 machines): dst[c * ldd + r] =
+// src[r * lds + c] for r < rows, c < cols, and zero for rows <= r < ldd (a multiple of 8).
+void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd);
 }  // namespace avx2
 
 }  // namespace iv

@@ -1,5 +1,7 @@
 // AVX2+FMA GEMM micro-kernels (layouts in gemm_kernels.h): 6 rows x 2 vectors, i.e. 12 ymm
-// accumulators, 2 for the B row and 1 broadcast, within the 16 registers.
+// accumulators, 2 for the B row and 1 broadcast, within the 16 registers (the k loop is
+// unrolled by 2 only, as more makes GCC spill). Also the 8 x 8 transposing copy used to pack
+// transposed operands, on AVX2 and AVX-512 machines alike.
 #include <immintrin.h>
 #include "gemm_kernels.h"
 
@@ -22,19 +24,30 @@ inline __m256i maskFirst64(int64_t n) {
   return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n < 0 ? 0 : n > 4 ? 4 : n), _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
+// Every cache line of [p, p + bytes), aligned or not.
+inline void prefetchRow(const void* p, int bytes) {
+  const char* q = static_cast<const char*>(p);
+  for (int off = 0; off < bytes; off += 64) _mm_prefetch(q + off, _MM_HINT_T0);
+  _mm_prefetch(q + bytes - 1, _MM_HINT_T0);
+}
+
 }  // namespace
 
-void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr) {
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
+                 const float* next) {
   __m256 acc[kMr][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < mr; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
-  }
+  // C rows are prefetched one per k block, and a stretch of the next B micro-panel into L2.
+  int64_t pr = 0;
   int64_t k = 0;
   for (; k + kKb <= kc; k += kKb, a += kMr * kKb, b += kKb * 16) {
-#pragma GCC unroll 8
+    if (pr < mr) prefetchRow(c + pr++ * ldc, 64);
+    if (next) {
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+      next += 16;
+    }
+#pragma GCC unroll 2
     for (int kk = 0; kk < kKb; kk++) {
       const __m256 b0 = _mm256_loadu_ps(b + kk * 16), b1 = _mm256_loadu_ps(b + kk * 16 + 8);
 #pragma GCC unroll 6
@@ -54,6 +67,7 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
       acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
     }
   }
+  for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 64);
   const __m256 vbeta = _mm256_set1_ps(beta);
   const bool full = nr >= 16;
   const __m256i m0 = maskFirst32(nr), m1 = maskFirst32(nr - 8);
@@ -87,13 +101,19 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
 }
 
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
-                 int64_t nr) {
+                 int64_t nr, const double* next) {
   __m256d acc[kMr][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_pd();
+  int64_t pr = 0;
   int64_t k = 0;
   for (; k + kKb <= kc; k += kKb, a += kMr * kKb, b += kKb * 8) {
-#pragma GCC unroll 8
+    if (pr < mr) prefetchRow(c + pr++ * ldc, 64);
+    if (next) {
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+      next += 8;
+    }
+#pragma GCC unroll 2
     for (int kk = 0; kk < kKb; kk++) {
       const __m256d b0 = _mm256_loadu_pd(b + kk * 8), b1 = _mm256_loadu_pd(b + kk * 8 + 4);
 #pragma GCC unroll 6
@@ -113,6 +133,7 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
       acc[i][1] = _mm256_fmadd_pd(av, b1, acc[i][1]);
     }
   }
+  for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 64);
   const __m256d vbeta = _mm256_set1_pd(beta);
   const __m256i m0 = maskFirst64(nr), m1 = maskFirst64(nr - 4);
 #pragma GCC unroll 6
@@ -129,6 +150,43 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
     }
     _mm256_maskstore_pd(row, m0, r0);
     _mm256_maskstore_pd(row + 4, m1, r1);
+  }
+}
+
+void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  for (int64_t j = 0; j < ldd; j += 8) {
+    const int64_t nrow = rows - j < 0 ? 0 : rows - j > 8 ? 8 : rows - j;
+    for (int64_t c = 0; c < cols; c += 8) {
+      const int64_t ncol = cols - c > 8 ? 8 : cols - c;
+      const __m256i m = maskFirst32(ncol);
+      __m256 x[8], y[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++)
+        x[i] = i < nrow ? _mm256_maskload_ps(src + (j + i) * lds + c, m) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+      for (int i = 0; i < 8; i += 2) {
+        y[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+        y[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+      }
+#pragma GCC unroll 2
+      for (int i = 0; i < 8; i += 4) {
+        x[i] = _mm256_shuffle_ps(y[i], y[i + 2], 0x44);
+        x[i + 1] = _mm256_shuffle_ps(y[i], y[i + 2], 0xEE);
+        x[i + 2] = _mm256_shuffle_ps(y[i + 1], y[i + 3], 0x44);
+        x[i + 3] = _mm256_shuffle_ps(y[i + 1], y[i + 3], 0xEE);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) {
+        y[i] = _mm256_permute2f128_ps(x[i], x[i + 4], 0x20);
+        y[i + 4] = _mm256_permute2f128_ps(x[i], x[i + 4], 0x31);
+      }
+      // y[t] is source column c + t.
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; t++) {
+        if (t >= ncol) break;
+        _mm256_storeu_ps(dst + (c + t) * ldd + j, y[t]);
+      }
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 // AVX-512 GEMM micro-kernels (layouts in gemm_kernels.h). Float: 14 x 32 tile, 28 zmm
 // accumulators + 2 for the B row; every A element is one broadcast load feeding two FMAs,
 // so the loop is FMA-bound (16 loads per 28 FMAs). Double: the same shape at 14 x 16.
+// The k loop is unrolled by 2 only: at 8, GCC runs out of registers and spills accumulators
+// (about 10% slower).
 #include <immintrin.h>
 #include "gemm_kernels.h"
 
@@ -14,23 +16,41 @@ namespace {
 constexpr int64_t kMr = kSgemmMr;
 constexpr int64_t kKb = kGemmKBlock;
 
-inline __mmask16 mask16(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+// Lane masks for the first n lanes of a row's vector.
+inline __mmask16 mask16(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
 inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
+
+// Every cache line of [p, p + bytes), aligned or not.
+inline void prefetchRow(const void* p, int bytes) {
+  const char* q = static_cast<const char*>(p);
+  for (int off = 0; off < bytes; off += 64) _mm_prefetch(q + off, _MM_HINT_T0);
+  _mm_prefetch(q + bytes - 1, _MM_HINT_T0);
+}
 
 }  // namespace
 
-void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr) {
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
+                 const float* next) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 14
   for (int i = 0; i < kMr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  // The C tile is written once kc steps from now; ask for its lines early.
-  for (int64_t i = 0; i < mr; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
-  }
+  // The C tile is read and written after the loop. Its rows are prefetched one per k block
+  // (issuing all 42 lines at once stalls on the L1 miss buffers), and a stretch of the next
+  // B micro-panel into L2.
+  int64_t pr = 0;
   int64_t k = 0;
   for (; k + kKb <= kc; k += kKb, a += kMr * kKb, b += kKb * 32) {
-#pragma GCC unroll 8
+    if (pr < mr) {
+      prefetchRow(c + pr * ldc, 128);
+      pr++;
+    }
+    if (next) {
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+      next += 16;
+    }
+#pragma GCC unroll 2
     for (int kk = 0; kk < kKb; kk++) {
       const __m512 b0 = _mm512_loadu_ps(b + kk * 32), b1 = _mm512_loadu_ps(b + kk * 32 + 16);
 #pragma GCC unroll 14
@@ -50,6 +70,7 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
       acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
     }
   }
+  for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 128);
   const __mmask16 m0 = mask16(nr), m1 = mask16(nr - 16);
   const __m512 vbeta = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
@@ -70,18 +91,23 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
 }
 
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
-                 int64_t nr) {
+                 int64_t nr, const double* next) {
   constexpr int64_t kM = kDgemmMr;
   __m512d acc[kM][2];
 #pragma GCC unroll 14
   for (int i = 0; i < kM; i++) acc[i][0] = acc[i][1] = _mm512_setzero_pd();
-  for (int64_t i = 0; i < mr; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
-  }
+  int64_t pr = 0;
   int64_t k = 0;
   for (; k + kKb <= kc; k += kKb, a += kM * kKb, b += kKb * 16) {
-#pragma GCC unroll 8
+    if (pr < mr) {
+      prefetchRow(c + pr * ldc, 128);
+      pr++;
+    }
+    if (next) {
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+      next += 8;
+    }
+#pragma GCC unroll 2
     for (int kk = 0; kk < kKb; kk++) {
       const __m512d b0 = _mm512_loadu_pd(b + kk * 16), b1 = _mm512_loadu_pd(b + kk * 16 + 8);
 #pragma GCC unroll 14
@@ -101,6 +127,7 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
       acc[i][1] = _mm512_fmadd_pd(av, b1, acc[i][1]);
     }
   }
+  for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 128);
   const __mmask8 m0 = mask8(nr), m1 = mask8(nr - 8);
   const __m512d vbeta = _mm512_set1_pd(beta);
 #pragma GCC unroll 14
