@@ -9,7 +9,7 @@ export * from './ops'
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode'
 export { gradcheck } from './autograd/gradcheck'
 export type { Backend, Storage } from './backend'
-export { setNumThreads, getNumThreads, cpuInfo, memoryStats } from './runtime'
+export { setNumThreads, getNumThreads, cpuInfo, memoryStats, emptyCache } from './runtime'
 // nn and io as namespaces: their option types share names with the functional ops'.
 export * as nn from './nn'
 export { Module, Parameter } from './nn'

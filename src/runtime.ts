@@ -1,5 +1,5 @@
 // Process-level settings of the CPU engine.
-import { cpuMemoryStats } from './backend/cpu'
+import { cpuMemoryStats, emptyCpuCache } from './backend/cpu'
 import { native } from './backend/native'
 
 /** Threads the CPU kernels use (defaults to the core count, or INTERN_VISION_NUM_THREADS). */
@@ -17,8 +17,14 @@ export function cpuInfo(): { isa: string; detectedIsa: string; threads: number }
   return native.cpuInfo()
 }
 
-/** CPU tensor memory now held: bytes and blocks (storages). Disposed memory leaves at once,
- * garbage-collected memory once its finaliser has run. */
-export function memoryStats(): { bytes: number; blocks: number } {
+/** CPU tensor memory: `bytes` and `blocks` held by live tensors (disposed memory leaves at
+ * once, garbage-collected memory once its finaliser has run), and `cachedBytes` kept for
+ * reuse by later allocations of the same size. */
+export function memoryStats(): { bytes: number; blocks: number; cachedBytes: number } {
   return cpuMemoryStats()
+}
+
+/** Frees the CPU memory cached for reuse. */
+export function emptyCache(): void {
+  emptyCpuCache()
 }

@@ -2,6 +2,7 @@
 // dropping size-1 dimensions and merging dimensions that are contiguous in every operand.
 // Elementwise kernels call forEachRow and only write the inner loop.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 #include "../binding/args.h"
@@ -29,11 +30,31 @@ struct StridedLayout {
 // All operands must have `shape` (broadcast inputs are expanded views with stride 0).
 StridedLayout makeLayout(const std::vector<int64_t>& shape, const std::vector<const std::vector<int64_t>*>& strides);
 
-// Calls fn(rowOffsets, inner) for every row, where rowOffsets[k] is operand k's element
-// offset of the row's first element. Rows are split among threads.
+// Calls fn(offsets, n) for every row, or for chunks of a long row, where offsets[k] is operand
+// k's element offset of the first element. Work is split among threads by rows or, when there
+// are few long rows (a contiguous tensor coalesces to one), by chunks within them.
 template <class F>
 void forEachRow(const StridedLayout& L, F&& fn) {
   const int64_t rows = L.rows(), inner = L.inner();
+  constexpr int64_t kChunk = 16384;
+  if (inner > kChunk && rows < 64) {
+    const int64_t chunks = (inner + kChunk - 1) / kChunk;
+    parallelFor(rows * chunks, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) {
+        int64_t rem = t / chunks;
+        const int64_t start = (t % chunks) * kChunk;
+        int64_t off[kMaxOperands] = {0};
+        for (int d = L.ndim - 2; d >= 0; d--) {
+          const int64_t i = rem % L.shape[d];
+          rem /= L.shape[d];
+          for (int k = 0; k < L.operands; k++) off[k] += i * L.strides[k][d];
+        }
+        for (int k = 0; k < L.operands; k++) off[k] += start * L.innerStride(k);
+        fn(off, std::min(kChunk, inner - start));
+      }
+    });
+    return;
+  }
   const int64_t grain = inner >= 32768 ? 1 : 32768 / inner;
   parallelFor(rows, grain, [&](int64_t r0, int64_t r1) {
     int64_t idx[kMaxDims] = {0};

@@ -11,8 +11,49 @@ const collected = new FinalizationRegistry<number>((bytes) => {
   live.blocks--
 })
 
-export function cpuMemoryStats(): { bytes: number; blocks: number } {
-  return { ...live }
+// Disposed buffers wait here, binned by exact size, for the next allocation of that size: a
+// training step allocates the same sizes every time, and a fresh buffer costs page faults and
+// zeroing (V8 zero-fills new ArrayBuffers). Like PyTorch's caching allocator, the cache holds
+// memory the process no longer uses; emptyCache() gives it back. Reused memory is not
+// zeroed, as empty() promises nothing; INTERN_VISION_POISON=1 fills it with NaN bytes
+// (0xff) so that a kernel reading an output it never wrote shows up in tests. A disposed
+// buffer's memory moves to a new ArrayBuffer (structuredClone's transfer, no copy), which
+// detaches the old one: a stale descriptor still reads as disposed, never as reused memory.
+const cache = new Map<number, ArrayBuffer[]>()
+let cachedBytes = 0
+const cacheLimit = Number(process.env.INTERN_VISION_CACHE_BYTES ?? 512 * 2 ** 20)
+const poison = process.env.INTERN_VISION_POISON === '1'
+
+function takeCached(bytes: number): ArrayBuffer | undefined {
+  const bin = cache.get(bytes)
+  const buffer = bin?.pop()
+  if (!buffer) return undefined
+  cachedBytes -= bytes
+  if (poison) new Uint8Array(buffer).fill(0xff)
+  return buffer
+}
+
+function putCached(buffer: ArrayBuffer, bytes: number): void {
+  if (bytes > cacheLimit / 4 || cachedBytes + bytes > cacheLimit) {
+    native.free(buffer)
+    return
+  }
+  const moved = structuredClone(buffer, { transfer: [buffer] })
+  const bin = cache.get(bytes)
+  if (bin) bin.push(moved)
+  else cache.set(bytes, [moved])
+  cachedBytes += bytes
+}
+
+/** Frees the buffers cached for reuse (torch.cuda.empty_cache's CPU twin). */
+export function emptyCpuCache(): void {
+  for (const bin of cache.values()) for (const b of bin) native.free(b)
+  cache.clear()
+  cachedBytes = 0
+}
+
+export function cpuMemoryStats(): { bytes: number; blocks: number; cachedBytes: number } {
+  return { ...live, cachedBytes }
 }
 
 class CpuStorage implements Storage {
@@ -37,10 +78,10 @@ class CpuStorage implements Storage {
   }
   release(): void {
     if (this.refs > 0 && --this.refs === 0) {
-      native.free(this.handle)
       collected.unregister(this)
       live.bytes -= this.byteLength
       live.blocks--
+      putCached(this.handle, this.byteLength)
     }
   }
 }
@@ -60,7 +101,7 @@ const toArg = (a: unknown): unknown => (a instanceof Tensor ? describe(a) : a)
 export const cpuBackend: Backend = {
   device: 'cpu',
   allocate(bytes: number): Storage {
-    return new CpuStorage(native.alloc(bytes), bytes)
+    return new CpuStorage(takeCached(bytes) ?? native.alloc(bytes), bytes)
   },
   toHost(t: Tensor): TypedArray {
     if (t.storage.disposed) throw new Error('data: the tensor was disposed')

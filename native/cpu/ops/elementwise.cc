@@ -102,33 +102,37 @@ inline bool intUnaryOk(U op) {
          op == U::logicalNot;
 }
 
+// Each op gets its own instantiation of the loop (the op is a compile-time constant inside
+// the lambda), so the switch folds away and contiguous rows vectorise.
+template <class T, class F>
+void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
+  const int64_t so = L.innerStride(0), sx = L.innerStride(1);
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    T* po = o + off[0];
+    const T* px = p + off[1];
+    if (so == 1 && sx == 1)
+      for (int64_t i = 0; i < n; i++) po[i] = f(px[i]);
+    else
+      for (int64_t i = 0; i < n; i++) po[i * so] = f(px[i * sx]);
+  });
+}
+
+#define IV_UNARY_OPS(X)                                                                                              \
+  X(neg) X(abs) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(geluTanh) X(silu) X(hardsigmoid) \
+  X(hardswish) X(clamp) X(sign) X(square) X(reciprocal) X(powScalar) X(leakyRelu) X(sin) X(cos) X(floor) X(ceil)     \
+  X(round) X(log1p) X(expm1) X(logicalNot)
+
 template <class T>
 void runUnary(U op, const TensorArg& out, const TensorArg& x, double a, double b) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides});
   T* o = out.ptr<T>();
   const T* p = x.ptr<T>();
-  const int64_t so = L.innerStride(0), sx = L.innerStride(1);
-  forEachRow(L, [&](const int64_t* off, int64_t n) {
-    T* po = o + off[0];
-    const T* px = p + off[1];
-    if (so == 1 && sx == 1) {
-      switch (op) {  // the common ops get loops the compiler can vectorise
-        case U::relu:
-          for (int64_t i = 0; i < n; i++) po[i] = px[i] > T(0) ? px[i] : T(0);
-          return;
-        case U::neg:
-          for (int64_t i = 0; i < n; i++) po[i] = -px[i];
-          return;
-        case U::square:
-          for (int64_t i = 0; i < n; i++) po[i] = px[i] * px[i];
-          return;
-        default:
-          for (int64_t i = 0; i < n; i++) po[i] = applyUnary<T>(op, px[i], a, b);
-          return;
-      }
-    }
-    for (int64_t i = 0; i < n; i++) po[i * so] = applyUnary<T>(op, px[i * sx], a, b);
-  });
+  switch (op) {
+#define IV_CASE(name) \
+  case U::name: mapUnary<T>(L, o, p, [a, b](T v) { return applyUnary<T>(U::name, v, a, b); }); break;
+    IV_UNARY_OPS(IV_CASE)
+#undef IV_CASE
+  }
 }
 
 enum class B {
@@ -223,52 +227,67 @@ inline bool applyCompare(B op, T x, T y) {
   }
 }
 
+template <class O, class T, class F>
+void mapBinary(const StridedLayout& L, O* o, const T* pa, const T* pb, F f) {
+  const int64_t so = L.innerStride(0), sa = L.innerStride(1), sb = L.innerStride(2);
+  forEachRow(L, [&](const int64_t* off, int64_t n) {
+    O* po = o + off[0];
+    const T* x = pa + off[1];
+    const T* y = pb + off[2];
+    if (so == 1 && sa == 1 && sb == 1) {
+      for (int64_t i = 0; i < n; i++) po[i] = f(x[i], y[i]);
+    } else if (so == 1 && sa == 1 && sb == 0) {
+      const T s = y[0];
+      for (int64_t i = 0; i < n; i++) po[i] = f(x[i], s);
+    } else if (so == 1 && sa == 0 && sb == 1) {
+      const T s = x[0];
+      for (int64_t i = 0; i < n; i++) po[i] = f(s, y[i]);
+    } else {
+      for (int64_t i = 0; i < n; i++) po[i * so] = f(x[i * sa], y[i * sb]);
+    }
+  });
+}
+
+#define IV_FLOAT_BINARY_OPS(X)                                                                                       \
+  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(reluGrad) X(geluGrad) X(geluTanhGrad) X(siluGrad)     \
+  X(sigmoidGrad) X(tanhGrad) X(hardsigmoidGrad) X(hardswishGrad) X(leakyReluGrad) X(atan2) X(remainder)
+#define IV_INT_BINARY_OPS(X) X(add) X(sub) X(mul) X(div) X(maximum) X(minimum) X(remainder)
+#define IV_COMPARE_OPS(X) X(eq) X(ne) X(lt) X(le) X(gt) X(ge) X(logicalAnd) X(logicalOr)
+
 template <class T, bool Float>
 void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& b, double alpha) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &a.strides, &b.strides});
-  const int64_t so = L.innerStride(0), sa = L.innerStride(1), sb = L.innerStride(2);
   const T* pa = a.ptr<T>();
   const T* pb = b.ptr<T>();
   if (isComparison(op)) {
     uint8_t* o = out.ptr<uint8_t>();
-    forEachRow(L, [&](const int64_t* off, int64_t n) {
-      for (int64_t i = 0; i < n; i++) o[off[0] + i * so] = applyCompare<T>(op, pa[off[1] + i * sa], pb[off[2] + i * sb]);
-    });
+    switch (op) {
+#define IV_CASE(name) \
+  case B::name: mapBinary<uint8_t, T>(L, o, pa, pb, [](T x, T y) -> uint8_t { return applyCompare<T>(B::name, x, y); }); break;
+      IV_COMPARE_OPS(IV_CASE)
+#undef IV_CASE
+      default: break;
+    }
     return;
   }
   T* o = out.ptr<T>();
-  forEachRow(L, [&](const int64_t* off, int64_t n) {
-    T* po = o + off[0];
-    const T* x = pa + off[1];
-    const T* y = pb + off[2];
-    if constexpr (Float) {
-      if (so == 1 && sa == 1 && (sb == 1 || sb == 0)) {
-        // Vectorisable loops for the arithmetic that dominates training.
-        const T al = T(alpha);
-        if (sb == 1) {
-          switch (op) {
-            case B::add: for (int64_t i = 0; i < n; i++) po[i] = x[i] + al * y[i]; return;
-            case B::sub: for (int64_t i = 0; i < n; i++) po[i] = x[i] - al * y[i]; return;
-            case B::mul: for (int64_t i = 0; i < n; i++) po[i] = x[i] * y[i]; return;
-            case B::div: for (int64_t i = 0; i < n; i++) po[i] = x[i] / y[i]; return;
-            default: break;
-          }
-        } else {
-          const T s = y[0];
-          switch (op) {
-            case B::add: for (int64_t i = 0; i < n; i++) po[i] = x[i] + al * s; return;
-            case B::sub: for (int64_t i = 0; i < n; i++) po[i] = x[i] - al * s; return;
-            case B::mul: for (int64_t i = 0; i < n; i++) po[i] = x[i] * s; return;
-            case B::div: for (int64_t i = 0; i < n; i++) po[i] = x[i] / s; return;
-            default: break;
-          }
-        }
-      }
-      for (int64_t i = 0; i < n; i++) po[i * so] = applyBinary<T>(op, x[i * sa], y[i * sb], alpha);
-    } else {
-      for (int64_t i = 0; i < n; i++) po[i * so] = applyIntBinary<T>(op, x[i * sa], y[i * sb], alpha);
+  if constexpr (Float) {
+    switch (op) {
+#define IV_CASE(name) \
+  case B::name: mapBinary<T, T>(L, o, pa, pb, [alpha](T x, T y) { return applyBinary<T>(B::name, x, y, alpha); }); break;
+      IV_FLOAT_BINARY_OPS(IV_CASE)
+#undef IV_CASE
+      default: break;
     }
-  });
+  } else {
+    switch (op) {
+#define IV_CASE(name) \
+  case B::name: mapBinary<T, T>(L, o, pa, pb, [alpha](T x, T y) { return applyIntBinary<T>(B::name, x, y, alpha); }); break;
+      IV_INT_BINARY_OPS(IV_CASE)
+#undef IV_CASE
+      default: break;
+    }
+  }
 }
 
 void checkSameShape(Args& args, const TensorArg& out, const TensorArg& t, const char* name) {
