@@ -11,7 +11,7 @@ const usage = `usage: intern-vision <command> [options]
 commands:
   train   train a model on a GV-D dataset, checkpoint, evaluate
           --data world|fashion-mnist|digits (world)   --model mn-t|mn-s|resnet18 (mn-t)
-          --steps N (300)  --batch-size N (64)  --lr X (0.003)  --image-size N (32, world only)
+          --steps N (600)  --batch-size N (64)  --lr X (0.003)  --image-size N (32, world only)
           --train-size N (8000)  --test-size N (1000)  --workers N (1)  --seed N (0)
           --out DIR (runs/latest)  --resume
   info    the CPU kernel set, threads and CUDA availability`
@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         data: { type: 'string', default: 'world' },
         model: { type: 'string', default: 'mn-t' },
-        steps: { type: 'string', default: '300' },
+        steps: { type: 'string', default: '600' },
         'batch-size': { type: 'string', default: '64' },
         lr: { type: 'string', default: '0.003' },
         'image-size': { type: 'string', default: '32' },

@@ -39,8 +39,9 @@ interface Task {
 
 function task(a: TrainArgs): Task {
   if (a.data === 'world') {
-    // The embedded default: shapes in clutter, classified by the shape of the main object.
-    const common = { imageSize: a.imageSize, seed: a.seed, targets: ['labels' as const] }
+    // The embedded default: scenes of one to three objects, classified by the shape of the
+    // most visible one.
+    const common = { imageSize: a.imageSize, seed: a.seed, objects: [1, 1] as [number, number], targets: ['labels' as const] }
     const train = worldDataset({ ...common, size: a.trainSize, split: 'train' })
     const test = worldDataset({ ...common, size: a.testSize, split: 'test' })
     return { train, test, labelSpace: 'shape', numClasses: train.info.labelSpaces.shape.size, inChannels: 3 }
