@@ -1,9 +1,10 @@
 // 2-d convolution, NCHW: forward (with bias and activation fused in), input gradient and
 // weight gradient. Dense and grouped convolutions lower each image to GEMMs over column
 // tiles of im2col (bounded scratch that stays in cache); 1x1 stride-1 convolutions read the
-// input as the GEMM operand directly; depthwise ones (one input channel per group) go to the
-// direct kernels of conv_depthwise.cc. convTranspose2d reuses these entry points (its
-// forward is the input gradient, its input gradient the forward).
+// input as the GEMM operand directly. At small output sizes (up to 64 positions) a block of
+// images shares one column matrix and one GEMM instead. Depthwise convolutions (one input
+// channel per group) go to the direct kernels of conv_depthwise.cc. convTranspose2d reuses
+// these entry points (its forward is the input gradient, its input gradient the forward).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -93,11 +94,11 @@ inline void forTapSegments(const ConvGeom& g, int64_t i, int64_t j, int64_t c0, 
 // Rows [r0, r1) of the column matrix for output positions [c0, c0 + n): row r is input
 // channel r / (kh kw) of the group (planes at x), tap r % (kh kw); rows are n long.
 template <class T>
-void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, int64_t r1, T* col) {
+void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, int64_t r1, T* col, int64_t ld) {
   const int64_t taps = g.kh * g.kw, HW = g.H * g.W;
   for (int64_t r = r0; r < r1; r++) {
     const T* plane = x + (r / taps) * HW;
-    T* dst = col + r * n;
+    T* dst = col + r * ld;
     forTapSegments(
         g, (r % taps) / g.kw, r % g.kw, c0, n,
         [&](int64_t off, int64_t src, int64_t cnt) {
@@ -111,12 +112,12 @@ void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, in
 // Adds the column matrix back into the input planes (the adjoint of im2col), for the input
 // channels [ci0, ci1) of the group; each channel's rows touch only its own plane.
 template <class T>
-void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, T* x) {
+void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, T* x, int64_t ld) {
   const int64_t taps = g.kh * g.kw, HW = g.H * g.W;
   for (int64_t ci = ci0; ci < ci1; ci++) {
     T* plane = x + ci * HW;
     for (int64_t tap = 0; tap < taps; tap++) {
-      const T* src = col + (ci * taps + tap) * n;
+      const T* src = col + (ci * taps + tap) * ld;
       forTapSegments(
           g, tap / g.kw, tap % g.kw, c0, n,
           [&](int64_t off, int64_t dst, int64_t cnt) {
@@ -135,10 +136,170 @@ bool isPointwise(const ConvGeom& g) {
 // else items run in turn with the threads inside each GEMM.
 bool spreadItems(int64_t items) { return items >= 2 * numThreads(); }
 
+// ---- image-batched lowering ---------------------------------------------------------
+// At small spatial sizes one image's column matrix is only P = Ho * Wo columns wide, too
+// narrow for the GEMM's micro-tiles (and every per-image GEMM re-packs the whole weight).
+// These paths im2col a block of images side by side into one [R, images * P] matrix, so one
+// GEMM (threaded inside) covers them all; the per-image layout of y / gy is then gathered or
+// scattered, which costs little next to the R multiply-adds behind each element.
+thread_local Scratch tlsTmp;
+
+// Images per block, or 0 for the per-image path (which measures as well or better once a
+// single image gives the GEMM a few hundred columns). A block's column matrix stays within
+// about 4 MB; blocks are evened out so the last is not a thin remainder.
+constexpr int64_t kImageBlockMaxPositions = 64;
+constexpr int64_t kImageBlockBytes = int64_t(4) << 20;
+
+int64_t imageBlock(const ConvGeom& g, int64_t R, int64_t P, size_t elem) {
+  if (g.N < 1 || P > kImageBlockMaxPositions) return 0;
+  const int64_t budget = kImageBlockBytes;
+  const int64_t per = R * P * static_cast<int64_t>(elem);
+  int64_t nb = std::max<int64_t>(1, std::min<int64_t>(g.N, budget / std::max<int64_t>(per, 1)));
+  // Blocks of whole 32-column GEMM panels where the budget allows.
+  int64_t q = 1;
+  while (q < 32 && (P * q) % 32) q *= 2;
+  if (nb > q) nb = nb / q * q;
+  const int64_t blocks = ceilDiv(g.N, nb);
+  return std::min(nb, (ceilDiv(g.N, blocks) + q - 1) / q * q);
+}
+
+// For small planes: per kernel tap, the input offset each output position reads (-1: padding),
+// so im2col and col2im become plain gathers and scatters instead of per-row segment walks.
+std::vector<int32_t> tapIndex(const ConvGeom& g) {
+  const int64_t taps = g.kh * g.kw, P = g.Ho * g.Wo;
+  std::vector<int32_t> idx(static_cast<size_t>(taps * P), -1);
+  for (int64_t t = 0; t < taps; t++)
+    forTapSegments(
+        g, t / g.kw, t % g.kw, 0, P,
+        [&](int64_t off, int64_t src, int64_t cnt) {
+          for (int64_t q = 0; q < cnt; q++) idx[t * P + off + q] = static_cast<int32_t>(src + q * g.sw);
+        },
+        [](int64_t, int64_t) {});
+  return idx;
+}
+bool smallPlanes(const ConvGeom& g) { return g.Ho * g.Wo <= 256 && g.H * g.W < (int64_t(1) << 30); }
+
+// im2col of images [n0, n0 + nb), group gi, into col [R, nb * P].
+template <class T>
+void im2colImages(const ConvGeom& g, const T* x, int64_t n0, int64_t nb, int64_t gi, int64_t R, T* col,
+                  const int32_t* idx) {
+  const int64_t Cg = g.C / g.groups, P = g.Ho * g.Wo, ld = nb * P, taps = g.kh * g.kw, HW = g.H * g.W;
+  parallelFor(nb * R, 32, [&](int64_t a, int64_t b) {
+    while (a < b) {
+      const int64_t i = a / R, r0 = a % R, r1 = std::min(R, r0 + (b - a));
+      const T* xn = x + ((n0 + i) * g.C + gi * Cg) * HW;
+      if (idx) {
+        for (int64_t r = r0; r < r1; r++) {
+          const T* plane = xn + (r / taps) * HW;
+          const int32_t* ix = idx + (r % taps) * P;
+          T* dst = col + r * ld + i * P;
+          for (int64_t p = 0; p < P; p++) dst[p] = ix[p] >= 0 ? plane[ix[p]] : T(0);
+        }
+      } else {
+        im2col(g, xn, 0, P, r0, r1, col + i * P, ld);
+      }
+      a += r1 - r0;
+    }
+  });
+}
+
+// Rows [gi * Kg, gi * Kg + Kg) of images [n0, n0 + nb) of an output-shaped tensor as
+// [Kg, nb * P] (gather) or back (scatter, with the epilogue).
+template <class T>
+void gatherImages(const ConvGeom& g, const T* y, int64_t n0, int64_t nb, int64_t gi, T* dst) {
+  const int64_t Kg = g.K / g.groups, P = g.Ho * g.Wo, ld = nb * P;
+  parallelFor(nb * Kg, 16, [&](int64_t a, int64_t b) {
+    for (int64_t it = a; it < b; it++) {
+      const int64_t i = it / Kg, k = it % Kg;
+      std::memcpy(dst + k * ld + i * P, y + ((n0 + i) * g.K + gi * Kg + k) * P, P * sizeof(T));
+    }
+  });
+}
+
+template <class T>
+void forwardImages(const ConvGeom& g, int64_t nbMax, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  T* col = tlsCol.get<T>(R * nbMax * P);
+  T* out = tlsTmp.get<T>(Kg * nbMax * P);
+  const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
+  const int32_t* idx = table.empty() ? nullptr : table.data();
+  for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
+    const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
+    for (int64_t gi = 0; gi < G; gi++) {
+      im2colImages(g, x, n0, nb, gi, R, col, idx);
+      gemm(false, false, Kg, ld, R, w + gi * Kg * R, R, col, ld, T(0), out, ld);
+      parallelFor(nb * Kg, 16, [&](int64_t a, int64_t b) {
+        for (int64_t it = a; it < b; it++) {
+          const int64_t i = it / Kg, k = it % Kg, o = ((n0 + i) * g.K + gi * Kg + k) * P;
+          std::memcpy(y + o, out + k * ld + i * P, P * sizeof(T));
+          if (bias || pre || act != Act::none)
+            epilogue(y + o, pre ? pre + o : nullptr, P, bias ? bias[gi * Kg + k] : T(0), act);
+        }
+      });
+    }
+  }
+}
+
+template <class T>
+void backwardInputImages(const ConvGeom& g, int64_t nbMax, const T* gy, const T* w, T* gx) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
+  T* col = tlsCol.get<T>(R * nbMax * P);
+  T* gyb = tlsTmp.get<T>(Kg * nbMax * P);
+  const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
+  const int32_t* idx = table.empty() ? nullptr : table.data();
+  for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
+    const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
+    for (int64_t gi = 0; gi < G; gi++) {
+      gatherImages(g, gy, n0, nb, gi, gyb);
+      gemm(true, false, R, ld, Kg, w + gi * Kg * R, R, gyb, ld, T(0), col, ld);
+      parallelFor(nb * Cg, 4, [&](int64_t a, int64_t b) {
+        while (a < b) {
+          const int64_t i = a / Cg, c0 = a % Cg, c1 = std::min(Cg, c0 + (b - a));
+          T* gxg = gx + ((n0 + i) * g.C + gi * Cg) * HW;
+          std::memset(gxg + c0 * HW, 0, (c1 - c0) * HW * sizeof(T));
+          if (idx) {
+            const int64_t taps = g.kh * g.kw;
+            for (int64_t c = c0; c < c1; c++) {
+              T* plane = gxg + c * HW;
+              for (int64_t t = 0; t < taps; t++) {
+                const T* src = col + (c * taps + t) * ld + i * P;
+                const int32_t* ix = idx + t * P;
+                for (int64_t p = 0; p < P; p++)
+                  if (ix[p] >= 0) plane[ix[p]] += src[p];
+              }
+            }
+          } else {
+            col2im(g, col + i * P, 0, P, c0, c1, gxg, ld);
+          }
+          a += c1 - c0;
+        }
+      });
+    }
+  }
+}
+
+template <class T>
+void backwardWeightImages(const ConvGeom& g, int64_t nbMax, const T* gy, const T* x, T* gw) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  T* col = tlsCol.get<T>(R * nbMax * P);
+  T* gyb = tlsTmp.get<T>(Kg * nbMax * P);
+  const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
+  const int32_t* idx = table.empty() ? nullptr : table.data();
+  for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
+    const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
+    for (int64_t gi = 0; gi < G; gi++) {
+      gatherImages(g, gy, n0, nb, gi, gyb);
+      im2colImages(g, x, n0, nb, gi, R, col, idx);
+      gemm(false, true, Kg, R, ld, gyb, ld, col, ld, n0 == 0 ? T(0) : T(1), gw + gi * Kg * R, R);
+    }
+  }
+}
+
 template <class T>
 void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
   if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  if (const int64_t nb = imageBlock(g, R, P, sizeof(T))) return forwardImages(g, nb, x, w, bias, y, pre, act);
   const bool direct = isPointwise(g);
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles;
@@ -150,7 +311,7 @@ void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* 
     int64_t ldb = P;
     if (!direct) {
       T* col = tlsCol.get<T>(R * nc);
-      maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col); });
+      maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col, nc); });
       B = col;
       ldb = nc;
     }
@@ -170,6 +331,7 @@ template <class T>
 void backwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   if (g.C == g.groups) return depthwiseBackwardInput(g, gy, w, gx);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
+  if (const int64_t nb = imageBlock(g, R, P, sizeof(T))) return backwardInputImages(g, nb, gy, w, gx);
   const bool direct = isPointwise(g);
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T));
   // Tiles of one image add into the same planes, so images are the unit of parallel work.
@@ -188,7 +350,7 @@ void backwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
         const int64_t nc = std::min(tile, P - c0);
         T* col = tlsCol.get<T>(R * nc);
         gemm(true, false, R, nc, Kg, wg, R, gyg + c0, P, T(0), col, nc);
-        maybeParallel(!spread, Cg, 1, [&](int64_t a, int64_t b) { col2im(g, col, c0, nc, a, b, gxn + gi * Cg * HW); });
+        maybeParallel(!spread, Cg, 1, [&](int64_t a, int64_t b) { col2im(g, col, c0, nc, a, b, gxn + gi * Cg * HW, nc); });
       }
     }
   };
@@ -197,9 +359,29 @@ void backwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
 }
 
 template <class T>
+void biasGrad(const ConvGeom& g, const T* gy, T* gb) {
+  const int64_t P = g.Ho * g.Wo;
+  parallelFor(g.K, 8, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) {
+      double s = 0;
+      for (int64_t n = 0; n < g.N; n++) {
+        const T* p = gy + (n * g.K + k) * P;
+        for (int64_t i = 0; i < P; i++) s += p[i];
+      }
+      gb[k] = T(s);
+    }
+  });
+}
+
+template <class T>
 void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
   if (g.C == g.groups) return depthwiseBackwardWeight(g, gy, x, gw, gb);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  if (const int64_t nb = imageBlock(g, R, P, sizeof(T))) {
+    backwardWeightImages(g, nb, gy, x, gw);
+    if (gb) biasGrad(g, gy, gb);
+    return;
+  }
   const bool direct = isPointwise(g);
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles, wsize = g.K * R;
@@ -218,7 +400,7 @@ void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
       int64_t ldb = P;
       if (!direct) {
         T* col = tlsCol.get<T>(R * nc);
-        maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col); });
+        maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col, nc); });
         B = col;
         ldb = nc;
       }
@@ -231,17 +413,7 @@ void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
     const T* src = extra.data() + (t - 1) * wsize;
     for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
   }
-  if (gb)
-    parallelFor(g.K, 8, [&](int64_t k0, int64_t k1) {
-      for (int64_t k = k0; k < k1; k++) {
-        double s = 0;
-        for (int64_t n = 0; n < g.N; n++) {
-          const T* p = gy + (n * g.K + k) * P;
-          for (int64_t i = 0; i < P; i++) s += p[i];
-        }
-        gb[k] = T(s);
-      }
-    });
+  if (gb) biasGrad(g, gy, gb);
 }
 
 // ---- argument checking -------------------------------------------------------------
