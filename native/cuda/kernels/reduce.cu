@@ -43,23 +43,36 @@ struct Prod {
   __device__ O finalize(State s, int64_t) const { return fromDouble<O>(s); }
 };
 
+// The value in the tensor's own type (float stays float: comparisons are exact either
+// way), integers as int; i == kNoIndex marks a state that has seen no element.
+template <class V>
 struct ValueIndex {
-  double v;
+  V v;
   int64_t i;
 };
+constexpr int64_t kNoIndex = INT64_MAX;
 
 // max/min and their indices: NaN beats any number, the lower index breaks ties.
 template <class T, class O, bool IsMax, bool Index>
 struct Extreme {
-  using State = ValueIndex;
-  __device__ State init() const { return {IsMax ? -HUGE_VAL : HUGE_VAL, INT64_MAX}; }
+  using V = typename std::conditional<std::is_floating_point<T>::value, T, int>::type;
+  using State = ValueIndex<V>;
+  __device__ State init() const { return {V(0), kNoIndex}; }
   __device__ State combine(State a, State b) const {
+    if (a.i == kNoIndex) return b;
+    if (b.i == kNoIndex) return a;
     const bool an = a.v != a.v, bn = b.v != b.v;
     if (an || bn) return (an && bn) ? (a.i <= b.i ? a : b) : (an ? a : b);
     if (IsMax ? b.v > a.v : b.v < a.v) return b;
     return (b.v == a.v && b.i < a.i) ? b : a;
   }
-  __device__ void update(State& s, T v, int64_t i) const { s = combine(s, {static_cast<double>(v), i}); }
+  // combine(s, {v, i}) for a thread that visits its indices in increasing order (every
+  // loop here does), so i > s.i and a tie or a later NaN never replaces s: the CPU's
+  // running max (strict comparison, first NaN wins) in a compare and two selects.
+  __device__ __forceinline__ void update(State& s, T tv, int64_t i) const {
+    const V v = static_cast<V>(tv);
+    if (s.i == kNoIndex || (s.v == s.v && (v != v || (IsMax ? v > s.v : v < s.v)))) s = {v, i};
+  }
   __device__ O finalize(State s, int64_t) const {
     if constexpr (Index) return static_cast<O>(s.i);
     return static_cast<O>(s.v);
@@ -128,7 +141,8 @@ struct Variance {
 
 constexpr unsigned kFullMask = 0xffffffffu;
 __device__ __forceinline__ double shuffleDown(double v, int d) { return __shfl_down_sync(kFullMask, v, d); }
-__device__ __forceinline__ ValueIndex shuffleDown(ValueIndex s, int d) {
+template <class V>
+__device__ __forceinline__ ValueIndex<V> shuffleDown(ValueIndex<V> s, int d) {
   return {__shfl_down_sync(kFullMask, s.v, d), __shfl_down_sync(kFullMask, s.i, d)};
 }
 __device__ __forceinline__ MaxSum shuffleDown(MaxSum s, int d) {
@@ -156,6 +170,11 @@ __device__ __forceinline__ int64_t offsetOf(const Layout& L, int operand, int64_
   return off;
 }
 
+template <class T, int V>
+struct alignas(sizeof(T) * V) VecOf {
+  T v[V];
+};
+
 // `group` threads reduce one output over the reduced indices [y * chunk, (y + 1) * chunk).
 template <class Red, class T, class O>
 __global__ void __launch_bounds__(kThreads) reduceKernel(const T* __restrict__ x, Layout outer, Layout inner,
@@ -169,7 +188,26 @@ __global__ void __launch_bounds__(kThreads) reduceKernel(const T* __restrict__ x
   S s = red.init();
   if (o < outN) {
     const T* base = x + offsetOf(outer, 1, o);
-    if (inner.ndim <= 1) {
+    if (inner.ndim == 1 && inner.strides[0][0] == 1 && group >= 32) {
+      // A contiguous run: 16-byte loads for the aligned middle. Each thread still visits
+      // its indices in increasing order (head, then middle, then tail).
+      constexpr int VW = 16 / sizeof(T);
+      const T* p = base + begin;
+      const int64_t len = end - begin;
+      const int64_t mis = static_cast<int64_t>(reinterpret_cast<uintptr_t>(p) % 16) / int64_t(sizeof(T));
+      const int64_t head = min(len, mis == 0 ? int64_t(0) : int64_t(VW) - mis);
+      for (int64_t k = lane; k < head; k += group) red.update(s, p[k], begin + k);
+      const int64_t nv = (len - head) / VW;
+      const VecOf<T, VW>* pv = reinterpret_cast<const VecOf<T, VW>*>(p + head);
+#pragma unroll 4
+      for (int64_t k = lane; k < nv; k += group) {
+        const VecOf<T, VW> q = pv[k];
+        const int64_t i0 = begin + head + k * VW;
+#pragma unroll
+        for (int j = 0; j < VW; j++) red.update(s, q.v[j], i0 + j);
+      }
+      for (int64_t k = head + nv * VW + lane; k < len; k += group) red.update(s, p[k], begin + k);
+    } else if (inner.ndim <= 1) {
       const int64_t st = inner.ndim == 0 ? 0 : inner.strides[0][0];
 #pragma unroll 4
       for (int64_t i = begin + lane; i < end; i += group) red.update(s, base[i * st], i);
