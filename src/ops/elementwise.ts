@@ -5,11 +5,14 @@ import { isFloating } from '../tensor/dtype'
 import { broadcastShapes } from '../tensor/shape'
 import { Tensor, type TensorLike } from '../tensor/tensor'
 import { zerosLike } from '../tensor/creation'
-import { broadcastPair, checkTensor, expandTo, lift, sumTo } from './util'
+import { broadcastPair, checkTensor, expandTo, lift, releaseTemporaries, sumTo } from './util'
 
 function runBinary(op: BinaryOp, a: Tensor, b: Tensor, shape: number[], outDtype = a.dtype, alpha = 1): Tensor {
   const out = Tensor.empty(shape, outDtype, a.device)
-  a.backend.binary(op, out, expandTo(a, shape), expandTo(b, shape), alpha)
+  const ea = expandTo(a, shape)
+  const eb = expandTo(b, shape)
+  a.backend.binary(op, out, ea, eb, alpha)
+  releaseTemporaries([ea, eb], [a, b])
   return out
 }
 
@@ -186,7 +189,9 @@ export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const cond = condition.dtype === 'bool' ? condition : condition.to('bool')
   const shape = broadcastShapes('where', cond.shape, p.shape)
   const out = Tensor.empty(shape, p.dtype, p.a.device)
-  p.a.backend.where(out, expandTo(cond, shape), expandTo(p.a, shape), expandTo(p.b, shape))
+  const views = [expandTo(cond, shape), expandTo(p.a, shape), expandTo(p.b, shape)] as const
+  p.a.backend.where(out, ...views)
+  releaseTemporaries([...views], [cond, p.a, p.b])
   return record('where', out, [p.a, p.b], (g) => {
     const zero = lift('where', 0, g.dtype, g, 'zero')
     return [

@@ -3,7 +3,7 @@ import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { broadcastShapes, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
-import { checkSameDevice, checkTensor, expandTo, sumTo } from './util'
+import { checkSameDevice, checkTensor, expandTo, releaseTemporaries, sumTo } from './util'
 
 /** Collapses the batch dims of a [..., r, c] view into one, copying only if strides forbid it. */
 function as3d(t: Tensor, batch: number[]): Tensor {
@@ -20,7 +20,9 @@ function as3d(t: Tensor, batch: number[]): Tensor {
     return t.asView([n, r, c], [n === 1 ? 0 : innermost, t.strides[t.ndim - 2], t.strides[t.ndim - 1]])
   }
   const copy = t.contiguous()
-  return copy.asView([n, r, c], [r * c, c, 1])
+  const view = copy.asView([n, r, c], [r * c, c, 1])
+  copy.dispose() // the view holds the memory
+  return view
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -37,10 +39,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [k2, n] = b.shape.slice(-2)
   if (k !== k2) throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} != ${k2})`)
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2))
-  const a3 = as3d(expandTo(a, [...batch, m, k]), batch)
-  const b3 = as3d(expandTo(b, [...batch, k, n]), batch)
+  const ea = expandTo(a, [...batch, m, k])
+  const eb = expandTo(b, [...batch, k, n])
+  const a3 = as3d(ea, batch)
+  const b3 = as3d(eb, batch)
   const out = Tensor.empty([...batch, m, n], a.dtype, a.device)
-  a.backend.matmul(out.asView([a3.shape[0], m, n], [m * n, n, 1], 0), a3, b3, null)
+  const o3 = out.asView([a3.shape[0], m, n], [m * n, n, 1], 0)
+  a.backend.matmul(o3, a3, b3, null)
+  releaseTemporaries([ea, eb, a3, b3, o3], [a, b])
   return record('matmul', out, [a, b], (g) => [
     a.requiresGrad ? sumTo(matmul(g, b.transpose(-1, -2)), a.shape) : null,
     b.requiresGrad ? sumTo(matmul(a.transpose(-1, -2), g), b.shape) : null,
@@ -65,8 +71,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const x2 = x.isContiguous() ? x : x.contiguous()
   const out = Tensor.empty([...lead, outF], x.dtype, x.device)
   const wT = weight.asView([1, inF, outF], [0, weight.strides[1], weight.strides[0]])
-  x.backend.matmul(out.asView([1, rows, outF], [0, outF, 1], 0), x2.asView([1, rows, inF], [0, inF, 1]), wT, bias ?? null)
-  wT.dispose()
+  const o3 = out.asView([1, rows, outF], [0, outF, 1], 0)
+  const x3 = x2.asView([1, rows, inF], [0, inF, 1])
+  x.backend.matmul(o3, x3, wT, bias ?? null)
+  releaseTemporaries([wT, o3, x3], [])
   return record('linear', out, [x, weight, bias], (g) => {
     const g2 = g.reshape([rows, outF])
     return [

@@ -49,6 +49,12 @@ export function expandTo(t: Tensor, shape: readonly number[]): Tensor {
   return t.asView([...shape], strides)
 }
 
+/** Disposes the views an op made for one kernel call, never the tensors it was given: the
+ * views hold references that would keep their storage out of the allocator's cache. */
+export function releaseTemporaries(temps: Tensor[], keepers: Tensor[]): void {
+  for (const t of temps) if (!keepers.includes(t)) t.dispose()
+}
+
 /** Sums a gradient over the dimensions that broadcasting added or stretched. */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g

@@ -171,7 +171,11 @@ export class Tensor {
 
   /** this += other (broadcast into this), outside autograd. */
   addInPlace(other: Tensor, alpha = 1): this {
-    this.backend.binary('add', this, this, ops().expandTo(other.to(this.dtype), this.shape), alpha)
+    const cast = other.to(this.dtype)
+    const view = ops().expandTo(cast, this.shape)
+    this.backend.binary('add', this, this, view, alpha)
+    if (view !== cast) view.dispose()
+    if (cast !== other) cast.dispose()
     return this
   }
 
