@@ -2,12 +2,17 @@
 // rather than through GEMM, whose K dimension would be just kh x kw. Each input plane is
 // copied once into a zero-padded scratch with rows wide enough that the inner loops run over
 // whole blocks of kBlock outputs with no edge tests, which the compiler turns into vector
-// code; the plane and its output stay in L1/L2 while all taps run over them.
+// code; the plane and its output stay in L1/L2 while all taps run over them. On AVX-512
+// CPUs float32 with dilation 1 and width stride 1 or 2 goes to conv_depthwise_avx512.cc
+// instead (3x3 stride 1 reading the unpadded plane with masked loads, no copy).
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
+#include "../cpu_features.h"
 #include "../parallel.h"
 #include "conv.h"
+#include "conv_depthwise_kernels.h"
 
 namespace iv {
 namespace {
@@ -93,22 +98,42 @@ void correlatePlane(const T* xp, int64_t ld, const T* w, const Taps& t, int64_t 
 
 Taps tapsOf(const ConvGeom& g) { return {g.kh, g.kw, g.sh, g.sw, g.dh, g.dw}; }
 
+// Whether avx512::dwCorrelateF32 takes these taps (float32 checked by the caller).
+bool avx512Taps(const Taps& t) {
+  return activeIsa() == Isa::avx512 && t.dh == 1 && t.dw == 1 && (t.sw == 1 || t.sw == 2);
+}
+// Its padded row pitch for a wo-wide output (a stride-2 block reads 32 + kw - 1 columns).
+inline int64_t avx512Cols(const Taps& t, int64_t wo) { return roundUp(wo, kBlock) * t.sw + t.kw - 1; }
+
 }  // namespace
 
 template <class T>
 void depthwiseForward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
   const Taps t = tapsOf(g);
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
-  const int64_t hp = paddedRows(t, g.Ho), wp = paddedCols(t, g.Wo);
+  const bool fast = std::is_same<T, float>::value && avx512Taps(t);
+  const bool direct = fast && t.kh == 3 && t.kw == 3 && t.sh == 1 && t.sw == 1;
+  const int64_t hp = paddedRows(t, g.Ho), wp = fast ? avx512Cols(t, g.Wo) : paddedCols(t, g.Wo);
   parallelFor(g.N * g.K, 1, [&](int64_t a, int64_t b) {
-    T* xp = tlsPlane.get<T>(hp * wp);
+    T* xp = direct ? nullptr : tlsPlane.get<T>(hp * wp);
     int64_t padded = -1;
     for (int64_t plane = a; plane < b; plane++) {
       const int64_t k = plane % g.K, src = plane / g.K * g.C + k / mult;
+      T* yk = y + plane * P;
+      if (direct) {
+        avx512::dw3x3s1DirectF32(reinterpret_cast<const float*>(x) + src * g.H * g.W, g.H, g.W, g.pt, g.pl,
+                                 reinterpret_cast<const float*>(w + k * taps), g.Ho, g.Wo, reinterpret_cast<float*>(yk), 0);
+        if (bias || pre || act != Act::none)
+          epilogue(yk, pre ? pre + plane * P : nullptr, P, bias ? bias[k] : T(0), act);
+        continue;
+      }
       if (src != padded) padPlane(x + src * g.H * g.W, g.H, g.W, g.pt, g.pl, xp, hp, wp);
       padded = src;
-      T* yk = y + plane * P;
-      correlatePlane(xp, wp, w + k * taps, t, g.Ho, g.Wo, yk, false);
+      if (fast)
+        avx512::dwCorrelateF32(reinterpret_cast<const float*>(xp), wp, reinterpret_cast<const float*>(w + k * taps),
+                               t.kh, t.kw, t.sh, t.sw, g.Ho, g.Wo, reinterpret_cast<float*>(yk), 0);
+      else
+        correlatePlane(xp, wp, w + k * taps, t, g.Ho, g.Wo, yk, false);
       if (bias || pre || act != Act::none) epilogue(yk, pre ? pre + plane * P : nullptr, P, bias ? bias[k] : T(0), act);
     }
   });
@@ -121,10 +146,12 @@ void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   if (g.sh == 1 && g.sw == 1) {
     // Stride 1: the gradient is gy correlated with the flipped kernel, padded by the kernel
     // span less the forward padding: a gather, like the forward.
-    const int64_t hp = paddedRows(t, g.H), wp = paddedCols(t, g.W);
+    const bool fast = std::is_same<T, float>::value && avx512Taps(t);
+    const int64_t hp = paddedRows(t, g.H), wp = fast ? avx512Cols(t, g.W) : paddedCols(t, g.W);
     const int64_t top = g.dh * (g.kh - 1) - g.pt, left = g.dw * (g.kw - 1) - g.pl;
+    const bool direct = fast && t.kh == 3 && t.kw == 3;
     parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {
-      T* gyp = tlsPlane.get<T>(hp * wp);
+      T* gyp = direct ? nullptr : tlsPlane.get<T>(hp * wp);
       T flipped[64];
       T* wf = taps <= 64 ? flipped : tlsGrad.get<T>(taps);
       for (int64_t plane = a; plane < b; plane++) {
@@ -132,8 +159,18 @@ void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
         for (int64_t m = 0; m < mult; m++) {
           const int64_t k = c * mult + m;
           for (int64_t i = 0; i < taps; i++) wf[i] = w[k * taps + taps - 1 - i];
+          if (direct) {
+            avx512::dw3x3s1DirectF32(reinterpret_cast<const float*>(gy) + (n * g.K + k) * P, g.Ho, g.Wo, top, left,
+                                     reinterpret_cast<const float*>(wf), g.H, g.W,
+                                     reinterpret_cast<float*>(gx + plane * HW), m > 0);
+            continue;
+          }
           padPlane(gy + (n * g.K + k) * P, g.Ho, g.Wo, top, left, gyp, hp, wp);
-          correlatePlane(gyp, wp, wf, t, g.H, g.W, gx + plane * HW, m > 0);
+          if (fast)
+            avx512::dwCorrelateF32(reinterpret_cast<const float*>(gyp), wp, reinterpret_cast<const float*>(wf), t.kh,
+                                   t.kw, 1, 1, g.H, g.W, reinterpret_cast<float*>(gx + plane * HW), m > 0);
+          else
+            correlatePlane(gyp, wp, wf, t, g.H, g.W, gx + plane * HW, m > 0);
         }
       }
     });
@@ -173,6 +210,28 @@ void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, 
   const Taps t = tapsOf(g);
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
   const int64_t hp = paddedRows(t, g.Ho), wp = paddedCols(t, g.Wo), wb = roundUp(g.Wo, kBlock);
+  if (std::is_same<T, float>::value && avx512Taps(t)) {
+    // gy is read in place (masked at the row ends); only x is padded.
+    const int64_t wpf = avx512Cols(t, g.Wo);
+    parallelFor(g.K, 1, [&](int64_t a, int64_t b) {
+      float* xp = tlsPlane.get<float>(hp * wpf);
+      for (int64_t k = a; k < b; k++) {
+        const int64_t c = k / mult;
+        float* gwk = reinterpret_cast<float*>(gw + k * taps);
+        for (int64_t i = 0; i < taps; i++) gwk[i] = 0.f;
+        double bsum = 0;
+        for (int64_t n = 0; n < g.N; n++) {
+          padPlane(reinterpret_cast<const float*>(x) + (n * g.C + c) * g.H * g.W, g.H, g.W, g.pt, g.pl, xp, hp, wpf);
+          float s = 0.f;
+          avx512::dwWeightGradF32(xp, wpf, reinterpret_cast<const float*>(gy) + (n * g.K + k) * P, t.kh, t.kw, t.sh,
+                                  t.sw, g.Ho, g.Wo, gwk, gb ? &s : nullptr);
+          bsum += s;
+        }
+        if (gb) gb[k] = T(bsum);
+      }
+    });
+    return;
+  }
   // Each thread owns whole output channels, so no two write the same weights.
   parallelFor(g.K, 1, [&](int64_t a, int64_t b) {
     T* xp = tlsPlane.get<T>(hp * wp);

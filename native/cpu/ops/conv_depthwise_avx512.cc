@@ -1,0 +1,263 @@
+// AVX-512 depthwise convolution, float32, dilation 1: each output row is computed in
+// 16-lane blocks along its width (the last block masked on store) from a zero-padded copy
+// of the input plane. 3x3 stride 1 keeps its nine weights in registers and computes four
+// output rows per pass, so each of the six input rows it loads serves up to three of them.
+// Plain static functions only (see docs/ARCHITECTURE.md on ISA files).
+#include <immintrin.h>
+#include "conv_depthwise_kernels.h"
+
+namespace iv {
+namespace avx512 {
+
+static inline __mmask16 tailMask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+
+static inline void storeRow(float* y, __m512 v, __mmask16 m, int accumulate) {
+  if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
+  _mm512_mask_storeu_ps(y, m, v);
+}
+
+// 3x3, stride 1: rows [r0, r0 + 4) of the output.
+static void dw3x3s1Rows4(const float* xp, int64_t ld, const __m512* wv, int64_t r0, int64_t wo, float* y,
+                         int accumulate) {
+  for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+    const __mmask16 m = tailMask(wo - c0);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    const float* p = xp + r0 * ld + c0;
+#pragma GCC unroll 6
+    for (int q = 0; q < 6; q++, p += ld) {
+      const __m512 v0 = _mm512_loadu_ps(p), v1 = _mm512_loadu_ps(p + 1), v2 = _mm512_loadu_ps(p + 2);
+      // input row r0 + q feeds output row r0 + q - i through kernel row i.
+      if (q <= 2) {
+        a0 = _mm512_fmadd_ps(wv[q * 3 + 0], v0, a0);
+        a0 = _mm512_fmadd_ps(wv[q * 3 + 1], v1, a0);
+        a0 = _mm512_fmadd_ps(wv[q * 3 + 2], v2, a0);
+      }
+      if (q >= 1 && q <= 3) {
+        const int i = q - 1;
+        a1 = _mm512_fmadd_ps(wv[i * 3 + 0], v0, a1);
+        a1 = _mm512_fmadd_ps(wv[i * 3 + 1], v1, a1);
+        a1 = _mm512_fmadd_ps(wv[i * 3 + 2], v2, a1);
+      }
+      if (q >= 2 && q <= 4) {
+        const int i = q - 2;
+        a2 = _mm512_fmadd_ps(wv[i * 3 + 0], v0, a2);
+        a2 = _mm512_fmadd_ps(wv[i * 3 + 1], v1, a2);
+        a2 = _mm512_fmadd_ps(wv[i * 3 + 2], v2, a2);
+      }
+      if (q >= 3) {
+        const int i = q - 3;
+        a3 = _mm512_fmadd_ps(wv[i * 3 + 0], v0, a3);
+        a3 = _mm512_fmadd_ps(wv[i * 3 + 1], v1, a3);
+        a3 = _mm512_fmadd_ps(wv[i * 3 + 2], v2, a3);
+      }
+    }
+    float* yr = y + r0 * wo + c0;
+    storeRow(yr, a0, m, accumulate);
+    storeRow(yr + wo, a1, m, accumulate);
+    storeRow(yr + 2 * wo, a2, m, accumulate);
+    storeRow(yr + 3 * wo, a3, m, accumulate);
+  }
+}
+
+static void dw3x3s1Row(const float* xp, int64_t ld, const __m512* wv, int64_t r, int64_t wo, float* y,
+                       int accumulate) {
+  for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+    const __mmask16 m = tailMask(wo - c0);
+    __m512 a = _mm512_setzero_ps();
+    const float* p = xp + r * ld + c0;
+    for (int i = 0; i < 3; i++, p += ld) {
+      a = _mm512_fmadd_ps(wv[i * 3 + 0], _mm512_loadu_ps(p), a);
+      a = _mm512_fmadd_ps(wv[i * 3 + 1], _mm512_loadu_ps(p + 1), a);
+      a = _mm512_fmadd_ps(wv[i * 3 + 2], _mm512_loadu_ps(p + 2), a);
+    }
+    storeRow(y + r * wo + c0, a, m, accumulate);
+  }
+}
+
+// Any kh x kw, stride sh x sw with sw 1 or 2: one output row at a time.
+static void dwGeneric(const float* xp, int64_t ld, const float* w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                      int64_t ho, int64_t wo, float* y, int accumulate) {
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (int64_t r = 0; r < ho; r++) {
+    for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+      const __mmask16 m = tailMask(wo - c0);
+      __m512 a = _mm512_setzero_ps();
+      for (int64_t i = 0; i < kh; i++) {
+        const float* p = xp + (r * sh + i) * ld + c0 * sw;
+        if (sw == 1) {
+          for (int64_t j = 0; j < kw; j++) a = _mm512_fmadd_ps(_mm512_set1_ps(w[i * kw + j]), _mm512_loadu_ps(p + j), a);
+        } else {
+          for (int64_t j = 0; j < kw; j++) {
+            const __m512 v = _mm512_permutex2var_ps(_mm512_loadu_ps(p + j), evens, _mm512_loadu_ps(p + j + 16));
+            a = _mm512_fmadd_ps(_mm512_set1_ps(w[i * kw + j]), v, a);
+          }
+        }
+      }
+      storeRow(y + r * wo + c0, a, m, accumulate);
+    }
+  }
+}
+
+void dwCorrelateF32(const float* xp, int64_t ld, const float* w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                    int64_t ho, int64_t wo, float* y, int accumulate) {
+  if (kh == 3 && kw == 3 && sh == 1 && sw == 1) {
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    int64_t r = 0;
+    for (; r + 4 <= ho; r += 4) dw3x3s1Rows4(xp, ld, wv, r, wo, y, accumulate);
+    for (; r < ho; r++) dw3x3s1Row(xp, ld, wv, r, wo, y, accumulate);
+    return;
+  }
+  dwGeneric(xp, ld, w, kh, kw, sh, sw, ho, wo, y, accumulate);
+}
+
+// Lanes e of a 16-wide load at column lo + e that lie in [0, w).
+static inline __mmask16 colMask(int64_t lo, int64_t w) {
+  const int64_t a = lo < 0 ? -lo : 0, b = w - lo < 16 ? w - lo : 16;
+  if (b <= a) return 0;
+  const unsigned hi = b >= 16 ? 0xFFFFu : ((1u << b) - 1u);
+  return (__mmask16)(hi & ~((1u << a) - 1u));
+}
+
+void dw3x3s1DirectF32(const float* x, int64_t h, int64_t w, int64_t top, int64_t left, const float* wt, int64_t ho,
+                      int64_t wo, float* y, int accumulate) {
+  __m512 wv[9];
+  for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(wt[t]);
+  for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+    const __mmask16 m = tailMask(wo - c0);
+    const int64_t lo = c0 - left;
+    const __mmask16 m0 = colMask(lo, w), m1 = colMask(lo + 1, w), m2 = colMask(lo + 2, w);
+    int64_t r0 = 0;
+    for (; r0 + 4 <= ho; r0 += 4) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+#pragma GCC unroll 6
+      for (int q = 0; q < 6; q++) {
+        const int64_t ih = r0 - top + q;
+        if (ih < 0 || ih >= h) continue;
+        const float* p = x + ih * w + lo;
+        const __m512 v0 = _mm512_maskz_loadu_ps(m0, p), v1 = _mm512_maskz_loadu_ps(m1, p + 1);
+        const __m512 v2 = _mm512_maskz_loadu_ps(m2, p + 2);
+        if (q <= 2) {
+          a0 = _mm512_fmadd_ps(wv[q * 3 + 0], v0, a0);
+          a0 = _mm512_fmadd_ps(wv[q * 3 + 1], v1, a0);
+          a0 = _mm512_fmadd_ps(wv[q * 3 + 2], v2, a0);
+        }
+        if (q >= 1 && q <= 3) {
+          const int i = q - 1;
+          a1 = _mm512_fmadd_ps(wv[i * 3 + 0], v0, a1);
+          a1 = _mm512_fmadd_ps(wv[i * 3 + 1], v1, a1);
+          a1 = _mm512_fmadd_ps(wv[i * 3 + 2], v2, a1);
+        }
+        if (q >= 2 && q <= 4) {
+          const int i = q - 2;
+          a2 = _mm512_fmadd_ps(wv[i * 3 + 0], v0, a2);
+          a2 = _mm512_fmadd_ps(wv[i * 3 + 1], v1, a2);
+          a2 = _mm512_fmadd_ps(wv[i * 3 + 2], v2, a2);
+        }
+        if (q >= 3) {
+          const int i = q - 3;
+          a3 = _mm512_fmadd_ps(wv[i * 3 + 0], v0, a3);
+          a3 = _mm512_fmadd_ps(wv[i * 3 + 1], v1, a3);
+          a3 = _mm512_fmadd_ps(wv[i * 3 + 2], v2, a3);
+        }
+      }
+      float* yr = y + r0 * wo + c0;
+      storeRow(yr, a0, m, accumulate);
+      storeRow(yr + wo, a1, m, accumulate);
+      storeRow(yr + 2 * wo, a2, m, accumulate);
+      storeRow(yr + 3 * wo, a3, m, accumulate);
+    }
+    for (; r0 < ho; r0++) {
+      __m512 a = _mm512_setzero_ps();
+      for (int i = 0; i < 3; i++) {
+        const int64_t ih = r0 - top + i;
+        if (ih < 0 || ih >= h) continue;
+        const float* p = x + ih * w + lo;
+        a = _mm512_fmadd_ps(wv[i * 3 + 0], _mm512_maskz_loadu_ps(m0, p), a);
+        a = _mm512_fmadd_ps(wv[i * 3 + 1], _mm512_maskz_loadu_ps(m1, p + 1), a);
+        a = _mm512_fmadd_ps(wv[i * 3 + 2], _mm512_maskz_loadu_ps(m2, p + 2), a);
+      }
+      storeRow(y + r0 * wo + c0, a, m, accumulate);
+    }
+  }
+}
+
+static float hsum(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  float s = 0.f;
+  for (int e = 0; e < 16; e++) s += t[e];
+  return s;
+}
+
+void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                     int64_t ho, int64_t wo, float* gw, float* gbSum) {
+  __m512 bs = _mm512_setzero_ps();
+  if (kh == 3 && kw == 3 && sh == 1 && sw == 1) {
+    __m512 a[9];
+    for (int t = 0; t < 9; t++) a[t] = _mm512_setzero_ps();
+    int64_t r = 0;
+    for (; r + 4 <= ho; r += 4) {
+      for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+        const __mmask16 m = tailMask(wo - c0);
+        const float* g = gy + r * wo + c0;
+        const __m512 g0 = _mm512_maskz_loadu_ps(m, g), g1 = _mm512_maskz_loadu_ps(m, g + wo);
+        const __m512 g2 = _mm512_maskz_loadu_ps(m, g + 2 * wo), g3 = _mm512_maskz_loadu_ps(m, g + 3 * wo);
+        bs = _mm512_add_ps(bs, _mm512_add_ps(_mm512_add_ps(g0, g1), _mm512_add_ps(g2, g3)));
+        const float* p = xp + r * ld + c0;
+#pragma GCC unroll 6
+        for (int q = 0; q < 6; q++, p += ld) {
+          const __m512 v0 = _mm512_loadu_ps(p), v1 = _mm512_loadu_ps(p + 1), v2 = _mm512_loadu_ps(p + 2);
+          // input row r + q meets gy row r + q - i through kernel row i.
+#pragma GCC unroll 3
+          for (int i = 0; i < 3; i++) {
+            const int rr = q - i;
+            if (rr < 0 || rr > 3) continue;
+            const __m512 gg = rr == 0 ? g0 : rr == 1 ? g1 : rr == 2 ? g2 : g3;
+            a[i * 3 + 0] = _mm512_fmadd_ps(gg, v0, a[i * 3 + 0]);
+            a[i * 3 + 1] = _mm512_fmadd_ps(gg, v1, a[i * 3 + 1]);
+            a[i * 3 + 2] = _mm512_fmadd_ps(gg, v2, a[i * 3 + 2]);
+          }
+        }
+      }
+    }
+    for (; r < ho; r++) {
+      for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+        const __m512 g = _mm512_maskz_loadu_ps(tailMask(wo - c0), gy + r * wo + c0);
+        bs = _mm512_add_ps(bs, g);
+        const float* p = xp + r * ld + c0;
+        for (int i = 0; i < 3; i++, p += ld) {
+          a[i * 3 + 0] = _mm512_fmadd_ps(g, _mm512_loadu_ps(p), a[i * 3 + 0]);
+          a[i * 3 + 1] = _mm512_fmadd_ps(g, _mm512_loadu_ps(p + 1), a[i * 3 + 1]);
+          a[i * 3 + 2] = _mm512_fmadd_ps(g, _mm512_loadu_ps(p + 2), a[i * 3 + 2]);
+        }
+      }
+    }
+    for (int t = 0; t < 9; t++) gw[t] += hsum(a[t]);
+    if (gbSum) *gbSum = hsum(bs);
+    return;
+  }
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (int64_t i = 0; i < kh; i++)
+    for (int64_t j = 0; j < kw; j++) {
+      __m512 a = _mm512_setzero_ps();
+      for (int64_t r = 0; r < ho; r++) {
+        const float* p = xp + (r * sh + i) * ld + j;
+        for (int64_t c0 = 0; c0 < wo; c0 += 16) {
+          const __m512 g = _mm512_maskz_loadu_ps(tailMask(wo - c0), gy + r * wo + c0);
+          const __m512 v = sw == 1 ? _mm512_loadu_ps(p + c0)
+                                   : _mm512_permutex2var_ps(_mm512_loadu_ps(p + 2 * c0), evens, _mm512_loadu_ps(p + 2 * c0 + 16));
+          a = _mm512_fmadd_ps(g, v, a);
+        }
+      }
+      gw[i * kw + j] += hsum(a);
+    }
+  if (gbSum) {
+    for (int64_t r = 0; r < ho; r++)
+      for (int64_t c0 = 0; c0 < wo; c0 += 16) bs = _mm512_add_ps(bs, _mm512_maskz_loadu_ps(tailMask(wo - c0), gy + r * wo + c0));
+    *gbSum = hsum(bs);
+  }
+}
+
+}  // namespace avx512
+}  // namespace iv

@@ -1,0 +1,28 @@
+// AVX-512 kernels for depthwise convolution (conv_depthwise_avx512.cc), called by
+// conv_depthwise.cc only when activeIsa() == Isa::avx512. Plain functions, no inline code.
+#pragma once
+#include <cstdint>
+
+namespace iv {
+namespace avx512 {
+
+// y[r][c] (+)= sum_ij w[i][j] * xp[r sh + i][c sw + j] over an ho x wo output (dilation 1),
+// float32, sw 1 or 2. xp is a padded plane with row pitch ld that must be readable for
+// (ho - 1) sh + kh rows and, in every row, for roundUp(wo, 16) sw + kw - 1 columns (the
+// caller zero-fills what lies outside the image; lanes past wo are read but never stored).
+void dwCorrelateF32(const float* xp, int64_t ld, const float* w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                    int64_t ho, int64_t wo, float* y, int accumulate);
+
+// The same for 3x3, stride 1, read straight from the unpadded h x w plane x: output (r, c)
+// reads x[r - top + i][c - left + j], zero outside the plane (top, left may be negative).
+void dw3x3s1DirectF32(const float* x, int64_t h, int64_t w, int64_t top, int64_t left, const float* wt, int64_t ho,
+                      int64_t wo, float* y, int accumulate);
+
+// gw[i][j] += sum_rc gy[r][c] xp[r sh + i][c sw + j] (kh x kw, accumulated into gw) over an
+// ho x wo gy (contiguous), same xp requirements as above; *gbSum (when not null) gets the
+// sum of gy.
+void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                     int64_t ho, int64_t wo, float* gw, float* gbSum);
+
+}  // namespace avx512
+}  // namespace iv
