@@ -1,0 +1,76 @@
+// The ops without a section of their own: elementwise, reductions, views, indexing, pooling,
+// resampling, normalisation and the rest, forward + backward at one training-sized shape
+// each, beside PyTorch CPU's on the same shapes in the same run (2 threads, median ms).
+import * as iv from '../src'
+import { hasTorch, printTable, timeIt, torchRun } from './util'
+
+iv.setNumThreads(2)
+iv.manualSeed(0)
+
+// name, intern-vision forward (inputs require grad where differentiable), PyTorch expression
+// over the same-named tensors; each case sums its output and runs backward.
+const X = [32, 64, 28, 28]
+type Case = [string, () => iv.Tensor, string]
+const leaf = (shape: number[]) => iv.randn(shape).requiresGrad_()
+const x = leaf(X)
+const y = leaf(X)
+const row = leaf([X[3]])
+const logits = leaf([256, 1000])
+const table = leaf([10000, 256])
+const ids = iv.randint(0, 10000, [64, 128])
+const gatherIdx = iv.randint(0, 1000, [256, 100])
+const cases: Case[] = [
+  ['add (broadcast row)', () => x.add(row), 'x + row'],
+  ['mul', () => x.mul(y), 'x * y'],
+  ['gelu', () => x.gelu(), 'F.gelu(x)'],
+  ['relu', () => x.relu(), 'F.relu(x)'],
+  ['sigmoid', () => x.sigmoid(), 'torch.sigmoid(x)'],
+  ['hardswish', () => x.hardswish(), 'F.hardswish(x)'],
+  ['sum over H, W', () => x.sum([2, 3]), 'x.sum((2, 3))'],
+  ['mean over C', () => x.mean(1), 'x.mean(1)'],
+  ['max over W', () => x.max(3), 'x.amax(3)'],
+  ['var over N', () => x.var(0), 'x.var(0)'],
+  ['permute + contiguous', () => x.permute(0, 2, 3, 1).contiguous(), 'x.permute(0, 2, 3, 1).contiguous()'],
+  ['cat on C', () => iv.cat([x, y], 1), 'torch.cat([x, y], 1)'],
+  ['softmax [256, 1000]', () => iv.softmax(logits, 1), 'F.softmax(logits, 1)'],
+  ['logSoftmax [256, 1000]', () => iv.logSoftmax(logits, 1), 'F.log_softmax(logits, 1)'],
+  ['groupNorm 8 groups', () => iv.groupNorm(x, 8), 'F.group_norm(x, 8)'],
+  ['dropout p=0.1', () => iv.dropout(x, 0.1, true), 'F.dropout(x, 0.1, True)'],
+  ['embedding [64x128] of [10000, 256]', () => iv.embedding(ids, table), 'F.embedding(ids, table)'],
+  ['gather [256, 100] of [256, 1000]', () => iv.gather(logits, 1, gatherIdx), 'torch.gather(logits, 1, gidx)'],
+  ['indexSelect 4096 rows', () => iv.indexSelect(table, 0, ids.flatten().narrow(0, 0, 4096)), 'torch.index_select(table, 0, ids.flatten()[:4096])'],
+  ['avgPool2d 2x2', () => iv.avgPool2d(x, { kernelSize: 2 }), 'F.avg_pool2d(x, 2)'],
+  ['adaptiveAvgPool2d 1', () => iv.adaptiveAvgPool2d(x, 1), 'F.adaptive_avg_pool2d(x, 1)'],
+  ['pad reflect 2', () => iv.pad(x, [2, 2, 2, 2], { mode: 'reflect' }), "F.pad(x, (2, 2, 2, 2), mode='reflect')"],
+  ['interpolate bilinear x2', () => iv.interpolate(x, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }), "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)"],
+]
+const convT = leaf([64, 32, 2, 2])
+cases.push(['convTranspose2d 64->32 2x2 s2', () => iv.convTranspose2d(x, convT, null, { stride: 2 }), 'F.conv_transpose2d(x, convT, stride=2)'])
+
+const ours = cases.map(([, fn]) =>
+  timeIt(() => iv.scope(() => {
+    fn().sum().backward()
+  }), 7, 2) * 1000,
+)
+const torch = hasTorch
+  ? torchRun<number[]>(`
+import torch.nn.functional as F
+torch.manual_seed(0)
+def leaf(*s): return torch.randn(*s, requires_grad=True)
+x, y, row = leaf(${X.join(', ')}), leaf(${X.join(', ')}), leaf(${X[3]})
+logits, table = leaf(256, 1000), leaf(10000, 256)
+ids, gidx = torch.randint(0, 10000, (64, 128)), torch.randint(0, 1000, (256, 100))
+convT = leaf(64, 32, 2, 2)
+exprs = ${JSON.stringify(cases.map((c) => c[2]))}
+out = []
+for e in exprs:
+    f = eval('lambda: ' + e)
+    out.append(timeit(lambda: f().sum().backward(), 7, 2) * 1000)
+print(json.dumps(out))`)
+  : null
+
+printTable(
+  `other ops, forward + backward, float32, x = [${X.join(', ')}], 2 threads, median ms`,
+  ['op', 'intern-vision', 'PyTorch', 'speed vs PyTorch'],
+  cases.map(([name], i) => [name, ours[i], torch ? torch[i] : NaN, torch ? torch[i] / ours[i] : NaN]),
+)
