@@ -21,10 +21,16 @@
       "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"]
     },
     {
+      "target_name": "kernels_fastmath",
+      "type": "static_library",
+      "sources": ["<!@(node native/sources.js fastmath)"],
+      "cflags_cc": ["-ffast-math"]
+    },
+    {
       "target_name": "intern_vision",
-      "dependencies": ["kernels_avx2", "kernels_avx512"],
+      "dependencies": ["kernels_avx2", "kernels_avx512", "kernels_fastmath"],
       "sources": ["<!@(node native/sources.js base)"],
-      "libraries": ["-pthread"],
+      "libraries": ["-pthread", "-lmvec"],
       "ldflags": ["-pthread"]
     }
   ]

@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include "../../binding/args.h"
 #include "../../binding/registry.h"
 #include "../strided.h"
+#include "elementwise_fastmath.h"
 
 namespace iv {
 namespace {
@@ -122,11 +124,37 @@ void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
   X(hardswish) X(clamp) X(sign) X(square) X(reciprocal) X(powScalar) X(leakyRelu) X(sin) X(cos) X(floor) X(ceil)     \
   X(round) X(log1p) X(expm1) X(logicalNot)
 
+using FastUnary = void (*)(const float*, float*, int64_t);
+using FastGrad = void (*)(const float*, const float*, float*, int64_t);
+
+FastUnary fastUnary(U op) {
+  switch (op) {
+    case U::gelu: return fastmath::gelu;
+    case U::sigmoid: return fastmath::sigmoid;
+    case U::silu: return fastmath::silu;
+    case U::exp: return fastmath::exp;
+    default: return nullptr;
+  }
+}
+
+// Contiguous float32 rows of the transcendental activations take the vectorised loops.
+template <class T>
+bool runFastUnary(U op, const StridedLayout& L, T* o, const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    FastUnary fn = fastUnary(op);
+    if (!fn || L.innerStride(0) != 1 || L.innerStride(1) != 1) return false;
+    forEachRow(L, [&](const int64_t* off, int64_t n) { fn(p + off[1], o + off[0], n); });
+    return true;
+  }
+  return false;
+}
+
 template <class T>
 void runUnary(U op, const TensorArg& out, const TensorArg& x, double a, double b) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides});
   T* o = out.ptr<T>();
   const T* p = x.ptr<T>();
+  if (runFastUnary<T>(op, L, o, p)) return;
   switch (op) {
 #define IV_CASE(name) \
   case U::name: mapUnary<T>(L, o, p, [a, b](T v) { return applyUnary<T>(U::name, v, a, b); }); break;
@@ -271,6 +299,13 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
     return;
   }
   T* o = out.ptr<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    FastGrad fn = op == B::geluGrad ? fastmath::geluGrad : op == B::siluGrad ? fastmath::siluGrad : nullptr;
+    if (fn && L.innerStride(0) == 1 && L.innerStride(1) == 1 && L.innerStride(2) == 1) {
+      forEachRow(L, [&](const int64_t* off, int64_t n) { fn(pa + off[1], pb + off[2], o + off[0], n); });
+      return;
+    }
+  }
   if constexpr (Float) {
     switch (op) {
 #define IV_CASE(name) \
