@@ -1,7 +1,8 @@
-import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend'
-import { native, type Descriptor } from './native'
-import { dtypeCode, typedArrayFor, type TypedArray } from '../tensor/dtype'
-import { Tensor } from '../tensor/tensor'
+import type { Backend, Storage } from './backend'
+import { kernelCalls } from './kernel-calls'
+import { native } from './native'
+import { typedArrayFor, type TypedArray } from '../tensor/dtype'
+import type { Tensor } from '../tensor/tensor'
 
 // Live storage, for memoryStats(): disposal counts at once, garbage collection when the
 // finalization registry gets round to it.
@@ -92,12 +93,6 @@ export function hostView(t: Tensor): TypedArray {
   return typedArrayFor(t.dtype, s.handle, s.byteOffset + t.offset * t.itemSize, t.numel)
 }
 
-function describe(t: Tensor): Descriptor {
-  return [t.storage.handle as ArrayBuffer, t.offset, t.shape, t.strides, dtypeCode[t.dtype]]
-}
-
-const toArg = (a: unknown): unknown => (a instanceof Tensor ? describe(a) : a)
-
 export const cpuBackend: Backend = {
   device: 'cpu',
   allocate(bytes: number): Storage {
@@ -110,33 +105,5 @@ export const cpuBackend: Backend = {
   fromHost(t: Tensor, data: TypedArray): void {
     hostView(t).set(data)
   },
-  copy(out, src) {
-    native.copy(describe(out), describe(src))
-  },
-  fill(out, value) {
-    native.fill(describe(out), value)
-  },
-  unary(op: UnaryOp, out, x, a = NaN, b = NaN) {
-    native.unary(op, describe(out), describe(x), a, b)
-  },
-  binary(op: BinaryOp, out, a, b, alpha = 1) {
-    native.binary(op, describe(out), describe(a), describe(b), alpha)
-  },
-  where(out, cond, a, b) {
-    native.where(describe(out), describe(cond), describe(a), describe(b))
-  },
-  reduce(op: ReduceOp, out, x, reduced, correction = 0) {
-    native.reduce(op, describe(out), describe(x), reduced, correction)
-  },
-  matmul(out, a, b, bias) {
-    native.matmul(describe(out), describe(a), describe(b), bias ? describe(bias) : null)
-  },
-  run(name: string, ...args: unknown[]): unknown {
-    const fn = native[name]
-    if (typeof fn !== 'function') throw new Error(`${name}: no such CPU kernel`)
-    return (fn as (...a: unknown[]) => unknown)(...args.map(toArg))
-  },
-  has(name: string): boolean {
-    return typeof native[name] === 'function'
-  },
+  ...kernelCalls(native, 'CPU'),
 }

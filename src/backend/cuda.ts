@@ -2,11 +2,12 @@
 // for 'cuda' at import as a lazy stand-in: the first use finds, probes and loads the addon
 // (cuda-loader.ts) and then puts the real backend in its place, or fails with the reason,
 // so a process that never touches the GPU never pays for the probe.
-import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend'
+import type { Backend, Storage } from './backend'
+import { describe, kernelCalls } from './kernel-calls'
 import { registerBackend } from './index'
 import { loadCudaAddon, type CudaProbe } from './cuda-loader'
-import { dtypeCode, newTypedArray, type TypedArray } from '../tensor/dtype'
-import { Tensor } from '../tensor/tensor'
+import { newTypedArray, type TypedArray } from '../tensor/dtype'
+import type { Tensor } from '../tensor/tensor'
 
 /** A device buffer: an opaque handle owned by the addon (returned to its cache when freed or collected). */
 export type DeviceHandle = object & { readonly __deviceHandle: unique symbol }
@@ -67,11 +68,6 @@ class CudaStorage implements Storage {
   }
 }
 
-function describe(t: Tensor): CudaDescriptor {
-  return [t.storage.handle as DeviceHandle, t.offset, t.shape, t.strides, dtypeCode[t.dtype]]
-}
-
-const toArg = (a: unknown): unknown => (a instanceof Tensor ? describe(a) : a)
 
 export function makeCudaBackend(addon: CudaAddon): Backend {
   return {
@@ -82,41 +78,13 @@ export function makeCudaBackend(addon: CudaAddon): Backend {
     toHost(t: Tensor): TypedArray {
       if (t.storage.disposed) throw new Error('data: the tensor was disposed')
       const out = newTypedArray(t.dtype, t.numel)
-      addon.toHost(describe(t), out)
+      addon.toHost(describe(t) as CudaDescriptor, out)
       return out
     },
     fromHost(t: Tensor, data: TypedArray): void {
-      addon.fromHost(describe(t), data)
+      addon.fromHost(describe(t) as CudaDescriptor, data)
     },
-    copy(out, src) {
-      addon.copy(describe(out), describe(src))
-    },
-    fill(out, value) {
-      addon.fill(describe(out), value)
-    },
-    unary(op: UnaryOp, out, x, a = NaN, b = NaN) {
-      addon.unary(op, describe(out), describe(x), a, b)
-    },
-    binary(op: BinaryOp, out, a, b, alpha = 1) {
-      addon.binary(op, describe(out), describe(a), describe(b), alpha)
-    },
-    where(out, cond, a, b) {
-      addon.where(describe(out), describe(cond), describe(a), describe(b))
-    },
-    reduce(op: ReduceOp, out, x, reduced, correction = 0) {
-      addon.reduce(op, describe(out), describe(x), reduced, correction)
-    },
-    matmul(out, a, b, bias) {
-      addon.matmul(describe(out), describe(a), describe(b), bias ? describe(bias) : null)
-    },
-    run(name: string, ...args: unknown[]): unknown {
-      const fn = addon[name]
-      if (typeof fn !== 'function') throw new Error(`${name}: no such CUDA kernel`)
-      return (fn as (...a: unknown[]) => unknown)(...args.map(toArg))
-    },
-    has(name: string): boolean {
-      return typeof addon[name] === 'function'
-    },
+    ...kernelCalls(addon as unknown as Record<string, unknown>, 'CUDA'),
   }
 }
 
