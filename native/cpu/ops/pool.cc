@@ -8,67 +8,16 @@
 #include <string>
 #include <vector>
 #include "../../binding/args.h"
+#include "../../binding/pool_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
 
 namespace iv {
 namespace {
 
-inline int64_t floorDivS(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// PyTorch's pooling_output_shape: in ceil mode the last window must start inside the input
-// or the left padding.
-int64_t pooledSize(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, bool ceil) {
-  int64_t o = floorDivS(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
-  if (ceil && (o - 1) * s >= in + p) o--;
-  return o;
-}
-
-struct Pool {
-  int64_t planes, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
-};
+using Pool = PoolGeometry;
 
 std::string str(int64_t v) { return std::to_string(v); }
-
-void checkFloat4d(Args& args, const TensorArg& t, const char* name) {
-  if (t.shape.size() != 4) args.fail(std::string(name) + " must be 4-d [N, C, H, W], got " + t.shapeString());
-  if (t.dtype != DType::float32 && t.dtype != DType::float64)
-    args.fail(std::string(name) + " must be float32 or float64, got " + dtypeName(t.dtype));
-  if (!t.contiguous()) args.fail(std::string(name) + " must be contiguous");
-}
-
-void checkPair(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName) {
-  checkFloat4d(args, in, inName);
-  checkFloat4d(args, out, outName);
-  if (in.dtype != out.dtype)
-    args.fail(std::string(inName) + " is " + dtypeName(in.dtype) + " but " + outName + " is " + dtypeName(out.dtype));
-  if (in.shape[0] != out.shape[0] || in.shape[1] != out.shape[1])
-    args.fail(std::string(inName) + " " + in.shapeString() + " and " + outName + " " + out.shapeString() +
-              " differ in batch or channels");
-}
-
-// params: [kh, kw, sh, sw, ph, pw, dh, dw]; `in` input-shaped, `out` output-shaped.
-Pool parsePool(Args& args, size_t at, bool ceil, const TensorArg& in, const char* inName, const TensorArg& out,
-               const char* outName) {
-  checkPair(args, in, inName, out, outName);
-  const std::vector<int64_t> p = args.ints(at, "params");
-  if (p.size() != 8) args.fail("params must be [kh, kw, sh, sw, ph, pw, dh, dw]");
-  Pool g{in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3],
-         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.ph < 0 || g.pw < 0)
-    args.fail("kernel size, stride and dilation must be positive and padding non-negative");
-  if (g.ph > g.kh / 2 || g.pw > g.kw / 2)
-    args.fail("padding " + str(g.ph) + "x" + str(g.pw) + " must be at most half the kernel size " + str(g.kh) + "x" +
-              str(g.kw));
-  const int64_t ho = pooledSize(g.H, g.kh, g.ph, g.sh, g.dh, ceil), wo = pooledSize(g.W, g.kw, g.pw, g.sw, g.dw, ceil);
-  if (ho < 1 || wo < 1)
-    args.fail("input " + in.shapeString() + " is too small for kernel " + str(g.kh) + "x" + str(g.kw) +
-              " (output would be " + str(ho) + "x" + str(wo) + ")");
-  if (g.Ho != ho || g.Wo != wo)
-    args.fail(std::string(outName) + " " + out.shapeString() + " should be " + str(ho) + "x" + str(wo) +
-              " spatially for " + inName + " " + in.shapeString());
-  return g;
-}
 
 template <class T>
 void maxForward(const Pool& g, const T* x, T* y, int32_t* idx) {
@@ -120,7 +69,7 @@ void maxBackward(const Pool& g, const T* gy, const int32_t* idx, T* gx) {
 Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "maxPool2d", 5);
   TensorArg out = args.tensor(0, "out"), idx = args.tensor(1, "indices"), x = args.tensor(2, "x");
-  const Pool g = parsePool(args, 3, args.boolean(4, "ceilMode"), x, "x", out, "out");
+  const Pool g = parseMaxPoolArgs(args, 3, args.boolean(4, "ceilMode"), x, "x", out, "out");
   if (idx.shape != out.shape || idx.dtype != DType::int32 || !idx.contiguous())
     args.fail("indices must be a contiguous int32 tensor shaped like out " + out.shapeString() + ", got " +
               dtypeName(idx.dtype) + " " + idx.shapeString());
@@ -134,7 +83,7 @@ Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
 Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "maxPool2dBackward", 3);
   TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput"), idx = args.tensor(2, "indices");
-  checkPair(args, gx, "gradInput", gy, "gradOutput");
+  checkPoolPair(args, gx, "gradInput", gy, "gradOutput");
   if (idx.shape != gy.shape || idx.dtype != DType::int32 || !idx.contiguous())
     args.fail("indices must be a contiguous int32 tensor shaped like gradOutput " + gy.shapeString());
   Pool g{gx.shape[0] * gx.shape[1], gx.shape[2], gx.shape[3], gy.shape[2], gy.shape[3], 1, 1, 1, 1, 0, 0, 1, 1};
@@ -199,32 +148,6 @@ void avgBackward(const Pool& g, const T* gy, T* gx, bool includePad, int64_t div
   });
 }
 
-// params: [kh, kw, sh, sw, ph, pw] (no dilation), then ceilMode, countIncludePad and
-// divisorOverride (0 for none).
-Pool parseAvg(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName,
-              bool& includePad, int64_t& div) {
-  const std::vector<int64_t> p = args.ints(2, "params");
-  if (p.size() != 6) args.fail("params must be [kh, kw, sh, sw, ph, pw]");
-  const bool ceil = args.boolean(3, "ceilMode");
-  includePad = args.boolean(4, "countIncludePad");
-  div = args.integer(5, "divisorOverride");
-  if (div < 0) args.fail("divisorOverride must be positive (or 0 for none), got " + str(div));
-  checkPair(args, in, inName, out, outName);
-  Pool g{in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3],
-         p[0], p[1], p[2], p[3], p[4], p[5], 1, 1};
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.ph < 0 || g.pw < 0)
-    args.fail("kernel size and stride must be positive and padding non-negative");
-  if (g.ph > g.kh / 2 || g.pw > g.kw / 2)
-    args.fail("padding " + str(g.ph) + "x" + str(g.pw) + " must be at most half the kernel size " + str(g.kh) + "x" +
-              str(g.kw));
-  const int64_t ho = pooledSize(g.H, g.kh, g.ph, g.sh, 1, ceil), wo = pooledSize(g.W, g.kw, g.pw, g.sw, 1, ceil);
-  if (ho < 1 || wo < 1)
-    args.fail("input " + in.shapeString() + " is too small for kernel " + str(g.kh) + "x" + str(g.kw));
-  if (g.Ho != ho || g.Wo != wo)
-    args.fail(std::string(outName) + " " + out.shapeString() + " should be " + str(ho) + "x" + str(wo) +
-              " spatially for " + inName + " " + in.shapeString());
-  return g;
-}
 
 // avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
@@ -232,7 +155,7 @@ Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
   TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
   bool includePad;
   int64_t div;
-  const Pool g = parseAvg(args, x, "x", out, "out", includePad, div);
+  const Pool g = parseAvgPoolArgs(args, x, "x", out, "out", includePad, div);
   if (x.dtype == DType::float32) avgForward<float>(g, x.ptr<float>(), out.ptr<float>(), includePad, div);
   else avgForward<double>(g, x.ptr<double>(), out.ptr<double>(), includePad, div);
   return info.Env().Undefined();
@@ -244,7 +167,7 @@ Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
   TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
   bool includePad;
   int64_t div;
-  const Pool g = parseAvg(args, gx, "gradInput", gy, "gradOutput", includePad, div);
+  const Pool g = parseAvgPoolArgs(args, gx, "gradInput", gy, "gradOutput", includePad, div);
   if (gx.dtype == DType::float32) avgBackward<float>(g, gy.ptr<float>(), gx.ptr<float>(), includePad, div);
   else avgBackward<double>(g, gy.ptr<double>(), gx.ptr<double>(), includePad, div);
   return info.Env().Undefined();
@@ -295,7 +218,7 @@ void adaptiveBackward(const Pool& g, const T* gy, T* gx) {
 }
 
 Pool parseAdaptive(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName) {
-  checkPair(args, in, inName, out, outName);
+  checkPoolPair(args, in, inName, out, outName);
   if (in.shape[2] < 1 || in.shape[3] < 1 || out.shape[2] < 1 || out.shape[3] < 1)
     args.fail("spatial sizes must be positive, got " + std::string(inName) + " " + in.shapeString() + " and " +
               outName + " " + out.shapeString());
