@@ -12,16 +12,8 @@ const { execFileSync } = require('node:child_process')
 const iv = require('../../lib')
 const cuda = require('../../lib/cuda')
 
-const OUT = process.env.OUT || path.join(__dirname, '..', 'out')
-fs.mkdirSync(OUT, { recursive: true })
-if (!cuda.isAvailable()) {
-  console.error(`CUDA is not available: ${cuda.unavailableReason()}`)
-  process.exit(2)
-}
+const { OUT, TOL, results, poisoned, compare, guard } = require('./common')
 const { Tensor } = iv
-const TOL = { float32: 1e-5, float64: 1e-12 }
-const POISON = { float32: NaN, float64: NaN, int32: -777777 }
-const results = []
 
 function rnd(shape, dtype, nan = false) {
   const x = iv.randn(shape, { dtype })
@@ -31,53 +23,8 @@ function rnd(shape, dtype, nan = false) {
   return iv.tensor(d, { shape, dtype })
 }
 
-function poisoned(shape, dtype, device) {
-  const t = Tensor.empty(shape, dtype, device)
-  t.fill_(POISON[dtype])
-  return t
-}
 
-// Rows are [name, error, tolerance, pass]; `got` on cuda, `ref` on cpu.
-function compare(name, got, ref, tol = TOL[ref.dtype] ?? 0) {
-  const g = got.cpu().data()
-  const r = ref.data()
-  let pass = g.length === r.length
-  let err = 0
-  if (pass && (ref.dtype === 'float32' || ref.dtype === 'float64')) {
-    let diff = 0
-    let norm = 0
-    for (let i = 0; i < r.length; i++) {
-      const a = g[i]
-      const b = r[i]
-      if (!Number.isFinite(b)) {
-        if (!Object.is(a, b) && !(Number.isNaN(a) && Number.isNaN(b))) pass = false
-        continue
-      }
-      if (!Number.isFinite(a)) {
-        pass = false
-        continue
-      }
-      diff += (a - b) * (a - b)
-      norm += b * b
-    }
-    err = norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff)
-    pass = pass && err <= tol
-  } else if (pass) {
-    for (let i = 0; i < r.length; i++) if (g[i] !== r[i]) err++
-    pass = err === 0
-  }
-  results.push([name, err, tol, pass])
-  if (!pass) console.log(`FAIL ${name}: error ${err} (tolerance ${tol})`)
-}
 
-function guard(name, fn) {
-  try {
-    fn()
-  } catch (e) {
-    results.push([name, NaN, 0, false])
-    console.log(`FAIL ${name}: ${e.stack}`)
-  }
-}
 
 // Runs `name` on the CPU backend with `cpuArgs` and on CUDA with the same arguments moved
 // over (tensors copied, everything else as is).

@@ -12,68 +12,23 @@ const { spawnSync } = require('node:child_process')
 const iv = require('../../lib')
 const cuda = require('../../lib/cuda')
 
-const OUT = process.env.OUT || path.join(__dirname, '..', 'out')
-fs.mkdirSync(OUT, { recursive: true })
-if (!cuda.isAvailable()) {
-  console.error(`CUDA is not available: ${cuda.unavailableReason()}`)
-  process.exit(2)
-}
+const { OUT, TOL, results, poisoned, compare, guard } = require('./common')
 const { Tensor } = iv
-const TOL = { float32: 1e-5, float64: 1e-12 }
-const results = []
 
 function rnd(shape, dtype = 'float32', kind = 'normal') {
   if (kind === 'positive') return iv.rand(shape, { dtype }).add(0.1)
   return iv.randn(shape, { dtype })
-}
-function poisoned(shape, dtype, device) {
-  const t = Tensor.empty(shape, dtype, device)
-  t.fill_(NaN)
-  return t
 }
 // A fresh pair: a poisoned host tensor and a poisoned device tensor.
 function outs(shape, dtype) {
   return [poisoned(shape, dtype, 'cpu'), poisoned(shape, dtype, 'cuda')]
 }
 
-function compare(name, got, ref, tol = TOL[ref.dtype]) {
-  const g = got.cpu().data()
-  const r = ref.data()
-  let pass = g.length === r.length
-  let diff = 0
-  let norm = 0
-  for (let i = 0; pass && i < r.length; i++) {
-    const a = g[i]
-    const b = r[i]
-    if (!Number.isFinite(b)) {
-      if (!Object.is(a, b) && !(Number.isNaN(a) && Number.isNaN(b))) pass = false
-      continue
-    }
-    if (!Number.isFinite(a)) {
-      pass = false
-      continue
-    }
-    diff += (a - b) * (a - b)
-    norm += b * b
-  }
-  const err = norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff)
-  pass = pass && err <= tol
-  results.push([name, err, tol, pass])
-  if (!pass) console.log(`FAIL ${name}: error ${err} (tolerance ${tol})`)
-}
 function compareNumber(name, got, ref, tol) {
   const err = ref === 0 ? Math.abs(got - ref) : Math.abs(got - ref) / Math.abs(ref)
   const pass = (Object.is(got, ref) || err <= tol) && !Number.isNaN(got)
   results.push([name, err, tol, pass])
   if (!pass) console.log(`FAIL ${name}: got ${got}, expected ${ref}`)
-}
-function guard(name, fn) {
-  try {
-    fn()
-  } catch (e) {
-    results.push([name, NaN, 0, false])
-    console.log(`FAIL ${name}: ${e.stack}`)
-  }
 }
 const runBoth = (name, cpuArgs, cudaArgs) => [cpuArgs[0].backend.run(name, ...cpuArgs), cudaArgs[0].backend.run(name, ...cudaArgs)]
 

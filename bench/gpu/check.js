@@ -11,18 +11,10 @@ const path = require('node:path')
 const iv = require('../../lib')
 const cuda = require('../../lib/cuda')
 
-const OUT = process.env.OUT || path.join(__dirname, '..', 'out')
-fs.mkdirSync(OUT, { recursive: true })
+const { OUT, TOL, results, poisoned, compare, guard } = require('./common')
 const CASES = JSON.parse(fs.readFileSync(path.join(__dirname, 'cases.json'), 'utf8'))
 
-if (!cuda.isAvailable()) {
-  console.error(`CUDA is not available: ${cuda.unavailableReason()}`)
-  process.exit(2)
-}
 const { Tensor } = iv
-const TOL = { float32: 1e-5, float64: 1e-12, bf16: 1e-2 }
-const POISON = { float32: NaN, float64: NaN, int32: -777777, uint8: 77, bool: 77 }
-const results = []
 
 // ---- inputs and comparison ----
 
@@ -40,55 +32,8 @@ function rnd(shape, dtype, kind = 'normal') {
   return x
 }
 
-function poisoned(shape, dtype, device) {
-  const t = Tensor.empty(shape, dtype, device)
-  // fill() writes bool as 0/1: poison a bool output through a uint8 alias of its memory.
-  const raw = dtype === 'bool' ? new Tensor(t.storage, 0, t.shape, t.strides, 'uint8') : t
-  raw.fill_(POISON[dtype])
-  return t
-}
 
-// Rows are [name, error, tolerance, pass]; `got` is a cuda tensor, `ref` a cpu one.
-function compare(name, got, ref, tol = TOL[ref.dtype] ?? 0) {
-  const g = got.cpu().data()
-  const r = ref.data()
-  let pass = g.length === r.length
-  let err = 0
-  if (pass && (ref.dtype === 'float32' || ref.dtype === 'float64')) {
-    let diff = 0
-    let norm = 0
-    for (let i = 0; i < r.length; i++) {
-      const a = g[i]
-      const b = r[i]
-      if (Number.isNaN(b) || !Number.isFinite(b)) {
-        if (!Object.is(a, b) && !(Number.isNaN(a) && Number.isNaN(b))) pass = false
-        continue
-      }
-      if (!Number.isFinite(a)) {
-        pass = false
-        continue
-      }
-      diff += (a - b) * (a - b)
-      norm += b * b
-    }
-    err = norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff)
-    pass = pass && err <= tol
-  } else if (pass) {
-    for (let i = 0; i < r.length; i++) if (g[i] !== r[i]) err++
-    pass = err === 0
-  }
-  results.push([name, err, tol, pass])
-  if (!pass) console.log(`FAIL ${name}: error ${err} (tolerance ${tol})`)
-}
 
-function guard(name, fn) {
-  try {
-    fn()
-  } catch (e) {
-    results.push([name, NaN, 0, false])
-    console.log(`FAIL ${name}: ${e.stack}`)
-  }
-}
 
 // The same view of a host tensor and its device copy.
 const views = {
