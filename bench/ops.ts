@@ -44,6 +44,20 @@ const cases: Case[] = [
   ['pad reflect 2', () => iv.pad(x, [2, 2, 2, 2], { mode: 'reflect' }), "F.pad(x, (2, 2, 2, 2), mode='reflect')"],
   ['interpolate bilinear x2', () => iv.interpolate(x, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }), "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)"],
 ]
+const target = iv.rand(X)
+const src = leaf([256, 100])
+cases.push(
+  ['clamp', () => x.clamp(-0.5, 0.5), 'x.clamp(-0.5, 0.5)'],
+  ['pow 3', () => x.pow(3), 'x.pow(3)'],
+  ['where', () => iv.where(x.gt(0), x, y), 'torch.where(x > 0, x, y)'],
+  ['scatterAdd [256, 100] into [256, 1000]', () => iv.scatterAdd(logits, 1, gatherIdx, src), 'logits.scatter_add(1, gidx, src)'],
+  ['mseLoss', () => iv.mseLoss(x, y), 'F.mse_loss(x, y)'],
+  ['l1Loss', () => iv.l1Loss(x, y), 'F.l1_loss(x, y)'],
+  ['smoothL1Loss', () => iv.smoothL1Loss(x, y), 'F.smooth_l1_loss(x, y)'],
+  ['binaryCrossEntropyWithLogits', () => iv.binaryCrossEntropyWithLogits(x, target), 'F.binary_cross_entropy_with_logits(x, target)'],
+  ['cosineSimilarity over C', () => iv.cosineSimilarity(x, y, { dim: 1 }), 'F.cosine_similarity(x, y, dim=1)'],
+  ['normalize over C', () => iv.normalize(x, { dim: 1 }), 'F.normalize(x, dim=1)'],
+)
 const convT = leaf([64, 32, 2, 2])
 cases.push(['convTranspose2d 64->32 2x2 s2', () => iv.convTranspose2d(x, convT, null, { stride: 2 }), 'F.conv_transpose2d(x, convT, stride=2)'])
 
@@ -61,6 +75,7 @@ x, y, row = leaf(${X.join(', ')}), leaf(${X.join(', ')}), leaf(${X[3]})
 logits, table = leaf(256, 1000), leaf(10000, 256)
 ids, gidx = torch.randint(0, 10000, (64, 128)), torch.randint(0, 1000, (256, 100))
 convT = leaf(64, 32, 2, 2)
+target, src = torch.rand(${X.join(', ')}), leaf(256, 100)
 exprs = ${JSON.stringify(cases.map((c) => c[2]))}
 out = []
 for e in exprs:
