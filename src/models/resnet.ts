@@ -184,6 +184,16 @@ export class ResNet extends Module {
     return PLANES.map((p) => p * e)
   }
 
+  /** Width of forwardPooled's output. */
+  get pooledDim(): number {
+    return this.featureChannels[3]
+  }
+
+  /** Strides of forwardFeatures' outputs against the input. */
+  get featureStrides(): number[] {
+    return this.maxpool instanceof Identity ? [1, 2, 4, 8] : [4, 8, 16, 32]
+  }
+
   /** The outputs of layer1..layer4 (strides 4, 8, 16, 32; 1, 2, 4, 8 in the CIFAR layout). */
   forwardFeatures(x: Tensor): Tensor[] {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels)

@@ -76,6 +76,18 @@ export class MetaNet extends Module {
     })
   }
 
+  /** Width of forwardPooled's output. */
+  get pooledDim(): number {
+    return this.config.headWidth
+  }
+
+  /** Strides of forwardFeatures' outputs against the input (stem 2, then each stage's). */
+  get featureStrides(): number[] {
+    const cumulative: number[] = []
+    this.config.stages.reduce((stride, s) => (cumulative.push(stride * s.stride), stride * s.stride), 2)
+    return this.config.outStages.map((s) => cumulative[s])
+  }
+
   /** Channels of each forwardFeatures output. */
   get featureChannels(): number[] {
     return this.config.outStages.map((s) => this.config.stages[s].channels)
