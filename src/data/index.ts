@@ -21,3 +21,4 @@ export { parseIdx, readIdxFile, fashionMnistAvailable, FASHION_MNIST_ROOT } from
 export * from './formats/mnist'
 export * from './formats/files'
 export { decodeImage, encodePng, encodeJpeg, encodeGreyPng, decodeGreyValues, type DecodeOptions } from './formats/image-io'
+export * from './gvd'
