@@ -1,0 +1,7 @@
+export * from './common'
+export * from './features'
+export * from './task-heads'
+export * from './linear-probe'
+export * from './dense-probe'
+export * from './finetune'
+export * from './protocol'
