@@ -178,36 +178,73 @@ export class ResNet extends Module {
     return n + (classes > 0 ? linearParams(512 * block.expansion, classes) : 0)
   }
 
+  /** Number of stages (layer1..layer4). */
+  get stageCount(): number {
+    return 4
+  }
+
   /** Output widths of layer1..layer4. */
-  get featureChannels(): number[] {
+  get stageChannels(): number[] {
     const e = this.layer1.get(0) instanceof Bottleneck ? 4 : 1
     return PLANES.map((p) => p * e)
   }
 
+  /** Strides of layer1..layer4's outputs against the input. */
+  get stageStrides(): number[] {
+    return this.maxpool instanceof Identity ? [1, 2, 4, 8] : [4, 8, 16, 32]
+  }
+
+  /** forwardFeatures returns every stage. */
+  get featureStages(): number[] {
+    return [0, 1, 2, 3]
+  }
+
+  /** Output widths of layer1..layer4. */
+  get featureChannels(): number[] {
+    return this.stageChannels
+  }
+
   /** Width of forwardPooled's output. */
   get pooledDim(): number {
-    return this.featureChannels[3]
+    return this.stageChannels[3]
   }
 
   /** Strides of forwardFeatures' outputs against the input. */
   get featureStrides(): number[] {
-    return this.maxpool instanceof Identity ? [1, 2, 4, 8] : [4, 8, 16, 32]
+    return this.stageStrides
+  }
+
+  /** conv1, bn1, relu, max-pool: the input of layer1. */
+  forwardStem(x: Tensor): Tensor {
+    if (x.ndim !== 4 || x.shape[1] !== this.inChannels)
+      throw new Error(`ResNet '${this.name}': expected an input [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`)
+    return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x)).relu()) as Tensor
+  }
+
+  /** Runs layer{i+1} on the previous stage's output (the stem's for stage 0). */
+  forwardStage(i: number, y: Tensor): Tensor {
+    const layers = [this.layer1, this.layer2, this.layer3, this.layer4]
+    if (!Number.isInteger(i) || i < 0 || i >= layers.length)
+      throw new Error(`ResNet '${this.name}'.forwardStage: stage must be an integer in [0, 4), got ${i}`)
+    return layers[i].forward(y)
+  }
+
+  /** Global average pool of layer4's output: [N, 512 * expansion]. */
+  forwardHead(y: Tensor): Tensor {
+    return this.avgpool.forward(y).flatten(1)
   }
 
   /** The outputs of layer1..layer4 (strides 4, 8, 16, 32; 1, 2, 4, 8 in the CIFAR layout). */
   forwardFeatures(x: Tensor): Tensor[] {
-    if (x.ndim !== 4 || x.shape[1] !== this.inChannels)
-      throw new Error(`ResNet '${this.name}': expected an input [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`)
-    let y = this.maxpool.forward(this.bn1.forward(this.conv1.forward(x)).relu()) as Tensor
+    let y = this.forwardStem(x)
     const out: Tensor[] = []
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) out.push((y = layer.forward(y)))
+    for (let i = 0; i < this.stageCount; i++) out.push((y = this.forwardStage(i, y)))
     return out
   }
 
   /** The pooled feature [N, 512 * expansion] before fc. */
   forwardPooled(x: Tensor): Tensor {
-    const feats = this.forwardFeatures(x)
-    return this.avgpool.forward(feats[3]).flatten(1)
+    return this.forwardHead(this.forwardFeatures(x)[3])
   }
 
   override forward(x: Tensor): Tensor {

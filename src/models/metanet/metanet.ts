@@ -81,11 +81,32 @@ export class MetaNet extends Module {
     return this.config.headWidth
   }
 
-  /** Strides of forwardFeatures' outputs against the input (stem 2, then each stage's). */
-  get featureStrides(): number[] {
+  /** Number of stages (the config's stages; forwardStage runs one). */
+  get stageCount(): number {
+    return this.config.stages.length
+  }
+
+  /** Output channels of each stage. */
+  get stageChannels(): number[] {
+    return this.config.stages.map((s) => s.channels)
+  }
+
+  /** Stride of each stage's output against the input (stem 2, then each stage's). */
+  get stageStrides(): number[] {
     const cumulative: number[] = []
     this.config.stages.reduce((stride, s) => (cumulative.push(stride * s.stride), stride * s.stride), 2)
-    return this.config.outStages.map((s) => cumulative[s])
+    return cumulative
+  }
+
+  /** The stages whose outputs forwardFeatures returns (config.outStages). */
+  get featureStages(): number[] {
+    return [...this.config.outStages]
+  }
+
+  /** Strides of forwardFeatures' outputs against the input. */
+  get featureStrides(): number[] {
+    const strides = this.stageStrides
+    return this.config.outStages.map((s) => strides[s])
   }
 
   /** Channels of each forwardFeatures output. */
@@ -99,24 +120,43 @@ export class MetaNet extends Module {
       throw new Error(`MetaNet '${c.name}': expected an input [N, ${c.inChannels}, H, W], got ${shapeStr(x.shape)}`)
   }
 
+  /** The stem's output, the input of stage 0. */
+  forwardStem(x: Tensor): Tensor {
+    this.checkInput(x)
+    return this.stem.forward(x)
+  }
+
+  /** Runs the blocks of stage `i` on the previous stage's output (the stem's for stage 0). */
+  forwardStage(i: number, y: Tensor): Tensor {
+    if (!Number.isInteger(i) || i < 0 || i >= this.stageCount)
+      throw new Error(`MetaNet '${this.config.name}'.forwardStage: stage must be an integer in [0, ${this.stageCount}), got ${i}`)
+    const blocks = this.blocks.children()
+    for (let b = i === 0 ? 0 : this.stageEnds[i - 1] + 1; b <= this.stageEnds[i]; b++) y = blocks[b].forward(y) as Tensor
+    return y
+  }
+
+  /** The head and global average pool on the last stage's output: [N, headWidth]. */
+  forwardHead(y: Tensor): Tensor {
+    return adaptiveAvgPool2d(this.head.forward(y), 1).flatten(1)
+  }
+
   /** The outputs of the stages in config.outStages (by default 1, 2, 4, 5: strides 4, 8, 16, 32), for necks. */
   forwardFeatures(x: Tensor): Tensor[] {
-    this.checkInput(x)
     const feats: Tensor[] = []
-    const wanted = new Set(this.config.outStages.map((s) => this.stageEnds[s]))
-    let y = this.stem.forward(x)
-    this.blocks.children().forEach((b, i) => {
-      y = b.forward(y) as Tensor
+    const wanted = new Set(this.config.outStages)
+    let y = this.forwardStem(x)
+    for (let i = 0; i < this.stageCount; i++) {
+      y = this.forwardStage(i, y)
       if (wanted.has(i)) feats.push(y)
-    })
+    }
     return feats
   }
 
   /** The pooled headWidth-d feature before the classifier [N, headWidth]. */
   forwardPooled(x: Tensor): Tensor {
-    this.checkInput(x)
-    const y = this.head.forward(this.blocks.forward(this.stem.forward(x)))
-    return adaptiveAvgPool2d(y, 1).flatten(1)
+    let y = this.forwardStem(x)
+    for (let i = 0; i < this.stageCount; i++) y = this.forwardStage(i, y)
+    return this.forwardHead(y)
   }
 
   /** Logits [N, numClasses] (the pooled features when numClasses is 0). */

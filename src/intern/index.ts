@@ -1,0 +1,6 @@
+export * from './stage-io'
+export { Transfer, TransferSet, isStagedBackbone, transferStages, type StagedBackbone } from './transfer'
+export { BalancedBatches, ClassifierHeads, DetectionHeads, SegmentationHeads, createTaskHead, toSourceBatches, type Metric, type RawSourceBatch, type SourceBatch, type StepLoss, type TaskHead } from './objectives'
+export { ExpertModel, evaluateExpert, loadExpert, trainExpert, type ExpertOptions } from './expert'
+export { Generalist, GeneralistModel, createGeneralistModel, loadGeneralist, loadUpstreamBackbone, trainGeneralist, type GeneralistOptions } from './generalist'
+export { PRESETS, getPreset, type Preset, type StagePreset } from './presets'
