@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { benchmarkData, benchmarkDataset, type BenchmarkData } from '../data/gvd/downstream'
 import { parseShotList, percentageShot, type ShotList } from '../data/sampling'
 import type { Dataset, Sample } from '../data/types'
+import { subset } from '../data/dataset'
 
 export type TaskType = 'classification' | 'detection' | 'segmentation' | 'depth'
 export type MetricName = 'top1' | 'meanPerClassAccuracy' | 'map50' | 'mr2' | 'miou' | 'rmse' | 'delta1'
@@ -105,12 +106,22 @@ export const DEFAULT_TASKS: string[] = Object.keys(SPECS)
 export interface TaskOptions {
   /** Folder of the shipped shot lists; default SHOTS_DIR. */
   shotsDir?: string
+  /**
+   * Score on only the first `testSize` test images (for quick runs and tests; the card records
+   * the size, and results of different sizes are not comparable). Default: the whole test split.
+   */
+  testSize?: number
 }
 
 export function getTask(name: string, options: TaskOptions = {}): BenchmarkTask {
   const spec = SPECS[name]
   if (!spec) throw new RangeError(`getTask: no task '${name}'; known: ${DEFAULT_TASKS.join(', ')}`)
-  return makeTask(name, spec, benchmarkData(name), options.shotsDir ?? SHOTS_DIR)
+  const data = benchmarkData(name)
+  const testSize = options.testSize ?? data.card.sizes.test
+  if (!Number.isInteger(testSize) || testSize < 1 || testSize > data.card.sizes.test) {
+    throw new RangeError(`getTask: testSize of '${name}' must be an integer in [1, ${data.card.sizes.test}], got ${options.testSize}`)
+  }
+  return makeTask(name, spec, data, options.shotsDir ?? SHOTS_DIR, testSize)
 }
 
 export function listTasks(): BenchmarkTask[] {
@@ -128,13 +139,13 @@ export function drawShotList(task: BenchmarkTask, percent: number, seed: number,
   return percentageShot(train, { percent, seed, ...spec.shots })
 }
 
-function makeTask(name: string, spec: TaskSpec, data: BenchmarkData, shotsDir: string): BenchmarkTask {
+function makeTask(name: string, spec: TaskSpec, data: BenchmarkData, shotsDir: string, testSize: number): BenchmarkTask {
   const numClasses = data.classNames.length
   const card: TaskCard = {
     name,
     description: `${data.card.description} Metric: ${METRIC_WORDS[spec.metric]} (${spec.direction} is better).`,
     data: `${data.card.provenance} License: ${data.card.license}.`,
-    sizes: { ...data.card.sizes },
+    sizes: { train: data.card.sizes.train, test: testSize },
     metric: spec.metric,
     direction: spec.direction,
     extraMetrics: [...spec.extraMetrics],
@@ -156,7 +167,11 @@ function makeTask(name: string, spec: TaskSpec, data: BenchmarkData, shotsDir: s
     imageSize: data.imageSize,
     reasonable: spec.reasonable && { ...spec.reasonable },
     train: () => (train ??= benchmarkDataset(name, 'train')),
-    test: () => (test ??= benchmarkDataset(name, 'test')),
+    test: () => {
+      if (test) return test
+      const full = benchmarkDataset(name, 'test')
+      return (test = testSize < full.length ? subset(full, Int32Array.from({ length: testSize }, (_, i) => i)) : full)
+    },
     async shotIndices(percent: number, seed: number): Promise<Int32Array> {
       if (typeof percent !== 'number' || !(percent > 0 && percent <= 100)) {
         throw new RangeError(`shotIndices: percent must be in (0, 100], got ${percent} (task '${name}')`)

@@ -1,0 +1,39 @@
+// `intern-vision run`: the whole INTERN pipeline (upstream stages, baselines, GV-B, Down-A) and
+// its report. Started again on the same --out, it continues where it stopped.
+import { parseArgs } from 'node:util'
+import * as path from 'node:path'
+import { getPipelinePreset, PIPELINE_PRESETS, runPipeline } from '../intern/pipeline'
+
+export const runUsage = `usage: intern-vision run [--preset NAME] [--out DIR] [--quiet]
+
+Runs INTERN end to end: Up-A, the C, D and S experts, the generalists C-D and C-D-S, the
+single-source and image-text baselines, GV-B on every model at 10% and 100%, Down-A, and
+writes DIR/report.html, report.md and results.json (rewritten after every stage and task).
+Run it again with the same --out to continue a stopped run.
+
+  --preset NAME  ${Object.keys(PIPELINE_PRESETS).join(' | ')} (default cpu-default: about 15 minutes on 2 cores;
+                 cpu-full: the figures we quote, 3 seeds, about 2 hours)
+  --out DIR      the run folder (default runs/intern-<preset>)
+  --quiet        no per-stage progress bars`
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      preset: { type: 'string', default: 'cpu-default' },
+      out: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    console.log(runUsage)
+    return 0
+  }
+  const preset = getPipelinePreset(values.preset!)
+  const out = values.out ?? path.join('runs', `intern-${preset.name}`)
+  console.error(`intern-vision run: preset ${preset.name} (${preset.description}) into ${out}`)
+  await runPipeline({ preset, out, quiet: values.quiet })
+  return 0
+}
