@@ -1,0 +1,10 @@
+// GV-A: MetaNet architecture search (docs/search.md).
+export * from './space'
+export * from './cost'
+export * from './latency'
+export * from './strategies'
+export * from './proxy'
+export * from './pareto'
+export * from './chart'
+export * from './search'
+export * from './compare'
