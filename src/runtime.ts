@@ -17,9 +17,9 @@ export function cpuInfo(): { isa: string; detectedIsa: string; threads: number }
   return native.cpuInfo()
 }
 
-/** CPU tensor memory: `bytes` and `blocks` held by live tensors (disposed memory leaves at
- * once, garbage-collected memory once its finaliser has run), and `cachedBytes` kept for
- * reuse by later allocations of the same size. */
+/** CPU tensor memory of this thread: `bytes` and `blocks` held by live tensors (memory leaves
+ * the count the moment it is disposed or garbage-collected), and `cachedBytes` kept for reuse
+ * by later allocations of the same size. */
 export function memoryStats(): { bytes: number; blocks: number; cachedBytes: number } {
   return cpuMemoryStats()
 }

@@ -1,28 +1,58 @@
-// Tensor storage: V8-owned ArrayBuffers, 64 bytes larger than asked, whose data starts at
-// the first 64-byte boundary (args.cc aligns every descriptor the same way). V8 owns the
-// memory, so it knows the pressure and the GC frees forgotten tensors; free() detaches the
-// buffer, which releases the memory at once and turns stale views empty instead of
-// dangling. (External buffers with N-API finalizers were tried first: Node defers those
-// finalizers to the event loop, so a synchronous training loop piled them up.)
+// Tensor storage: ArrayBuffers 64 bytes larger than asked, whose data starts at the first
+// 64-byte boundary (args.cc aligns every descriptor the same way). The memory is calloc'd
+// here and handed to V8 as the buffer's backing store with a deleter: V8 counts it as the
+// buffer's size, so the GC knows the pressure and frees forgotten tensors, and the deleter
+// runs the moment the memory goes (GC or free()), so the live count below is exact at any
+// time, even in a synchronous loop. (N-API finalizers were tried first: Node defers them to
+// the event loop, so a synchronous training loop piled them up, and so did a count kept by
+// JS finalizers.) free() detaches the buffer, which releases the memory at once and turns
+// stale views empty instead of dangling.
 #include <unistd.h>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <v8.h>
 #include "args.h"
 #include "registry.h"
 
 namespace iv {
 namespace {
 
+// Storage bytes and blocks not yet freed, per JS thread (the main one and each worker):
+// allocation happens on the thread, the deleter may run on a GC thread.
+struct LiveStorage {
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> blocks{0};
+};
+
+// Never freed: a storage can outlive its thread's addon instance and still report to it.
+thread_local LiveStorage* live = new LiveStorage();
+
+void releaseStorage(void* data, size_t length, void* counter) {
+  std::free(data);
+  auto* c = static_cast<LiveStorage*>(counter);
+  c->bytes.fetch_sub(static_cast<int64_t>(length - kStorageAlignment), std::memory_order_relaxed);
+  c->blocks.fetch_sub(1, std::memory_order_relaxed);
+}
+
 Napi::Value alloc(const Napi::CallbackInfo& info) {
   Args args(info, "alloc", 1);
   int64_t bytes = args.integer(0, "bytes");
   if (bytes < 0) args.fail("argument 'bytes' must be non-negative, got " + std::to_string(bytes));
-  // V8 aborts the process when an ArrayBuffer cannot be allocated, so a request that cannot
-  // fit in physical memory is refused here with an error instead.
+  // A request that cannot fit in physical memory is refused with an error, not an abort.
   static const int64_t physical = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
   if (bytes > physical)
     args.fail("cannot allocate " + std::to_string(bytes) + " bytes: more than this machine's " +
               std::to_string(physical) + " bytes of memory");
-  return Napi::ArrayBuffer::New(info.Env(), static_cast<size_t>(bytes) + kStorageAlignment);
+  const size_t total = static_cast<size_t>(bytes) + kStorageAlignment;
+  void* data = std::calloc(total, 1);
+  if (!data) args.fail("cannot allocate " + std::to_string(bytes) + " bytes: out of memory");
+  live->bytes.fetch_add(bytes, std::memory_order_relaxed);
+  live->blocks.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(data, total, releaseStorage, live);
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(v8::Isolate::GetCurrent(), std::move(store));
+  // N-API has no buffer with a synchronous deleter; a napi_value is a V8 local handle.
+  return Napi::Value(info.Env(), reinterpret_cast<napi_value>(*buffer));
 }
 
 Napi::Value freeBuffer(const Napi::CallbackInfo& info) {
@@ -42,10 +72,20 @@ Napi::Value alignedOffset(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(alignmentPad(ab.Data())));
 }
 
+// Bytes and blocks this thread allocated that are not yet freed (cached buffers included).
+Napi::Value memoryStats(const Napi::CallbackInfo& info) {
+  Args args(info, "memoryStats", 0);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(live->bytes.load(std::memory_order_relaxed))));
+  out.Set("blocks", Napi::Number::New(info.Env(), static_cast<double>(live->blocks.load(std::memory_order_relaxed))));
+  return out;
+}
+
 }  // namespace
 
 IV_EXPORT("alloc", alloc);
 IV_EXPORT("free", freeBuffer);
 IV_EXPORT("alignedOffset", alignedOffset);
+IV_EXPORT("memoryStats", memoryStats);
 
 }  // namespace iv

@@ -5,8 +5,25 @@ import type { Tensor } from '../tensor/tensor'
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[]
 
+/**
+ * Tensors that scope() would have disposed but a returned tensor's graph may still need (a
+ * backward closure can hold any of them). Shared by every returned root; disposed when the
+ * last root lets go: its graph ran backward, or the root itself was disposed.
+ */
+export class GraphHold {
+  private roots = 0
+  constructor(private readonly tensors: Tensor[]) {}
+  attach(): void {
+    this.roots++
+  }
+  detach(): void {
+    if (--this.roots === 0) for (const t of this.tensors) t.dispose()
+  }
+}
+
 export class GradNode {
   private fn: BackwardFn | null
+  private holds: GraphHold[] = []
   constructor(
     readonly name: string,
     /** The op's tensor inputs, null where an input needs no gradient. */
@@ -14,6 +31,10 @@ export class GradNode {
     fn: BackwardFn,
   ) {
     this.fn = fn
+  }
+
+  get released(): boolean {
+    return this.fn === null
   }
 
   apply(grad: Tensor): (Tensor | null | undefined)[] {
@@ -27,6 +48,18 @@ export class GradNode {
 
   release(): void {
     this.fn = null
+  }
+
+  /** Keeps `hold`'s tensors alive until this node lets go of them (dropHolds). */
+  hold(hold: GraphHold): void {
+    hold.attach()
+    this.holds.push(hold)
+  }
+
+  dropHolds(): void {
+    const holds = this.holds
+    this.holds = []
+    for (const h of holds) h.detach()
   }
 }
 

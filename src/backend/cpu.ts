@@ -4,14 +4,6 @@ import { native } from './native'
 import { typedArrayFor, type TypedArray } from '../tensor/dtype'
 import type { Tensor } from '../tensor/tensor'
 
-// Live storage, for memoryStats(): disposal counts at once, garbage collection when the
-// finalization registry gets round to it.
-const live = { bytes: 0, blocks: 0 }
-const collected = new FinalizationRegistry<number>((bytes) => {
-  live.bytes -= bytes
-  live.blocks--
-})
-
 // Disposed buffers wait here, binned by exact size, for the next allocation of that size: a
 // training step allocates the same sizes every time, and a fresh buffer costs page faults and
 // zeroing (V8 zero-fills new ArrayBuffers). Like PyTorch's caching allocator, the cache holds
@@ -22,6 +14,7 @@ const collected = new FinalizationRegistry<number>((bytes) => {
 // detaches the old one: a stale descriptor still reads as disposed, never as reused memory.
 const cache = new Map<number, ArrayBuffer[]>()
 let cachedBytes = 0
+let cachedBlocks = 0
 const cacheLimit = Number(process.env.INTERN_VISION_CACHE_BYTES ?? 512 * 2 ** 20)
 const poison = process.env.INTERN_VISION_POISON === '1'
 
@@ -30,6 +23,7 @@ function takeCached(bytes: number): ArrayBuffer | undefined {
   const buffer = bin?.pop()
   if (!buffer) return undefined
   cachedBytes -= bytes
+  cachedBlocks--
   if (poison) new Uint8Array(buffer).fill(0xff)
   return buffer
 }
@@ -44,6 +38,7 @@ function putCached(buffer: ArrayBuffer, bytes: number): void {
   if (bin) bin.push(moved)
   else cache.set(bytes, [moved])
   cachedBytes += bytes
+  cachedBlocks++
 }
 
 /** Frees the buffers cached for reuse (torch.cuda.empty_cache's CPU twin). */
@@ -51,10 +46,14 @@ export function emptyCpuCache(): void {
   for (const bin of cache.values()) for (const b of bin) native.free(b)
   cache.clear()
   cachedBytes = 0
+  cachedBlocks = 0
 }
 
+/** Live tensor memory: what the addon allocated and has not freed (its count drops the moment
+ * the GC frees a buffer), less what waits in the cache. */
 export function cpuMemoryStats(): { bytes: number; blocks: number; cachedBytes: number } {
-  return { ...live, cachedBytes }
+  const allocated = native.memoryStats()
+  return { bytes: allocated.bytes - cachedBytes, blocks: allocated.blocks - cachedBlocks, cachedBytes }
 }
 
 class CpuStorage implements Storage {
@@ -67,9 +66,6 @@ class CpuStorage implements Storage {
     readonly byteLength: number,
   ) {
     this.byteOffset = native.alignedOffset(handle)
-    live.bytes += byteLength
-    live.blocks++
-    collected.register(this, byteLength, this)
   }
   get disposed(): boolean {
     return this.refs <= 0
@@ -79,12 +75,16 @@ class CpuStorage implements Storage {
   }
   release(): void {
     if (this.refs > 0 && --this.refs === 0) {
-      collected.unregister(this)
-      live.bytes -= this.byteLength
-      live.blocks--
       putCached(this.handle, this.byteLength)
     }
   }
+}
+
+/** A live byte view of part of a contiguous CPU tensor's memory, for tensors of any size
+ * (a typed array over all of a tensor is limited to 2^32 elements). */
+export function hostBytes(t: Tensor, start: number, length: number): Uint8Array {
+  const s = t.storage as CpuStorage
+  return new Uint8Array(s.handle, s.byteOffset + t.offset * t.itemSize + start, length)
 }
 
 /** A live typed-array view of a CPU tensor's elements (contiguous tensors only). */

@@ -11,6 +11,8 @@ export interface NativeAddon {
   alloc(bytes: number): ArrayBuffer
   free(buffer: ArrayBuffer): boolean
   alignedOffset(buffer: ArrayBuffer): number
+  /** Bytes and blocks this thread's alloc() made that are not yet freed. */
+  memoryStats(): { bytes: number; blocks: number }
   cpuInfo(): { isa: string; detectedIsa: string; threads: number }
   setNumThreads(n: number): void
   unary(op: string, out: Descriptor, x: Descriptor, a: number, b: number): void

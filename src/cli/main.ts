@@ -1,78 +1,84 @@
 #!/usr/bin/env node
-// The intern-vision command line: `train` runs the main job (the embedded default is the
-// procedural GV-D world), `info` reports the engine's build and devices.
-import { parseArgs } from 'node:util'
-import * as cuda from '../cuda'
-import { cpuInfo } from '../runtime'
-import { train, type TrainArgs } from './train'
+// The intern-vision command line: a table of commands. Each lives in src/cli/<name>.ts,
+// exports `<name>Command(argv): Promise<number>` (the exit code) and prints its own usage for
+// --help; it is loaded only when it runs, so --help and --version stay instant.
+// Exit codes: 0 done, 1 the command failed, 2 bad usage (unknown command or option).
 
-const usage = `usage: intern-vision <command> [options]
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = <T>(id: string): T => require(id) as T
 
-commands:
-  train   train a model on a GV-D dataset, checkpoint, evaluate
-          --data world|fashion-mnist|digits (world)   --model mn-t|mn-s|resnet18 (mn-t)
-          --steps N (600)  --batch-size N (64)  --lr X (0.003)  --image-size N (32, world only)
-          --train-size N (8000)  --test-size N (1000)  --workers N (1)  --seed N (0)
-          --out DIR (runs/latest)  --resume
-  info    the CPU kernel set, threads and CUDA availability`
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
-  if (command === 'info') {
-    console.log(JSON.stringify({ cpu: cpuInfo(), cuda: cuda.isAvailable() ? { devices: cuda.deviceCount(), name: cuda.deviceName() } : { available: false, reason: cuda.unavailableReason() } }, null, 2))
-    return 0
-  }
-  if (command === 'train') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        data: { type: 'string', default: 'world' },
-        model: { type: 'string', default: 'mn-t' },
-        steps: { type: 'string', default: '600' },
-        'batch-size': { type: 'string', default: '64' },
-        lr: { type: 'string', default: '0.003' },
-        'image-size': { type: 'string', default: '32' },
-        'train-size': { type: 'string', default: '8000' },
-        'test-size': { type: 'string', default: '1000' },
-        workers: { type: 'string', default: '1' },
-        seed: { type: 'string', default: '0' },
-        out: { type: 'string', default: 'runs/latest' },
-        resume: { type: 'boolean', default: false },
-      },
-    })
-    const int = (k: string, v: string | undefined, min: number): number => {
-      const n = Number(v)
-      if (!Number.isInteger(n) || n < min) throw new Error(`train: --${k} must be an integer >= ${min}, got '${v}'`)
-      return n
-    }
-    if (!['world', 'fashion-mnist', 'digits'].includes(values.data!)) throw new Error(`train: --data must be world, fashion-mnist or digits, got '${values.data}'`)
-    const lr = Number(values.lr)
-    if (!(lr > 0)) throw new Error(`train: --lr must be a positive number, got '${values.lr}'`)
-    const args: TrainArgs = {
-      data: values.data as TrainArgs['data'],
-      model: values.model!,
-      steps: int('steps', values.steps, 1),
-      batchSize: int('batch-size', values['batch-size'], 1),
-      lr,
-      imageSize: int('image-size', values['image-size'], 8),
-      trainSize: int('train-size', values['train-size'], 1),
-      testSize: int('test-size', values['test-size'], 1),
-      workers: int('workers', values.workers, 0),
-      seed: int('seed', values.seed, 0),
-      out: values.out!,
-      resume: values.resume!,
-    }
-    await train(args)
-    return 0
-  }
-  console.error(usage)
-  return command === undefined || command === 'help' || command === '--help' ? 0 : 2
+interface Command {
+  /** One line for the command list. */
+  summary: string
+  run: (argv: string[]) => Promise<number>
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(`intern-vision: ${err.message}`)
-    process.exit(1)
+const COMMANDS: Record<string, Command> = {
+  train: {
+    summary: 'train a zoo model on a GV-D dataset, checkpoint, evaluate',
+    run: (argv) => load<typeof import('./train')>('./train').trainCommand(argv),
   },
-)
+  run: {
+    summary: 'the whole INTERN pipeline (upstream stages, baselines, GV-B, Down-A) and its report',
+    run: (argv) => load<typeof import('./run')>('./run').runCommand(argv),
+  },
+  pretrain: {
+    summary: 'one upstream stage: amateur, expert (C, D or S) or generalist',
+    run: (argv) => load<typeof import('./pretrain')>('./pretrain').pretrainCommand(argv),
+  },
+  evaluate: {
+    summary: "score a backbone on GV-B tasks into a run folder's results and report",
+    run: (argv) => load<typeof import('./evaluate')>('./evaluate').evaluateCommand(argv),
+  },
+  search: {
+    summary: 'search MetaNet architectures under a FLOPs budget (GV-A)',
+    run: (argv) => load<typeof import('./search')>('./search').searchCommand(argv),
+  },
+  info: {
+    summary: 'the CPU kernel set, threads and CUDA availability',
+    run: (argv) => load<typeof import('./info')>('./info').infoCommand(argv),
+  },
+}
+
+const USAGE = `usage: intern-vision <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`)
+  .join('\n')}
+
+intern-vision <command> --help   a command's options
+intern-vision --version          the package version`
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    console.log(USAGE)
+    return 0
+  }
+  if (name === 'help') return main([rest[0], '--help'])
+  if (name === '--version') {
+    console.log(load<typeof import('../intern/stage-io')>('../intern/stage-io').packageVersion())
+    return 0
+  }
+  if (name === undefined) {
+    console.error(USAGE)
+    return 2
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  if (!command) {
+    console.error(`intern-vision: unknown ${name.startsWith('-') ? 'option' : 'command'} '${name}'\n\n${USAGE}`)
+    return 2
+  }
+  return command.run(rest)
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(`intern-vision: ${err.message}`)
+      process.exit(1)
+    },
+  )
+}

@@ -2,7 +2,7 @@
 // its report. Started again on the same --out, it continues where it stopped.
 import { parseArgs } from 'node:util'
 import * as path from 'node:path'
-import { getPipelinePreset, PIPELINE_PRESETS, runPipeline } from '../intern/pipeline'
+import { getPipelinePreset, PIPELINE_PRESETS, runPipeline, type PipelinePreset } from '../intern/pipeline'
 
 export const runUsage = `usage: intern-vision run [--preset NAME] [--out DIR] [--quiet]
 
@@ -17,23 +17,33 @@ Run it again with the same --out to continue a stopped run.
   --quiet        no per-stage progress bars`
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      preset: { type: 'string', default: 'cpu-default' },
-      out: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  })
-  if (values.help) {
-    console.log(runUsage)
-    return 0
+  let preset: PipelinePreset
+  let out: string
+  let quiet: boolean
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        preset: { type: 'string', default: 'cpu-default' },
+        out: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    })
+    if (values.help) {
+      console.log(runUsage)
+      return 0
+    }
+    preset = getPipelinePreset(values.preset!)
+    out = values.out ?? path.join('runs', `intern-${preset.name}`)
+    quiet = values.quiet!
+  } catch (e) {
+    // A bad option or preset: one line, exit 2, nothing started.
+    console.error(`intern-vision run: ${(e as Error).message}`)
+    return 2
   }
-  const preset = getPipelinePreset(values.preset!)
-  const out = values.out ?? path.join('runs', `intern-${preset.name}`)
   console.error(`intern-vision run: preset ${preset.name} (${preset.description}) into ${out}`)
-  await runPipeline({ preset, out, quiet: values.quiet })
+  await runPipeline({ preset, out, quiet })
   return 0
 }

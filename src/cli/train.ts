@@ -2,11 +2,12 @@
 // checkpoints, exact resume, a JSONL log and a final evaluation written to report.json.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { parseArgs } from 'node:util'
 import { DataLoader, fashionMnist, digits, worldDataset, type Dataset, type ImageSample } from '../data'
 import { batchToTensors } from '../data/to-tensor'
 import { MetaNet, resnet18 } from '../models'
 import type { Module } from '../nn'
-import { AdamW, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '../optim'
+import { AdamW, cosineSchedule, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '../optim'
 import { crossEntropy } from '../ops'
 import { noGrad } from '../autograd/grad-mode'
 import { scope } from '../tensor/memory'
@@ -27,6 +28,100 @@ export interface TrainArgs {
   seed: number
   out: string
   resume: boolean
+  /** Steps between checkpoints (one is always written after the last step). */
+  checkpointEvery: number
+}
+
+export const TRAIN_USAGE = `usage: intern-vision train [options]
+
+Trains a zoo model on a GV-D dataset with AdamW and a warmup-cosine schedule, checkpointing
+into the run folder, then evaluates it on the test split (report.json). Without --resume, a
+run folder's earlier checkpoint and log are moved aside (<name>.previous-<n>) first.
+  --data D             world, fashion-mnist or digits (default world)
+  --model M            mn-t, mn-s, mn-b4 or resnet18 (default mn-t)
+  --steps N            optimizer steps (default 600)
+  --batch-size N       images per step, at most the training images (default 64)
+  --lr X               peak learning rate (default 0.003)
+  --image-size N       image side in pixels, world only (default 32)
+  --train-size N       training images, world only (default 8000)
+  --test-size N        test images, world only (default 1000)
+  --workers N          data loader worker threads (default 1)
+  --seed N             seed of the model, the data and the shuffling (default 0)
+  --checkpoint-every N steps between checkpoints; one is always written at the end (default 100)
+  --out DIR            the run folder (default runs/<model>-<data>)
+  --resume             continue the run in --out from its checkpoint`
+
+/** Bad command-line input: one line on stderr, exit code 2. */
+export class UsageError extends Error {}
+
+/** Parses `train`'s options; --help gives null. */
+export function parseTrainArgs(argv: string[]): TrainArgs | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string', default: 'world' },
+      model: { type: 'string', default: 'mn-t' },
+      steps: { type: 'string', default: '600' },
+      'batch-size': { type: 'string', default: '64' },
+      lr: { type: 'string', default: '0.003' },
+      'image-size': { type: 'string', default: '32' },
+      'train-size': { type: 'string', default: '8000' },
+      'test-size': { type: 'string', default: '1000' },
+      workers: { type: 'string', default: '1' },
+      seed: { type: 'string', default: '0' },
+      'checkpoint-every': { type: 'string', default: '100' },
+      out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  if (values.help) return null
+  const int = (k: string, v: string | undefined, min: number): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${k} must be an integer >= ${min}, got '${v}'`)
+    return n
+  }
+  const data = values.data!
+  if (data !== 'world' && data !== 'fashion-mnist' && data !== 'digits') throw new UsageError(`--data must be world, fashion-mnist or digits, got '${data}'`)
+  if (!MODELS.includes(values.model!)) throw new UsageError(`--model must be one of ${MODELS.join(', ')}, got '${values.model}'`)
+  const lr = Number(values.lr)
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`)
+  return {
+    data,
+    model: values.model!,
+    steps: int('steps', values.steps, 1),
+    batchSize: int('batch-size', values['batch-size'], 1),
+    lr,
+    imageSize: int('image-size', values['image-size'], 8),
+    trainSize: int('train-size', values['train-size'], 1),
+    testSize: int('test-size', values['test-size'], 1),
+    workers: int('workers', values.workers, 0),
+    seed: int('seed', values.seed, 0),
+    checkpointEvery: int('checkpoint-every', values['checkpoint-every'], 1),
+    // One folder per model and data, so that runs of different models never share a checkpoint.
+    out: values.out ?? path.join('runs', `${values.model}-${data}`),
+    resume: values.resume!,
+  }
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  let args: TrainArgs | null
+  try {
+    args = parseTrainArgs(argv)
+    if (args === null) {
+      console.log(TRAIN_USAGE)
+      return 0
+    }
+    await train(args)
+    return 0
+  } catch (e) {
+    const err = e as Error & { code?: string }
+    const usage = e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')
+    console.error(`intern-vision train: ${err.message}`)
+    return usage ? 2 : 1
+  }
 }
 
 interface Task {
@@ -50,10 +145,17 @@ function task(a: TrainArgs): Task {
   return { train: digits({ split: 'train' }), test: digits({ split: 'test' }), labelSpace: 'class', numClasses: 10, inChannels: 1 }
 }
 
+const MODELS = ['mn-t', 'mn-s', 'mn-b4', 'resnet18']
+
 function buildModel(name: string, numClasses: number, inChannels: number): Module {
-  if (name.startsWith('mn-')) return new MetaNet(name, { numClasses, inChannels })
   if (name === 'resnet18') return resnet18({ numClasses, inChannels, cifar: true })
-  throw new Error(`train: unknown model '${name}' (mn-t, mn-s, mn-b4, resnet18)`)
+  return new MetaNet(name, { numClasses, inChannels })
+}
+
+/** Warmup over a tenth of the run (at most 100 steps) where there is room for it. */
+function schedule(steps: number) {
+  const warmupSteps = Math.min(100, Math.floor(steps / 10))
+  return warmupSteps >= 1 ? warmupCosineSchedule({ warmupSteps, totalSteps: steps }) : cosineSchedule({ totalSteps: steps })
 }
 
 function evaluate(model: Module, loader: DataLoader, labelSpace: string): Promise<number> {
@@ -78,12 +180,14 @@ function evaluate(model: Module, loader: DataLoader, labelSpace: string): Promis
 
 export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: number }> {
   manualSeed(a.seed)
-  fs.mkdirSync(a.out, { recursive: true })
   const t = task(a)
+  const perEpoch = Math.floor(t.train.length / a.batchSize)
+  if (perEpoch === 0) throw new UsageError(`--batch-size ${a.batchSize} is larger than the ${t.train.length} training images of ${a.data}`)
+  fs.mkdirSync(a.out, { recursive: true })
   const model = buildModel(a.model, t.numClasses, t.inChannels)
   const [decay, noDecay] = paramGroupsNoDecay(model.namedParameters(), 0.05)
   const optimizer = new AdamW([decay, noDecay], { lr: a.lr })
-  const scheduler = new LRScheduler(optimizer, warmupCosineSchedule({ warmupSteps: Math.min(100, Math.floor(a.steps / 10)), totalSteps: a.steps }))
+  const scheduler = new LRScheduler(optimizer, schedule(a.steps))
   const trainLoader = new DataLoader(t.train, { batchSize: a.batchSize, shuffle: true, seed: a.seed, dropLast: true, workers: a.workers })
   const testLoader = new DataLoader(t.test, { batchSize: 256, workers: a.workers })
   const started = Date.now()
@@ -93,7 +197,7 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
       model,
       optimizer,
       scheduler,
-      epochs: Math.ceil(a.steps / Math.floor(t.train.length / a.batchSize)),
+      epochs: Math.ceil(a.steps / perEpoch),
       maxSteps: a.steps,
       batches: (epoch) => {
         trainLoader.epoch = epoch
@@ -104,7 +208,7 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
         const logits = m.forward(b.images) as Tensor
         return crossEntropy(logits, b.labels![t.labelSpace], { labelSmoothing: 0.1 })
       },
-      checkpoint: { path: path.join(a.out, 'checkpoint.safetensors'), every: 100 },
+      checkpoint: { path: path.join(a.out, 'checkpoint.safetensors'), every: a.checkpointEvery },
       resume: a.resume,
       log: { jsonlPath: path.join(a.out, 'log.jsonl'), every: 25 },
     })

@@ -14,6 +14,7 @@
 // Either way a class the prefix misses gets its first stream item, so every class keeps >= 1.
 
 import { readFileSync, writeFileSync } from 'node:fs'
+import { fileError } from '../io/file-errors'
 import { annotationOf } from './dataset'
 import { Rng, stringKey } from './rng'
 import { IGNORE_INDEX, type Annotation, type Dataset, type ImageSample } from './types'
@@ -299,37 +300,48 @@ export function formatShotList(list: ShotList): string {
 
 export function parseShotList(text: string, source = 'text'): ShotList {
   const fn = 'parseShotList'
+  const bad = (problem: string): never => {
+    throw new Error(`${fn}: ${source} ${problem}`)
+  }
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '')
-  if (lines[0] !== HEADER || !lines[1]?.startsWith('# ')) {
-    throw new Error(`${fn}: ${source} does not start with '${HEADER}' and a '# key=value ...' line`)
+  if (lines[0] !== HEADER || !lines[1]?.startsWith('# ')) bad(`does not start with '${HEADER}' and a '# key=value ...' line`)
+  const meta: Record<string, string> = Object.create(null)
+  for (const kv of lines[1].slice(2).split(' ')) {
+    const at = kv.indexOf('=')
+    if (at <= 0) bad(`header has '${kv}', not key=value`)
+    try {
+      meta[kv.slice(0, at)] = decodeURIComponent(kv.slice(at + 1))
+    } catch {
+      bad(`header value of '${kv.slice(0, at)}' is not URI-encoded text`)
+    }
   }
-  const meta = Object.fromEntries(
-    lines[1].slice(2).split(' ').map((kv) => {
-      const at = kv.indexOf('=')
-      return [kv.slice(0, at), decodeURIComponent(kv.slice(at + 1))]
-    }),
-  )
   for (const key of ['dataset', 'split', 'percent', 'seed', 'mode', 'total', 'selected']) {
-    if (!(key in meta)) throw new Error(`${fn}: ${source} header lacks '${key}'`)
+    if (!(key in meta)) bad(`header lacks '${key}'`)
   }
+  const percent = Number(meta.percent)
+  const seed = Number(meta.seed)
+  const total = Number(meta.total)
+  if (!(percent > 0 && percent <= 100)) bad(`header has percent=${meta.percent}, not in (0, 100]`)
+  if (!Number.isSafeInteger(seed)) bad(`header has seed=${meta.seed}, not an integer`)
+  if (!Number.isSafeInteger(total) || total < 0) bad(`header has total=${meta.total}, not a count`)
+  const mode = meta.mode === 'class' || meta.mode === 'instances' ? meta.mode : bad(`header has mode=${meta.mode}, not class or instances`)
   const indices = Int32Array.from(lines.slice(2), (l, i) => {
     const v = Number(l)
-    if (!Number.isInteger(v) || v < 0 || v >= Number(meta.total)) {
-      throw new Error(`${fn}: ${source} line ${i + 3} ('${l}') is not an index below total=${meta.total}`)
-    }
+    if (!/^\d+$/.test(l) || v >= total) bad(`line ${i + 3} ('${l.slice(0, 40)}') is not an index below total=${total}`)
     return v
   })
-  if (indices.length !== Number(meta.selected)) {
-    throw new Error(`${fn}: ${source} says selected=${meta.selected} but lists ${indices.length} indices`)
+  for (let i = 1; i < indices.length; i++) {
+    if (indices[i] <= indices[i - 1]) bad(`lists index ${indices[i]} after ${indices[i - 1]}; indices must be ascending and distinct`)
   }
+  if (String(indices.length) !== meta.selected) bad(`says selected=${meta.selected} but lists ${indices.length} indices`)
   return {
     dataset: meta.dataset,
     split: meta.split,
-    percent: Number(meta.percent),
-    seed: Number(meta.seed),
-    mode: meta.mode === 'instances' ? 'instances' : 'class',
+    percent,
+    seed,
+    mode,
     labelSpace: meta.labelSpace,
-    total: Number(meta.total),
+    total,
     indices,
   }
 }
@@ -339,5 +351,11 @@ export function writeShotList(path: string, list: ShotList): void {
 }
 
 export function readShotList(path: string): ShotList {
-  return parseShotList(readFileSync(path, 'utf8'), path)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw fileError('readShotList', 'read', path, e)
+  }
+  return parseShotList(text, path)
 }

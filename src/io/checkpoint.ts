@@ -29,7 +29,14 @@ const SECTIONS = ['optimizer', 'rng', 'extra'] as const
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype
+  if (v === null || typeof v !== 'object') return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** Sets an own property, even one named '__proto__' (plain assignment would set the prototype). */
+function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
 /** Replaces each Tensor by {__tensor__: key} (storing it in `out`), and non-finite numbers by {__number__}. */
@@ -52,7 +59,7 @@ function encode(v: unknown, where: string, sink: Sink): Json {
     const o: Record<string, Json> = {}
     for (const [k, x] of Object.entries(v)) {
       if (k === '__tensor__' || k === '__number__') throw new Error(`saveCheckpoint: ${where} uses the reserved key '${k}'`)
-      if (x !== undefined) o[k] = encode(x, `${where}.${k}`, sink)
+      if (x !== undefined) setOwn(o, k, encode(x, `${where}.${k}`, sink))
     }
     return o
   }
@@ -66,13 +73,13 @@ function decode(v: Json, tensors: Record<string, Tensor>, used: Set<string>, sou
   const keys = Object.keys(v)
   if (keys.length === 1 && keys[0] === '__tensor__') {
     const key = v.__tensor__ as string
-    if (!(key in tensors)) throw new Error(`loadCheckpoint: ${source}: the metadata refers to tensor '${key}', which the file lacks`)
+    if (typeof key !== 'string' || !Object.hasOwn(tensors, key)) throw new Error(`loadCheckpoint: ${source}: the metadata refers to tensor '${key}', which the file lacks`)
     used.add(key)
     return tensors[key]
   }
   if (keys.length === 1 && keys[0] === '__number__') return Number(v.__number__)
   const o: Record<string, TreeValue> = {}
-  for (const k of keys) o[k] = decode(v[k], tensors, used, source)
+  for (const k of keys) setOwn(o, k, decode(v[k], tensors, used, source))
   return o
 }
 
@@ -81,7 +88,7 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
   if (!isPlainObject(ckpt)) throw new Error('saveCheckpoint: expected {model, optimizer?, step, rng?, extra?}')
   if (!Number.isFinite(ckpt.step)) throw new Error(`saveCheckpoint: step must be a finite number, got ${String(ckpt.step)}`)
   if (!isPlainObject(ckpt.model)) throw new Error('saveCheckpoint: model must be a state dict (an object of name -> Tensor)')
-  const tensors: Record<string, Tensor> = {}
+  const tensors: Record<string, Tensor> = Object.create(null)
   for (const [k, v] of Object.entries(ckpt.model)) {
     if (!(v instanceof Tensor)) throw new Error(`saveCheckpoint: model['${k}'] must be a Tensor, got ${v === null ? 'null' : typeof v}`)
     tensors[`model.${k}`] = v
@@ -94,7 +101,15 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
 /** Loads a checkpoint written by saveCheckpoint; tensors come back on the CPU. */
 export function loadCheckpoint(path: string): Checkpoint {
   const { tensors, metadata } = readFile(path)
-  const raw = metadata[META_KEY]
+  try {
+    return assemble(path, tensors, metadata[META_KEY])
+  } catch (e) {
+    for (const t of Object.values(tensors)) t.dispose()
+    throw e
+  }
+}
+
+function assemble(path: string, tensors: Record<string, Tensor>, raw: string | undefined): Checkpoint {
   if (raw === undefined) throw new Error(`loadCheckpoint: ${path}: not an intern-vision checkpoint (no '${META_KEY}' metadata)`)
   let meta: { version?: unknown; step?: unknown; modelKeys?: unknown } & Record<string, Json>
   try {
@@ -102,15 +117,17 @@ export function loadCheckpoint(path: string): Checkpoint {
   } catch (e) {
     throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata is not valid JSON (${(e as Error).message})`)
   }
+  if (!isPlainObject(meta)) throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata must be a JSON object`)
   if (meta.version !== VERSION) throw new Error(`loadCheckpoint: ${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${VERSION})`)
-  if (typeof meta.step !== 'number' || !Array.isArray(meta.modelKeys)) throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata lacks step or modelKeys`)
+  if (typeof meta.step !== 'number' || !Array.isArray(meta.modelKeys) || meta.modelKeys.some((k) => typeof k !== 'string'))
+    throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata lacks step or a list of modelKeys`)
   const used = new Set<string>()
   // The model's keys come back in the order they were saved (safetensors sorts its entries).
   const model: Record<string, Tensor> = {}
   for (const k of meta.modelKeys as string[]) {
     const t = tensors[`model.${k}`]
     if (!t) throw new Error(`loadCheckpoint: ${path}: model tensor '${k}' is missing from the file`)
-    model[k] = t
+    setOwn(model, k, t)
     used.add(`model.${k}`)
   }
   const out: Checkpoint = { model, step: meta.step }

@@ -3,13 +3,17 @@
 // plus an optional `__metadata__` of string -> string), then the raw little-endian data,
 // with offsets relative to the end of the header. Every read is validated, so a corrupt
 // or truncated file gets an Error naming the file and the problem, never garbage tensors.
+// Files are read and written by ranges, tensor by tensor, so neither a file nor one tensor
+// is limited to the 2 GiB a single read or write can move; names come back in maps without
+// a prototype, so a tensor called `__proto__` is a tensor like any other.
 import * as fs from 'node:fs'
 import * as os from 'node:os'
-import { hostView } from '../backend/cpu'
+import { hostBytes, hostView } from '../backend/cpu'
 import type { DType } from '../tensor/dtype'
 import { numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
-import { atomicWrite } from './atomic'
+import { atomicWrite, removeStaleTemps } from './atomic'
+import { fileError } from './file-errors'
 
 export type Metadata = Record<string, string>
 
@@ -35,6 +39,9 @@ const WRITE_DTYPES: Record<DType, string> = { float32: 'F32', float64: 'F64', in
 /** The reference implementation refuses headers above 100 MB; so do we (a bad length would otherwise allocate). */
 const MAX_HEADER_BYTES = 100_000_000
 
+/** Bytes moved per read or conversion step: far below the 2 GiB a single read can move. */
+const CHUNK = 2 ** 26
+
 if (os.endianness() !== 'LE') throw new Error('safetensors: this build assumes a little-endian host')
 
 // ---------------------------------------------------------------- reading
@@ -51,24 +58,66 @@ function fail(source: string, problem: string): never {
   throw new Error(`safetensors: ${source}: ${problem}`)
 }
 
-function parseHeader(buf: Uint8Array, source: string): { entries: Entry[]; metadata: Metadata; dataStart: number } {
-  if (buf.length < 8) fail(source, `truncated: ${buf.length} bytes, less than the 8-byte header length`)
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  const n = dv.getBigUint64(0, true)
+/** Where the bytes come from: a file read by ranges or an image in memory. */
+interface ByteSource {
+  name: string
+  size: number
+  /** Fills `into` with the bytes at `position`; fails when the source ends first. */
+  read(into: Uint8Array, position: number): void
+}
+
+function memorySource(buf: Uint8Array, name: string): ByteSource {
+  return {
+    name,
+    size: buf.length,
+    read(into, position) {
+      if (position + into.length > buf.length) fail(name, `truncated: ${buf.length} bytes, read past the end`)
+      into.set(buf.subarray(position, position + into.length))
+    },
+  }
+}
+
+function fileSource(fd: number, path: string): ByteSource {
+  const size = fs.fstatSync(fd).size
+  return {
+    name: path,
+    size,
+    read(into, position) {
+      for (let done = 0; done < into.length; ) {
+        let n: number
+        try {
+          n = fs.readSync(fd, into, done, Math.min(into.length - done, CHUNK), position + done)
+        } catch (e) {
+          throw fileError('safetensors', 'read', path, e)
+        }
+        if (n === 0) fail(path, `truncated: the file ended at byte ${position + done} while ${into.length - done} more were expected (was it changed while being read?)`)
+        done += n
+      }
+    },
+  }
+}
+
+function parseHeader(src: ByteSource): { entries: Entry[]; metadata: Metadata; dataStart: number } {
+  const source = src.name
+  if (src.size < 8) fail(source, `truncated: ${src.size} bytes, less than the 8-byte header length`)
+  const lengthField = new Uint8Array(8)
+  src.read(lengthField, 0)
+  const n = new DataView(lengthField.buffer).getBigUint64(0, true)
   if (n > BigInt(MAX_HEADER_BYTES)) fail(source, `bad header length ${n} (more than ${MAX_HEADER_BYTES} bytes)`)
   const headerLen = Number(n)
-  if (8 + headerLen > buf.length) fail(source, `truncated: header length ${headerLen} runs past the end of the ${buf.length}-byte file`)
-  const text = Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString('utf8')
+  if (8 + headerLen > src.size) fail(source, `truncated: header length ${headerLen} runs past the end of the ${src.size}-byte file`)
+  const headerBytes = Buffer.alloc(headerLen)
+  src.read(headerBytes, 8)
   let header: unknown
   try {
-    header = JSON.parse(text)
+    header = JSON.parse(headerBytes.toString('utf8'))
   } catch (e) {
     fail(source, `the header is not valid JSON (${(e as Error).message})`)
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'the header must be a JSON object')
   const dataStart = 8 + headerLen
-  const dataLen = buf.length - dataStart
-  const metadata: Metadata = {}
+  const dataLen = src.size - dataStart
+  const metadata: Metadata = Object.create(null)
   const entries: Entry[] = []
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -110,40 +159,45 @@ function parseEntry(name: string, raw: unknown, dataLen: number, source: string)
   return { name, tag: dtype, shape: shape as number[], begin, end }
 }
 
-/** The bytes of a contiguous CPU tensor, in place. */
-function hostBytes(t: Tensor): Uint8Array {
-  const v = hostView(t)
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
-}
-
-/** Decodes one entry into a fresh CPU tensor (one memcpy for the native dtypes). */
-function decode(e: Entry, bytes: Uint8Array, source: string): Tensor {
+/** Reads one entry into a fresh CPU tensor: the native dtypes straight into its memory,
+ * chunk by chunk; I64, F16 and BF16 through a bounded scratch buffer. */
+function decode(e: Entry, src: ByteSource, at: number): Tensor {
   const { dtype } = READ_DTYPES[e.tag]
   const out = Tensor.empty(e.shape, dtype, 'cpu')
-  const n = out.numel
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (e.tag === 'I64') {
-    const dst = hostView(out)
-    for (let i = 0; i < n; i++) {
-      const v = dv.getBigInt64(i * 8, true)
-      if (v > 2147483647n || v < -2147483648n) {
-        out.dispose()
-        fail(source, `tensor '${e.name}' (I64) holds ${v} at element ${i}, outside the int32 range it is read into`)
+  try {
+    const total = e.end - e.begin
+    if (e.tag === 'I64' || e.tag === 'F16' || e.tag === 'BF16') {
+      const width = READ_DTYPES[e.tag].bytes
+      const dst = hostView(out)
+      const scratch = new Uint8Array(Math.min(total, CHUNK))
+      const dv = new DataView(scratch.buffer)
+      for (let done = 0; done < total; done += scratch.length) {
+        const part = scratch.subarray(0, Math.min(scratch.length, total - done))
+        src.read(part, at + done)
+        const first = done / width
+        for (let i = 0; i < part.length / width; i++) dst[first + i] = convert(e, dv, i, first + i, src.name)
       }
-      dst[i] = Number(v)
+    } else {
+      for (let done = 0; done < total; done += CHUNK) {
+        const part = hostBytes(out, done, Math.min(CHUNK, total - done))
+        src.read(part, at + done)
+        // Kernels expect 0/1; any other non-zero byte still means true.
+        if (e.tag === 'BOOL') for (let i = 0; i < part.length; i++) part[i] = part[i] !== 0 ? 1 : 0
+      }
     }
-  } else if (e.tag === 'F16' || e.tag === 'BF16') {
-    const dst = hostView(out)
-    const conv = e.tag === 'F16' ? halfToFloat : bfloat16ToFloat
-    for (let i = 0; i < n; i++) dst[i] = conv(dv.getUint16(i * 2, true))
-  } else if (e.tag === 'BOOL') {
-    const dst = hostBytes(out)
-    // Kernels expect 0/1; any other non-zero byte still means true.
-    for (let i = 0; i < n; i++) dst[i] = bytes[i] !== 0 ? 1 : 0
-  } else {
-    hostBytes(out).set(bytes)
+  } catch (err) {
+    out.dispose()
+    throw err
   }
   return out
+}
+
+function convert(e: Entry, dv: DataView, i: number, element: number, source: string): number {
+  if (e.tag === 'F16') return halfToFloat(dv.getUint16(i * 2, true))
+  if (e.tag === 'BF16') return bfloat16ToFloat(dv.getUint16(i * 2, true))
+  const v = dv.getBigInt64(i * 8, true)
+  if (v > 2147483647n || v < -2147483648n) fail(source, `tensor '${e.name}' (I64) holds ${v} at element ${element}, outside the int32 range it is read into`)
+  return Number(v)
 }
 
 const bfloat16Scratch = new DataView(new ArrayBuffer(4))
@@ -161,12 +215,11 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15)
 }
 
-/** Parses a safetensors image; `source` names it in errors (a path, or '<buffer>'). */
-export function deserialize(buffer: Uint8Array, source = '<buffer>'): SafetensorsContents {
-  const { entries, metadata, dataStart } = parseHeader(buffer, source)
-  const tensors: Record<string, Tensor> = {}
+function readAll(src: ByteSource): SafetensorsContents {
+  const { entries, metadata, dataStart } = parseHeader(src)
+  const tensors: Record<string, Tensor> = Object.create(null)
   try {
-    for (const e of entries) tensors[e.name] = decode(e, buffer.subarray(dataStart + e.begin, dataStart + e.end), source)
+    for (const e of entries) tensors[e.name] = decode(e, src, dataStart + e.begin)
   } catch (err) {
     for (const t of Object.values(tensors)) t.dispose()
     throw err
@@ -174,14 +227,31 @@ export function deserialize(buffer: Uint8Array, source = '<buffer>'): Safetensor
   return { tensors, metadata }
 }
 
+/** Parses a safetensors image; `source` names it in errors (a path, or '<buffer>'). */
+export function deserialize(buffer: Uint8Array, source = '<buffer>'): SafetensorsContents {
+  return readAll(memorySource(buffer, source))
+}
+
 /** The tensors in a safetensors image (safetensors.torch.load). */
 export function load(buffer: Uint8Array): Record<string, Tensor> {
   return deserialize(buffer).tensors
 }
 
-/** Tensors and metadata of a safetensors file. */
+/** Tensors and metadata of a safetensors file, read by ranges (any size). */
 export function readFile(path: string): SafetensorsContents {
-  return deserialize(fs.readFileSync(path), path)
+  removeStaleTemps(path)
+  let fd: number
+  try {
+    fd = fs.openSync(path, 'r')
+  } catch (e) {
+    throw fileError('safetensors', 'open', path, e)
+  }
+  try {
+    if (fs.fstatSync(fd).isDirectory()) fail(path, 'it is a directory, not a safetensors file')
+    return readAll(fileSource(fd, path))
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 /** The tensors of a safetensors file (safetensors.torch.load_file), on the CPU. */
@@ -198,7 +268,8 @@ interface Planned {
 
 function plan(tensors: Record<string, Tensor>, metadata: Metadata | undefined, op: string): { header: Buffer; items: Planned[]; dataLen: number } {
   if (tensors === null || typeof tensors !== 'object') throw new Error(`${op}: 'tensors' must be an object of name -> Tensor`)
-  const header: Record<string, unknown> = {}
+  // Prototype-free, so that a tensor named '__proto__' is written like any other.
+  const header: Record<string, unknown> = Object.create(null)
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object') throw new Error(`${op}: 'metadata' must be an object of strings`)
     for (const [k, v] of Object.entries(metadata))
@@ -228,11 +299,16 @@ function plan(tensors: Record<string, Tensor>, metadata: Metadata | undefined, o
   return { header: out, items, dataLen: at }
 }
 
-/** A tensor's bytes in row-major order: its own memory when it already is a contiguous CPU tensor. */
-function tensorBytes(t: Tensor): Uint8Array {
-  if (t.device === 'cpu' && t.isContiguous()) return hostBytes(t)
-  const host = t.data()
-  return new Uint8Array(host.buffer, host.byteOffset, host.byteLength)
+/** Passes a tensor's bytes in row-major order to `write`, in chunks of its own memory when it
+ * already is a contiguous CPU tensor, else of a contiguous CPU copy. */
+function writeTensor(t: Tensor, write: (bytes: Uint8Array) => void): void {
+  const c = t.device === 'cpu' && t.isContiguous() ? t : t.contiguous().to('cpu')
+  try {
+    const total = c.numel * c.itemSize
+    for (let done = 0; done < total; done += CHUNK) write(hostBytes(c, done, Math.min(CHUNK, total - done)))
+  } finally {
+    if (c !== t) c.dispose()
+  }
 }
 
 /** The safetensors image of `tensors` (safetensors.torch.save). */
@@ -241,11 +317,11 @@ export function serialize(tensors: Record<string, Tensor>, metadata?: Metadata):
   const out = Buffer.allocUnsafe(header.length + dataLen)
   header.copy(out, 0)
   let at = header.length
-  for (const { tensor } of items) {
-    const b = tensorBytes(tensor)
-    out.set(b, at)
-    at += b.length
-  }
+  for (const { tensor } of items)
+    writeTensor(tensor, (b) => {
+      out.set(b, at)
+      at += b.length
+    })
   return out
 }
 
@@ -258,7 +334,7 @@ export function saveFile(path: string, tensors: Record<string, Tensor>, metadata
   const { header, items } = plan(tensors, metadata, 'saveFile')
   atomicWrite(path, (write) => {
     write(header)
-    // Tensor by tensor, so a large model is never copied into one big buffer.
-    for (const { tensor } of items) write(tensorBytes(tensor))
+    // Tensor by tensor and chunk by chunk, so a large model is never copied into one big buffer.
+    for (const { tensor } of items) writeTensor(tensor, write)
   })
 }

@@ -1,7 +1,7 @@
 // Helpers every op file uses: scalar wrapping, dtype and device agreement, broadcasting
 // views, and reducing a broadcast gradient back to its input's shape.
 import type { DType } from '../tensor/dtype'
-import { promoteTypes, promoteWithScalar } from '../tensor/dtype'
+import { promoteTensorTypes, promoteWithScalar } from '../tensor/dtype'
 import { broadcastShapes, sameShape, shapeStr } from '../tensor/shape'
 import { Tensor, type TensorLike } from '../tensor/tensor'
 import { full } from '../tensor/creation'
@@ -19,7 +19,7 @@ export function checkSameDevice(op: string, ...ts: Tensor[]): void {
 
 /** The common dtype of tensors and JS numbers, PyTorch's way. */
 export function resultType(a: TensorLike, b: TensorLike): DType {
-  if (a instanceof Tensor && b instanceof Tensor) return promoteTypes(a.dtype, b.dtype)
+  if (a instanceof Tensor && b instanceof Tensor) return promoteTensorTypes(a, b)
   if (a instanceof Tensor) return promoteWithScalar(a.dtype, b as number)
   return promoteWithScalar((b as Tensor).dtype, a as number)
 }

@@ -40,6 +40,19 @@ export function promoteTypes(a: DType, b: DType): DType {
   return rank[a] >= rank[b] ? a : b
 }
 
+const category: Record<DType, number> = { bool: 0, uint8: 1, int32: 1, float32: 2, float64: 2 }
+
+/**
+ * PyTorch's result type of two tensors: when one is 0-dim and the other is not, the 0-dim one
+ * widens the result only if it is of a higher category (bool < integer < floating), so
+ * float32 [n] + float64 [] is float32 but int32 [n] + float64 [] is float64.
+ */
+export function promoteTensorTypes(a: { dtype: DType; ndim: number }, b: { dtype: DType; ndim: number }): DType {
+  if ((a.ndim === 0) === (b.ndim === 0)) return promoteTypes(a.dtype, b.dtype)
+  const [dim, zero] = a.ndim === 0 ? [b.dtype, a.dtype] : [a.dtype, b.dtype]
+  return category[zero] > category[dim] ? promoteTypes(dim, zero) : dim
+}
+
 /** PyTorch's promotion of a tensor with a JS number: a number never widens a float tensor. */
 export function promoteWithScalar(t: DType, value: number): DType {
   if (isFloating(t)) return t

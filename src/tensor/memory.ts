@@ -1,6 +1,7 @@
 // Deterministic freeing. Every tensor made inside scope(fn) is disposed when fn returns,
 // except what fn returns and what keep() marked; tensors made elsewhere are freed by
 // dispose() or, failing that, by the garbage collector.
+import { GraphHold } from '../autograd/node'
 import type { Tensor } from './tensor'
 
 const scopes: Set<Tensor>[] = []
@@ -23,22 +24,35 @@ function collectReturned(value: unknown, out: Set<Tensor>, depth = 0): void {
   }
   if (Array.isArray(value)) for (const v of value) collectReturned(v, out, depth + 1)
   else if (value instanceof Map) for (const v of value.values()) collectReturned(v, out, depth + 1)
-  else if (Object.getPrototypeOf(value) === Object.prototype)
-    for (const v of Object.values(value)) collectReturned(v, out, depth + 1)
+  else if (isPlainObject(value)) for (const v of Object.values(value)) collectReturned(v, out, depth + 1)
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 /**
  * Runs fn and disposes the tensors it made, except those in its result (found in arrays,
- * Maps and plain objects) and those passed to keep(). Returned tensors move to the
- * enclosing scope. fn must be synchronous.
+ * Maps and plain objects, prototype-free ones included) and those passed to keep(). Returned
+ * tensors move to the enclosing scope. A returned tensor made here whose graph can still run
+ * backward keeps the rest alive until that backward (or its disposal), since its backward
+ * rules may need any of them: so `scope(() => loss).backward()` reaches every parameter.
+ * fn must be synchronous.
  */
 export function scope<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`scope: expected a function, got ${fn === null ? 'null' : typeof fn}`)
+  if (isAsync(fn)) throw new Error(ASYNC_MESSAGE)
   const made = new Set<Tensor>()
   scopes.push(made)
   let result: T
   try {
     result = fn()
-    if (result instanceof Promise) throw new Error('scope: fn must be synchronous (it returned a Promise)')
+    if (isThenable(result)) {
+      // Too late to stop the body; at least its failure must not kill the process later.
+      result.then(undefined, () => undefined)
+      throw new Error(ASYNC_MESSAGE)
+    }
   } catch (e) {
     scopes.pop()
     for (const t of made) t.dispose()
@@ -47,7 +61,26 @@ export function scope<T>(fn: () => T): T {
   scopes.pop()
   const returned = new Set<Tensor>()
   collectReturned(result, returned)
-  for (const t of made) if (!returned.has(t)) t.dispose()
+  const roots = [...returned].filter((t) => made.has(t) && t.gradFn && !t.gradFn.released)
+  if (roots.length === 0) {
+    for (const t of made) if (!returned.has(t)) t.dispose()
+  } else {
+    const hold = new GraphHold([...made].filter((t) => !returned.has(t)))
+    for (const t of roots) t.gradFn!.hold(hold)
+  }
   for (const t of returned) if (made.has(t)) track(t)
   return result
+}
+
+const ASYNC_MESSAGE =
+  'scope: fn must be synchronous (an async body would run on after the scope freed its tensors); ' +
+  'use scope() inside the async code, around each synchronous step'
+
+function isAsync(fn: (...args: never[]) => unknown): boolean {
+  const kind = fn.constructor?.name
+  return kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction'
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
 }

@@ -97,12 +97,16 @@ export class Tensor {
     if (this.disposedFlag || this.storage.disposed) throw new Error(`${op}: the tensor of shape ${shapeStr(this.shape)} was disposed`)
   }
 
-  /** Frees this tensor's reference to its memory now; the memory goes when no view holds it. */
+  /**
+   * Frees this tensor's reference to its memory now; the memory goes when no view holds it.
+   * The graph through it stays (a later backward still reaches its inputs); what a scope held
+   * for this tensor's graph is freed.
+   */
   dispose(): void {
     if (this.disposedFlag) return
     this.disposedFlag = true
     this.storage.release()
-    this.gradFn = null
+    this.gradFn?.dropHolds()
   }
 
   // ---- reading out ----
@@ -145,7 +149,8 @@ export class Tensor {
 
   // ---- autograd ----
 
-  backward(gradient?: Tensor, opts?: BackwardOptions): void {
+  /** backward(), backward(gradient, {retainGraph}) or PyTorch's keyword form backward({gradient, retainGraph}). */
+  backward(gradient?: Tensor | BackwardOptions, opts?: BackwardOptions): void {
     runBackward(this, gradient, opts)
   }
 

@@ -1,5 +1,5 @@
-// A small training loop: steps over epochs of batches, checkpoints atomically every N steps,
-// and resumes exactly where it stopped. Exactness rests on three things being restored:
+// A small training loop: steps over epochs of batches, checkpoints atomically every N steps
+// and at the end, and resumes exactly where it stopped. Exactness rests on three things being restored:
 // model and optimizer state, the schedule's step, and the default generator's state; and on
 // `batches(epoch)` giving the same batches for the same epoch (seeded shuffling), so that a
 // resumed run skips the batches the stopped run had already taken.
@@ -9,10 +9,12 @@ import type { Module } from '../nn/module'
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer'
 import type { LRScheduler, LRSchedulerStateDict } from '../optim/schedules'
 import { clipGradNorm_ } from '../optim/clip'
+import { isMainProcess } from '../distributed/rank'
 import { defaultGenerator } from '../tensor/random'
 import { scope } from '../tensor/memory'
 import { Tensor } from '../tensor/tensor'
 import { Progress } from './progress'
+import { moveAside, truncateLog } from './run-files'
 
 export type StepOutput = Tensor | { loss: Tensor; metrics?: Record<string, number> }
 
@@ -29,8 +31,13 @@ export interface FitOptions<B> {
   /** Stops after this many optimizer steps in all (counting those before a resume). */
   maxSteps?: number
   clipGradNorm?: number
+  /** Saved every `every` steps and after the last step. */
   checkpoint?: { path: string; every: number }
-  /** Continue from checkpoint.path when it exists. */
+  /**
+   * Continue from checkpoint.path when it exists; the JSONL log then drops the steps after
+   * the checkpoint, which are redone. Without resume, an earlier run's checkpoint and log at
+   * these paths are moved aside to `<name>.previous-<n><ext>` and the run starts clean.
+   */
   resume?: boolean
   log?: { jsonlPath?: string; every?: number; stream?: NodeJS.WriteStream; quiet?: boolean }
   /** Called after each step with its loss and metrics (after logging). */
@@ -63,6 +70,14 @@ function save<B>(opts: FitOptions<B>, step: number, pos: Position): void {
 }
 
 function restore<B>(opts: FitOptions<B>): { step: number; pos: Position } {
+  try {
+    return restoreFrom(opts)
+  } catch (e) {
+    throw new Error(`fit: cannot resume from '${opts.checkpoint!.path}': ${(e as Error).message}`)
+  }
+}
+
+function restoreFrom<B>(opts: FitOptions<B>): { step: number; pos: Position } {
   const ckpt = loadCheckpoint(opts.checkpoint!.path)
   opts.model.loadStateDict(ckpt.model)
   opts.optimizer.loadStateDict(ckpt.optimizer as unknown as OptimizerStateDict)
@@ -82,12 +97,27 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
   let step = 0
   let pos: Position = { epoch: 0, batchInEpoch: 0 }
   let resumedFrom: number | null = null
+  // In a distributed run only rank 0 logs and checkpoints (the ranks hold the same model).
+  const main = isMainProcess()
+  const say = (line: string) => {
+    if (main && !opts.log?.quiet) (opts.log?.stream ?? process.stderr).write(`${line}\n`)
+  }
+  const jsonl = opts.log?.quiet ? undefined : opts.log?.jsonlPath
   if (opts.resume && fs.existsSync(opts.checkpoint!.path)) {
     ;({ step, pos } = restore(opts))
     resumedFrom = step
+    say(`resuming from step ${step} (${opts.checkpoint!.path})`)
+  } else if (opts.resume) {
+    say(`no checkpoint at ${opts.checkpoint!.path} yet: starting from step 0`)
+  } else if (main) {
+    const moved = moveAside([opts.checkpoint?.path, jsonl].filter((f): f is string => f !== undefined))
+    if (moved.length) say(`moved the earlier run's files aside: ${moved.map(([from, to]) => `${from} -> ${to}`).join(', ')}`)
   }
-  const progress = opts.log?.quiet ? null : new Progress({ total: opts.maxSteps, every: opts.log?.every, jsonlPath: opts.log?.jsonlPath, stream: opts.log?.stream }, step)
+  if (opts.resume && jsonl && main) truncateLog(jsonl, step)
+  const progress = opts.log?.quiet || !main ? null : new Progress({ total: opts.maxSteps, every: opts.log?.every, jsonlPath: opts.log?.jsonlPath, stream: opts.log?.stream }, step)
   const losses: number[] = []
+  let savedAt = step
+  let last = pos
   opts.model.train()
   const done = () => opts.maxSteps !== undefined && step >= opts.maxSteps
   for (let epoch = pos.epoch; epoch < epochs && !done(); epoch++) {
@@ -111,10 +141,15 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       losses.push(loss)
       progress?.update(step, { epoch, loss, lr, ...metrics })
       opts.onStep?.({ step, epoch, loss, lr, metrics })
-      if (opts.checkpoint && step % opts.checkpoint.every === 0) save(opts, step, { epoch, batchInEpoch: index })
+      last = { epoch, batchInEpoch: index }
+      if (main && opts.checkpoint && step % opts.checkpoint.every === 0) {
+        save(opts, step, last)
+        savedAt = step
+      }
       if (done()) break
     }
   }
+  if (main && opts.checkpoint && step !== savedAt) save(opts, step, last)
   progress?.done()
   return { steps: step, epochs, losses, resumedFrom }
 }

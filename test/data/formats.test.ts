@@ -75,7 +75,7 @@ t.test('COCO-style detection JSON: xywh -> xyxy, iscrowd -> ignore, supercategor
   t.equal(mask.reduce((a, b) => a + b, 0), 60, 'polygon 10x6 fills 60 pixel centres')
   t.equal((await ds.get(1)).objects!.labels.length, 0)
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...coco, annotations: [{ image_id: 99, bbox: [0, 0, 1, 1], category_id: 1 }] }))
-  t.throws(() => cocoDetection(join(dir, 'bad.json'), dir), /cocoDetection: annotations\[0\] refers to image_id 99/)
+  t.throws(() => cocoDetection(join(dir, 'bad.json'), dir), /cocoDetection: '.*bad\.json': annotations\[0\] refers to image_id 99/)
 })
 
 t.test('segmentation PNG masks: grey class ids, 255 ignore, colour palettes', async (t) => {

@@ -4,7 +4,7 @@
 // and asynchronously through sharp.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, extname, join } from 'node:path'
+import { basename, extname, isAbsolute, join, resolve, sep } from 'node:path'
 import { LabelSpace, Taxonomy } from '../labels'
 import { checkIndex, type Annotation, type Dataset, type DatasetCard, type Sample, type Task } from '../types'
 import { decodeGreyValues, decodeImage, decodeRgbValues } from './image-io'
@@ -115,26 +115,51 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
   } catch (err) {
     throw new Error(`${fn}: cannot read annotation file '${annotationFile}': ${(err as Error).message}`)
   }
-  for (const key of ['images', 'annotations', 'categories'] as const) {
-    if (!Array.isArray(coco[key])) throw new Error(`${fn}: '${annotationFile}' has no '${key}' array`)
+  const bad = (problem: string): never => {
+    throw new Error(`${fn}: '${annotationFile}': ${problem}`)
   }
+  if (coco === null || typeof coco !== 'object') bad('not a COCO annotation object')
+  for (const key of ['images', 'annotations', 'categories'] as const) {
+    if (!Array.isArray(coco[key])) bad(`no '${key}' array`)
+  }
+  coco.categories.forEach((c, k) => {
+    if (c === null || typeof c !== 'object' || !Number.isFinite(c.id) || typeof c.name !== 'string') bad(`categories[${k}] needs a numeric id and a name, got ${JSON.stringify(c)}`)
+    if (c.supercategory !== undefined && typeof c.supercategory !== 'string') bad(`categories[${k}].supercategory must be a string`)
+  })
+  const root = resolve(imageDir)
+  coco.images.forEach((im, k) => {
+    if (im === null || typeof im !== 'object' || !Number.isFinite(im.id) || typeof im.file_name !== 'string') bad(`images[${k}] needs a numeric id and a file_name, got ${JSON.stringify(im)}`)
+    // An annotation file is data: it may not point outside the image folder.
+    const file = resolve(root, im.file_name)
+    if (isAbsolute(im.file_name) || !file.startsWith(root + sep)) bad(`images[${k}].file_name '${im.file_name}' leaves the image folder '${imageDir}'`)
+  })
   const cats = [...coco.categories].sort((a, b) => a.id - b.id)
   const catIndex = new Map(cats.map((c, i) => [c.id, i]))
+  if (catIndex.size !== cats.length) bad('two categories share an id')
+  if (new Set(coco.images.map((im) => im.id)).size !== coco.images.length) bad('two images share an id')
   const taxonomy = new Taxonomy(options.name ?? basename(annotationFile))
-  for (const c of cats) {
-    if (c.supercategory && c.supercategory !== c.name && !taxonomy.find(c.supercategory)) taxonomy.add(c.supercategory)
-    taxonomy.add(c.name, c.supercategory && c.supercategory !== c.name ? { parent: c.supercategory } : {})
-  }
+  const classSpace = ((): LabelSpace => {
+    try {
+      for (const c of cats) {
+        if (c.supercategory && c.supercategory !== c.name && !taxonomy.find(c.supercategory)) taxonomy.add(c.supercategory)
+        taxonomy.add(c.name, c.supercategory && c.supercategory !== c.name ? { parent: c.supercategory } : {})
+      }
+      return taxonomy.labelSpace('class', cats.map((c) => c.name))
+    } catch (e) {
+      return bad(`its categories do not form a taxonomy (${(e as Error).message})`)
+    }
+  })()
   const images = [...coco.images].sort((a, b) => a.id - b.id)
   const byImage = new Map<number, CocoFile['annotations']>(images.map((im) => [im.id, []]))
   coco.annotations.forEach((a, k) => {
+    if (a === null || typeof a !== 'object') bad(`annotations[${k}] is not an object`)
     const list = byImage.get(a.image_id)
-    if (!list) throw new Error(`${fn}: annotations[${k}] refers to image_id ${a.image_id}, which is not in images`)
-    if (!catIndex.has(a.category_id)) throw new Error(`${fn}: annotations[${k}] has unknown category_id ${a.category_id}`)
-    if (!Array.isArray(a.bbox) || a.bbox.length !== 4 || a.bbox[2] < 0 || a.bbox[3] < 0) {
-      throw new Error(`${fn}: annotations[${k}].bbox must be [x, y, w, h] with w, h >= 0, got ${JSON.stringify(a.bbox)}`)
+    if (!list) bad(`annotations[${k}] refers to image_id ${a.image_id}, which is not in images`)
+    if (!catIndex.has(a.category_id)) bad(`annotations[${k}] has unknown category_id ${a.category_id}`)
+    if (!Array.isArray(a.bbox) || a.bbox.length !== 4 || a.bbox.some((v) => !Number.isFinite(v)) || a.bbox[2] < 0 || a.bbox[3] < 0) {
+      bad(`annotations[${k}].bbox must be [x, y, w, h] with w, h >= 0, got ${JSON.stringify(a.bbox)}`)
     }
-    list.push(a)
+    list!.push(a)
   })
   const name = options.name ?? basename(annotationFile, '.json')
   const annotation = (i: number): Annotation => {
@@ -158,7 +183,7 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
       name,
       split: options.split ?? 'train',
       tasks: ['detection'],
-      labelSpaces: { class: taxonomy.labelSpace('class', cats.map((c) => c.name)) },
+      labelSpaces: { class: classSpace },
       objectLabelSpace: 'class',
       taxonomy,
       card: userCard(name, ['detection'], images.length, annotationFile),
@@ -171,7 +196,7 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
       const { width: W, height: H } = image
       if (images[i].width !== undefined && (images[i].width !== W || images[i].height !== H)) {
         throw new Error(
-          `${fn}: ${images[i].file_name} is ${W}x${H} but the annotation file says ${images[i].width}x${images[i].height}`,
+          `${fn}: ${images[i].file_name} is ${W}x${H} but '${annotationFile}' says ${images[i].width}x${images[i].height}`,
         )
       }
       if (options.masks) {

@@ -3,6 +3,7 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
+import { fileError } from '../../io/file-errors'
 import { LabelSpace, Taxonomy } from '../labels'
 import { checkIndex, type Annotation, type DatasetCard, type DatasetInfo, type Recipe, type Sample, type SyncDataset } from '../types'
 import { FASHION_MNIST_ROOT, loadFashionMnist } from './idx'
@@ -110,15 +111,25 @@ function loadDigits(path: string): { pixels: Uint8Array; labels: Uint8Array } {
         `(apt-get install python3-sklearn) or pass {path} to a digits.csv[.gz].`,
     )
   }
-  const raw = readFileSync(path)
-  const text = (path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')
+  let raw: Buffer
+  try {
+    raw = readFileSync(path)
+  } catch (e) {
+    throw fileError('digits', 'read', path, e)
+  }
+  let text: string
+  try {
+    text = (path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')
+  } catch (e) {
+    throw new Error(`digits: ${path} is not a valid gzip file (${(e as Error).message})`)
+  }
   const rows = text.split('\n').filter((l) => l.trim() !== '')
   const pixels = new Uint8Array(rows.length * 64)
   const labels = new Uint8Array(rows.length)
   rows.forEach((row, i) => {
     const v = row.split(',').map(Number)
-    if (v.length !== 65 || v.some((x) => !Number.isInteger(x) || x < 0 || x > 16)) {
-      throw new Error(`digits: ${path} row ${i + 1} is not 64 pixels in 0..16 and a label`)
+    if (v.length !== 65 || v.some((x) => !Number.isInteger(x) || x < 0 || x > 16) || v[64] > 9) {
+      throw new Error(`digits: ${path} row ${i + 1} is not 64 pixels in 0..16 and a label in 0..9`)
     }
     pixels.set(v.slice(0, 64), i * 64)
     labels[i] = v[64]
