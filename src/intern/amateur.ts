@@ -187,7 +187,8 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
 export function loadAmateur(dir: string): AmateurModel {
   const card = readStageCard(dir)
   const config = (card.config as { model?: AmateurModelConfig }).model
-  if (card.kind !== 'amateur' || !config) throw new Error(`loadAmateur: '${dir}' holds a ${card.kind} stage, not an amateur one`)
+  // The image-text baseline is an amateur stage under a baseline name: it loads the same way.
+  if ((card.kind !== 'amateur' && card.kind !== 'baseline') || !config) throw new Error(`loadAmateur: '${dir}' holds a ${card.kind} stage, not an amateur one`)
   const model = new AmateurModel(config)
   const weights = loadFile(path.join(dir, MODEL_FILE))
   try {
