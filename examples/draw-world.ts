@@ -4,9 +4,11 @@
 //
 //   npx tsx examples/draw-world.ts [out.png] [seed]
 
-import { loadSharp } from '../src/data/formats/image-io'
-import { fashionMnistAvailable } from '../src/data/formats/idx'
-import { WORLD_DOMAINS, worldDataset, type WorldDomain } from '../src/data'
+import sharp from 'sharp'
+import { data } from 'intern-vision'
+
+const { WORLD_DOMAINS, worldDataset, fashionMnistAvailable } = data
+type WorldDomain = (typeof WORLD_DOMAINS)[number]
 
 const SCALE = 3
 const SIDE = 64
@@ -97,7 +99,6 @@ async function main(): Promise<void> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${captions
     .map((c) => `<text x="${c.x}" y="${c.y}" font-family="sans-serif" font-size="12" fill="#eee">${escape(c.text)}</text>`)
     .join('')}</svg>`
-  const sharp = loadSharp('draw-world')
   await sharp(canvas, { raw: { width, height, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .png()
