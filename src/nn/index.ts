@@ -18,3 +18,4 @@ export { ReLU, GELU, SiLU, Hardsigmoid, Hardswish, Tanh, Sigmoid, LeakyReLU } fr
 export { Flatten } from './layers/flatten'
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/pooling'
 export type { MaxPool2dOptions, AvgPool2dOptions } from './layers/pooling'
+export { recomputeBatchNormStats } from './precise-bn'

@@ -8,7 +8,7 @@ import { upstreamSource } from '../data/gvd/upstream'
 import type { Dataset, Sample } from '../data/types'
 import { MetaNet } from '../models/metanet/metanet'
 import type { MetaNetConfig } from '../models/metanet/config'
-import { BatchNorm2d } from '../nn'
+import { recomputeBatchNormStats } from '../nn'
 import { crossEntropy } from '../ops'
 import { tensor } from '../tensor/creation'
 import { scope } from '../tensor/memory'
@@ -161,18 +161,10 @@ export class ProxyTask {
    */
   async evaluate(model: MetaNet): Promise<number> {
     const { train, val } = await this.load()
-    const norms = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d)
-    const settable = norms as unknown as { momentum: number | null }[]
-    const momenta = settable.map((m) => m.momentum)
-    try {
-      for (const m of norms) m.resetRunningStats()
-      for (const m of settable) m.momentum = null
-      model.train()
+    recomputeBatchNormStats(model, (forward) => {
       for (const rows of epochBatches(train.count, this.settings.batchSize, this.settings.seed, -1).slice(0, PRECISE_BN_BATCHES))
-        scope(() => noGrad(() => void model.forward(this.batch(train, rows).x)))
-    } finally {
-      settable.forEach((m, i) => (m.momentum = momenta[i]))
-    }
+        forward(() => void model.forward(this.batch(train, rows).x))
+    })
     model.eval()
     let correct = 0
     for (let start = 0; start < val.count; start += EVAL_BATCH) {

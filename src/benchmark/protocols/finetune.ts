@@ -6,7 +6,7 @@
 // BatchNorm statistics are recomputed exactly on the training images (precise BN).
 import { fit } from '../../train/fit'
 import { noGrad } from '../../autograd/grad-mode'
-import { BatchNorm1d, BatchNorm2d, Module } from '../../nn'
+import { Module, recomputeBatchNormStats } from '../../nn'
 import { tensor } from '../../tensor/creation'
 import { keep, scope } from '../../tensor/memory'
 import type { Tensor } from '../../tensor/tensor'
@@ -47,31 +47,14 @@ function inputsOf(backbone: Backbone, head: TaskHead, images: Tensor): Tensor[] 
   return head.input === 'pooled' ? [backbone.forwardPooled(images)] : backbone.forwardFeatures(images)
 }
 
-/**
- * Precise BatchNorm (Wu & Johnson, "Rethinking BatchNorm", 2021): every BatchNorm's running
- * statistics become the exact average, over `batches`, of its batch statistics under the final
- * weights. After a few hundred steps the momentum-0.1 averages still carry the statistics of
- * earlier weights (and of the initial mean 0, variance 1), which can make eval-mode predictions
- * collapse to one class while the training loss is low.
- */
+/** Precise BN over the fine-tuned network (src/nn/precise-bn.ts): backbone statistics, then eval. */
 function recomputeBatchNorm(backbone: Backbone, head: TaskHead, batches: Iterable<Tensor>): void {
-  const norms = backbone.modules().filter((m): m is BatchNorm1d | BatchNorm2d => m instanceof BatchNorm1d || m instanceof BatchNorm2d)
-  // momentum is read-only to users; null (a cumulative average) is set here for the pass alone
-  const settable = norms as unknown as { momentum: number | null }[]
-  const momenta = settable.map((m) => m.momentum)
-  const wasTraining = backbone.training
-  try {
-    for (const m of norms) m.resetRunningStats()
-    for (const m of settable) m.momentum = null
-    backbone.train()
+  recomputeBatchNormStats(backbone, (forward) => {
     for (const x of batches) {
-      scope(() => noGrad(() => void inputsOf(backbone, head, x)))
+      forward(() => void inputsOf(backbone, head, x))
       x.dispose()
     }
-  } finally {
-    settable.forEach((m, i) => (m.momentum = momenta[i]))
-    backbone.train(wasTraining)
-  }
+  })
 }
 
 /** A backbone fine-tuned with its head on a task's few-shot subset, before it has seen the test split. */
