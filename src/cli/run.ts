@@ -11,8 +11,8 @@ single-source and image-text baselines, GV-B on every model at 10% and 100%, Dow
 writes DIR/report.html, report.md and results.json (rewritten after every stage and task).
 Run it again with the same --out to continue a stopped run.
 
-  --preset NAME  ${Object.keys(PIPELINE_PRESETS).join(' | ')} (default cpu-default: about 15 minutes on 2 cores;
-                 cpu-full: the figures we quote, 3 seeds, about 2 hours)
+  --preset NAME  ${Object.keys(PIPELINE_PRESETS).join(' | ')} (default cpu-default: one seed, about 20 minutes
+                 on 2 cores; cpu-full: a ten times longer upstream and 3 seeds)
   --out DIR      the run folder (default runs/intern-<preset>)
   --quiet        no per-stage progress bars`
 

@@ -320,5 +320,6 @@ function emptyResults(p: PipelinePreset, out: string): RunResults {
 }
 
 function formatSeconds(s: number): string {
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`
+  const whole = Math.round(s)
+  return whole >= 60 ? `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s` : `${whole}s`
 }
