@@ -27,7 +27,7 @@ import {
   type StageCard,
 } from './stage-io'
 
-export interface ExpertOptions {
+export interface ExpertOptions extends StageTrainingOptions {
   type: ExpertType
   /** Zoo name (or MetaNet config file) of the backbone; must match the amateur's. */
   backbone: string
@@ -35,14 +35,18 @@ export interface ExpertOptions {
   init: { amateur: string } | 'scratch'
   /** Registered upstream sources of the type's task; default all of them. */
   sources?: string[]
+  /** Default 'expert-<type>'; a name starting with 'baseline-' makes a baseline card. */
+  name?: string
+}
+
+/** The training settings every expert and generalist stage takes. */
+export interface StageTrainingOptions {
   steps: number
   batchSize: number
   lr: number
   seed: number
   out: string
   resume?: boolean
-  /** Default 'expert-<type>'; a name starting with 'baseline-' makes a baseline card. */
-  name?: string
   log?: { quiet?: boolean }
   /** Steps between checkpoints (default: a tenth of the run, at most 50). */
   checkpointEvery?: number

@@ -12,27 +12,18 @@ import { createModel, type Backbone } from '../models/zoo'
 import { Module, ModuleList } from '../nn'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
-import { checkInteger, checkLr, checkOut, expertTypeOf, parentCard, runStage } from './expert'
+import { checkInteger, checkLr, checkOut, expertTypeOf, parentCard, runStage, type StageTrainingOptions } from './expert'
 import { BalancedBatches, createTaskHead, resolveSources, shares, toSourceBatches, type RawSourceBatch, type TaskHead } from './objectives'
 import { loadStageBackbone, readStageCard, readStageWeights, type ExpertType, type StageCard } from './stage-io'
 import { isStagedBackbone, transferStages, TransferSet, type StagedBackbone } from './transfer'
 
-export interface GeneralistOptions {
+export interface GeneralistOptions extends StageTrainingOptions {
   /** Expert stage folders; the first is the main branch. */
   experts: string[]
   /** An earlier generalist to extend: its experts must be the first ones of `experts`. */
   from?: string
-  steps: number
-  batchSize: number
-  lr: number
-  seed: number
-  out: string
-  resume?: boolean
   /** Default 'generalist-<types joined by ->' (e.g. 'generalist-C-D'). */
   name?: string
-  log?: { quiet?: boolean }
-  /** Steps between checkpoints (default: a tenth of the run, at most 50). */
-  checkpointEvery?: number
 }
 
 function staged(fn: string, b: Backbone): StagedBackbone {
