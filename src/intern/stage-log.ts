@@ -4,6 +4,7 @@
 // training time across every run that contributed to it.
 import * as fs from 'node:fs'
 import { atomicWrite } from '../io/atomic'
+import { appendLine } from '../io/file-errors'
 
 export type LogRecord = { step: number; seconds: number } & Record<string, number>
 
@@ -31,7 +32,7 @@ export class StageLog {
   write(record: { step: number } & Record<string, number>): void {
     this.#base ??= this.#rewind(record.step)
     const line: LogRecord = { ...record, seconds: this.#base + (Date.now() - this.#started) / 1000 }
-    fs.appendFileSync(this.file, JSON.stringify(line) + '\n')
+    appendLine('StageLog.write', this.file, JSON.stringify(line) + '\n')
   }
 
   /** Keeps the lines before `step`; returns the training seconds they account for. */

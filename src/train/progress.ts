@@ -1,6 +1,6 @@
 // Progress reporting for training loops: a live line with rate and ETA on a terminal, plain
 // log lines elsewhere (CI logs, files), and every record appended to a JSONL file.
-import * as fs from 'node:fs'
+import { appendLine } from '../io/file-errors'
 
 export interface ProgressOptions {
   total?: number
@@ -39,7 +39,7 @@ export class Progress {
   update(step: number, values: Record<string, number | string>): void {
     const elapsed = (Date.now() - this.started) / 1000
     const rate = (step - this.startStep) / Math.max(elapsed, 1e-9)
-    if (this.opts.jsonlPath) fs.appendFileSync(this.opts.jsonlPath, JSON.stringify({ step, time: elapsed, ...values }) + '\n')
+    if (this.opts.jsonlPath) appendLine('fit (log.jsonlPath)', this.opts.jsonlPath, JSON.stringify({ step, time: elapsed, ...values }) + '\n')
     const total = this.opts.total
     const eta = total ? (total - step) / rate : NaN
     const shown = Object.entries(values)

@@ -16,7 +16,8 @@ function asideName(file: string, n: number): string {
  * for all of them) so that files of one run keep matching names. Returns [from, to] pairs.
  */
 export function moveAside(files: string[]): [string, string][] {
-  const present = files.filter((f) => fs.existsSync(f))
+  // Only a run's own regular files move: a log sent to a device or a pipe (/dev/null) stays put.
+  const present = files.filter((f) => fs.existsSync(f) && fs.statSync(f).isFile())
   if (present.length === 0) return []
   let n = 1
   while (files.some((f) => fs.existsSync(asideName(f, n)))) n++

@@ -82,3 +82,19 @@ t.test('a new run in an old folder starts clean and keeps the old files aside', 
   t.ok(fs.existsSync(path.join(dir, 'checkpoint.previous-2.safetensors')), 'a third run keeps both earlier ones')
   t.equal(iv.loadCheckpoint(path.join(dir, 'checkpoint.previous-1.safetensors')).step, 12)
 })
+
+t.test('a log that cannot be written (a full disk) stops fit with an error naming the file', { skip: fs.existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+  // A link to /dev/full, so that a regression renames the link, never the device.
+  const dir = t.testdir({ 'log.jsonl': t.fixture('symlink', '/dev/full') })
+  const log = path.join(dir, 'log.jsonl')
+  const opts = run(dir, [], { log: { jsonlPath: log, stream: { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream } })
+  await t.rejects(fit(opts), { message: `fit (log.jsonlPath): cannot append to '${log}': no space left on the device (ENOSPC)` })
+})
+
+t.test('a log sent to a device stays that device: only regular files are moved aside', async (t) => {
+  const dir = t.testdir({ 'log.jsonl': t.fixture('symlink', '/dev/null') })
+  const log = path.join(dir, 'log.jsonl')
+  await fit(run(dir, [], { epochs: 1, log: { jsonlPath: log, stream: { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream } }))
+  t.ok(fs.statSync(log).isCharacterDevice(), 'the log is still the link to /dev/null')
+  t.notOk(fs.existsSync(path.join(dir, 'log.previous-1.jsonl')), 'nothing was moved aside')
+})
