@@ -12,7 +12,8 @@ import { captionTokenizer } from '../src/intern/amateur-data'
 import { AmateurModel, DEFAULT_MODEL_SHAPE, type AmateurModelConfig } from '../src/intern/amateur-model'
 import { evaluateExpert, trainExpert } from '../src/intern/expert'
 import { getPreset } from '../src/intern/presets'
-import { packageVersion, saveStage, type ExpertType } from '../src/intern/stage-io'
+import { saveStage, type ExpertType } from '../src/intern/stage-io'
+import { packageVersion } from '../src/runtime'
 import { printTable } from './util'
 
 const preset = getPreset('cpu-quick')

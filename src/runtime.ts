@@ -1,6 +1,8 @@
-// Process-level settings of the CPU engine.
+// Process-level settings of the CPU engine, and the package's version.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { cpuMemoryStats, emptyCpuCache } from './backend/cpu'
-import { native } from './backend/native'
+import { native, packageRoot } from './backend/native'
 
 /** Threads the CPU kernels use (defaults to the core count, or INTERN_VISION_NUM_THREADS). */
 export function setNumThreads(n: number): void {
@@ -27,4 +29,11 @@ export function memoryStats(): { bytes: number; blocks: number; cachedBytes: num
 /** Frees the CPU memory cached for reuse. */
 export function emptyCache(): void {
   emptyCpuCache()
+}
+
+let version: string | undefined
+/** The version in the package's package.json. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version
+  return version
 }

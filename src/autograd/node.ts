@@ -1,25 +1,10 @@
 // One recorded op call: which inputs it came from and how to map the output's gradient to
 // theirs. The backward closure holds what the op saved; releasing it frees them.
 import { isGradEnabled } from './grad-mode'
+import type { GraphHold } from '../tensor/memory'
 import type { Tensor } from '../tensor/tensor'
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[]
-
-/**
- * Tensors that scope() would have disposed but a returned tensor's graph may still need (a
- * backward closure can hold any of them). Shared by every returned root; disposed when the
- * last root lets go: its graph ran backward, or the root itself was disposed.
- */
-export class GraphHold {
-  private roots = 0
-  constructor(private readonly tensors: Tensor[]) {}
-  attach(): void {
-    this.roots++
-  }
-  detach(): void {
-    if (--this.roots === 0) for (const t of this.tensors) t.dispose()
-  }
-}
 
 export class GradNode {
   private fn: BackwardFn | null

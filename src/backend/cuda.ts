@@ -6,7 +6,8 @@ import type { Backend, Storage } from './backend'
 import { describe, kernelCalls } from './kernel-calls'
 import { registerBackend } from './index'
 import { loadCudaAddon, type CudaProbe } from './cuda-loader'
-import { newTypedArray, type TypedArray } from '../tensor/dtype'
+import { newTypedArray } from './element-types'
+import type { TypedArray } from '../tensor/dtype'
 import type { Tensor } from '../tensor/tensor'
 
 /** A device buffer: an opaque handle owned by the addon (returned to its cache when freed or collected). */

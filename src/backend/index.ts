@@ -4,8 +4,6 @@ import type { Backend } from './backend'
 import { cpuBackend } from './cpu'
 import type { Device } from '../tensor/dtype'
 
-// cpu.ts and this module import each other through Tensor, so the CPU backend is read at
-// call time, never while the modules are still loading.
 const backends = new Map<Device, Backend>()
 
 export function registerBackend(b: Backend): void {

@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name === 'help') return main([rest[0], '--help'])
   if (name === '--version') {
-    console.log(load<typeof import('../intern/stage-io')>('../intern/stage-io').packageVersion())
+    console.log(load<typeof import('../runtime')>('../runtime').packageVersion())
     return 0
   }
   if (name === undefined) {

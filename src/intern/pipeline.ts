@@ -20,7 +20,8 @@ import { trainExpert } from './expert'
 import { loadUpstreamBackbone, trainGeneralist } from './generalist'
 import { getPreset, type Preset } from './presets'
 import { readStageLog } from './stage-log'
-import { CARD_FILE, LOG_FILE, packageVersion, readStageCard, type StageCard } from './stage-io'
+import { packageVersion } from '../runtime'
+import { CARD_FILE, LOG_FILE, readStageCard, type StageCard } from './stage-io'
 
 export interface PipelinePreset {
   name: string
@@ -190,12 +191,21 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunResults> {
     writeReport(out, merged)
   }
 
+  // A stage is done once its summary is in results.json: a kill between the card and the
+  // summary leaves a trained stage that the next run only records.
+  const recorded = (name: string) => {
+    const file = path.join(out, RESULTS_FILE)
+    if (!hasCard(name) || !fs.existsSync(file)) return false
+    const card = readStageCard(dir(name))
+    return readResults(file).stages.some((s) => s.name === card.name)
+  }
   const stage = (name: string, cost: number, train: () => Promise<unknown>): Unit => ({
     id: `stage ${name}`,
     cost,
-    done: () => hasCard(name),
+    done: () => recorded(name),
     run: async () => {
-      await train()
+      if (hasCard(name)) progress(`  ${name} finished training before the last stop: recording its summary`)
+      else await train()
       recordStage(name)
     },
   })

@@ -46,16 +46,6 @@ export const CARD_FILE = 'card.json'
 export const CHECKPOINT_FILE = 'checkpoint.safetensors'
 export const LOG_FILE = 'log.jsonl'
 
-let version: string | undefined
-/** The version in the package's package.json (src/ and lib/ both sit one level below it). */
-export function packageVersion(): string {
-  if (version === undefined) {
-    const file = path.join(__dirname, '..', '..', 'package.json')
-    version = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version
-  }
-  return version
-}
-
 /** Writes model.safetensors, then card.json (both atomically), so a card means a whole stage. */
 export function saveStage(dir: string, model: Module, card: StageCard): void {
   fs.mkdirSync(dir, { recursive: true })

@@ -2,7 +2,8 @@
 // Generator (the default one unless given), so `manualSeed(s)` reproduces a model exactly.
 import { tensor } from '../tensor/creation'
 import { hostView } from '../backend/cpu'
-import { isFloating, newTypedArray } from '../tensor/dtype'
+import { newTypedArray } from '../backend/element-types'
+import { isFloating } from '../tensor/dtype'
 import { defaultGenerator, type Generator } from '../tensor/random'
 import { shapeStr } from '../tensor/shape'
 import type { Tensor } from '../tensor/tensor'

@@ -4,13 +4,11 @@
 // requires grad is the exception: its gradient is [.., L, S] by nature).
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
-import type { Generator } from '../tensor/random'
+import { drawSeed, type Generator } from '../tensor/random'
 import { broadcastShapes, numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
 import { zeros } from '../tensor/creation'
-import { kernelView } from './norm'
-import { drawSeed } from './softmax'
-import { checkSameDevice, checkTensor, expandTo, sumTo } from './util'
+import { checkSameDevice, checkTensor, expandTo, kernelView, sumTo } from './util'
 
 export interface AttentionOptions {
   /** Broadcastable to [..., L, S]: bool (true = attend, PyTorch's convention) or additive float. */

@@ -1,3 +1,5 @@
+// Importing the ops (or anything above them) attaches the Tensor methods.
+import './methods'
 export * from './elementwise'
 export * from './reduce'
 export * from './views'

@@ -6,8 +6,7 @@ import { isFloating } from '../tensor/dtype'
 import { normalizeDim, numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
 import { zeros } from '../tensor/creation'
-import { kernelView } from './norm'
-import { checkSameDevice, checkTensor } from './util'
+import { checkSameDevice, checkTensor, kernelView } from './util'
 
 function checkIndex(op: string, index: Tensor, arg = 'index'): void {
   checkTensor(op, index, arg)

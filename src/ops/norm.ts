@@ -3,17 +3,9 @@
 // backward kernel produces every needed gradient in one call.
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
-import { contiguousStrides, numelOf, shapeStr } from '../tensor/shape'
+import { numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
-import { checkTensor } from './util'
-
-/** A contiguous view of t with another shape of the same size, for a kernel (copies if t is strided). */
-export function kernelView(t: Tensor, shape: number[]): Tensor {
-  const base = t.isContiguous() ? t : t.contiguous()
-  const v = base.asView(shape, contiguousStrides(shape))
-  if (base !== t) base.dispose() // the view holds the copy's storage
-  return v
-}
+import { checkTensor, kernelView } from './util'
 
 function checkParam(op: string, t: Tensor | null | undefined, name: string, shape: readonly number[], x: Tensor): Tensor | null {
   if (t == null) return null

@@ -2,11 +2,10 @@
 // see a contiguous [outer, K, inner] view with the softmax over K.
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
-import { defaultGenerator, type Generator } from '../tensor/random'
+import { drawSeed, type Generator } from '../tensor/random'
 import { normalizeDim, numelOf } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
-import { kernelView } from './norm'
-import { checkTensor } from './util'
+import { checkTensor, kernelView } from './util'
 
 function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
   checkTensor(op, x, 'input')
@@ -36,12 +35,6 @@ export const logSoftmax = (x: Tensor, dim: number): Tensor => softmaxOp('logSoft
 export interface DropoutOptions {
   /** Draws the mask's seed; defaultGenerator when omitted. */
   generator?: Generator
-}
-
-/** Two 32-bit words from a generator: the seed of one native random stream. */
-export function drawSeed(generator: Generator | undefined): [number, number] {
-  const g = generator ?? defaultGenerator
-  return [g.nextUint32(), g.nextUint32()]
 }
 
 /**

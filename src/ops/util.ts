@@ -1,8 +1,9 @@
 // Helpers every op file uses: scalar wrapping, dtype and device agreement, broadcasting
-// views, and reducing a broadcast gradient back to its input's shape.
+// views, contiguous views for kernels, and reducing a broadcast gradient back to its input's
+// shape.
 import type { DType } from '../tensor/dtype'
 import { promoteTensorTypes, promoteWithScalar } from '../tensor/dtype'
-import { broadcastShapes, sameShape, shapeStr } from '../tensor/shape'
+import { broadcastShapes, contiguousStrides, sameShape, shapeStr } from '../tensor/shape'
 import { Tensor, type TensorLike } from '../tensor/tensor'
 import { full } from '../tensor/creation'
 
@@ -47,6 +48,14 @@ export function expandTo(t: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`expand: cannot expand shape ${shapeStr(t.shape)} to ${shapeStr(shape)}`)
   })
   return t.asView([...shape], strides)
+}
+
+/** A contiguous view of t with another shape of the same size, for a kernel (copies if t is strided). */
+export function kernelView(t: Tensor, shape: number[]): Tensor {
+  const base = t.isContiguous() ? t : t.contiguous()
+  const v = base.asView(shape, contiguousStrides(shape))
+  if (base !== t) base.dispose() // the view holds the copy's storage
+  return v
 }
 
 /** Disposes the views an op made for one kernel call, never the tensors it was given: the

@@ -1,6 +1,7 @@
 // Making tensors: from JS data, constants, ranges and random draws.
 import { backendFor } from '../backend'
-import { checkDType, dtypeOfArray, newTypedArray, type Device, type DType, type TypedArray } from './dtype'
+import { newTypedArray } from '../backend/element-types'
+import { checkDType, dtypeOfArray, type Device, type DType, type TypedArray } from './dtype'
 import { defaultGenerator, type Generator } from './random'
 import { checkShape, numelOf, shapeStr } from './shape'
 import { Tensor, type NestedArray } from './tensor'
@@ -26,7 +27,9 @@ function finish(t: Tensor, opts: TensorOptions): Tensor {
 function fromHostArray(data: TypedArray, shape: number[], dtype: DType, opts: TensorOptions): Tensor {
   const t = Tensor.empty(shape, dtype, 'cpu')
   const src = dtypeOfArray(data) === dtype ? data : newTypedArray(dtype, data.length)
-  if (src !== data) for (let i = 0; i < data.length; i++) (src as TypedArray)[i] = dtype === 'bool' ? (data[i] ? 1 : 0) : data[i]
+  // set() converts as element assignment does, natively; only bool needs truthiness.
+  if (src !== data && dtype !== 'bool') src.set(data)
+  else if (src !== data) for (let i = 0; i < data.length; i++) src[i] = data[i] ? 1 : 0
   t.backend.fromHost(t, src)
   return finish(t, opts)
 }

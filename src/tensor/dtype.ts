@@ -3,26 +3,7 @@ export type Device = 'cpu' | 'cuda'
 
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array
 
-/** Codes shared with the native addon (native/binding/args.h). */
-export const dtypeCode: Record<DType, number> = { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }
-
 export const dtypeBytes: Record<DType, number> = { float32: 4, float64: 8, int32: 4, uint8: 1, bool: 1 }
-
-const arrayTypes = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int32: Int32Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-} as const
-
-export function typedArrayFor(dtype: DType, buffer: ArrayBuffer, byteOffset: number, length: number): TypedArray {
-  return new arrayTypes[dtype](buffer, byteOffset, length)
-}
-
-export function newTypedArray(dtype: DType, length: number): TypedArray {
-  return new arrayTypes[dtype](length)
-}
 
 export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32'

@@ -1,10 +1,25 @@
 // Deterministic freeing. Every tensor made inside scope(fn) is disposed when fn returns,
 // except what fn returns and what keep() marked; tensors made elsewhere are freed by
 // dispose() or, failing that, by the garbage collector.
-import { GraphHold } from '../autograd/node'
 import type { Tensor } from './tensor'
 
 const scopes: Set<Tensor>[] = []
+
+/**
+ * Tensors that scope() would have disposed but a returned tensor's graph may still need (a
+ * backward closure can hold any of them). Shared by every returned root; disposed when the
+ * last root lets go: its graph ran backward, or the root itself was disposed.
+ */
+export class GraphHold {
+  private roots = 0
+  constructor(private readonly tensors: Tensor[]) {}
+  attach(): void {
+    this.roots++
+  }
+  detach(): void {
+    if (--this.roots === 0) for (const t of this.tensors) t.dispose()
+  }
+}
 
 export function track(t: Tensor): void {
   if (scopes.length) scopes[scopes.length - 1].add(t)

@@ -87,3 +87,10 @@ export const defaultGenerator = new Generator(0)
 export function manualSeed(seed: number): Generator {
   return defaultGenerator.manualSeed(seed)
 }
+
+/** Two 32-bit words from a generator (the default one when omitted): the seed of one native
+ * random stream. */
+export function drawSeed(generator: Generator | undefined): [number, number] {
+  const g = generator ?? defaultGenerator
+  return [g.nextUint32(), g.nextUint32()]
+}

@@ -13,7 +13,8 @@ import { readResults, type ResultRow, type RunResults } from '../../src/benchmar
 import { runBenchmark } from '../../src/benchmark/run'
 import { getTask } from '../../src/benchmark/tasks'
 import { evaluateCommand, loadBackboneWeights, resolveModel } from '../../src/cli/evaluate'
-import { packageVersion, saveStage, type StageCard } from '../../src/intern/stage-io'
+import { packageVersion } from '../../src/runtime'
+import { saveStage, type StageCard } from '../../src/intern/stage-io'
 import { miniTask } from './mini-task'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-evaluate-'))

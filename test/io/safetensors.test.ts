@@ -1,9 +1,8 @@
 import t from 'tap'
 import * as fs from 'node:fs'
 import rawFs = require('node:fs')
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { arange, randn, tensor, zeros } from '../../src/tensor/creation'
+import { arange, randn, tensor, zeros } from '../../src'
 import { Tensor } from '../../src/tensor/tensor'
 import { deserialize, load, loadFile, readFile, saveFile, serialize } from '../../src/io/safetensors'
 
