@@ -3,6 +3,7 @@
 // peak is the graph's widest cut, not its length.
 import { noGrad } from './grad-mode'
 import type { GradNode } from './node'
+import { profilerHooks } from '../backend/profiler-hooks'
 import { keep, scope } from '../tensor/memory'
 import { shapeStr, sameShape } from '../tensor/shape'
 import type { Tensor } from '../tensor/tensor'
@@ -43,6 +44,7 @@ function backwardArgs(first: unknown, second: unknown): { seed: Tensor | undefin
 // names itself, so the failure is never mistaken for a bug in the op that ran it.
 function applyNode(node: GradNode, g: Tensor): (Tensor | null | undefined)[] {
   try {
+    if (profilerHooks.active) return profilerHooks.backwardNode(node.name, () => scope(() => node.apply(g)))
     return scope(() => node.apply(g))
   } catch (e) {
     const message = (e as Error).message
@@ -118,6 +120,11 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 export function backward(root: Tensor, gradient?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+  if (profilerHooks.active) profilerHooks.backwardPass(() => runBackward(root, gradient, options))
+  else runBackward(root, gradient, options)
+}
+
+function runBackward(root: Tensor, gradient?: Tensor | BackwardOptions, options?: BackwardOptions): void {
   const { seed, retainGraph } = backwardArgs(gradient, options)
   root.checkAlive('backward')
   // An implicit seed is the engine's to free; a given one stays the caller's.

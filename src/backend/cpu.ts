@@ -1,7 +1,9 @@
 import type { Backend, Storage } from './backend'
 import { kernelCalls } from './kernel-calls'
 import { native } from './native'
-import { typedArrayFor, type TypedArray } from '../tensor/dtype'
+import { profilerHooks } from './profiler-hooks'
+import { typedArrayFor } from './element-types'
+import type { TypedArray } from '../tensor/dtype'
 import type { Tensor } from '../tensor/tensor'
 
 // Disposed buffers wait here, binned by exact size, for the next allocation of that size: a
@@ -17,6 +19,10 @@ let cachedBytes = 0
 let cachedBlocks = 0
 const cacheLimit = Number(process.env.INTERN_VISION_CACHE_BYTES ?? 512 * 2 ** 20)
 const poison = process.env.INTERN_VISION_POISON === '1'
+// Blocks below this cost less to allocate afresh (calloc from malloc's heap: no page faults)
+// than to move into the cache (structuredClone's transfer, about 1 us, a third of a tiny op's
+// time: bench/transfer.ts). Poisoned runs cache every size, so tests catch unwritten output.
+const smallBlock = poison ? 0 : 16 * 1024
 
 function takeCached(bytes: number): ArrayBuffer | undefined {
   const bin = cache.get(bytes)
@@ -29,7 +35,7 @@ function takeCached(bytes: number): ArrayBuffer | undefined {
 }
 
 function putCached(buffer: ArrayBuffer, bytes: number): void {
-  if (bytes > cacheLimit / 4 || cachedBytes + bytes > cacheLimit) {
+  if (bytes < smallBlock || bytes > cacheLimit / 4 || cachedBytes + bytes > cacheLimit) {
     native.free(buffer)
     return
   }
@@ -96,6 +102,7 @@ export function hostView(t: Tensor): TypedArray {
 export const cpuBackend: Backend = {
   device: 'cpu',
   allocate(bytes: number): Storage {
+    if (profilerHooks.active) profilerHooks.allocated(bytes)
     return new CpuStorage(takeCached(bytes) ?? native.alloc(bytes), bytes)
   },
   toHost(t: Tensor): TypedArray {

@@ -2,8 +2,9 @@
 // of the same name: identical for the CPU and the CUDA addon, which export the same entry
 // points with the same argument lists.
 import type { Backend, BinaryOp, ReduceOp, UnaryOp } from './backend'
-import { dtypeCode } from '../tensor/dtype'
-import { Tensor } from '../tensor/tensor'
+import { dtypeCode } from './element-types'
+import { profilerHooks } from './profiler-hooks'
+import type { Tensor } from '../tensor/tensor'
 
 type KernelFn = (...args: unknown[]) => unknown
 type Addon = Record<string, unknown>
@@ -13,13 +14,20 @@ export function describe(t: Tensor): [unknown, number, number[], number[], numbe
   return [t.storage.handle, t.offset, t.shape, t.strides, dtypeCode[t.dtype]]
 }
 
+// Tensors carry a brand, so the backend recognises them without loading the tensor layer.
+function isTensor(a: unknown): a is Tensor {
+  return typeof a === 'object' && a !== null && (a as { isTensor?: unknown }).isTensor === true
+}
+
 export type KernelCalls = Pick<Backend, 'copy' | 'fill' | 'unary' | 'binary' | 'where' | 'reduce' | 'matmul' | 'run' | 'has'>
 
 export function kernelCalls(addon: Addon, deviceName: string): KernelCalls {
   const call = (name: string, ...args: unknown[]): unknown => {
     const fn = addon[name]
     if (typeof fn !== 'function') throw new Error(`${name}: no such ${deviceName} kernel`)
-    return (fn as KernelFn)(...args.map((a) => (a instanceof Tensor ? describe(a) : a)))
+    const described = args.map((a) => (isTensor(a) ? describe(a) : a))
+    if (profilerHooks.active) return profilerHooks.kernel(name, args, () => (fn as KernelFn)(...described))
+    return (fn as KernelFn)(...described)
   }
   return {
     copy: (out, src) => void call('copy', out, src),

@@ -14,6 +14,7 @@ import { readFile } from '../io/safetensors'
 import { createModel, listModels, type Backbone } from '../models/zoo'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
+import { profileUsage, profiled, takeProfileFlag } from '../profiler/cli'
 
 export const EVALUATE_USAGE = `usage: intern-vision evaluate --model <zoo name | stage folder | file.safetensors> --out DIR [options]
 
@@ -29,7 +30,8 @@ DIR/report.html (rows already there are kept and not rerun).
   --protocol P       linear (frozen backbone) or finetune, or both: linear,finetune (default linear)
   --out DIR          the run folder (required)
   --id NAME          method id of the rows (default: from the model)
-  --label TEXT       how the report names the method (default: the id)`
+  --label TEXT       how the report names the method (default: the id)
+${profileUsage(21)}`
 
 /** Thrown for bad command-line input: one line, exit code 2. */
 class UsageError extends Error {}
@@ -169,8 +171,9 @@ function stageModel(dir: string, weights: string | undefined): BenchmarkModel {
 
 export async function evaluateCommand(argv: string[]): Promise<number> {
   try {
+    const flags = takeProfileFlag(argv)
     const { values } = parseArgs({
-      args: argv,
+      args: flags.argv,
       options: {
         model: { type: 'string' },
         weights: { type: 'string' },
@@ -212,16 +215,17 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     }
     if (values.label !== undefined) model.label = values.label
     else if (values.id !== undefined) model.label = values.id
-    const results = await runBenchmark({
+    const out = values.out
+    const results = await profiled(flags.profile, () => runBenchmark({
       models: [model],
       tasks,
       percents,
       seeds,
       protocols,
-      out: values.out,
+      out,
       onRow: (r) =>
         console.error(`${r.method} ${r.task} ${r.percent}% ${r.protocol} seed ${r.seed}: ${r.value.toFixed(4)} (${r.seconds.toFixed(1)} s)`),
-    })
+    }))
     const rows = results.rows.filter((r) => r.method === model.id).length
     console.log(`${model.id}: ${rows} row(s) in ${path.join(values.out, 'results.json')}; report in ${path.join(values.out, 'report.html')}`)
     return 0
