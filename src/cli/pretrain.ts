@@ -3,6 +3,7 @@
 // the right shapes, so a paper preset can be checked without its data or its hardware.
 import { parseArgs } from 'node:util'
 import { collate, type Batch } from '../data/collate'
+import { isMainProcess } from '../distributed/rank'
 import { upstreamSource } from '../data/gvd/upstream'
 import { Rng } from '../data/rng'
 import type { Sample } from '../data/types'
@@ -21,6 +22,8 @@ import { SGD } from '../optim'
 import { scope } from '../tensor/memory'
 import { manualSeed } from '../tensor/random'
 import { Tensor } from '../tensor/tensor'
+import { relaunched } from './nproc'
+import { profileUsage, profiled, takeProfileFlag } from '../profiler/cli'
 
 export const PRETRAIN_USAGE = `usage: intern-vision pretrain --stage amateur|expert|generalist --preset NAME [options]
 
@@ -41,10 +44,16 @@ paper-mn-b15.
   --seed N           default 0
   --out DIR          default runs/<preset>/<stage name>
   --resume           continue the checkpoint in --out
+  --nproc N          train data-parallel as N processes on this machine (reruns the command
+                     under mpirun): the same global batch and sample order, so the stage folder
+                     is that of one process up to round-off and BatchNorm's per-rank batch
+                     statistics; each batch (per source, for experts and generalists) must
+                     divide by N. Under mpirun or srun, the command is one rank: no --nproc
   --dry-run          build the models and run one step on random data: 2 images per
                      source, one backward per source, plain SGD (no optimizer state); the
                      amateur 2 views of 1 image; writes nothing
   --quiet            no progress lines
+${profileUsage(21)}
   --help             this text`
 
 type Stage = 'amateur' | 'expert' | 'generalist'
@@ -60,6 +69,7 @@ interface Args {
   seed: number
   out?: string
   resume: boolean
+  nproc?: number
   dryRun: boolean
   quiet: boolean
 }
@@ -81,6 +91,7 @@ function parse(argv: string[]): Args | 'help' {
       seed: { type: 'string', default: '0' },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      nproc: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -108,6 +119,7 @@ function parse(argv: string[]): Args | 'help' {
     seed: int('seed', values.seed, 0)!,
     out: values.out,
     resume: values.resume!,
+    nproc: int('nproc', values.nproc, 1),
     dryRun: values['dry-run']!,
     quiet: values.quiet!,
   }
@@ -289,16 +301,21 @@ async function run(a: Args): Promise<StageCard> {
 /** Runs the command; returns the exit code (2 for any error, after one `intern-vision: ...` line). */
 export async function pretrainCommand(argv: string[]): Promise<number> {
   try {
-    const a = parse(argv)
+    const flags = takeProfileFlag(argv)
+    const a = parse(flags.argv)
     if (a === 'help') {
       process.stdout.write(PRETRAIN_USAGE + '\n')
       return 0
     }
     if (a.dryRun) {
+      if (a.nproc !== undefined) throw new Error('pretrain: --dry-run runs one step in one process; leave out --nproc')
       process.stdout.write((await dryRun(a)) + '\n')
       return 0
     }
-    const card = await run(a)
+    const status = relaunched('pretrain', a.nproc)
+    if (status !== null) return status
+    const card = await profiled(flags.profile, () => run(a))
+    if (!isMainProcess()) return 0
     const losses = Object.entries(card.finalLosses)
       .filter(([k]) => !k.includes('/'))
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)

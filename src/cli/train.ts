@@ -5,6 +5,7 @@ import * as path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DataLoader, fashionMnist, digits, worldDataset, type Dataset, type ImageSample } from '../data'
 import { batchToTensors } from '../data/to-tensor'
+import { dataParallel } from '../distributed/data-parallel'
 import { MetaNet, resnet18 } from '../models'
 import type { Module } from '../nn'
 import { AdamW, cosineSchedule, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '../optim'
@@ -14,6 +15,8 @@ import { scope } from '../tensor/memory'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
 import { fit } from '../train'
+import { relaunched } from './nproc'
+import { profileUsage, profiled, takeProfileFlag } from '../profiler/cli'
 
 export interface TrainArgs {
   data: 'world' | 'fashion-mnist' | 'digits'
@@ -30,6 +33,8 @@ export interface TrainArgs {
   resume: boolean
   /** Steps between checkpoints (one is always written after the last step). */
   checkpointEvery: number
+  /** Ranks on this machine (--nproc): the command reruns itself under mpirun with that many. */
+  nproc?: number
 }
 
 export const TRAIN_USAGE = `usage: intern-vision train [options]
@@ -49,7 +54,11 @@ run folder's earlier checkpoint and log are moved aside (<name>.previous-<n>) fi
   --seed N             seed of the model, the data and the shuffling (default 0)
   --checkpoint-every N steps between checkpoints; one is always written at the end (default 100)
   --out DIR            the run folder (default runs/<model>-<data>)
-  --resume             continue the run in --out from its checkpoint`
+  --resume             continue the run in --out from its checkpoint
+  --nproc N            train data-parallel as N processes on this machine (reruns the command
+                       under mpirun; --batch-size stays the global batch, a multiple of N).
+                       Under mpirun or srun, the command is one rank and needs no --nproc
+${profileUsage(23)}`
 
 /** Bad command-line input: one line on stderr, exit code 2. */
 export class UsageError extends Error {}
@@ -72,6 +81,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | null {
       'checkpoint-every': { type: 'string', default: '100' },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      nproc: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -103,18 +113,23 @@ export function parseTrainArgs(argv: string[]): TrainArgs | null {
     // One folder per model and data, so that runs of different models never share a checkpoint.
     out: values.out ?? path.join('runs', `${values.model}-${data}`),
     resume: values.resume!,
+    nproc: values.nproc === undefined ? undefined : int('nproc', values.nproc, 1),
   }
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
   let args: TrainArgs | null
   try {
-    args = parseTrainArgs(argv)
+    const flags = takeProfileFlag(argv)
+    args = parseTrainArgs(flags.argv)
     if (args === null) {
       console.log(TRAIN_USAGE)
       return 0
     }
-    await train(args)
+    const status = relaunched('intern-vision train', args.nproc)
+    if (status !== null) return status
+    const a = args
+    await profiled(flags.profile, () => train(a))
     return 0
   } catch (e) {
     const err = e as Error & { code?: string }
@@ -188,10 +203,12 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
   const [decay, noDecay] = paramGroupsNoDecay(model.namedParameters(), 0.05)
   const optimizer = new AdamW([decay, noDecay], { lr: a.lr })
   const scheduler = new LRScheduler(optimizer, schedule(a.steps))
-  const trainLoader = new DataLoader(t.train, { batchSize: a.batchSize, shuffle: true, seed: a.seed, dropLast: true, workers: a.workers })
+  // Under a launcher: DDP on the model, each rank a share of every global batch, rank 0 writes.
+  const dp = await dataParallel('intern-vision train', model)
+  const trainLoader = dp.loader(t.train, { batchSize: a.batchSize, shuffle: true, seed: a.seed, dropLast: true, workers: a.workers })
   const testLoader = new DataLoader(t.test, { batchSize: 256, workers: a.workers })
   const started = Date.now()
-  console.error(`training ${a.model} (${model.numParameters()} parameters) on ${a.data} for ${a.steps} steps; logs in ${a.out}`)
+  if (dp.main) console.error(`training ${a.model} (${model.numParameters()} parameters) on ${a.data} for ${a.steps} steps; logs in ${a.out}`)
   try {
     const result = await fit({
       model,
@@ -212,6 +229,7 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
       resume: a.resume,
       log: { jsonlPath: path.join(a.out, 'log.jsonl'), every: 25 },
     })
+    // Every rank evaluates (the ranks hold the same weights); rank 0 writes the report.
     const accuracy = await evaluate(model, testLoader, t.labelSpace)
     const report = {
       data: a.data,
@@ -224,8 +242,11 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
       finalLoss: result.losses[result.losses.length - 1] ?? null,
       seconds: (Date.now() - started) / 1000,
     }
-    fs.writeFileSync(path.join(a.out, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-    console.log(`test accuracy ${(accuracy * 100).toFixed(2)}% on ${t.test.length} images after ${result.steps} steps (${report.seconds.toFixed(0)} s); report in ${path.join(a.out, 'report.json')}`)
+    if (dp.main) {
+      fs.writeFileSync(path.join(a.out, 'report.json'), JSON.stringify(report, null, 2) + '\n')
+      console.log(`test accuracy ${(accuracy * 100).toFixed(2)}% on ${t.test.length} images after ${result.steps} steps (${report.seconds.toFixed(0)} s); report in ${path.join(a.out, 'report.json')}`)
+    }
+    dp.close()
     return { accuracy, steps: result.steps }
   } finally {
     await trainLoader.close()

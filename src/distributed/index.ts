@@ -21,3 +21,4 @@ export { DistributedSampler, DistributedDataLoader, type DistributedSamplerOptio
 export { launchEnv, type LaunchEnv, type Launcher } from './env'
 export { DistributedError, type BackendName } from './communicator'
 export { mpirunCommand, launchLocal, thisCommand, type MpirunOptions } from './launch'
+export { dataParallel, type DataParallel, type DataParallelOptions, type BatchPart } from './data-parallel'

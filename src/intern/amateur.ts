@@ -9,6 +9,7 @@ import { noGrad } from '../autograd/grad-mode'
 import type { Batch } from '../data/collate'
 import type { Dataset, Sample } from '../data/types'
 import { DataLoader } from '../data/loader'
+import { dataParallel } from '../distributed/data-parallel'
 import { batchToTensors } from '../data/to-tensor'
 import { loadFile } from '../io/safetensors'
 import { maskTokens } from '../models/text/masking'
@@ -21,7 +22,8 @@ import { fit, type StepOutput } from '../train/fit'
 import { amateurViews, captionTokenizer, defaultImageTextSources, imageTextDataset } from './amateur-data'
 import { AmateurModel, DEFAULT_MODEL_SHAPE, type AmateurModelConfig } from './amateur-model'
 import { amateurLoss, resolveAmateurWeights, type AmateurLossInputs, type AmateurWeights } from './losses'
-import { CARD_FILE, CHECKPOINT_FILE, LOG_FILE, MODEL_FILE, packageVersion, readStageCard, saveStage, type StageCard } from './stage-io'
+import { packageVersion } from '../runtime'
+import { CARD_FILE, CHECKPOINT_FILE, LOG_FILE, MODEL_FILE, readStageCard, saveStage, type StageCard } from './stage-io'
 import { readStageLog, StageLog } from './stage-log'
 
 export interface AmateurOptions {
@@ -123,9 +125,6 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
   const logFile = path.join(o.out, LOG_FILE)
   const checkpointFile = path.join(o.out, CHECKPOINT_FILE)
   fs.mkdirSync(o.out, { recursive: true })
-  // The folder holds no finished stage until this run writes its card.
-  fs.rmSync(path.join(o.out, CARD_FILE), { force: true })
-  if (!o.resume) for (const f of [logFile, checkpointFile]) fs.rmSync(f, { force: true })
 
   const data = imageTextDataset(sources, { size: trainSize, imageSize: o.imageSize, split: 'train' })
   manualSeed(o.seed)
@@ -137,9 +136,16 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
   const optimizer = new AdamW(paramGroupsNoDecay(model.namedParameters(), AMATEUR_WEIGHT_DECAY), { lr: o.lr })
   const warmupSteps = Math.max(1, Math.min(100, Math.floor(scheduleSteps / 10)))
   const scheduler = new LRScheduler(optimizer, warmupCosineSchedule({ warmupSteps, totalSteps: scheduleSteps }))
-  const loader = new DataLoader(data, { batchSize: o.batchSize, shuffle: true, seed: o.seed, dropLast: true, transform: amateurViews(o.imageSize) })
+  // Under a launcher: DDP on the model, each rank a share of every global batch, rank 0 writes.
+  const dp = await dataParallel('trainAmateur', model)
+  if (dp.main) {
+    // The folder holds no finished stage until this run writes its card.
+    fs.rmSync(path.join(o.out, CARD_FILE), { force: true })
+    if (!o.resume) for (const f of [logFile, checkpointFile]) fs.rmSync(f, { force: true })
+  }
+  const loader = dp.loader(data, { batchSize: o.batchSize, shuffle: true, seed: o.seed, dropLast: true, transform: amateurViews(o.imageSize) })
   const log = new StageLog(logFile)
-  if (!o.log?.quiet) console.error(`Up-A '${name}': ${o.backbone} at ${o.imageSize} px on ${sources.join(', ')} for ${o.steps} steps; stage folder ${o.out}`)
+  if (!o.log?.quiet && dp.main) console.error(`Up-A '${name}': ${o.backbone} at ${o.imageSize} px on ${sources.join(', ')} for ${o.steps} steps; stage folder ${o.out}`)
   const result = await fit({
     model,
     optimizer,
@@ -154,8 +160,12 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
     checkpoint: { path: checkpointFile, every: o.checkpointEvery ?? 100 },
     resume: o.resume,
     log: { quiet: o.log?.quiet, every: 25 },
-    onStep: ({ step, epoch, loss, lr, metrics }) => log.write({ step, epoch, lr, total: loss, ...metrics }),
+    onStep: ({ step, epoch, loss, lr, metrics }) => {
+      const means = dp.mean({ total: loss, ...metrics })
+      if (dp.main) log.write({ step, epoch, lr, ...means })
+    },
   })
+  dp.sync()
 
   const records = readStageLog(logFile)
   const last = records[records.length - 1]
@@ -179,7 +189,8 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
     },
     createdAt: new Date().toISOString(),
   }
-  saveStage(o.out, model, card)
+  if (dp.main) saveStage(o.out, model, card)
+  dp.close()
   return card
 }
 

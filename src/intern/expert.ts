@@ -6,9 +6,11 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { listUpstreamSources } from '../data/gvd/upstream'
+import { dataParallel, type BatchPart } from '../distributed/data-parallel'
 import { createModel, type Backbone } from '../models/zoo'
 import { Module } from '../nn'
 import { AdamW, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '../optim'
+import { packageVersion } from '../runtime'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
 import { fit } from '../train/fit'
@@ -19,7 +21,6 @@ import {
   CHECKPOINT_FILE,
   LOG_FILE,
   loadStageBackbone,
-  packageVersion,
   readStageCard,
   readStageWeights,
   saveStage,
@@ -114,6 +115,8 @@ export function checkOut(fn: string, out: string, resume: boolean): StageCard | 
 }
 
 export interface StageRun<B> {
+  /** The trainer's name, for errors. */
+  fn: string
   out: string
   resume: boolean
   quiet: boolean
@@ -121,8 +124,10 @@ export interface StageRun<B> {
   lr: number
   steps: number
   checkpointEvery?: number
-  /** Batch i of the run, a pure function of i (exact resume rests on it). */
-  batch: (i: number) => Promise<B>
+  /** Batch i of the run, a pure function of i (exact resume rests on it): `part`'s share of it. */
+  batch: (i: number, part: BatchPart) => Promise<B>
+  /** The per-source shares of a batch, which the ranks divide among them. */
+  shares: number[]
   /** The loss of a batch and its named terms (the model is in train mode; runs in a scope). */
   step: (batch: B) => { loss: Tensor; terms: Record<string, number> }
   card: Omit<StageCard, 'version' | 'steps' | 'seconds' | 'finalLosses' | 'createdAt'>
@@ -132,10 +137,12 @@ export interface StageRun<B> {
  * Trains `model` for `steps` AdamW steps (weight decay 0.05 off norms and biases, linear warmup
  * from lr/10 over the first 5%, then cosine decay; gradient norm clipped at 5) through fit(),
  * checkpointing into `out` and logging log.jsonl there (stage-log.ts: a resumed run's log reads
- * as one run, and its seconds add up across runs), then writes the stage folder.
+ * as one run, and its seconds add up across runs), then writes the stage folder. Under a
+ * launcher every rank trains its share of each batch (dataParallel) and rank 0 writes.
  */
 export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
   fs.mkdirSync(r.out, { recursive: true })
+  const dp = await dataParallel(r.fn, r.model, { shares: r.shares, quiet: r.quiet })
   const optimizer = new AdamW(paramGroupsNoDecay(r.model.namedParameters(), 0.05), { lr: r.lr })
   const warmup = Math.max(1, Math.round(r.steps * 0.05))
   const scheduler = r.steps > warmup ? new LRScheduler(optimizer, warmupCosineSchedule({ warmupSteps: warmup, totalSteps: r.steps, startFactor: 0.1 })) : undefined
@@ -147,7 +154,7 @@ export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
     scheduler,
     batches: () =>
       (async function* () {
-        for (let i = 0; i < r.steps; i++) yield await r.batch(i)
+        for (let i = 0; i < r.steps; i++) yield await r.batch(i, dp)
       })(),
     step: (batch) => {
       const { loss, terms } = r.step(batch)
@@ -158,12 +165,17 @@ export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
     checkpoint: { path: path.join(r.out, CHECKPOINT_FILE), every: r.checkpointEvery ?? Math.max(1, Math.min(50, Math.round(r.steps / 10))) },
     resume: r.resume,
     log: { quiet: r.quiet, every: Math.max(1, Math.round(r.steps / 20)) },
-    onStep: ({ step, lr, loss, metrics }) => log.write({ step, lr, loss, ...metrics }),
+    onStep: ({ step, lr, loss, metrics }) => {
+      const means = dp.mean({ loss, ...metrics })
+      if (dp.main) log.write({ step, lr, ...means })
+    },
   })
+  dp.sync()
   const last: Record<string, number> = readStageLog(logFile).at(-1) ?? {}
   const finalLosses = Object.fromEntries(Object.entries(last).filter(([k]) => k.startsWith('loss')))
   const card: StageCard = { ...r.card, version: packageVersion(), steps: r.steps, seconds: last.seconds ?? 0, finalLosses, createdAt: new Date().toISOString() }
-  saveStage(r.out, r.model, card)
+  if (dp.main) saveStage(r.out, r.model, card)
+  dp.close()
   return card
 }
 
@@ -206,6 +218,7 @@ export async function trainExpert(o: ExpertOptions): Promise<StageCard> {
   const datasets = sources.map((s, i) => s.create({ size: o.steps * share[i], imageSize: o.imageSize, split: 'train' }))
   const batches = new BalancedBatches(sources, datasets, share, o.seed)
   return runStage({
+    fn,
     out: o.out,
     resume: o.resume ?? false,
     quiet: o.log?.quiet ?? false,
@@ -213,7 +226,8 @@ export async function trainExpert(o: ExpertOptions): Promise<StageCard> {
     lr: o.lr,
     steps: o.steps,
     checkpointEvery: o.checkpointEvery,
-    batch: (i) => batches.get(i),
+    batch: (i, part) => batches.get(i, part),
+    shares: share,
     step: (raw) => model.head.loss(model.backbone, toSourceBatches(raw)),
     card: {
       name,

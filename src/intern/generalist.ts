@@ -237,13 +237,15 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
 
   manualSeed(o.seed)
   const model = build(fn, p)
+  const sourceShares = sources.map((s, e) => shares(perExpert[e], s.length))
   const streams = sources.map((s, e) => {
-    const share = shares(perExpert[e], s.length)
+    const share = sourceShares[e]
     const datasets = s.map((src, i) => src.create({ size: o.steps * share[i], imageSize, split: 'train' }))
     return new BalancedBatches(s, datasets, share, o.seed + e)
   })
   const heads = model.heads.children() as TaskHead[]
   return runStage<RawSourceBatch[][]>({
+    fn,
     out: o.out,
     resume: o.resume ?? false,
     quiet: o.log?.quiet ?? false,
@@ -251,7 +253,8 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
     lr: o.lr,
     steps: o.steps,
     checkpointEvery: o.checkpointEvery,
-    batch: (i) => Promise.all(streams.map((s) => s.get(i))),
+    batch: (i, part) => Promise.all(streams.map((s) => s.get(i, part))),
+    shares: sourceShares.flat(),
     step: (raw) => {
       const losses = raw.map((r, e) => heads[e].loss(model.backbone, toSourceBatches(r)))
       const terms: Record<string, number> = {}

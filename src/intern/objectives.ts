@@ -279,12 +279,15 @@ export class BalancedBatches {
     return this.order.indices[at % n]
   }
 
-  /** Batch i: each source's share of samples, `head` being the source's position. */
-  async get(i: number): Promise<RawSourceBatch[]> {
+  /**
+   * Batch i: each source's share of samples, `head` being the source's position; of a
+   * data-parallel run's batch, `part`'s samples only (k = rank, rank + worldSize, ...).
+   */
+  async get(i: number, part = { rank: 0, worldSize: 1 }): Promise<RawSourceBatch[]> {
     const out: RawSourceBatch[] = []
     for (const [s, source] of this.sources.entries()) {
       const samples: Sample[] = []
-      for (let k = 0; k < this.share[s]; k++) samples.push(await this.datasets[s].get(this.index(s, i * this.share[s] + k)))
+      for (let k = part.rank; k < this.share[s]; k += part.worldSize) samples.push(await this.datasets[s].get(this.index(s, i * this.share[s] + k)))
       out.push({ head: s, source, samples })
     }
     return out
