@@ -79,4 +79,36 @@ PoolGeometry parseAvgPoolArgs(Args& args, const TensorArg& in, const char* inNam
   return g;
 }
 
+MaxPool2dArgs parseMaxPool2dArgs(Args& args) {
+  MaxPool2dArgs a;
+  a.out = args.tensor(0, "out"), a.indices = args.tensor(1, "indices"), a.x = args.tensor(2, "x");
+  a.geom = parseMaxPoolArgs(args, 3, args.boolean(4, "ceilMode"), a.x, "x", a.out, "out");
+  const TensorArg& idx = a.indices;
+  if (idx.shape != a.out.shape || idx.dtype != DType::int32 || !idx.contiguous())
+    args.fail("indices must be a contiguous int32 tensor shaped like out " + a.out.shapeString() + ", got " +
+              dtypeName(idx.dtype) + " " + idx.shapeString());
+  return a;
+}
+
+MaxPool2dBackwardArgs parseMaxPool2dBackwardArgs(Args& args) {
+  MaxPool2dBackwardArgs a;
+  a.gradInput = args.tensor(0, "gradInput"), a.gradOutput = args.tensor(1, "gradOutput");
+  a.indices = args.tensor(2, "indices");
+  const TensorArg &gx = a.gradInput, &gy = a.gradOutput, &idx = a.indices;
+  checkPoolPair(args, gx, "gradInput", gy, "gradOutput");
+  if (idx.shape != gy.shape || idx.dtype != DType::int32 || !idx.contiguous())
+    args.fail("indices must be a contiguous int32 tensor shaped like gradOutput " + gy.shapeString());
+  a.geom = {gx.shape[0] * gx.shape[1], gx.shape[2], gx.shape[3], gy.shape[2], gy.shape[3], 1, 1, 1, 1, 0, 0, 1, 1};
+  return a;
+}
+
+PoolGeometry parseAdaptivePoolArgs(Args& args, const TensorArg& in, const char* inName, const TensorArg& out,
+                                   const char* outName) {
+  checkPoolPair(args, in, inName, out, outName);
+  if (in.shape[2] < 1 || in.shape[3] < 1 || out.shape[2] < 1 || out.shape[3] < 1)
+    args.fail("spatial sizes must be positive, got " + std::string(inName) + " " + in.shapeString() + " and " +
+              outName + " " + out.shapeString());
+  return {in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
+}
+
 }  // namespace iv

@@ -3,13 +3,9 @@
 #pragma once
 #include <cstdint>
 #include "args.h"
+#include "pool_geometry.h"
 
 namespace iv {
-
-// NCHW pooling with batch and channels merged into planes.
-struct PoolGeometry {
-  int64_t planes, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
-};
 
 // PyTorch's pooling_output_shape: in ceil mode the last window must start inside the input
 // or the left padding.
@@ -27,5 +23,24 @@ PoolGeometry parseMaxPoolArgs(Args& args, size_t at, bool ceil, const TensorArg&
 // countIncludePad and divisorOverride (0 for none).
 PoolGeometry parseAvgPoolArgs(Args& args, const TensorArg& in, const char* inName, const TensorArg& out,
                               const char* outName, bool& includePad, int64_t& div);
+
+// maxPool2d(out, indices, x, params, ceilMode): indices int32, shaped like out.
+struct MaxPool2dArgs {
+  TensorArg out, indices, x;
+  PoolGeometry geom;
+};
+MaxPool2dArgs parseMaxPool2dArgs(Args& args);
+
+// maxPool2dBackward(gradInput, gradOutput, indices): the geometry has planes and sizes only
+// (the indices locate each maximum).
+struct MaxPool2dBackwardArgs {
+  TensorArg gradInput, gradOutput, indices;
+  PoolGeometry geom;
+};
+MaxPool2dBackwardArgs parseMaxPool2dBackwardArgs(Args& args);
+
+// Adaptive average pooling: positive spatial sizes; planes and sizes only.
+PoolGeometry parseAdaptivePoolArgs(Args& args, const TensorArg& in, const char* inName, const TensorArg& out,
+                                   const char* outName);
 
 }  // namespace iv

@@ -18,8 +18,7 @@
 // Index math is 32-bit: the launchers require every tensor to have fewer than 2^31 elements.
 #include <algorithm>
 #include <cstdint>
-#include "../common.h"
-#include "../../cpu/ops/conv.h"
+#include "conv.cuh"
 
 namespace iv {
 namespace cuda {

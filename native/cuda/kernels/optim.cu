@@ -6,6 +6,7 @@
 #include <cmath>
 #include "../allocator.h"
 #include "../common.h"
+#include "optim.cuh"
 
 namespace iv {
 namespace cuda {

@@ -5,15 +5,10 @@
 // output adds its share into its window (atomics: windows may overlap).
 #include <algorithm>
 #include <cstdint>
-#include "../common.h"
+#include "pool.cuh"
 
 namespace iv {
 namespace cuda {
-
-// Mirrors the binding's pool geometry (planes = N * C).
-struct PoolGeo {
-  int64_t planes, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
-};
 
 namespace {
 
@@ -23,7 +18,7 @@ template <class T>
 __device__ __forceinline__ bool isNan(T v) { return v != v; }
 
 template <class T>
-__global__ void maxFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, int32_t* __restrict__ idx, int64_t total) {
+__global__ void maxFwd(PoolGeometry g, const T* __restrict__ x, T* __restrict__ y, int32_t* __restrict__ idx, int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
     const T* xp = x + pl * g.H * g.W;
@@ -46,7 +41,7 @@ __global__ void maxFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, in
 }
 
 template <class T>
-__global__ void maxBwd(PoolGeo g, const T* __restrict__ gy, const int32_t* __restrict__ idx, T* __restrict__ gx,
+__global__ void maxBwd(PoolGeometry g, const T* __restrict__ gy, const int32_t* __restrict__ idx, T* __restrict__ gx,
                        int64_t total) {
   const int64_t HW = g.H * g.W, HoWo = g.Ho * g.Wo;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
@@ -61,7 +56,7 @@ struct Win {
   double divisor;
 };
 
-__device__ __forceinline__ Win avgWindow(const PoolGeo& g, int64_t r, int64_t c, bool includePad, int64_t div) {
+__device__ __forceinline__ Win avgWindow(const PoolGeometry& g, int64_t r, int64_t c, bool includePad, int64_t div) {
   int64_t h0 = r * g.sh - g.ph, w0 = c * g.sw - g.pw;
   int64_t h1 = min(h0 + g.kh, g.H + g.ph), w1 = min(w0 + g.kw, g.W + g.pw);
   const int64_t padded = (h1 - h0) * (w1 - w0);
@@ -72,7 +67,7 @@ __device__ __forceinline__ Win avgWindow(const PoolGeo& g, int64_t r, int64_t c,
 }
 
 template <class T>
-__global__ void avgFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, bool includePad, int64_t div,
+__global__ void avgFwd(PoolGeometry g, const T* __restrict__ x, T* __restrict__ y, bool includePad, int64_t div,
                        int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
@@ -86,7 +81,7 @@ __global__ void avgFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, bo
 }
 
 template <class T>
-__global__ void avgBwd(PoolGeo g, const T* __restrict__ gy, T* __restrict__ gx, bool includePad, int64_t div,
+__global__ void avgBwd(PoolGeometry g, const T* __restrict__ gy, T* __restrict__ gx, bool includePad, int64_t div,
                        int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
@@ -102,7 +97,7 @@ __device__ __forceinline__ int64_t aStart(int64_t o, int64_t in, int64_t out) { 
 __device__ __forceinline__ int64_t aEnd(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
 
 template <class T>
-__global__ void adaptiveFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, int64_t total) {
+__global__ void adaptiveFwd(PoolGeometry g, const T* __restrict__ x, T* __restrict__ y, int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
     const T* xp = x + pl * g.H * g.W;
@@ -116,7 +111,7 @@ __global__ void adaptiveFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ 
 }
 
 template <class T>
-__global__ void adaptiveBwd(PoolGeo g, const T* __restrict__ gy, T* __restrict__ gx, int64_t total) {
+__global__ void adaptiveBwd(PoolGeometry g, const T* __restrict__ gy, T* __restrict__ gx, int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
     T* gp = gx + pl * g.H * g.W;
@@ -134,7 +129,7 @@ void zero(void* p, int64_t n, size_t elem, const char* what) {
 
 }  // namespace
 
-void poolMaxForward(Dt dt, const PoolGeo& g, const void* x, void* y, int32_t* idx) {
+void poolMaxForward(Dt dt, const PoolGeometry& g, const void* x, void* y, int32_t* idx) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32) maxFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, idx, total);
@@ -142,7 +137,7 @@ void poolMaxForward(Dt dt, const PoolGeo& g, const void* x, void* y, int32_t* id
   IV_CUDA_LAUNCHED("maxPool2d kernel");
 }
 
-void poolMaxBackward(Dt dt, const PoolGeo& g, const void* gy, const int32_t* idx, void* gx) {
+void poolMaxBackward(Dt dt, const PoolGeometry& g, const void* gy, const int32_t* idx, void* gx) {
   const size_t elem = dt == kF32 ? 4 : 8;
   zero(gx, g.planes * g.H * g.W, elem, "maxPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
@@ -152,7 +147,7 @@ void poolMaxBackward(Dt dt, const PoolGeo& g, const void* gy, const int32_t* idx
   IV_CUDA_LAUNCHED("maxPool2dBackward kernel");
 }
 
-void poolAvgForward(Dt dt, const PoolGeo& g, const void* x, void* y, bool includePad, int64_t div) {
+void poolAvgForward(Dt dt, const PoolGeometry& g, const void* x, void* y, bool includePad, int64_t div) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32)
@@ -161,7 +156,7 @@ void poolAvgForward(Dt dt, const PoolGeo& g, const void* x, void* y, bool includ
   IV_CUDA_LAUNCHED("avgPool2d kernel");
 }
 
-void poolAvgBackward(Dt dt, const PoolGeo& g, const void* gy, void* gx, bool includePad, int64_t div) {
+void poolAvgBackward(Dt dt, const PoolGeometry& g, const void* gy, void* gx, bool includePad, int64_t div) {
   zero(gx, g.planes * g.H * g.W, dt == kF32 ? 4 : 8, "avgPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
@@ -171,7 +166,7 @@ void poolAvgBackward(Dt dt, const PoolGeo& g, const void* gy, void* gx, bool inc
   IV_CUDA_LAUNCHED("avgPool2dBackward kernel");
 }
 
-void poolAdaptiveForward(Dt dt, const PoolGeo& g, const void* x, void* y) {
+void poolAdaptiveForward(Dt dt, const PoolGeometry& g, const void* x, void* y) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32) adaptiveFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, total);
@@ -179,7 +174,7 @@ void poolAdaptiveForward(Dt dt, const PoolGeo& g, const void* x, void* y) {
   IV_CUDA_LAUNCHED("adaptiveAvgPool2d kernel");
 }
 
-void poolAdaptiveBackward(Dt dt, const PoolGeo& g, const void* gy, void* gx) {
+void poolAdaptiveBackward(Dt dt, const PoolGeometry& g, const void* gy, void* gx) {
   zero(gx, g.planes * g.H * g.W, dt == kF32 ? 4 : 8, "adaptiveAvgPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;

@@ -1,0 +1,75 @@
+// The CUDA addon's pooling entry points (arguments parsed by native/binding/pool_args.cc, as
+// for native/cpu/ops/pool.cc), descriptors holding device handles. The launchers are
+// kernels/pool.cu.
+#include "../../binding/pool_args.h"
+#include "../../binding/registry.h"
+#include "../kernels/pool.cuh"
+#include "device_args.h"
+
+namespace iv {
+namespace cuda {
+namespace {
+
+Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
+  DeviceArgs args(info, "maxPool2d", 5);
+  const MaxPool2dArgs a = parseMaxPool2dArgs(args);
+  poolMaxForward(dt(a.x.dtype), a.geom, a.x.data, a.out.data, a.indices.ptr<int32_t>());
+  return info.Env().Undefined();
+}
+
+// The CPU rejects an index outside the plane; reading the indices back would cost a sync,
+// so here such an index is skipped instead.
+Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
+  DeviceArgs args(info, "maxPool2dBackward", 3);
+  const MaxPool2dBackwardArgs a = parseMaxPool2dBackwardArgs(args);
+  poolMaxBackward(dt(a.gradInput.dtype), a.geom, a.gradOutput.data, a.indices.ptr<int32_t>(), a.gradInput.data);
+  return info.Env().Undefined();
+}
+
+// avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
+Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
+  DeviceArgs args(info, "avgPool2d", 6);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
+  bool includePad;
+  int64_t div;
+  const PoolGeometry g = parseAvgPoolArgs(args, x, "x", out, "out", includePad, div);
+  poolAvgForward(dt(x.dtype), g, x.data, out.data, includePad, div);
+  return info.Env().Undefined();
+}
+
+// avgPool2dBackward(gradInput, gradOutput, params, ceilMode, countIncludePad, divisorOverride)
+Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
+  DeviceArgs args(info, "avgPool2dBackward", 6);
+  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
+  bool includePad;
+  int64_t div;
+  const PoolGeometry g = parseAvgPoolArgs(args, gx, "gradInput", gy, "gradOutput", includePad, div);
+  poolAvgBackward(dt(gx.dtype), g, gy.data, gx.data, includePad, div);
+  return info.Env().Undefined();
+}
+
+Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
+  DeviceArgs args(info, "adaptiveAvgPool2d", 2);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
+  poolAdaptiveForward(dt(x.dtype), parseAdaptivePoolArgs(args, x, "x", out, "out"), x.data, out.data);
+  return info.Env().Undefined();
+}
+
+Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
+  DeviceArgs args(info, "adaptiveAvgPool2dBackward", 2);
+  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
+  poolAdaptiveBackward(dt(gx.dtype), parseAdaptivePoolArgs(args, gx, "gradInput", gy, "gradOutput"), gy.data, gx.data);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+IV_EXPORT("maxPool2d", maxPool2d);
+IV_EXPORT("maxPool2dBackward", maxPool2dBackward);
+IV_EXPORT("avgPool2d", avgPool2d);
+IV_EXPORT("avgPool2dBackward", avgPool2dBackward);
+IV_EXPORT("adaptiveAvgPool2d", adaptiveAvgPool2d);
+IV_EXPORT("adaptiveAvgPool2dBackward", adaptiveAvgPool2dBackward);
+
+}  // namespace cuda
+}  // namespace iv
