@@ -9,6 +9,14 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// PyTorch's pooling_output_shape: in ceil mode the last window must start inside the input
+// or the left padding.
+int64_t pooledSize(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, bool ceil) {
+  int64_t o = floorDiv(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
+  if (ceil && (o - 1) * s >= in + p) o--;
+  return o;
+}
+
 void checkFloat4d(Args& args, const TensorArg& t, const char* name) {
   if (t.shape.size() != 4) args.fail(std::string(name) + " must be 4-d [N, C, H, W], got " + t.shapeString());
   if (t.dtype != DType::float32 && t.dtype != DType::float64)
@@ -33,14 +41,6 @@ void checkWindow(Args& args, const PoolGeometry& g, bool ceil, bool dilated, con
   if (g.Ho != ho || g.Wo != wo)
     args.fail(std::string(outName) + " " + out.shapeString() + " should be " + str(ho) + "x" + str(wo) +
               " spatially for " + inName + " " + in.shapeString());
-}
-
-}  // namespace
-
-int64_t pooledSize(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, bool ceil) {
-  int64_t o = floorDiv(in + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0), s) + 1;
-  if (ceil && (o - 1) * s >= in + p) o--;
-  return o;
 }
 
 void checkPoolPair(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName) {
@@ -79,6 +79,14 @@ PoolGeometry parseAvgPoolArgs(Args& args, const TensorArg& in, const char* inNam
   return g;
 }
 
+// (out, x) for a forward pass, (gradInput, gradOutput) for a backward one.
+void readPair(Args& args, bool backward, TensorArg& input, TensorArg& output) {
+  if (backward) input = args.tensor(0, "gradInput"), output = args.tensor(1, "gradOutput");
+  else output = args.tensor(0, "out"), input = args.tensor(1, "x");
+}
+
+}  // namespace
+
 MaxPool2dArgs parseMaxPool2dArgs(Args& args) {
   MaxPool2dArgs a;
   a.out = args.tensor(0, "out"), a.indices = args.tensor(1, "indices"), a.x = args.tensor(2, "x");
@@ -102,13 +110,27 @@ MaxPool2dBackwardArgs parseMaxPool2dBackwardArgs(Args& args) {
   return a;
 }
 
-PoolGeometry parseAdaptivePoolArgs(Args& args, const TensorArg& in, const char* inName, const TensorArg& out,
-                                   const char* outName) {
+AvgPool2dArgs parseAvgPool2dArgs(Args& args, bool backward) {
+  AvgPool2dArgs a;
+  const char* inName = backward ? "gradInput" : "x";
+  const char* outName = backward ? "gradOutput" : "out";
+  readPair(args, backward, a.input, a.output);
+  a.geom = parseAvgPoolArgs(args, a.input, inName, a.output, outName, a.countIncludePad, a.divisorOverride);
+  return a;
+}
+
+AdaptiveAvgPool2dArgs parseAdaptiveAvgPool2dArgs(Args& args, bool backward) {
+  AdaptiveAvgPool2dArgs a;
+  const char* inName = backward ? "gradInput" : "x";
+  const char* outName = backward ? "gradOutput" : "out";
+  readPair(args, backward, a.input, a.output);
+  const TensorArg &in = a.input, &out = a.output;
   checkPoolPair(args, in, inName, out, outName);
   if (in.shape[2] < 1 || in.shape[3] < 1 || out.shape[2] < 1 || out.shape[3] < 1)
     args.fail("spatial sizes must be positive, got " + std::string(inName) + " " + in.shapeString() + " and " +
               outName + " " + out.shapeString());
-  return {in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
+  a.geom = {in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
+  return a;
 }
 
 }  // namespace iv

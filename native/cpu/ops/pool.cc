@@ -7,7 +7,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-#include "../../binding/args.h"
 #include "../../binding/pool_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
@@ -149,24 +148,22 @@ void avgBackward(const Pool& g, const T* gy, T* gx, bool includePad, int64_t div
 // avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "avgPool2d", 6);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  bool includePad;
-  int64_t div;
-  const Pool g = parseAvgPoolArgs(args, x, "x", out, "out", includePad, div);
-  if (x.dtype == DType::float32) avgForward<float>(g, x.ptr<float>(), out.ptr<float>(), includePad, div);
-  else avgForward<double>(g, x.ptr<double>(), out.ptr<double>(), includePad, div);
+  const AvgPool2dArgs a = parseAvgPool2dArgs(args, false);
+  if (a.input.dtype == DType::float32)
+    avgForward<float>(a.geom, a.input.ptr<float>(), a.output.ptr<float>(), a.countIncludePad, a.divisorOverride);
+  else
+    avgForward<double>(a.geom, a.input.ptr<double>(), a.output.ptr<double>(), a.countIncludePad, a.divisorOverride);
   return info.Env().Undefined();
 }
 
 // avgPool2dBackward(gx, gy, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "avgPool2dBackward", 6);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
-  bool includePad;
-  int64_t div;
-  const Pool g = parseAvgPoolArgs(args, gx, "gradInput", gy, "gradOutput", includePad, div);
-  if (gx.dtype == DType::float32) avgBackward<float>(g, gy.ptr<float>(), gx.ptr<float>(), includePad, div);
-  else avgBackward<double>(g, gy.ptr<double>(), gx.ptr<double>(), includePad, div);
+  const AvgPool2dArgs a = parseAvgPool2dArgs(args, true);
+  if (a.input.dtype == DType::float32)
+    avgBackward<float>(a.geom, a.output.ptr<float>(), a.input.ptr<float>(), a.countIncludePad, a.divisorOverride);
+  else
+    avgBackward<double>(a.geom, a.output.ptr<double>(), a.input.ptr<double>(), a.countIncludePad, a.divisorOverride);
   return info.Env().Undefined();
 }
 
@@ -217,20 +214,18 @@ void adaptiveBackward(const Pool& g, const T* gy, T* gx) {
 // adaptiveAvgPool2d(out, x)
 Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "adaptiveAvgPool2d", 2);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  const Pool g = parseAdaptivePoolArgs(args, x, "x", out, "out");
-  if (x.dtype == DType::float32) adaptiveForward<float>(g, x.ptr<float>(), out.ptr<float>());
-  else adaptiveForward<double>(g, x.ptr<double>(), out.ptr<double>());
+  const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, false);
+  if (a.input.dtype == DType::float32) adaptiveForward<float>(a.geom, a.input.ptr<float>(), a.output.ptr<float>());
+  else adaptiveForward<double>(a.geom, a.input.ptr<double>(), a.output.ptr<double>());
   return info.Env().Undefined();
 }
 
 // adaptiveAvgPool2dBackward(gx, gy)
 Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "adaptiveAvgPool2dBackward", 2);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
-  const Pool g = parseAdaptivePoolArgs(args, gx, "gradInput", gy, "gradOutput");
-  if (gx.dtype == DType::float32) adaptiveBackward<float>(g, gy.ptr<float>(), gx.ptr<float>());
-  else adaptiveBackward<double>(g, gy.ptr<double>(), gx.ptr<double>());
+  const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, true);
+  if (a.input.dtype == DType::float32) adaptiveBackward<float>(a.geom, a.output.ptr<float>(), a.input.ptr<float>());
+  else adaptiveBackward<double>(a.geom, a.output.ptr<double>(), a.input.ptr<double>());
   return info.Env().Undefined();
 }
 

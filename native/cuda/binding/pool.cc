@@ -26,39 +26,31 @@ Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
   DeviceArgs args(info, "avgPool2d", 6);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  bool includePad;
-  int64_t div;
-  const PoolGeometry g = parseAvgPoolArgs(args, x, "x", out, "out", includePad, div);
-  poolAvgForward(dt(x.dtype), g, x.data, out.data, includePad, div);
+  const AvgPool2dArgs a = parseAvgPool2dArgs(args, false);
+  poolAvgForward(dt(a.input.dtype), a.geom, a.input.data, a.output.data, a.countIncludePad, a.divisorOverride);
   return info.Env().Undefined();
 }
 
-// avgPool2dBackward(gradInput, gradOutput, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
   DeviceArgs args(info, "avgPool2dBackward", 6);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
-  bool includePad;
-  int64_t div;
-  const PoolGeometry g = parseAvgPoolArgs(args, gx, "gradInput", gy, "gradOutput", includePad, div);
-  poolAvgBackward(dt(gx.dtype), g, gy.data, gx.data, includePad, div);
+  const AvgPool2dArgs a = parseAvgPool2dArgs(args, true);
+  poolAvgBackward(dt(a.input.dtype), a.geom, a.output.data, a.input.data, a.countIncludePad, a.divisorOverride);
   return info.Env().Undefined();
 }
 
 Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
   DeviceArgs args(info, "adaptiveAvgPool2d", 2);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  poolAdaptiveForward(dt(x.dtype), parseAdaptivePoolArgs(args, x, "x", out, "out"), x.data, out.data);
+  const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, false);
+  poolAdaptiveForward(dt(a.input.dtype), a.geom, a.input.data, a.output.data);
   return info.Env().Undefined();
 }
 
 Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   DeviceArgs args(info, "adaptiveAvgPool2dBackward", 2);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
-  poolAdaptiveBackward(dt(gx.dtype), parseAdaptivePoolArgs(args, gx, "gradInput", gy, "gradOutput"), gy.data, gx.data);
+  const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, true);
+  poolAdaptiveBackward(dt(a.input.dtype), a.geom, a.output.data, a.input.data);
   return info.Env().Undefined();
 }
 
