@@ -60,7 +60,8 @@ class Args {
   TensorReader reader_;
 };
 
-// Shared checks, each failing with the op's name and the argument's.
+// For the argument parsers (<family>_args.cc) and the tensor readers; the checks fail with
+// the op's name and the argument's.
 bool isFloat(DType d);
 std::string shapeString(const std::vector<int64_t>& shape);
 // A contiguous tensor of exactly this shape and dtype.

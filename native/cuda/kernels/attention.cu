@@ -20,7 +20,6 @@
 
 namespace iv {
 namespace cuda {
-
 namespace {
 
 constexpr int kRows = 64;  // rows owned by a block

@@ -10,7 +10,6 @@
 
 namespace iv {
 namespace cuda {
-
 namespace {
 
 constexpr int kThreads = 512;

@@ -9,10 +9,7 @@
 
 namespace iv {
 namespace cuda {
-
 namespace {
-
-int blocksFor(int64_t total) { return static_cast<int>(std::min<int64_t>((total + 255) / 256, 32LL * smCount())); }
 
 template <class T>
 __device__ __forceinline__ bool isNan(T v) { return v != v; }
@@ -132,8 +129,8 @@ void zero(void* p, int64_t n, size_t elem, const char* what) {
 void poolMaxForward(Dt dt, const PoolGeometry& g, const void* x, void* y, int32_t* idx) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) maxFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, idx, total);
-  else maxFwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, idx, total);
+  if (dt == kF32) maxFwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, idx, total);
+  else maxFwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, idx, total);
   IV_CUDA_LAUNCHED("maxPool2d kernel");
 }
 
@@ -142,8 +139,8 @@ void poolMaxBackward(Dt dt, const PoolGeometry& g, const void* gy, const int32_t
   zero(gx, g.planes * g.H * g.W, elem, "maxPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) maxBwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)gy, idx, (float*)gx, total);
-  else maxBwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)gy, idx, (double*)gx, total);
+  if (dt == kF32) maxBwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)gy, idx, (float*)gx, total);
+  else maxBwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)gy, idx, (double*)gx, total);
   IV_CUDA_LAUNCHED("maxPool2dBackward kernel");
 }
 
@@ -151,8 +148,8 @@ void poolAvgForward(Dt dt, const PoolGeometry& g, const void* x, void* y, bool i
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32)
-    avgFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, includePad, div, total);
-  else avgFwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, includePad, div, total);
+    avgFwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, includePad, div, total);
+  else avgFwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, includePad, div, total);
   IV_CUDA_LAUNCHED("avgPool2d kernel");
 }
 
@@ -161,16 +158,16 @@ void poolAvgBackward(Dt dt, const PoolGeometry& g, const void* gy, void* gx, boo
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32)
-    avgBwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, includePad, div, total);
-  else avgBwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, includePad, div, total);
+    avgBwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, includePad, div, total);
+  else avgBwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, includePad, div, total);
   IV_CUDA_LAUNCHED("avgPool2dBackward kernel");
 }
 
 void poolAdaptiveForward(Dt dt, const PoolGeometry& g, const void* x, void* y) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) adaptiveFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, total);
-  else adaptiveFwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, total);
+  if (dt == kF32) adaptiveFwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, total);
+  else adaptiveFwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, total);
   IV_CUDA_LAUNCHED("adaptiveAvgPool2d kernel");
 }
 
@@ -178,8 +175,8 @@ void poolAdaptiveBackward(Dt dt, const PoolGeometry& g, const void* gy, void* gx
   zero(gx, g.planes * g.H * g.W, dt == kF32 ? 4 : 8, "adaptiveAvgPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) adaptiveBwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, total);
-  else adaptiveBwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, total);
+  if (dt == kF32) adaptiveBwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, total);
+  else adaptiveBwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, total);
   IV_CUDA_LAUNCHED("adaptiveAvgPool2dBackward kernel");
 }
 
