@@ -122,7 +122,8 @@ TensorArg hostTensor(const Args& args, size_t i, const char* name) {
     args.fail(arg + ": shape and strides must be integer arrays of the same length");
   if (ab.ByteLength() == 0 || ab.Data() == nullptr) args.fail(arg + ": tensor storage was disposed");
   const size_t pad = alignmentPad(ab.Data());
-  const int64_t capacity = ab.ByteLength() <= pad ? 0 : static_cast<int64_t>((ab.ByteLength() - pad) / dtypeSize(t.dtype));
+  const int64_t capacity =
+      ab.ByteLength() <= pad ? 0 : static_cast<int64_t>((ab.ByteLength() - pad) / dtypeSize(t.dtype));
   placeView(args, t, arg, static_cast<int64_t>(offD), static_cast<char*>(ab.Data()) + pad, capacity);
   return t;
 }
@@ -138,7 +139,8 @@ void placeView(const Args& args, TensorArg& t, const std::string& arg, int64_t o
       args.fail(arg + ": size or stride out of range in shape " + t.shapeString());
     if (t.shape[k] == 0) { lo = offset; hi = offset - 1; break; }
     int64_t span;
-    if (__builtin_mul_overflow(t.shape[k] - 1, t.strides[k], &span) || __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi))
+    if (__builtin_mul_overflow(t.shape[k] - 1, t.strides[k], &span) ||
+        __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi))
       args.fail(arg + ": view " + t.shapeString() + " overflows its index range");
   }
   int64_t count = 1;

@@ -19,7 +19,8 @@ template <class E, size_t N>
 E opNamed(Args& args, const char* const (&names)[N], const char* kind, std::string& name) {
   name = args.string(0, "op");
   E op;
-  if (!parseOp(name.c_str(), names, static_cast<int>(N), op)) args.fail(std::string("unknown ") + kind + " '" + name + "'");
+  if (!parseOp(name.c_str(), names, static_cast<int>(N), op))
+    args.fail(std::string("unknown ") + kind + " '" + name + "'");
   return op;
 }
 

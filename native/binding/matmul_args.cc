@@ -33,7 +33,8 @@ GemmLayout gemmLayout(Args& args, const TensorArg& t, const char* name) {
   const int64_t sr = t.strides[1], sc = t.strides[2];
   if (sc == 1 || cols == 1) return {false, rows == 1 ? std::max<int64_t>(cols, 1) : sr, t.strides[0]};
   if (sr == 1 || rows == 1) return {true, cols == 1 ? std::max<int64_t>(rows, 1) : sc, t.strides[0]};
-  args.fail(std::string("argument '") + name + "' needs a unit stride in one of its last two dims (make it contiguous)");
+  args.fail(std::string("argument '") + name +
+            "' needs a unit stride in one of its last two dims (make it contiguous)");
 }
 
 }  // namespace iv

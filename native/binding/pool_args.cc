@@ -80,9 +80,17 @@ PoolGeometry parseAvgPoolArgs(Args& args, const TensorArg& in, const char* inNam
 }
 
 // (out, x) for a forward pass, (gradInput, gradOutput) for a backward one.
-void readPair(Args& args, bool backward, TensorArg& input, TensorArg& output) {
-  if (backward) input = args.tensor(0, "gradInput"), output = args.tensor(1, "gradOutput");
-  else output = args.tensor(0, "out"), input = args.tensor(1, "x");
+struct Pair {
+  TensorArg input, output;
+  const char *inName, *outName;
+};
+Pair readPair(Args& args, bool backward) {
+  Pair p;
+  p.inName = backward ? "gradInput" : "x";
+  p.outName = backward ? "gradOutput" : "out";
+  if (backward) p.input = args.tensor(0, p.inName), p.output = args.tensor(1, p.outName);
+  else p.output = args.tensor(0, p.outName), p.input = args.tensor(1, p.inName);
+  return p;
 }
 
 }  // namespace
@@ -111,26 +119,23 @@ MaxPool2dBackwardArgs parseMaxPool2dBackwardArgs(Args& args) {
 }
 
 AvgPool2dArgs parseAvgPool2dArgs(Args& args, bool backward) {
-  AvgPool2dArgs a;
-  const char* inName = backward ? "gradInput" : "x";
-  const char* outName = backward ? "gradOutput" : "out";
-  readPair(args, backward, a.input, a.output);
-  a.geom = parseAvgPoolArgs(args, a.input, inName, a.output, outName, a.countIncludePad, a.divisorOverride);
+  const Pair p = readPair(args, backward);
+  AvgPool2dArgs a{p.input, p.output, {}, false, 0};
+  a.geom = parseAvgPoolArgs(args, p.input, p.inName, p.output, p.outName, a.countIncludePad, a.divisorOverride);
   return a;
 }
 
 AdaptiveAvgPool2dArgs parseAdaptiveAvgPool2dArgs(Args& args, bool backward) {
-  AdaptiveAvgPool2dArgs a;
-  const char* inName = backward ? "gradInput" : "x";
-  const char* outName = backward ? "gradOutput" : "out";
-  readPair(args, backward, a.input, a.output);
-  const TensorArg &in = a.input, &out = a.output;
+  const Pair p = readPair(args, backward);
+  const TensorArg &in = p.input, &out = p.output;
+  const char *inName = p.inName, *outName = p.outName;
   checkPoolPair(args, in, inName, out, outName);
   if (in.shape[2] < 1 || in.shape[3] < 1 || out.shape[2] < 1 || out.shape[3] < 1)
     args.fail("spatial sizes must be positive, got " + std::string(inName) + " " + in.shapeString() + " and " +
               outName + " " + out.shapeString());
-  a.geom = {in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
-  return a;
+  const PoolGeometry g{in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3],
+                       0, 0, 0, 0, 0, 0, 0, 0};
+  return {in, out, g};
 }
 
 }  // namespace iv

@@ -26,7 +26,8 @@ ReduceArgs parseReduceArgs(Args& args) {
   if (r.count == 0 && op != R::sum && op != R::prod && op != R::mean)
     args.fail(name + " of an empty reduction is not defined (input shape " + x.shapeString() + ")");
   if (isIndexReduction(op) ? out.dtype != DType::int32 : out.dtype != x.dtype)
-    args.fail(std::string("output dtype ") + dtypeName(out.dtype) + " does not fit " + name + " of " + dtypeName(x.dtype));
+    args.fail(std::string("output dtype ") + dtypeName(out.dtype) + " does not fit " + name + " of " +
+              dtypeName(x.dtype));
   if (r.outN > 0 && !isFloat(x.dtype) && (op == R::mean || op == R::logsumexp || op == R::var))
     args.fail(name + " needs a floating-point tensor, got " + dtypeName(x.dtype));
   return r;

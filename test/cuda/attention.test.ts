@@ -12,24 +12,12 @@ t.test('attention forward and backward', { skip: noGpu }, async (t) => {
       const k = rnd([2, 3, 90, E], dtype)
       const v = rnd([2, 3, 90, Ev], dtype)
       const name = `E ${E} Ev ${Ev} ${dtype}`
-      checkBoth(t, name, [q, k, v], (a, b, c) => iv.scaledDotProductAttention(a, b, c), [true, true, true])
-      checkBoth(t, `${name} causal`, [q, k, v], (a, b, c) => iv.scaledDotProductAttention(a, b, c, { isCausal: true }), [
-        true,
-        true,
-        true,
-      ])
+      const sdpa = (opts: iv.AttentionOptions) => (a: iv.Tensor, b: iv.Tensor, c: iv.Tensor, m?: iv.Tensor) =>
+        iv.scaledDotProductAttention(a, b, c, m ? { ...opts, attnMask: m } : opts)
       const keep = iv.rand([1, 3, 77, 90]).gt(0.2)
-      checkBoth(t, `${name} bool mask`, [q, k, v, keep], (a, b, c, m) => iv.scaledDotProductAttention(a, b, c, { attnMask: m }), [
-        true,
-        true,
-        true,
-      ])
-      checkBoth(
-        t,
-        `${name} additive mask`,
-        [q, k, v, rnd([2, 1, 77, 90], dtype)],
-        (a, b, c, m) => iv.scaledDotProductAttention(a, b, c, { attnMask: m }),
-        [true, true, true, true],
-      )
+      checkBoth(t, name, [q, k, v], sdpa({}), [true, true, true])
+      checkBoth(t, `${name} causal`, [q, k, v], sdpa({ isCausal: true }), [true, true, true])
+      checkBoth(t, `${name} bool mask`, [q, k, v, keep], sdpa({}), [true, true, true])
+      checkBoth(t, `${name} additive mask`, [q, k, v, rnd([2, 1, 77, 90], dtype)], sdpa({}), [true, true, true, true])
     }
 })

@@ -7,7 +7,9 @@ import type { Test } from 'tap'
 import * as iv from '../../src'
 import type { Tensor } from '../../src'
 
-export const noGpu: string | false = iv.cuda.isAvailable() ? false : `CUDA is not available: ${iv.cuda.unavailableReason()}`
+export const noGpu: string | false = iv.cuda.isAvailable()
+  ? false
+  : `CUDA is not available: ${iv.cuda.unavailableReason()}`
 
 export const FLOATS = ['float32', 'float64'] as const
 export type Float = (typeof FLOATS)[number]
@@ -38,7 +40,7 @@ export function relativeError(got: Tensor, ref: Tensor): number {
   return norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff)
 }
 
-export function assertParity(t: Test, name: string, got: Tensor, ref: Tensor, tol = TOL[ref.dtype as Float] ?? 0): void {
+export function assertParity(t: Test, name: string, got: Tensor, ref: Tensor, tol = TOL[ref.dtype as Float] ?? 0) {
   const err = relativeError(got, ref)
   t.ok(err <= tol, `${name}: relative error ${err} (tolerance ${tol})`)
 }

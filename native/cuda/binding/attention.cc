@@ -8,8 +8,7 @@
 #include "../kernels/attention.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 // What the kernels take beyond the shared checks: no dropout, grids within 2^31 blocks, and
@@ -61,5 +60,4 @@ Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
 IV_EXPORT("attentionForward", attentionForward);
 IV_EXPORT("attentionBackward", attentionBackward);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

@@ -9,8 +9,7 @@
 #include "../kernels/conv.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 // The kernels index in 32 bits.
@@ -54,5 +53,4 @@ IV_EXPORT("conv2d", conv2d);
 IV_EXPORT("conv2dBackwardInput", conv2dBackwardInput);
 IV_EXPORT("conv2dBackwardWeight", conv2dBackwardWeight);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

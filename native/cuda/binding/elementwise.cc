@@ -6,8 +6,7 @@
 #include "../kernels/elementwise.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 Napi::Value unary(const Napi::CallbackInfo& info) {
@@ -60,5 +59,4 @@ IV_EXPORT("where", where);
 IV_EXPORT("copy", copy);
 IV_EXPORT("fill", fill);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

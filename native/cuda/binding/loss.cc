@@ -7,8 +7,7 @@
 #include "../kernels/loss.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 // Returns the 'mean' denominator, as the CPU (targets are checked on the device: one sync).
@@ -50,5 +49,4 @@ Napi::Value crossEntropyBackward(const Napi::CallbackInfo& info) {
 IV_EXPORT("crossEntropyForward", crossEntropyForward);
 IV_EXPORT("crossEntropyBackward", crossEntropyBackward);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

@@ -6,8 +6,7 @@
 #include "../kernels/matmul.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 GemmOperand asOperand(Args& args, const TensorArg& t, const char* name) {
@@ -53,5 +52,4 @@ IV_EXPORT("matmul", matmul);
 IV_EXPORT("gemmBf16", gemmBf16Export);
 IV_EXPORT("timeGemmBf16", timeGemmBf16Export);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

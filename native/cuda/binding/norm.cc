@@ -7,8 +7,7 @@
 #include "../kernels/norm.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 ChanVec chan(const TensorArg& t, bool present) { return present ? ChanVec{t.data, t.strides[0]} : ChanVec{nullptr, 0}; }
@@ -53,7 +52,8 @@ Napi::Value layerNormBackward(const Napi::CallbackInfo& info) {
   const NormBackwardArgs a = parseLayerNormBackwardArgs(args);
   const int64_t M = a.x.shape[0], K = a.x.shape[1];
   requireGridRows(args, M);
-  const ChanVec gw = chan(a.gradWeight, a.wantWeight), gb = chan(a.gradBias, a.wantBias), w = chan(a.weight, a.hasWeight);
+  const ChanVec gw = chan(a.gradWeight, a.wantWeight), gb = chan(a.gradBias, a.wantBias);
+  const ChanVec w = chan(a.weight, a.hasWeight);
   launchLayerNormBackward(dt(a.x.dtype), a.gradX.data, gw.p, gw.stride, gb.p, gb.stride, a.grad.data, a.x.data, w.p,
                           w.stride, a.saveMean.data, a.saveStat.data, M, K);
   return info.Env().Undefined();
@@ -94,5 +94,4 @@ IV_EXPORT("layerNormBackward", layerNormBackward);
 IV_EXPORT("groupNormForward", groupNormForward);
 IV_EXPORT("groupNormBackward", groupNormBackward);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

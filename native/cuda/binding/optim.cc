@@ -8,8 +8,7 @@
 #include "../kernels/optim.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 Napi::Value sgdStep(const Napi::CallbackInfo& info) {
@@ -80,5 +79,4 @@ IV_EXPORT("emaUpdate", emaUpdate);
 IV_EXPORT("optimNormPow", optimNormPow);
 IV_EXPORT("optimScale", optimScale);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

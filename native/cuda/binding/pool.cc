@@ -6,8 +6,7 @@
 #include "../kernels/pool.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
@@ -63,5 +62,4 @@ IV_EXPORT("avgPool2dBackward", avgPool2dBackward);
 IV_EXPORT("adaptiveAvgPool2d", adaptiveAvgPool2d);
 IV_EXPORT("adaptiveAvgPool2dBackward", adaptiveAvgPool2dBackward);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

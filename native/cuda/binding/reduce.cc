@@ -7,8 +7,7 @@
 #include "../kernels/reduce.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 Napi::Value reduce(const Napi::CallbackInfo& info) {
@@ -36,5 +35,4 @@ Napi::Value reduce(const Napi::CallbackInfo& info) {
 
 IV_EXPORT("reduce", reduce);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda

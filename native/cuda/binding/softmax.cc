@@ -6,8 +6,7 @@
 #include "../kernels/softmax.cuh"
 #include "device_args.h"
 
-namespace iv {
-namespace cuda {
+namespace iv::cuda {
 namespace {
 
 Napi::Value softmaxForward(const Napi::CallbackInfo& info) {
@@ -35,5 +34,4 @@ Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
 IV_EXPORT("softmaxForward", softmaxForward);
 IV_EXPORT("softmaxBackward", softmaxBackward);
 
-}  // namespace cuda
-}  // namespace iv
+}  // namespace iv::cuda
