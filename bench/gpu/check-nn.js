@@ -1,6 +1,6 @@
 'use strict'
 // The CUDA check of attention, softmax, layer norm, cross-entropy and the fused optimizer
-// steps (native/cuda/binding/nn_ops.cc), run by bench/gpu/check.sh after check.js, from the
+// steps (native/cuda/binding/{attention,softmax,norm,loss,optim}.cc), run by bench/gpu/check.sh after check.js, from the
 // compiled lib/. Each kernel is called through backend.run with the same arguments on both
 // devices (the TS ops' calls), on fresh random inputs, outputs poisoned with NaN first;
 // relative error ||out - ref|| / ||ref|| under 1e-5 for float32 and 1e-12 for float64 (a

@@ -41,15 +41,10 @@ bool TensorArg::contiguous() const {
   return true;
 }
 
-std::string TensorArg::shapeString() const {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); i++) s << (i ? ", " : "") << shape[i];
-  s << "]";
-  return s.str();
-}
+std::string TensorArg::shapeString() const { return iv::shapeString(shape); }
 
-Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
+Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count, TensorReader reader)
+    : info_(info), op_(op), reader_(reader) {
   if (info.Length() != count) {
     std::ostringstream s;
     s << "expected " << count << " arguments, got " << info.Length();
@@ -85,7 +80,7 @@ std::string Args::string(size_t i, const char* name) const {
   return info_[i].As<Napi::String>().Utf8Value();
 }
 
-static bool readInts(const Napi::Value& v, std::vector<int64_t>& out) {
+bool readInts(const Napi::Value& v, std::vector<int64_t>& out) {
   if (!v.IsArray()) return false;
   Napi::Array a = v.As<Napi::Array>();
   out.resize(a.Length());
@@ -105,49 +100,85 @@ std::vector<int64_t> Args::ints(size_t i, const char* name) const {
   return out;
 }
 
-TensorArg Args::tensor(size_t i, const char* name) const {
+TensorArg hostTensor(const Args& args, size_t i, const char* name) {
   const std::string arg = std::string("argument '") + name + "'";
-  if (!info_[i].IsArray()) fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
-  Napi::Array d = info_[i].As<Napi::Array>();
-  if (d.Length() != 5) fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
+  const Napi::Value v = args.at(i);
+  if (!v.IsArray()) args.fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
+  Napi::Array d = v.As<Napi::Array>();
+  if (d.Length() != 5) args.fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
   Napi::Value buf = d.Get(0u);
-  if (!buf.IsArrayBuffer()) fail(arg + ": storage must be an ArrayBuffer");
+  if (!buf.IsArrayBuffer()) args.fail(arg + ": storage must be an ArrayBuffer");
   Napi::ArrayBuffer ab = buf.As<Napi::ArrayBuffer>();
   TensorArg t;
   Napi::Value off = d.Get(1u), dt = d.Get(4u);
-  if (!off.IsNumber() || !dt.IsNumber()) fail(arg + ": offset and dtype must be numbers");
+  if (!off.IsNumber() || !dt.IsNumber()) args.fail(arg + ": offset and dtype must be numbers");
   const double offD = off.As<Napi::Number>().DoubleValue();
-  if (!(offD >= 0 && offD <= 1099511627776.0) || offD != std::trunc(offD)) fail(arg + ": offset must be a non-negative integer");
-  int64_t offset = static_cast<int64_t>(offD);
+  if (!(offD >= 0 && offD <= 1099511627776.0) || offD != std::trunc(offD))
+    args.fail(arg + ": offset must be a non-negative integer");
   int32_t code = dt.As<Napi::Number>().Int32Value();
-  if (code < 0 || code > 4) fail(arg + ": unknown dtype code " + std::to_string(code));
+  if (code < 0 || code > 4) args.fail(arg + ": unknown dtype code " + std::to_string(code));
   t.dtype = static_cast<DType>(code);
   if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
-    fail(arg + ": shape and strides must be integer arrays of the same length");
-  if (ab.ByteLength() == 0 || ab.Data() == nullptr) fail(arg + ": tensor storage was disposed");
-  // Bounds: the lowest and highest element the view can touch must lie in the buffer.
+    args.fail(arg + ": shape and strides must be integer arrays of the same length");
+  if (ab.ByteLength() == 0 || ab.Data() == nullptr) args.fail(arg + ": tensor storage was disposed");
+  const size_t pad = alignmentPad(ab.Data());
+  const int64_t capacity =
+      ab.ByteLength() <= pad ? 0 : static_cast<int64_t>((ab.ByteLength() - pad) / dtypeSize(t.dtype));
+  placeView(args, t, arg, static_cast<int64_t>(offD), static_cast<char*>(ab.Data()) + pad, capacity);
+  return t;
+}
+
+void placeView(const Args& args, TensorArg& t, const std::string& arg, int64_t offset, char* base, int64_t capacity) {
+  // Bounds: the lowest and highest element the view can touch must lie in the storage.
   int64_t lo = offset, hi = offset;
   constexpr int64_t kLimit = int64_t(1) << 40;
-  if (t.shape.size() > 16) fail(arg + ": more than 16 dimensions");
+  if (t.shape.size() > 16) args.fail(arg + ": more than 16 dimensions");
   for (size_t k = 0; k < t.shape.size(); k++) {
-    if (t.shape[k] < 0) fail(arg + ": negative size in shape " + t.shapeString());
+    if (t.shape[k] < 0) args.fail(arg + ": negative size in shape " + t.shapeString());
     if (t.shape[k] > kLimit || t.strides[k] > kLimit || t.strides[k] < -kLimit)
-      fail(arg + ": size or stride out of range in shape " + t.shapeString());
+      args.fail(arg + ": size or stride out of range in shape " + t.shapeString());
     if (t.shape[k] == 0) { lo = offset; hi = offset - 1; break; }
     int64_t span;
-    if (__builtin_mul_overflow(t.shape[k] - 1, t.strides[k], &span) || __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi))
-      fail(arg + ": view " + t.shapeString() + " overflows its index range");
+    if (__builtin_mul_overflow(t.shape[k] - 1, t.strides[k], &span) ||
+        __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi))
+      args.fail(arg + ": view " + t.shapeString() + " overflows its index range");
   }
   int64_t count = 1;
   for (int64_t sz : t.shape)
     if (__builtin_mul_overflow(count, sz, &count) || count > kLimit)
-      fail(arg + ": shape " + t.shapeString() + " has too many elements");
-  const size_t pad = alignmentPad(ab.Data());
-  const int64_t capacity = ab.ByteLength() <= pad ? 0 : static_cast<int64_t>((ab.ByteLength() - pad) / dtypeSize(t.dtype));
+      args.fail(arg + ": shape " + t.shapeString() + " has too many elements");
   if (hi >= lo && (lo < 0 || hi >= capacity))
-    fail(arg + ": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
-         std::to_string(capacity) + " elements");
-  t.data = static_cast<char*>(ab.Data()) + pad + offset * static_cast<int64_t>(dtypeSize(t.dtype));
+    args.fail(arg + ": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
+              std::to_string(capacity) + " elements");
+  t.data = base + offset * static_cast<int64_t>(dtypeSize(t.dtype));
+}
+
+bool isFloat(DType d) { return d == DType::float32 || d == DType::float64; }
+
+std::string shapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+void requireContiguous(const Args& args, const TensorArg& t, const char* name, const std::vector<int64_t>& shape,
+                       DType dtype) {
+  if (t.shape != shape || !t.contiguous() || t.dtype != dtype)
+    args.fail(std::string("argument '") + name + "' must be a contiguous " + dtypeName(dtype) + " tensor of shape " +
+              shapeString(shape) + ", got " + dtypeName(t.dtype) + " " + t.shapeString() +
+              (t.contiguous() ? "" : " (strided)"));
+}
+
+TensorArg optionalVector(const Args& args, size_t i, const char* name, int64_t n, DType dtype, bool& present) {
+  present = !args.isNullish(i);
+  TensorArg t;
+  if (!present) return t;
+  t = args.tensor(i, name);
+  if (t.shape.size() != 1 || t.shape[0] != n)
+    args.fail(std::string("argument '") + name + "' must have shape [" + std::to_string(n) + "], got " +
+              t.shapeString());
+  if (t.dtype != dtype)
+    args.fail(std::string("argument '") + name + "' must be " + dtypeName(dtype) + ", got " + dtypeName(t.dtype));
   return t;
 }
 

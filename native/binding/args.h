@@ -32,23 +32,47 @@ struct TensorArg {
   template <class T> T* ptr() const { return static_cast<T*>(data); }
 };
 
+class Args;
+// Reads argument i as a tensor descriptor of one addon's storage: host ArrayBuffers
+// (hostTensor) in the CPU addon, device handles in the CUDA one, so that an argument
+// parser written once serves both.
+using TensorReader = TensorArg (*)(const Args& args, size_t i, const char* name);
+TensorArg hostTensor(const Args& args, size_t i, const char* name);
+
 class Args {
  public:
-  Args(const Napi::CallbackInfo& info, const char* op, size_t count);
+  Args(const Napi::CallbackInfo& info, const char* op, size_t count, TensorReader reader = hostTensor);
   Napi::Env env() const { return info_.Env(); }
+  Napi::Value at(size_t i) const { return info_[i]; }
   [[noreturn]] void fail(const std::string& message) const;
   double number(size_t i, const char* name) const;
   int64_t integer(size_t i, const char* name) const;
   bool boolean(size_t i, const char* name) const;
   std::string string(size_t i, const char* name) const;
   std::vector<int64_t> ints(size_t i, const char* name) const;
-  TensorArg tensor(size_t i, const char* name) const;
+  TensorArg tensor(size_t i, const char* name) const { return reader_(*this, i, name); }
   bool isNullish(size_t i) const;
   const char* op() const { return op_; }
 
  private:
   const Napi::CallbackInfo& info_;
   const char* op_;
+  TensorReader reader_;
 };
+
+// For the argument parsers (<family>_args.cc) and the tensor readers; the checks fail with
+// the op's name and the argument's.
+bool isFloat(DType d);
+std::string shapeString(const std::vector<int64_t>& shape);
+// A contiguous tensor of exactly this shape and dtype.
+void requireContiguous(const Args& args, const TensorArg& t, const char* name, const std::vector<int64_t>& shape,
+                       DType dtype);
+// Argument i: null (present = false) or a 1-d tensor of n elements and this dtype.
+TensorArg optionalVector(const Args& args, size_t i, const char* name, int64_t n, DType dtype, bool& present);
+// Reads the integer arrays of a descriptor; false when a value is not an integer.
+bool readInts(const Napi::Value& v, std::vector<int64_t>& out);
+// Checks a view's shape and strides against the storage (capacity in elements) and sets
+// t.data from base; `arg` opens every message.
+void placeView(const Args& args, TensorArg& t, const std::string& arg, int64_t offset, char* base, int64_t capacity);
 
 }  // namespace iv

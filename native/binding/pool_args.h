@@ -1,31 +1,46 @@
-// Argument checks for 2-d pooling, shared by the CPU and CUDA entry points so that both
-// accept the same calls and refuse the rest with the same messages.
+// Argument lists of the 2-d pooling entry points, parsed once for the CPU and CUDA addons so
+// that both accept the same calls and refuse the rest with the same messages. Tensors are
+// 4-d float NCHW, contiguous, one dtype; `input` is x or its gradient, `output` the
+// pooled tensor or its gradient.
 #pragma once
 #include <cstdint>
 #include "args.h"
+#include "pool_geometry.h"
 
 namespace iv {
 
-// NCHW pooling with batch and channels merged into planes.
-struct PoolGeometry {
-  int64_t planes, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+// maxPool2d(out, indices, x, params [kh, kw, sh, sw, ph, pw, dh, dw], ceilMode): indices
+// int32, shaped like out.
+struct MaxPool2dArgs {
+  TensorArg out, indices, x;
+  PoolGeometry geom;
 };
+MaxPool2dArgs parseMaxPool2dArgs(Args& args);
 
-// PyTorch's pooling_output_shape: in ceil mode the last window must start inside the input
-// or the left padding.
-int64_t pooledSize(int64_t in, int64_t k, int64_t p, int64_t s, int64_t d, bool ceil);
+// maxPool2dBackward(gradInput, gradOutput, indices): the geometry has planes and sizes only
+// (the indices locate each maximum).
+struct MaxPool2dBackwardArgs {
+  TensorArg gradInput, gradOutput, indices;
+  PoolGeometry geom;
+};
+MaxPool2dBackwardArgs parseMaxPool2dBackwardArgs(Args& args);
 
-// Both 4-d float tensors, contiguous, one dtype, the same batch and channels.
-void checkPoolPair(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName);
+// avgPool2d(out, x, params [kh, kw, sh, sw, ph, pw], ceilMode, countIncludePad,
+// divisorOverride (0 for none)), and avgPool2dBackward(gradInput, gradOutput, ...the same).
+struct AvgPool2dArgs {
+  TensorArg input, output;
+  PoolGeometry geom;
+  bool countIncludePad;
+  int64_t divisorOverride;
+};
+AvgPool2dArgs parseAvgPool2dArgs(Args& args, bool backward);
 
-// Max pooling: params [kh, kw, sh, sw, ph, pw, dh, dw] at argument `at`; `in` input-shaped,
-// `out` output-shaped.
-PoolGeometry parseMaxPoolArgs(Args& args, size_t at, bool ceil, const TensorArg& in, const char* inName,
-                              const TensorArg& out, const char* outName);
-
-// Average pooling: params [kh, kw, sh, sw, ph, pw] at argument 2, then ceilMode,
-// countIncludePad and divisorOverride (0 for none).
-PoolGeometry parseAvgPoolArgs(Args& args, const TensorArg& in, const char* inName, const TensorArg& out,
-                              const char* outName, bool& includePad, int64_t& div);
+// adaptiveAvgPool2d(out, x) and adaptiveAvgPool2dBackward(gradInput, gradOutput): positive
+// spatial sizes; planes and sizes only.
+struct AdaptiveAvgPool2dArgs {
+  TensorArg input, output;
+  PoolGeometry geom;
+};
+AdaptiveAvgPool2dArgs parseAdaptiveAvgPool2dArgs(Args& args, bool backward);
 
 }  // namespace iv

@@ -31,6 +31,11 @@ int smCount() {
   return n;
 }
 
+unsigned gridStrideBlocks(int64_t n, int threads) {
+  const int64_t cover = (n + threads - 1) / threads, cap = 32LL * smCount();
+  return static_cast<unsigned>(cover < 1 ? 1 : cover < cap ? cover : cap);
+}
+
 Layout makeLayout(int ndim, const int64_t* shape, const int64_t* const* strides, int operands) {
   Layout L;
   L.operands = operands;

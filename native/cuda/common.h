@@ -34,6 +34,9 @@ struct CudaError : std::runtime_error {
 cudaStream_t stream();
 // Multiprocessors of the current device (grid sizing).
 int smCount();
+// Blocks for a grid-stride loop over n elements, `threads` per block: enough to cover n, at
+// most 32 per multiprocessor, at least one.
+unsigned gridStrideBlocks(int64_t n, int threads = 256);
 
 constexpr int kMaxDims = 16;
 constexpr int kMaxOperands = 4;

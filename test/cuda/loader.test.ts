@@ -1,6 +1,6 @@
 // The CUDA loader without a GPU: it must say why CUDA is off, in one line, and leave the
 // CPU path exactly as it was. On a machine with a working GPU the unavailable-path tests
-// are skipped (bench/gpu/check.js covers that side).
+// are skipped (test/cuda/<family>.test.ts and bench/gpu/check.sh cover that side).
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'

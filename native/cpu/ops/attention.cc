@@ -18,7 +18,7 @@
 #include <limits>
 #include <string>
 #include <vector>
-#include "../../binding/args.h"
+#include "../../binding/attention_args.h"
 #include "../../binding/registry.h"
 #include "../cpu_features.h"
 #include "../parallel.h"
@@ -271,122 +271,60 @@ void backwardImpl(const Tiles& tl, const Problem& P, const T* q, const T* k, con
   });
 }
 
-// ---- argument checking shared by both entry points ----
+// ---- entry points (arguments parsed by native/binding/attention_args.cc) ----
 
-void requireShape(Args& args, const TensorArg& t, const char* name, const std::vector<int64_t>& shape, DType dtype) {
-  if (t.shape != shape || t.dtype != dtype || !t.contiguous()) {
-    std::string want = "[";
-    for (size_t i = 0; i < shape.size(); i++) want += (i ? ", " : "") + std::to_string(shape[i]);
-    args.fail(std::string("argument '") + name + "' must be a contiguous " + dtypeName(dtype) + " tensor of shape " +
-              want + "], got " + dtypeName(t.dtype) + " " + t.shapeString() + (t.contiguous() ? "" : " (strided)"));
-  }
-}
-
-Problem parseProblem(Args& args, const TensorArg& q, const TensorArg& k, const TensorArg& v, size_t maskArg,
-                     size_t causalArg, size_t scaleArg, size_t dropArg, size_t seedArg) {
-  if (q.shape.size() != 3 || k.shape.size() != 3 || v.shape.size() != 3)
-    args.fail("q, k and v must be 3-d [batch, seq, dim], got " + q.shapeString() + ", " + k.shapeString() + ", " +
-              v.shapeString());
-  if (q.dtype != k.dtype || q.dtype != v.dtype || (q.dtype != DType::float32 && q.dtype != DType::float64))
-    args.fail(std::string("q, k and v must share a float dtype, got ") + dtypeName(q.dtype) + ", " +
-              dtypeName(k.dtype) + ", " + dtypeName(v.dtype));
+Problem problemOf(const AttentionArgs& a) {
   Problem P;
-  P.B = q.shape[0];
-  P.L = q.shape[1];
-  P.E = q.shape[2];
-  P.S = k.shape[1];
-  P.Ev = v.shape[2];
-  if (k.shape[0] != P.B || v.shape[0] != P.B || k.shape[2] != P.E || v.shape[1] != P.S)
-    args.fail("shapes do not fit: q " + q.shapeString() + ", k " + k.shapeString() + ", v " + v.shapeString() +
-              " (expected k [B, S, E] and v [B, S, Ev] for q [B, L, E])");
-  requireShape(args, q, "q", q.shape, q.dtype);
-  requireShape(args, k, "k", k.shape, q.dtype);
-  requireShape(args, v, "v", v.shape, q.dtype);
-  P.causal = args.boolean(causalArg, "isCausal");
-  P.scale = args.number(scaleArg, "scale");
-  if (!std::isfinite(P.scale)) args.fail("scale must be finite");
-  const double p = args.number(dropArg, "dropoutP");
-  if (!(p >= 0 && p < 1)) args.fail("dropoutP must be in [0, 1), got " + std::to_string(p));
-  const int64_t lo = args.integer(seedArg, "seedLo"), hi = args.integer(seedArg + 1, "seedHi");
-  if (lo < 0 || lo > 0xffffffffLL || hi < 0 || hi > 0xffffffffLL)
-    args.fail("seedLo and seedHi must be unsigned 32-bit integers");
-  P.threshold = static_cast<uint32_t>(std::llround(p * 16777216.0));
-  P.seed = (static_cast<uint64_t>(hi) << 32) | static_cast<uint64_t>(lo);
-  P.keepScale = 1.0 / (1.0 - p);
-  if (!args.isNullish(maskArg)) {
-    TensorArg m = args.tensor(maskArg, "mask");
-    const size_t nd = m.shape.size();
-    if (m.dtype != DType::boolean && m.dtype != q.dtype)
-      args.fail(std::string("mask must be bool or ") + dtypeName(q.dtype) + ", got " + dtypeName(m.dtype));
-    if (nd < 2 || m.shape[nd - 2] != P.L || m.shape[nd - 1] != P.S)
-      args.fail("mask must be a [..., " + std::to_string(P.L) + ", " + std::to_string(P.S) + "] view, got " +
-                m.shapeString());
-    int64_t batch = 1;
-    for (size_t d = 0; d + 2 < nd; d++) batch *= m.shape[d];
-    if (batch != P.B)
-      args.fail("mask " + m.shapeString() + " has " + std::to_string(batch) + " batch entries, q has " +
-                std::to_string(P.B));
-    if (P.causal) args.fail("give either a mask or isCausal, not both");
-    P.mask = m.data;
-    P.maskBool = m.dtype == DType::boolean;
-    P.msL = m.strides[nd - 2];
-    P.msS = m.strides[nd - 1];
-    P.maskBatch.resize(P.B);
-    for (int64_t b = 0; b < P.B; b++) {
-      int64_t rem = b, off = 0;
-      for (size_t d = nd - 2; d-- > 0;) {
-        off += (rem % m.shape[d]) * m.strides[d];
-        rem /= m.shape[d];
-      }
-      P.maskBatch[b] = off;
+  P.B = a.B, P.L = a.L, P.S = a.S, P.E = a.E, P.Ev = a.Ev;
+  P.scale = a.scale;
+  P.causal = a.causal;
+  P.threshold = static_cast<uint32_t>(std::llround(a.dropoutP * 16777216.0));
+  P.seed = a.seed;
+  P.keepScale = 1.0 / (1.0 - a.dropoutP);
+  if (!a.hasMask) return P;
+  const TensorArg& m = a.mask;
+  const size_t nd = m.shape.size();
+  P.mask = m.data;
+  P.maskBool = m.dtype == DType::boolean;
+  P.msL = m.strides[nd - 2];
+  P.msS = m.strides[nd - 1];
+  P.maskBatch.resize(P.B);
+  for (int64_t b = 0; b < P.B; b++) {
+    int64_t rem = b, off = 0;
+    for (size_t d = nd - 2; d-- > 0;) {
+      off += (rem % m.shape[d]) * m.strides[d];
+      rem /= m.shape[d];
     }
+    P.maskBatch[b] = off;
   }
   return P;
 }
 
 Napi::Value attentionForward(const Napi::CallbackInfo& info) {
   Args args(info, "attentionForward", 11);
-  TensorArg out = args.tensor(0, "out"), lse = args.tensor(1, "lse"), q = args.tensor(2, "q"), k = args.tensor(3, "k"),
-            v = args.tensor(4, "v");
-  Problem P = parseProblem(args, q, k, v, 5, 6, 7, 8, 9);
-  requireShape(args, out, "out", {P.B, P.L, P.Ev}, q.dtype);
-  requireShape(args, lse, "lse", {P.B, P.L}, q.dtype);
-  if (q.dtype == DType::float32)
-    forwardImpl(tilesFor(static_cast<float*>(nullptr)), P, q.ptr<float>(), k.ptr<float>(), v.ptr<float>(),
-                out.ptr<float>(), lse.ptr<float>());
+  const AttentionForwardArgs a = parseAttentionForwardArgs(args);
+  const Problem P = problemOf(a);
+  if (a.q.dtype == DType::float32)
+    forwardImpl(tilesFor(static_cast<float*>(nullptr)), P, a.q.ptr<float>(), a.k.ptr<float>(), a.v.ptr<float>(),
+                a.out.ptr<float>(), a.lse.ptr<float>());
   else
-    forwardImpl(tilesFor(static_cast<double*>(nullptr)), P, q.ptr<double>(), k.ptr<double>(), v.ptr<double>(),
-                out.ptr<double>(), lse.ptr<double>());
+    forwardImpl(tilesFor(static_cast<double*>(nullptr)), P, a.q.ptr<double>(), a.k.ptr<double>(), a.v.ptr<double>(),
+                a.out.ptr<double>(), a.lse.ptr<double>());
   return info.Env().Undefined();
 }
 
 Napi::Value attentionBackward(const Napi::CallbackInfo& info) {
   Args args(info, "attentionBackward", 16);
-  TensorArg dq = args.tensor(0, "gradQ"), dk = args.tensor(1, "gradK"), dv = args.tensor(2, "gradV");
-  TensorArg gout = args.tensor(4, "gradOut"), q = args.tensor(5, "q"), k = args.tensor(6, "k"), v = args.tensor(7, "v"),
-            out = args.tensor(8, "out"), lse = args.tensor(9, "lse");
-  Problem P = parseProblem(args, q, k, v, 10, 11, 12, 13, 14);
-  requireShape(args, dq, "gradQ", q.shape, q.dtype);
-  requireShape(args, dk, "gradK", k.shape, q.dtype);
-  requireShape(args, dv, "gradV", v.shape, q.dtype);
-  requireShape(args, gout, "gradOut", {P.B, P.L, P.Ev}, q.dtype);
-  requireShape(args, out, "out", {P.B, P.L, P.Ev}, q.dtype);
-  requireShape(args, lse, "lse", {P.B, P.L}, q.dtype);
-  TensorArg dmask;
-  const bool wantMask = !args.isNullish(3);
-  if (wantMask) {
-    dmask = args.tensor(3, "gradMask");
-    requireShape(args, dmask, "gradMask", {P.B, P.L, P.S}, q.dtype);
-    if (!P.mask || P.maskBool) args.fail("gradMask needs an additive float mask");
-  }
-  if (q.dtype == DType::float32)
-    backwardImpl(tilesFor(static_cast<float*>(nullptr)), P, q.ptr<float>(), k.ptr<float>(), v.ptr<float>(),
-                 out.ptr<float>(), lse.ptr<float>(), gout.ptr<float>(), dq.ptr<float>(), dk.ptr<float>(),
-                 dv.ptr<float>(), wantMask ? dmask.ptr<float>() : nullptr);
+  const AttentionBackwardArgs a = parseAttentionBackwardArgs(args);
+  const Problem P = problemOf(a);
+  if (a.q.dtype == DType::float32)
+    backwardImpl(tilesFor(static_cast<float*>(nullptr)), P, a.q.ptr<float>(), a.k.ptr<float>(), a.v.ptr<float>(),
+                 a.out.ptr<float>(), a.lse.ptr<float>(), a.gradOut.ptr<float>(), a.gradQ.ptr<float>(),
+                 a.gradK.ptr<float>(), a.gradV.ptr<float>(), a.wantMaskGrad ? a.gradMask.ptr<float>() : nullptr);
   else
-    backwardImpl(tilesFor(static_cast<double*>(nullptr)), P, q.ptr<double>(), k.ptr<double>(), v.ptr<double>(),
-                 out.ptr<double>(), lse.ptr<double>(), gout.ptr<double>(), dq.ptr<double>(), dk.ptr<double>(),
-                 dv.ptr<double>(), wantMask ? dmask.ptr<double>() : nullptr);
+    backwardImpl(tilesFor(static_cast<double*>(nullptr)), P, a.q.ptr<double>(), a.k.ptr<double>(), a.v.ptr<double>(),
+                 a.out.ptr<double>(), a.lse.ptr<double>(), a.gradOut.ptr<double>(), a.gradQ.ptr<double>(),
+                 a.gradK.ptr<double>(), a.gradV.ptr<double>(), a.wantMaskGrad ? a.gradMask.ptr<double>() : nullptr);
   return info.Env().Undefined();
 }
 

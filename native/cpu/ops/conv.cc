@@ -11,7 +11,7 @@
 #include <new>
 #include <string>
 #include <vector>
-#include "../../binding/args.h"
+#include "../../binding/conv_args.h"
 #include "../../binding/registry.h"
 #include "../gemm.h"
 #include "../parallel.h"
@@ -416,113 +416,41 @@ void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
   if (gb) biasGrad(g, gy, gb);
 }
 
-// ---- argument checking -------------------------------------------------------------
+// ---- entry points (arguments parsed by native/binding/conv_args.cc) -------------------
 
-// params: [strideH, strideW, padTop, padBottom, padLeft, padRight, dilationH, dilationW, groups].
-// `in` is input-shaped (x or its gradient), `out` output-shaped (y or its gradient).
-ConvGeom parseGeom(Args& args, size_t paramsAt, const TensorArg& in, const char* inName, const TensorArg& w,
-                   const TensorArg& out, const char* outName) {
-  const std::vector<int64_t> p = args.ints(paramsAt, "params");
-  if (p.size() != 9)
-    args.fail("params must be [strideH, strideW, padTop, padBottom, padLeft, padRight, dilationH, dilationW, groups], "
-              "got " + std::to_string(p.size()) + " values");
-  auto shapeOf = [](const TensorArg& t) { return t.shapeString(); };
-  if (in.shape.size() != 4 || w.shape.size() != 4 || out.shape.size() != 4)
-    args.fail(std::string("expected 4-d ") + inName + " [N, C, H, W], weight [K, C/groups, kh, kw] and " + outName +
-              " [N, K, Ho, Wo], got " + shapeOf(in) + ", " + shapeOf(w) + " and " + shapeOf(out));
-  if (in.dtype != w.dtype || in.dtype != out.dtype || (in.dtype != DType::float32 && in.dtype != DType::float64))
-    args.fail(std::string("tensors must share a float dtype, got ") + inName + " " + dtypeName(in.dtype) +
-              ", weight " + dtypeName(w.dtype) + ", " + outName + " " + dtypeName(out.dtype));
-  if (!in.contiguous() || !w.contiguous() || !out.contiguous())
-    args.fail(std::string(inName) + ", weight and " + outName + " must be contiguous");
-  ConvGeom g{};
-  g.N = in.shape[0], g.C = in.shape[1], g.H = in.shape[2], g.W = in.shape[3];
-  g.K = w.shape[0], g.kh = w.shape[2], g.kw = w.shape[3];
-  g.sh = p[0], g.sw = p[1], g.pt = p[2], g.pl = p[4], g.dh = p[6], g.dw = p[7], g.groups = p[8];
-  const int64_t pb = p[3], pr = p[5];
-  if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.groups < 1 || g.pt < 0 || g.pl < 0)
-    args.fail("strides, dilations and groups must be positive and top/left padding non-negative");
-  if (g.C < 1 || g.K < 1 || g.kh < 1 || g.kw < 1 || g.H < 1 || g.W < 1)
-    args.fail("channels, kernel and spatial sizes must be positive, got " + std::string(inName) + " " + shapeOf(in) +
-              " and weight " + shapeOf(w));
-  if (g.C % g.groups || g.K % g.groups)
-    args.fail("groups " + std::to_string(g.groups) + " must divide input channels " + std::to_string(g.C) +
-              " and output channels " + std::to_string(g.K));
-  if (w.shape[1] * g.groups != g.C)
-    args.fail(std::string(inName) + " " + shapeOf(in) + " has " + std::to_string(g.C) + " channels but weight " +
-              shapeOf(w) + " with groups " + std::to_string(g.groups) + " expects " +
-              std::to_string(w.shape[1] * g.groups));
-  const int64_t spanH = g.H + g.pt + pb - g.dh * (g.kh - 1) - 1, spanW = g.W + g.pl + pr - g.dw * (g.kw - 1) - 1;
-  if (spanH < 0 || spanW < 0)
-    args.fail("kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) + " (dilation " + std::to_string(g.dh) +
-              "x" + std::to_string(g.dw) + ") is larger than the padded input " + std::to_string(g.H + g.pt + pb) +
-              "x" + std::to_string(g.W + g.pl + pr));
-  g.Ho = spanH / g.sh + 1, g.Wo = spanW / g.sw + 1;
-  if (out.shape[0] != g.N || out.shape[1] != g.K || out.shape[2] != g.Ho || out.shape[3] != g.Wo)
-    args.fail(std::string(outName) + " has shape " + shapeOf(out) + " but " + inName + " " + shapeOf(in) +
-              " and weight " + shapeOf(w) + " give [" + std::to_string(g.N) + ", " + std::to_string(g.K) + ", " +
-              std::to_string(g.Ho) + ", " + std::to_string(g.Wo) + "]");
-  return g;
-}
-
-void checkVector(Args& args, const TensorArg& t, const char* name, int64_t n, DType dtype) {
-  if (t.shape.size() != 1 || t.shape[0] != n || t.dtype != dtype || !t.contiguous())
-    args.fail(std::string(name) + " must be a contiguous 1-d " + dtypeName(dtype) + " tensor of " + std::to_string(n) +
-              " elements, got " + dtypeName(t.dtype) + " " + t.shapeString());
-}
-
-Act parseAct(Args& args, size_t i) {
-  const std::string s = args.string(i, "activation");
-  if (s == "none") return Act::none;
-  if (s == "relu") return Act::relu;
-  if (s == "gelu") return Act::gelu;
-  if (s == "silu") return Act::silu;
-  args.fail("unknown activation '" + s + "' (expected none, relu, gelu or silu)");
-}
-
-// conv2d(out, x, weight, bias | null, params, activation, pre | null)
 Napi::Value conv2d(const Napi::CallbackInfo& info) {
   Args args(info, "conv2d", 7);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x"), w = args.tensor(2, "weight");
-  const ConvGeom g = parseGeom(args, 4, x, "x", w, out, "out");
-  TensorArg bias, pre;
-  if (!args.isNullish(3)) bias = args.tensor(3, "bias"), checkVector(args, bias, "bias", g.K, x.dtype);
-  const Act act = parseAct(args, 5);
-  if (!args.isNullish(6)) {
-    pre = args.tensor(6, "pre");
-    if (pre.shape != out.shape || pre.dtype != out.dtype || !pre.contiguous())
-      args.fail("pre must be a contiguous tensor shaped like out " + out.shapeString() + ", got " + pre.shapeString());
-  }
-  if (g.N == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32)
-    forward<float>(g, x.ptr<float>(), w.ptr<float>(), bias.ptr<float>(), out.ptr<float>(), pre.ptr<float>(), act);
+  const Conv2dArgs a = parseConv2dArgs(args);
+  if (a.geom.N == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32)
+    forward<float>(a.geom, a.x.ptr<float>(), a.weight.ptr<float>(), a.bias.ptr<float>(), a.out.ptr<float>(),
+                   a.pre.ptr<float>(), a.act);
   else
-    forward<double>(g, x.ptr<double>(), w.ptr<double>(), bias.ptr<double>(), out.ptr<double>(), pre.ptr<double>(), act);
+    forward<double>(a.geom, a.x.ptr<double>(), a.weight.ptr<double>(), a.bias.ptr<double>(), a.out.ptr<double>(),
+                    a.pre.ptr<double>(), a.act);
   return info.Env().Undefined();
 }
 
-// conv2dBackwardInput(gx, gy, weight, params)
 Napi::Value conv2dBackwardInput(const Napi::CallbackInfo& info) {
   Args args(info, "conv2dBackwardInput", 4);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput"), w = args.tensor(2, "weight");
-  const ConvGeom g = parseGeom(args, 3, gx, "gradInput", w, gy, "gradOutput");
-  if (g.N == 0) return info.Env().Undefined();
-  if (gx.dtype == DType::float32) backwardInput<float>(g, gy.ptr<float>(), w.ptr<float>(), gx.ptr<float>());
-  else backwardInput<double>(g, gy.ptr<double>(), w.ptr<double>(), gx.ptr<double>());
+  const Conv2dBackwardInputArgs a = parseConv2dBackwardInputArgs(args);
+  if (a.geom.N == 0) return info.Env().Undefined();
+  if (a.gradInput.dtype == DType::float32)
+    backwardInput<float>(a.geom, a.gradOutput.ptr<float>(), a.weight.ptr<float>(), a.gradInput.ptr<float>());
+  else
+    backwardInput<double>(a.geom, a.gradOutput.ptr<double>(), a.weight.ptr<double>(), a.gradInput.ptr<double>());
   return info.Env().Undefined();
 }
 
-// conv2dBackwardWeight(gw, gb | null, gy, x, params)
 Napi::Value conv2dBackwardWeight(const Napi::CallbackInfo& info) {
   Args args(info, "conv2dBackwardWeight", 5);
-  TensorArg gw = args.tensor(0, "gradWeight"), gy = args.tensor(2, "gradOutput"), x = args.tensor(3, "x");
-  const ConvGeom g = parseGeom(args, 4, x, "x", gw, gy, "gradOutput");
-  TensorArg gb;
-  if (!args.isNullish(1)) gb = args.tensor(1, "gradBias"), checkVector(args, gb, "gradBias", g.K, x.dtype);
-  if (x.dtype == DType::float32)
-    backwardWeight<float>(g, gy.ptr<float>(), x.ptr<float>(), gw.ptr<float>(), gb.ptr<float>());
+  const Conv2dBackwardWeightArgs a = parseConv2dBackwardWeightArgs(args);
+  if (a.x.dtype == DType::float32)
+    backwardWeight<float>(a.geom, a.gradOutput.ptr<float>(), a.x.ptr<float>(), a.gradWeight.ptr<float>(),
+                          a.gradBias.ptr<float>());
   else
-    backwardWeight<double>(g, gy.ptr<double>(), x.ptr<double>(), gw.ptr<double>(), gb.ptr<double>());
+    backwardWeight<double>(a.geom, a.gradOutput.ptr<double>(), a.x.ptr<double>(), a.gradWeight.ptr<double>(),
+                           a.gradBias.ptr<double>());
   return info.Env().Undefined();
 }
 

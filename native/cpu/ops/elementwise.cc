@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
-#include "../../binding/args.h"
+#include "../../binding/elementwise_args.h"
 #include "../../binding/registry.h"
 #include "../strided.h"
 #include "elementwise_fastmath.h"
@@ -36,25 +36,6 @@ struct Math {
   static T sigmoid(T x) { return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
   static T hardsigmoid(T x) { return x <= T(-3) ? T(0) : x >= T(3) ? T(1) : x / T(6) + T(0.5); }
 };
-
-enum class U {
-  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh, silu, hardsigmoid, hardswish, clamp,
-  sign, square, reciprocal, powScalar, leakyRelu, sin, cos, floor, ceil, round, log1p, expm1, logicalNot
-};
-
-bool parseUnary(const std::string& s, U& u) {
-  static const char* names[] = {"neg",      "abs",      "exp",         "log",       "sqrt",       "rsqrt",
-                                "tanh",     "sigmoid",  "relu",        "gelu",      "geluTanh",   "silu",
-                                "hardsigmoid", "hardswish", "clamp",   "sign",      "square",     "reciprocal",
-                                "powScalar", "leakyRelu", "sin",       "cos",       "floor",      "ceil",
-                                "round",    "log1p",    "expm1",       "logicalNot"};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (s == names[i]) {
-      u = static_cast<U>(i);
-      return true;
-    }
-  return false;
-}
 
 template <class T>
 inline T applyUnary(U op, T x, double a, double b) {
@@ -97,13 +78,6 @@ inline T applyUnary(U op, T x, double a, double b) {
   return x;
 }
 
-// Integer unary ops are the ones with an exact integer meaning.
-template <class T>
-inline bool intUnaryOk(U op) {
-  return op == U::neg || op == U::abs || op == U::clamp || op == U::sign || op == U::square || op == U::relu ||
-         op == U::logicalNot;
-}
-
 // Each op gets its own instantiation of the loop (the op is a compile-time constant inside
 // the lambda), so the switch folds away and contiguous rows vectorise.
 template <class T, class F>
@@ -118,11 +92,6 @@ void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
       for (int64_t i = 0; i < n; i++) po[i * so] = f(px[i * sx]);
   });
 }
-
-#define IV_UNARY_OPS(X)                                                                                              \
-  X(neg) X(abs) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(geluTanh) X(silu) X(hardsigmoid) \
-  X(hardswish) X(clamp) X(sign) X(square) X(reciprocal) X(powScalar) X(leakyRelu) X(sin) X(cos) X(floor) X(ceil)     \
-  X(round) X(log1p) X(expm1) X(logicalNot)
 
 using FastUnary = void (*)(const float*, float*, int64_t);
 using FastGrad = void (*)(const float*, const float*, float*, int64_t);
@@ -162,33 +131,6 @@ void runUnary(U op, const TensorArg& out, const TensorArg& x, double a, double b
 #undef IV_CASE
   }
 }
-
-enum class B {
-  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, reluGrad, geluGrad,
-  geluTanhGrad, siluGrad, sigmoidGrad, tanhGrad, hardsigmoidGrad, hardswishGrad, leakyReluGrad, atan2, remainder
-};
-
-bool parseBinary(const std::string& s, B& b) {
-  static const char* names[] = {"add",        "sub",          "mul",        "div",           "pow",
-                                "maximum",    "minimum",      "eq",         "ne",            "lt",
-                                "le",         "gt",           "ge",         "logicalAnd",    "logicalOr",
-                                "reluGrad",   "geluGrad",     "geluTanhGrad", "siluGrad",    "sigmoidGrad",
-                                "tanhGrad",   "hardsigmoidGrad", "hardswishGrad", "leakyReluGrad", "atan2",
-                                "remainder"};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (s == names[i]) {
-      b = static_cast<B>(i);
-      return true;
-    }
-  return false;
-}
-
-bool isComparison(B op) {
-  return op == B::eq || op == B::ne || op == B::lt || op == B::le || op == B::gt || op == B::ge ||
-         op == B::logicalAnd || op == B::logicalOr;
-}
-
-bool isGradOp(B op) { return op >= B::reluGrad && op <= B::leakyReluGrad; }
 
 template <class T>
 inline T applyBinary(B op, T x, T y, double alpha) {
@@ -325,62 +267,28 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
   }
 }
 
-void checkSameShape(Args& args, const TensorArg& out, const TensorArg& t, const char* name) {
-  if (t.shape != out.shape)
-    args.fail(std::string("argument '") + name + "' has shape " + t.shapeString() + " but the output has shape " +
-              out.shapeString() + " (broadcast inputs before the call)");
-}
-
 Napi::Value unary(const Napi::CallbackInfo& info) {
   Args args(info, "unary", 5);
-  std::string name = args.string(0, "op");
-  U op;
-  if (!parseUnary(name, op)) args.fail("unknown unary op '" + name + "'");
-  TensorArg out = args.tensor(1, "out"), x = args.tensor(2, "x");
-  double a = args.number(3, "a"), b = args.number(4, "b");
-  checkSameShape(args, out, x, "x");
-  if (out.dtype != x.dtype)
-    args.fail(std::string("dtype mismatch: out is ") + dtypeName(out.dtype) + ", x is " + dtypeName(x.dtype));
-  if (out.numel() == 0) return info.Env().Undefined();
-  switch (x.dtype) {
-    case DType::float32: runUnary<float>(op, out, x, a, b); break;
-    case DType::float64: runUnary<double>(op, out, x, a, b); break;
-    case DType::int32:
-      if (!intUnaryOk<int32_t>(op)) args.fail("op '" + name + "' needs a floating-point tensor, got int32");
-      runUnary<int32_t>(op, out, x, a, b);
-      break;
-    default:
-      if (!intUnaryOk<uint8_t>(op) || op == U::neg)
-        args.fail("op '" + name + "' is not defined for " + dtypeName(x.dtype));
-      runUnary<uint8_t>(op, out, x, a, b);
+  const UnaryArgs u = parseUnaryArgs(args);
+  if (u.out.numel() == 0) return info.Env().Undefined();
+  switch (u.x.dtype) {
+    case DType::float32: runUnary<float>(u.op, u.out, u.x, u.a, u.b); break;
+    case DType::float64: runUnary<double>(u.op, u.out, u.x, u.a, u.b); break;
+    case DType::int32: runUnary<int32_t>(u.op, u.out, u.x, u.a, u.b); break;
+    default: runUnary<uint8_t>(u.op, u.out, u.x, u.a, u.b);
   }
   return info.Env().Undefined();
 }
 
 Napi::Value binary(const Napi::CallbackInfo& info) {
   Args args(info, "binary", 5);
-  std::string name = args.string(0, "op");
-  B op;
-  if (!parseBinary(name, op)) args.fail("unknown binary op '" + name + "'");
-  TensorArg out = args.tensor(1, "out"), a = args.tensor(2, "a"), b = args.tensor(3, "b");
-  double alpha = args.number(4, "alpha");
-  checkSameShape(args, out, a, "a");
-  checkSameShape(args, out, b, "b");
-  if (a.dtype != b.dtype)
-    args.fail(std::string("dtype mismatch: a is ") + dtypeName(a.dtype) + ", b is " + dtypeName(b.dtype));
-  const bool cmp = isComparison(op);
-  if (cmp ? out.dtype != DType::boolean : out.dtype != a.dtype)
-    args.fail(std::string("output dtype ") + dtypeName(out.dtype) + " does not fit op '" + name + "' on " +
-              dtypeName(a.dtype));
-  if (out.numel() == 0) return info.Env().Undefined();
-  const bool isFloat = a.dtype == DType::float32 || a.dtype == DType::float64;
-  if (!isFloat && !cmp && (isGradOp(op) || op == B::pow || op == B::atan2))
-    args.fail("op '" + name + "' needs floating-point tensors, got " + dtypeName(a.dtype));
-  switch (a.dtype) {
-    case DType::float32: runBinary<float, true>(op, out, a, b, alpha); break;
-    case DType::float64: runBinary<double, true>(op, out, a, b, alpha); break;
-    case DType::int32: runBinary<int32_t, false>(op, out, a, b, alpha); break;
-    default: runBinary<uint8_t, false>(op, out, a, b, alpha); break;
+  const BinaryArgs v = parseBinaryArgs(args);
+  if (v.out.numel() == 0) return info.Env().Undefined();
+  switch (v.a.dtype) {
+    case DType::float32: runBinary<float, true>(v.op, v.out, v.a, v.b, v.alpha); break;
+    case DType::float64: runBinary<double, true>(v.op, v.out, v.a, v.b, v.alpha); break;
+    case DType::int32: runBinary<int32_t, false>(v.op, v.out, v.a, v.b, v.alpha); break;
+    default: runBinary<uint8_t, false>(v.op, v.out, v.a, v.b, v.alpha); break;
   }
   return info.Env().Undefined();
 }
@@ -401,19 +309,13 @@ void runWhere(const TensorArg& out, const TensorArg& c, const TensorArg& a, cons
 
 Napi::Value where(const Napi::CallbackInfo& info) {
   Args args(info, "where", 4);
-  TensorArg out = args.tensor(0, "out"), c = args.tensor(1, "condition"), a = args.tensor(2, "a"),
-            b = args.tensor(3, "b");
-  checkSameShape(args, out, c, "condition");
-  checkSameShape(args, out, a, "a");
-  checkSameShape(args, out, b, "b");
-  if (c.dtype != DType::boolean && c.dtype != DType::uint8) args.fail("condition must be bool");
-  if (a.dtype != out.dtype || b.dtype != out.dtype) args.fail("a, b and out must share a dtype");
-  if (out.numel() == 0) return info.Env().Undefined();
-  switch (out.dtype) {
-    case DType::float32: runWhere<float>(out, c, a, b); break;
-    case DType::float64: runWhere<double>(out, c, a, b); break;
-    case DType::int32: runWhere<int32_t>(out, c, a, b); break;
-    default: runWhere<uint8_t>(out, c, a, b); break;
+  const WhereArgs w = parseWhereArgs(args);
+  if (w.out.numel() == 0) return info.Env().Undefined();
+  switch (w.out.dtype) {
+    case DType::float32: runWhere<float>(w.out, w.condition, w.a, w.b); break;
+    case DType::float64: runWhere<double>(w.out, w.condition, w.a, w.b); break;
+    case DType::int32: runWhere<int32_t>(w.out, w.condition, w.a, w.b); break;
+    default: runWhere<uint8_t>(w.out, w.condition, w.a, w.b); break;
   }
   return info.Env().Undefined();
 }
@@ -450,14 +352,13 @@ void copyFrom(const TensorArg& out, const TensorArg& src) {
 
 Napi::Value copy(const Napi::CallbackInfo& info) {
   Args args(info, "copy", 2);
-  TensorArg out = args.tensor(0, "out"), src = args.tensor(1, "src");
-  checkSameShape(args, out, src, "src");
-  if (out.numel() == 0) return info.Env().Undefined();
-  switch (out.dtype) {
-    case DType::float32: copyFrom<float>(out, src); break;
-    case DType::float64: copyFrom<double>(out, src); break;
-    case DType::int32: copyFrom<int32_t>(out, src); break;
-    default: copyFrom<uint8_t>(out, src); break;
+  const CopyArgs c = parseCopyArgs(args);
+  if (c.out.numel() == 0) return info.Env().Undefined();
+  switch (c.out.dtype) {
+    case DType::float32: copyFrom<float>(c.out, c.src); break;
+    case DType::float64: copyFrom<double>(c.out, c.src); break;
+    case DType::int32: copyFrom<int32_t>(c.out, c.src); break;
+    default: copyFrom<uint8_t>(c.out, c.src); break;
   }
   return info.Env().Undefined();
 }
@@ -474,8 +375,9 @@ void runFill(const TensorArg& out, T v) {
 
 Napi::Value fill(const Napi::CallbackInfo& info) {
   Args args(info, "fill", 2);
-  TensorArg out = args.tensor(0, "out");
-  double v = args.number(1, "value");
+  const FillArgs f = parseFillArgs(args);
+  const TensorArg& out = f.out;
+  const double v = f.value;
   if (out.numel() == 0) return info.Env().Undefined();
   switch (out.dtype) {
     case DType::float32: runFill<float>(out, static_cast<float>(v)); break;

@@ -11,7 +11,7 @@
 #include <limits>
 #include <string>
 #include <vector>
-#include "../../binding/args.h"
+#include "../../binding/loss_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
 #include "vmath.h"
@@ -142,41 +142,23 @@ void backwardImpl(const Problem& P, const T* x, const T* tp, const int32_t* ti, 
   });
 }
 
-Problem parse(Args& args, const TensorArg& x, const TensorArg& target, size_t weightArg, size_t ignoreArg,
-              size_t smoothingArg) {
-  if (x.shape.size() != 3 || !x.contiguous() || (x.dtype != DType::float32 && x.dtype != DType::float64))
-    args.fail("argument 'logits' must be a contiguous float [N, C, S] tensor, got " +
-              std::string(dtypeName(x.dtype)) + " " + x.shapeString());
+// The kernels' view of parsed arguments (native/binding/loss_args.cc): weights read into
+// doubles, class-index targets checked against the class count.
+Problem problemOf(Args& args, const CrossEntropyArgs& a) {
   Problem P;
-  P.N = x.shape[0];
-  P.C = x.shape[1];
-  P.S = x.shape[2];
-  if (P.C == 0) args.fail("logits " + x.shapeString() + " have no classes");
-  P.probs = target.dtype != DType::int32;
-  if (P.probs) {
-    if (target.shape != x.shape || target.dtype != x.dtype || !target.contiguous())
-      args.fail("probability targets must be a contiguous " + std::string(dtypeName(x.dtype)) + " tensor of shape " +
-                x.shapeString() + ", got " + dtypeName(target.dtype) + " " + target.shapeString());
-  } else if (target.shape != std::vector<int64_t>{P.N, P.S} || !target.contiguous()) {
-    args.fail("class-index targets must be a contiguous int32 [" + std::to_string(P.N) + ", " + std::to_string(P.S) +
-              "] tensor, got " + target.shapeString());
-  }
+  P.N = a.N, P.C = a.C, P.S = a.S;
+  P.probs = a.probs;
+  P.ignore = a.ignoreIndex;
+  P.smoothing = a.labelSmoothing;
   P.w.assign(P.C, 1.0);
-  if (!args.isNullish(weightArg)) {
-    TensorArg w = args.tensor(weightArg, "weight");
-    if (w.shape != std::vector<int64_t>{P.C} || w.dtype != x.dtype)
-      args.fail("weight must be " + std::string(dtypeName(x.dtype)) + " [" + std::to_string(P.C) + "], got " +
-                dtypeName(w.dtype) + " " + w.shapeString());
+  if (a.weight.data)
     for (int64_t c = 0; c < P.C; c++)
-      P.w[c] = x.dtype == DType::float32 ? w.ptr<float>()[c * w.strides[0]] : w.ptr<double>()[c * w.strides[0]];
-  }
+      P.w[c] = a.logits.dtype == DType::float32 ? a.weight.ptr<float>()[c * a.weight.strides[0]]
+                                                : a.weight.ptr<double>()[c * a.weight.strides[0]];
   P.wsum = 0;
   for (double v : P.w) P.wsum += v;
-  P.ignore = args.integer(ignoreArg, "ignoreIndex");
-  P.smoothing = args.number(smoothingArg, "labelSmoothing");
-  if (!(P.smoothing >= 0 && P.smoothing <= 1)) args.fail("labelSmoothing must be in [0, 1], got " + std::to_string(P.smoothing));
   if (!P.probs) {
-    const int32_t* t = target.ptr<int32_t>();
+    const int32_t* t = a.target.ptr<int32_t>();
     for (int64_t i = 0; i < P.N * P.S; i++)
       if (t[i] != P.ignore && (t[i] < 0 || t[i] >= P.C))
         args.fail("target " + std::to_string(t[i]) + " is out of range for " + std::to_string(P.C) +
@@ -185,22 +167,13 @@ Problem parse(Args& args, const TensorArg& x, const TensorArg& target, size_t we
   return P;
 }
 
-void requireShape(Args& args, const TensorArg& t, const char* name, const std::vector<int64_t>& shape, DType dtype) {
-  if (t.shape != shape || t.dtype != dtype || !t.contiguous())
-    args.fail(std::string("argument '") + name + "' must be a contiguous " + dtypeName(dtype) + " [" +
-              std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "] tensor, got " + dtypeName(t.dtype) +
-              " " + t.shapeString());
-}
-
 // Returns the 'mean' denominator: the summed weight of the non-ignored targets (their count
 // without weights), or N * S for probability targets.
 Napi::Value crossEntropyForward(const Napi::CallbackInfo& info) {
   Args args(info, "crossEntropyForward", 7);
-  TensorArg loss = args.tensor(0, "loss"), lse = args.tensor(1, "lse"), x = args.tensor(2, "logits"),
-            target = args.tensor(3, "target");
-  Problem P = parse(args, x, target, 4, 5, 6);
-  requireShape(args, loss, "loss", {P.N, P.S}, x.dtype);
-  requireShape(args, lse, "lse", {P.N, P.S}, x.dtype);
+  const CrossEntropyForwardArgs a = parseCrossEntropyForwardArgs(args);
+  const Problem P = problemOf(args, a);
+  const TensorArg &x = a.logits, &target = a.target;
   double denom = 0;
   if (P.probs) {
     denom = static_cast<double>(P.N * P.S);
@@ -210,34 +183,26 @@ Napi::Value crossEntropyForward(const Napi::CallbackInfo& info) {
       if (t[i] != P.ignore) denom += P.w[t[i]];
   }
   if (x.dtype == DType::float32)
-    forwardImpl<float>(P, x.ptr<float>(), target.ptr<float>(), target.ptr<int32_t>(), loss.ptr<float>(),
-                       lse.ptr<float>());
+    forwardImpl<float>(P, x.ptr<float>(), target.ptr<float>(), target.ptr<int32_t>(), a.loss.ptr<float>(),
+                       a.lse.ptr<float>());
   else
-    forwardImpl<double>(P, x.ptr<double>(), target.ptr<double>(), target.ptr<int32_t>(), loss.ptr<double>(),
-                        lse.ptr<double>());
+    forwardImpl<double>(P, x.ptr<double>(), target.ptr<double>(), target.ptr<int32_t>(), a.loss.ptr<double>(),
+                        a.lse.ptr<double>());
   return Napi::Number::New(info.Env(), denom);
 }
 
-// gradLoss is the loss gradient as an [N, S] view (stride 0 where a reduction broadcast it),
-// multiplied by `scale` (1 / denominator for 'mean').
+// The loss gradient arrives multiplied by `scale` (1 / denominator for 'mean').
 Napi::Value crossEntropyBackward(const Napi::CallbackInfo& info) {
   Args args(info, "crossEntropyBackward", 9);
-  TensorArg gx = args.tensor(0, "gradLogits"), x = args.tensor(1, "logits"), target = args.tensor(2, "target");
-  Problem P = parse(args, x, target, 3, 7, 8);
-  TensorArg lse = args.tensor(4, "lse"), gl = args.tensor(5, "gradLoss");
-  const double scale = args.number(6, "scale");
-  requireShape(args, lse, "lse", {P.N, P.S}, x.dtype);
-  if (gl.shape != std::vector<int64_t>{P.N, P.S} || gl.dtype != x.dtype)
-    args.fail("gradLoss must be a " + std::string(dtypeName(x.dtype)) + " [" + std::to_string(P.N) + ", " +
-              std::to_string(P.S) + "] view, got " + dtypeName(gl.dtype) + " " + gl.shapeString());
-  if (gx.shape != x.shape || gx.dtype != x.dtype || !gx.contiguous())
-    args.fail("gradLogits must be a contiguous tensor like logits " + x.shapeString() + ", got " + gx.shapeString());
+  const CrossEntropyBackwardArgs a = parseCrossEntropyBackwardArgs(args);
+  const Problem P = problemOf(args, a);
+  const TensorArg &x = a.logits, &target = a.target;
   if (x.dtype == DType::float32)
-    backwardImpl<float>(P, x.ptr<float>(), target.ptr<float>(), target.ptr<int32_t>(), lse.ptr<float>(), gl, scale,
-                        gx.ptr<float>());
+    backwardImpl<float>(P, x.ptr<float>(), target.ptr<float>(), target.ptr<int32_t>(), a.lse.ptr<float>(), a.gradLoss,
+                        a.scale, a.gradLogits.ptr<float>());
   else
-    backwardImpl<double>(P, x.ptr<double>(), target.ptr<double>(), target.ptr<int32_t>(), lse.ptr<double>(), gl,
-                         scale, gx.ptr<double>());
+    backwardImpl<double>(P, x.ptr<double>(), target.ptr<double>(), target.ptr<int32_t>(), a.lse.ptr<double>(),
+                         a.gradLoss, a.scale, a.gradLogits.ptr<double>());
   return info.Env().Undefined();
 }
 

@@ -6,38 +6,12 @@
 #include <cmath>
 #include <string>
 #include <vector>
-#include "../../binding/args.h"
+#include "../../binding/norm_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
 
 namespace iv {
 namespace {
-
-bool isFloat(DType d) { return d == DType::float32 || d == DType::float64; }
-
-// An optional per-channel vector of length n (weight, bias, running stats): any stride.
-TensorArg optionalVector(Args& args, size_t i, const char* name, int64_t n, DType dtype, bool& present) {
-  present = !args.isNullish(i);
-  TensorArg t;
-  if (!present) return t;
-  t = args.tensor(i, name);
-  if (t.shape.size() != 1 || t.shape[0] != n)
-    args.fail(std::string("argument '") + name + "' must have shape [" + std::to_string(n) + "], got " +
-              t.shapeString());
-  if (t.dtype != dtype)
-    args.fail(std::string("argument '") + name + "' must be " + dtypeName(dtype) + ", got " + dtypeName(t.dtype));
-  return t;
-}
-
-void requireContiguous(Args& args, const TensorArg& t, const char* name, const std::vector<int64_t>& shape,
-                       DType dtype) {
-  if (t.shape != shape || !t.contiguous() || t.dtype != dtype) {
-    std::string want = "[";
-    for (size_t i = 0; i < shape.size(); i++) want += (i ? ", " : "") + std::to_string(shape[i]);
-    args.fail(std::string("argument '") + name + "' must be a contiguous " + dtypeName(dtype) + " tensor of shape " +
-              want + "], got " + dtypeName(t.dtype) + " " + t.shapeString() + (t.contiguous() ? "" : " (strided)"));
-  }
-}
 
 template <class T>
 inline T at(const TensorArg& t, bool present, int64_t i, T fallback) {
@@ -99,34 +73,14 @@ void batchNormForwardImpl(const TensorArg& out, const TensorArg& x, const Tensor
 
 Napi::Value batchNormForward(const Napi::CallbackInfo& info) {
   Args args(info, "batchNormForward", 11);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  if (x.shape.size() != 3 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [N, C, S] tensor, got " + std::string(dtypeName(x.dtype)) +
-              " " + x.shapeString());
-  const int64_t C = x.shape[1];
-  requireContiguous(args, out, "out", x.shape, x.dtype);
-  bool hasW, hasB, hasRm, hasRv;
-  TensorArg w = optionalVector(args, 2, "weight", C, x.dtype, hasW);
-  TensorArg b = optionalVector(args, 3, "bias", C, x.dtype, hasB);
-  TensorArg rm = optionalVector(args, 4, "runningMean", C, x.dtype, hasRm);
-  TensorArg rv = optionalVector(args, 5, "runningVar", C, x.dtype, hasRv);
-  TensorArg saveMean = args.tensor(6, "saveMean"), saveInvstd = args.tensor(7, "saveInvstd");
-  requireContiguous(args, saveMean, "saveMean", {C}, x.dtype);
-  requireContiguous(args, saveInvstd, "saveInvstd", {C}, x.dtype);
-  const bool training = args.boolean(8, "training");
-  const double momentum = args.number(9, "momentum"), eps = args.number(10, "eps");
-  if (hasRm != hasRv) args.fail("runningMean and runningVar must both be given or both be null");
-  if (!training && !hasRm) args.fail("evaluation mode needs runningMean and runningVar");
-  if (!(eps >= 0)) args.fail("eps must be non-negative, got " + std::to_string(eps));
-  const int64_t M = x.shape[0] * x.shape[2];
-  if (training && M <= 1)
-    args.fail("training needs more than one value per channel, got input " + x.shapeString());
-  if (C == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32)
-    batchNormForwardImpl<float>(out, x, w, hasW, b, hasB, rm, rv, hasRm, saveMean, saveInvstd, training, momentum, eps);
+  const NormForwardArgs a = parseBatchNormForwardArgs(args);
+  if (a.x.shape[1] == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32)
+    batchNormForwardImpl<float>(a.out, a.x, a.weight, a.hasWeight, a.bias, a.hasBias, a.runningMean, a.runningVar,
+                                a.hasRunning, a.saveMean, a.saveStat, a.training, a.momentum, a.eps);
   else
-    batchNormForwardImpl<double>(out, x, w, hasW, b, hasB, rm, rv, hasRm, saveMean, saveInvstd, training, momentum,
-                                 eps);
+    batchNormForwardImpl<double>(a.out, a.x, a.weight, a.hasWeight, a.bias, a.hasBias, a.runningMean, a.runningVar,
+                                 a.hasRunning, a.saveMean, a.saveStat, a.training, a.momentum, a.eps);
   return info.Env().Undefined();
 }
 
@@ -169,28 +123,14 @@ void batchNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
 
 Napi::Value batchNormBackward(const Napi::CallbackInfo& info) {
   Args args(info, "batchNormBackward", 9);
-  const bool wantX = !args.isNullish(0), wantW = !args.isNullish(1), wantB = !args.isNullish(2);
-  TensorArg g = args.tensor(3, "grad"), x = args.tensor(4, "x");
-  if (x.shape.size() != 3 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [N, C, S] tensor, got " + std::string(dtypeName(x.dtype)) +
-              " " + x.shapeString());
-  const int64_t C = x.shape[1];
-  requireContiguous(args, g, "grad", x.shape, x.dtype);
-  TensorArg gx, gw, gb;
-  bool present, hasW;
-  if (wantX) requireContiguous(args, gx = args.tensor(0, "gradX"), "gradX", x.shape, x.dtype);
-  if (wantW) gw = optionalVector(args, 1, "gradWeight", C, x.dtype, present);
-  if (wantB) gb = optionalVector(args, 2, "gradBias", C, x.dtype, present);
-  TensorArg w = optionalVector(args, 5, "weight", C, x.dtype, hasW);
-  TensorArg mean = args.tensor(6, "saveMean"), invstd = args.tensor(7, "saveInvstd");
-  requireContiguous(args, mean, "saveMean", {C}, x.dtype);
-  requireContiguous(args, invstd, "saveInvstd", {C}, x.dtype);
-  const bool training = args.boolean(8, "training");
-  if (C == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32)
-    batchNormBackwardImpl<float>(gx, wantX, gw, wantW, gb, wantB, g, x, w, hasW, mean, invstd, training);
+  const NormBackwardArgs a = parseBatchNormBackwardArgs(args);
+  if (a.x.shape[1] == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32)
+    batchNormBackwardImpl<float>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
+                                 a.weight, a.hasWeight, a.saveMean, a.saveStat, a.training);
   else
-    batchNormBackwardImpl<double>(gx, wantX, gw, wantW, gb, wantB, g, x, w, hasW, mean, invstd, training);
+    batchNormBackwardImpl<double>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
+                                  a.weight, a.hasWeight, a.saveMean, a.saveStat, a.training);
   return info.Env().Undefined();
 }
 
@@ -237,24 +177,12 @@ void layerNormForwardImpl(const TensorArg& out, const TensorArg& x, const Tensor
 
 Napi::Value layerNormForward(const Napi::CallbackInfo& info) {
   Args args(info, "layerNormForward", 7);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  if (x.shape.size() != 2 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [M, K] tensor, got " + std::string(dtypeName(x.dtype)) + " " +
-              x.shapeString());
-  const int64_t M = x.shape[0], K = x.shape[1];
-  requireContiguous(args, out, "out", x.shape, x.dtype);
-  bool hasW, hasB;
-  TensorArg w = optionalVector(args, 2, "weight", K, x.dtype, hasW);
-  TensorArg b = optionalVector(args, 3, "bias", K, x.dtype, hasB);
-  TensorArg mean = args.tensor(4, "saveMean"), rstd = args.tensor(5, "saveRstd");
-  requireContiguous(args, mean, "saveMean", {M}, x.dtype);
-  requireContiguous(args, rstd, "saveRstd", {M}, x.dtype);
-  const double eps = args.number(6, "eps");
-  if (!(eps >= 0)) args.fail("eps must be non-negative, got " + std::to_string(eps));
-  if (K == 0) args.fail("cannot normalise over zero elements (x " + x.shapeString() + ")");
-  if (M == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32) layerNormForwardImpl<float>(out, x, w, hasW, b, hasB, mean, rstd, eps);
-  else layerNormForwardImpl<double>(out, x, w, hasW, b, hasB, mean, rstd, eps);
+  const NormForwardArgs a = parseLayerNormForwardArgs(args);
+  if (a.x.shape[0] == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32)
+    layerNormForwardImpl<float>(a.out, a.x, a.weight, a.hasWeight, a.bias, a.hasBias, a.saveMean, a.saveStat, a.eps);
+  else
+    layerNormForwardImpl<double>(a.out, a.x, a.weight, a.hasWeight, a.bias, a.hasBias, a.saveMean, a.saveStat, a.eps);
   return info.Env().Undefined();
 }
 
@@ -312,26 +240,13 @@ void layerNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
 
 Napi::Value layerNormBackward(const Napi::CallbackInfo& info) {
   Args args(info, "layerNormBackward", 8);
-  const bool wantX = !args.isNullish(0), wantW = !args.isNullish(1), wantB = !args.isNullish(2);
-  TensorArg g = args.tensor(3, "grad"), x = args.tensor(4, "x");
-  if (x.shape.size() != 2 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [M, K] tensor, got " + std::string(dtypeName(x.dtype)) + " " +
-              x.shapeString());
-  const int64_t M = x.shape[0], K = x.shape[1];
-  requireContiguous(args, g, "grad", x.shape, x.dtype);
-  TensorArg gx, gw, gb;
-  bool present;
-  if (wantX) requireContiguous(args, gx = args.tensor(0, "gradX"), "gradX", x.shape, x.dtype);
-  if (wantW) gw = optionalVector(args, 1, "gradWeight", K, x.dtype, present);
-  if (wantB) gb = optionalVector(args, 2, "gradBias", K, x.dtype, present);
-  bool hasW;
-  TensorArg w = optionalVector(args, 5, "weight", K, x.dtype, hasW);
-  TensorArg mean = args.tensor(6, "saveMean"), rstd = args.tensor(7, "saveRstd");
-  requireContiguous(args, mean, "saveMean", {M}, x.dtype);
-  requireContiguous(args, rstd, "saveRstd", {M}, x.dtype);
-  if (K == 0) args.fail("cannot normalise over zero elements (x " + x.shapeString() + ")");
-  if (x.dtype == DType::float32) layerNormBackwardImpl<float>(gx, wantX, gw, wantW, gb, wantB, g, x, w, hasW, mean, rstd);
-  else layerNormBackwardImpl<double>(gx, wantX, gw, wantW, gb, wantB, g, x, w, hasW, mean, rstd);
+  const NormBackwardArgs a = parseLayerNormBackwardArgs(args);
+  if (a.x.dtype == DType::float32)
+    layerNormBackwardImpl<float>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
+                                 a.weight, a.hasWeight, a.saveMean, a.saveStat);
+  else
+    layerNormBackwardImpl<double>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
+                                  a.weight, a.hasWeight, a.saveMean, a.saveStat);
   return info.Env().Undefined();
 }
 
@@ -366,27 +281,14 @@ void groupNormForwardImpl(const TensorArg& out, const TensorArg& x, int64_t G, c
 
 Napi::Value groupNormForward(const Napi::CallbackInfo& info) {
   Args args(info, "groupNormForward", 8);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  if (x.shape.size() != 3 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [N, C, S] tensor, got " + std::string(dtypeName(x.dtype)) +
-              " " + x.shapeString());
-  const int64_t N = x.shape[0], C = x.shape[1], G = args.integer(2, "numGroups");
-  if (G <= 0 || C % G != 0)
-    args.fail("numGroups " + std::to_string(G) + " must be positive and divide the " + std::to_string(C) +
-              " channels of x " + x.shapeString());
-  requireContiguous(args, out, "out", x.shape, x.dtype);
-  bool hasW, hasB;
-  TensorArg w = optionalVector(args, 3, "weight", C, x.dtype, hasW);
-  TensorArg b = optionalVector(args, 4, "bias", C, x.dtype, hasB);
-  TensorArg mean = args.tensor(5, "saveMean"), rstd = args.tensor(6, "saveRstd");
-  requireContiguous(args, mean, "saveMean", {N, G}, x.dtype);
-  requireContiguous(args, rstd, "saveRstd", {N, G}, x.dtype);
-  const double eps = args.number(7, "eps");
-  if (!(eps >= 0)) args.fail("eps must be non-negative, got " + std::to_string(eps));
-  if (x.shape[2] == 0 && N > 0) args.fail("cannot normalise over zero elements (x " + x.shapeString() + ")");
-  if (N == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32) groupNormForwardImpl<float>(out, x, G, w, hasW, b, hasB, mean, rstd, eps);
-  else groupNormForwardImpl<double>(out, x, G, w, hasW, b, hasB, mean, rstd, eps);
+  const NormForwardArgs a = parseGroupNormForwardArgs(args);
+  if (a.x.shape[0] == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32)
+    groupNormForwardImpl<float>(a.out, a.x, a.groups, a.weight, a.hasWeight, a.bias, a.hasBias, a.saveMean, a.saveStat,
+                                a.eps);
+  else
+    groupNormForwardImpl<double>(a.out, a.x, a.groups, a.weight, a.hasWeight, a.bias, a.hasBias, a.saveMean,
+                                 a.saveStat, a.eps);
   return info.Env().Undefined();
 }
 
@@ -450,31 +352,14 @@ void groupNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
 
 Napi::Value groupNormBackward(const Napi::CallbackInfo& info) {
   Args args(info, "groupNormBackward", 9);
-  const bool wantX = !args.isNullish(0), wantW = !args.isNullish(1), wantB = !args.isNullish(2);
-  TensorArg g = args.tensor(3, "grad"), x = args.tensor(4, "x");
-  if (x.shape.size() != 3 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [N, C, S] tensor, got " + std::string(dtypeName(x.dtype)) +
-              " " + x.shapeString());
-  const int64_t N = x.shape[0], C = x.shape[1], G = args.integer(5, "numGroups");
-  if (G <= 0 || C % G != 0)
-    args.fail("numGroups " + std::to_string(G) + " must be positive and divide the " + std::to_string(C) +
-              " channels of x " + x.shapeString());
-  requireContiguous(args, g, "grad", x.shape, x.dtype);
-  TensorArg gx, gw, gb;
-  bool present;
-  if (wantX) requireContiguous(args, gx = args.tensor(0, "gradX"), "gradX", x.shape, x.dtype);
-  if (wantW) gw = optionalVector(args, 1, "gradWeight", C, x.dtype, present);
-  if (wantB) gb = optionalVector(args, 2, "gradBias", C, x.dtype, present);
-  bool hasW;
-  TensorArg w = optionalVector(args, 6, "weight", C, x.dtype, hasW);
-  TensorArg mean = args.tensor(7, "saveMean"), rstd = args.tensor(8, "saveRstd");
-  requireContiguous(args, mean, "saveMean", {N, G}, x.dtype);
-  requireContiguous(args, rstd, "saveRstd", {N, G}, x.dtype);
-  if (N * C == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32)
-    groupNormBackwardImpl<float>(gx, wantX, gw, wantW, gb, wantB, g, x, G, w, hasW, mean, rstd);
+  const NormBackwardArgs a = parseGroupNormBackwardArgs(args);
+  if (a.x.shape[0] * a.x.shape[1] == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32)
+    groupNormBackwardImpl<float>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
+                                 a.groups, a.weight, a.hasWeight, a.saveMean, a.saveStat);
   else
-    groupNormBackwardImpl<double>(gx, wantX, gw, wantW, gb, wantB, g, x, G, w, hasW, mean, rstd);
+    groupNormBackwardImpl<double>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
+                                  a.groups, a.weight, a.hasWeight, a.saveMean, a.saveStat);
   return info.Env().Undefined();
 }
 

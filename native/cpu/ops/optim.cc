@@ -7,11 +7,10 @@
 // so results do not depend on the thread count or scheduling: a resumed run is bit-exact.
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
-#include "../../binding/args.h"
+#include "../../binding/optim_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
 
@@ -20,58 +19,6 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 15;      // elements per parallel chunk: amortises a worker wake-up
 constexpr int64_t kNormBlock = 1 << 14;  // elements per partial sum of a reduction
-
-std::string stridesString(const TensorArg& t) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < t.strides.size(); i++) s << (i ? ", " : "") << t.strides[i];
-  s << "]";
-  return s.str();
-}
-
-std::string quoted(const char* name) { return std::string("argument '") + name + "'"; }
-
-// The tensor every other one is checked against: float32/float64 and contiguous, because
-// the kernels walk flat memory.
-TensorArg floatTensor(const Args& args, size_t i, const char* name) {
-  TensorArg t = args.tensor(i, name);
-  if (t.dtype != DType::float32 && t.dtype != DType::float64)
-    args.fail(quoted(name) + " must be float32 or float64, got " + dtypeName(t.dtype));
-  if (!t.contiguous())
-    args.fail(quoted(name) + " must be contiguous, got shape " + t.shapeString() + " with strides " +
-              stridesString(t));
-  return t;
-}
-
-TensorArg matching(const Args& args, size_t i, const char* name, const TensorArg& ref, const char* refName) {
-  TensorArg t = args.tensor(i, name);
-  if (t.shape != ref.shape)
-    args.fail(quoted(name) + " has shape " + t.shapeString() + " but '" + refName + "' has shape " + ref.shapeString());
-  if (t.dtype != ref.dtype)
-    args.fail(quoted(name) + " is " + dtypeName(t.dtype) + " but '" + refName + "' is " + dtypeName(ref.dtype));
-  if (!t.contiguous())
-    args.fail(quoted(name) + " must be contiguous, got shape " + t.shapeString() + " with strides " +
-              stridesString(t));
-  return t;
-}
-
-double finite(const Args& args, size_t i, const char* name) {
-  double v = args.number(i, name);
-  if (!std::isfinite(v)) args.fail(quoted(name) + " must be finite, got " + std::to_string(v));
-  return v;
-}
-
-double nonNegative(const Args& args, size_t i, const char* name) {
-  double v = finite(args, i, name);
-  if (v < 0) args.fail(quoted(name) + " must be >= 0, got " + std::to_string(v));
-  return v;
-}
-
-double unitInterval(const Args& args, size_t i, const char* name) {  // [0, 1)
-  double v = finite(args, i, name);
-  if (v < 0 || v >= 1) args.fail(quoted(name) + " must be in [0, 1), got " + std::to_string(v));
-  return v;
-}
 
 template <class F>
 void withBool(bool v, F&& f) {
@@ -188,29 +135,21 @@ void runSgd(const TensorArg& p, const TensorArg& g, const TensorArg* buf, const 
 //         maximize, firstStep). The buffer is null exactly when momentum is 0.
 Napi::Value sgdStep(const Napi::CallbackInfo& info) {
   Args args(info, "sgdStep", 10);
-  TensorArg p = floatTensor(args, 0, "param");
-  TensorArg g = matching(args, 1, "grad", p, "param");
-  const bool hasBuf = !args.isNullish(2);
-  TensorArg buf;
-  if (hasBuf) buf = matching(args, 2, "momentumBuffer", p, "param");
+  const SgdArgs a = parseSgdArgs(args);
   SgdScalars s{};
-  s.lr = nonNegative(args, 3, "lr");
-  s.mom = nonNegative(args, 4, "momentum");
-  const double dampening = finite(args, 5, "dampening");
-  s.wd = nonNegative(args, 6, "weightDecay");
-  s.nesterov = args.boolean(7, "nesterov");
-  s.gsign = args.boolean(8, "maximize") ? -1.0 : 1.0;
-  s.first = args.boolean(9, "firstStep");
-  s.damp1 = 1.0 - dampening;
+  s.lr = a.lr;
+  s.mom = a.momentum;
+  s.wd = a.weightDecay;
+  s.nesterov = a.nesterov;
+  s.gsign = a.maximize ? -1.0 : 1.0;
+  s.first = a.firstStep;
+  s.damp1 = 1.0 - a.dampening;
   s.trust = 1.0;
   s.scaled = false;
-  if (hasBuf != (s.mom != 0))
-    args.fail(hasBuf ? "argument 'momentumBuffer' must be null when momentum is 0"
-                     : "argument 'momentumBuffer' is required when momentum is non-zero");
-  if (s.nesterov && (s.mom <= 0 || dampening != 0)) args.fail("nesterov momentum needs momentum > 0 and dampening 0");
-  if (p.numel() == 0) return info.Env().Undefined();
-  if (p.dtype == DType::float32) runSgd<float>(p, g, hasBuf ? &buf : nullptr, s);
-  else runSgd<double>(p, g, hasBuf ? &buf : nullptr, s);
+  if (a.param.numel() == 0) return info.Env().Undefined();
+  const TensorArg* buf = a.hasBuffer ? &a.momentumBuffer : nullptr;
+  if (a.param.dtype == DType::float32) runSgd<float>(a.param, a.grad, buf, s);
+  else runSgd<double>(a.param, a.grad, buf, s);
   return info.Env().Undefined();
 }
 
@@ -220,44 +159,32 @@ Napi::Value sgdStep(const Napi::CallbackInfo& info) {
 // norm is 0; divided by lr and capped at 1 with trustClip), then SGD momentum on d.
 Napi::Value larsStep(const Napi::CallbackInfo& info) {
   Args args(info, "larsStep", 13);
-  TensorArg p = floatTensor(args, 0, "param");
-  TensorArg g = matching(args, 1, "grad", p, "param");
-  const bool hasBuf = !args.isNullish(2);
-  TensorArg buf;
-  if (hasBuf) buf = matching(args, 2, "momentumBuffer", p, "param");
+  const LarsArgs a = parseLarsArgs(args);
+  const TensorArg &p = a.param, &g = a.grad;
   SgdScalars s{};
-  s.lr = nonNegative(args, 3, "lr");
-  s.mom = nonNegative(args, 4, "momentum");
-  const double dampening = finite(args, 5, "dampening");
-  s.wd = nonNegative(args, 6, "weightDecay");
-  s.nesterov = args.boolean(7, "nesterov");
-  const double tc = nonNegative(args, 8, "trustCoefficient");
-  const double eps = nonNegative(args, 9, "eps");
-  const bool trustClip = args.boolean(10, "trustClip");
-  const bool adapt = args.boolean(11, "adapt");
-  s.first = args.boolean(12, "firstStep");
+  s.lr = a.lr;
+  s.mom = a.momentum;
+  s.wd = a.weightDecay;
+  s.nesterov = a.nesterov;
+  s.first = a.firstStep;
   s.gsign = 1.0;
-  s.damp1 = 1.0 - dampening;
-  if (hasBuf != (s.mom != 0))
-    args.fail(hasBuf ? "argument 'momentumBuffer' must be null when momentum is 0"
-                     : "argument 'momentumBuffer' is required when momentum is non-zero");
-  if (s.nesterov && (s.mom <= 0 || dampening != 0)) args.fail("nesterov momentum needs momentum > 0 and dampening 0");
-  if (trustClip && adapt && s.lr <= 0) args.fail("trustClip divides the trust ratio by lr, which must be > 0");
+  s.damp1 = 1.0 - a.dampening;
   double trust = 1.0;
-  if (adapt && p.numel() > 0) {
+  if (a.adapt && p.numel() > 0) {
     const bool f32 = p.dtype == DType::float32;
     const double wn = std::sqrt(f32 ? reduceNorm(p.ptr<float>(), p.numel(), NormKind::sumSquares, 2)
                                     : reduceNorm(p.ptr<double>(), p.numel(), NormKind::sumSquares, 2));
     const double gn = std::sqrt(f32 ? reduceNorm(g.ptr<float>(), g.numel(), NormKind::sumSquares, 2)
                                     : reduceNorm(g.ptr<double>(), g.numel(), NormKind::sumSquares, 2));
-    if (wn > 0 && gn > 0) trust = tc * wn / (gn + wn * s.wd + eps);
-    if (trustClip) trust = std::min(trust / s.lr, 1.0);
+    if (wn > 0 && gn > 0) trust = a.trustCoefficient * wn / (gn + wn * s.wd + a.eps);
+    if (a.trustClip) trust = std::min(trust / s.lr, 1.0);
   }
   s.trust = trust;
-  s.scaled = adapt;
+  s.scaled = a.adapt;
   if (p.numel() > 0) {
-    if (p.dtype == DType::float32) runSgd<float>(p, g, hasBuf ? &buf : nullptr, s);
-    else runSgd<double>(p, g, hasBuf ? &buf : nullptr, s);
+    const TensorArg* buf = a.hasBuffer ? &a.momentumBuffer : nullptr;
+    if (p.dtype == DType::float32) runSgd<float>(p, g, buf, s);
+    else runSgd<double>(p, g, buf, s);
   }
   return Napi::Number::New(info.Env(), trust);
 }
@@ -303,47 +230,35 @@ void adamLoop(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamScalar
 template <bool Decoupled>
 Napi::Value adamStepImpl(const Napi::CallbackInfo& info) {
   Args args(info, Decoupled ? "adamwStep" : "adamStep", 12);
-  TensorArg p = floatTensor(args, 0, "param");
-  TensorArg g = matching(args, 1, "grad", p, "param");
-  TensorArg m = matching(args, 2, "expAvg", p, "param");
-  TensorArg v = matching(args, 3, "expAvgSq", p, "param");
-  const bool ams = !args.isNullish(4);
-  TensorArg vmax;
-  if (ams) vmax = matching(args, 4, "maxExpAvgSq", p, "param");
-  const double lr = nonNegative(args, 5, "lr");
-  const double b1 = unitInterval(args, 6, "beta1");
-  const double b2 = unitInterval(args, 7, "beta2");
-  const double eps = nonNegative(args, 8, "eps");
-  const double wd = nonNegative(args, 9, "weightDecay");
-  const int64_t step = args.integer(10, "step");
-  const bool maximize = args.boolean(11, "maximize");
-  if (step < 1) args.fail("argument 'step' must be >= 1 (the step count after this update), got " + std::to_string(step));
-  if (p.numel() == 0) return info.Env().Undefined();
+  const AdamArgs a = parseAdamArgs(args);
+  const int64_t n = a.param.numel();
+  if (n == 0) return info.Env().Undefined();
+  const double lr = a.lr, b1 = a.beta1, b2 = a.beta2, wd = a.weightDecay;
   AdamScalars sc{};
-  sc.gsign = maximize ? -1.0 : 1.0;
+  sc.gsign = a.maximize ? -1.0 : 1.0;
   sc.decay = 1.0 - lr * wd;
   sc.wd = wd;
   sc.b1 = b1;
   sc.omb1 = 1.0 - b1;
   sc.b2 = b2;
   sc.omb2 = 1.0 - b2;
-  const double bc1 = 1.0 - std::pow(b1, static_cast<double>(step));
-  const double bc2 = 1.0 - std::pow(b2, static_cast<double>(step));
+  const double bc1 = 1.0 - std::pow(b1, static_cast<double>(a.step));
+  const double bc2 = 1.0 - std::pow(b2, static_cast<double>(a.step));
   sc.bc2sqrt = std::sqrt(bc2);
-  sc.eps = eps;
+  sc.eps = a.eps;
   sc.negStepSize = -(lr / bc1);
-  const bool useWd = wd != 0;
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T* vm = ams ? vmax.ptr<T>() : nullptr;
-    withBool(useWd, [&](auto W) {
-      withBool(ams, [&](auto A) {
-        adamLoop<T, Decoupled, decltype(W)::value, decltype(A)::value>(p.ptr<T>(), g.ptr<T>(), m.ptr<T>(), v.ptr<T>(),
-                                                                        vm, p.numel(), sc);
+    T* vm = a.amsgrad ? a.maxExpAvgSq.ptr<T>() : nullptr;
+    withBool(wd != 0, [&](auto W) {
+      withBool(a.amsgrad, [&](auto A) {
+        adamLoop<T, Decoupled, decltype(W)::value, decltype(A)::value>(a.param.ptr<T>(), a.grad.ptr<T>(),
+                                                                        a.expAvg.ptr<T>(), a.expAvgSq.ptr<T>(), vm, n,
+                                                                        sc);
       });
     });
   };
-  if (p.dtype == DType::float32) run(float{});
+  if (a.param.dtype == DType::float32) run(float{});
   else run(double{});
   return info.Env().Undefined();
 }
@@ -363,13 +278,13 @@ void emaLoop(T* e, const T* x, int64_t n, T decay, T omd) {
 // emaUpdate(ema, src, decay)
 Napi::Value emaUpdate(const Napi::CallbackInfo& info) {
   Args args(info, "emaUpdate", 3);
-  TensorArg e = floatTensor(args, 0, "ema");
-  TensorArg x = matching(args, 1, "src", e, "ema");
-  const double decay = finite(args, 2, "decay");
-  if (decay < 0 || decay > 1) args.fail("argument 'decay' must be in [0, 1], got " + std::to_string(decay));
-  if (e.numel() == 0) return info.Env().Undefined();
-  if (e.dtype == DType::float32) emaLoop<float>(e.ptr<float>(), x.ptr<float>(), e.numel(), float(decay), float(1.0 - decay));
-  else emaLoop<double>(e.ptr<double>(), x.ptr<double>(), e.numel(), decay, 1.0 - decay);
+  const EmaArgs a = parseEmaArgs(args);
+  const int64_t n = a.ema.numel();
+  if (n == 0) return info.Env().Undefined();
+  if (a.ema.dtype == DType::float32)
+    emaLoop<float>(a.ema.ptr<float>(), a.src.ptr<float>(), n, float(a.decay), float(1.0 - a.decay));
+  else
+    emaLoop<double>(a.ema.ptr<double>(), a.src.ptr<double>(), n, a.decay, 1.0 - a.decay);
   return info.Env().Undefined();
 }
 
@@ -379,9 +294,9 @@ Napi::Value emaUpdate(const Napi::CallbackInfo& info) {
 // part of a global norm, so that the total over tensors is (sum of parts)^(1/p).
 Napi::Value optimNormPow(const Napi::CallbackInfo& info) {
   Args args(info, "optimNormPow", 2);
-  TensorArg x = floatTensor(args, 0, "x");
-  const double p = args.number(1, "p");
-  if (!(p > 0)) args.fail("argument 'p' must be > 0 or Infinity, got " + std::to_string(p));
+  const NormPowArgs a = parseNormPowArgs(args);
+  const TensorArg& x = a.x;
+  const double p = a.p;
   NormKind kind = std::isinf(p) ? NormKind::maxAbs : p == 2 ? NormKind::sumSquares : p == 1 ? NormKind::sumAbs
                                                                                            : NormKind::sumPow;
   double r = 0;
@@ -401,11 +316,11 @@ void scaleLoop(T* x, int64_t n, T c) {
 // optimScale(x, c): x *= c in place.
 Napi::Value optimScale(const Napi::CallbackInfo& info) {
   Args args(info, "optimScale", 2);
-  TensorArg x = floatTensor(args, 0, "x");
-  const double c = finite(args, 1, "c");
-  if (x.numel() == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32) scaleLoop<float>(x.ptr<float>(), x.numel(), float(c));
-  else scaleLoop<double>(x.ptr<double>(), x.numel(), c);
+  const ScaleArgs a = parseScaleArgs(args);
+  const int64_t n = a.x.numel();
+  if (n == 0) return info.Env().Undefined();
+  if (a.x.dtype == DType::float32) scaleLoop<float>(a.x.ptr<float>(), n, float(a.c));
+  else scaleLoop<double>(a.x.ptr<double>(), n, a.c);
   return info.Env().Undefined();
 }
 

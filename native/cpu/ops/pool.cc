@@ -7,7 +7,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-#include "../../binding/args.h"
 #include "../../binding/pool_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
@@ -68,13 +67,11 @@ void maxBackward(const Pool& g, const T* gy, const int32_t* idx, T* gx) {
 // maxPool2d(out, indices, x, params, ceilMode)
 Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "maxPool2d", 5);
-  TensorArg out = args.tensor(0, "out"), idx = args.tensor(1, "indices"), x = args.tensor(2, "x");
-  const Pool g = parseMaxPoolArgs(args, 3, args.boolean(4, "ceilMode"), x, "x", out, "out");
-  if (idx.shape != out.shape || idx.dtype != DType::int32 || !idx.contiguous())
-    args.fail("indices must be a contiguous int32 tensor shaped like out " + out.shapeString() + ", got " +
-              dtypeName(idx.dtype) + " " + idx.shapeString());
-  if (x.dtype == DType::float32) maxForward<float>(g, x.ptr<float>(), out.ptr<float>(), idx.ptr<int32_t>());
-  else maxForward<double>(g, x.ptr<double>(), out.ptr<double>(), idx.ptr<int32_t>());
+  const MaxPool2dArgs a = parseMaxPool2dArgs(args);
+  if (a.x.dtype == DType::float32)
+    maxForward<float>(a.geom, a.x.ptr<float>(), a.out.ptr<float>(), a.indices.ptr<int32_t>());
+  else
+    maxForward<double>(a.geom, a.x.ptr<double>(), a.out.ptr<double>(), a.indices.ptr<int32_t>());
   return info.Env().Undefined();
 }
 
@@ -82,17 +79,16 @@ Napi::Value maxPool2d(const Napi::CallbackInfo& info) {
 // since a bad one would write outside the plane.
 Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "maxPool2dBackward", 3);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput"), idx = args.tensor(2, "indices");
-  checkPoolPair(args, gx, "gradInput", gy, "gradOutput");
-  if (idx.shape != gy.shape || idx.dtype != DType::int32 || !idx.contiguous())
-    args.fail("indices must be a contiguous int32 tensor shaped like gradOutput " + gy.shapeString());
-  Pool g{gx.shape[0] * gx.shape[1], gx.shape[2], gx.shape[3], gy.shape[2], gy.shape[3], 1, 1, 1, 1, 0, 0, 1, 1};
-  const int32_t* ip = idx.ptr<int32_t>();
-  for (int64_t i = 0, n = idx.numel(); i < n; i++)
+  const MaxPool2dBackwardArgs a = parseMaxPool2dBackwardArgs(args);
+  const Pool& g = a.geom;
+  const int32_t* ip = a.indices.ptr<int32_t>();
+  for (int64_t i = 0, n = a.indices.numel(); i < n; i++)
     if (ip[i] < -1 || ip[i] >= g.H * g.W)
       args.fail("index " + str(ip[i]) + " at " + str(i) + " is outside the " + str(g.H) + "x" + str(g.W) + " plane");
-  if (gx.dtype == DType::float32) maxBackward<float>(g, gy.ptr<float>(), ip, gx.ptr<float>());
-  else maxBackward<double>(g, gy.ptr<double>(), ip, gx.ptr<double>());
+  if (a.gradInput.dtype == DType::float32)
+    maxBackward<float>(g, a.gradOutput.ptr<float>(), ip, a.gradInput.ptr<float>());
+  else
+    maxBackward<double>(g, a.gradOutput.ptr<double>(), ip, a.gradInput.ptr<double>());
   return info.Env().Undefined();
 }
 
@@ -152,24 +148,22 @@ void avgBackward(const Pool& g, const T* gy, T* gx, bool includePad, int64_t div
 // avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "avgPool2d", 6);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  bool includePad;
-  int64_t div;
-  const Pool g = parseAvgPoolArgs(args, x, "x", out, "out", includePad, div);
-  if (x.dtype == DType::float32) avgForward<float>(g, x.ptr<float>(), out.ptr<float>(), includePad, div);
-  else avgForward<double>(g, x.ptr<double>(), out.ptr<double>(), includePad, div);
+  const AvgPool2dArgs a = parseAvgPool2dArgs(args, false);
+  if (a.input.dtype == DType::float32)
+    avgForward<float>(a.geom, a.input.ptr<float>(), a.output.ptr<float>(), a.countIncludePad, a.divisorOverride);
+  else
+    avgForward<double>(a.geom, a.input.ptr<double>(), a.output.ptr<double>(), a.countIncludePad, a.divisorOverride);
   return info.Env().Undefined();
 }
 
 // avgPool2dBackward(gx, gy, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "avgPool2dBackward", 6);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
-  bool includePad;
-  int64_t div;
-  const Pool g = parseAvgPoolArgs(args, gx, "gradInput", gy, "gradOutput", includePad, div);
-  if (gx.dtype == DType::float32) avgBackward<float>(g, gy.ptr<float>(), gx.ptr<float>(), includePad, div);
-  else avgBackward<double>(g, gy.ptr<double>(), gx.ptr<double>(), includePad, div);
+  const AvgPool2dArgs a = parseAvgPool2dArgs(args, true);
+  if (a.input.dtype == DType::float32)
+    avgBackward<float>(a.geom, a.output.ptr<float>(), a.input.ptr<float>(), a.countIncludePad, a.divisorOverride);
+  else
+    avgBackward<double>(a.geom, a.output.ptr<double>(), a.input.ptr<double>(), a.countIncludePad, a.divisorOverride);
   return info.Env().Undefined();
 }
 
@@ -217,31 +211,21 @@ void adaptiveBackward(const Pool& g, const T* gy, T* gx) {
   });
 }
 
-Pool parseAdaptive(Args& args, const TensorArg& in, const char* inName, const TensorArg& out, const char* outName) {
-  checkPoolPair(args, in, inName, out, outName);
-  if (in.shape[2] < 1 || in.shape[3] < 1 || out.shape[2] < 1 || out.shape[3] < 1)
-    args.fail("spatial sizes must be positive, got " + std::string(inName) + " " + in.shapeString() + " and " +
-              outName + " " + out.shapeString());
-  return {in.shape[0] * in.shape[1], in.shape[2], in.shape[3], out.shape[2], out.shape[3], 0, 0, 0, 0, 0, 0, 0, 0};
-}
-
 // adaptiveAvgPool2d(out, x)
 Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "adaptiveAvgPool2d", 2);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  const Pool g = parseAdaptive(args, x, "x", out, "out");
-  if (x.dtype == DType::float32) adaptiveForward<float>(g, x.ptr<float>(), out.ptr<float>());
-  else adaptiveForward<double>(g, x.ptr<double>(), out.ptr<double>());
+  const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, false);
+  if (a.input.dtype == DType::float32) adaptiveForward<float>(a.geom, a.input.ptr<float>(), a.output.ptr<float>());
+  else adaptiveForward<double>(a.geom, a.input.ptr<double>(), a.output.ptr<double>());
   return info.Env().Undefined();
 }
 
 // adaptiveAvgPool2dBackward(gx, gy)
 Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "adaptiveAvgPool2dBackward", 2);
-  TensorArg gx = args.tensor(0, "gradInput"), gy = args.tensor(1, "gradOutput");
-  const Pool g = parseAdaptive(args, gx, "gradInput", gy, "gradOutput");
-  if (gx.dtype == DType::float32) adaptiveBackward<float>(g, gy.ptr<float>(), gx.ptr<float>());
-  else adaptiveBackward<double>(g, gy.ptr<double>(), gx.ptr<double>());
+  const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, true);
+  if (a.input.dtype == DType::float32) adaptiveBackward<float>(a.geom, a.output.ptr<float>(), a.input.ptr<float>());
+  else adaptiveBackward<double>(a.geom, a.output.ptr<double>(), a.input.ptr<double>());
   return info.Env().Undefined();
 }
 

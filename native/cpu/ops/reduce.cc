@@ -4,24 +4,12 @@
 #include <cmath>
 #include <limits>
 #include <string>
-#include "../../binding/args.h"
+#include "../../binding/reduce_args.h"
 #include "../../binding/registry.h"
 #include "../strided.h"
 
 namespace iv {
 namespace {
-
-enum class R { sum, mean, max, min, argmax, argmin, logsumexp, var, prod };
-
-bool parseReduce(const std::string& s, R& r) {
-  static const char* names[] = {"sum", "mean", "max", "min", "argmax", "argmin", "logsumexp", "var", "prod"};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (s == names[i]) {
-      r = static_cast<R>(i);
-      return true;
-    }
-  return false;
-}
 
 // Walks the reduced block of one output element, calling f(value, flatIndex).
 template <class T, class F>
@@ -150,30 +138,13 @@ void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, d
 
 Napi::Value reduce(const Napi::CallbackInfo& info) {
   Args args(info, "reduce", 5);
-  std::string name = args.string(0, "op");
-  R op;
-  if (!parseReduce(name, op)) args.fail("unknown reduction '" + name + "'");
-  TensorArg out = args.tensor(1, "out"), x = args.tensor(2, "x");
-  int64_t reduced = args.integer(3, "reduced");
-  double correction = args.number(4, "correction");
-  if (reduced < 0 || static_cast<size_t>(reduced) > x.shape.size())
-    args.fail("cannot reduce " + std::to_string(reduced) + " trailing dims of a tensor of shape " + x.shapeString());
-  const size_t keep = x.shape.size() - static_cast<size_t>(reduced);
-  int64_t outN = 1, count = 1;
-  for (size_t d = 0; d < x.shape.size(); d++) (d < keep ? outN : count) *= x.shape[d];
-  if (out.numel() != outN || !out.contiguous())
-    args.fail("output must be contiguous with " + std::to_string(outN) + " elements, got shape " + out.shapeString());
-  if (count == 0) {
-    if (op != R::sum && op != R::prod && op != R::mean)
-      args.fail(name + " of an empty reduction is not defined (input shape " + x.shapeString() + ")");
-  }
-  const bool index = op == R::argmax || op == R::argmin;
-  if (index ? out.dtype != DType::int32 : out.dtype != x.dtype)
-    args.fail(std::string("output dtype ") + dtypeName(out.dtype) + " does not fit " + name + " of " + dtypeName(x.dtype));
-  if (outN == 0) return info.Env().Undefined();
-  const bool isFloat = x.dtype == DType::float32 || x.dtype == DType::float64;
-  if (!isFloat && (op == R::mean || op == R::logsumexp || op == R::var))
-    args.fail(name + " needs a floating-point tensor, got " + dtypeName(x.dtype));
+  const ReduceArgs r = parseReduceArgs(args);
+  if (r.outN == 0) return info.Env().Undefined();
+  const R op = r.op;
+  const TensorArg &out = r.out, &x = r.x;
+  const int64_t reduced = r.reduced;
+  const double correction = r.correction;
+  const bool index = isIndexReduction(op);
   switch (x.dtype) {
     case DType::float32:
       if (index) runReduce<float, int32_t>(op, out, x, reduced, correction);

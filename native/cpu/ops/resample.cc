@@ -15,8 +15,6 @@ namespace {
 
 std::string str(int64_t v) { return std::to_string(v); }
 
-bool isFloat(DType d) { return d == DType::float32 || d == DType::float64; }
-
 // ---- pad ---------------------------------------------------------------------------
 
 enum class PadMode { constant, reflect, replicate };

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
-#include "../../binding/args.h"
+#include "../../binding/softmax_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
 #include "vmath.h"
@@ -16,14 +16,6 @@ namespace {
 
 constexpr int64_t kInnerBlock = 256;
 
-bool isFloat(DType d) { return d == DType::float32 || d == DType::float64; }
-
-void requireLike(Args& args, const TensorArg& t, const char* name, const TensorArg& ref, const char* refName) {
-  if (t.shape != ref.shape || t.dtype != ref.dtype || !t.contiguous())
-    args.fail(std::string("argument '") + name + "' must be a contiguous " + dtypeName(ref.dtype) + " tensor of " +
-              refName + "'s shape " + ref.shapeString() + ", got " + dtypeName(t.dtype) + " " + t.shapeString() +
-              (t.contiguous() ? "" : " (strided)"));
-}
 
 // exp(x - m), summed; float rows use the vector exp.
 inline double expSub(const float* x, float* y, int64_t n, float m) { return expSubRow(x, y, n, m); }
@@ -105,45 +97,32 @@ void softmaxBackwardImpl(const T* pg, const T* py, T* pd, int64_t outer, int64_t
   });
 }
 
-void checkView(Args& args, const TensorArg& x) {
-  if (x.shape.size() != 3 || !x.contiguous() || !isFloat(x.dtype))
-    args.fail("argument 'x' must be a contiguous float [outer, K, inner] tensor, got " +
-              std::string(dtypeName(x.dtype)) + " " + x.shapeString());
-}
-
 Napi::Value softmaxForward(const Napi::CallbackInfo& info) {
   Args args(info, "softmaxForward", 3);
-  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x");
-  const bool log = args.boolean(2, "log");
-  checkView(args, x);
-  requireLike(args, out, "out", x, "x");
+  const SoftmaxForwardArgs a = parseSoftmaxForwardArgs(args);
+  const TensorArg &x = a.x, &out = a.out;
   const int64_t outer = x.shape[0], K = x.shape[1], inner = x.shape[2];
   if (x.numel() == 0) return info.Env().Undefined();
   if (x.dtype == DType::float32) {
-    if (inner == 1) softmaxRows(x.ptr<float>(), out.ptr<float>(), outer, K, log);
-    else softmaxColumns(x.ptr<float>(), out.ptr<float>(), outer, K, inner, log);
+    if (inner == 1) softmaxRows(x.ptr<float>(), out.ptr<float>(), outer, K, a.log);
+    else softmaxColumns(x.ptr<float>(), out.ptr<float>(), outer, K, inner, a.log);
   } else {
-    if (inner == 1) softmaxRows(x.ptr<double>(), out.ptr<double>(), outer, K, log);
-    else softmaxColumns(x.ptr<double>(), out.ptr<double>(), outer, K, inner, log);
+    if (inner == 1) softmaxRows(x.ptr<double>(), out.ptr<double>(), outer, K, a.log);
+    else softmaxColumns(x.ptr<double>(), out.ptr<double>(), outer, K, inner, a.log);
   }
   return info.Env().Undefined();
 }
 
 Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
   Args args(info, "softmaxBackward", 4);
-  TensorArg gx = args.tensor(0, "gradX"), g = args.tensor(1, "grad"), y = args.tensor(2, "y");
-  const bool log = args.boolean(3, "log");
-  if (y.shape.size() != 3 || !y.contiguous() || !isFloat(y.dtype))
-    args.fail("argument 'y' must be a contiguous float [outer, K, inner] tensor, got " +
-              std::string(dtypeName(y.dtype)) + " " + y.shapeString());
-  requireLike(args, g, "grad", y, "y");
-  requireLike(args, gx, "gradX", y, "y");
+  const SoftmaxBackwardArgs a = parseSoftmaxBackwardArgs(args);
+  const TensorArg& y = a.y;
   const int64_t outer = y.shape[0], K = y.shape[1], inner = y.shape[2];
   if (y.numel() == 0) return info.Env().Undefined();
   if (y.dtype == DType::float32)
-    softmaxBackwardImpl(g.ptr<float>(), y.ptr<float>(), gx.ptr<float>(), outer, K, inner, log);
+    softmaxBackwardImpl(a.grad.ptr<float>(), y.ptr<float>(), a.gradX.ptr<float>(), outer, K, inner, a.log);
   else
-    softmaxBackwardImpl(g.ptr<double>(), y.ptr<double>(), gx.ptr<double>(), outer, K, inner, log);
+    softmaxBackwardImpl(a.grad.ptr<double>(), y.ptr<double>(), a.gradX.ptr<double>(), outer, K, inner, a.log);
   return info.Env().Undefined();
 }
 

@@ -1,4 +1,5 @@
 #include "device_args.h"
+#include <cmath>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
@@ -60,58 +61,36 @@ static DeviceHandle* handleFrom(const Args& args, Napi::Value v, const std::stri
   return h;
 }
 
-DeviceHandle* deviceHandle(const Args& args, const Napi::CallbackInfo& info, size_t i, const char* name) {
-  return handleFrom(args, info[i], std::string("argument '") + name + "'");
+DeviceHandle* deviceHandle(const Args& args, size_t i, const char* name) {
+  return handleFrom(args, args.at(i), std::string("argument '") + name + "'");
 }
 
-TensorArg deviceTensor(const Args& args, const Napi::CallbackInfo& info, size_t i, const char* name) {
+TensorArg deviceTensor(const Args& args, size_t i, const char* name) {
   const std::string arg = std::string("argument '") + name + "'";
-  if (!info[i].IsArray()) args.fail(arg + " must be a tensor descriptor [handle, offset, shape, strides, dtype]");
-  Napi::Array d = info[i].As<Napi::Array>();
+  const Napi::Value v = args.at(i);
+  if (!v.IsArray()) args.fail(arg + " must be a tensor descriptor [handle, offset, shape, strides, dtype]");
+  Napi::Array d = v.As<Napi::Array>();
   if (d.Length() != 5) args.fail(arg + " must be a tensor descriptor [handle, offset, shape, strides, dtype]");
   DeviceHandle* h = handleFrom(args, d.Get(0u), arg);
   if (!h->live) args.fail(arg + ": tensor storage was disposed");
-  Napi::Value off = d.Get(1u), code = d.Get(4u), shape = d.Get(2u), strides = d.Get(3u);
+  Napi::Value off = d.Get(1u), code = d.Get(4u);
   if (!off.IsNumber() || !code.IsNumber()) args.fail(arg + ": offset and dtype must be numbers");
+  const double offD = off.As<Napi::Number>().DoubleValue();
+  if (!(offD >= 0 && offD <= 1099511627776.0) || offD != std::trunc(offD))
+    args.fail(arg + ": offset must be a non-negative integer");
   const int32_t c = code.As<Napi::Number>().Int32Value();
   if (c < 0 || c > 4) args.fail(arg + ": unknown dtype code " + std::to_string(c));
   TensorArg t;
   t.dtype = static_cast<DType>(c);
-  auto ints = [&](Napi::Value v, std::vector<int64_t>& out) {
-    if (!v.IsArray()) return false;
-    Napi::Array a = v.As<Napi::Array>();
-    out.resize(a.Length());
-    for (uint32_t k = 0; k < a.Length(); k++) {
-      Napi::Value e = a.Get(k);
-      if (!e.IsNumber()) return false;
-      const double x = e.As<Napi::Number>().DoubleValue();
-      if (x != static_cast<double>(static_cast<int64_t>(x))) return false;
-      out[k] = static_cast<int64_t>(x);
-    }
-    return true;
-  };
-  if (!ints(shape, t.shape) || !ints(strides, t.strides) || t.shape.size() != t.strides.size())
+  if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
     args.fail(arg + ": shape and strides must be integer arrays of the same length");
-  const int64_t offset = static_cast<int64_t>(off.As<Napi::Number>().DoubleValue());
-  // Bounds, as args.cc: the lowest and highest element the view can touch lie in the buffer.
-  int64_t lo = offset, hi = offset;
-  for (size_t k = 0; k < t.shape.size(); k++) {
-    if (t.shape[k] < 0) args.fail(arg + ": negative size in shape " + t.shapeString());
-    if (t.shape[k] == 0) {
-      lo = offset;
-      hi = offset - 1;
-      break;
-    }
-    const int64_t span = (t.shape[k] - 1) * t.strides[k];
-    if (span < 0) lo += span;
-    else hi += span;
-  }
-  const int64_t capacity = static_cast<int64_t>(h->bytes / dtypeSize(t.dtype));
-  if (hi >= lo && (lo < 0 || hi >= capacity))
-    args.fail(arg + ": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
-              std::to_string(capacity) + " elements");
-  t.data = static_cast<char*>(h->block.ptr) + offset * static_cast<int64_t>(dtypeSize(t.dtype));
+  placeView(args, t, arg, static_cast<int64_t>(offD), static_cast<char*>(h->block.ptr),
+            static_cast<int64_t>(h->bytes / dtypeSize(t.dtype)));
   return t;
+}
+
+void requireGridRows(const Args& args, int64_t rows) {
+  if (rows > 0x7fffffffLL) args.fail("too many rows for the CUDA kernels: " + std::to_string(rows));
 }
 
 Layout layoutOf(const TensorArg& out, std::initializer_list<const TensorArg*> inputs) {

@@ -185,9 +185,9 @@ ncclRedOp_t redOp(const Args& args, const std::string& op) {
 }
 
 Napi::Value ncclAllReduce(const Napi::CallbackInfo& info) {
-  Args args(info, "ncclAllReduce", 2);
+  DeviceArgs args(info, "ncclAllReduce", 2);
   ncclComm_t c = requireComm(args);
-  TensorArg t = deviceTensor(args, info, 0, "tensor");
+  TensorArg t = args.tensor(0, "tensor");
   requireContiguous(args, t, "tensor");
   const ncclDataType_t type = ncclType(args, t, true);
   const ncclRedOp_t op = redOp(args, args.string(1, "op"));
@@ -195,9 +195,9 @@ Napi::Value ncclAllReduce(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ncclBroadcast(const Napi::CallbackInfo& info) {
-  Args args(info, "ncclBroadcast", 2);
+  DeviceArgs args(info, "ncclBroadcast", 2);
   ncclComm_t c = requireComm(args);
-  TensorArg t = deviceTensor(args, info, 0, "tensor");
+  TensorArg t = args.tensor(0, "tensor");
   requireContiguous(args, t, "tensor");
   const ncclDataType_t type = ncclType(args, t, false);
   const int root = static_cast<int>(args.integer(1, "src"));
@@ -205,9 +205,9 @@ Napi::Value ncclBroadcast(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ncclAllGather(const Napi::CallbackInfo& info) {
-  Args args(info, "ncclAllGather", 2);
+  DeviceArgs args(info, "ncclAllGather", 2);
   ncclComm_t c = requireComm(args);
-  TensorArg send = deviceTensor(args, info, 0, "send"), recv = deviceTensor(args, info, 1, "recv");
+  TensorArg send = args.tensor(0, "send"), recv = args.tensor(1, "recv");
   requireContiguous(args, send, "send");
   requireContiguous(args, recv, "recv");
   if (send.dtype != recv.dtype) args.fail("arguments 'send' and 'recv' must have the same dtype");

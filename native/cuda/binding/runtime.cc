@@ -2,7 +2,7 @@
 #include <cuda_runtime_api.h>
 #include <string>
 #include "../../binding/registry.h"
-#include "../kernels.h"
+#include "../kernels/elementwise.cuh"
 #include "device_args.h"
 
 namespace iv {
@@ -90,14 +90,14 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value freeBuffer(const Napi::CallbackInfo& info) {
-  Args args(info, "free", 1);
-  return Napi::Boolean::New(info.Env(), releaseDeviceBuffer(info.Env(), deviceHandle(args, info, 0, "buffer")));
+  DeviceArgs args(info, "free", 1);
+  return Napi::Boolean::New(info.Env(), releaseDeviceBuffer(info.Env(), deviceHandle(args, 0, "buffer")));
 }
 
 // Host reads synchronise: the copy is queued behind every kernel that writes the tensor.
 Napi::Value toHost(const Napi::CallbackInfo& info) {
-  Args args(info, "toHost", 2);
-  TensorArg t = deviceTensor(args, info, 0, "src");
+  DeviceArgs args(info, "toHost", 2);
+  TensorArg t = args.tensor(0, "src");
   if (!info[1].IsTypedArray()) args.fail("argument 'dst' must be a typed array");
   Napi::TypedArray dst = info[1].As<Napi::TypedArray>();
   const size_t bytes = static_cast<size_t>(t.numel()) * dtypeSize(t.dtype);
@@ -114,8 +114,8 @@ Napi::Value toHost(const Napi::CallbackInfo& info) {
 // From pageable memory the copy is staged before cudaMemcpyAsync returns, so the JS array
 // may be collected afterwards; kernels queued later on the stream see the data.
 Napi::Value fromHost(const Napi::CallbackInfo& info) {
-  Args args(info, "fromHost", 2);
-  TensorArg t = deviceTensor(args, info, 0, "dst");
+  DeviceArgs args(info, "fromHost", 2);
+  TensorArg t = args.tensor(0, "dst");
   if (!info[1].IsTypedArray()) args.fail("argument 'src' must be a typed array");
   Napi::TypedArray src = info[1].As<Napi::TypedArray>();
   const size_t bytes = static_cast<size_t>(t.numel()) * dtypeSize(t.dtype);

@@ -15,22 +15,11 @@
 #include <cmath>
 #include "../allocator.h"
 #include "../common.h"
+#include "attention.cuh"
+#include "block.cuh"
 
 namespace iv {
 namespace cuda {
-
-// The mask as the binding reads it (the same definition is in binding/nn_ops.cc): element
-// (b, i, j) at p + batchOffset(b) + i * msL + j * msS, the batch offset from the mask's
-// leading dims (b split row-major over `shape`).
-struct AttnMask {
-  const void* p;
-  int kind;  // 0 none, 1 bool (false = masked), 2 additive
-  int nb;
-  int64_t msL, msS;
-  int64_t shape[14];
-  int64_t stride[14];
-};
-
 namespace {
 
 constexpr int kRows = 64;  // rows owned by a block
@@ -54,13 +43,6 @@ __device__ __forceinline__ T masked(const AttnMask& M, int64_t base, bool causal
   if (M.kind == 2) return s + static_cast<const T*>(M.p)[base + i * M.msL + j * M.msS];
   return s;
 }
-
-template <class T>
-__device__ __forceinline__ T dexp(T x);
-template <>
-__device__ __forceinline__ float dexp<float>(float x) { return expf(x); }
-template <>
-__device__ __forceinline__ double dexp<double>(double x) { return exp(x); }
 
 __device__ __forceinline__ float dot4(float4 a, float4 b, float acc) {
   acc = fmaf(a.x, b.x, acc);

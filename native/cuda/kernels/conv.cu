@@ -18,8 +18,7 @@
 // Index math is 32-bit: the launchers require every tensor to have fewer than 2^31 elements.
 #include <algorithm>
 #include <cstdint>
-#include "../common.h"
-#include "../../cpu/ops/conv.h"
+#include "conv.cuh"
 
 namespace iv {
 namespace cuda {
@@ -458,16 +457,12 @@ void launchGemm(Geo g, Ptrs<T> p, const char* what) {
   IV_CUDA_LAUNCHED(what);
 }
 
-int elementwiseBlocks(int64_t total) {
-  return static_cast<int>(std::min<int64_t>((total + 255) / 256, 32LL * smCount()));
-}
-
 template <class T>
 void forwardT(const ConvGeom& cg, const void* x, const void* w, const void* bias, void* y, void* pre, int act) {
   Geo g = makeGeo(cg);
   if (g.C == g.G) {
     const int total = g.N * g.K * g.PQ;
-    dwForward<T><<<elementwiseBlocks(total), 256, 0, stream()>>>(
+    dwForward<T><<<gridStrideBlocks(total), 256, 0, stream()>>>(
         g, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias), static_cast<T*>(y),
         static_cast<T*>(pre), act, total);
     IV_CUDA_LAUNCHED("conv2d depthwise kernel");
@@ -484,7 +479,7 @@ void backwardInputT(const ConvGeom& cg, const void* gy, const void* w, void* gx)
   Geo g = makeGeo(cg);
   if (g.C == g.G) {
     const int total = g.N * g.C * g.HW;
-    dwBackwardInput<T><<<elementwiseBlocks(total), 256, 0, stream()>>>(g, static_cast<const T*>(gy),
+    dwBackwardInput<T><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, static_cast<const T*>(gy),
                                                                        static_cast<const T*>(w), static_cast<T*>(gx), total);
     IV_CUDA_LAUNCHED("conv2dBackwardInput depthwise kernel");
     return;

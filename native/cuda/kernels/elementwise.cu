@@ -2,7 +2,7 @@
 // formulas, NaN rules and integer behaviour, in float or double as the tensor's dtype.
 #include <cmath>
 #include <type_traits>
-#include "../kernels.h"
+#include "elementwise.cuh"
 #include "pointwise.cuh"
 
 namespace iv {

@@ -7,17 +7,12 @@
 #include <cmath>
 #include "../allocator.h"
 #include "../common.h"
+#include "block.cuh"
+#include "loss.cuh"
 
 namespace iv {
 namespace cuda {
 namespace {
-
-template <class T>
-__device__ __forceinline__ T dexp(T x);
-template <>
-__device__ __forceinline__ float dexp<float>(float x) { return expf(x); }
-template <>
-__device__ __forceinline__ double dexp<double>(double x) { return exp(x); }
 
 struct CeArgs {
   int64_t N, C, S;
@@ -67,21 +62,6 @@ __device__ double lossFrom(const CeArgs& P, const T* x, int64_t xs, int32_t y, d
   return loss;
 }
 
-template <class A>
-__device__ A warpBlockReduce(A v, A* shared, bool isMax) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const A w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = isMax ? (w > v ? w : v) : v + w;
-  }
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  A r = shared[0];
-  for (int i = 1; i < warps; i++) r = isMax ? (shared[i] > r ? shared[i] : r) : r + shared[i];
-  return r;
-}
-
 template <class T>
 __global__ void ceFwdRowsKernel(CeArgs P, const T* __restrict__ x, const T* __restrict__ tp,
                                 const int32_t* __restrict__ ti, T* __restrict__ loss, T* __restrict__ lse) {
@@ -91,15 +71,15 @@ __global__ void ceFwdRowsKernel(CeArgs P, const T* __restrict__ x, const T* __re
   const T* row = x + n * P.C;
   T m = -INFINITY;
   for (int64_t c = threadIdx.x; c < P.C; c += blockDim.x) m = row[c] > m ? row[c] : m;
-  m = warpBlockReduce<T>(m, shT, true);
+  m = blockReduce<T, true>(m, shT);
   double s = 0;
   for (int64_t c = threadIdx.x; c < P.C; c += blockDim.x) s += static_cast<double>(dexp<T>(row[c] - m));
-  s = warpBlockReduce<double>(s, sh, false);
+  s = blockReduce<double, false>(s, sh);
   Sums q = positionSums<T>(P, row, 1, P.probs ? tp + n * P.C : nullptr, threadIdx.x, blockDim.x);
-  q.a = warpBlockReduce<double>(q.a, sh, false);
-  q.b = warpBlockReduce<double>(q.b, sh, false);
-  q.wx = warpBlockReduce<double>(q.wx, sh, false);
-  q.wsum = warpBlockReduce<double>(q.wsum, sh, false);
+  q.a = blockReduce<double, false>(q.a, sh);
+  q.b = blockReduce<double, false>(q.b, sh);
+  q.wx = blockReduce<double, false>(q.wx, sh);
+  q.wsum = blockReduce<double, false>(q.wsum, sh);
   if (threadIdx.x == 0) {
     const double l = m + ::log(s);
     lse[n] = static_cast<T>(l);

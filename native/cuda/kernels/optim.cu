@@ -6,16 +6,13 @@
 #include <cmath>
 #include "../allocator.h"
 #include "../common.h"
+#include "optim.cuh"
 
 namespace iv {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-unsigned gridFor(int64_t n) {
-  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + kThreads - 1) / kThreads, 32 * smCount())));
-}
 
 #define IV_GRID_LOOP(i, n)                                                                               \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
@@ -118,7 +115,7 @@ void launchSgd(Dt dtype, void* p, const void* g, void* buf, int64_t n, double gs
   if (n == 0) return;
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    sgdKernel<T><<<gridFor(n), kThreads, 0, stream()>>>(static_cast<T*>(p), static_cast<const T*>(g),
+    sgdKernel<T><<<gridStrideBlocks(n, kThreads), kThreads, 0, stream()>>>(static_cast<T*>(p), static_cast<const T*>(g),
                                                         static_cast<T*>(buf), n, T(gsign), T(wd), T(mom), T(damp1),
                                                         T(-lr), T(trust), wd != 0, scaled, buf && first,
                                                         buf && nesterov);
@@ -135,7 +132,7 @@ void launchAdam(Dt dtype, bool decoupled, void* p, const void* g, void* m, void*
   const double bc2 = 1.0 - std::pow(b2, static_cast<double>(step));
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    adamKernel<T><<<gridFor(n), kThreads, 0, stream()>>>(
+    adamKernel<T><<<gridStrideBlocks(n, kThreads), kThreads, 0, stream()>>>(
         static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(m), static_cast<T*>(v), static_cast<T*>(vmax),
         n, T(maximize ? -1.0 : 1.0), T(1.0 - lr * wd), T(wd), T(b1), T(1.0 - b1), T(b2), T(1.0 - b2),
         T(std::sqrt(bc2)), T(eps), T(-(lr / bc1)), decoupled, wd != 0);
@@ -148,25 +145,25 @@ void launchAdam(Dt dtype, bool decoupled, void* p, const void* g, void* m, void*
 void launchEma(Dt dtype, void* e, const void* x, int64_t n, double decay) {
   if (n == 0) return;
   if (dtype == kF32)
-    emaKernel<float><<<gridFor(n), kThreads, 0, stream()>>>(static_cast<float*>(e), static_cast<const float*>(x), n,
+    emaKernel<float><<<gridStrideBlocks(n, kThreads), kThreads, 0, stream()>>>(static_cast<float*>(e), static_cast<const float*>(x), n,
                                                              float(decay), float(1.0 - decay));
   else
-    emaKernel<double><<<gridFor(n), kThreads, 0, stream()>>>(static_cast<double*>(e), static_cast<const double*>(x),
+    emaKernel<double><<<gridStrideBlocks(n, kThreads), kThreads, 0, stream()>>>(static_cast<double*>(e), static_cast<const double*>(x),
                                                               n, decay, 1.0 - decay);
   IV_CUDA_LAUNCHED("emaUpdate kernel");
 }
 
 void launchScale(Dt dtype, void* x, int64_t n, double c) {
   if (n == 0) return;
-  if (dtype == kF32) scaleKernel<float><<<gridFor(n), kThreads, 0, stream()>>>(static_cast<float*>(x), n, float(c));
-  else scaleKernel<double><<<gridFor(n), kThreads, 0, stream()>>>(static_cast<double*>(x), n, c);
+  if (dtype == kF32) scaleKernel<float><<<gridStrideBlocks(n, kThreads), kThreads, 0, stream()>>>(static_cast<float*>(x), n, float(c));
+  else scaleKernel<double><<<gridStrideBlocks(n, kThreads), kThreads, 0, stream()>>>(static_cast<double*>(x), n, c);
   IV_CUDA_LAUNCHED("optimScale kernel");
 }
 
 // sum |x|^p (kind 0..2) or max |x| (kind 3) over n elements, on the host (synchronises).
 double normPow(Dt dtype, const void* x, int64_t n, int kind, double p) {
   if (n == 0) return 0;
-  const unsigned blocks = std::min<unsigned>(gridFor(n), 1024);
+  const unsigned blocks = std::min<unsigned>(gridStrideBlocks(n, kThreads), 1024);
   ScopedBlock part((blocks + 1) * sizeof(double), "optimNormPow");
   double* dev = part.as<double>();
   if (dtype == kF32)

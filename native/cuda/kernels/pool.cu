@@ -5,25 +5,17 @@
 // output adds its share into its window (atomics: windows may overlap).
 #include <algorithm>
 #include <cstdint>
-#include "../common.h"
+#include "pool.cuh"
 
 namespace iv {
 namespace cuda {
-
-// Mirrors the binding's pool geometry (planes = N * C).
-struct PoolGeo {
-  int64_t planes, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
-};
-
 namespace {
-
-int blocksFor(int64_t total) { return static_cast<int>(std::min<int64_t>((total + 255) / 256, 32LL * smCount())); }
 
 template <class T>
 __device__ __forceinline__ bool isNan(T v) { return v != v; }
 
 template <class T>
-__global__ void maxFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, int32_t* __restrict__ idx, int64_t total) {
+__global__ void maxFwd(PoolGeometry g, const T* __restrict__ x, T* __restrict__ y, int32_t* __restrict__ idx, int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
     const T* xp = x + pl * g.H * g.W;
@@ -46,7 +38,7 @@ __global__ void maxFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, in
 }
 
 template <class T>
-__global__ void maxBwd(PoolGeo g, const T* __restrict__ gy, const int32_t* __restrict__ idx, T* __restrict__ gx,
+__global__ void maxBwd(PoolGeometry g, const T* __restrict__ gy, const int32_t* __restrict__ idx, T* __restrict__ gx,
                        int64_t total) {
   const int64_t HW = g.H * g.W, HoWo = g.Ho * g.Wo;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
@@ -61,7 +53,7 @@ struct Win {
   double divisor;
 };
 
-__device__ __forceinline__ Win avgWindow(const PoolGeo& g, int64_t r, int64_t c, bool includePad, int64_t div) {
+__device__ __forceinline__ Win avgWindow(const PoolGeometry& g, int64_t r, int64_t c, bool includePad, int64_t div) {
   int64_t h0 = r * g.sh - g.ph, w0 = c * g.sw - g.pw;
   int64_t h1 = min(h0 + g.kh, g.H + g.ph), w1 = min(w0 + g.kw, g.W + g.pw);
   const int64_t padded = (h1 - h0) * (w1 - w0);
@@ -72,7 +64,7 @@ __device__ __forceinline__ Win avgWindow(const PoolGeo& g, int64_t r, int64_t c,
 }
 
 template <class T>
-__global__ void avgFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, bool includePad, int64_t div,
+__global__ void avgFwd(PoolGeometry g, const T* __restrict__ x, T* __restrict__ y, bool includePad, int64_t div,
                        int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
@@ -86,7 +78,7 @@ __global__ void avgFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, bo
 }
 
 template <class T>
-__global__ void avgBwd(PoolGeo g, const T* __restrict__ gy, T* __restrict__ gx, bool includePad, int64_t div,
+__global__ void avgBwd(PoolGeometry g, const T* __restrict__ gy, T* __restrict__ gx, bool includePad, int64_t div,
                        int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
@@ -102,7 +94,7 @@ __device__ __forceinline__ int64_t aStart(int64_t o, int64_t in, int64_t out) { 
 __device__ __forceinline__ int64_t aEnd(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
 
 template <class T>
-__global__ void adaptiveFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ y, int64_t total) {
+__global__ void adaptiveFwd(PoolGeometry g, const T* __restrict__ x, T* __restrict__ y, int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
     const T* xp = x + pl * g.H * g.W;
@@ -116,7 +108,7 @@ __global__ void adaptiveFwd(PoolGeo g, const T* __restrict__ x, T* __restrict__ 
 }
 
 template <class T>
-__global__ void adaptiveBwd(PoolGeo g, const T* __restrict__ gy, T* __restrict__ gx, int64_t total) {
+__global__ void adaptiveBwd(PoolGeometry g, const T* __restrict__ gy, T* __restrict__ gx, int64_t total) {
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % g.Wo, t = o / g.Wo, r = t % g.Ho, pl = t / g.Ho;
     T* gp = gx + pl * g.H * g.W;
@@ -134,57 +126,57 @@ void zero(void* p, int64_t n, size_t elem, const char* what) {
 
 }  // namespace
 
-void poolMaxForward(Dt dt, const PoolGeo& g, const void* x, void* y, int32_t* idx) {
+void poolMaxForward(Dt dt, const PoolGeometry& g, const void* x, void* y, int32_t* idx) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) maxFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, idx, total);
-  else maxFwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, idx, total);
+  if (dt == kF32) maxFwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, idx, total);
+  else maxFwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, idx, total);
   IV_CUDA_LAUNCHED("maxPool2d kernel");
 }
 
-void poolMaxBackward(Dt dt, const PoolGeo& g, const void* gy, const int32_t* idx, void* gx) {
+void poolMaxBackward(Dt dt, const PoolGeometry& g, const void* gy, const int32_t* idx, void* gx) {
   const size_t elem = dt == kF32 ? 4 : 8;
   zero(gx, g.planes * g.H * g.W, elem, "maxPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) maxBwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)gy, idx, (float*)gx, total);
-  else maxBwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)gy, idx, (double*)gx, total);
+  if (dt == kF32) maxBwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)gy, idx, (float*)gx, total);
+  else maxBwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)gy, idx, (double*)gx, total);
   IV_CUDA_LAUNCHED("maxPool2dBackward kernel");
 }
 
-void poolAvgForward(Dt dt, const PoolGeo& g, const void* x, void* y, bool includePad, int64_t div) {
+void poolAvgForward(Dt dt, const PoolGeometry& g, const void* x, void* y, bool includePad, int64_t div) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32)
-    avgFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, includePad, div, total);
-  else avgFwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, includePad, div, total);
+    avgFwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, includePad, div, total);
+  else avgFwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, includePad, div, total);
   IV_CUDA_LAUNCHED("avgPool2d kernel");
 }
 
-void poolAvgBackward(Dt dt, const PoolGeo& g, const void* gy, void* gx, bool includePad, int64_t div) {
+void poolAvgBackward(Dt dt, const PoolGeometry& g, const void* gy, void* gx, bool includePad, int64_t div) {
   zero(gx, g.planes * g.H * g.W, dt == kF32 ? 4 : 8, "avgPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
   if (dt == kF32)
-    avgBwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, includePad, div, total);
-  else avgBwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, includePad, div, total);
+    avgBwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, includePad, div, total);
+  else avgBwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, includePad, div, total);
   IV_CUDA_LAUNCHED("avgPool2dBackward kernel");
 }
 
-void poolAdaptiveForward(Dt dt, const PoolGeo& g, const void* x, void* y) {
+void poolAdaptiveForward(Dt dt, const PoolGeometry& g, const void* x, void* y) {
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) adaptiveFwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, total);
-  else adaptiveFwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, total);
+  if (dt == kF32) adaptiveFwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)x, (float*)y, total);
+  else adaptiveFwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)x, (double*)y, total);
   IV_CUDA_LAUNCHED("adaptiveAvgPool2d kernel");
 }
 
-void poolAdaptiveBackward(Dt dt, const PoolGeo& g, const void* gy, void* gx) {
+void poolAdaptiveBackward(Dt dt, const PoolGeometry& g, const void* gy, void* gx) {
   zero(gx, g.planes * g.H * g.W, dt == kF32 ? 4 : 8, "adaptiveAvgPool2dBackward zeroing");
   const int64_t total = g.planes * g.Ho * g.Wo;
   if (total == 0) return;
-  if (dt == kF32) adaptiveBwd<float><<<blocksFor(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, total);
-  else adaptiveBwd<double><<<blocksFor(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, total);
+  if (dt == kF32) adaptiveBwd<float><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const float*)gy, (float*)gx, total);
+  else adaptiveBwd<double><<<gridStrideBlocks(total), 256, 0, stream()>>>(g, (const double*)gy, (double*)gx, total);
   IV_CUDA_LAUNCHED("adaptiveAvgPool2dBackward kernel");
 }
 

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <type_traits>
 #include "../allocator.h"
-#include "../kernels.h"
+#include "reduce.cuh"
 
 namespace iv {
 namespace cuda {

@@ -5,33 +5,12 @@
 // Sums accumulate in double as the CPU does.
 #include <cmath>
 #include "../common.h"
+#include "block.cuh"
+#include "softmax.cuh"
 
 namespace iv {
 namespace cuda {
 namespace {
-
-template <class T>
-__device__ __forceinline__ T dexp(T x);
-template <>
-__device__ __forceinline__ float dexp<float>(float x) { return expf(x); }
-template <>
-__device__ __forceinline__ double dexp<double>(double x) { return exp(x); }
-
-// Block-wide reduction (sum or max) of one value per thread; every thread gets the result.
-template <class A, bool Max>
-__device__ A blockReduce(A v, A* shared) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const A w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = Max ? (w > v ? w : v) : v + w;
-  }
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  A r = shared[0];
-  for (int i = 1; i < warps; i++) r = Max ? (shared[i] > r ? shared[i] : r) : r + shared[i];
-  return r;
-}
 
 template <class T>
 __global__ void softmaxRowsKernel(const T* __restrict__ px, T* __restrict__ py, int64_t K, bool log) {

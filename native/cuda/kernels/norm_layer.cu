@@ -7,21 +7,12 @@
 #include <cmath>
 #include "../allocator.h"
 #include "../common.h"
+#include "block.cuh"
+#include "norm.cuh"
 
 namespace iv {
 namespace cuda {
 namespace {
-
-__device__ double blockSum(double v, double* shared) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  double r = 0;
-  for (int i = 0; i < warps; i++) r += shared[i];
-  return r;
-}
 
 template <class T>
 __device__ __forceinline__ T vecAt(const T* p, int64_t stride, int64_t i, T fallback) {
@@ -37,13 +28,13 @@ __global__ void layerNormFwdKernel(const T* __restrict__ x, T* __restrict__ out,
   T* orow = out + blockIdx.x * K;
   double s = 0;
   for (int64_t k = threadIdx.x; k < K; k += blockDim.x) s += row[k];
-  const double mean = blockSum(s, sh) / static_cast<double>(K);
+  const double mean = blockReduce<double, false>(s, sh) / static_cast<double>(K);
   double ss = 0;
   for (int64_t k = threadIdx.x; k < K; k += blockDim.x) {
     const double d = row[k] - mean;
     ss += d * d;
   }
-  const double rstd = 1.0 / ::sqrt(blockSum(ss, sh) / static_cast<double>(K) + eps);
+  const double rstd = 1.0 / ::sqrt(blockReduce<double, false>(ss, sh) / static_cast<double>(K) + eps);
   if (threadIdx.x == 0) {
     saveMean[blockIdx.x] = static_cast<T>(mean);
     saveRstd[blockIdx.x] = static_cast<T>(rstd);
@@ -67,8 +58,8 @@ __global__ void layerNormBwdXKernel(const T* __restrict__ g, const T* __restrict
     sdy += dy;
     sdyx += dy * ((row[k] - mu) * rs);
   }
-  sdy = blockSum(sdy, sh);
-  sdyx = blockSum(sdyx, sh);
+  sdy = blockReduce<double, false>(sdy, sh);
+  sdyx = blockReduce<double, false>(sdyx, sh);
   const double invK = 1.0 / static_cast<double>(K);
   const T c1 = static_cast<T>(sdy * invK), c2 = static_cast<T>(sdyx * invK);
   T* orow = gx + r * K;

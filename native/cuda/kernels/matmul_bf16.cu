@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <vector>
 #include "../allocator.h"
-#include "../kernels.h"
+#include "matmul.cuh"
 
 namespace iv {
 namespace cuda {

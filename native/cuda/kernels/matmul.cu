@@ -11,7 +11,7 @@
 //
 // float64: a simple shared-memory tiled kernel (64x64 tiles, 4x4 per thread).
 #include <algorithm>
-#include "../kernels.h"
+#include "matmul.cuh"
 
 namespace iv {
 namespace cuda {

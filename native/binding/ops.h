@@ -1,11 +1,11 @@
-// The op vocabulary of the CPU kernels (native/cpu/ops/elementwise.cc, reduce.cc), as
-// X-lists so that the name parser in the glue and the kernel dispatch share one order.
+// The op vocabulary of the elementwise and reduction kernels, CPU and CUDA, as X-lists so
+// that the name parser (elementwise_args.cc, reduce_args.cc) and each kernel dispatch share
+// one order. No napi.h here, so nvcc can include it.
 #pragma once
 #include <cstdint>
 #include <cstring>
 
 namespace iv {
-namespace cuda {
 
 #define IV_UNARY_OPS(X)                                                                                             \
   X(neg) X(abs) X(exp) X(log) X(sqrt) X(rsqrt) X(tanh) X(sigmoid) X(relu) X(gelu) X(geluTanh) X(silu) X(hardsigmoid) \
@@ -45,5 +45,4 @@ bool parseOp(const char* name, const char* const* names, int count, E& out) {
   return false;
 }
 
-}  // namespace cuda
 }  // namespace iv

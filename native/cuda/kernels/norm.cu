@@ -6,17 +6,10 @@
 // sums of g and g * x (a workspace of doubles), then a block per (sample, group) for the input
 // gradient and a thread per channel for the weight and bias gradients.
 #include <cstdint>
-#include "../common.h"
+#include "norm.cuh"
 
 namespace iv {
 namespace cuda {
-
-// An optional per-channel vector: data (null when absent) and its element stride.
-struct ChanVec {
-  void* p;
-  int64_t stride;
-};
-
 namespace {
 
 constexpr int kThreads = 512;

@@ -1,23 +1,10 @@
-// The launchers the N-API glue calls. Arguments arrive checked (shapes, dtypes, bounds);
-// each launcher enqueues on stream(), checks the launch and throws CudaError naming `op`.
+// Batched GEMM launchers (matmul.cu: float32 and float64; matmul_bf16.cu: bf16 tensor
+// cores), called by binding/matmul.cc with checked arguments.
 #pragma once
-#include "common.h"
-#include "ops.h"
+#include "../common.h"
 
 namespace iv {
 namespace cuda {
-
-// Elementwise: L holds the output's and the inputs' strides (output first), n = numel > 0.
-void launchUnary(U op, Dt dtype, const Layout& L, int64_t n, void* out, const void* x, double a, double b);
-void launchBinary(B op, Dt dtype, const Layout& L, int64_t n, void* out, const void* a, const void* b, double alpha);
-void launchWhere(Dt dtype, const Layout& L, int64_t n, void* out, const void* cond, const void* a, const void* b);
-void launchCopy(Dt outType, Dt srcType, const Layout& L, int64_t n, void* out, const void* src);
-void launchFill(Dt dtype, const Layout& L, int64_t n, void* out, double value);
-
-// Reduces `inner` (the trailing dims: strides of x) for each of the outN outputs; `outer`
-// holds the kept dims with operand 0 = out (contiguous) and operand 1 = x.
-void launchReduce(R op, Dt xType, const Layout& outer, const Layout& inner, int64_t outN, int64_t count,
-                  void* out, const void* x, double correction);
 
 // One operand of a batched GEMM as the CPU's matmul reads it: element (r, c) of batch b at
 // b * batchStride + (trans ? c * ld + r : r * ld + c).
