@@ -21,6 +21,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each optimizer has its own hyperparameter type
 type Config = { name: string; make: (ps: iv.Tensor[]) => Optimizer<any>; torch: string }
 const configs: Config[] = [
   {
@@ -47,7 +48,10 @@ function ours(c: Config): number {
     if (i >= WARMUP) times.push(dt)
   }
   opt.dispose()
-  for (const p of ps) (p.grad?.dispose(), p.dispose())
+  for (const p of ps) {
+    p.grad?.dispose()
+    p.dispose()
+  }
   return median(times)
 }
 

@@ -1,7 +1,7 @@
 // The one interface CPU and CUDA share. Ops above it deal in Tensors; a backend turns them
 // into its own descriptors. Outputs are allocated by the op layer and passed in, so a
 // kernel never allocates behind the op's back.
-import type { Device, DType, TypedArray } from '../tensor/dtype'
+import type { Device, TypedArray } from '../tensor/dtype'
 import type { Tensor } from '../tensor/tensor'
 
 export interface Storage {

@@ -47,11 +47,11 @@ export class Rng {
 
   constructor(seed = 0) {
     let st = foldSeed(seed, 'Rng')
-    let a: number, b: number, c: number, d: number
+    let a: number, b: number, c: number
     ;[st, a] = splitmix32(st)
     ;[st, b] = splitmix32(st)
     ;[st, c] = splitmix32(st)
-    ;[, d] = splitmix32(st)
+    const d = splitmix32(st)[1]
     // xoshiro must not start from the all-zero state.
     if ((a | b | c | d) === 0) a = 1
     this.s0 = a | 0

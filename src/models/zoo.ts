@@ -20,6 +20,8 @@ export interface Backbone extends Module {
   readonly pooledDim: number
   forwardFeatures(x: Tensor): Tensor[]
   forwardPooled(x: Tensor): Tensor
+  /** Logits, or forwardPooled's feature when the model has no classifier. */
+  forward(x: Tensor): Tensor
 }
 
 export interface CreateModelOptions {

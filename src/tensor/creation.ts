@@ -1,5 +1,4 @@
 // Making tensors: from JS data, constants, ranges and random draws.
-import { backendFor } from '../backend'
 import { newTypedArray } from '../backend/element-types'
 import { checkDType, dtypeOfArray, type Device, type DType, type TypedArray } from './dtype'
 import { defaultGenerator, type Generator } from './random'

@@ -73,7 +73,7 @@ t.test('report.html in headless chromium', { skip: fs.existsSync(CHROMIUM) ? fal
   const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults
   const cells = await page.$$eval('td[data-task]', (tds) =>
     tds.map((td) => {
-      const d = (td as HTMLElement).dataset
+      const d = (td as unknown as { dataset: Record<string, string | undefined> }).dataset
       return { method: d.method as string, task: d.task as string, percent: Number(d.percent), protocol: d.protocol as string, text: (td.textContent ?? '').trim() }
     }),
   )

@@ -6,6 +6,8 @@ import { worldDataset } from '../../src/data/world/world'
 let toTensor: typeof import('../../src/data/to-tensor') | undefined
 let why = ''
 try {
+  // A synchronous, catchable load: a static import would fail the whole file without the addon.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   toTensor = require('../../src/data/to-tensor')
 } catch (err) {
   why = `the tensor engine did not load: ${(err as Error).message.split('\n')[0]}`

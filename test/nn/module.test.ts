@@ -215,5 +215,5 @@ t.test('parameters survive scopes; toString prints the tree', async (t) => {
     return m as unknown as Net
   })()
   t.equal(kept.forward(randn([1, 3])).shape.join(), '1,2', 'weights made inside a scope are still alive')
-  t.match(kept.toString(), /^Net\(\n  \(stem\): Linear\(inFeatures=3, outFeatures=4, bias=true\)\n  \(layer1\): Sequential\(\n    \(0\): Block\(/)
+  t.match(kept.toString(), /^Net\(\n {2}\(stem\): Linear\(inFeatures=3, outFeatures=4, bias=true\)\n {2}\(layer1\): Sequential\(\n {4}\(0\): Block\(/)
 })

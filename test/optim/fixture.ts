@@ -26,6 +26,7 @@ export const tol = (d: Dtype) => (d === 'float64' ? { rtol: 1e-10, atol: 1e-12 }
 export const make = (data: number[], shape: number[], dtype: Dtype): iv.Tensor =>
   iv.tensor(dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data), { shape })
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each optimizer has its own hyperparameter type
 export function buildOptimizer(c: OptCase, params: iv.Tensor[]): Optimizer<any> {
   const groups = c.groups.map((g) => ({ params: g.params.map((i) => params[i]), ...g.options }))
   switch (c.optimizer) {

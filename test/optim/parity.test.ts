@@ -60,6 +60,7 @@ t.test('ExponentialMovingAverage matches the timm ModelEmaV2 update and V3 warmu
 })
 
 t.test('schedules reproduce torch lr_scheduler sequences', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixture options for five schedule kinds
   const build = (kind: string, o: any): Schedule => {
     switch (kind) {
       case 'warmupCosine': return warmupCosineSchedule(o)

@@ -24,12 +24,20 @@ t.test('stateDict mid-run, load into a fresh optimizer, continue: bit-identical 
     const steps = c.grads.length
     const full = c.params.map((d, i) => make(d, c.shapes[i], c.dtype).requiresGrad_(true))
     const a = buildOptimizer(c, full)
-    for (let s = 0; s < steps; s++) (setGrads(c, full, s), a.step(), a.zeroGrad())
+    for (let s = 0; s < steps; s++) {
+    setGrads(c, full, s)
+    a.step()
+    a.zeroGrad()
+  }
 
     const first = c.params.map((d, i) => make(d, c.shapes[i], c.dtype).requiresGrad_(true))
     const b = buildOptimizer(c, first)
     const cut = 2
-    for (let s = 0; s < cut; s++) (setGrads(c, first, s), b.step(), b.zeroGrad())
+    for (let s = 0; s < cut; s++) {
+    setGrads(c, first, s)
+    b.step()
+    b.zeroGrad()
+  }
     const saved = snapshot(b.stateDict())
     const savedParams = first.map((p) => p.data())
     b.dispose()
@@ -38,7 +46,11 @@ t.test('stateDict mid-run, load into a fresh optimizer, continue: bit-identical 
     const resumed = savedParams.map((d, i) => iv.tensor(d, { shape: c.shapes[i] }).requiresGrad_(true))
     const r = buildOptimizer({ ...c, options: { ...c.options, lr: 123 } }, resumed)
     r.loadStateDict(saved)
-    for (let s = cut; s < steps; s++) (setGrads(c, resumed, s), r.step(), r.zeroGrad())
+    for (let s = cut; s < steps; s++) {
+    setGrads(c, resumed, s)
+    r.step()
+    r.zeroGrad()
+  }
     const same = resumed.every((p, i) => {
       const x = p.data(), y = full[i].data()
       return x.length === y.length && x.every((v, k) => Object.is(v, y[k]))
@@ -53,19 +65,28 @@ t.test('LRScheduler and EMA resume exactly', async (t) => {
   const o1 = new SGD([p], { lr: 0.5 })
   const s1 = new LRScheduler(o1, sched())
   const lrs1: number[] = []
-  for (let i = 0; i < 10; i++) (lrs1.push(o1.paramGroups[0].lr), s1.step())
+  for (let i = 0; i < 10; i++) {
+    lrs1.push(o1.paramGroups[0].lr)
+    s1.step()
+  }
 
   const o2 = new SGD([p], { lr: 0.5 })
   const s2 = new LRScheduler(o2, sched())
   const lrs2: number[] = []
-  for (let i = 0; i < 4; i++) (lrs2.push(o2.paramGroups[0].lr), s2.step())
+  for (let i = 0; i < 4; i++) {
+    lrs2.push(o2.paramGroups[0].lr)
+    s2.step()
+  }
   const saved = { opt: o2.stateDict(), sched: JSON.parse(JSON.stringify(s2.stateDict())) }
   const o3 = new SGD([p], { lr: 7 })
   o3.loadStateDict(saved.opt)
   const s3 = new LRScheduler(o3, sched())
   s3.loadStateDict(saved.sched)
   t.equal(s3.baseLrs[0], 0.5, 'the base lr comes from the checkpoint')
-  for (let i = 4; i < 10; i++) (lrs2.push(o3.paramGroups[0].lr), s3.step())
+  for (let i = 4; i < 10; i++) {
+    lrs2.push(o3.paramGroups[0].lr)
+    s3.step()
+  }
   t.same(lrs2, lrs1, 'lr sequence continues where it stopped')
 
   const model = [iv.randn([5, 3]), iv.randn([3])]

@@ -104,7 +104,7 @@ t.test('safetensors and checkpoint names are keys like any other (item 9)', asyn
   const file = path.join(dir, 'proto.safetensors')
   const tensors: Record<string, iv.Tensor> = Object.create(null)
   tensors.__proto__ = iv.tensor([1, 2])
-  tensors.constructor = iv.tensor([3])
+  tensors['constructor'] = iv.tensor([3])
   tensors.plain = iv.tensor([4])
   saveFile(file, tensors, { note: 'x' })
   const back = readFile(file)

@@ -54,7 +54,7 @@ t.test('a 2-trial search writes trials, Pareto fronts, a chart and a loadable be
   const top = trials.reduce((a, b) => (b.score > a.score || (b.score === a.score && b.flops < a.flops) ? b : a))
   t.equal(best.trial, top.index, 'best.json holds the best trial')
   const model = iv.createModel(path.join(out, FILES.best), { numClasses: 5 })
-  const y = iv.noGrad(() => model.eval().forward(iv.rand([1, 3, 16, 16])))
+  const y = iv.noGrad(() => model.eval().forward(iv.rand([1, 3, 16, 16])) as iv.Tensor)
   t.same(y.shape, [1, 5], 'best.json loads as a model')
 
   // Rerunning a finished search runs nothing; a larger --trials extends it.
@@ -82,7 +82,7 @@ t.test('kill -9 mid-search, rerun: no duplicates, and the trials an uninterrupte
             if (fs.existsSync(path.join(out, FILES.trials)) && lines(out).length >= 1) {
               linesAtKill = lines(out).length
               child.kill('SIGKILL')
-              clearInterval(poll)
+              clearInterval(poll!)
             }
           }, 20)
         : null
