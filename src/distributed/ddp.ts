@@ -18,7 +18,7 @@ import { cat } from '../ops/join'
 import { tensor } from '../tensor/creation'
 import { Tensor } from '../tensor/tensor'
 import type { Work } from './communicator'
-import { allGather, allReduceAsync, broadcast, communicatorFor } from './process-group'
+import { allGather, allReduce, allReduceAsync, broadcast, communicatorFor } from './process-group'
 
 export interface DistributedDataParallelOptions {
   /** Bucket size in MiB (PyTorch's bucket_cap_mb, default 25). */
@@ -119,9 +119,12 @@ export class DistributedDataParallel {
   }
 
   // End of backward: parameters this rank did not use contribute their current gradient (or
-  // zeros), so every rank reduces every bucket; then each gradient becomes the mean.
+  // zeros), so every rank reduces every bucket; then each gradient becomes the mean. A
+  // parameter no rank used and none had a gradient for keeps no gradient, as in PyTorch, so an
+  // optimizer skips it (no weight decay) as one process would.
   private finish(): void {
     this.inBackward = false
+    const contributes = this.buckets.flatMap((b) => b.params.map((p, i) => (b.filled[i] || p.grad ? 1 : 0)))
     for (const b of this.buckets.slice(this.nextLaunch)) {
       b.params.forEach((p, i) => {
         if (b.filled[i]) return
@@ -132,11 +135,18 @@ export class DistributedDataParallel {
       })
     }
     this.launchReady()
+    // After every bucket, so that all ranks issue their collectives in the same order.
+    const flags = tensor(contributes, { dtype: 'float32', device: this.buckets[0].flat.device })
+    allReduce(flags)
+    const used = flags.data()
+    flags.dispose()
+    let k = 0
     for (const b of this.buckets) {
       b.work?.wait()
       b.work = null
       const mean = b.flat.div(this.worldSize)
       b.params.forEach((p, i) => {
+        if (used[k++] === 0) return
         const part = mean.narrow(0, b.offsets[i], p.numel)
         const slot = part.view(p.shape)
         if (p.grad && !p.grad.disposed) p.grad.copy_(slot)

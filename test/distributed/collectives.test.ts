@@ -36,5 +36,9 @@ t.test('collectives and DDP on two ranks', { skip }, async (t) => {
   for (const k of [0, 1]) mean.forEach((g: number[], i: number) => assertClose(t, out[k].ddpGrads[i], g, 1e-6, 1e-7, `rank ${k} parameter ${i}`))
   t.ok(out[1].localGrads[2].every((v: number) => v === 0), "rank 1's own gradient of the unused layer is zero")
   t.ok(out[0].ddpGrads[2].some((v: number) => v !== 0), "the unused layer's reduced gradient is rank 0's half")
+  for (const k of [0, 1]) {
+    t.same(out[k].unusedGrads, [null, null], `rank ${k}: a layer no rank used has no gradient (as in PyTorch)`)
+    t.equal(out[k].unusedMoved, false, `rank ${k}: so AdamW's weight decay leaves it alone`)
+  }
   t.same(out[1].runningMean, out[0].runningMean, "BatchNorm's running mean is rank 0's on both ranks")
 })

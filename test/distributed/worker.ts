@@ -111,6 +111,7 @@ function collectives(dir: string): void {
   const both = new (class extends Module {
     a = a
     b = b
+    unused = new Linear(2, 2) // no rank uses it
   })()
   const x = iv.randn([5, 4], { generator: new iv.Generator(50 + rank) })
   const loss = () => {
@@ -122,8 +123,14 @@ function collectives(dir: string): void {
   both.zeroGrad()
   const ddp = new distributed.DistributedDataParallel(both, { bucketCapMb: 0.0001 })
   loss().backward()
-  out.localGrads = local
-  out.ddpGrads = both.parameters().map((p) => values(p.grad!))
+  const unused = both.unused.parameters()
+  out.unusedGrads = unused.map((p) => p.grad)
+  // AdamW with weight decay steps over every parameter; one with no gradient anywhere is skipped, as in one process.
+  const before = unused.map((p) => values(p))
+  new AdamW(both.parameters(), { lr: 0.1, weightDecay: 0.5 }).step()
+  out.unusedMoved = unused.some((p, i) => values(p).some((v, j) => v !== before[i][j]))
+  out.localGrads = local.slice(0, 4)
+  out.ddpGrads = both.parameters().slice(0, 4).map((p) => values(p.grad!))
   ddp.remove()
 
   // BatchNorm statistics follow rank 0's after each backward.
