@@ -59,6 +59,25 @@ t.test('unary ops match JS math and pass gradcheck', async (t) => {
   }
 })
 
+t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2) and the general one', async (t) => {
+  for (const b of [1, 2, 3, 0.5, -0.5, -1, -2, 2.5, -1.5]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = iv.rand([5, 37], { dtype }).add(0.2)
+      const tol = dtype === 'float32' ? 1e-6 : 1e-14
+      assertClose(t, x.pow(b).data(), Array.from(x.data(), (v) => v ** b), tol, 0, `x^${b} ${dtype}`)
+      // a broadcast upstream gradient (from sum) and a transposed input take the strided loops
+      const xt = x.t().detach().requiresGrad_()
+      xt.pow(b).sum().backward()
+      const gx = (xt.grad as iv.Tensor).contiguous().data()
+      assertClose(t, gx, Array.from(xt.contiguous().data(), (v) => b * v ** (b - 1)), tol, 0, `d x^${b} / dx ${dtype}`)
+    }
+    t.ok(iv.gradcheck((x) => x.pow(b), [leaf([3, 4], true)]), `pow ${b} gradcheck`)
+  }
+  const z = iv.zeros([2])
+  t.throws(() => z.backend.run('powScalarBackward', z, z.double(), z, 3), /powScalarBackward: out, x and gradOut must share a float dtype, got float32, float64 and float32/)
+  t.throws(() => z.backend.run('powScalarBackward', z, iv.zeros([3]), z, 3), /powScalarBackward: argument 'x' has shape \[3\] but the output has shape \[2\]/)
+})
+
 t.test('binary ops broadcast, promote and differentiate', async (t) => {
   const a = iv.tensor([[1, 2, 3], [4, 5, 6]])
   const b = iv.tensor([10, 20, 30])

@@ -149,12 +149,29 @@ bool runFastUnary(U op, const StridedLayout& L, T* o, const T* p) {
   return false;
 }
 
+// x^a for a float exponent: the exponents with an exact short form skip std::pow, as PyTorch
+// does (x * x * x for 3, a square root for 0.5, ...).
+template <class T>
+void mapPow(const StridedLayout& L, T* o, const T* p, double a) {
+  if (a == 1) mapUnary<T>(L, o, p, [](T v) { return v; });
+  else if (a == 2) mapUnary<T>(L, o, p, [](T v) { return v * v; });
+  else if (a == 3) mapUnary<T>(L, o, p, [](T v) { return v * v * v; });
+  else if (a == 0.5) mapUnary<T>(L, o, p, [](T v) { return std::sqrt(v); });
+  else if (a == -0.5) mapUnary<T>(L, o, p, [](T v) { return T(1) / std::sqrt(v); });
+  else if (a == -1) mapUnary<T>(L, o, p, [](T v) { return T(1) / v; });
+  else if (a == -2) mapUnary<T>(L, o, p, [](T v) { return T(1) / (v * v); });
+  else mapUnary<T>(L, o, p, [a](T v) { return std::pow(v, T(a)); });
+}
+
 template <class T>
 void runUnary(U op, const TensorArg& out, const TensorArg& x, double a, double b) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides});
   T* o = out.ptr<T>();
   const T* p = x.ptr<T>();
   if (runFastUnary<T>(op, L, o, p)) return;
+  if constexpr (std::is_floating_point_v<T>) {
+    if (op == U::powScalar) return mapPow<T>(L, o, p, a);
+  }
   switch (op) {
 #define IV_CASE(name) \
   case U::name: mapUnary<T>(L, o, p, [a, b](T v) { return applyUnary<T>(U::name, v, a, b); }); break;
@@ -385,6 +402,38 @@ Napi::Value binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// d(x^a)/dx times g, = a x^(a-1) g, with the exponents of mapPow in their short forms.
+template <class T>
+void runPowScalarBackward(const TensorArg& out, const TensorArg& x, const TensorArg& g, double a) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides, &g.strides});
+  T* o = out.ptr<T>();
+  const T* px = x.ptr<T>();
+  const T* pg = g.ptr<T>();
+  const T ta = T(a);
+  if (a == 1) mapBinary<T, T>(L, o, px, pg, [](T, T y) { return y; });
+  else if (a == 2) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return T(2) * v * y; });
+  else if (a == 3) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return T(3) * v * v * y; });
+  else if (a == 0.5) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return T(0.5) / std::sqrt(v) * y; });
+  else if (a == -1) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return -y / (v * v); });
+  else mapBinary<T, T>(L, o, px, pg, [ta](T v, T y) { return ta * std::pow(v, ta - T(1)) * y; });
+}
+
+// powScalarBackward(out, x, gradOut, exponent): x and gradOut broadcast to out's shape.
+Napi::Value powScalarBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "powScalarBackward", 4);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x"), g = args.tensor(2, "gradOut");
+  const double a = args.number(3, "exponent");
+  checkSameShape(args, out, x, "x");
+  checkSameShape(args, out, g, "gradOut");
+  if (out.dtype != x.dtype || g.dtype != x.dtype || (x.dtype != DType::float32 && x.dtype != DType::float64))
+    args.fail(std::string("out, x and gradOut must share a float dtype, got ") + dtypeName(out.dtype) + ", " +
+              dtypeName(x.dtype) + " and " + dtypeName(g.dtype));
+  if (out.numel() == 0) return info.Env().Undefined();
+  if (x.dtype == DType::float32) runPowScalarBackward<float>(out, x, g, a);
+  else runPowScalarBackward<double>(out, x, g, a);
+  return info.Env().Undefined();
+}
+
 template <class T>
 void runWhere(const TensorArg& out, const TensorArg& c, const TensorArg& a, const TensorArg& b) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &c.strides, &a.strides, &b.strides});
@@ -492,6 +541,7 @@ Napi::Value fill(const Napi::CallbackInfo& info) {
 IV_EXPORT("unary", unary);
 IV_EXPORT("binary", binary);
 IV_EXPORT("where", where);
+IV_EXPORT("powScalarBackward", powScalarBackward);
 IV_EXPORT("copy", copy);
 IV_EXPORT("fill", fill);
 
