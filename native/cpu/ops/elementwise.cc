@@ -34,7 +34,14 @@ struct Math {
     return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
   }
   static T sigmoid(T x) { return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
-  static T hardsigmoid(T x) { return x <= T(-3) ? T(0) : x >= T(3) ? T(1) : x / T(6) + T(0.5); }
+  // PyTorch's form, min(max(x + 3, 0), 6) / 6: selects that vectorise, NaN stays NaN
+  static T relu6Shifted(T x) {
+    T h = x + T(3);
+    h = h < T(0) ? T(0) : h;
+    return h > T(6) ? T(6) : h;
+  }
+  static T hardsigmoid(T x) { return relu6Shifted(x) / T(6); }
+  static T hardswish(T x) { return x * relu6Shifted(x) / T(6); }
 };
 
 enum class U {
@@ -73,7 +80,7 @@ inline T applyUnary(U op, T x, double a, double b) {
     case U::geluTanh: return M::geluTanh(x);
     case U::silu: return x * M::sigmoid(x);
     case U::hardsigmoid: return M::hardsigmoid(x);
-    case U::hardswish: return x * M::hardsigmoid(x);
+    case U::hardswish: return M::hardswish(x);
     case U::clamp: {
       T y = x;
       if (!std::isnan(a) && y < T(a)) y = T(a);
@@ -228,7 +235,11 @@ inline T applyBinary(B op, T x, T y, double alpha) {
     case B::sigmoidGrad: return y * x * (T(1) - x);  // x is the forward output
     case B::tanhGrad: return y * (T(1) - x * x);     // x is the forward output
     case B::hardsigmoidGrad: return (x > T(-3) && x < T(3)) ? y / T(6) : T(0);
-    case B::hardswishGrad: return x < T(-3) ? T(0) : x > T(3) ? y : y * (T(2) * x + T(3)) / T(6);
+    case B::hardswishGrad: {
+      const T mid = y * (x / T(3) + T(0.5));
+      const T r = x > T(3) ? y : mid;
+      return x < T(-3) ? T(0) : r;
+    }
     case B::leakyReluGrad: return x > T(0) ? y : T(alpha) * y;
     case B::atan2: return std::atan2(x, y);
     case B::remainder: {
@@ -442,9 +453,36 @@ void runWhere(const TensorArg& out, const TensorArg& c, const TensorArg& a, cons
   const uint8_t* pc = c.ptr<uint8_t>();
   const T* pa = a.ptr<T>();
   const T* pb = b.ptr<T>();
+  // Both values are loaded before the choice, so it compiles to a select: a branch on a
+  // random mask would be mispredicted half the time.
   forEachRow(L, [&](const int64_t* off, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-      o[off[0] + i * s0] = pc[off[1] + i * s1] ? pa[off[2] + i * s2] : pb[off[3] + i * s3];
+    T* po = o + off[0];
+    const uint8_t* c = pc + off[1];
+    const T* x = pa + off[2];
+    const T* y = pb + off[3];
+    if (s0 == 1 && s1 == 1 && s2 == 1 && s3 == 1) {
+      for (int64_t i = 0; i < n; i++) {
+        const T va = x[i], vb = y[i];
+        po[i] = c[i] ? va : vb;
+      }
+    } else if (s0 == 1 && s1 == 1 && s3 == 0) {
+      const T vb = y[0];
+      for (int64_t i = 0; i < n; i++) {
+        const T va = x[i * s2];
+        po[i] = c[i] ? va : vb;
+      }
+    } else if (s0 == 1 && s1 == 1 && s2 == 0) {
+      const T va = x[0];
+      for (int64_t i = 0; i < n; i++) {
+        const T vb = y[i * s3];
+        po[i] = c[i] ? va : vb;
+      }
+    } else {
+      for (int64_t i = 0; i < n; i++) {
+        const T va = x[i * s2], vb = y[i * s3];
+        po[i * s0] = c[i * s1] ? va : vb;
+      }
+    }
   });
 }
 
