@@ -60,6 +60,21 @@ t.test('unary ops match JS math and pass gradcheck', async (t) => {
   }
 })
 
+t.test('sigmoid keeps its relative accuracy in both tails, and NaN and infinities', async (t) => {
+  const xs = [-100, -87, -80, -50, -20, -5, -1e-3, 0, 1e-3, 5, 20, 50, 100, -Infinity, Infinity]
+  for (const n of [xs.length, 40]) {
+    // 40 values: whole vectors of every width and a partial one
+    const v = Array.from({ length: n }, (_, i) => xs[i % xs.length])
+    const got = iv.tensor(v).sigmoid().data()
+    v.forEach((x, i) => {
+      const want = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))
+      // below float32's normal range (about 1e-38) only the absolute error is small
+      t.ok(Math.abs(got[i] - want) <= Math.max(2e-6 * want, 1e-38), `sigmoid(${x}) = ${got[i]}, want ${want}`)
+    })
+  }
+  t.ok(Number.isNaN(iv.tensor([0, NaN, 1]).sigmoid().data()[1]), 'sigmoid(NaN) is NaN')
+})
+
 t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2) and the general one', async (t) => {
   checkParity(t, 'pow', (c, i) => i.x.pow(c.options.exponent as number))
   for (const b of [1, 2, 3, 0.5, -0.5, -1, -2, 2.5, -1.5]) {

@@ -7,7 +7,9 @@
 #include <type_traits>
 #include "../../binding/args.h"
 #include "../../binding/registry.h"
+#include "../cpu_features.h"
 #include "../strided.h"
+#include "activation_simd.h"
 #include "elementwise_fastmath.h"
 
 namespace iv {
@@ -134,10 +136,18 @@ void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
 using FastUnary = void (*)(const float*, float*, int64_t);
 using FastGrad = void (*)(const float*, const float*, float*, int64_t);
 
+FastUnary fastSigmoid() {
+  switch (activeIsa()) {
+    case Isa::avx512: return activationSimdAvx512()->sigmoid;
+    case Isa::avx2: return activationSimdAvx2()->sigmoid;
+    default: return fastmath::sigmoid;
+  }
+}
+
 FastUnary fastUnary(U op) {
   switch (op) {
     case U::gelu: return fastmath::gelu;
-    case U::sigmoid: return fastmath::sigmoid;
+    case U::sigmoid: return fastSigmoid();
     case U::silu: return fastmath::silu;
     case U::exp: return fastmath::exp;
     default: return nullptr;

@@ -41,8 +41,13 @@ void geluGrad(const float* x, const float* g, float* out, int64_t n) {
   }
 }
 
+// From e = exp(-|x|) <= 1: 1 / (1 + exp(-x)) overflowed to NaN here for x below about -88.
 void sigmoid(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+  for (int64_t i = 0; i < n; i++) {
+    const float e = expf(-fabsf(x[i]));
+    const float r = 1.0f / (1.0f + e);
+    y[i] = x[i] < 0.0f ? e * r : r;
+  }
 }
 
 void silu(const float* x, float* y, int64_t n) {

@@ -1,0 +1,10 @@
+// AVX512 copy of the vector activations (activation_simd.inc).
+#define IV_VEC_FLOATS 16
+#include "activation_simd.inc"
+
+namespace iv {
+const ActivationSimd* activationSimdAvx512() {
+  static const ActivationSimd kernels = {sigmoidRow};
+  return &kernels;
+}
+}  // namespace iv
