@@ -60,7 +60,7 @@ t.test('unary ops match JS math and pass gradcheck', async (t) => {
   }
 })
 
-t.test('sigmoid keeps its relative accuracy in both tails, and NaN and infinities', async (t) => {
+t.test('sigmoid and silu keep their accuracy in both tails, and NaN and infinities', async (t) => {
   const xs = [-100, -87, -80, -50, -20, -5, -1e-3, 0, 1e-3, 5, 20, 50, 100, -Infinity, Infinity]
   for (const n of [xs.length, 40]) {
     // 40 values: whole vectors of every width and a partial one
@@ -73,6 +73,14 @@ t.test('sigmoid keeps its relative accuracy in both tails, and NaN and infinitie
     })
   }
   t.ok(Number.isNaN(iv.tensor([0, NaN, 1]).sigmoid().data()[1]), 'sigmoid(NaN) is NaN')
+  // silu = x sigmoid(x), d/dx = s (1 + x (1 - s)); values below 1e-38 are float32 subnormals
+  const xs2 = [-100, -90, -1, 3, 100]
+  const sig = (v: number) => 1 / (1 + Math.exp(-v))
+  const x = iv.tensor(xs2).requiresGrad_()
+  const y = x.silu()
+  y.sum().backward()
+  assertClose(t, y.data(), xs2.map((v) => v * sig(v)), 1e-6, 1e-38, 'silu in the tails')
+  assertClose(t, (x.grad as iv.Tensor).data(), xs2.map((v) => sig(v) * (1 + v * (1 - sig(v)))), 1e-5, 1e-38, 'silu gradient in the tails')
 })
 
 t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2) and the general one', async (t) => {
