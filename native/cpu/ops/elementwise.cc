@@ -9,7 +9,7 @@
 #include "../../binding/registry.h"
 #include "../cpu_features.h"
 #include "../strided.h"
-#include "activation_simd.h"
+#include "rows_simd.h"
 #include "elementwise_fastmath.h"
 
 namespace iv {
@@ -138,8 +138,8 @@ using FastGrad = void (*)(const float*, const float*, float*, int64_t);
 
 FastUnary fastSigmoid() {
   switch (activeIsa()) {
-    case Isa::avx512: return activationSimdAvx512()->sigmoid;
-    case Isa::avx2: return activationSimdAvx2()->sigmoid;
+    case Isa::avx512: return rowsSimdAvx512()->sigmoid;
+    case Isa::avx2: return rowsSimdAvx2()->sigmoid;
     default: return fastmath::sigmoid;
   }
 }

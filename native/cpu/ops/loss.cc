@@ -14,7 +14,9 @@
 #include <vector>
 #include "../../binding/args.h"
 #include "../../binding/registry.h"
+#include "../cpu_features.h"
 #include "../parallel.h"
+#include "rows_simd.h"
 #include "vmath.h"
 
 namespace iv {
@@ -31,13 +33,23 @@ struct Problem {
   double wsum;
 };
 
-inline double expSum(const float* x, float* scratch, int64_t n, float m) { return expSubRow(x, scratch, n, m); }
+// float32 rows run on the widest instruction set (rows_simd.inc), else on vmath's baseline.
+const RowsSimd* simdRows() {
+  static const RowsSimd* rows = activeIsa() == Isa::avx512 ? rowsSimdAvx512()
+                                : activeIsa() == Isa::avx2 ? rowsSimdAvx2()
+                                                           : nullptr;
+  return rows;
+}
+
+inline double expSum(const float* x, float* scratch, int64_t n, float m) {
+  return simdRows() ? simdRows()->expSum(x, n, m) : expSubRow(x, scratch, n, m);
+}
 inline double expSum(const double* x, double*, int64_t n, double m) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += std::exp(x[i] - m);
   return s;
 }
-inline float maxOf(const float* x, int64_t n) { return maxRow(x, n); }
+inline float maxOf(const float* x, int64_t n) { return simdRows() ? simdRows()->max(x, n) : maxRow(x, n); }
 inline double maxOf(const double* x, int64_t n) {
   double m = -std::numeric_limits<double>::infinity();
   for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
@@ -130,6 +142,7 @@ void positionGrad(const Problem& P, const T* x, int64_t xs, const T* t, int32_t 
 
 // out[c] = a * exp(x[c] - sub) - b * w[c] over one float32 row, in vectors.
 void scaledExpRow(const float* x, float* out, int64_t n, float sub, float a, float b, const float* w) {
+  if (simdRows()) return simdRows()->scaledExp(x, out, n, sub, a, b, w);
   int64_t c = 0;
   for (; c + kVF <= n; c += kVF) vstore(out + c, a * vexp(vload(x + c) - sub) - b * vload(w + c));
   for (; c < n; c++) out[c] = a * sexp(x[c] - sub) - b * w[c];
