@@ -86,3 +86,17 @@ t.test('sum, mean and var over leading and middle dims (contiguous runs of outpu
   }
   t.ok(Number.isNaN(iv.ones([1, 3]).var(0).data()[0]), 'var of one row with correction 1 is NaN')
 })
+
+t.test('whole-tensor sums split across threads in fixed chunks match plain JS, contiguous and strided', async (t) => {
+  const x = iv.randn([70001, 2], { dtype: 'float64' })
+  const d = x.data()
+  let all = 0
+  let col = 0
+  for (let i = 0; i < d.length; i++) all += d[i]
+  for (let i = 0; i < d.length; i += 2) col += d[i]
+  assertClose(t, [x.sum().item()], [all], 1e-12, 1e-9, 'sum of everything')
+  assertClose(t, [x.mean().item()], [all / d.length], 1e-12, 1e-13, 'mean of everything')
+  assertClose(t, [x.select(1, 0).sum().item()], [col], 1e-12, 1e-9, 'sum of a stride-2 column')
+  const single = [1, 2, 3].map(() => x.to('float32').sum().item())
+  t.same(single, [single[0], single[0], single[0]], 'the same value every time (partials added in a fixed order)')
+})

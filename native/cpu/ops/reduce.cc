@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <vector>
 #include "../../binding/args.h"
 #include "../../binding/registry.h"
 #include "../strided.h"
@@ -188,6 +189,28 @@ void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, d
   const T* p = x.ptr<T>();
   const int64_t outerCount = out.numel();
   if constexpr (std::is_floating_point_v<T>) {
+    // Few outputs over long contiguous-or-evenly-strided blocks (a whole-tensor sum): split
+    // each block into fixed chunks across threads, partial sums added in order.
+    constexpr int64_t kChunk = 32768;
+    if ((op == R::sum || op == R::mean) && red.ndim <= 1 && outerCount < numThreads() && count >= 2 * kChunk) {
+      const int64_t s = red.ndim == 0 ? 0 : red.strides[0][0], chunks = (count + kChunk - 1) / kChunk;
+      std::vector<double> partial(chunks);
+      for (int64_t ob = 0; ob < outerCount; ob++) {
+        int64_t rem = ob, xo = 0;
+        for (int d = outer.ndim - 1; d >= 0; d--) {
+          xo += (rem % outer.shape[d]) * outer.strides[1][d];
+          rem /= outer.shape[d];
+        }
+        parallelFor(chunks, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; c++)
+            partial[c] = sumRow(p + xo + c * kChunk * s, std::min(kChunk, count - c * kChunk), s);
+        });
+        double acc = 0;
+        for (double v : partial) acc += v;
+        o[ob] = static_cast<O>(op == R::mean ? acc / static_cast<double>(count) : acc);
+      }
+      return;
+    }
     const bool columns = (op == R::sum || op == R::mean || op == R::var) && outer.ndim > 0 && count > 1 &&
                          outer.strides[1][outer.ndim - 1] == 1;
     if (columns) return reduceColumns<T, O>(op, o, p, outer, red, count, correction);
