@@ -83,6 +83,18 @@ t.test('sigmoid and silu keep their accuracy in both tails, and NaN and infiniti
   assertClose(t, (x.grad as iv.Tensor).data(), xs2.map((v) => sig(v) * (1 + v * (1 - sig(v)))), 1e-5, 1e-38, 'silu gradient in the tails')
 })
 
+t.test('hardswish and its gradient in float32 vectors: the kinks at +-3, whole vectors and a partial one', async (t) => {
+  const base = [-10, -3.5, -3, -2.2, 0, 1.7, 3, 3.5, 10]
+  const v = Array.from({ length: 37 }, (_, i) => base[i % base.length] + (i >= base.length ? (i % 5) * 0.01 : 0))
+  const x = iv.tensor(v).requiresGrad_()
+  const g = iv.tensor(v.map((_, i) => 1 + (i % 3)))
+  const y = x.hardswish()
+  y.backward(g)
+  assertClose(t, y.data(), v.map((a) => (a * Math.min(Math.max(a + 3, 0), 6)) / 6), 1e-6, 1e-6, 'hardswish')
+  const dy = v.map((a, i) => (1 + (i % 3)) * (a < -3 ? 0 : a > 3 ? 1 : a / 3 + 0.5))
+  assertClose(t, (x.grad as iv.Tensor).data(), dy, 1e-6, 1e-6, 'hardswish gradient (x = 3 takes the middle piece, as in PyTorch)')
+})
+
 t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2) and the general one', async (t) => {
   checkParity(t, 'pow', (c, i) => i.x.pow(c.options.exponent as number))
   for (const b of [1, 2, 3, 0.5, -0.5, -1, -2, 2.5, -1.5]) {

@@ -136,18 +136,21 @@ void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
 using FastUnary = void (*)(const float*, float*, int64_t);
 using FastGrad = void (*)(const float*, const float*, float*, int64_t);
 
-FastUnary fastSigmoid() {
+// The vector rows of the widest instruction set (rows_simd.inc); null on baseline x86-64.
+const RowsSimd* simdRows() {
   switch (activeIsa()) {
-    case Isa::avx512: return rowsSimdAvx512()->sigmoid;
-    case Isa::avx2: return rowsSimdAvx2()->sigmoid;
-    default: return fastmath::sigmoid;
+    case Isa::avx512: return rowsSimdAvx512();
+    case Isa::avx2: return rowsSimdAvx2();
+    default: return nullptr;
   }
 }
 
 FastUnary fastUnary(U op) {
+  const RowsSimd* rows = simdRows();
   switch (op) {
     case U::gelu: return fastmath::gelu;
-    case U::sigmoid: return fastSigmoid();
+    case U::sigmoid: return rows ? rows->sigmoid : fastmath::sigmoid;
+    case U::hardswish: return rows ? rows->hardswish : nullptr;
     case U::silu: return fastmath::silu;
     case U::exp: return fastmath::exp;
     default: return nullptr;
@@ -338,7 +341,11 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
   }
   T* o = out.ptr<T>();
   if constexpr (std::is_same_v<T, float>) {
-    FastGrad fn = op == B::geluGrad ? fastmath::geluGrad : op == B::siluGrad ? fastmath::siluGrad : nullptr;
+    const RowsSimd* rows = simdRows();
+    FastGrad fn = op == B::geluGrad                  ? fastmath::geluGrad
+                  : op == B::siluGrad                ? fastmath::siluGrad
+                  : op == B::hardswishGrad && rows ? rows->hardswishGrad
+                                                     : nullptr;
     if (fn && L.innerStride(0) == 1 && L.innerStride(1) == 1 && L.innerStride(2) == 1) {
       forEachRow(L, [&](const int64_t* off, int64_t n) { fn(pa + off[1], pb + off[2], o + off[0], n); });
       return;

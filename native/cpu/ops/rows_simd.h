@@ -10,6 +10,9 @@ namespace iv {
 struct RowsSimd {
   // y = sigmoid(x) over n contiguous values.
   void (*sigmoid)(const float* x, float* y, int64_t n);
+  // y = x min(max(x + 3, 0), 6) / 6, and its gradient out = g d y / dx (elementwise.cc's forms).
+  void (*hardswish)(const float* x, float* y, int64_t n);
+  void (*hardswishGrad)(const float* x, const float* g, float* out, int64_t n);
   // The maximum of a row.
   float (*max)(const float* x, int64_t n);
   // sum of exp(x[i] - sub), in double (nothing written).
