@@ -2,8 +2,10 @@
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
-    "cflags": ["-O3", "-fno-math-errno", "-fPIC"],
-    "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-fPIC"],
+    # -fno-trapping-math: no kernel reads floating-point exception flags, and without it GCC
+    # keeps conditional float expressions (hardswish's gradient, ...) as branches, not vector selects
+    "cflags": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fPIC"],
+    "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-fno-trapping-math", "-fPIC"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
   },

@@ -9,12 +9,6 @@ const char* const kUnaryNames[] = {IV_UNARY_OPS(IV_NAME)};
 const char* const kBinaryNames[] = {IV_BINARY_OPS(IV_NAME)};
 #undef IV_NAME
 
-void checkSameShape(Args& args, const TensorArg& out, const TensorArg& t, const char* name) {
-  if (t.shape != out.shape)
-    args.fail(std::string("argument '") + name + "' has shape " + t.shapeString() + " but the output has shape " +
-              out.shapeString() + " (broadcast inputs before the call)");
-}
-
 template <class E, size_t N>
 E opNamed(Args& args, const char* const (&names)[N], const char* kind, std::string& name) {
   name = args.string(0, "op");
@@ -25,6 +19,12 @@ E opNamed(Args& args, const char* const (&names)[N], const char* kind, std::stri
 }
 
 }  // namespace
+
+void checkSameShape(Args& args, const TensorArg& out, const TensorArg& t, const char* name) {
+  if (t.shape != out.shape)
+    args.fail(std::string("argument '") + name + "' has shape " + t.shapeString() + " but the output has shape " +
+              out.shapeString() + " (broadcast inputs before the call)");
+}
 
 UnaryArgs parseUnaryArgs(Args& args) {
   UnaryArgs u;

@@ -7,6 +7,9 @@
 
 namespace iv {
 
+// Inputs arrive broadcast: `t` must have the output's shape (the error names `name`).
+void checkSameShape(Args& args, const TensorArg& out, const TensorArg& t, const char* name);
+
 // unary(op, out, x, a, b): a and b are the op's scalars (clamp bounds, powScalar's exponent,
 // leakyRelu's slope), NaN when unused.
 struct UnaryArgs {

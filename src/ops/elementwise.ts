@@ -65,7 +65,13 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
     checkTensor('pow', a, 'input')
     const x = isFloating(a.dtype) ? a : a.to('float32')
     const out = runUnary('powScalar', x, b)
-    return record('pow', out, [x], (g) => [b === 0 ? zerosLike(x) : g.mul(pow(x, b - 1).mul(b))])
+    return record('pow', out, [x], (g) => {
+      if (b === 0) return [zerosLike(x)]
+      if (!x.backend.has('powScalarBackward')) return [g.mul(pow(x, b - 1).mul(b))]
+      const gx = Tensor.empty(x.shape, x.dtype, x.device)
+      x.backend.run('powScalarBackward', gx, x, g.dtype === x.dtype ? g : g.to(x.dtype), b)
+      return [gx]
+    })
   }
   const p = broadcastPair('pow', a, b)
   const ta = isFloating(p.dtype) ? p.a : p.a.to('float32')

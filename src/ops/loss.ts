@@ -1,13 +1,16 @@
 // Losses. crossEntropy is one fused native kernel each way (softmax and loss together, the
 // probabilities recomputed in backward from a saved logsumexp). The elementwise losses are
-// compositions of elementwise ops; binaryCrossEntropyWithLogits and the norms get explicit
-// gradients so that they stay exact where a composition has a kink (x = 0, a zero vector).
+// one fused kernel each way too where the backend has it (the CPU: pointwiseLoss), and
+// compositions of elementwise ops elsewhere; binaryCrossEntropyWithLogits and the norms get
+// explicit gradients so that they stay exact where a composition has a kink (x = 0, a zero
+// vector).
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
-import { normalizeDim, numelOf, sameShape, shapeStr } from '../tensor/shape'
+import { broadcastShapes, normalizeDim, numelOf, sameShape, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
+import { full } from '../tensor/creation'
 import { noGrad } from '../autograd/grad-mode'
-import { checkSameDevice, checkTensor, kernelView, sumTo } from './util'
+import { checkSameDevice, checkTensor, expandTo, kernelView, sumTo } from './util'
 import { where } from './elementwise'
 
 export type Reduction = 'mean' | 'sum' | 'none'
@@ -19,6 +22,68 @@ function reduce(op: string, loss: Tensor, reduction: Reduction | undefined): Ten
     case 'none': return loss
     default: throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`)
   }
+}
+
+function checkReduction(op: string, reduction: Reduction | undefined): Reduction {
+  const r = reduction ?? 'mean'
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`)
+  return r
+}
+
+type PointwiseKind = 'mse' | 'l1' | 'smoothL1' | 'bceWithLogits'
+
+interface PointwiseExtras {
+  weight?: Tensor | null
+  posWeight?: Tensor | null
+  beta?: number
+}
+
+const hasFusedLoss = (x: Tensor): boolean => x.backend.has('pointwiseLoss')
+
+/**
+ * An elementwise loss through the fused kernels: the operands are broadcast to one shape and
+ * made contiguous (free when they already are), 'mean' and 'sum' come back from the kernel as
+ * a number, and the backward pass writes x's and y's gradients in one sweep. Gradients of
+ * BCE's weight and posWeight (rarely wanted) are composed from the per-element terms.
+ */
+function fusedPointwiseLoss(op: string, kind: PointwiseKind, x: Tensor, y: Tensor, reduction: Reduction, extras: PointwiseExtras = {}): Tensor {
+  const { weight = null, posWeight = null, beta = 0 } = extras
+  const shape = broadcastShapes(op, x.shape, y.shape)
+  const dense = (t: Tensor | null): Tensor | null => {
+    if (!t || (sameShape(t.shape, shape) && t.isContiguous())) return t
+    return noGrad(() => {
+      const view = expandTo(t, shape)
+      const c = view.contiguous()
+      if (view !== t && view !== c) view.dispose()
+      return c
+    })
+  }
+  const [xd, yd, wd, pwd] = [dense(x), dense(y), dense(weight), dense(posWeight)] as Tensor[]
+  const count = numelOf(shape)
+  const perElement = reduction === 'none' ? Tensor.empty(shape, x.dtype, x.device) : null
+  const sum = x.backend.run('pointwiseLoss', kind, perElement, xd, yd, wd, pwd, beta) as number
+  const out = perElement ?? full([], reduction === 'mean' ? sum / count : sum, { dtype: x.dtype, device: x.device })
+  const scale = reduction === 'mean' ? 1 / count : 1
+  return record(op, out, [x, y, weight, posWeight], (g) => {
+    const gradOf = (t: Tensor) => (t.requiresGrad ? Tensor.empty(shape, x.dtype, x.device) : null)
+    const [gx, gy] = [gradOf(x), gradOf(y)]
+    // a broadcast upstream gradient (all strides 0) goes in as its one value
+    const gl = g.ndim > 0 && g.strides.every((s) => s === 0) ? g.asView([], []) : g.contiguous()
+    if (gx || gy) x.backend.run('pointwiseLossBackward', kind, gx, gy, xd, yd, wd, pwd, gl, scale, beta)
+    if (gl !== g) gl.dispose()
+    const weightGrads = () => {
+      const gs = g.mul(scale)
+      const sp = xd.abs().neg().exp().log1p().add(xd.neg().relu())
+      const lw = pwd ? pwd.sub(1).mul(yd).add(1) : null
+      const unweighted = yd.neg().add(1).mul(xd).add(lw ? lw.mul(sp) : sp)
+      return [
+        weight && weight.requiresGrad ? sumTo(gs.mul(unweighted), weight.shape) : null,
+        posWeight && posWeight.requiresGrad ? sumTo((wd ? gs.mul(wd) : gs).mul(yd).mul(sp), posWeight.shape) : null,
+      ]
+    }
+    const [gw, gpw] = weight?.requiresGrad || posWeight?.requiresGrad ? weightGrads() : [null, null]
+    return [gx && sumTo(gx, x.shape), gy && sumTo(gy, y.shape), gw, gpw]
+  })
 }
 
 function checkFloat(op: string, t: Tensor, arg: string): void {
@@ -146,6 +211,7 @@ export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, opts: BceOpti
     if (t.ndim > x.ndim || t.shape.some((s, i) => s !== 1 && s !== x.shape[x.ndim - t.ndim + i]))
       throw new Error(`${op}: ${name} ${shapeStr(t.shape)} does not broadcast to the input ${shapeStr(x.shape)}`)
   }
+  if (hasFusedLoss(x)) return fusedPointwiseLoss(op, 'bceWithLogits', x, y, checkReduction(op, opts.reduction), { weight: w, posWeight: pw })
   // loss = w * ((1 - y) x + lw * softplus(-x)), lw = 1 + (pw - 1) y,
   // softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
   const { unweighted, sp, lw } = noGrad(() => {
@@ -174,11 +240,13 @@ export interface ReductionOptions {
 
 export function mseLoss(x: Tensor, y: Tensor, opts: ReductionOptions = {}): Tensor {
   checkPair('mseLoss', x, y)
+  if (hasFusedLoss(x)) return fusedPointwiseLoss('mseLoss', 'mse', x, y, checkReduction('mseLoss', opts.reduction))
   return reduce('mseLoss', x.sub(y).square(), opts.reduction)
 }
 
 export function l1Loss(x: Tensor, y: Tensor, opts: ReductionOptions = {}): Tensor {
   checkPair('l1Loss', x, y)
+  if (hasFusedLoss(x)) return fusedPointwiseLoss('l1Loss', 'l1', x, y, checkReduction('l1Loss', opts.reduction))
   return reduce('l1Loss', x.sub(y).abs(), opts.reduction)
 }
 
@@ -188,6 +256,7 @@ export function smoothL1Loss(x: Tensor, y: Tensor, opts: ReductionOptions & { be
   checkPair(op, x, y)
   const beta = opts.beta ?? 1
   if (!(beta >= 0) || !Number.isFinite(beta)) throw new Error(`${op}: beta must be a non-negative number, got ${beta}`)
+  if (hasFusedLoss(x)) return fusedPointwiseLoss(op, beta === 0 ? 'l1' : 'smoothL1', x, y, checkReduction(op, opts.reduction), { beta })
   const d = x.sub(y).abs()
   const loss = beta === 0 ? d : where(d.lt(beta), d.square().mul(0.5 / beta), d.sub(0.5 * beta))
   return reduce(op, loss, opts.reduction)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import * as iv from '../../src'
 import { assertClose, leaf } from '../helpers'
+import { checkParity } from './nn-fixture'
 
 iv.manualSeed(1)
 
@@ -57,6 +58,61 @@ t.test('unary ops match JS math and pass gradcheck', async (t) => {
     // Kinks (relu at 0, clamp bounds, hardsigmoid at +-3) are avoided by the random draw.
     t.ok(iv.gradcheck(fn, [leaf([2, 5], positive)]), `${name} gradcheck`)
   }
+})
+
+t.test('sigmoid and silu keep their accuracy in both tails, and NaN and infinities', async (t) => {
+  const xs = [-100, -87, -80, -50, -20, -5, -1e-3, 0, 1e-3, 5, 20, 50, 100, -Infinity, Infinity]
+  for (const n of [xs.length, 40]) {
+    // 40 values: whole vectors of every width and a partial one
+    const v = Array.from({ length: n }, (_, i) => xs[i % xs.length])
+    const got = iv.tensor(v).sigmoid().data()
+    v.forEach((x, i) => {
+      const want = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))
+      // below float32's normal range (about 1e-38) only the absolute error is small
+      t.ok(Math.abs(got[i] - want) <= Math.max(2e-6 * want, 1e-38), `sigmoid(${x}) = ${got[i]}, want ${want}`)
+    })
+  }
+  t.ok(Number.isNaN(iv.tensor([0, NaN, 1]).sigmoid().data()[1]), 'sigmoid(NaN) is NaN')
+  // silu = x sigmoid(x), d/dx = s (1 + x (1 - s)); values below 1e-38 are float32 subnormals
+  const xs2 = [-100, -90, -1, 3, 100]
+  const sig = (v: number) => 1 / (1 + Math.exp(-v))
+  const x = iv.tensor(xs2).requiresGrad_()
+  const y = x.silu()
+  y.sum().backward()
+  assertClose(t, y.data(), xs2.map((v) => v * sig(v)), 1e-6, 1e-38, 'silu in the tails')
+  assertClose(t, (x.grad as iv.Tensor).data(), xs2.map((v) => sig(v) * (1 + v * (1 - sig(v)))), 1e-5, 1e-38, 'silu gradient in the tails')
+})
+
+t.test('hardswish and its gradient in float32 vectors: the kinks at +-3, whole vectors and a partial one', async (t) => {
+  const base = [-10, -3.5, -3, -2.2, 0, 1.7, 3, 3.5, 10]
+  const v = Array.from({ length: 37 }, (_, i) => base[i % base.length] + (i >= base.length ? (i % 5) * 0.01 : 0))
+  const x = iv.tensor(v).requiresGrad_()
+  const g = iv.tensor(v.map((_, i) => 1 + (i % 3)))
+  const y = x.hardswish()
+  y.backward(g)
+  assertClose(t, y.data(), v.map((a) => (a * Math.min(Math.max(a + 3, 0), 6)) / 6), 1e-6, 1e-6, 'hardswish')
+  const dy = v.map((a, i) => (1 + (i % 3)) * (a < -3 ? 0 : a > 3 ? 1 : a / 3 + 0.5))
+  assertClose(t, (x.grad as iv.Tensor).data(), dy, 1e-6, 1e-6, 'hardswish gradient (x = 3 takes the middle piece, as in PyTorch)')
+})
+
+t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2) and the general one', async (t) => {
+  checkParity(t, 'pow', (c, i) => i.x.pow(c.options.exponent as number))
+  for (const b of [1, 2, 3, 0.5, -0.5, -1, -2, 2.5, -1.5]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = iv.rand([5, 37], { dtype }).add(0.2)
+      const tol = dtype === 'float32' ? 1e-6 : 1e-14
+      assertClose(t, x.pow(b).data(), Array.from(x.data(), (v) => v ** b), tol, 0, `x^${b} ${dtype}`)
+      // a broadcast upstream gradient (from sum) and a transposed input take the strided loops
+      const xt = x.t().detach().requiresGrad_()
+      xt.pow(b).sum().backward()
+      const gx = (xt.grad as iv.Tensor).contiguous().data()
+      assertClose(t, gx, Array.from(xt.contiguous().data(), (v) => b * v ** (b - 1)), tol, 0, `d x^${b} / dx ${dtype}`)
+    }
+    t.ok(iv.gradcheck((x) => x.pow(b), [leaf([3, 4], true)]), `pow ${b} gradcheck`)
+  }
+  const z = iv.zeros([2])
+  t.throws(() => z.backend.run('powScalarBackward', z, z.double(), z, 3), /powScalarBackward: out, x and gradOut must share a float dtype, got float32, float64 and float32/)
+  t.throws(() => z.backend.run('powScalarBackward', z, iv.zeros([3]), z, 3), /powScalarBackward: argument 'x' has shape \[3\] but the output has shape \[2\]/)
 })
 
 t.test('binary ops broadcast, promote and differentiate', async (t) => {

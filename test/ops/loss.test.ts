@@ -40,6 +40,9 @@ t.test('float64 gradcheck', async (t) => {
   t.ok(gradcheck((x, yy) => mseLoss(x, yy), [rg([3, 2]), rg([3, 2])]), 'mseLoss')
   t.ok(gradcheck((x, yy) => l1Loss(x, yy, { reduction: 'sum' }), [rg([3, 2]), rg([3, 2])]), 'l1Loss')
   t.ok(gradcheck((x, yy) => smoothL1Loss(x, yy, { beta: 0.8, reduction: 'none' }), [rg([3, 2]), rg([3, 2])]), 'smoothL1Loss')
+  t.ok(gradcheck((x, yy) => mseLoss(x, yy, { reduction: 'none' }), [rg([3, 2]), rg([2])]), 'mseLoss with a broadcast target')
+  t.ok(gradcheck((x, yy) => smoothL1Loss(x.t(), yy, { beta: 1.5 }), [rg([2, 3]), rg([3, 2])]), 'smoothL1Loss of a transposed input')
+  t.ok(gradcheck((x, pw) => binaryCrossEntropyWithLogits(x, y, { posWeight: pw, reduction: 'none' }), [rg([3, 4]), rg([4])]), 'binaryCrossEntropyWithLogits, posWeight only')
   t.ok(gradcheck((a, b) => cosineSimilarity(a, b, { dim: 0 }), [rg([4, 3]), rg([4, 3])]), 'cosineSimilarity')
   for (const p of [1, 2, 3]) t.ok(gradcheck((x) => normalize(x, { p, dim: 1 }), [rg([2, 4])]), `normalize p=${p}`)
 })
@@ -72,6 +75,40 @@ t.test('crossEntropy at classification scale agrees with logSoftmax composition'
   t.ok(Number.isNaN(crossEntropy(r([2, 3]), idx([-100, -100])).item()), 'all targets ignored: mean is NaN, as in PyTorch')
 })
 
+t.test('fused elementwise losses at training size (several kernel chunks, a partial vector) agree with plain JS', async (t) => {
+  const shape = [3, 5471]
+  const x = r(shape, 'float32').mul(3)
+  const y = randn(shape, { generator: gen }).sigmoid()
+  const w = randn([5471], { generator: gen }).abs()
+  const pw = randn([5471], { generator: gen }).abs().add(0.5)
+  const [xs, ys, ws, pws] = [x.data(), y.data(), w.data(), pw.data()]
+  const n = xs.length
+  const softplusNeg = (v: number) => Math.max(-v, 0) + Math.log1p(Math.exp(-Math.abs(v)))
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v))
+  // [name, call, loss(i), d loss / dx (i)]
+  const cases: [string, (x: Tensor, o: Opts) => Tensor, (i: number) => number, (i: number) => number][] = [
+    ['mseLoss', (a, o) => mseLoss(a, y, o), (i) => (xs[i] - ys[i]) ** 2, (i) => 2 * (xs[i] - ys[i])],
+    ['l1Loss', (a, o) => l1Loss(a, y, o), (i) => Math.abs(xs[i] - ys[i]), (i) => Math.sign(xs[i] - ys[i])],
+    ['smoothL1Loss', (a, o) => smoothL1Loss(a, y, { ...o, beta: 0.7 }),
+      (i) => { const d = Math.abs(xs[i] - ys[i]); return d < 0.7 ? (0.5 * d * d) / 0.7 : d - 0.35 },
+      (i) => { const d = xs[i] - ys[i]; return Math.abs(d) < 0.7 ? d / 0.7 : Math.sign(d) }],
+    ['binaryCrossEntropyWithLogits', (a, o) => binaryCrossEntropyWithLogits(a, y, { ...o, weight: w, posWeight: pw }),
+      (i) => { const k = i % 5471; const lw = 1 + (pws[k] - 1) * ys[i]; return ws[k] * ((1 - ys[i]) * xs[i] + lw * softplusNeg(xs[i])) },
+      (i) => { const k = i % 5471; const lw = 1 + (pws[k] - 1) * ys[i]; return ws[k] * (1 - ys[i] - lw * sigmoid(-xs[i])) }],
+  ]
+  for (const [name, call, loss, grad] of cases) {
+    const losses = Array.from({ length: n }, (_, i) => loss(i))
+    const total = losses.reduce((a, b) => a + b, 0)
+    assertClose(t, call(x, { reduction: 'none' }).data(), losses, 1e-5, 1e-6, `${name} none`)
+    assertClose(t, [call(x, { reduction: 'sum' }).item()], [total], 1e-5, 0, `${name} sum`)
+    const xg = x.detach().requiresGrad_()
+    const mean = call(xg, {})
+    assertClose(t, [mean.item()], [total / n], 1e-5, 0, `${name} mean`)
+    mean.backward()
+    assertClose(t, (xg.grad as Tensor).data(), Array.from({ length: n }, (_, i) => grad(i) / n), 1e-4, 1e-10, `${name} mean gradient`)
+  }
+})
+
 t.test('bad inputs get clear errors', async (t) => {
   const x = r([4, 3])
   t.throws(() => crossEntropy(x, idx([0, 1, 3, 0])), /crossEntropy: target 3 is out of range for 3 classes \(ignoreIndex -100\)/)
@@ -85,6 +122,8 @@ t.test('bad inputs get clear errors', async (t) => {
   t.throws(() => mseLoss(x, r([4, 3], 'float32')), /mseLoss: input is float64 but target is float32/)
   t.throws(() => binaryCrossEntropyWithLogits(x, r([4, 3]), { posWeight: r([4]) }), /binaryCrossEntropyWithLogits: posWeight \[4\] does not broadcast to the input \[4, 3\]/)
   t.throws(() => smoothL1Loss(x, x, { beta: -1 }), /smoothL1Loss: beta must be a non-negative number, got -1/)
+  t.throws(() => mseLoss(x, x, { reduction: 'avg' as Reduction }), /mseLoss: reduction must be 'mean', 'sum' or 'none', got 'avg'/)
+  t.throws(() => l1Loss(x, r([2, 3])), /l1Loss: shapes \[4, 3\] and \[2, 3\] cannot be broadcast/)
   t.throws(() => normalize(x, { p: 0 }), /normalize.*p must be a positive finite number, got 0/)
   t.throws(() => cosineSimilarity(x, r([4, 3]), { dim: 2 }), /cosineSimilarity: dim 2 is out of range/)
   const d = r([4, 3])
@@ -97,5 +136,12 @@ t.test('bad inputs get clear errors', async (t) => {
   t.throws(() => n.crossEntropyForward(desc(l), desc(l), desc(x3), desc(idx([0, 1, 9, 0], [4, 1])), null, -100, 0), /crossEntropyForward: target 9 is out of range for 3 classes/)
   t.throws(() => n.crossEntropyForward(desc(l), desc(r([4, 2])), desc(x3), desc(idx([0, 1, 2, 0], [4, 1])), null, -100, 0), /crossEntropyForward: argument 'lse' must be a contiguous float64 \[4, 1\] tensor/)
   t.throws(() => n.crossEntropyForward(desc(l), desc(l), desc(x3), desc(idx([0, 1, 2, 0], [4, 1])), null, -100, 2), /crossEntropyForward: labelSmoothing must be in \[0, 1\], got 2/)
+  const y = r([4, 3])
+  t.throws(() => n.pointwiseLoss('huber', null, desc(x), desc(y), null, null, 1), /pointwiseLoss: unknown loss 'huber' \(mse, l1, smoothL1, bceWithLogits\)/)
+  t.throws(() => n.pointwiseLoss('mse', null, desc(x), desc(r([3, 4])), null, null, 0), /pointwiseLoss: argument 'target' must be a contiguous float64 tensor of shape \[4, 3\], got float64 \[3, 4\]/)
+  t.throws(() => n.pointwiseLoss('mse', null, desc(x), desc(x.t()), null, null, 0), /pointwiseLoss: argument 'target' must be .*\(not contiguous\)/)
+  t.throws(() => n.pointwiseLoss('l1', null, desc(x), desc(y), desc(y), null, 0), /pointwiseLoss: weight and posWeight apply only to bceWithLogits, not 'l1'/)
+  t.throws(() => n.pointwiseLoss('smoothL1', null, desc(x), desc(y), null, null, 0), /pointwiseLoss: smoothL1 needs a positive finite beta \(beta 0 is l1\), got 0/)
+  t.throws(() => n.pointwiseLossBackward('mse', desc(x), null, desc(x), desc(y), null, null, desc(r([4])), 1, 0), /pointwiseLossBackward: argument 'gradLoss' must be a contiguous float64 tensor of shape \[4, 3\], got float64 \[4\]/)
   t.throws(() => n.crossEntropyBackward(desc(x3), desc(x3), desc(idx([0, 1, 2, 0], [4, 1])), null, desc(l), desc(r([4, 2])), 1, -100, 0), /crossEntropyBackward: gradLoss must be a float64 \[4, 1\] view/)
 })

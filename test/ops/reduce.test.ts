@@ -54,3 +54,49 @@ t.test('reductions pass gradcheck', async (t) => {
   ]
   for (const [name, fn] of cases) t.ok(iv.gradcheck(fn, [leaf([3, 4, 5])]), name)
 })
+
+t.test('sum, mean and var over leading and middle dims (contiguous runs of outputs, column blocks) match plain JS', async (t) => {
+  // x[a][b][c] = data[(a * B + b) * C + c]; C > 512 splits the columns into blocks
+  const [A, B, C] = [3, 5, 601]
+  for (const dtype of ['float32', 'float64'] as const) {
+    const x = iv.randn([A, B, C], { dtype })
+    const d = x.data()
+    const at = (a: number, b: number, c: number) => d[(a * B + b) * C + c]
+    const tol = dtype === 'float32' ? 1e-5 : 1e-12
+    const overB = Array.from({ length: A * C }, (_, i) => {
+      let s = 0
+      for (let b = 0; b < B; b++) s += at(Math.floor(i / C), b, i % C)
+      return s
+    })
+    assertClose(t, x.sum(1).data(), overB, tol, tol, `${dtype} sum over the middle dim`)
+    assertClose(t, x.mean(1).data(), overB.map((s) => s / B), tol, tol, `${dtype} mean over the middle dim`)
+    const col = (c: number) => Array.from({ length: A * B }, (_, k) => at(Math.floor(k / B), k % B, c))
+    const colSums = Array.from({ length: C }, (_, c) => col(c).reduce((p, v) => p + v, 0))
+    assertClose(t, x.sum([0, 1]).data(), colSums, tol, tol, `${dtype} sum over the leading dims`)
+    const varOf = (v: number[], correction: number) => {
+      const m = v.reduce((p, q) => p + q, 0) / v.length
+      return v.reduce((p, q) => p + (q - m) ** 2, 0) / (v.length - correction)
+    }
+    assertClose(t, x.var([0, 1]).data(), Array.from({ length: C }, (_, c) => varOf(col(c), 1)), tol, tol, `${dtype} var over the leading dims`)
+    const varN = Array.from({ length: B * C }, (_, i) => varOf([0, 1, 2].map((a) => at(a, Math.floor(i / C), i % C)), 0))
+    assertClose(t, x.var(0, { correction: 0 }).data(), varN, tol, tol, `${dtype} var over dim 0, correction 0`)
+    // a permuted view: the reduced dims are strided, the kept one contiguous
+    const view = x.permute(1, 0, 2)
+    assertClose(t, view.sum(1).data(), x.sum(0).data(), tol, tol, `${dtype} sum of a permuted view`)
+  }
+  t.ok(Number.isNaN(iv.ones([1, 3]).var(0).data()[0]), 'var of one row with correction 1 is NaN')
+})
+
+t.test('whole-tensor sums split across threads in fixed chunks match plain JS, contiguous and strided', async (t) => {
+  const x = iv.randn([70001, 2], { dtype: 'float64' })
+  const d = x.data()
+  let all = 0
+  let col = 0
+  for (let i = 0; i < d.length; i++) all += d[i]
+  for (let i = 0; i < d.length; i += 2) col += d[i]
+  assertClose(t, [x.sum().item()], [all], 1e-12, 1e-9, 'sum of everything')
+  assertClose(t, [x.mean().item()], [all / d.length], 1e-12, 1e-13, 'mean of everything')
+  assertClose(t, [x.select(1, 0).sum().item()], [col], 1e-12, 1e-9, 'sum of a stride-2 column')
+  const single = [1, 2, 3].map(() => x.to('float32').sum().item())
+  t.same(single, [single[0], single[0], single[0]], 'the same value every time (partials added in a fixed order)')
+})

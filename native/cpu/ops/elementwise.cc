@@ -7,7 +7,9 @@
 #include <type_traits>
 #include "../../binding/elementwise_args.h"
 #include "../../binding/registry.h"
+#include "../cpu_features.h"
 #include "../strided.h"
+#include "rows_simd.h"
 #include "elementwise_fastmath.h"
 
 namespace iv {
@@ -34,7 +36,14 @@ struct Math {
     return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
   }
   static T sigmoid(T x) { return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)); }
-  static T hardsigmoid(T x) { return x <= T(-3) ? T(0) : x >= T(3) ? T(1) : x / T(6) + T(0.5); }
+  // PyTorch's form, min(max(x + 3, 0), 6) / 6: selects that vectorise, NaN stays NaN
+  static T relu6Shifted(T x) {
+    T h = x + T(3);
+    h = h < T(0) ? T(0) : h;
+    return h > T(6) ? T(6) : h;
+  }
+  static T hardsigmoid(T x) { return relu6Shifted(x) / T(6); }
+  static T hardswish(T x) { return x * relu6Shifted(x) / T(6); }
 };
 
 template <class T>
@@ -54,7 +63,7 @@ inline T applyUnary(U op, T x, double a, double b) {
     case U::geluTanh: return M::geluTanh(x);
     case U::silu: return x * M::sigmoid(x);
     case U::hardsigmoid: return M::hardsigmoid(x);
-    case U::hardswish: return x * M::hardsigmoid(x);
+    case U::hardswish: return M::hardswish(x);
     case U::clamp: {
       T y = x;
       if (!std::isnan(a) && y < T(a)) y = T(a);
@@ -96,10 +105,21 @@ void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
 using FastUnary = void (*)(const float*, float*, int64_t);
 using FastGrad = void (*)(const float*, const float*, float*, int64_t);
 
+// The vector rows of the widest instruction set (rows_simd.inc); null on baseline x86-64.
+const RowsSimd* simdRows() {
+  switch (activeIsa()) {
+    case Isa::avx512: return rowsSimdAvx512();
+    case Isa::avx2: return rowsSimdAvx2();
+    default: return nullptr;
+  }
+}
+
 FastUnary fastUnary(U op) {
+  const RowsSimd* rows = simdRows();
   switch (op) {
     case U::gelu: return fastmath::gelu;
-    case U::sigmoid: return fastmath::sigmoid;
+    case U::sigmoid: return rows ? rows->sigmoid : fastmath::sigmoid;
+    case U::hardswish: return rows ? rows->hardswish : nullptr;
     case U::silu: return fastmath::silu;
     case U::exp: return fastmath::exp;
     default: return nullptr;
@@ -118,12 +138,29 @@ bool runFastUnary(U op, const StridedLayout& L, T* o, const T* p) {
   return false;
 }
 
+// x^a for a float exponent: the exponents with an exact short form skip std::pow, as PyTorch
+// does (x * x * x for 3, a square root for 0.5, ...).
+template <class T>
+void mapPow(const StridedLayout& L, T* o, const T* p, double a) {
+  if (a == 1) mapUnary<T>(L, o, p, [](T v) { return v; });
+  else if (a == 2) mapUnary<T>(L, o, p, [](T v) { return v * v; });
+  else if (a == 3) mapUnary<T>(L, o, p, [](T v) { return v * v * v; });
+  else if (a == 0.5) mapUnary<T>(L, o, p, [](T v) { return std::sqrt(v); });
+  else if (a == -0.5) mapUnary<T>(L, o, p, [](T v) { return T(1) / std::sqrt(v); });
+  else if (a == -1) mapUnary<T>(L, o, p, [](T v) { return T(1) / v; });
+  else if (a == -2) mapUnary<T>(L, o, p, [](T v) { return T(1) / (v * v); });
+  else mapUnary<T>(L, o, p, [a](T v) { return std::pow(v, T(a)); });
+}
+
 template <class T>
 void runUnary(U op, const TensorArg& out, const TensorArg& x, double a, double b) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides});
   T* o = out.ptr<T>();
   const T* p = x.ptr<T>();
   if (runFastUnary<T>(op, L, o, p)) return;
+  if constexpr (std::is_floating_point_v<T>) {
+    if (op == U::powScalar) return mapPow<T>(L, o, p, a);
+  }
   switch (op) {
 #define IV_CASE(name) \
   case U::name: mapUnary<T>(L, o, p, [a, b](T v) { return applyUnary<T>(U::name, v, a, b); }); break;
@@ -153,7 +190,11 @@ inline T applyBinary(B op, T x, T y, double alpha) {
     case B::sigmoidGrad: return y * x * (T(1) - x);  // x is the forward output
     case B::tanhGrad: return y * (T(1) - x * x);     // x is the forward output
     case B::hardsigmoidGrad: return (x > T(-3) && x < T(3)) ? y / T(6) : T(0);
-    case B::hardswishGrad: return x < T(-3) ? T(0) : x > T(3) ? y : y * (T(2) * x + T(3)) / T(6);
+    case B::hardswishGrad: {
+      const T mid = y * (x / T(3) + T(0.5));
+      const T r = x > T(3) ? y : mid;
+      return x < T(-3) ? T(0) : r;
+    }
     case B::leakyReluGrad: return x > T(0) ? y : T(alpha) * y;
     case B::atan2: return std::atan2(x, y);
     case B::remainder: {
@@ -242,7 +283,11 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
   }
   T* o = out.ptr<T>();
   if constexpr (std::is_same_v<T, float>) {
-    FastGrad fn = op == B::geluGrad ? fastmath::geluGrad : op == B::siluGrad ? fastmath::siluGrad : nullptr;
+    const RowsSimd* rows = simdRows();
+    FastGrad fn = op == B::geluGrad                  ? fastmath::geluGrad
+                  : op == B::siluGrad                ? fastmath::siluGrad
+                  : op == B::hardswishGrad && rows ? rows->hardswishGrad
+                                                     : nullptr;
     if (fn && L.innerStride(0) == 1 && L.innerStride(1) == 1 && L.innerStride(2) == 1) {
       forEachRow(L, [&](const int64_t* off, int64_t n) { fn(pa + off[1], pb + off[2], o + off[0], n); });
       return;
@@ -293,6 +338,38 @@ Napi::Value binary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// d(x^a)/dx times g, = a x^(a-1) g, with the exponents of mapPow in their short forms.
+template <class T>
+void runPowScalarBackward(const TensorArg& out, const TensorArg& x, const TensorArg& g, double a) {
+  StridedLayout L = makeLayout(out.shape, {&out.strides, &x.strides, &g.strides});
+  T* o = out.ptr<T>();
+  const T* px = x.ptr<T>();
+  const T* pg = g.ptr<T>();
+  const T ta = T(a);
+  if (a == 1) mapBinary<T, T>(L, o, px, pg, [](T, T y) { return y; });
+  else if (a == 2) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return T(2) * v * y; });
+  else if (a == 3) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return T(3) * v * v * y; });
+  else if (a == 0.5) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return T(0.5) / std::sqrt(v) * y; });
+  else if (a == -1) mapBinary<T, T>(L, o, px, pg, [](T v, T y) { return -y / (v * v); });
+  else mapBinary<T, T>(L, o, px, pg, [ta](T v, T y) { return ta * std::pow(v, ta - T(1)) * y; });
+}
+
+// powScalarBackward(out, x, gradOut, exponent): x and gradOut broadcast to out's shape.
+Napi::Value powScalarBackward(const Napi::CallbackInfo& info) {
+  Args args(info, "powScalarBackward", 4);
+  TensorArg out = args.tensor(0, "out"), x = args.tensor(1, "x"), g = args.tensor(2, "gradOut");
+  const double a = args.number(3, "exponent");
+  checkSameShape(args, out, x, "x");
+  checkSameShape(args, out, g, "gradOut");
+  if (out.dtype != x.dtype || g.dtype != x.dtype || (x.dtype != DType::float32 && x.dtype != DType::float64))
+    args.fail(std::string("out, x and gradOut must share a float dtype, got ") + dtypeName(out.dtype) + ", " +
+              dtypeName(x.dtype) + " and " + dtypeName(g.dtype));
+  if (out.numel() == 0) return info.Env().Undefined();
+  if (x.dtype == DType::float32) runPowScalarBackward<float>(out, x, g, a);
+  else runPowScalarBackward<double>(out, x, g, a);
+  return info.Env().Undefined();
+}
+
 template <class T>
 void runWhere(const TensorArg& out, const TensorArg& c, const TensorArg& a, const TensorArg& b) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &c.strides, &a.strides, &b.strides});
@@ -301,9 +378,36 @@ void runWhere(const TensorArg& out, const TensorArg& c, const TensorArg& a, cons
   const uint8_t* pc = c.ptr<uint8_t>();
   const T* pa = a.ptr<T>();
   const T* pb = b.ptr<T>();
+  // Both values are loaded before the choice, so it compiles to a select: a branch on a
+  // random mask would be mispredicted half the time.
   forEachRow(L, [&](const int64_t* off, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-      o[off[0] + i * s0] = pc[off[1] + i * s1] ? pa[off[2] + i * s2] : pb[off[3] + i * s3];
+    T* po = o + off[0];
+    const uint8_t* c = pc + off[1];
+    const T* x = pa + off[2];
+    const T* y = pb + off[3];
+    if (s0 == 1 && s1 == 1 && s2 == 1 && s3 == 1) {
+      for (int64_t i = 0; i < n; i++) {
+        const T va = x[i], vb = y[i];
+        po[i] = c[i] ? va : vb;
+      }
+    } else if (s0 == 1 && s1 == 1 && s3 == 0) {
+      const T vb = y[0];
+      for (int64_t i = 0; i < n; i++) {
+        const T va = x[i * s2];
+        po[i] = c[i] ? va : vb;
+      }
+    } else if (s0 == 1 && s1 == 1 && s2 == 0) {
+      const T va = x[0];
+      for (int64_t i = 0; i < n; i++) {
+        const T vb = y[i * s3];
+        po[i] = c[i] ? va : vb;
+      }
+    } else {
+      for (int64_t i = 0; i < n; i++) {
+        const T va = x[i * s2], vb = y[i * s3];
+        po[i * s0] = c[i * s1] ? va : vb;
+      }
+    }
   });
 }
 
@@ -394,6 +498,7 @@ Napi::Value fill(const Napi::CallbackInfo& info) {
 IV_EXPORT("unary", unary);
 IV_EXPORT("binary", binary);
 IV_EXPORT("where", where);
+IV_EXPORT("powScalarBackward", powScalarBackward);
 IV_EXPORT("copy", copy);
 IV_EXPORT("fill", fill);
 

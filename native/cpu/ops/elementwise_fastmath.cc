@@ -41,17 +41,25 @@ void geluGrad(const float* x, const float* g, float* out, int64_t n) {
   }
 }
 
+// From e = exp(-|x|) <= 1: 1 / (1 + exp(-x)) overflows, and gave NaN under these flags, for
+// x below about -88.
+static inline float stableSigmoid(float x) {
+  const float e = expf(-fabsf(x));
+  const float r = 1.0f / (1.0f + e);
+  return x < 0.0f ? e * r : r;
+}
+
 void sigmoid(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+  for (int64_t i = 0; i < n; i++) y[i] = stableSigmoid(x[i]);
 }
 
 void silu(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * stableSigmoid(x[i]);
 }
 
 void siluGrad(const float* x, const float* g, float* out, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
-    const float s = 1.0f / (1.0f + expf(-x[i]));
+    const float s = stableSigmoid(x[i]);
     out[i] = g[i] * s * (1.0f + x[i] * (1.0f - s));
   }
 }

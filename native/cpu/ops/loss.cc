@@ -10,10 +10,13 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "../../binding/loss_args.h"
 #include "../../binding/registry.h"
+#include "../cpu_features.h"
 #include "../parallel.h"
+#include "rows_simd.h"
 #include "vmath.h"
 
 namespace iv {
@@ -30,13 +33,23 @@ struct Problem {
   double wsum;
 };
 
-inline double expSum(const float* x, float* scratch, int64_t n, float m) { return expSubRow(x, scratch, n, m); }
+// float32 rows run on the widest instruction set (rows_simd.inc), else on vmath's baseline.
+const RowsSimd* simdRows() {
+  static const RowsSimd* rows = activeIsa() == Isa::avx512 ? rowsSimdAvx512()
+                                : activeIsa() == Isa::avx2 ? rowsSimdAvx2()
+                                                           : nullptr;
+  return rows;
+}
+
+inline double expSum(const float* x, float* scratch, int64_t n, float m) {
+  return simdRows() ? simdRows()->expSum(x, n, m) : expSubRow(x, scratch, n, m);
+}
 inline double expSum(const double* x, double*, int64_t n, double m) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += std::exp(x[i] - m);
   return s;
 }
-inline float maxOf(const float* x, int64_t n) { return maxRow(x, n); }
+inline float maxOf(const float* x, int64_t n) { return simdRows() ? simdRows()->max(x, n) : maxRow(x, n); }
 inline double maxOf(const double* x, int64_t n) {
   double m = -std::numeric_limits<double>::infinity();
   for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
@@ -127,12 +140,46 @@ void positionGrad(const Problem& P, const T* x, int64_t xs, const T* t, int32_t 
   if (!P.probs) out[y * xs] = static_cast<T>(out[y * xs] - g * (1 - e) * P.w[y]);
 }
 
+// out[c] = a * exp(x[c] - sub) - b * w[c] over one float32 row, in vectors.
+void scaledExpRow(const float* x, float* out, int64_t n, float sub, float a, float b, const float* w) {
+  if (simdRows()) return simdRows()->scaledExp(x, out, n, sub, a, b, w);
+  int64_t c = 0;
+  for (; c + kVF <= n; c += kVF) vstore(out + c, a * vexp(vload(x + c) - sub) - b * vload(w + c));
+  for (; c < n; c++) out[c] = a * sexp(x[c] - sub) - b * w[c];
+}
+
+// Class-index targets over plain [N, C] rows in float32: the probabilities in vectors, the
+// smoothing term and the target's own term after them.
+void backwardRowsF(const Problem& P, const float* x, const int32_t* ti, const float* lse, const float* pg, int64_t gs,
+                   double scale, float* gx) {
+  const int64_t C = P.C;
+  const double e = P.smoothing;
+  const std::vector<float> w(P.w.begin(), P.w.end());
+  parallelFor(P.N, std::max<int64_t>(1, 4096 / C), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; n++) {
+      float* out = gx + n * C;
+      const int32_t y = ti[n];
+      if (y == P.ignore) {
+        std::fill(out, out + C, 0.0f);
+        continue;
+      }
+      const double g = static_cast<double>(pg[n * gs]) * scale;
+      const double k = (1 - e) * P.w[y] + e / static_cast<double>(C) * P.wsum;
+      scaledExpRow(x + n * C, out, C, lse[n], static_cast<float>(g * k), static_cast<float>(g * e / C), w.data());
+      out[y] = static_cast<float>(out[y] - g * (1 - e) * P.w[y]);
+    }
+  });
+}
+
 template <class T>
 void backwardImpl(const Problem& P, const T* x, const T* tp, const int32_t* ti, const T* lse, const TensorArg& gl,
                   double scale, T* gx) {
   const int64_t N = P.N, C = P.C, S = P.S;
   const T* pg = gl.ptr<T>();
   const int64_t gs0 = gl.strides[0], gs1 = gl.strides[1];
+  if constexpr (std::is_same_v<T, float>) {
+    if (S == 1 && !P.probs) return backwardRowsF(P, x, ti, lse, pg, gs0, scale, gx);
+  }
   parallelFor(N * S, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
       const int64_t n = q / S, s = q % S, off = n * C * S + s;

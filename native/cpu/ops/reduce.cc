@@ -1,9 +1,12 @@
 // Reductions over the trailing `reduced` dimensions of a view: the TypeScript side permutes
 // the dimensions to reduce to the end, so one kernel serves every combination of dims.
 // Float sums accumulate in double, which keeps float32 sums of millions of terms accurate.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <vector>
 #include "../../binding/reduce_args.h"
 #include "../../binding/registry.h"
 #include "../strided.h"
@@ -38,6 +41,119 @@ inline void walk(const T* base, const StridedLayout& L, int64_t count, F&& f) {
   }
 }
 
+// Calls f(offset) for every element of a strided block, in order.
+template <class F>
+inline void forEachOffset(const StridedLayout& L, int64_t count, F&& f) {
+  if (L.ndim <= 1) {
+    const int64_t s = L.ndim == 0 ? 0 : L.strides[0][0];
+    for (int64_t i = 0; i < count; i++) f(i * s);
+    return;
+  }
+  int64_t idx[kMaxDims] = {0};
+  int64_t off = 0;
+  const int last = L.ndim - 1;
+  const int64_t inner = L.shape[last], sIn = L.strides[0][last];
+  for (int64_t i = 0; i < count; i += inner) {
+    for (int64_t j = 0; j < inner; j++) f(off + j * sIn);
+    for (int d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      off += L.strides[0][d];
+      if (idx[d] < L.shape[d]) break;
+      off -= L.shape[d] * L.strides[0][d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// The sum of n values at stride s in double, over eight independent accumulators so that the
+// adds do not wait on each other.
+template <class T>
+inline double sumRow(const T* p, int64_t n, int64_t s) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  if (s == 1) {
+    for (; i + 8 <= n; i += 8)
+      for (int k = 0; k < 8; k++) a[k] += static_cast<double>(p[i + k]);
+  } else {
+    for (; i + 8 <= n; i += 8)
+      for (int k = 0; k < 8; k++) a[k] += static_cast<double>(p[(i + k) * s]);
+  }
+  for (; i < n; i++) a[0] += static_cast<double>(p[i * s]);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// The sum of a strided block: whole inner rows at a time.
+template <class T>
+inline double sumBlock(const T* base, const StridedLayout& L, int64_t count) {
+  if (L.ndim <= 1) return sumRow(base, count, L.ndim == 0 ? 0 : L.strides[0][0]);
+  const int last = L.ndim - 1;
+  const int64_t inner = L.shape[last], sIn = L.strides[0][last];
+  double acc = 0;
+  int64_t idx[kMaxDims] = {0};
+  int64_t off = 0;
+  for (int64_t i = 0; i < count; i += inner) {
+    acc += sumRow(base + off, inner, sIn);
+    for (int d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      off += L.strides[0][d];
+      if (idx[d] < L.shape[d]) break;
+      off -= L.shape[d] * L.strides[0][d];
+      idx[d] = 0;
+    }
+  }
+  return acc;
+}
+
+// sum, mean and var when the innermost kept dim is contiguous in x (a reduction over leading
+// or middle dims, as a broadcast gradient's): walking each output's block would stride
+// through memory, so whole contiguous runs of outputs accumulate together instead, row by
+// row of the reduced dims. Tasks split over the kept rows and over blocks of columns.
+template <class T, class O>
+void reduceColumns(R op, O* o, const T* p, const StridedLayout& outer, const StridedLayout& red, int64_t count,
+                   double correction) {
+  constexpr int64_t kCols = 512;
+  const int last = outer.ndim - 1;
+  const int64_t K = outer.shape[last], rows = outer.rows(), blocks = (K + kCols - 1) / kCols;
+  parallelFor(rows * blocks, 1, [&](int64_t t0, int64_t t1) {
+    double acc[kCols], mean[kCols];
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t row = t / blocks, c0 = (t % blocks) * kCols, n = std::min(kCols, K - c0);
+      int64_t rem = row, xo = 0;
+      for (int d = last - 1; d >= 0; d--) {
+        xo += (rem % outer.shape[d]) * outer.strides[1][d];
+        rem /= outer.shape[d];
+      }
+      const T* base = p + xo + c0;
+      std::fill(acc, acc + n, 0.0);
+      forEachOffset(red, count, [&](int64_t off) {
+        const T* r = base + off;
+        for (int64_t j = 0; j < n; j++) acc[j] += static_cast<double>(r[j]);
+      });
+      O* dst = o + row * K + c0;
+      if (op == R::sum) {
+        for (int64_t j = 0; j < n; j++) dst[j] = static_cast<O>(acc[j]);
+        continue;
+      }
+      for (int64_t j = 0; j < n; j++) mean[j] = acc[j] / static_cast<double>(count);
+      if (op == R::mean) {
+        for (int64_t j = 0; j < n; j++) dst[j] = static_cast<O>(mean[j]);
+        continue;
+      }
+      std::fill(acc, acc + n, 0.0);
+      forEachOffset(red, count, [&](int64_t off) {
+        const T* r = base + off;
+        for (int64_t j = 0; j < n; j++) {
+          const double d = static_cast<double>(r[j]) - mean[j];
+          acc[j] += d * d;
+        }
+      });
+      const double denom = static_cast<double>(count) - correction;
+      for (int64_t j = 0; j < n; j++)
+        dst[j] = static_cast<O>(denom > 0 ? acc[j] / denom : std::numeric_limits<double>::quiet_NaN());
+    }
+  });
+}
+
 template <class T, class O>
 void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, double correction) {
   const size_t keep = x.shape.size() - reduced;
@@ -60,6 +176,33 @@ void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, d
   O* o = out.ptr<O>();
   const T* p = x.ptr<T>();
   const int64_t outerCount = out.numel();
+  if constexpr (std::is_floating_point_v<T>) {
+    // Few outputs over long contiguous-or-evenly-strided blocks (a whole-tensor sum): split
+    // each block into fixed chunks across threads, partial sums added in order.
+    constexpr int64_t kChunk = 32768;
+    if ((op == R::sum || op == R::mean) && red.ndim <= 1 && outerCount < numThreads() && count >= 2 * kChunk) {
+      const int64_t s = red.ndim == 0 ? 0 : red.strides[0][0], chunks = (count + kChunk - 1) / kChunk;
+      std::vector<double> partial(chunks);
+      for (int64_t ob = 0; ob < outerCount; ob++) {
+        int64_t rem = ob, xo = 0;
+        for (int d = outer.ndim - 1; d >= 0; d--) {
+          xo += (rem % outer.shape[d]) * outer.strides[1][d];
+          rem /= outer.shape[d];
+        }
+        parallelFor(chunks, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; c++)
+            partial[c] = sumRow(p + xo + c * kChunk * s, std::min(kChunk, count - c * kChunk), s);
+        });
+        double acc = 0;
+        for (double v : partial) acc += v;
+        o[ob] = static_cast<O>(op == R::mean ? acc / static_cast<double>(count) : acc);
+      }
+      return;
+    }
+    const bool columns = (op == R::sum || op == R::mean || op == R::var) && outer.ndim > 0 && count > 1 &&
+                         outer.strides[1][outer.ndim - 1] == 1;
+    if (columns) return reduceColumns<T, O>(op, o, p, outer, red, count, correction);
+  }
   parallelFor(outerCount, count >= 4096 ? 1 : 4096 / std::max<int64_t>(count, 1), [&](int64_t b0, int64_t b1) {
     for (int64_t ob = b0; ob < b1; ob++) {
       // Offset of output element ob in x, from its multi-index over the kept dims.
@@ -73,8 +216,7 @@ void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, d
       switch (op) {
         case R::sum:
         case R::mean: {
-          double acc = 0;
-          walk(base, red, count, [&](T v, int64_t) { acc += static_cast<double>(v); });
+          const double acc = sumBlock(base, red, count);
           o[ob] = static_cast<O>(op == R::mean ? acc / static_cast<double>(count) : acc);
           break;
         }
@@ -119,9 +261,7 @@ void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, d
           break;
         }
         case R::var: {
-          double mean = 0;
-          walk(base, red, count, [&](T v, int64_t) { mean += static_cast<double>(v); });
-          mean /= static_cast<double>(count);
+          const double mean = sumBlock(base, red, count) / static_cast<double>(count);
           double ss = 0;
           walk(base, red, count, [&](T v, int64_t) {
             const double d = static_cast<double>(v) - mean;

@@ -1,0 +1,10 @@
+// AVX512 copy of the fused elementwise losses' float32 sweeps (loss_pointwise.inc).
+#define IV_VEC_FLOATS 16
+#include "loss_pointwise.inc"
+
+namespace iv {
+const PointwiseLossF* pointwiseLossAvx512() {
+  static const PointwiseLossF sweeps = {lossRangeF, gradRangeF};
+  return &sweeps;
+}
+}  // namespace iv

@@ -1,0 +1,27 @@
+// Float32 row primitives in explicit vectors (vmath.h's exp), compiled per instruction set
+// from rows_simd.inc: rows_simd_avx512.cc and rows_simd_avx2.cc. Callers dispatch on
+// activeIsa() and keep their own baseline loops for plain x86-64. Plain function pointers, so
+// no inline code crosses between the instruction-set libraries.
+#pragma once
+#include <cstdint>
+
+namespace iv {
+
+struct RowsSimd {
+  // y = sigmoid(x) over n contiguous values.
+  void (*sigmoid)(const float* x, float* y, int64_t n);
+  // y = x min(max(x + 3, 0), 6) / 6, and its gradient out = g d y / dx (elementwise.cc's forms).
+  void (*hardswish)(const float* x, float* y, int64_t n);
+  void (*hardswishGrad)(const float* x, const float* g, float* out, int64_t n);
+  // The maximum of a row.
+  float (*max)(const float* x, int64_t n);
+  // sum of exp(x[i] - sub), in double (nothing written).
+  double (*expSum)(const float* x, int64_t n, float sub);
+  // out[i] = a * exp(x[i] - sub) - b * w[i].
+  void (*scaledExp)(const float* x, float* out, int64_t n, float sub, float a, float b, const float* w);
+};
+
+const RowsSimd* rowsSimdAvx512();
+const RowsSimd* rowsSimdAvx2();
+
+}  // namespace iv
