@@ -7,8 +7,20 @@ import { mkdirSync, mkdtempSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  colorJitter, compose, DataLoader, encodePng, fashionMnist, fashionMnistAvailable, imageFolder,
-  randomHorizontalFlip, randomResizedCrop, resize, WORLD_DOMAINS, worldDataset, type Dataset, type Sample,
+  colorJitter,
+  compose,
+  DataLoader,
+  encodePng,
+  fashionMnist,
+  fashionMnistAvailable,
+  imageFolder,
+  randomHorizontalFlip,
+  randomResizedCrop,
+  resize,
+  WORLD_DOMAINS,
+  worldDataset,
+  type Dataset,
+  type Sample,
 } from '../src/data'
 
 interface Row {
@@ -43,9 +55,21 @@ async function main(): Promise<void> {
   const synthetic = WORLD_DOMAINS.filter((d) => d !== 'fashion')
   await timeGet('world 32px, all targets, clean', worldDataset({ size: 2000, imageSize: 32 }), 2000)
   await timeGet('world 64px, all targets, clean', worldDataset({ size: 1000, imageSize: 64 }), 1000)
-  await timeGet('world 64px, labels only, clean', worldDataset({ size: 1000, imageSize: 64, targets: ['labels'] }), 1000)
-  await timeGet('world 64px, all targets, 6 domains', worldDataset({ size: 1000, imageSize: 64, domains: synthetic }), 1000)
-  const aug = compose([randomResizedCrop(56, { scale: [0.35, 1] }), randomHorizontalFlip(), colorJitter({ brightness: 0.4, contrast: 0.4, saturation: 0.4 })])
+  await timeGet(
+    'world 64px, labels only, clean',
+    worldDataset({ size: 1000, imageSize: 64, targets: ['labels'] }),
+    1000,
+  )
+  await timeGet(
+    'world 64px, all targets, 6 domains',
+    worldDataset({ size: 1000, imageSize: 64, domains: synthetic }),
+    1000,
+  )
+  const aug = compose([
+    randomResizedCrop(56, { scale: [0.35, 1] }),
+    randomHorizontalFlip(),
+    colorJitter({ brightness: 0.4, contrast: 0.4, saturation: 0.4 }),
+  ])
   const world = worldDataset({ size: 3072, imageSize: 64, targets: ['labels', 'objects', 'caption'] })
   for (const workers of [0, 1, 2]) {
     await timeLoader(
@@ -55,7 +79,11 @@ async function main(): Promise<void> {
   }
   if (fashionMnistAvailable()) {
     const fm = fashionMnist({ split: 'train' })
-    await timeLoader('DataLoader Fashion-MNIST 28px, batch 256, workers 0', new DataLoader(fm, { batchSize: 256, shuffle: true }), 60)
+    await timeLoader(
+      'DataLoader Fashion-MNIST 28px, batch 256, workers 0',
+      new DataLoader(fm, { batchSize: 256, shuffle: true }),
+      60,
+    )
   }
   const dir = join(mkdtempSync(join(tmpdir(), 'gvd-bench-')), 'folder')
   const source = worldDataset({ size: 512, imageSize: 96, targets: ['labels'] })
@@ -75,7 +103,8 @@ async function main(): Promise<void> {
   console.log(`GV-D data bench (node ${process.version}, ${cpus().length} CPUs: ${cpus()[0]?.model ?? 'unknown'})`)
   console.log('| what | images | s | images/s |')
   console.log('|---|---:|---:|---:|')
-  for (const r of rows) console.log(`| ${r.what} | ${r.images} | ${r.seconds.toFixed(2)} | ${Math.round(r.images / r.seconds)} |`)
+  for (const r of rows)
+    console.log(`| ${r.what} | ${r.images} | ${r.seconds.toFixed(2)} | ${Math.round(r.images / r.seconds)} |`)
 }
 
 main().catch((err) => {

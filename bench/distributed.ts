@@ -96,7 +96,8 @@ function result<T>(command: string[], nproc: number | null): T {
   const spawn = nproc === null ? { file: command[0], args: command.slice(1), env } : d.mpirunCommand(nproc, command)
   const r = spawnSync(spawn.file, spawn.args, { encoding: 'utf8', env: { ...spawn.env, ...env } })
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '))
-  if (r.status !== 0 || !line) throw new Error(`bench: ${command.join(' ')} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
+  if (r.status !== 0 || !line)
+    throw new Error(`bench: ${command.join(' ')} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`)
   return JSON.parse(line.slice(7)) as T
 }
 
@@ -116,7 +117,16 @@ function main(): void {
     ['processes', 'batch each', 'step ms', 'images/s', 'speedup', 'efficiency', 'buckets', 'started during backward'],
     [
       [1, GLOBAL_BATCH, one.ms, (GLOBAL_BATCH * 1000) / one.ms, 1, 1, one.buckets, one.startedDuringBackward],
-      [2, GLOBAL_BATCH / 2, two.ms, (GLOBAL_BATCH * 1000) / two.ms, one.ms / two.ms, one.ms / two.ms / 2, two.buckets, two.startedDuringBackward],
+      [
+        2,
+        GLOBAL_BATCH / 2,
+        two.ms,
+        (GLOBAL_BATCH * 1000) / two.ms,
+        one.ms / two.ms,
+        one.ms / two.ms / 2,
+        two.buckets,
+        two.startedDuringBackward,
+      ],
     ],
   )
 
@@ -127,11 +137,18 @@ function main(): void {
   const cc = spawnSync('mpicc', ['-O2', `${binary}.c`, '-o', binary], { encoding: 'utf8' })
   const theirs = cc.status === 0 ? result<number[]>([binary, ...SIZES_MB.map(String)], 2) : null
   fs.rmSync(dir, { recursive: true, force: true })
-  const busGBs = (mb: number, ms: number) => (mb * 2 ** 20 * (2 * (2 - 1)) / 2 / (ms / 1000)) / 1e9
+  const busGBs = (mb: number, ms: number) => (mb * 2 ** 20 * (2 * (2 - 1))) / 2 / (ms / 1000) / 1e9
   printTable(
     `all-reduce (sum, float32, in place), 2 ranks on one machine, bus bandwidth GB/s (load average ${load})`,
     ['MB', 'intern-vision ms', 'GB/s', 'MPI_Allreduce (C) ms', 'GB/s', 'ratio'],
-    SIZES_MB.map((mb, i) => [mb, ours[i], busGBs(mb, ours[i]), theirs ? theirs[i] : NaN, theirs ? busGBs(mb, theirs[i]) : NaN, theirs ? theirs[i] / ours[i] : NaN]),
+    SIZES_MB.map((mb, i) => [
+      mb,
+      ours[i],
+      busGBs(mb, ours[i]),
+      theirs ? theirs[i] : NaN,
+      theirs ? busGBs(mb, theirs[i]) : NaN,
+      theirs ? theirs[i] / ours[i] : NaN,
+    ]),
   )
 }
 

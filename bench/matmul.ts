@@ -37,6 +37,14 @@ print(json.dumps(out))`)
 printTable(
   `matmul float32, 2 threads, GFLOP/s (median; kernel set: ${iv.cpuInfo().isa})`,
   ['shape', 'M', 'K', 'N', 'intern-vision', 'PyTorch', 'ratio'],
-  shapes.map(([name, m, k, n], i) => [name, m, k, n, ours[i], torch ? torch[i] : NaN, torch ? ours[i] / torch[i] : NaN]),
+  shapes.map(([name, m, k, n], i) => [
+    name,
+    m,
+    k,
+    n,
+    ours[i],
+    torch ? torch[i] : NaN,
+    torch ? ours[i] / torch[i] : NaN,
+  ]),
 )
 if (!hasTorch) console.log('(PyTorch not importable: install Debian python3-torch for the comparison columns)')

@@ -58,13 +58,17 @@ function ours(c: Case): number {
     params.push(x)
     step = () => iv.crossEntropy(x, target).backward()
   }
-  return timeIt(() => {
-    iv.scope(step)
-    for (const p of params) {
-      p.grad?.dispose()
-      p.grad = null
-    }
-  }, c.runs, 1)
+  return timeIt(
+    () => {
+      iv.scope(step)
+      for (const p of params) {
+        p.grad?.dispose()
+        p.grad = null
+      }
+    },
+    c.runs,
+    1,
+  )
 }
 
 const torchCode = `

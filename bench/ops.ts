@@ -38,11 +38,19 @@ const cases: Case[] = [
   ['dropout p=0.1', () => iv.dropout(x, 0.1, true), 'F.dropout(x, 0.1, True)'],
   ['embedding [64x128] of [10000, 256]', () => iv.embedding(ids, table), 'F.embedding(ids, table)'],
   ['gather [256, 100] of [256, 1000]', () => iv.gather(logits, 1, gatherIdx), 'torch.gather(logits, 1, gidx)'],
-  ['indexSelect 4096 rows', () => iv.indexSelect(table, 0, ids.flatten().narrow(0, 0, 4096)), 'torch.index_select(table, 0, ids.flatten()[:4096])'],
+  [
+    'indexSelect 4096 rows',
+    () => iv.indexSelect(table, 0, ids.flatten().narrow(0, 0, 4096)),
+    'torch.index_select(table, 0, ids.flatten()[:4096])',
+  ],
   ['avgPool2d 2x2', () => iv.avgPool2d(x, { kernelSize: 2 }), 'F.avg_pool2d(x, 2)'],
   ['adaptiveAvgPool2d 1', () => iv.adaptiveAvgPool2d(x, 1), 'F.adaptive_avg_pool2d(x, 1)'],
   ['pad reflect 2', () => iv.pad(x, [2, 2, 2, 2], { mode: 'reflect' }), "F.pad(x, (2, 2, 2, 2), mode='reflect')"],
-  ['interpolate bilinear x2', () => iv.interpolate(x, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }), "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)"],
+  [
+    'interpolate bilinear x2',
+    () => iv.interpolate(x, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }),
+    "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)",
+  ],
 ]
 const target = iv.rand(X)
 const src = leaf([256, 100])
@@ -50,21 +58,39 @@ cases.push(
   ['clamp', () => x.clamp(-0.5, 0.5), 'x.clamp(-0.5, 0.5)'],
   ['pow 3', () => x.pow(3), 'x.pow(3)'],
   ['where', () => iv.where(x.gt(0), x, y), 'torch.where(x > 0, x, y)'],
-  ['scatterAdd [256, 100] into [256, 1000]', () => iv.scatterAdd(logits, 1, gatherIdx, src), 'logits.scatter_add(1, gidx, src)'],
+  [
+    'scatterAdd [256, 100] into [256, 1000]',
+    () => iv.scatterAdd(logits, 1, gatherIdx, src),
+    'logits.scatter_add(1, gidx, src)',
+  ],
   ['mseLoss', () => iv.mseLoss(x, y), 'F.mse_loss(x, y)'],
   ['l1Loss', () => iv.l1Loss(x, y), 'F.l1_loss(x, y)'],
   ['smoothL1Loss', () => iv.smoothL1Loss(x, y), 'F.smooth_l1_loss(x, y)'],
-  ['binaryCrossEntropyWithLogits', () => iv.binaryCrossEntropyWithLogits(x, target), 'F.binary_cross_entropy_with_logits(x, target)'],
+  [
+    'binaryCrossEntropyWithLogits',
+    () => iv.binaryCrossEntropyWithLogits(x, target),
+    'F.binary_cross_entropy_with_logits(x, target)',
+  ],
   ['cosineSimilarity over C', () => iv.cosineSimilarity(x, y, { dim: 1 }), 'F.cosine_similarity(x, y, dim=1)'],
   ['normalize over C', () => iv.normalize(x, { dim: 1 }), 'F.normalize(x, dim=1)'],
 )
 const convT = leaf([64, 32, 2, 2])
-cases.push(['convTranspose2d 64->32 2x2 s2', () => iv.convTranspose2d(x, convT, null, { stride: 2 }), 'F.conv_transpose2d(x, convT, stride=2)'])
+cases.push([
+  'convTranspose2d 64->32 2x2 s2',
+  () => iv.convTranspose2d(x, convT, null, { stride: 2 }),
+  'F.conv_transpose2d(x, convT, stride=2)',
+])
 
-const ours = cases.map(([, fn]) =>
-  timeIt(() => iv.scope(() => {
-    fn().sum().backward()
-  }), 7, 2) * 1000,
+const ours = cases.map(
+  ([, fn]) =>
+    timeIt(
+      () =>
+        iv.scope(() => {
+          fn().sum().backward()
+        }),
+      7,
+      2,
+    ) * 1000,
 )
 const torch = hasTorch
   ? torchRun<number[]>(`

@@ -79,7 +79,9 @@ print(json.dumps(out))
 
 const threads = iv.getNumThreads()
 const info = iv.cpuInfo()
-console.log(`optimizer step, ${TENSORS} x ${NUMEL} float32 = ${(TENSORS * NUMEL) / 1e6}M parameters, ${threads} threads (${info.isa}), median of ${STEPS} steps`)
+console.log(
+  `optimizer step, ${TENSORS} x ${NUMEL} float32 = ${(TENSORS * NUMEL) / 1e6}M parameters, ${threads} threads (${info.isa}), median of ${STEPS} steps`,
+)
 for (const c of configs) {
   const mine = ours(c)
   const t = torchTimes(c, threads)

@@ -27,11 +27,27 @@ async function saveRandomAmateur(dir: string, seed: number): Promise<void> {
   manualSeed(seed)
   const tokenizer = await captionTokenizer(a.sources)
   const model: AmateurModelConfig = {
-    backbone: a.backbone, imageSize: a.imageSize, ...DEFAULT_MODEL_SHAPE, text: { ...DEFAULT_MODEL_SHAPE.text }, tokenizer: tokenizer.toJSON(), selfSupervised: 'simsiam',
+    backbone: a.backbone,
+    imageSize: a.imageSize,
+    ...DEFAULT_MODEL_SHAPE,
+    text: { ...DEFAULT_MODEL_SHAPE.text },
+    tokenizer: tokenizer.toJSON(),
+    selfSupervised: 'simsiam',
   }
   saveStage(dir, new AmateurModel(model), {
-    name: 'amateur', kind: 'amateur', version: packageVersion(), backbone: a.backbone, imageSize: a.imageSize, sources: a.sources,
-    steps: 0, batchSize: a.batchSize, seconds: 0, finalLosses: {}, parents: [], config: { seed, model }, createdAt: new Date().toISOString(),
+    name: 'amateur',
+    kind: 'amateur',
+    version: packageVersion(),
+    backbone: a.backbone,
+    imageSize: a.imageSize,
+    sources: a.sources,
+    steps: 0,
+    batchSize: a.batchSize,
+    seconds: 0,
+    finalLosses: {},
+    parents: [],
+    config: { seed, model },
+    createdAt: new Date().toISOString(),
   })
 }
 
@@ -57,15 +73,37 @@ async function main(): Promise<void> {
       const a = preset.amateur
       await saveRandomAmateur(dir('amateur-random'), seed)
       await trainAmateur({ ...a, seed, out: dir('amateur'), log: quiet })
-      const [randomA, trainedA] = [await evaluateAmateur(dir('amateur-random'), { size: 500 }), await evaluateAmateur(dir('amateur'), { size: 500 })]
+      const [randomA, trainedA] = [
+        await evaluateAmateur(dir('amateur-random'), { size: 500 }),
+        await evaluateAmateur(dir('amateur'), { size: 500 }),
+      ]
       record('Up-A|image-to-text top-1 %', randomA.imageToTextTop1, trainedA.imageToTextTop1)
       record('Up-A|text-to-image top-1 %', randomA.textToImageTop1, trainedA.textToImageTop1)
       for (const type of ['C', 'D', 'S'] as ExpertType[]) {
         const e = preset.experts[type]
-        const common = { type, backbone: e.backbone, imageSize: e.imageSize, sources: e.sources, steps: e.steps, batchSize: e.batchSize, lr: e.lr, seed, log: quiet }
+        const common = {
+          type,
+          backbone: e.backbone,
+          imageSize: e.imageSize,
+          sources: e.sources,
+          steps: e.steps,
+          batchSize: e.batchSize,
+          lr: e.lr,
+          seed,
+          log: quiet,
+        }
         await trainExpert({ ...common, init: { amateur: dir('amateur') }, out: dir(`expert-${type}`) })
-        await trainExpert({ ...common, init: 'scratch', name: `expert-${type}-scratch`, out: dir(`expert-${type}-scratch`) })
-        record(`Up-E ${type}|${EXPERT_METRIC[type]}, mean of sources`, sourceMean(await evaluateExpert(dir(`expert-${type}-scratch`))), sourceMean(await evaluateExpert(dir(`expert-${type}`))))
+        await trainExpert({
+          ...common,
+          init: 'scratch',
+          name: `expert-${type}-scratch`,
+          out: dir(`expert-${type}-scratch`),
+        })
+        record(
+          `Up-E ${type}|${EXPERT_METRIC[type]}, mean of sources`,
+          sourceMean(await evaluateExpert(dir(`expert-${type}-scratch`))),
+          sourceMean(await evaluateExpert(dir(`expert-${type}`))),
+        )
       }
       console.error(`seed ${seed} done after ${((Date.now() - started) / 1000).toFixed(0)} s`)
     }

@@ -23,7 +23,15 @@ import { AmateurModel, DEFAULT_MODEL_SHAPE } from '../src/intern/amateur-model'
 import { ExpertModel } from '../src/intern/expert'
 import { Generalist, GeneralistModel } from '../src/intern/generalist'
 import { resolveAmateurWeights } from '../src/intern/losses'
-import { BalancedBatches, createTaskHead, resolveSources, shares, toSourceBatches, type RawSourceBatch, type SourceBatch } from '../src/intern/objectives'
+import {
+  BalancedBatches,
+  createTaskHead,
+  resolveSources,
+  shares,
+  toSourceBatches,
+  type RawSourceBatch,
+  type SourceBatch,
+} from '../src/intern/objectives'
 import { getPreset, type StagePreset } from '../src/intern/presets'
 import type { ExpertType } from '../src/intern/stage-io'
 import { hasTorch, median, printTable, torchRun } from './util'
@@ -52,7 +60,10 @@ interface StageBench {
 
 const now = () => Number(process.hrtime.bigint()) / 1e9
 
-/** Times RUNS training steps after WARMUP unmeasured ones, in fit()'s order, each in a scope (AdamW, weight decay 0.05 as every stage). */
+/**
+ * Times RUNS training steps after WARMUP unmeasured ones, in fit()'s order, each in a scope (AdamW, weight decay 0.05
+ * as every stage).
+ */
 function timeSteps(model: Module, lr: number, clip: number | null, loss: () => iv.Tensor): StepTimes {
   const optimizer = new iv.AdamW(iv.paramGroupsNoDecay(model.namedParameters(), 0.05), { lr })
   model.train()
@@ -88,20 +99,34 @@ async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
   return median(times)
 }
 
-const randomImages = (s: Stacked<Float32Array>): Stacked<Float32Array> => ({ data: Float32Array.from({ length: s.data.length }, Math.random), shape: s.shape })
+const randomImages = (s: Stacked<Float32Array>): Stacked<Float32Array> => ({
+  data: Float32Array.from({ length: s.data.length }, Math.random),
+  shape: s.shape,
+})
 
 /** Up-A at the preset's settings; also what the PyTorch side needs to run the same shapes. */
 async function amateurBench(s: StagePreset): Promise<{ bench: StageBench; torchSpec: object }> {
   iv.manualSeed(SEED)
   const tokenizer = await captionTokenizer(s.sources)
   const model = new AmateurModel({
-    backbone: s.backbone, imageSize: s.imageSize, ...DEFAULT_MODEL_SHAPE, text: { ...DEFAULT_MODEL_SHAPE.text }, tokenizer: tokenizer.toJSON(), selfSupervised: 'simsiam',
+    backbone: s.backbone,
+    imageSize: s.imageSize,
+    ...DEFAULT_MODEL_SHAPE,
+    text: { ...DEFAULT_MODEL_SHAPE.text },
+    tokenizer: tokenizer.toJSON(),
+    selfSupervised: 'simsiam',
   })
   // A full queue, as after the first queueSize / batchSize steps: the lookup's steady-state cost.
   iv.scope(() => model.queue.enqueue(iv.randn([model.config.queueSize, model.config.embedDim])))
   const weights = resolveAmateurWeights()
   const data = imageTextDataset(s.sources, { size: 4096, imageSize: s.imageSize, split: 'train' })
-  const loader = new DataLoader(data, { batchSize: s.batchSize, shuffle: true, seed: SEED, dropLast: true, transform: amateurViews(s.imageSize) })
+  const loader = new DataLoader(data, {
+    batchSize: s.batchSize,
+    shuffle: true,
+    seed: SEED,
+    dropLast: true,
+    transform: amateurViews(s.imageSize),
+  })
   const batches = loader[Symbol.asyncIterator]()
   const dataTime = await timeAsync(() => batches.next())
   const real = (await batches.next()).value as Batch
@@ -120,9 +145,19 @@ async function amateurBench(s: StagePreset): Promise<{ bench: StageBench; torchS
     const masked = maskTokens(first.inputIds, model.tokenizer)
     return {
       viewsShape: [2 * s.batchSize, 3, s.imageSize, s.imageSize],
-      vocabSize: tokenizer.vocabSize, text: model.config.text, embedDim: model.config.embedDim, projectorDim: model.config.projectorDim,
-      predictorDim: model.config.predictorDim, queueSize: model.config.queueSize, weights, lr: s.lr, weightDecay: AMATEUR_WEIGHT_DECAY,
-      ids: both.inputIds.toArray(), mask: both.attentionMask.toArray(), maskedIds: masked.inputIds.toArray(), maskedMask: first.attentionMask.toArray(),
+      vocabSize: tokenizer.vocabSize,
+      text: model.config.text,
+      embedDim: model.config.embedDim,
+      projectorDim: model.config.projectorDim,
+      predictorDim: model.config.predictorDim,
+      queueSize: model.config.queueSize,
+      weights,
+      lr: s.lr,
+      weightDecay: AMATEUR_WEIGHT_DECAY,
+      ids: both.inputIds.toArray(),
+      mask: both.attentionMask.toArray(),
+      maskedIds: masked.inputIds.toArray(),
+      maskedMask: first.attentionMask.toArray(),
       labels: masked.labels.toArray(),
     }
   })
@@ -145,17 +180,28 @@ async function makeBatch(streams: BalancedBatches[], i: number): Promise<void> {
 }
 
 /** An expert's source-balanced stream of `batchSize` images a step, over a run of `steps` (as trainExpert makes it). */
-function expertStream(type: ExpertType, s: StagePreset, batchSize: number, steps: number, seed: number): BalancedBatches {
+function expertStream(
+  type: ExpertType,
+  s: StagePreset,
+  batchSize: number,
+  steps: number,
+  seed: number,
+): BalancedBatches {
   const sources = resolveSources('bench stages', type, s.sources)
   const share = shares(batchSize, sources.length)
-  const datasets = sources.map((src, i) => src.create({ size: steps * share[i], imageSize: s.imageSize, split: 'train' }))
+  const datasets = sources.map((src, i) =>
+    src.create({ size: steps * share[i], imageSize: s.imageSize, split: 'train' }),
+  )
   return new BalancedBatches(sources, datasets, share, seed)
 }
 
 async function expertBench(type: ExpertType, s: StagePreset): Promise<StageBench> {
   iv.manualSeed(SEED)
   const backbone = createModel(s.backbone, { imageSize: s.imageSize })
-  const model = new ExpertModel(backbone, createTaskHead(type, backbone, resolveSources('bench stages', type, s.sources)))
+  const model = new ExpertModel(
+    backbone,
+    createTaskHead(type, backbone, resolveSources('bench stages', type, s.sources)),
+  )
   const stream = expertStream(type, s, s.batchSize, s.steps, SEED)
   let i = 1
   const data = await timeAsync(() => makeBatch([stream], i++))
@@ -168,15 +214,22 @@ async function expertBench(type: ExpertType, s: StagePreset): Promise<StageBench
 async function generalistBench(types: ExpertType[]): Promise<StageBench> {
   iv.manualSeed(SEED)
   const g = preset.generalist
-  const backbone = new Generalist(types, types.map(() => createModel(g.backbone, { imageSize: g.imageSize })))
-  const heads = types.map((t) => createTaskHead(t, backbone, resolveSources('bench stages', t, preset.experts[t].sources)))
+  const backbone = new Generalist(
+    types,
+    types.map(() => createModel(g.backbone, { imageSize: g.imageSize })),
+  )
+  const heads = types.map((t) =>
+    createTaskHead(t, backbone, resolveSources('bench stages', t, preset.experts[t].sources)),
+  )
   const model = new GeneralistModel(backbone, heads)
   const perExpert = shares(g.batchSize, types.length)
   const streams = types.map((t, e) => expertStream(t, preset.experts[t], perExpert[e], g.steps, SEED + e))
   let i = 1
   const data = await timeAsync(() => makeBatch(streams, i++))
   const parts = await Promise.all(streams.map(stepBatch))
-  const times = timeSteps(model, g.lr, 5, () => heads.map((h, e) => h.loss(backbone, parts[e]).loss).reduce((sum, l) => sum.add(l)))
+  const times = timeSteps(model, g.lr, 5, () =>
+    heads.map((h, e) => h.loss(backbone, parts[e]).loss).reduce((sum, l) => sum.add(l)),
+  )
   return { name: `Up-G ${types.join('-')}`, batch: g.batchSize, times, data }
 }
 
@@ -193,17 +246,37 @@ async function attempt<T>(name: string, fn: () => Promise<T>): Promise<T | null>
 async function main(): Promise<void> {
   const amateur = await attempt('Up-A', () => amateurBench(preset.amateur))
   const rows: (StageBench | null)[] = [amateur?.bench ?? null]
-  for (const type of ['C', 'D', 'S'] as ExpertType[]) rows.push(await attempt(`Up-E ${type}`, () => expertBench(type, preset.experts[type])))
+  for (const type of ['C', 'D', 'S'] as ExpertType[])
+    rows.push(await attempt(`Up-E ${type}`, () => expertBench(type, preset.experts[type])))
   rows.push(await attempt('Up-G C-D-S', () => generalistBench(['C', 'D', 'S'])))
 
   const ms = (x: number) => x * 1000
   printTable(
     `upstream stage training steps, cpu-quick preset (mn-t, 32 px), 2 threads, median of ${RUNS} steps; data timed apart`,
-    ['stage', 'batch', 'ms forward', 'ms backward', 'ms optimizer', 'ms step', 'ms data', 'images/s', 'images/s with data'],
-    rows.filter((r): r is StageBench => r !== null).map((r) => [
-      r.name, r.batch, ms(r.times.forward), ms(r.times.backward), ms(r.times.optimizer), ms(r.times.step), ms(r.data),
-      r.batch / r.times.step, r.batch / (r.times.step + r.data),
-    ]),
+    [
+      'stage',
+      'batch',
+      'ms forward',
+      'ms backward',
+      'ms optimizer',
+      'ms step',
+      'ms data',
+      'images/s',
+      'images/s with data',
+    ],
+    rows
+      .filter((r): r is StageBench => r !== null)
+      .map((r) => [
+        r.name,
+        r.batch,
+        ms(r.times.forward),
+        ms(r.times.backward),
+        ms(r.times.optimizer),
+        ms(r.times.step),
+        ms(r.data),
+        r.batch / r.times.step,
+        r.batch / (r.times.step + r.data),
+      ]),
   )
 
   if (!amateur || !hasTorch) return

@@ -17,9 +17,20 @@ const GAP = 6
 const CAPTION = 34
 
 const PALETTE: [number, number, number][] = [
-  [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
-  [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128], [170, 110, 40],
-  [128, 0, 0], [170, 255, 195],
+  [230, 25, 75],
+  [60, 180, 75],
+  [255, 225, 25],
+  [0, 130, 200],
+  [245, 130, 48],
+  [145, 30, 180],
+  [70, 240, 240],
+  [240, 50, 230],
+  [210, 245, 60],
+  [250, 190, 212],
+  [0, 128, 128],
+  [170, 110, 40],
+  [128, 0, 0],
+  [170, 255, 195],
 ]
 
 async function main(): Promise<void> {
@@ -92,18 +103,24 @@ async function main(): Promise<void> {
     captions.push({
       x: GAP,
       y: y0 + PANEL + 28,
-      text: `labels: ${Object.entries(sample.labels!).map(([k, v]) => `${k}=${ds.info.labelSpaces[k].classes[v]}`).join(' ')}`,
+      text: `labels: ${Object.entries(sample.labels!)
+        .map(([k, v]) => `${k}=${ds.info.labelSpaces[k].classes[v]}`)
+        .join(' ')}`,
     })
   }
   const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${captions
-    .map((c) => `<text x="${c.x}" y="${c.y}" font-family="sans-serif" font-size="12" fill="#eee">${escape(c.text)}</text>`)
+    .map(
+      (c) => `<text x="${c.x}" y="${c.y}" font-family="sans-serif" font-size="12" fill="#eee">${escape(c.text)}</text>`,
+    )
     .join('')}</svg>`
   await sharp(canvas, { raw: { width, height, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .png()
     .toFile(out)
-  console.log(`wrote ${out} (${width}x${height}): ${rows} scenes, one per domain; columns: image+boxes, instances, classes, depth`)
+  console.log(
+    `wrote ${out} (${width}x${height}): ${rows} scenes, one per domain; columns: image+boxes, instances, classes, depth`,
+  )
 }
 
 main().catch((err) => {

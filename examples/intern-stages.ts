@@ -12,13 +12,28 @@ const common = { backbone: 'mn-t', imageSize: 32, lr: 2e-3, seed: 0, log: { quie
 async function main(): Promise<void> {
   await iv.intern.trainAmateur({ ...common, steps: 20, batchSize: 16, out: `${out}/amateur` })
   for (const type of ['C', 'D'] as const) {
-    await iv.intern.trainExpert({ ...common, type, init: { amateur: `${out}/amateur` }, steps: 20, batchSize: 12, out: `${out}/expert-${type}` })
+    await iv.intern.trainExpert({
+      ...common,
+      type,
+      init: { amateur: `${out}/amateur` },
+      steps: 20,
+      batchSize: 12,
+      out: `${out}/expert-${type}`,
+    })
   }
-  await iv.intern.trainGeneralist({ ...common, experts: [`${out}/expert-C`, `${out}/expert-D`], steps: 10, batchSize: 12, out: `${out}/generalist-C-D` })
+  await iv.intern.trainGeneralist({
+    ...common,
+    experts: [`${out}/expert-C`, `${out}/expert-D`],
+    steps: 10,
+    batchSize: 12,
+    out: `${out}/generalist-C-D`,
+  })
   const backbone = iv.intern.loadUpstreamBackbone(`${out}/generalist-C-D`)
   const task = iv.benchmark.getTask('fashion-mnist')
   const row = await iv.benchmark.linearProbe(backbone, task, { method: 'up-g-cd', percent: 10, seed: 0 })
-  console.log(`Up-G (C-D) on ${task.name}, 10% of its training data, linear probe: ${(row.value * 100).toFixed(1)}% ${task.metric}`)
+  console.log(
+    `Up-G (C-D) on ${task.name}, 10% of its training data, linear probe: ${(row.value * 100).toFixed(1)}% ${task.metric}`,
+  )
 }
 
 main().catch((e: Error) => {

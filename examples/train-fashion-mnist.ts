@@ -15,7 +15,10 @@ async function main(): Promise<void> {
   const test = iv.data.fashionMnist({ split: 'test' })
   const model = iv.createModel('mn-t', { numClasses: 10, inChannels: 1, imageSize: 28 })
   const optimizer = new iv.AdamW(iv.paramGroupsNoDecay(model.namedParameters(), 0.05), { lr: 0.004 })
-  const scheduler = new iv.LRScheduler(optimizer, iv.warmupCosineSchedule({ warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps }))
+  const scheduler = new iv.LRScheduler(
+    optimizer,
+    iv.warmupCosineSchedule({ warmupSteps: Math.min(100, Math.floor(steps / 10)), totalSteps: steps }),
+  )
   const loader = new iv.data.DataLoader(train, { batchSize, shuffle: true, seed: 0, dropLast: true })
   await iv.fit({
     model,

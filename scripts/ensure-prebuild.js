@@ -20,7 +20,8 @@ function newestSource(p) {
 
 const stale =
   !binary ||
-  fs.statSync(path.join(dir, binary)).mtimeMs < Math.max(newestSource(path.join(root, 'native')), fs.statSync(path.join(root, 'binding.gyp')).mtimeMs)
+  fs.statSync(path.join(dir, binary)).mtimeMs <
+    Math.max(newestSource(path.join(root, 'native')), fs.statSync(path.join(root, 'binding.gyp')).mtimeMs)
 if (stale) {
   console.log('prebuilds/ is missing or older than native/: running npm run prebuild')
   execSync('npm run prebuild', { cwd: root, stdio: 'inherit' })

@@ -4,7 +4,15 @@
 //   npx tsx scripts/make-shot-lists.ts [task ...]     (default: every default task)
 
 import { mkdirSync } from 'node:fs'
-import { DEFAULT_TASKS, drawShotList, getTask, SHIPPED_PERCENTS, SHIPPED_SEEDS, SHOTS_DIR, shotListPath } from '../src/benchmark/tasks'
+import {
+  DEFAULT_TASKS,
+  drawShotList,
+  getTask,
+  SHIPPED_PERCENTS,
+  SHIPPED_SEEDS,
+  SHOTS_DIR,
+  shotListPath,
+} from '../src/benchmark/tasks'
 import { formatShotList } from '../src/data/sampling'
 import type { Annotation, Dataset, Sample } from '../src/data/types'
 import { atomicWrite } from '../src/io/atomic'

@@ -34,6 +34,7 @@ export function emptyCache(): void {
 let version: string | undefined
 /** The version in the package's package.json. */
 export function packageVersion(): string {
-  version ??= (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version
+  version ??= (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string })
+    .version
   return version
 }

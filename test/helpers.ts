@@ -2,7 +2,14 @@
 import type { Test } from 'tap'
 import { randn, type Tensor } from '../src'
 
-export function assertClose(t: Test, actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-5, atol = 1e-6, msg = ''): void {
+export function assertClose(
+  t: Test,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol = 1e-5,
+  atol = 1e-6,
+  msg = '',
+): void {
   if (actual.length !== expected.length) {
     t.fail(`${msg} length ${actual.length} != ${expected.length}`)
     return

@@ -23,9 +23,6 @@ function rnd(shape, dtype, nan = false) {
   return iv.tensor(d, { shape, dtype })
 }
 
-
-
-
 // Runs `name` on the CPU backend with `cpuArgs` and on CUDA with the same arguments moved
 // over (tensors copied, everything else as is).
 function both(name, args) {
@@ -275,13 +272,76 @@ function timeMs(fn, iters = 10, repeats = 5) {
   return median(ts)
 }
 
-const BENCH = process.env.CONV_BENCH === '0' ? [] : [
-  { label: 'ResNet 3x3 64->64 56x56', N: 32, C: 64, H: 56, W: 56, K: 64, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1 },
-  { label: 'ResNet 1x1 256->64 56x56', N: 32, C: 256, H: 56, W: 56, K: 64, kh: 1, kw: 1, stride: 1, pad: 0, groups: 1 },
-  { label: 'ResNet 3x3 s2 128->128 56->28', N: 32, C: 128, H: 56, W: 56, K: 128, kh: 3, kw: 3, stride: 2, pad: 1, groups: 1 },
-  { label: 'depthwise 3x3 96ch 56x56', N: 32, C: 96, H: 56, W: 56, K: 96, kh: 3, kw: 3, stride: 1, pad: 1, groups: 96 },
-  { label: 'depthwise 3x3 384ch 28x28', N: 32, C: 384, H: 28, W: 28, K: 384, kh: 3, kw: 3, stride: 1, pad: 1, groups: 384 },
-]
+const BENCH =
+  process.env.CONV_BENCH === '0'
+    ? []
+    : [
+        {
+          label: 'ResNet 3x3 64->64 56x56',
+          N: 32,
+          C: 64,
+          H: 56,
+          W: 56,
+          K: 64,
+          kh: 3,
+          kw: 3,
+          stride: 1,
+          pad: 1,
+          groups: 1,
+        },
+        {
+          label: 'ResNet 1x1 256->64 56x56',
+          N: 32,
+          C: 256,
+          H: 56,
+          W: 56,
+          K: 64,
+          kh: 1,
+          kw: 1,
+          stride: 1,
+          pad: 0,
+          groups: 1,
+        },
+        {
+          label: 'ResNet 3x3 s2 128->128 56->28',
+          N: 32,
+          C: 128,
+          H: 56,
+          W: 56,
+          K: 128,
+          kh: 3,
+          kw: 3,
+          stride: 2,
+          pad: 1,
+          groups: 1,
+        },
+        {
+          label: 'depthwise 3x3 96ch 56x56',
+          N: 32,
+          C: 96,
+          H: 56,
+          W: 56,
+          K: 96,
+          kh: 3,
+          kw: 3,
+          stride: 1,
+          pad: 1,
+          groups: 96,
+        },
+        {
+          label: 'depthwise 3x3 384ch 28x28',
+          N: 32,
+          C: 384,
+          H: 28,
+          W: 28,
+          K: 384,
+          kh: 3,
+          kw: 3,
+          stride: 1,
+          pad: 1,
+          groups: 384,
+        },
+      ]
 
 function bench() {
   const rows = []
@@ -320,7 +380,12 @@ function torchTimes() {
     })
     return JSON.parse(text.trim().split('\n').pop())
   } catch (e) {
-    console.log(`torch_conv.py failed: ${String(e.stderr || e.message).split('\n').slice(-5).join(' | ')}`)
+    console.log(
+      `torch_conv.py failed: ${String(e.stderr || e.message)
+        .split('\n')
+        .slice(-5)
+        .join(' | ')}`,
+    )
     return {}
   }
 }
@@ -330,7 +395,12 @@ function main() {
   const seed = Number(process.env.SEED ?? Date.now() % 100000)
   console.log(`device: ${cuda.deviceName()}, seed ${seed} (SEED=${seed} repeats this run's inputs)`)
   iv.manualSeed(seed)
-  for (const [label, fn] of [['conv', checkConv], ['pool', checkPool], ['batchNorm', checkBatchNorm], ['groupNorm', checkGroupNorm]]) {
+  for (const [label, fn] of [
+    ['conv', checkConv],
+    ['pool', checkPool],
+    ['batchNorm', checkBatchNorm],
+    ['groupNorm', checkGroupNorm],
+  ]) {
     const t0 = Date.now()
     fn()
     console.log(`checked ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
@@ -360,7 +430,9 @@ function main() {
   ]
   for (const r of rows) {
     const t = torch[r.key]
-    lines.push(`| ${r.label} | ${r.pass} | ${r.ms.toFixed(3)} | ${t === undefined ? '-' : t.toFixed(3)} | ${t === undefined ? '-' : (t / r.ms).toFixed(2)} | ${r.tflops.toFixed(2)} |`)
+    lines.push(
+      `| ${r.label} | ${r.pass} | ${r.ms.toFixed(3)} | ${t === undefined ? '-' : t.toFixed(3)} | ${t === undefined ? '-' : (t / r.ms).toFixed(2)} | ${r.tflops.toFixed(2)} |`,
+    )
   }
   const text = [
     `# CUDA conv check: ${cuda.deviceName()}, ${new Date().toISOString().slice(0, 10)}, torch ${torch.torch ?? 'not run'} (cuDNN ${torch.cudnn ?? '-'}, TF32 off)`,

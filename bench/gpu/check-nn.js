@@ -1,7 +1,7 @@
 'use strict'
 // The CUDA check of attention, softmax, layer norm, cross-entropy and the fused optimizer
-// steps (native/cuda/binding/{attention,softmax,norm,loss,optim}.cc), run by bench/gpu/check.sh after check.js, from the
-// compiled lib/. Each kernel is called through backend.run with the same arguments on both
+// steps (native/cuda/binding/{attention,softmax,norm,loss,optim}.cc), run by bench/gpu/check.sh
+// after check.js, from the compiled lib/. Each kernel is called through backend.run with the same arguments on both
 // devices (the TS ops' calls), on fresh random inputs, outputs poisoned with NaN first;
 // relative error ||out - ref|| / ||ref|| under 1e-5 for float32 and 1e-12 for float64 (a
 // non-finite reference value must be matched exactly). Then timings against PyTorch on the
@@ -30,7 +30,10 @@ function compareNumber(name, got, ref, tol) {
   results.push([name, err, tol, pass])
   if (!pass) console.log(`FAIL ${name}: got ${got}, expected ${ref}`)
 }
-const runBoth = (name, cpuArgs, cudaArgs) => [cpuArgs[0].backend.run(name, ...cpuArgs), cudaArgs[0].backend.run(name, ...cudaArgs)]
+const runBoth = (name, cpuArgs, cudaArgs) => [
+  cpuArgs[0].backend.run(name, ...cpuArgs),
+  cudaArgs[0].backend.run(name, ...cudaArgs),
+]
 
 // ---- attention ----
 
@@ -49,8 +52,13 @@ function maskFor(kind, B, L, S, dtype) {
 
 function checkAttention() {
   const cases = []
-  for (const E of [32, 48, 64, 128]) for (const mask of ['none', 'causal', 'bool', 'additive']) cases.push(['float32', 5, 77, 93, E, E, mask])
-  cases.push(['float32', 3, 130, 130, 64, 64, 'causal'], ['float32', 4, 70, 50, 16, 16, 'none'], ['float32', 4, 40, 66, 64, 32, 'bool'])
+  for (const E of [32, 48, 64, 128])
+    for (const mask of ['none', 'causal', 'bool', 'additive']) cases.push(['float32', 5, 77, 93, E, E, mask])
+  cases.push(
+    ['float32', 3, 130, 130, 64, 64, 'causal'],
+    ['float32', 4, 70, 50, 16, 16, 'none'],
+    ['float32', 4, 40, 66, 64, 32, 'bool'],
+  )
   for (const mask of ['none', 'causal', 'bool', 'additive']) cases.push(['float64', 3, 45, 61, 32, 32, mask])
   cases.push(['float64', 2, 33, 20, 48, 24, 'additive'])
   for (const [dtype, B, L, S, E, Ev, maskKind] of cases) {
@@ -65,7 +73,11 @@ function checkAttention() {
       const [outC, outD] = outs([B, L, Ev], dtype)
       const [lseC, lseD] = outs([B, L], dtype)
       const dm = (t) => (t ? t.cuda() : null)
-      runBoth('attentionForward', [outC, lseC, q, k, v, mask, causal, scale, 0, 0, 0], [outD, lseD, q.cuda(), k.cuda(), v.cuda(), dm(mask), causal, scale, 0, 0, 0])
+      runBoth(
+        'attentionForward',
+        [outC, lseC, q, k, v, mask, causal, scale, 0, 0, 0],
+        [outD, lseD, q.cuda(), k.cuda(), v.cuda(), dm(mask), causal, scale, 0, 0, 0],
+      )
       compare(`${name} forward out`, outD, outC)
       compare(`${name} forward lse`, lseD, lseC)
       const g = rnd([B, L, Ev], dtype)
@@ -75,9 +87,28 @@ function checkAttention() {
       const wantMask = maskKind === 'additive'
       const dmC = wantMask ? iv.zeros([B, L, S], { dtype }) : null
       const dmD = wantMask ? poisoned([B, L, S], dtype, 'cuda') : null
-      runBoth('attentionBackward',
+      runBoth(
+        'attentionBackward',
         [dqC, dkC, dvC, dmC, g, q, k, v, outC, lseC, mask, causal, scale, 0, 0, 0],
-        [dqD, dkD, dvD, dmD, g.cuda(), q.cuda(), k.cuda(), v.cuda(), outC.cuda(), lseC.cuda(), dm(mask), causal, scale, 0, 0, 0])
+        [
+          dqD,
+          dkD,
+          dvD,
+          dmD,
+          g.cuda(),
+          q.cuda(),
+          k.cuda(),
+          v.cuda(),
+          outC.cuda(),
+          lseC.cuda(),
+          dm(mask),
+          causal,
+          scale,
+          0,
+          0,
+          0,
+        ],
+      )
       compare(`${name} backward dq`, dqD, dqC)
       compare(`${name} backward dk`, dkD, dkC)
       compare(`${name} backward dv`, dvD, dvC)
@@ -102,7 +133,12 @@ function checkAttention() {
 
 function checkSoftmax() {
   for (const dtype of ['float32', 'float64'])
-    for (const shape of [[300, 1000, 1], [64, 37, 1], [7, 33, 129], [3, 4100, 1]])
+    for (const shape of [
+      [300, 1000, 1],
+      [64, 37, 1],
+      [7, 33, 129],
+      [3, 4100, 1],
+    ])
       for (const log of [false, true]) {
         const name = `${log ? 'logSoftmax' : 'softmax'} ${dtype} [${shape}]`
         guard(name, () => {
@@ -122,7 +158,11 @@ function checkSoftmax() {
 
 function checkLayerNorm() {
   for (const dtype of ['float32', 'float64'])
-    for (const [M, K] of [[1000, 768], [37, 100], [5, 3000]])
+    for (const [M, K] of [
+      [1000, 768],
+      [37, 100],
+      [5, 3000],
+    ])
       for (const affine of [true, false]) {
         const name = `layerNorm ${dtype} [${M}, ${K}]${affine ? '' : ' no affine'}`
         guard(name, () => {
@@ -141,7 +181,11 @@ function checkLayerNorm() {
           const [gxC, gxD] = outs([M, K], dtype)
           const [gwC, gwD] = outs([K], dtype)
           const [gbC, gbD] = outs([K], dtype)
-          runBoth('layerNormBackward', [gxC, gwC, gbC, g, x, w, mC, rC], [gxD, gwD, gbD, g.cuda(), x.cuda(), dev(w), mC.cuda(), rC.cuda()])
+          runBoth(
+            'layerNormBackward',
+            [gxC, gwC, gbC, g, x, w, mC, rC],
+            [gxD, gwD, gbD, g.cuda(), x.cuda(), dev(w), mC.cuda(), rC.cuda()],
+          )
           compare(`${name} backward dx`, gxD, gxC)
           compare(`${name} backward dw`, gwD, gwC)
           compare(`${name} backward db`, gbD, gbC)
@@ -170,7 +214,11 @@ function checkCrossEntropy() {
         const dev = (a) => (a ? a.cuda() : null)
         const [lC, lD] = outs([N, S], dtype)
         const [sC, sD] = outs([N, S], dtype)
-        const [dC, dD] = runBoth('crossEntropyForward', [lC, sC, x, t, w, ignore, smoothing], [lD, sD, x.cuda(), t.cuda(), dev(w), ignore, smoothing])
+        const [dC, dD] = runBoth(
+          'crossEntropyForward',
+          [lC, sC, x, t, w, ignore, smoothing],
+          [lD, sD, x.cuda(), t.cuda(), dev(w), ignore, smoothing],
+        )
         compare(`${name} forward loss`, lD, lC)
         compare(`${name} forward lse`, sD, sC)
         compareNumber(`${name} forward denominator ${dtype}`, dD, dC, dtype === 'float32' ? 1e-5 : 1e-12)
@@ -178,7 +226,11 @@ function checkCrossEntropy() {
         const g1 = rnd([1, 1], dtype)
         const gl = g1.expand([N, S])
         const [gxC, gxD] = outs([N, C, S], dtype)
-        runBoth('crossEntropyBackward', [gxC, x, t, w, sC, gl, 1 / dC, ignore, smoothing], [gxD, x.cuda(), t.cuda(), dev(w), sC.cuda(), g1.cuda().expand([N, S]), 1 / dC, ignore, smoothing])
+        runBoth(
+          'crossEntropyBackward',
+          [gxC, x, t, w, sC, gl, 1 / dC, ignore, smoothing],
+          [gxD, x.cuda(), t.cuda(), dev(w), sC.cuda(), g1.cuda().expand([N, S]), 1 / dC, ignore, smoothing],
+        )
         compare(`${name} backward`, gxD, gxC)
       })
     }
@@ -187,7 +239,16 @@ function checkCrossEntropy() {
     const t = iv.tensor([0, 1, 9, 2], { shape: [4, 1], dtype: 'int32' }).cuda()
     let threw = false
     try {
-      x.backend.run('crossEntropyForward', poisoned([4, 1], 'float32', 'cuda'), poisoned([4, 1], 'float32', 'cuda'), x, t, null, -100, 0)
+      x.backend.run(
+        'crossEntropyForward',
+        poisoned([4, 1], 'float32', 'cuda'),
+        poisoned([4, 1], 'float32', 'cuda'),
+        x,
+        t,
+        null,
+        -100,
+        0,
+      )
     } catch (e) {
       threw = /out of range/.test(String(e.message))
     }
@@ -203,12 +264,36 @@ function checkOptim() {
   for (const dtype of ['float32', 'float64']) {
     const tol = TOL[dtype]
     const cases = [
-      [`sgdStep ${dtype} plain`, [['param'], ['grad']], (s) => ['sgdStep', s[0], s[1], null, 0.1, 0, 0, 0, false, false, false]],
-      [`sgdStep ${dtype} momentum wd nesterov`, [['param'], ['grad'], ['buf']], (s) => ['sgdStep', s[0], s[1], s[2], 0.1, 0.9, 0, 1e-4, true, false, false]],
-      [`sgdStep ${dtype} first step, dampening, maximize`, [['param'], ['grad'], ['buf']], (s) => ['sgdStep', s[0], s[1], s[2], 0.1, 0.9, 0.1, 0, false, true, true]],
-      [`larsStep ${dtype}`, [['param'], ['grad'], ['buf']], (s) => ['larsStep', s[0], s[1], s[2], 0.1, 0.9, 0, 1e-4, false, 0.001, 1e-8, true, true, false]],
-      [`adamwStep ${dtype}`, [['param'], ['grad'], ['expAvg'], ['expAvgSq', 'positive']], (s) => ['adamwStep', s[0], s[1], s[2], s[3], null, 1e-3, 0.9, 0.999, 1e-8, 0.05, 7, false]],
-      [`adamStep ${dtype} amsgrad wd`, [['param'], ['grad'], ['expAvg'], ['expAvgSq', 'positive'], ['maxExpAvgSq', 'positive']], (s) => ['adamStep', s[0], s[1], s[2], s[3], s[4], 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, true]],
+      [
+        `sgdStep ${dtype} plain`,
+        [['param'], ['grad']],
+        (s) => ['sgdStep', s[0], s[1], null, 0.1, 0, 0, 0, false, false, false],
+      ],
+      [
+        `sgdStep ${dtype} momentum wd nesterov`,
+        [['param'], ['grad'], ['buf']],
+        (s) => ['sgdStep', s[0], s[1], s[2], 0.1, 0.9, 0, 1e-4, true, false, false],
+      ],
+      [
+        `sgdStep ${dtype} first step, dampening, maximize`,
+        [['param'], ['grad'], ['buf']],
+        (s) => ['sgdStep', s[0], s[1], s[2], 0.1, 0.9, 0.1, 0, false, true, true],
+      ],
+      [
+        `larsStep ${dtype}`,
+        [['param'], ['grad'], ['buf']],
+        (s) => ['larsStep', s[0], s[1], s[2], 0.1, 0.9, 0, 1e-4, false, 0.001, 1e-8, true, true, false],
+      ],
+      [
+        `adamwStep ${dtype}`,
+        [['param'], ['grad'], ['expAvg'], ['expAvgSq', 'positive']],
+        (s) => ['adamwStep', s[0], s[1], s[2], s[3], null, 1e-3, 0.9, 0.999, 1e-8, 0.05, 7, false],
+      ],
+      [
+        `adamStep ${dtype} amsgrad wd`,
+        [['param'], ['grad'], ['expAvg'], ['expAvgSq', 'positive'], ['maxExpAvgSq', 'positive']],
+        (s) => ['adamStep', s[0], s[1], s[2], s[3], s[4], 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, true],
+      ],
       [`emaUpdate ${dtype}`, [['ema'], ['src']], (s) => ['emaUpdate', s[0], s[1], 0.9998]],
       [`optimScale ${dtype}`, [['x']], (s) => ['optimScale', s[0], 0.37]],
       ...[2, 1, 3, Infinity].map((p) => [`optimNormPow ${dtype} p=${p}`, [['x']], (s) => ['optimNormPow', s[0], p]]),
@@ -235,16 +320,26 @@ function timeMs(fn, iters, repeats = 5) {
   cuda.synchronize()
   const ts = []
   for (let r = 0; r < repeats; r++)
-    ts.push(cuda.time(() => {
-      for (let i = 0; i < iters; i++) fn()
-    }) / iters)
+    ts.push(
+      cuda.time(() => {
+        for (let i = 0; i < iters; i++) fn()
+      }) / iters,
+    )
   return median(ts)
 }
 
 // The shapes torch_nn.py times too (same keys).
 const BENCH = {
-  attention: [[192, 196, 32], [192, 196, 64], [16, 3136, 32], [16, 3136, 64]],
-  layerNorm: [[50176, 384], [12544, 768]],
+  attention: [
+    [192, 196, 32],
+    [192, 196, 64],
+    [16, 3136, 32],
+    [16, 3136, 64],
+  ],
+  layerNorm: [
+    [50176, 384],
+    [12544, 768],
+  ],
   softmax: [[37632, 196]],
   crossEntropy: [[256, 1000]],
   adamw: [10_000_000],
@@ -271,8 +366,18 @@ function bench() {
       bwd()
     }, iters)
     const flop = 4 * B * L * L * E
-    rows.push({ key: `attn:${B}:${L}:${E}:fwd`, what: `attention fwd B*H ${B}, L ${L}, E ${E}`, ms: f, rate: `${(flop / f / 1e9).toFixed(1)} TFLOP/s` })
-    rows.push({ key: `attn:${B}:${L}:${E}:fwdbwd`, what: `attention fwd+bwd B*H ${B}, L ${L}, E ${E}`, ms: fb, rate: `${((3.5 * flop) / fb / 1e9).toFixed(1)} TFLOP/s` })
+    rows.push({
+      key: `attn:${B}:${L}:${E}:fwd`,
+      what: `attention fwd B*H ${B}, L ${L}, E ${E}`,
+      ms: f,
+      rate: `${(flop / f / 1e9).toFixed(1)} TFLOP/s`,
+    })
+    rows.push({
+      key: `attn:${B}:${L}:${E}:fwdbwd`,
+      what: `attention fwd+bwd B*H ${B}, L ${L}, E ${E}`,
+      ms: fb,
+      rate: `${((3.5 * flop) / fb / 1e9).toFixed(1)} TFLOP/s`,
+    })
     for (const t of [q, k, v, g, o, lse, dq, dk, dv]) t.dispose()
   }
   for (const [M, K] of BENCH.layerNorm) {
@@ -290,8 +395,18 @@ function bench() {
       f()
       run('layerNormBackward', gx, gw, gb, g, x, w, mean, rstd)
     }, 20)
-    rows.push({ key: `ln:${M}:${K}:fwd`, what: `layerNorm fwd [${M}, ${K}]`, ms, rate: `${((2 * M * K * 4) / ms / 1e6).toFixed(0)} GB/s` })
-    rows.push({ key: `ln:${M}:${K}:fwdbwd`, what: `layerNorm fwd+bwd [${M}, ${K}]`, ms: msfb, rate: `${((7 * M * K * 4) / msfb / 1e6).toFixed(0)} GB/s` })
+    rows.push({
+      key: `ln:${M}:${K}:fwd`,
+      what: `layerNorm fwd [${M}, ${K}]`,
+      ms,
+      rate: `${((2 * M * K * 4) / ms / 1e6).toFixed(0)} GB/s`,
+    })
+    rows.push({
+      key: `ln:${M}:${K}:fwdbwd`,
+      what: `layerNorm fwd+bwd [${M}, ${K}]`,
+      ms: msfb,
+      rate: `${((7 * M * K * 4) / msfb / 1e6).toFixed(0)} GB/s`,
+    })
   }
   for (const [M, K] of BENCH.softmax) {
     const x = rnd([M, K, 1]).cuda()
@@ -304,8 +419,18 @@ function bench() {
       f()
       run('softmaxBackward', gx, g, y, false)
     }, 20)
-    rows.push({ key: `softmax:${M}:${K}:fwd`, what: `softmax fwd [${M}, ${K}]`, ms, rate: `${((2 * M * K * 4) / ms / 1e6).toFixed(0)} GB/s` })
-    rows.push({ key: `softmax:${M}:${K}:fwdbwd`, what: `softmax fwd+bwd [${M}, ${K}]`, ms: msfb, rate: `${((5 * M * K * 4) / msfb / 1e6).toFixed(0)} GB/s` })
+    rows.push({
+      key: `softmax:${M}:${K}:fwd`,
+      what: `softmax fwd [${M}, ${K}]`,
+      ms,
+      rate: `${((2 * M * K * 4) / ms / 1e6).toFixed(0)} GB/s`,
+    })
+    rows.push({
+      key: `softmax:${M}:${K}:fwdbwd`,
+      what: `softmax fwd+bwd [${M}, ${K}]`,
+      ms: msfb,
+      rate: `${((5 * M * K * 4) / msfb / 1e6).toFixed(0)} GB/s`,
+    })
   }
   for (const [N, C] of BENCH.crossEntropy) {
     const x = rnd([N, C, 1]).cuda()
@@ -318,13 +443,23 @@ function bench() {
       const d = run('crossEntropyForward', loss, lse, x, t, null, -100, 0)
       run('crossEntropyBackward', gx, x, t, null, lse, g1.expand([N, 1]), 1 / d, -100, 0)
     }, 20)
-    rows.push({ key: `ce:${N}:${C}:fwdbwd`, what: `crossEntropy fwd+bwd [${N}, ${C}] (fwd syncs: target check)`, ms, rate: '-' })
+    rows.push({
+      key: `ce:${N}:${C}:fwdbwd`,
+      what: `crossEntropy fwd+bwd [${N}, ${C}] (fwd syncs: target check)`,
+      ms,
+      rate: '-',
+    })
   }
   for (const n of BENCH.adamw) {
     const [p, g, m, v] = [rnd([n]), rnd([n]), rnd([n]), rnd([n], 'float32', 'positive')].map((t) => t.cuda())
     let step = 1
     const ms = timeMs(() => run('adamwStep', p, g, m, v, null, 1e-3, 0.9, 0.999, 1e-8, 0.05, step++, false), 20)
-    rows.push({ key: `adamw:${n}`, what: `adamwStep ${n / 1e6}M params`, ms, rate: `${((7 * n * 4) / ms / 1e6).toFixed(0)} GB/s` })
+    rows.push({
+      key: `adamw:${n}`,
+      what: `adamwStep ${n / 1e6}M params`,
+      ms,
+      rate: `${((7 * n * 4) / ms / 1e6).toFixed(0)} GB/s`,
+    })
   }
   return rows
 }
@@ -336,7 +471,9 @@ function torchTimes() {
     timeout: 100_000,
   })
   if (r.status !== 0 || !r.stdout) {
-    console.log(`torch_nn.py failed (${r.error ? r.error.message : `status ${r.status}`}): ${(r.stderr || '').split('\n').slice(-5).join(' | ')}`)
+    console.log(
+      `torch_nn.py failed (${r.error ? r.error.message : `status ${r.status}`}): ${(r.stderr || '').split('\n').slice(-5).join(' | ')}`,
+    )
     return {}
   }
   fs.writeFileSync(path.join(OUT, 'torch-nn.json'), r.stdout)
@@ -348,7 +485,13 @@ function main() {
   const seed = Number(process.env.SEED ?? Date.now() % 100000)
   console.log(`device: ${cuda.deviceName()}, seed ${seed} (SEED=${seed} repeats this run's inputs)`)
   iv.manualSeed(seed)
-  for (const [label, fn] of [['attention', checkAttention], ['softmax', checkSoftmax], ['layerNorm', checkLayerNorm], ['crossEntropy', checkCrossEntropy], ['optim', checkOptim]]) {
+  for (const [label, fn] of [
+    ['attention', checkAttention],
+    ['softmax', checkSoftmax],
+    ['layerNorm', checkLayerNorm],
+    ['crossEntropy', checkCrossEntropy],
+    ['optim', checkOptim],
+  ]) {
     const t0 = Date.now()
     fn()
     console.log(`checked ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
@@ -376,7 +519,9 @@ function main() {
   const lines = ['| op | ours ms | torch ms | torch/ours | ours rate |', '| --- | ---: | ---: | ---: | ---: |']
   for (const r of rows) {
     const t = torch[r.key]
-    lines.push(`| ${r.what} | ${r.ms.toFixed(4)} | ${t === undefined ? '-' : t.toFixed(4)} | ${t === undefined ? '-' : (t / r.ms).toFixed(2)} | ${r.rate} |`)
+    lines.push(
+      `| ${r.what} | ${r.ms.toFixed(4)} | ${t === undefined ? '-' : t.toFixed(4)} | ${t === undefined ? '-' : (t / r.ms).toFixed(2)} | ${r.rate} |`,
+    )
   }
   const text = [
     `# CUDA nn ops check: ${cuda.deviceName()}, ${new Date().toISOString().slice(0, 10)}, torch ${torch.torch ?? 'not run'}`,

@@ -32,9 +32,6 @@ function rnd(shape, dtype, kind = 'normal') {
   return x
 }
 
-
-
-
 // The same view of a host tensor and its device copy.
 const views = {
   contiguous: (t) => t,
@@ -45,10 +42,34 @@ const views = {
 // ---- ops ----
 
 const FLOAT_UNARY = [
-  ['neg'], ['abs'], ['exp'], ['log', 'positive'], ['sqrt', 'positive'], ['rsqrt', 'positive'], ['tanh'], ['sigmoid'],
-  ['relu'], ['gelu'], ['geluTanh'], ['silu'], ['hardsigmoid'], ['hardswish'], ['clamp', 'normal', -0.5, 0.7],
-  ['sign'], ['square'], ['reciprocal', 'positive'], ['powScalar', 'positive', 3], ['powScalar', 'positive', 0.5],
-  ['leakyRelu', 'normal', 0.1], ['sin'], ['cos'], ['floor'], ['ceil'], ['round'], ['log1p', 'positive'], ['expm1'],
+  ['neg'],
+  ['abs'],
+  ['exp'],
+  ['log', 'positive'],
+  ['sqrt', 'positive'],
+  ['rsqrt', 'positive'],
+  ['tanh'],
+  ['sigmoid'],
+  ['relu'],
+  ['gelu'],
+  ['geluTanh'],
+  ['silu'],
+  ['hardsigmoid'],
+  ['hardswish'],
+  ['clamp', 'normal', -0.5, 0.7],
+  ['sign'],
+  ['square'],
+  ['reciprocal', 'positive'],
+  ['powScalar', 'positive', 3],
+  ['powScalar', 'positive', 0.5],
+  ['leakyRelu', 'normal', 0.1],
+  ['sin'],
+  ['cos'],
+  ['floor'],
+  ['ceil'],
+  ['round'],
+  ['log1p', 'positive'],
+  ['expm1'],
   ['logicalNot'],
 ]
 const INT_UNARY = ['neg', 'abs', 'clamp', 'sign', 'square', 'relu', 'logicalNot']
@@ -87,12 +108,49 @@ function checkUnary() {
 }
 
 const FLOAT_BINARY = [
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd',
-  'logicalOr', 'reluGrad', 'geluGrad', 'geluTanhGrad', 'siluGrad', 'sigmoidGrad', 'tanhGrad', 'hardsigmoidGrad',
-  'hardswishGrad', 'leakyReluGrad', 'atan2', 'remainder',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+  'logicalAnd',
+  'logicalOr',
+  'reluGrad',
+  'geluGrad',
+  'geluTanhGrad',
+  'siluGrad',
+  'sigmoidGrad',
+  'tanhGrad',
+  'hardsigmoidGrad',
+  'hardswishGrad',
+  'leakyReluGrad',
+  'atan2',
+  'remainder',
 ]
 const CMP = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr'])
-const INT_BINARY = ['add', 'sub', 'mul', 'div', 'remainder', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'ge', 'logicalAnd', 'logicalOr']
+const INT_BINARY = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'remainder',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'ge',
+  'logicalAnd',
+  'logicalOr',
+]
 
 // Binary layouts: [a view, b view] of a [m, n] output.
 const BINARY_LAYOUTS = {
@@ -122,12 +180,28 @@ function checkBinary() {
     for (const op of FLOAT_BINARY)
       for (const layout of Object.keys(BINARY_LAYOUTS)) {
         const alpha = op === 'add' || op === 'sub' ? 0.5 : op === 'leakyReluGrad' ? 0.1 : 1
-        runBinary(op, dtype, [301, 257], op === 'pow' ? 'positive' : 'nan', layout, alpha, `binary ${op} ${dtype} ${layout}`)
+        runBinary(
+          op,
+          dtype,
+          [301, 257],
+          op === 'pow' ? 'positive' : 'nan',
+          layout,
+          alpha,
+          `binary ${op} ${dtype} ${layout}`,
+        )
       }
   for (const dtype of ['int32', 'uint8'])
     for (const op of INT_BINARY)
       for (const layout of ['contiguous', 'b row broadcast'])
-        runBinary(op, dtype, [67, 129], 'normal', layout, op === 'add' || op === 'sub' ? 2 : 1, `binary ${op} ${dtype} ${layout}`)
+        runBinary(
+          op,
+          dtype,
+          [67, 129],
+          'normal',
+          layout,
+          op === 'add' || op === 'sub' ? 2 : 1,
+          `binary ${op} ${dtype} ${layout}`,
+        )
 }
 
 function checkWhereCopyFill() {
@@ -149,7 +223,10 @@ function checkWhereCopyFill() {
         const name = `copy ${from} -> ${to} ${layout}`
         guard(name, () => {
           // Non-negative, in range: float -> uint8 of a negative number is undefined in C++.
-          const src = from === 'float32' || from === 'float64' ? iv.rand([333, 97], { dtype: from }).mul(200) : rnd([333, 97], from, 'normal')
+          const src =
+            from === 'float32' || from === 'float64'
+              ? iv.rand([333, 97], { dtype: from }).mul(200)
+              : rnd([333, 97], from, 'normal')
           const s = views[layout](src)
           const ref = poisoned(s.shape, to, 'cpu')
           const got = poisoned(s.shape, to, 'cuda')
@@ -178,7 +255,10 @@ function checkWhereCopyFill() {
 function reduceWith(op, x, dims, correction, out) {
   const kept = [...Array(x.ndim).keys()].filter((d) => !dims.includes(d))
   const perm = [...kept, ...dims]
-  const xp = x.asView(perm.map((d) => x.shape[d]), perm.map((d) => x.strides[d]))
+  const xp = x.asView(
+    perm.map((d) => x.shape[d]),
+    perm.map((d) => x.strides[d]),
+  )
   out.backend.reduce(op, out, xp, dims.length, correction)
 }
 
@@ -244,7 +324,9 @@ const MATMULS = [
 
 function operands(batch, M, N, K, transA, transB, broadcastB, dtype) {
   const a = transA ? rnd([batch, K, M], dtype).transpose(1, 2) : rnd([batch, M, K], dtype)
-  const b1 = transB ? rnd([broadcastB ? 1 : batch, N, K], dtype).transpose(1, 2) : rnd([broadcastB ? 1 : batch, K, N], dtype)
+  const b1 = transB
+    ? rnd([broadcastB ? 1 : batch, N, K], dtype).transpose(1, 2)
+    : rnd([broadcastB ? 1 : batch, K, N], dtype)
   const b = broadcastB ? b1.asView([batch, K, N], [0, b1.strides[1], b1.strides[2]]) : b1
   return { a, b, bias: rnd([N], dtype) }
 }
@@ -269,7 +351,10 @@ function checkMatmul() {
         compare(name, got, ref)
       })
     }
-  for (const [label, batch, M, N, K, ta, tb, bb, withBias] of [...MATMULS, ['large 1024', 1, 1024, 1024, 1024, false, false, false, false]]) {
+  for (const [label, batch, M, N, K, ta, tb, bb, withBias] of [
+    ...MATMULS,
+    ['large 1024', 1, 1024, 1024, 1024, false, false, false, false],
+  ]) {
     const name = `gemmBf16 ${label}`
     guard(name, () => {
       const { a, b, bias } = operands(batch, M, N, K, ta, tb, bb, 'float32')
@@ -360,7 +445,12 @@ function bench() {
     }
     const ms = timeMs(fns[c.op], 20)
     const numel = c.shape.reduce((p, s) => p * s, 1)
-    rows.push({ key: `ew:${c.name}`, what: `${c.name} [${c.shape.join(', ')}]`, ms, rate: `${((numel * c.bytesPerElem) / ms / 1e6).toFixed(0)} GB/s` })
+    rows.push({
+      key: `ew:${c.name}`,
+      what: `${c.name} [${c.shape.join(', ')}]`,
+      ms,
+      rate: `${((numel * c.bytesPerElem) / ms / 1e6).toFixed(0)} GB/s`,
+    })
     out.dispose()
   }
   for (const size of CASES.gemm) {
@@ -371,11 +461,26 @@ function bench() {
     const itersF32 = Math.min(50, Math.ceil(2e11 / flop))
     const itersBf16 = Math.min(50, Math.ceil(2e12 / flop))
     const f32 = timeMs(() => out.backend.matmul(out, a, b, null), itersF32)
-    rows.push({ key: `gemm:f32:${size}`, what: `GEMM f32 ${size}`, ms: f32, rate: `${(flop / f32 / 1e9).toFixed(1)} TFLOP/s` })
+    rows.push({
+      key: `gemm:f32:${size}`,
+      what: `GEMM f32 ${size}`,
+      ms: f32,
+      rate: `${(flop / f32 / 1e9).toFixed(1)} TFLOP/s`,
+    })
     const bf = timeMs(() => out.backend.run('gemmBf16', out, a, b, null), itersBf16)
-    rows.push({ key: `gemm:bf16:${size}`, what: `GEMM bf16 ${size} (with fp32->bf16 packing)`, ms: bf, rate: `${(flop / bf / 1e9).toFixed(1)} TFLOP/s` })
+    rows.push({
+      key: `gemm:bf16:${size}`,
+      what: `GEMM bf16 ${size} (with fp32->bf16 packing)`,
+      ms: bf,
+      rate: `${(flop / bf / 1e9).toFixed(1)} TFLOP/s`,
+    })
     const kernel = out.backend.run('timeGemmBf16', size, size, size, Math.max(5, itersBf16))
-    rows.push({ key: `gemm:bf16:${size}`, what: `GEMM bf16 ${size} (kernel only)`, ms: kernel, rate: `${(flop / kernel / 1e9).toFixed(1)} TFLOP/s` })
+    rows.push({
+      key: `gemm:bf16:${size}`,
+      what: `GEMM bf16 ${size} (kernel only)`,
+      ms: kernel,
+      rate: `${(flop / kernel / 1e9).toFixed(1)} TFLOP/s`,
+    })
     out.dispose()
   }
   return rows
@@ -383,15 +488,17 @@ function bench() {
 
 function table(rows, torch) {
   const copyTorch = torch['ew:copy']
-  const lines = [
-    `| op | ours ms | torch ms | torch/ours | ours rate |`,
-    `| --- | ---: | ---: | ---: | ---: |`,
-  ]
+  const lines = [`| op | ours ms | torch ms | torch/ours | ours rate |`, `| --- | ---: | ---: | ---: | ---: |`]
   for (const r of rows) {
     const t = torch[r.key]
-    lines.push(`| ${r.what} | ${r.ms.toFixed(4)} | ${t === undefined ? '-' : t.toFixed(4)} | ${t === undefined ? '-' : (t / r.ms).toFixed(2)} | ${r.rate} |`)
+    lines.push(
+      `| ${r.what} | ${r.ms.toFixed(4)} | ${t === undefined ? '-' : t.toFixed(4)} | ${t === undefined ? '-' : (t / r.ms).toFixed(2)} | ${r.rate} |`,
+    )
   }
-  if (copyTorch) lines.push(`\nMeasured copy ceiling (torch copy_): ${((CASES.elementwise[0].shape[0] * 8) / copyTorch / 1e6).toFixed(0)} GB/s`)
+  if (copyTorch)
+    lines.push(
+      `\nMeasured copy ceiling (torch copy_): ${((CASES.elementwise[0].shape[0] * 8) / copyTorch / 1e6).toFixed(0)} GB/s`,
+    )
   return lines.join('\n')
 }
 
@@ -400,7 +507,14 @@ function main() {
   const seed = Number(process.env.SEED ?? Date.now() % 100000)
   console.log(`device: ${cuda.deviceName()}, seed ${seed} (SEED=${seed} repeats this run's inputs)`)
   iv.manualSeed(seed)
-  for (const [label, fn] of [['unary', checkUnary], ['binary', checkBinary], ['where/copy/fill', checkWhereCopyFill], ['reduce', checkReduce], ['matmul', checkMatmul], ['memory', checkMemory]]) {
+  for (const [label, fn] of [
+    ['unary', checkUnary],
+    ['binary', checkBinary],
+    ['where/copy/fill', checkWhereCopyFill],
+    ['reduce', checkReduce],
+    ['matmul', checkMatmul],
+    ['memory', checkMemory],
+  ]) {
     const t0 = Date.now()
     fn()
     console.log(`checked ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
@@ -418,7 +532,8 @@ function main() {
   console.log(summary)
   let torch = {}
   const torchFile = path.join(OUT, 'torch.json')
-  if (fs.existsSync(torchFile) && fs.statSync(torchFile).size > 0) torch = JSON.parse(fs.readFileSync(torchFile, 'utf8'))
+  if (fs.existsSync(torchFile) && fs.statSync(torchFile).size > 0)
+    torch = JSON.parse(fs.readFileSync(torchFile, 'utf8'))
   const rows = bench()
   const text = [
     `# CUDA backend check: ${cuda.deviceName()}, ${new Date().toISOString().slice(0, 10)}, torch ${torch.torch ?? 'not run'}`,

@@ -51,7 +51,9 @@ for (const [name, make] of [
   }
   cuda.emptyCache()
 }
-const r = spawnSync('python3', [path.join(__dirname, 'torch_train.py'), String(batch), String(size)], { encoding: 'utf8' })
+const r = spawnSync('python3', [path.join(__dirname, 'torch_train.py'), String(batch), String(size)], {
+  encoding: 'utf8',
+})
 const torch = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()) : {}
 if (r.status !== 0) console.log(`PyTorch side failed: ${r.stderr.slice(-400)}`)
 const lines = [
@@ -59,7 +61,10 @@ const lines = [
   '',
   '| model | ours img/s | PyTorch eager img/s | ratio |',
   '| --- | ---: | ---: | ---: |',
-  ...rows.map(([n, v]) => `| ${n} | ${v} | ${torch[n] ? torch[n].toFixed(1) : '-'} | ${torch[n] && !v.startsWith('failed') ? (Number(v) / torch[n]).toFixed(2) : '-'} |`),
+  ...rows.map(
+    ([n, v]) =>
+      `| ${n} | ${v} | ${torch[n] ? torch[n].toFixed(1) : '-'} | ${torch[n] && !v.startsWith('failed') ? (Number(v) / torch[n]).toFixed(2) : '-'} |`,
+  ),
 ]
 console.log(lines.join('\n'))
 fs.writeFileSync(path.join(OUT, 'train-table.md'), lines.join('\n') + '\n')

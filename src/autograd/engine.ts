@@ -25,12 +25,16 @@ function backwardArgs(first: unknown, second: unknown): { seed: Tensor | undefin
   let seed: unknown = first
   if (first != null && !isTensor(first)) {
     if (typeof first !== 'object' || Array.isArray(first))
-      throw new Error(`backward: expected a gradient Tensor or an options object {gradient, retainGraph}, got ${Array.isArray(first) ? 'an array' : typeof first}`)
-    if (second !== undefined) throw new Error('backward: pass either (gradient, options) or one options object, not both')
+      throw new Error(
+        `backward: expected a gradient Tensor or an options object {gradient, retainGraph}, got ${Array.isArray(first) ? 'an array' : typeof first}`,
+      )
+    if (second !== undefined)
+      throw new Error('backward: pass either (gradient, options) or one options object, not both')
     opts = first
     seed = (first as BackwardOptions).gradient
   }
-  if (opts != null && (typeof opts !== 'object' || Array.isArray(opts))) throw new Error(`backward: options must be an object {gradient, retainGraph}, got ${typeof opts}`)
+  if (opts != null && (typeof opts !== 'object' || Array.isArray(opts)))
+    throw new Error(`backward: options must be an object {gradient, retainGraph}, got ${typeof opts}`)
   for (const key of Object.keys(opts ?? {})) {
     if (key === 'createGraph') throw new Error('backward: createGraph (higher-order gradients) is not supported')
     if (!OPTION_KEYS.has(key)) throw new Error(`backward: unknown option '${key}' (expected gradient, retainGraph)`)
@@ -50,7 +54,7 @@ function applyNode(node: GradNode, g: Tensor): (Tensor | null | undefined)[] {
     const message = (e as Error).message
     if (message.startsWith('backward:')) throw e
     const hint = /disposed/.test(message)
-      ? ' (a tensor this op saved for backward was disposed before backward(): dispose the graph\'s tensors after backward, or build the loss in a scope() and return it, which keeps its graph alive)'
+      ? " (a tensor this op saved for backward was disposed before backward(): dispose the graph's tensors after backward, or build the loss in a scope() and return it, which keeps its graph alive)"
       : ''
     throw new Error(`backward: the backward of '${node.name}' failed: ${message}${hint}`)
   }
@@ -71,7 +75,9 @@ let queued: (() => void)[] | null = null
  */
 export function registerPostAccumulateGradHook(leaf: Tensor, hook: LeafHook): RemovableHandle {
   if (!leaf.requiresGrad || leaf.gradFn)
-    throw new Error(`registerPostAccumulateGradHook: only a leaf that requires grad accumulates a gradient, got ${leaf.toString()}`)
+    throw new Error(
+      `registerPostAccumulateGradHook: only a leaf that requires grad accumulates a gradient, got ${leaf.toString()}`,
+    )
   const hooks = leafHooks.get(leaf) ?? new Set<LeafHook>()
   leafHooks.set(leaf, hooks.add(hook))
   return {
@@ -145,13 +151,19 @@ function runBackward(root: Tensor, gradient?: Tensor | BackwardOptions, options?
 
 function backwardPass(root: Tensor, seed: Tensor | undefined, retainGraph: boolean): void {
   if (!root.requiresGrad)
-    throw new Error('backward: the tensor does not require grad and has no grad_fn (did every input have requiresGrad false, or was it made under noGrad?)')
+    throw new Error(
+      'backward: the tensor does not require grad and has no grad_fn (did every input have requiresGrad false, or was it made under noGrad?)',
+    )
   if (seed === undefined) {
     if (root.numel !== 1)
-      throw new Error(`backward: a gradient can be created implicitly only for a single-element output, got shape ${shapeStr(root.shape)}; pass one`)
+      throw new Error(
+        `backward: a gradient can be created implicitly only for a single-element output, got shape ${shapeStr(root.shape)}; pass one`,
+      )
     seed = root.onesLike()
   } else if (!sameShape(seed.shape, root.shape)) {
-    throw new Error(`backward: gradient shape ${shapeStr(seed.shape)} does not match the output's ${shapeStr(root.shape)}`)
+    throw new Error(
+      `backward: gradient shape ${shapeStr(seed.shape)} does not match the output's ${shapeStr(root.shape)}`,
+    )
   }
   const userSeed = seed
   // The caller's seed (and any view of it) stays the caller's: leaves get copies.
@@ -180,7 +192,9 @@ function backwardPass(root: Tensor, seed: Tensor | undefined, retainGraph: boole
         const gi = inGrads[i]
         if (!inp || !gi) return
         if (!sameShape(gi.shape, inp.shape))
-          throw new Error(`backward: '${node.name}' returned a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(inp.shape)}`)
+          throw new Error(
+            `backward: '${node.name}' returned a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(inp.shape)}`,
+          )
         if (inp.gradFn) {
           const prev = grads.get(inp)
           if (prev) {

@@ -30,10 +30,12 @@ function project(out: Tensor, v: Tensor): number {
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): true {
   const { eps = 1e-6, atol = 1e-5, rtol = 1e-3, seed = 0 } = opts
   inputs.forEach((x, i) => {
-    if (x.dtype !== 'float64' && x.requiresGrad) throw new Error(`gradcheck: input ${i} is ${x.dtype}; use float64 inputs`)
+    if (x.dtype !== 'float64' && x.requiresGrad)
+      throw new Error(`gradcheck: input ${i} is ${x.dtype}; use float64 inputs`)
   })
   const out = fn(...inputs)
-  if (!out.requiresGrad) throw new Error('gradcheck: the output does not require grad (no input with requiresGrad reached it)')
+  if (!out.requiresGrad)
+    throw new Error('gradcheck: the output does not require grad (no input with requiresGrad reached it)')
   const g = new Generator(seed)
   const vData = new Float64Array(out.numel).map(() => g.normal())
   const v = tensor(vData, { shape: out.shape, dtype: 'float64' })
@@ -53,7 +55,9 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
       const numeric = (plus - minus) / (2 * eps)
       const a = analytic[j]
       if (!(Math.abs(a - numeric) <= atol + rtol * Math.abs(numeric)))
-        throw new Error(`gradcheck: input ${i} (shape [${x.shape.join(', ')}]) element ${j}: analytical ${a} vs numerical ${numeric}`)
+        throw new Error(
+          `gradcheck: input ${i} (shape [${x.shape.join(', ')}]) element ${j}: analytical ${a} vs numerical ${numeric}`,
+        )
     }
   })
   return true

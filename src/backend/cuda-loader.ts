@@ -45,7 +45,10 @@ function dlopen<T>(binary: string): T {
 }
 
 function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && l !== '^')
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('at ') && l !== '^')
   return lines.find((l) => /Error/.test(l)) ?? lines[lines.length - 1] ?? ''
 }
 
@@ -58,7 +61,11 @@ export function probeInChild(binary: string): { probe: CudaProbe } | { reason: s
   })
   if (r.error) {
     const timedOut = (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT'
-    return { reason: timedOut ? `the CUDA probe of ${binary} did not finish within ${PROBE_TIMEOUT_MS / 1000} s` : `could not run the CUDA probe: ${r.error.message}` }
+    return {
+      reason: timedOut
+        ? `the CUDA probe of ${binary} did not finish within ${PROBE_TIMEOUT_MS / 1000} s`
+        : `could not run the CUDA probe: ${r.error.message}`,
+    }
   }
   if (r.signal) return { reason: `the CUDA probe crashed (${r.signal}) loading ${binary}` }
   if (r.status !== 0) return { reason: `${binary} failed to load: ${lastLine(r.stderr) || `exit code ${r.status}`}` }
@@ -72,15 +79,23 @@ export function probeInChild(binary: string): { probe: CudaProbe } | { reason: s
 /** Finds, probes and loads the CUDA addon; `ok: false` carries one line saying why not. */
 export function loadCudaAddon<Addon>(): CudaLoad<Addon> {
   const flag = process.env.INTERN_VISION_CUDA
-  if (flag === '0' || flag === 'false' || flag === 'off') return { ok: false, reason: `disabled by INTERN_VISION_CUDA=${flag}` }
+  if (flag === '0' || flag === 'false' || flag === 'off')
+    return { ok: false, reason: `disabled by INTERN_VISION_CUDA=${flag}` }
   const candidates = cudaBinaryCandidates()
   const binary = candidates.find((p) => fs.existsSync(p))
   if (!binary)
-    return { ok: false, reason: `no CUDA build found (looked for ${candidates.join(', ')}; build it with \`npx cmake-js compile -O build-cuda\` where nvcc is installed)` }
+    return {
+      ok: false,
+      reason: `no CUDA build found (looked for ${candidates.join(', ')}; build it with \`npx cmake-js compile -O build-cuda\` where nvcc is installed)`,
+    }
   const probed = probeInChild(binary)
   if ('reason' in probed) return { ok: false, reason: probed.reason }
   const p = probed.probe
-  if (p.error) return { ok: false, reason: `the CUDA driver reports ${p.error} (driver ${p.driverVersion}, runtime ${p.runtimeVersion})` }
+  if (p.error)
+    return {
+      ok: false,
+      reason: `the CUDA driver reports ${p.error} (driver ${p.driverVersion}, runtime ${p.runtimeVersion})`,
+    }
   if (p.deviceCount < 1) return { ok: false, reason: 'no CUDA device found' }
   try {
     return { ok: true, addon: dlopen<Addon>(binary), probe: p }

@@ -69,7 +69,6 @@ class CudaStorage implements Storage {
   }
 }
 
-
 export function makeCudaBackend(addon: CudaAddon): Backend {
   return {
     device: 'cuda',
@@ -89,7 +88,8 @@ export function makeCudaBackend(addon: CudaAddon): Backend {
   }
 }
 
-type State = { available: true; addon: CudaAddon; probe: CudaProbe; backend: Backend } | { available: false; reason: string }
+type State =
+  { available: true; addon: CudaAddon; probe: CudaProbe; backend: Backend } | { available: false; reason: string }
 let state: State | null = null
 let reasonPrinted = false
 

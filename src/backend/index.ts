@@ -12,7 +12,10 @@ export function registerBackend(b: Backend): void {
 
 export function backendFor(device: Device): Backend {
   const b = device === 'cpu' ? cpuBackend : backends.get(device)
-  if (!b) throw new Error(`no backend for device '${device}'${device === 'cuda' ? ': CUDA is not available (see cuda.isAvailable())' : ''}`)
+  if (!b)
+    throw new Error(
+      `no backend for device '${device}'${device === 'cuda' ? ': CUDA is not available (see cuda.isAvailable())' : ''}`,
+    )
   return b
 }
 

@@ -19,7 +19,10 @@ function isTensor(a: unknown): a is Tensor {
   return typeof a === 'object' && a !== null && (a as { isTensor?: unknown }).isTensor === true
 }
 
-export type KernelCalls = Pick<Backend, 'copy' | 'fill' | 'unary' | 'binary' | 'where' | 'reduce' | 'matmul' | 'run' | 'has'>
+export type KernelCalls = Pick<
+  Backend,
+  'copy' | 'fill' | 'unary' | 'binary' | 'where' | 'reduce' | 'matmul' | 'run' | 'has'
+>
 
 export function kernelCalls(addon: Addon, deviceName: string): KernelCalls {
   const call = (name: string, ...args: unknown[]): unknown => {

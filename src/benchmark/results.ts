@@ -9,7 +9,15 @@ export type { MetricName, TaskCard } from './tasks'
 
 export type Protocol = 'linear' | 'finetune' | 'down-a'
 export const PROTOCOL_NAMES: readonly Protocol[] = ['linear', 'finetune', 'down-a']
-export const METRIC_NAMES: readonly MetricName[] = ['top1', 'meanPerClassAccuracy', 'map50', 'mr2', 'miou', 'rmse', 'delta1']
+export const METRIC_NAMES: readonly MetricName[] = [
+  'top1',
+  'meanPerClassAccuracy',
+  'map50',
+  'mr2',
+  'miou',
+  'rmse',
+  'delta1',
+]
 
 export interface ResultRow {
   method: string
@@ -102,7 +110,9 @@ export function validateResults(value: unknown, where: string): RunResults {
     throw new Error(`${where}: ${field} must be ${expected}, got ${describe(got)}`)
   }
   const object = (v: unknown, field: string): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(field, 'an object', v)
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : fail(field, 'an object', v)
   const list = (v: unknown, field: string): unknown[] => (Array.isArray(v) ? v : fail(field, 'an array', v))
   const text = (o: Record<string, unknown>, key: string, field: string): void => {
     if (typeof o[key] !== 'string') fail(`${field}.${key}`, 'a string', o[key])
@@ -154,7 +164,8 @@ export function validateResults(value: unknown, where: string): RunResults {
     oneOf(c, 'metric', field, METRIC_NAMES)
     oneOf(c, 'direction', field, ['higher', 'lower'])
     list(c.extraMetrics, `${field}.extraMetrics`).forEach((m, k) => {
-      if (!METRIC_NAMES.includes(m as MetricName)) fail(`${field}.extraMetrics[${k}]`, `one of ${METRIC_NAMES.join(', ')}`, m)
+      if (!METRIC_NAMES.includes(m as MetricName))
+        fail(`${field}.extraMetrics[${k}]`, `one of ${METRIC_NAMES.join(', ')}`, m)
     })
     finite(c, 'imageSize', field)
     finite(c, 'numClasses', field)
@@ -170,10 +181,13 @@ export function validateResults(value: unknown, where: string): RunResults {
     const row = object(v, field)
     text(row, 'method', field)
     text(row, 'task', field)
-    if (!taskNames.has(row.task as string)) fail(`${field}.task`, `a task with a card in tasks (${[...taskNames].join(', ') || 'none'})`, row.task)
-    if (typeof row.percent !== 'number' || !(row.percent > 0 && row.percent <= 100)) fail(`${field}.percent`, 'a number in (0, 100]', row.percent)
+    if (!taskNames.has(row.task as string))
+      fail(`${field}.task`, `a task with a card in tasks (${[...taskNames].join(', ') || 'none'})`, row.task)
+    if (typeof row.percent !== 'number' || !(row.percent > 0 && row.percent <= 100))
+      fail(`${field}.percent`, 'a number in (0, 100]', row.percent)
     oneOf(row, 'protocol', field, PROTOCOL_NAMES)
-    if (!Number.isSafeInteger(row.seed) || (row.seed as number) < 0) fail(`${field}.seed`, 'a non-negative integer', row.seed)
+    if (!Number.isSafeInteger(row.seed) || (row.seed as number) < 0)
+      fail(`${field}.seed`, 'a non-negative integer', row.seed)
     finite(row, 'value', field)
     numbers(row.extra, `${field}.extra`)
     finite(row, 'seconds', field)

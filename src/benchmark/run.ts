@@ -12,7 +12,15 @@ import type { RunContext } from './protocols/common'
 import { FeatureCache } from './protocols/features'
 import { PROTOCOLS, runProtocol, type ProtocolName, type ProtocolOptions } from './protocols/protocol'
 import { REPORT_FILES, writeReport } from './report'
-import { mergeResults, PROTOCOL_NAMES, readResults, rowKey, type Protocol, type ResultRow, type RunResults } from './results'
+import {
+  mergeResults,
+  PROTOCOL_NAMES,
+  readResults,
+  rowKey,
+  type Protocol,
+  type ResultRow,
+  type RunResults,
+} from './results'
 import { getTask, type BenchmarkTask } from './tasks'
 
 export interface BenchmarkModel {
@@ -24,7 +32,10 @@ export interface BenchmarkModel {
   load(): Backbone | Promise<Backbone>
 }
 
-/** One row of a protocol the runner has no built-in for (Down-A, say); it must return a row for exactly `ctx` and this protocol. */
+/**
+ * One row of a protocol the runner has no built-in for (Down-A, say); it must return a row for exactly `ctx` and this
+ * protocol.
+ */
 export type ProtocolRunner = (backbone: Backbone, task: BenchmarkTask, ctx: RunContext) => Promise<ResultRow>
 
 export const RESULTS_FILE = REPORT_FILES.results
@@ -45,7 +56,10 @@ export interface RunBenchmarkOptions extends ProtocolOptions {
   /** Recorded in results.json. Defaults: the folder's name, '' (no preset). */
   name?: string
   preset?: string
-  /** Also keep frozen features under out/features, so a restarted run reads them back (about 0.1 GB per model and dense task for mn-t at 64 px). Default false. */
+  /**
+   * Also keep frozen features under out/features, so a restarted run reads them back (about 0.1 GB per model and dense
+   * task for mn-t at 64 px). Default false.
+   */
   diskCache?: boolean
   /** Called after each new row (not for rows already in results.json). */
   onRow?: (row: ResultRow) => void
@@ -65,29 +79,47 @@ export function machineFacts(): RunResults['machine'] {
   }
 }
 
-function checkOptions(o: RunBenchmarkOptions): { tasks: BenchmarkTask[]; percents: number[]; seeds: number[]; protocols: Protocol[] } {
+function checkOptions(o: RunBenchmarkOptions): {
+  tasks: BenchmarkTask[]
+  percents: number[]
+  seeds: number[]
+  protocols: Protocol[]
+} {
   const fn = 'runBenchmark'
-  if (!Array.isArray(o.models) || o.models.length === 0) throw new Error(`${fn}: models must be a non-empty list of { id, label, load }`)
+  if (!Array.isArray(o.models) || o.models.length === 0)
+    throw new Error(`${fn}: models must be a non-empty list of { id, label, load }`)
   const ids = new Set<string>()
   for (const m of o.models) {
-    if (typeof m?.id !== 'string' || m.id === '' || typeof m.load !== 'function') throw new Error(`${fn}: each model needs a non-empty id and a load() function`)
+    if (typeof m?.id !== 'string' || m.id === '' || typeof m.load !== 'function')
+      throw new Error(`${fn}: each model needs a non-empty id and a load() function`)
     if (ids.has(m.id)) throw new Error(`${fn}: model id '${m.id}' is given twice`)
     ids.add(m.id)
   }
-  if (!Array.isArray(o.tasks) || o.tasks.length === 0) throw new Error(`${fn}: tasks must be a non-empty list of task names`)
+  if (!Array.isArray(o.tasks) || o.tasks.length === 0)
+    throw new Error(`${fn}: tasks must be a non-empty list of task names`)
   const tasks = o.tasks.map((t) => (typeof t === 'string' ? getTask(t) : t))
   const percents = o.percents ?? [10, 100]
-  for (const p of percents) if (typeof p !== 'number' || !(p > 0 && p <= 100)) throw new RangeError(`${fn}: percents must be in (0, 100], got ${p}`)
+  for (const p of percents)
+    if (typeof p !== 'number' || !(p > 0 && p <= 100))
+      throw new RangeError(`${fn}: percents must be in (0, 100], got ${p}`)
   const seeds = o.seeds ?? [0]
-  for (const s of seeds) if (!Number.isSafeInteger(s) || s < 0) throw new RangeError(`${fn}: seeds must be non-negative integers, got ${s}`)
+  for (const s of seeds)
+    if (!Number.isSafeInteger(s) || s < 0) throw new RangeError(`${fn}: seeds must be non-negative integers, got ${s}`)
   const protocols = o.protocols ?? ['linear']
   for (const p of protocols) {
-    if (!PROTOCOL_NAMES.includes(p)) throw new Error(`${fn}: unknown protocol '${p}'; known: ${PROTOCOL_NAMES.join(', ')}`)
-    if (!PROTOCOLS.includes(p as ProtocolName) && typeof o.runners?.[p] !== 'function') throw new Error(`${fn}: protocol '${p}' needs a runner (options.runners['${p}'])`)
+    if (!PROTOCOL_NAMES.includes(p))
+      throw new Error(`${fn}: unknown protocol '${p}'; known: ${PROTOCOL_NAMES.join(', ')}`)
+    if (!PROTOCOLS.includes(p as ProtocolName) && typeof o.runners?.[p] !== 'function')
+      throw new Error(`${fn}: protocol '${p}' needs a runner (options.runners['${p}'])`)
   }
   if (typeof o.out !== 'string' || o.out === '') throw new Error(`${fn}: out must be a folder path`)
   const unique = <T>(xs: T[]): T[] => [...new Set(xs)]
-  return { tasks: tasks.filter((t, i) => tasks.findIndex((u) => u.name === t.name) === i), percents: unique(percents), seeds: unique(seeds), protocols: unique(protocols) }
+  return {
+    tasks: tasks.filter((t, i) => tasks.findIndex((u) => u.name === t.name) === i),
+    percents: unique(percents),
+    seeds: unique(seeds),
+    protocols: unique(protocols),
+  }
 }
 
 /**
@@ -143,8 +175,13 @@ export async function runBenchmark(o: RunBenchmarkOptions): Promise<RunResults> 
       for (const k of missing) {
         const ctx: RunContext = { method: model.id, percent: k.percent, seed: k.seed, cache }
         const runner = o.runners?.[k.protocol]
-        const row = runner ? await runner(backbone, task, ctx) : await runProtocol(k.protocol as ProtocolName, backbone, task, ctx, o)
-        if (rowKey(row) !== rowKey(k)) throw new Error(`runBenchmark: the '${k.protocol}' runner returned a row for ${rowKey(row)}, expected ${rowKey(k)}`)
+        const row = runner
+          ? await runner(backbone, task, ctx)
+          : await runProtocol(k.protocol as ProtocolName, backbone, task, ctx, o)
+        if (rowKey(row) !== rowKey(k))
+          throw new Error(
+            `runBenchmark: the '${k.protocol}' runner returned a row for ${rowKey(row)}, expected ${rowKey(k)}`,
+          )
         results.rows.push(row)
         have.add(rowKey(row))
         saveResults(o.out, results)

@@ -40,12 +40,18 @@ export interface BenchmarkTask {
   labelSpace?: string
   /** Every image of train()/test() is 3 x imageSize x imageSize, float32 in [0, 1]. */
   imageSize: number
-  /** Pedestrian-style detection: what counts for the "Reasonable" subset (CityPersons: height >= 50 px of 1024, visibility >= 0.65, scaled to this image size). */
+  /**
+   * Pedestrian-style detection: what counts for the "Reasonable" subset (CityPersons: height >= 50 px of 1024,
+   * visibility >= 0.65, scaled to this image size).
+   */
   reasonable?: { minHeight: number; minVisibility: number }
   /** The full (100%) training split. */
   train(): Dataset<Sample>
   test(): Dataset<Sample>
-  /** Indices into train() for a percentage-shot subset; 10% and 100% for seeds 0, 1, 2 come from the shipped lists in benchmark/shots/, other percents/seeds are drawn with src/data/sampling.ts. */
+  /**
+   * Indices into train() for a percentage-shot subset; 10% and 100% for seeds 0, 1, 2 come from the shipped lists in
+   * benchmark/shots/, other percents/seeds are drawn with src/data/sampling.ts.
+   */
   shotIndices(percent: number, seed: number): Promise<Int32Array>
 }
 
@@ -88,7 +94,12 @@ const SPECS: Record<string, TaskSpec> = {
   },
   'world-segmentation': { metric: 'miou', direction: 'higher', extraMetrics: [], shots: byInstances },
   // Depth has no classes; its lists keep the mix of the two domains.
-  'world-depth': { metric: 'rmse', direction: 'lower', extraMetrics: ['delta1'], shots: { mode: 'class', labelSpace: 'domain' } },
+  'world-depth': {
+    metric: 'rmse',
+    direction: 'lower',
+    extraMetrics: ['delta1'],
+    shots: { mode: 'class', labelSpace: 'domain' },
+  },
 }
 
 const METRIC_WORDS: Record<MetricName, string> = {
@@ -119,7 +130,9 @@ export function getTask(name: string, options: TaskOptions = {}): BenchmarkTask 
   const data = benchmarkData(name)
   const testSize = options.testSize ?? data.card.sizes.test
   if (!Number.isInteger(testSize) || testSize < 1 || testSize > data.card.sizes.test) {
-    throw new RangeError(`getTask: testSize of '${name}' must be an integer in [1, ${data.card.sizes.test}], got ${options.testSize}`)
+    throw new RangeError(
+      `getTask: testSize of '${name}' must be an integer in [1, ${data.card.sizes.test}], got ${options.testSize}`,
+    )
   }
   return makeTask(name, spec, data, options.shotsDir ?? SHOTS_DIR, testSize)
 }
@@ -133,13 +146,24 @@ export function shotListPath(task: string, percent: number, seed: number, dir = 
 }
 
 /** Draws a percentage-shot list of a task's training split (pass `train` to reuse a built one). */
-export function drawShotList(task: BenchmarkTask, percent: number, seed: number, train = task.train()): Promise<ShotList> {
+export function drawShotList(
+  task: BenchmarkTask,
+  percent: number,
+  seed: number,
+  train = task.train(),
+): Promise<ShotList> {
   const spec = SPECS[task.name]
   if (!spec) throw new RangeError(`drawShotList: no task '${task.name}'; known: ${DEFAULT_TASKS.join(', ')}`)
   return percentageShot(train, { percent, seed, ...spec.shots })
 }
 
-function makeTask(name: string, spec: TaskSpec, data: BenchmarkData, shotsDir: string, testSize: number): BenchmarkTask {
+function makeTask(
+  name: string,
+  spec: TaskSpec,
+  data: BenchmarkData,
+  shotsDir: string,
+  testSize: number,
+): BenchmarkTask {
   const numClasses = data.classNames.length
   const card: TaskCard = {
     name,
@@ -170,7 +194,13 @@ function makeTask(name: string, spec: TaskSpec, data: BenchmarkData, shotsDir: s
     test: () => {
       if (test) return test
       const full = benchmarkDataset(name, 'test')
-      return (test = testSize < full.length ? subset(full, Int32Array.from({ length: testSize }, (_, i) => i)) : full)
+      return (test =
+        testSize < full.length
+          ? subset(
+              full,
+              Int32Array.from({ length: testSize }, (_, i) => i),
+            )
+          : full)
     },
     async shotIndices(percent: number, seed: number): Promise<Int32Array> {
       if (typeof percent !== 'number' || !(percent > 0 && percent <= 100)) {

@@ -80,8 +80,10 @@ export function loadBackboneWeights(
     for (const size of [...new Set([imageSize, 224])]) {
       const backbone = createModel(name, { imageSize: size })
       const own = backbone.stateDict()
-      const prefix = TENSOR_PREFIXES.map((p) => ({ p, n: keys.filter((k) => k.startsWith(p) && k.slice(p.length) in own).length }))
-        .sort((a, b) => b.n - a.n)[0]
+      const prefix = TENSOR_PREFIXES.map((p) => ({
+        p,
+        n: keys.filter((k) => k.startsWith(p) && k.slice(p.length) in own).length,
+      })).sort((a, b) => b.n - a.n)[0]
       if (prefix.n === 0) {
         bestOwn = Object.keys(own)
         continue
@@ -92,11 +94,14 @@ export function loadBackboneWeights(
         const key = k.slice(prefix.p.length)
         if (!k.startsWith(prefix.p) || !(key in own)) continue
         const [a, b] = [tensors[k].shape, own[key].shape]
-        if (a.length !== b.length || a.some((d, i) => d !== b[i])) mismatched.push(`${key}: file [${a.join(', ')}], model [${b.join(', ')}]`)
+        if (a.length !== b.length || a.some((d, i) => d !== b[i]))
+          mismatched.push(`${key}: file [${a.join(', ')}], model [${b.join(', ')}]`)
         else picked[key] = tensors[k]
       }
       if (mismatched.length) {
-        problems.push(`${size < 96 ? 'small-image' : 'standard'} stem: ${mismatched.length} shape mismatch(es), e.g. ${mismatched.slice(0, 3).join('; ')}`)
+        problems.push(
+          `${size < 96 ? 'small-image' : 'standard'} stem: ${mismatched.length} shape mismatch(es), e.g. ${mismatched.slice(0, 3).join('; ')}`,
+        )
         continue
       }
       backbone.loadStateDict(picked, { strict: false })
@@ -137,18 +142,35 @@ export function resolveModel(spec: string, weights: string | undefined, imageSiz
     if (weights) throw new UsageError('--weights goes with a zoo --model name, not with a weights file as --model')
     const arch = architectureOf(spec)
     if (!arch) {
-      throw new UsageError(`--model: '${spec}' does not say which architecture it holds (no 'intern.backbone' metadata); pass --model <zoo name> --weights ${spec}`)
+      throw new UsageError(
+        `--model: '${spec}' does not say which architecture it holds (no 'intern.backbone' metadata); pass --model <zoo name> --weights ${spec}`,
+      )
     }
-    return { id: stem(spec), label: stem(spec), description: `${arch} weights from ${spec}`, load: () => loadBackboneWeights(arch, spec, imageSize, '--model').backbone }
+    return {
+      id: stem(spec),
+      label: stem(spec),
+      description: `${arch} weights from ${spec}`,
+      load: () => loadBackboneWeights(arch, spec, imageSize, '--model').backbone,
+    }
   }
   if (spec.endsWith('.json') ? !fs.existsSync(spec) : !isZooName(spec)) {
-    throw new UsageError(`--model: '${spec}' is not a zoo model (${listModels().map((m) => m.name).join(', ')}), a stage folder, a .safetensors file or a MetaNet config .json`)
+    throw new UsageError(
+      `--model: '${spec}' is not a zoo model (${listModels()
+        .map((m) => m.name)
+        .join(', ')}), a stage folder, a .safetensors file or a MetaNet config .json`,
+    )
   }
   if (weights) {
     // Check the file now, so a bad file fails before any work.
     const { backbone, loaded, missing, unused } = loadBackboneWeights(spec, weights, imageSize)
-    if (missing.length) console.error(`evaluate: ${missing.length} backbone tensor(s) not in '${weights}' keep their random init (e.g. ${missing.slice(0, 3).join(', ')})`)
-    if (unused.length) console.error(`evaluate: ${unused.length} tensor(s) of '${weights}' are not part of the backbone and were left out (e.g. ${unused.slice(0, 3).join(', ')})`)
+    if (missing.length)
+      console.error(
+        `evaluate: ${missing.length} backbone tensor(s) not in '${weights}' keep their random init (e.g. ${missing.slice(0, 3).join(', ')})`,
+      )
+    if (unused.length)
+      console.error(
+        `evaluate: ${unused.length} tensor(s) of '${weights}' are not part of the backbone and were left out (e.g. ${unused.slice(0, 3).join(', ')})`,
+      )
     const id = stem(weights)
     return { id, label: id, description: `${spec} with ${loaded} tensors from ${weights}`, load: () => backbone }
   }
@@ -166,7 +188,12 @@ function stageModel(dir: string, weights: string | undefined): BenchmarkModel {
   } catch (e) {
     throw new UsageError(`--model: ${(e as Error).message}`)
   }
-  return { id: card.name, label: card.name, description: `${card.kind} stage '${card.name}' (${card.backbone}) from ${dir}`, load: () => loadUpstreamBackbone(dir) }
+  return {
+    id: card.name,
+    label: card.name,
+    description: `${card.kind} stage '${card.name}' (${card.backbone}) from ${dir}`,
+    load: () => loadUpstreamBackbone(dir),
+  }
 }
 
 export async function evaluateCommand(argv: string[]): Promise<number> {
@@ -205,29 +232,37 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     const percents = numbers('percent', values.percent!, (n) => n > 0 && n <= 100, 'a percent in (0, 100]')
     const seeds = numbers('seeds', values.seeds!, (n) => Number.isSafeInteger(n) && n >= 0, 'a non-negative integer')
     const protocols = list('protocol', values.protocol!).map((p) => {
-      if (!PROTOCOLS.includes(p as ProtocolName)) throw new UsageError(`--protocol: '${p}' is not one of ${PROTOCOLS.join(', ')}`)
+      if (!PROTOCOLS.includes(p as ProtocolName))
+        throw new UsageError(`--protocol: '${p}' is not one of ${PROTOCOLS.join(', ')}`)
       return p as ProtocolName
     })
     const model = resolveModel(values.model, values.weights, Math.max(...tasks.map((t) => t.imageSize)))
     if (values.id !== undefined) {
-      if (!/^[\w.+-]+$/.test(values.id)) throw new UsageError(`--id must be letters, digits and . _ + -, got '${values.id}'`)
+      if (!/^[\w.+-]+$/.test(values.id))
+        throw new UsageError(`--id must be letters, digits and . _ + -, got '${values.id}'`)
       model.id = values.id
     }
     if (values.label !== undefined) model.label = values.label
     else if (values.id !== undefined) model.label = values.id
     const out = values.out
-    const results = await profiled(flags.profile, () => runBenchmark({
-      models: [model],
-      tasks,
-      percents,
-      seeds,
-      protocols,
-      out,
-      onRow: (r) =>
-        console.error(`${r.method} ${r.task} ${r.percent}% ${r.protocol} seed ${r.seed}: ${r.value.toFixed(4)} (${r.seconds.toFixed(1)} s)`),
-    }))
+    const results = await profiled(flags.profile, () =>
+      runBenchmark({
+        models: [model],
+        tasks,
+        percents,
+        seeds,
+        protocols,
+        out,
+        onRow: (r) =>
+          console.error(
+            `${r.method} ${r.task} ${r.percent}% ${r.protocol} seed ${r.seed}: ${r.value.toFixed(4)} (${r.seconds.toFixed(1)} s)`,
+          ),
+      }),
+    )
     const rows = results.rows.filter((r) => r.method === model.id).length
-    console.log(`${model.id}: ${rows} row(s) in ${path.join(values.out, 'results.json')}; report in ${path.join(values.out, 'report.html')}`)
+    console.log(
+      `${model.id}: ${rows} row(s) in ${path.join(values.out, 'results.json')}; report in ${path.join(values.out, 'report.html')}`,
+    )
     return 0
   } catch (e) {
     const err = e as Error & { code?: string }

@@ -11,7 +11,12 @@ available (with the device when it is), as JSON.`
 export async function infoCommand(argv: string[]): Promise<number> {
   let help: boolean | undefined
   try {
-    ;({ help } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values)
+    ;({ help } = parseArgs({
+      args: argv,
+      options: { help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values)
   } catch (e) {
     console.error(`intern-vision info: ${(e as Error).message}`)
     return 2
@@ -20,7 +25,9 @@ export async function infoCommand(argv: string[]): Promise<number> {
     console.log(INFO_USAGE)
     return 0
   }
-  const gpu = cuda.isAvailable() ? { devices: cuda.deviceCount(), name: cuda.deviceName() } : { available: false, reason: cuda.unavailableReason() }
+  const gpu = cuda.isAvailable()
+    ? { devices: cuda.deviceCount(), name: cuda.deviceName() }
+    : { available: false, reason: cuda.unavailableReason() }
   console.log(JSON.stringify({ cpu: cpuInfo(), cuda: gpu }, null, 2))
   return 0
 }

@@ -10,7 +10,10 @@ export function relaunched(command: string, nproc: number | undefined): number |
   if (nproc === undefined) return null
   const env = launchEnv()
   if (env.launcher !== 'none') {
-    if (env.worldSize !== nproc) throw new Error(`${command}: --nproc ${nproc}, but ${env.launcher} started ${env.worldSize} ranks; leave out --nproc under a launcher`)
+    if (env.worldSize !== nproc)
+      throw new Error(
+        `${command}: --nproc ${nproc}, but ${env.launcher} started ${env.worldSize} ranks; leave out --nproc under a launcher`,
+      )
     return null
   }
   return nproc === 1 ? null : launchLocal(nproc, thisCommand())

@@ -13,7 +13,13 @@ import { captionTokenizer } from '../intern/amateur-data'
 import { AmateurModel, DEFAULT_MODEL_SHAPE } from '../intern/amateur-model'
 import { createGeneralistModel, Generalist, GeneralistModel, trainGeneralist } from '../intern/generalist'
 import { resolveAmateurWeights } from '../intern/losses'
-import { createTaskHead, resolveSources, toSourceBatches, type RawSourceBatch, type TaskHead } from '../intern/objectives'
+import {
+  createTaskHead,
+  resolveSources,
+  toSourceBatches,
+  type RawSourceBatch,
+  type TaskHead,
+} from '../intern/objectives'
 import { getPreset, type Preset, type StagePreset } from '../intern/presets'
 import { loadStageBackbone, type ExpertType, type StageCard } from '../intern/stage-io'
 import { createModel, type Backbone } from '../models/zoo'
@@ -99,7 +105,8 @@ function parse(argv: string[]): Args | 'help' {
   })
   if (values.help) return 'help'
   const stage = values.stage
-  if (stage !== 'amateur' && stage !== 'expert' && stage !== 'generalist') throw new Error(`pretrain: --stage must be amateur, expert or generalist, got '${stage ?? ''}'`)
+  if (stage !== 'amateur' && stage !== 'expert' && stage !== 'generalist')
+    throw new Error(`pretrain: --stage must be amateur, expert or generalist, got '${stage ?? ''}'`)
   if (values.preset === undefined) throw new Error('pretrain: --preset is required')
   const int = (key: string, v: string | undefined, min: number): number | undefined => {
     if (v === undefined) return undefined
@@ -126,7 +133,8 @@ function parse(argv: string[]): Args | 'help' {
 }
 
 function expertType(type: string | undefined): ExpertType {
-  if (!EXPERT_TYPES.includes(type ?? '')) throw new Error(`pretrain: --stage expert needs --type C, D or S, got '${type ?? ''}'`)
+  if (!EXPERT_TYPES.includes(type ?? ''))
+    throw new Error(`pretrain: --stage expert needs --type C, D or S, got '${type ?? ''}'`)
   return type as ExpertType
 }
 
@@ -134,7 +142,9 @@ function expertType(type: string | undefined): ExpertType {
 function generalistTypes(type: string | undefined): ExpertType[] {
   const types = (type ?? 'C-D').split('-')
   if (types.length < 2 || types.some((t) => !EXPERT_TYPES.includes(t)))
-    throw new Error(`pretrain: --stage generalist takes --type as expert types joined by '-' (C-D, C-D-S), got '${type}'`)
+    throw new Error(
+      `pretrain: --stage generalist takes --type as expert types joined by '-' (C-D, C-D-S), got '${type}'`,
+    )
   return types as ExpertType[]
 }
 
@@ -147,15 +157,25 @@ function randomSamples(sourceName: string, n: number, imageSize: number, rng: Rn
   const source = upstreamSource(sourceName)
   const plane = imageSize * imageSize
   return Array.from({ length: n }, (_, i): Sample => {
-    const image = { data: Float32Array.from({ length: 3 * plane }, () => rng.next()), channels: 3, height: imageSize, width: imageSize }
+    const image = {
+      data: Float32Array.from({ length: 3 * plane }, () => rng.next()),
+      channels: 3,
+      height: imageSize,
+      width: imageSize,
+    }
     const k = rng.int(0, Math.max(1, source.numClasses))
     if (source.task === 'classification') return { image, index: i, labels: { [source.labelSpace!]: k } }
-    if (source.task === 'segmentation') return { image, index: i, segmentation: Uint8Array.from({ length: plane }, () => rng.int(0, source.numClasses)) }
+    if (source.task === 'segmentation')
+      return { image, index: i, segmentation: Uint8Array.from({ length: plane }, () => rng.int(0, source.numClasses)) }
     if (source.task === 'detection') {
       const [x, y] = [rng.int(0, imageSize / 2), rng.int(0, imageSize / 2)]
       const side = rng.int(Math.ceil(imageSize / 4), Math.ceil(imageSize / 2))
       const boxes = Float32Array.of(x, y, x + side, y + side)
-      return { image, index: i, objects: { boxes, labels: Int32Array.of(k), visibility: Float32Array.of(1), ignore: Uint8Array.of(0) } }
+      return {
+        image,
+        index: i,
+        objects: { boxes, labels: Int32Array.of(k), visibility: Float32Array.of(1), ignore: Uint8Array.of(0) },
+      }
     }
     return { image, index: i, caption: 'a small red circle left of a large blue square' }
   })
@@ -175,7 +195,10 @@ function sourceLosses(head: TaskHead, backbone: Backbone, imageSize: number, rng
  */
 function oneStep(model: Module, losses: (() => Tensor)[]): { loss: number; seconds: number } {
   const started = Date.now()
-  const optimizer = new SGD(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-4 })
+  const optimizer = new SGD(
+    model.parameters().filter((p) => p.requiresGrad),
+    { lr: 1e-4 },
+  )
   model.train()
   let total = 0
   for (const loss of losses) {
@@ -196,7 +219,9 @@ function freshGeneralist(preset: Preset, types: ExpertType[]): GeneralistModel {
     types,
     types.map(() => createModel(backbone, { imageSize })),
   )
-  const heads = types.map((t) => createTaskHead(t, generalist, resolveSources('pretrain', t, preset.experts[t].sources)))
+  const heads = types.map((t) =>
+    createTaskHead(t, generalist, resolveSources('pretrain', t, preset.experts[t].sources)),
+  )
   return new GeneralistModel(generalist, heads)
 }
 
@@ -205,7 +230,12 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 async function dryRun(a: Args): Promise<string> {
   manualSeed(a.seed)
   const rng = new Rng(a.seed)
-  const p = a.stage === 'amateur' ? a.preset.amateur : a.stage === 'expert' ? a.preset.experts[expertType(a.type)] : a.preset.generalist
+  const p =
+    a.stage === 'amateur'
+      ? a.preset.amateur
+      : a.stage === 'expert'
+        ? a.preset.experts[expertType(a.type)]
+        : a.preset.generalist
   const { backbone, imageSize } = p
   let model: Module
   let losses: (() => Tensor)[]
@@ -213,11 +243,22 @@ async function dryRun(a: Args): Promise<string> {
   if (a.stage === 'amateur') {
     const sources = a.sources ?? a.preset.amateur.sources
     const tokenizer = await captionTokenizer(sources)
-    const amateur = new AmateurModel({ backbone, imageSize, ...DEFAULT_MODEL_SHAPE, text: { ...DEFAULT_MODEL_SHAPE.text }, tokenizer: tokenizer.toJSON(), selfSupervised: 'simsiam' })
+    const amateur = new AmateurModel({
+      backbone,
+      imageSize,
+      ...DEFAULT_MODEL_SHAPE,
+      text: { ...DEFAULT_MODEL_SHAPE.text },
+      tokenizer: tokenizer.toJSON(),
+      selfSupervised: 'simsiam',
+    })
     // One image in two views: the backbone sees 2 images, the projector's batch norm 2 rows.
     const [first, second] = [randomSamples(sources[0], 1, imageSize, rng), randomSamples(sources[0], 1, imageSize, rng)]
     const captions = first.map((s) => s.caption!)
-    const batch: Batch = { ...collate(first), views: [collate(first).images, collate(second).images], captionViews: [captions, captions] }
+    const batch: Batch = {
+      ...collate(first),
+      views: [collate(first).images, collate(second).images],
+      captionViews: [captions, captions],
+    }
     model = amateur
     losses = [
       () => {
@@ -229,7 +270,10 @@ async function dryRun(a: Args): Promise<string> {
   } else if (a.stage === 'expert') {
     const type = expertType(a.type)
     const sources = resolveSources('pretrain', type, a.sources ?? (p as StagePreset).sources)
-    const net = a.from !== undefined && a.from !== 'scratch' ? loadStageBackbone(a.from, { backbone }) : createModel(backbone, { imageSize })
+    const net =
+      a.from !== undefined && a.from !== 'scratch'
+        ? loadStageBackbone(a.from, { backbone })
+        : createModel(backbone, { imageSize })
     const expert = new ExpertModel(net, createTaskHead(type, net, sources))
     model = expert
     losses = sourceLosses(expert.head, net, imageSize, rng)
@@ -260,7 +304,18 @@ async function run(a: Args): Promise<StageCard> {
     // trainAmateur starts its folder afresh; refuse here instead of losing a finished stage.
     const existing = checkOut('pretrain', out, a.resume)
     if (existing) return existing
-    return trainAmateur({ backbone: p.backbone, imageSize: p.imageSize, steps: a.steps ?? p.steps, batchSize: p.batchSize, lr: p.lr, seed: a.seed, out, resume: a.resume, sources: a.sources ?? p.sources, log })
+    return trainAmateur({
+      backbone: p.backbone,
+      imageSize: p.imageSize,
+      steps: a.steps ?? p.steps,
+      batchSize: p.batchSize,
+      lr: p.lr,
+      seed: a.seed,
+      out,
+      resume: a.resume,
+      sources: a.sources ?? p.sources,
+      log,
+    })
   }
   if (a.stage === 'expert') {
     const type = expertType(a.type)
@@ -281,9 +336,11 @@ async function run(a: Args): Promise<StageCard> {
       log,
     })
   }
-  if (a.sources) throw new Error('pretrain: a generalist trains on its experts\' sources; --sources does not apply')
+  if (a.sources) throw new Error("pretrain: a generalist trains on its experts' sources; --sources does not apply")
   const p = a.preset.generalist
-  const types = a.experts ? a.experts.map((dir) => expertTypeOf('pretrain', dir, parentCard('pretrain', dir))) : generalistTypes(a.type)
+  const types = a.experts
+    ? a.experts.map((dir) => expertTypeOf('pretrain', dir, parentCard('pretrain', dir)))
+    : generalistTypes(a.type)
   const experts = a.experts ?? types.map((t) => runDir(a, `expert-${t}`))
   return trainGeneralist({
     experts,
@@ -319,10 +376,17 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     const losses = Object.entries(card.finalLosses)
       .filter(([k]) => !k.includes('/'))
       .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-    process.stdout.write(`${card.name}: ${card.steps} steps in ${card.seconds.toFixed(0)} s${losses.length ? `, final ${losses.join(', ')}` : ''}\n`)
+    process.stdout.write(
+      `${card.name}: ${card.steps} steps in ${card.seconds.toFixed(0)} s${losses.length ? `, final ${losses.join(', ')}` : ''}\n`,
+    )
     return 0
   } catch (e) {
-    process.stderr.write(`intern-vision: ${(e as Error).message.split('\n').map((l) => l.trim()).join('; ')}\n`)
+    process.stderr.write(
+      `intern-vision: ${(e as Error).message
+        .split('\n')
+        .map((l) => l.trim())
+        .join('; ')}\n`,
+    )
     return 2
   }
 }

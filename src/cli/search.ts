@@ -106,7 +106,10 @@ function budgetOf(text: string, proxy: ProxyOptions): number {
     if (!(n > 0)) throw new UsageError(`--budget-flops must be positive, got '${text}'`)
     return n
   }
-  if (!METANET_CONFIGS[text] && !text.endsWith('.json')) throw new UsageError(`--budget-flops must be a number, a zoo MetaNet (${Object.keys(METANET_CONFIGS).join(', ')}) or a config .json, got '${text}'`)
+  if (!METANET_CONFIGS[text] && !text.endsWith('.json'))
+    throw new UsageError(
+      `--budget-flops must be a number, a zoo MetaNet (${Object.keys(METANET_CONFIGS).join(', ')}) or a config .json, got '${text}'`,
+    )
   const config = METANET_CONFIGS[text] ? metaNetConfig(text) : loadMetaNetConfig(text)
   const numClasses = upstreamSource(proxy.source ?? PROXY_DEFAULTS.source).numClasses
   return analyticCost({ ...config, numClasses }, proxy.imageSize ?? PROXY_DEFAULTS.imageSize).macs
@@ -141,12 +144,18 @@ async function search(argv: string[]): Promise<number> {
   const trials = int(values, 'trials', 1)
   if (trials === undefined) throw new UsageError('--trials is required')
   const strategy = (values.strategy ?? 'evolution') as StrategyName
-  if (!STRATEGY_NAMES.includes(strategy)) throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')}, got '${values.strategy}'`)
+  if (!STRATEGY_NAMES.includes(strategy))
+    throw new UsageError(`--strategy must be one of ${STRATEGY_NAMES.join(', ')}, got '${values.strategy}'`)
   const device = (values.device ?? 'cpu') as Device
-  if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got '${values.device}'`)
+  if (device !== 'cpu' && device !== 'cuda')
+    throw new UsageError(`--device must be cpu or cuda, got '${values.device}'`)
   const proxy = proxyOptions(values)
   const strategyOptions = Object.fromEntries(
-    Object.entries({ population: int(values, 'population', 2), sampleSize: int(values, 'sample-size', 1), lr: positive(values, 'rl-lr') }).filter(([, v]) => v !== undefined),
+    Object.entries({
+      population: int(values, 'population', 2),
+      sampleSize: int(values, 'sample-size', 1),
+      lr: positive(values, 'rl-lr'),
+    }).filter(([, v]) => v !== undefined),
   )
   const started = performance.now()
   const result = await runSearch({
@@ -158,14 +167,21 @@ async function search(argv: string[]): Promise<number> {
     budgetFlops: values['budget-flops'] === undefined ? undefined : budgetOf(values['budget-flops'], proxy),
     seed: proxy.seed,
     proxy,
-    latency: { batch: int(values, 'latency-batch', 1), repeats: int(values, 'latency-repeats', 1), device, cacheFile: values['latency-cache'] },
+    latency: {
+      batch: int(values, 'latency-batch', 1),
+      repeats: int(values, 'latency-repeats', 1),
+      device,
+      cacheFile: values['latency-cache'],
+    },
   })
   const best = result.best
   const searchSeconds = result.trials.reduce((a, t) => a + t.seconds, 0)
   console.log(
     `search: ${result.trials.length} trials (${result.ran} run now, ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
       `${searchSeconds.toFixed(1)} s in trials overall)` +
-      (best ? `; best trial ${best.index}: score ${best.score.toFixed(4)}, ${(best.flops / 1e6).toFixed(2)} MFLOPs -> ${path.join(out, FILES.best)}` : ''),
+      (best
+        ? `; best trial ${best.index}: score ${best.score.toFixed(4)}, ${(best.flops / 1e6).toFixed(2)} MFLOPs -> ${path.join(out, FILES.best)}`
+        : ''),
   )
   return 0
 }
@@ -173,12 +189,21 @@ async function search(argv: string[]): Promise<number> {
 async function compare(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...PROXY_FLAGS, models: { type: 'string' }, seeds: { type: 'string' }, tasks: { type: 'string' }, percent: { type: 'string' } },
+    options: {
+      ...PROXY_FLAGS,
+      models: { type: 'string' },
+      seeds: { type: 'string' },
+      tasks: { type: 'string' },
+      percent: { type: 'string' },
+    },
   })
   if (values.help) return usage(0)
   const out = required(values, 'out')
-  const models = required(values, 'models').split(',').map((s) => s.trim())
-  if (models.some((m) => m === '')) throw new UsageError(`--models must be a comma-separated list, got '${values.models}'`)
+  const models = required(values, 'models')
+    .split(',')
+    .map((s) => s.trim())
+  if (models.some((m) => m === ''))
+    throw new UsageError(`--models must be a comma-separated list, got '${values.models}'`)
   const seeds = (values.seeds ?? '0,1,2').split(',').map((s) => {
     const n = Number(s)
     if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--seeds: '${s}' is not a non-negative integer`)
@@ -186,9 +211,12 @@ async function compare(argv: string[]): Promise<number> {
   })
   const percent = positive(values, 'percent') ?? 10
   if (percent > 100) throw new UsageError(`--percent must be in (0, 100], got '${values.percent}'`)
-  for (const m of models) if (!METANET_CONFIGS[m] && !fs.existsSync(m)) throw new UsageError(`--models: '${m}' is neither a zoo MetaNet nor an existing file`)
+  for (const m of models)
+    if (!METANET_CONFIGS[m] && !fs.existsSync(m))
+      throw new UsageError(`--models: '${m}' is neither a zoo MetaNet nor an existing file`)
   const tasks = values.tasks?.split(',').map((s) => s.trim())
-  if (tasks?.some((s) => s === '')) throw new UsageError(`--tasks must be a comma-separated list, got '${values.tasks}'`)
+  if (tasks?.some((s) => s === ''))
+    throw new UsageError(`--tasks must be a comma-separated list, got '${values.tasks}'`)
   const result = await compareArchitectures({ models, seeds, proxy: proxyOptions(values), tasks, percent })
   fs.mkdirSync(out, { recursive: true })
   atomicWrite(path.join(out, 'compare.json'), (write) => write(Buffer.from(JSON.stringify(result, null, 2) + '\n')))

@@ -94,8 +94,10 @@ export function parseTrainArgs(argv: string[]): TrainArgs | null {
     return n
   }
   const data = values.data!
-  if (data !== 'world' && data !== 'fashion-mnist' && data !== 'digits') throw new UsageError(`--data must be world, fashion-mnist or digits, got '${data}'`)
-  if (!MODELS.includes(values.model!)) throw new UsageError(`--model must be one of ${MODELS.join(', ')}, got '${values.model}'`)
+  if (data !== 'world' && data !== 'fashion-mnist' && data !== 'digits')
+    throw new UsageError(`--data must be world, fashion-mnist or digits, got '${data}'`)
+  if (!MODELS.includes(values.model!))
+    throw new UsageError(`--model must be one of ${MODELS.join(', ')}, got '${values.model}'`)
   const lr = Number(values.lr)
   if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`)
   return {
@@ -151,13 +153,31 @@ function task(a: TrainArgs): Task {
   if (a.data === 'world') {
     // The embedded default: scenes of one to three objects, classified by the shape of the
     // most visible one.
-    const common = { imageSize: a.imageSize, seed: a.seed, objects: [1, 1] as [number, number], targets: ['labels' as const] }
+    const common = {
+      imageSize: a.imageSize,
+      seed: a.seed,
+      objects: [1, 1] as [number, number],
+      targets: ['labels' as const],
+    }
     const train = worldDataset({ ...common, size: a.trainSize, split: 'train' })
     const test = worldDataset({ ...common, size: a.testSize, split: 'test' })
     return { train, test, labelSpace: 'shape', numClasses: train.info.labelSpaces.shape.size, inChannels: 3 }
   }
-  if (a.data === 'fashion-mnist') return { train: fashionMnist({ split: 'train' }), test: fashionMnist({ split: 'test' }), labelSpace: 'class', numClasses: 10, inChannels: 1 }
-  return { train: digits({ split: 'train' }), test: digits({ split: 'test' }), labelSpace: 'class', numClasses: 10, inChannels: 1 }
+  if (a.data === 'fashion-mnist')
+    return {
+      train: fashionMnist({ split: 'train' }),
+      test: fashionMnist({ split: 'test' }),
+      labelSpace: 'class',
+      numClasses: 10,
+      inChannels: 1,
+    }
+  return {
+    train: digits({ split: 'train' }),
+    test: digits({ split: 'test' }),
+    labelSpace: 'class',
+    numClasses: 10,
+    inChannels: 1,
+  }
 }
 
 const MODELS = ['mn-t', 'mn-s', 'mn-b4', 'resnet18']
@@ -170,7 +190,9 @@ function buildModel(name: string, numClasses: number, inChannels: number): Modul
 /** Warmup over a tenth of the run (at most 100 steps) where there is room for it. */
 function schedule(steps: number) {
   const warmupSteps = Math.min(100, Math.floor(steps / 10))
-  return warmupSteps >= 1 ? warmupCosineSchedule({ warmupSteps, totalSteps: steps }) : cosineSchedule({ totalSteps: steps })
+  return warmupSteps >= 1
+    ? warmupCosineSchedule({ warmupSteps, totalSteps: steps })
+    : cosineSchedule({ totalSteps: steps })
 }
 
 function evaluate(model: Module, loader: DataLoader, labelSpace: string): Promise<number> {
@@ -197,7 +219,10 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
   manualSeed(a.seed)
   const t = task(a)
   const perEpoch = Math.floor(t.train.length / a.batchSize)
-  if (perEpoch === 0) throw new UsageError(`--batch-size ${a.batchSize} is larger than the ${t.train.length} training images of ${a.data}`)
+  if (perEpoch === 0)
+    throw new UsageError(
+      `--batch-size ${a.batchSize} is larger than the ${t.train.length} training images of ${a.data}`,
+    )
   fs.mkdirSync(a.out, { recursive: true })
   const model = buildModel(a.model, t.numClasses, t.inChannels)
   const [decay, noDecay] = paramGroupsNoDecay(model.namedParameters(), 0.05)
@@ -205,10 +230,19 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
   const scheduler = new LRScheduler(optimizer, schedule(a.steps))
   // Under a launcher: DDP on the model, each rank a share of every global batch, rank 0 writes.
   const dp = await dataParallel('intern-vision train', model)
-  const trainLoader = dp.loader(t.train, { batchSize: a.batchSize, shuffle: true, seed: a.seed, dropLast: true, workers: a.workers })
+  const trainLoader = dp.loader(t.train, {
+    batchSize: a.batchSize,
+    shuffle: true,
+    seed: a.seed,
+    dropLast: true,
+    workers: a.workers,
+  })
   const testLoader = new DataLoader(t.test, { batchSize: 256, workers: a.workers })
   const started = Date.now()
-  if (dp.main) console.error(`training ${a.model} (${model.numParameters()} parameters) on ${a.data} for ${a.steps} steps; logs in ${a.out}`)
+  if (dp.main)
+    console.error(
+      `training ${a.model} (${model.numParameters()} parameters) on ${a.data} for ${a.steps} steps; logs in ${a.out}`,
+    )
   try {
     const result = await fit({
       model,
@@ -244,7 +278,9 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
     }
     if (dp.main) {
       fs.writeFileSync(path.join(a.out, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-      console.log(`test accuracy ${(accuracy * 100).toFixed(2)}% on ${t.test.length} images after ${result.steps} steps (${report.seconds.toFixed(0)} s); report in ${path.join(a.out, 'report.json')}`)
+      console.log(
+        `test accuracy ${(accuracy * 100).toFixed(2)}% on ${t.test.length} images after ${result.steps} steps (${report.seconds.toFixed(0)} s); report in ${path.join(a.out, 'report.json')}`,
+      )
     }
     dp.close()
     return { accuracy, steps: result.steps }

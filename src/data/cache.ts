@@ -4,7 +4,17 @@
 // any other: every length and offset in it is checked against the bytes there are before
 // anything is allocated from it, and every error names the file.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { atomicWrite } from '../io/atomic'
 import { fileError } from '../io/file-errors'
@@ -69,12 +79,17 @@ export function decodeSample(buf: Buffer, source = 'buffer'): Sample {
     return JSON.parse(buf.toString('utf8', 8, headEnd), (_key, value: unknown) => {
       if (value && typeof value === 'object' && Object.hasOwn(value, '$typed')) {
         const ref = value as { $typed: unknown; offset: unknown; length: unknown }
-        if (typeof ref.$typed !== 'string' || !Object.hasOwn(TYPED, ref.$typed)) fail(`unknown array type ${JSON.stringify(ref.$typed)}`)
+        if (typeof ref.$typed !== 'string' || !Object.hasOwn(TYPED, ref.$typed))
+          fail(`unknown array type ${JSON.stringify(ref.$typed)}`)
         const Ctor = TYPED[ref.$typed as TypedName]
-        if (!isCount(ref.offset) || !isCount(ref.length)) fail(`bad array offset ${JSON.stringify(ref.offset)} or length ${JSON.stringify(ref.length)}`)
+        if (!isCount(ref.offset) || !isCount(ref.length))
+          fail(`bad array offset ${JSON.stringify(ref.offset)} or length ${JSON.stringify(ref.length)}`)
         const begin = body + (ref.offset as number)
         const end = begin + (ref.length as number) * Ctor.BYTES_PER_ELEMENT
-        if (end > buf.length) fail(`a ${ref.$typed} of ${ref.length} elements at offset ${ref.offset} runs past the ${buf.length} bytes of the sample`)
+        if (end > buf.length)
+          fail(
+            `a ${ref.$typed} of ${ref.length} elements at offset ${ref.offset} runs past the ${buf.length} bytes of the sample`,
+          )
         // Copy so the typed array owns an aligned buffer that can be transferred.
         const out = new Ctor(ref.length as number)
         new Uint8Array(out.buffer).set(buf.subarray(begin, end))
@@ -101,7 +116,8 @@ function readIndex(indexPath: string): CacheIndex {
   } catch (e) {
     throw new Error(`openDiskCache: '${indexPath}' is not valid JSON (${(e as Error).message})`)
   }
-  if (index === null || typeof index !== 'object') throw new Error(`openDiskCache: '${indexPath}' is not a cache index (a JSON object)`)
+  if (index === null || typeof index !== 'object')
+    throw new Error(`openDiskCache: '${indexPath}' is not a cache index (a JSON object)`)
   return index
 }
 
@@ -115,7 +131,8 @@ export async function cacheToDisk(
   dir: string,
   options: { fingerprint?: string } = {},
 ): Promise<Dataset<Sample>> {
-  const fingerprint = options.fingerprint ?? JSON.stringify(dataset.recipe ?? { name: dataset.info.name, length: dataset.length })
+  const fingerprint =
+    options.fingerprint ?? JSON.stringify(dataset.recipe ?? { name: dataset.info.name, length: dataset.length })
   const indexPath = join(dir, 'index.json')
   if (existsSync(indexPath)) {
     let cached: CacheIndex | null = null
@@ -148,7 +165,10 @@ export async function cacheToDisk(
   const index: CacheIndex = {
     version: 1,
     fingerprint,
-    info: { ...rest, labelSpaces: Object.fromEntries(Object.entries(labelSpaces).map(([k, v]) => [k, [...v.classes]])) },
+    info: {
+      ...rest,
+      labelSpaces: Object.fromEntries(Object.entries(labelSpaces).map(([k, v]) => [k, [...v.classes]])),
+    },
     offsets,
   }
   // The index is written last and atomically: a cache with an index is a whole cache.
@@ -172,12 +192,19 @@ export function openDiskCache(dir: string, info?: DatasetInfo): Dataset<Sample> 
   }
   // Every sample's bytes must lie inside samples.bin, in order, before any is read.
   const { offsets } = index
-  const bad = !Array.isArray(offsets) || offsets.length === 0 ? 0 : offsets.findIndex((o, i) => !isCount(o) || o < (i ? offsets[i - 1] : 0))
+  const bad =
+    !Array.isArray(offsets) || offsets.length === 0
+      ? 0
+      : offsets.findIndex((o, i) => !isCount(o) || o < (i ? offsets[i - 1] : 0))
   if (bad >= 0) {
-    throw new Error(`${fn}: '${indexPath}' has ${Array.isArray(offsets) ? `a bad offset ${JSON.stringify(offsets[bad])} at ${bad}` : 'no offsets'} (offsets must start at 0 and never decrease)`)
+    throw new Error(
+      `${fn}: '${indexPath}' has ${Array.isArray(offsets) ? `a bad offset ${JSON.stringify(offsets[bad])} at ${bad}` : 'no offsets'} (offsets must start at 0 and never decrease)`,
+    )
   }
   if (offsets[0] !== 0 || offsets[offsets.length - 1] !== size) {
-    throw new Error(`${fn}: '${indexPath}' describes ${offsets[offsets.length - 1]} bytes of samples from ${offsets[0]}, but '${path}' holds ${size}: the cache is incomplete or corrupt (delete '${dir}' to rebuild it)`)
+    throw new Error(
+      `${fn}: '${indexPath}' describes ${offsets[offsets.length - 1]} bytes of samples from ${offsets[0]}, but '${path}' holds ${size}: the cache is incomplete or corrupt (delete '${dir}' to rebuild it)`,
+    )
   }
   const length = offsets.length - 1
   let fd: number | undefined
@@ -198,7 +225,8 @@ export function openDiskCache(dir: string, info?: DatasetInfo): Dataset<Sample> 
       } catch (e) {
         throw fileError('openDiskCache.get', 'read', path, e)
       }
-      if (got !== buf.length) throw new Error(`openDiskCache.get: '${path}' ended early at sample ${i} (was it changed after opening?)`)
+      if (got !== buf.length)
+        throw new Error(`openDiskCache.get: '${path}' ended early at sample ${i} (was it changed after opening?)`)
       return decodeSample(buf, `'${path}' sample ${i}`)
     },
   }

@@ -56,7 +56,8 @@ function stackImages(fn: string, images: ImageCHW[], what: string): Stacked<Floa
           `add a resize or crop transform so that a batch shares one size`,
       )
     }
-    if (im.data.length !== size) throw new RangeError(`${fn}: ${what} ${i} holds ${im.data.length} values, expected ${size}`)
+    if (im.data.length !== size)
+      throw new RangeError(`${fn}: ${what} ${i} holds ${im.data.length} values, expected ${size}`)
     data.set(im.data, i * size)
   })
   return { data, shape: [images.length, first.channels, first.height, first.width] }
@@ -72,7 +73,8 @@ function stackMaps<A extends Uint8Array | Float32Array>(
 ): Stacked<A> {
   const data = make(maps.length * H * W)
   maps.forEach((m, i) => {
-    if (m.length !== H * W) throw new RangeError(`${fn}: ${what} of sample ${i} has ${m.length} values, image is ${H}x${W}`)
+    if (m.length !== H * W)
+      throw new RangeError(`${fn}: ${what} of sample ${i} has ${m.length} values, image is ${H}x${W}`)
     data.set(m, i * H * W)
   })
   return { data, shape: [maps.length, H, W] }
@@ -84,21 +86,55 @@ export function collate(samples: Sample[]): Batch {
   const fn = 'collate'
   if (samples.length === 0) throw new RangeError(`${fn}: cannot collate an empty list of samples`)
   const B = samples.length
-  const images = stackImages(fn, samples.map((s) => s.image), 'image')
+  const images = stackImages(
+    fn,
+    samples.map((s) => s.image),
+    'image',
+  )
   const [, , H, W] = images.shape
   const batch: Batch = { size: B, indices: Int32Array.from(samples, (s) => s.index ?? -1), images }
   if (all(samples, 'views')) {
     const nViews = samples[0].views!.length
-    batch.views = Array.from({ length: nViews }, (_, v) => stackImages(fn, samples.map((s) => s.views![v]), `view ${v} of sample`))
+    batch.views = Array.from({ length: nViews }, (_, v) =>
+      stackImages(
+        fn,
+        samples.map((s) => s.views![v]),
+        `view ${v} of sample`,
+      ),
+    )
   }
   if (all(samples, 'labels')) {
     const spaces = Object.keys(samples[0].labels!).filter((k) => samples.every((s) => k in s.labels!))
     batch.labels = Object.fromEntries(spaces.map((k) => [k, Int32Array.from(samples, (s) => s.labels![k])]))
   }
   if (all(samples, 'objects')) batch.objects = collateObjects(samples, H, W)
-  if (all(samples, 'segmentation')) batch.segmentation = stackMaps(samples.map((s) => s.segmentation!), (n) => new Uint8Array(n), H, W, fn, 'segmentation')
-  if (all(samples, 'depth')) batch.depth = stackMaps(samples.map((s) => s.depth!), (n) => new Float32Array(n), H, W, fn, 'depth')
-  if (all(samples, 'depthValid')) batch.depthValid = stackMaps(samples.map((s) => s.depthValid!), (n) => new Uint8Array(n), H, W, fn, 'depthValid')
+  if (all(samples, 'segmentation'))
+    batch.segmentation = stackMaps(
+      samples.map((s) => s.segmentation!),
+      (n) => new Uint8Array(n),
+      H,
+      W,
+      fn,
+      'segmentation',
+    )
+  if (all(samples, 'depth'))
+    batch.depth = stackMaps(
+      samples.map((s) => s.depth!),
+      (n) => new Float32Array(n),
+      H,
+      W,
+      fn,
+      'depth',
+    )
+  if (all(samples, 'depthValid'))
+    batch.depthValid = stackMaps(
+      samples.map((s) => s.depthValid!),
+      (n) => new Uint8Array(n),
+      H,
+      W,
+      fn,
+      'depthValid',
+    )
   if (all(samples, 'caption')) batch.captions = samples.map((s) => s.caption!)
   if (all(samples, 'captionViews')) {
     batch.captionViews = samples[0].captionViews!.map((_, v) => samples.map((s) => s.captionViews![v]))
@@ -134,7 +170,8 @@ function collateObjects(samples: Sample[], H: number, W: number): ObjectBatch {
     ignore.set(o.ignore, i * Mx)
     valid.fill(1, i * Mx, i * Mx + n)
     if (masks) {
-      if (o.masks!.length !== n * plane) throw new RangeError(`collate: masks of sample ${i} hold ${o.masks!.length} values, expected ${n}x${H}x${W}`)
+      if (o.masks!.length !== n * plane)
+        throw new RangeError(`collate: masks of sample ${i} hold ${o.masks!.length} values, expected ${n}x${H}x${W}`)
       masks.set(o.masks!, i * Mx * plane)
     }
   })

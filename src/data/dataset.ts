@@ -2,7 +2,15 @@
 // still be rebuilt inside DataLoader workers.
 
 import { nested, rebuild } from './recipe'
-import { checkIndex, type Annotation, type Dataset, type DatasetInfo, type ImageSample, type Recipe, type Sample } from './types'
+import {
+  checkIndex,
+  type Annotation,
+  type Dataset,
+  type DatasetInfo,
+  type ImageSample,
+  type Recipe,
+  type Sample,
+} from './types'
 
 /** The samples at `indices` (in that order), e.g. a percentage-shot list. */
 export function subset<T extends ImageSample>(dataset: Dataset<T>, indices: ArrayLike<number>): Dataset<T> {

@@ -15,10 +15,27 @@ export * from './cache'
 export { DataLoader, type DataLoaderOptions } from './loader'
 export * from './world/concepts'
 export { WORLD_DOMAINS, type WorldDomain } from './world/domains'
-export { worldDataset, WorldDataset, WORLD_CARD, WORLD_TARGETS, MIN_VISIBILITY, MIN_VISIBLE_PIXELS, type WorldOptions, type WorldTarget, type WorldScene } from './world/world'
+export {
+  worldDataset,
+  WorldDataset,
+  WORLD_CARD,
+  WORLD_TARGETS,
+  MIN_VISIBILITY,
+  MIN_VISIBLE_PIXELS,
+  type WorldOptions,
+  type WorldTarget,
+  type WorldScene,
+} from './world/world'
 export { makeCaption, objectPhrase, relation, sizeWord } from './world/captions'
 export { parseIdx, readIdxFile, fashionMnistAvailable, FASHION_MNIST_ROOT } from './formats/idx'
 export * from './formats/mnist'
 export * from './formats/files'
-export { decodeImage, encodePng, encodeJpeg, encodeGreyPng, decodeGreyValues, type DecodeOptions } from './formats/image-io'
+export {
+  decodeImage,
+  encodePng,
+  encodeJpeg,
+  encodeGreyPng,
+  decodeGreyValues,
+  type DecodeOptions,
+} from './formats/image-io'
 export * from './gvd'

@@ -162,9 +162,7 @@ export class LabelSpace {
       this.index.set(c, i)
     })
     if (options.concepts && options.concepts.length !== classes.length) {
-      throw new RangeError(
-        `LabelSpace '${name}': ${classes.length} classes but ${options.concepts.length} concepts`,
-      )
+      throw new RangeError(`LabelSpace '${name}': ${classes.length} classes but ${options.concepts.length} concepts`)
     }
     this.taxonomy = options.taxonomy
     this.concepts = options.concepts
@@ -188,9 +186,7 @@ export class LabelSpace {
    */
   coarsen(coarser: LabelSpace): Int32Array {
     if (!this.taxonomy || !this.concepts || coarser.taxonomy !== this.taxonomy || !coarser.concepts) {
-      throw new Error(
-        `LabelSpace.coarsen: '${this.name}' and '${coarser.name}' must both be tied to the same taxonomy`,
-      )
+      throw new Error(`LabelSpace.coarsen: '${this.name}' and '${coarser.name}' must both be tied to the same taxonomy`)
     }
     const target = new Map<number, number>()
     coarser.concepts.forEach((id, i) => target.set(id, i))

@@ -59,9 +59,12 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!dataset || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length)) {
       throw new TypeError(`${fn}: dataset must have a length and a get(index) method`)
     }
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${fn}: batchSize must be a positive integer, got ${batchSize}`)
-    if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`${fn}: workers must be a non-negative integer, got ${workers}`)
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`${fn}: prefetch must be a positive integer, got ${prefetch}`)
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`${fn}: batchSize must be a positive integer, got ${batchSize}`)
+    if (!Number.isInteger(workers) || workers < 0)
+      throw new RangeError(`${fn}: workers must be a non-negative integer, got ${workers}`)
+    if (!Number.isInteger(prefetch) || prefetch < 1)
+      throw new RangeError(`${fn}: prefetch must be a positive integer, got ${prefetch}`)
     if (!Number.isSafeInteger(seed)) throw new RangeError(`${fn}: seed must be a safe integer, got ${seed}`)
     if (workers > 0) {
       const missing = [
@@ -92,14 +95,17 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   setEpoch(epoch: number): void {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader.setEpoch: epoch must be a non-negative integer, got ${epoch}`)
+    if (!Number.isInteger(epoch) || epoch < 0)
+      throw new RangeError(`DataLoader.setEpoch: epoch must be a non-negative integer, got ${epoch}`)
     this.epoch = epoch
   }
 
   /** The dataset indices of each batch of an epoch. */
   batchIndices(epoch: number): Int32Array[] {
     const N = this.dataset.length
-    const order = this.shuffle ? Rng.derive(this.seed, SHUFFLE_KEY, epoch).permutation(N) : Int32Array.from({ length: N }, (_, i) => i)
+    const order = this.shuffle
+      ? Rng.derive(this.seed, SHUFFLE_KEY, epoch).permutation(N)
+      : Int32Array.from({ length: N }, (_, i) => i)
     const out: Int32Array[] = []
     for (let s = 0; s < N; s += this.batchSize) {
       const chunk = order.subarray(s, Math.min(N, s + this.batchSize))
@@ -166,21 +172,30 @@ export class DataLoader implements AsyncIterable<Batch> {
       const worker = spawnWorker(workerData)
       const entry: PoolWorker = { worker, pending: new Map() }
       worker.unref()
-      worker.on('message', (msg: { type: string; id: number; batch?: Batch; error?: { message: string; stack?: string }; during?: string }) => {
-        const p = entry.pending.get(msg.id)
-        if (!p) return
-        entry.pending.delete(msg.id)
-        if (entry.pending.size === 0) worker.unref()
-        if (msg.type === 'batch') p.resolve(msg.batch!)
-        else {
-          const first = Array.from(p.indices.subarray(0, 8)).join(', ')
-          const err = new Error(
-            `DataLoader worker ${k}: ${msg.during === 'setup' ? 'could not rebuild its inputs' : `batch of indices [${first}${p.indices.length > 8 ? ', ...' : ''}] failed`}: ${msg.error?.message}`,
-          )
-          if (msg.error?.stack) err.stack = `${err.message}\n--- in the worker ---\n${msg.error.stack}`
-          p.reject(err)
-        }
-      })
+      worker.on(
+        'message',
+        (msg: {
+          type: string
+          id: number
+          batch?: Batch
+          error?: { message: string; stack?: string }
+          during?: string
+        }) => {
+          const p = entry.pending.get(msg.id)
+          if (!p) return
+          entry.pending.delete(msg.id)
+          if (entry.pending.size === 0) worker.unref()
+          if (msg.type === 'batch') p.resolve(msg.batch!)
+          else {
+            const first = Array.from(p.indices.subarray(0, 8)).join(', ')
+            const err = new Error(
+              `DataLoader worker ${k}: ${msg.during === 'setup' ? 'could not rebuild its inputs' : `batch of indices [${first}${p.indices.length > 8 ? ', ...' : ''}] failed`}: ${msg.error?.message}`,
+            )
+            if (msg.error?.stack) err.stack = `${err.message}\n--- in the worker ---\n${msg.error.stack}`
+            p.reject(err)
+          }
+        },
+      )
       const fail = (err: Error): void => {
         for (const p of entry.pending.values()) p.reject(new Error(`DataLoader worker ${k} died: ${err.message}`))
         entry.pending.clear()
@@ -201,7 +216,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   private dispatch(pool: PoolWorker[], indices: Int32Array, epoch: number): Promise<Batch> {
-    if (this.pool !== pool) return Promise.reject(new Error('DataLoader: the worker pool stopped (see the earlier error)'))
+    if (this.pool !== pool)
+      return Promise.reject(new Error('DataLoader: the worker pool stopped (see the earlier error)'))
     let target = pool[0]
     for (const w of pool) if (w.pending.size < target.pending.size) target = w
     const id = this.nextId++

@@ -29,6 +29,11 @@ function revive(arg: unknown): unknown {
 }
 
 /** Attaches a recipe to a function (a transform, a collate) and returns it. */
-export function withRecipe<F extends object>(fn: F, module: string, exportName: string, args: unknown[]): F & { recipe: Recipe } {
+export function withRecipe<F extends object>(
+  fn: F,
+  module: string,
+  exportName: string,
+  args: unknown[],
+): F & { recipe: Recipe } {
   return Object.assign(fn, { recipe: { module, exportName, args } })
 }

@@ -46,7 +46,9 @@ export function listDatasets(): { name: string; splits: Split[]; card: DatasetCa
 
 /** A card as short Markdown, for reports and `--help` output. */
 export function formatCard(card: DatasetCard): string {
-  const sizes = Object.entries(card.sizes).map(([s, n]) => `${s} ${n}`).join(', ')
+  const sizes = Object.entries(card.sizes)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(', ')
   return [
     `### ${card.name}`,
     card.description,
@@ -61,8 +63,7 @@ export function formatCard(card: DatasetCard): string {
 registerDataset('world', {
   card: WORLD_CARD,
   splits: ['train', 'val', 'test'],
-  create: (split, options = {}) =>
-    worldDataset({ size: WORLD_CARD.sizes[split], ...(options as WorldOptions), split }),
+  create: (split, options = {}) => worldDataset({ size: WORLD_CARD.sizes[split], ...(options as WorldOptions), split }),
 })
 
 registerDataset('fashion-mnist', {

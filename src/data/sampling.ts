@@ -64,7 +64,8 @@ export async function percentageShot(dataset: Dataset<ImageSample>, options: Per
     labelSpace = options.labelSpace ?? pickLabelSpace(dataset, annotations[0])
     const labels = Int32Array.from(annotations, (a, i) => {
       const v = a.labels?.[labelSpace!]
-      if (v === undefined) throw new RangeError(`${fn}: sample ${i} of '${dataset.info.name}' has no label in space '${labelSpace}'`)
+      if (v === undefined)
+        throw new RangeError(`${fn}: sample ${i} of '${dataset.info.name}' has no label in space '${labelSpace}'`)
       return v
     })
     indices = prefixWithEveryClass(classStream(labels, seed), labels.length, K, (i) => [labels[i]])
@@ -102,7 +103,12 @@ function instanceCounts(a: Annotation, index: number, fn: string): Map<number, n
 }
 
 /** Takes the first K stream items, then each class's first stream item if the prefix missed it. */
-function prefixWithEveryClass(stream: Int32Array, N: number, K: number, classesOf: (i: number) => number[]): Int32Array {
+function prefixWithEveryClass(
+  stream: Int32Array,
+  N: number,
+  K: number,
+  classesOf: (i: number) => number[],
+): Int32Array {
   const chosen = new Uint8Array(N)
   const seen = new Set<number>()
   for (let h = 0; h < K; h++) {
@@ -127,7 +133,10 @@ function classOrders(members: Map<number, number[]>, seed: number): Map<number, 
   const out = new Map<number, number[]>()
   for (const [c, list] of members) {
     const perm = Rng.derive(seed, STREAM_KEY, c + 1).permutation(list.length)
-    out.set(c, Array.from(perm, (j) => list[j]))
+    out.set(
+      c,
+      Array.from(perm, (j) => list[j]),
+    )
   }
   return out
 }
@@ -303,8 +312,12 @@ export function parseShotList(text: string, source = 'text'): ShotList {
   const bad = (problem: string): never => {
     throw new Error(`${fn}: ${source} ${problem}`)
   }
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '')
-  if (lines[0] !== HEADER || !lines[1]?.startsWith('# ')) bad(`does not start with '${HEADER}' and a '# key=value ...' line`)
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+  if (lines[0] !== HEADER || !lines[1]?.startsWith('# '))
+    bad(`does not start with '${HEADER}' and a '# key=value ...' line`)
   const meta: Record<string, string> = Object.create(null)
   for (const kv of lines[1].slice(2).split(' ')) {
     const at = kv.indexOf('=')
@@ -324,16 +337,21 @@ export function parseShotList(text: string, source = 'text'): ShotList {
   if (!(percent > 0 && percent <= 100)) bad(`header has percent=${meta.percent}, not in (0, 100]`)
   if (!Number.isSafeInteger(seed)) bad(`header has seed=${meta.seed}, not an integer`)
   if (!Number.isSafeInteger(total) || total < 0) bad(`header has total=${meta.total}, not a count`)
-  const mode = meta.mode === 'class' || meta.mode === 'instances' ? meta.mode : bad(`header has mode=${meta.mode}, not class or instances`)
+  const mode =
+    meta.mode === 'class' || meta.mode === 'instances'
+      ? meta.mode
+      : bad(`header has mode=${meta.mode}, not class or instances`)
   const indices = Int32Array.from(lines.slice(2), (l, i) => {
     const v = Number(l)
     if (!/^\d+$/.test(l) || v >= total) bad(`line ${i + 3} ('${l.slice(0, 40)}') is not an index below total=${total}`)
     return v
   })
   for (let i = 1; i < indices.length; i++) {
-    if (indices[i] <= indices[i - 1]) bad(`lists index ${indices[i]} after ${indices[i - 1]}; indices must be ascending and distinct`)
+    if (indices[i] <= indices[i - 1])
+      bad(`lists index ${indices[i]} after ${indices[i - 1]}; indices must be ascending and distinct`)
   }
-  if (String(indices.length) !== meta.selected) bad(`says selected=${meta.selected} but lists ${indices.length} indices`)
+  if (String(indices.length) !== meta.selected)
+    bad(`says selected=${meta.selected} but lists ${indices.length} indices`)
   return {
     dataset: meta.dataset,
     split: meta.split,

@@ -60,7 +60,8 @@ export function batchToTensors(batch: Batch): TensorBatch {
       ...(o.masks ? { masks: bool(o.masks) } : {}),
     }
   }
-  if (batch.segmentation) out.segmentation = i32({ data: Int32Array.from(batch.segmentation.data), shape: batch.segmentation.shape })
+  if (batch.segmentation)
+    out.segmentation = i32({ data: Int32Array.from(batch.segmentation.data), shape: batch.segmentation.shape })
   if (batch.depth) out.depth = f32(batch.depth)
   if (batch.depthValid) out.depthValid = bool(batch.depthValid)
   if (batch.captions) out.captions = batch.captions

@@ -19,7 +19,12 @@ type Size = number | [number, number]
 
 function checkSize(fn: string, size: Size): void {
   const sides = typeof size === 'number' ? [size] : size
-  if (!Array.isArray(sides) || sides.length < 1 || sides.length > 2 || sides.some((s) => !Number.isInteger(s) || s < 1)) {
+  if (
+    !Array.isArray(sides) ||
+    sides.length < 1 ||
+    sides.length > 2 ||
+    sides.some((s) => !Number.isInteger(s) || s < 1)
+  ) {
     throw new RangeError(`${fn}: size must be a positive integer or [height, width], got ${JSON.stringify(size)}`)
   }
 }
@@ -60,7 +65,12 @@ export function resampleSample<S extends Sample>(sample: S, r: Region, fill = 0)
     return idx
   }
   let idx: Int32Array | undefined
-  const gather = <A extends Uint8Array | Float32Array>(src: A, outside: number, make: (n: number) => A, planes = 1): A => {
+  const gather = <A extends Uint8Array | Float32Array>(
+    src: A,
+    outside: number,
+    make: (n: number) => A,
+    planes = 1,
+  ): A => {
     idx ??= nearest()
     const plane = H * W
     const dst = make(planes * idx.length)
@@ -180,7 +190,9 @@ export function hflipSample<S extends Sample>(sample: S): S {
 export function randomHorizontalFlip(options: { p?: number } = {}): Transform {
   const p = options.p ?? 0.5
   if (!(p >= 0 && p <= 1)) throw new RangeError(`randomHorizontalFlip: p must be in [0, 1], got ${p}`)
-  return withRecipe((s: Sample, rng: Rng) => (rng.next() < p ? hflipSample(s) : s), M, 'randomHorizontalFlip', [options])
+  return withRecipe((s: Sample, rng: Rng) => (rng.next() < p ? hflipSample(s) : s), M, 'randomHorizontalFlip', [
+    options,
+  ])
 }
 
 /** Resizes to [height, width], or (a number) so that the shorter side is `size` (torchvision). */
@@ -253,7 +265,8 @@ export function randomResizedCrop(size: Size, options: RandomResizedCropOptions 
   if (!(smin > 0 && smin <= smax && smax <= 1)) {
     throw new RangeError(`randomResizedCrop: scale must satisfy 0 < min <= max <= 1, got [${smin}, ${smax}]`)
   }
-  if (!(rmin > 0 && rmin <= rmax)) throw new RangeError(`randomResizedCrop: ratio must satisfy 0 < min <= max, got [${rmin}, ${rmax}]`)
+  if (!(rmin > 0 && rmin <= rmax))
+    throw new RangeError(`randomResizedCrop: ratio must satisfy 0 < min <= max, got [${rmin}, ${rmax}]`)
   return withRecipe(
     (s: Sample, rng: Rng) => {
       const { height: H, width: W } = s.image
@@ -301,8 +314,10 @@ export function colorJitter(options: ColorJitterOptions = {}): Transform {
       const order = rng.permutation(4)
       for (const op of order) {
         if (op === 0 && brightness > 0) scaleImage(img, rng.uniform(Math.max(0, 1 - brightness), 1 + brightness), 0)
-        if (op === 1 && contrast > 0) scaleImage(img, rng.uniform(Math.max(0, 1 - contrast), 1 + contrast), meanLuminance(img))
-        if (op === 2 && saturation > 0 && img.channels === 3) saturate(img, rng.uniform(Math.max(0, 1 - saturation), 1 + saturation))
+        if (op === 1 && contrast > 0)
+          scaleImage(img, rng.uniform(Math.max(0, 1 - contrast), 1 + contrast), meanLuminance(img))
+        if (op === 2 && saturation > 0 && img.channels === 3)
+          saturate(img, rng.uniform(Math.max(0, 1 - saturation), 1 + saturation))
         if (op === 3 && hue > 0 && img.channels === 3) shiftHue(img, rng.uniform(-hue, hue))
       }
       return { ...s, image: img }
@@ -338,7 +353,8 @@ function saturate(img: ImageCHW, factor: number): void {
   const plane = img.height * img.width
   const l = luminance(img)
   const d = img.data
-  for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) d[c * plane + p] = clamp(l[p] + (d[c * plane + p] - l[p]) * factor, 0, 1)
+  for (let c = 0; c < 3; c++)
+    for (let p = 0; p < plane; p++) d[c * plane + p] = clamp(l[p] + (d[c * plane + p] - l[p]) * factor, 0, 1)
 }
 
 function shiftHue(img: ImageCHW, shift: number): void {
@@ -369,12 +385,18 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
   const q = v * (1 - f * s)
   const t = v * (1 - (1 - f) * s)
   switch (i % 6) {
-    case 0: return [v, t, p]
-    case 1: return [q, v, p]
-    case 2: return [p, v, t]
-    case 3: return [p, q, v]
-    case 4: return [t, p, v]
-    default: return [v, p, q]
+    case 0:
+      return [v, t, p]
+    case 1:
+      return [q, v, p]
+    case 2:
+      return [p, v, t]
+    case 3:
+      return [p, q, v]
+    case 4:
+      return [t, p, v]
+    default:
+      return [v, p, q]
   }
 }
 
@@ -447,7 +469,8 @@ export function compose(transforms: Transform[]): Transform {
 /** Caption augmentation (synonyms, swaps, deletions) on sample.caption. */
 export function augmentCaption(options: CaptionAugmentOptions = {}): Transform {
   return withRecipe(
-    (s: Sample, rng: Rng) => (s.caption === undefined ? s : { ...s, caption: augmentCaptionText(s.caption, rng, options) }),
+    (s: Sample, rng: Rng) =>
+      s.caption === undefined ? s : { ...s, caption: augmentCaptionText(s.caption, rng, options) },
     M,
     'augmentCaption',
     [options],

@@ -29,7 +29,9 @@ export interface DataParallel extends BatchPart {
    * ranks). That holds with dropLast; without it, the epoch's tail is padded (DistributedSampler).
    */
   loader(dataset: Dataset<ImageSample>, options: DataLoaderOptions & { batchSize: number }): DataLoader
-  /** Each value's mean over the ranks (every rank must call it): a step's loss over the whole global batch, for the log. */
+  /**
+   * Each value's mean over the ranks (every rank must call it): a step's loss over the whole global batch, for the log.
+   */
   mean<K extends string>(values: Record<K, number>): Record<K, number>
   /** Returns once every rank has called it: what rank 0 wrote before is then there for all. */
   sync(): void
@@ -62,21 +64,39 @@ export async function dataParallel(fn: string, model: Module, opts: DataParallel
   const rank = getRank()
   const shares = opts.shares ?? []
   if (shares.some((n) => n < worldSize))
-    throw new Error(`${fn}: the per-source shares of the global batch (${shares.join(', ')}) leave some of the ${worldSize} ranks without a sample of a source; use a larger batch or fewer ranks`)
+    throw new Error(
+      `${fn}: the per-source shares of the global batch (${shares.join(', ')}) leave some of the ${worldSize} ranks without a sample of a source; use a larger batch or fewer ranks`,
+    )
   if (rank === 0 && !opts.quiet && shares.some((n) => n % worldSize !== 0))
-    process.stderr.write(`${fn}: the per-source shares ${shares.join(', ')} do not split evenly among ${worldSize} ranks, so the ranks' samples weigh slightly unequally in the averaged gradient\n`)
+    process.stderr.write(
+      `${fn}: the per-source shares ${shares.join(', ')} do not split evenly among ${worldSize} ranks, so the ranks' samples weigh slightly unequally in the averaged gradient\n`,
+    )
   const ddp = new DistributedDataParallel(model)
   return {
     rank,
     worldSize,
     main: rank === 0,
     loader: (dataset, options) => {
-      if (options.batchSize % worldSize !== 0) throw new Error(`${fn}: a global batch of ${options.batchSize} does not split evenly among ${worldSize} ranks; choose a multiple of ${worldSize}`)
-      return new DistributedDataLoader(dataset, { ...options, batchSize: options.batchSize / worldSize, numReplicas: worldSize, rank })
+      if (options.batchSize % worldSize !== 0)
+        throw new Error(
+          `${fn}: a global batch of ${options.batchSize} does not split evenly among ${worldSize} ranks; choose a multiple of ${worldSize}`,
+        )
+      return new DistributedDataLoader(dataset, {
+        ...options,
+        batchSize: options.batchSize / worldSize,
+        numReplicas: worldSize,
+        rank,
+      })
     },
     mean: (values) => {
       const keys = Object.keys(values) as (keyof typeof values)[]
-      const t = allReduce(tensor(keys.map((k) => values[k]), { dtype: 'float64' }), { op: 'mean' })
+      const t = allReduce(
+        tensor(
+          keys.map((k) => values[k]),
+          { dtype: 'float64' },
+        ),
+        { op: 'mean' },
+      )
       const means = t.data() as Float64Array
       t.dispose()
       return Object.fromEntries(keys.map((k, i) => [k, means[i]])) as typeof values

@@ -59,14 +59,16 @@ export class DistributedDataParallel {
   /** Copies rank 0's parameters and buffers to every rank, then reduces gradients from the next backward on. */
   constructor(module: Module, opts: DistributedDataParallelOptions = {}) {
     const fn = 'DistributedDataParallel'
-    if (!(module instanceof Module)) throw new Error(`${fn}: expected a Module, got ${module === null ? 'null' : typeof module}`)
+    if (!(module instanceof Module))
+      throw new Error(`${fn}: expected a Module, got ${module === null ? 'null' : typeof module}`)
     const { bucketCapMb = 25, broadcastBuffers = true } = opts
     if (!(bucketCapMb > 0)) throw new Error(`${fn}: bucketCapMb must be positive, got ${bucketCapMb}`)
     const params = module.parameters().filter((p) => p.requiresGrad)
     if (params.length === 0) throw new Error(`${fn}: the model has no parameter that requires grad`)
     const device = params[0].device
     const stray = params.find((p) => p.device !== device)
-    if (stray) throw new Error(`${fn}: parameters are on both ${device} and ${stray.device}; move the model to one device first`)
+    if (stray)
+      throw new Error(`${fn}: parameters are on both ${device} and ${stray.device}; move the model to one device first`)
     const comm = communicatorFor(fn, device)
     this.module = module
     this.worldSize = comm?.worldSize ?? 1
@@ -232,7 +234,8 @@ function checkSameModel(fn: string, module: Module, params: Parameter[]): void {
   const rows = gathered.toArray() as number[][]
   mine.dispose()
   gathered.dispose()
-  const describe = (r: number) => `rank ${r} has ${rows[r][0]} parameters (${rows[r][1]} elements, shape hash ${rows[r][2] >>> 0})`
+  const describe = (r: number) =>
+    `rank ${r} has ${rows[r][0]} parameters (${rows[r][1]} elements, shape hash ${rows[r][2] >>> 0})`
   const odd = rows.findIndex((row) => row.some((v, k) => v !== rows[0][k]))
   if (odd >= 0) throw new Error(`${fn}: the ranks' models differ: ${describe(odd)}, ${describe(0)}`)
 }

@@ -28,7 +28,8 @@ function int(env: Env, name: string, min: number): number {
   return v
 }
 
-const optionalInt = (env: Env, name: string, min: number, fallback: number) => (env[name] === undefined ? fallback : int(env, name, min))
+const optionalInt = (env: Env, name: string, min: number, fallback: number) =>
+  env[name] === undefined ? fallback : int(env, name, min)
 
 /** Slurm's tasks-per-node list ("2(x3),1") read for node `nodeId`. */
 export function slurmTasksOnNode(spec: string, nodeId: number): number {
@@ -100,11 +101,15 @@ function read(env: Env): LaunchEnv {
 /** The launcher's view of this process; throws naming the variable when one is malformed. */
 export function launchEnv(env: Env = process.env): LaunchEnv {
   const e = read(env)
-  if (e.rank >= e.worldSize) throw new Error(`distributed: rank ${e.rank} is not below the world size ${e.worldSize} (${e.launcher} launch)`)
+  if (e.rank >= e.worldSize)
+    throw new Error(`distributed: rank ${e.rank} is not below the world size ${e.worldSize} (${e.launcher} launch)`)
   if (e.localRank >= e.localWorldSize)
-    throw new Error(`distributed: local rank ${e.localRank} is not below the ranks on this machine, ${e.localWorldSize} (${e.launcher} launch)`)
+    throw new Error(
+      `distributed: local rank ${e.localRank} is not below the ranks on this machine, ${e.localWorldSize} (${e.launcher} launch)`,
+    )
   return e
 }
 
 /** Whether an MPI launcher (mpirun, srun, a PMI launcher) started this process. */
-export const launchedByMpi = (e: LaunchEnv): boolean => e.launcher === 'openmpi' || e.launcher === 'pmi' || e.launcher === 'slurm'
+export const launchedByMpi = (e: LaunchEnv): boolean =>
+  e.launcher === 'openmpi' || e.launcher === 'pmi' || e.launcher === 'slurm'

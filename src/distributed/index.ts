@@ -17,7 +17,12 @@ export {
 } from './process-group'
 export { getRank, getWorldSize, isMainProcess } from './rank'
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp'
-export { DistributedSampler, DistributedDataLoader, type DistributedSamplerOptions, type DistributedDataLoaderOptions } from './sampler'
+export {
+  DistributedSampler,
+  DistributedDataLoader,
+  type DistributedSamplerOptions,
+  type DistributedDataLoaderOptions,
+} from './sampler'
 export { launchEnv, type LaunchEnv, type Launcher } from './env'
 export { DistributedError, type BackendName } from './communicator'
 export { mpirunCommand, launchLocal, thisCommand, type MpirunOptions } from './launch'

@@ -23,7 +23,10 @@ export function loadMpi(): Loaded {
   if (loaded) return loaded
   const binary = mpiBinaryPath()
   if (!fs.existsSync(binary)) {
-    loaded = { ok: false, reason: `no MPI build found at ${binary} (install Open MPI, e.g. apt-get install openmpi-bin libopenmpi-dev, then run \`npm run build:mpi\`)` }
+    loaded = {
+      ok: false,
+      reason: `no MPI build found at ${binary} (install Open MPI, e.g. apt-get install openmpi-bin libopenmpi-dev, then run \`npm run build:mpi\`)`,
+    }
     return loaded
   }
   try {

@@ -28,13 +28,16 @@ export interface Nccl {
 
 // NCCL_VERSION_CODE: X*1000+Y*100+Z up to 2.8, X*10000+Y*100+Z after.
 const versionString = (code: number) =>
-  code < 20900 ? `${Math.floor(code / 1000)}.${Math.floor(code / 100) % 10}.${code % 100}` : `${Math.floor(code / 10000)}.${Math.floor(code / 100) % 100}.${code % 100}`
+  code < 20900
+    ? `${Math.floor(code / 1000)}.${Math.floor(code / 100) % 10}.${code % 100}`
+    : `${Math.floor(code / 10000)}.${Math.floor(code / 100) % 100}.${code % 100}`
 
 export function loadNccl(): { ok: true; nccl: Nccl } | { ok: false; reason: string } {
   const cuda = cudaState()
   if (!cuda.available) return { ok: false, reason: `CUDA is not available: ${cuda.reason}` }
   const a = cuda.addon as unknown as NcclEntryPoints
-  if (typeof a.ncclLoad !== 'function') return { ok: false, reason: 'this CUDA build has no NCCL binding (rebuild it: npm run build:cuda)' }
+  if (typeof a.ncclLoad !== 'function')
+    return { ok: false, reason: 'this CUDA build has no NCCL binding (rebuild it: npm run build:cuda)' }
   const loaded = a.ncclLoad()
   if (!loaded.available) return { ok: false, reason: loaded.reason ?? 'NCCL did not load' }
   return {

@@ -83,7 +83,8 @@ export async function init(opts: InitOptions = {}): Promise<WorldInfo> {
   if (!(timeoutMs > 0)) throw new Error(`distributed.init: timeoutMs must be a positive number, got ${timeoutMs}`)
   const env = launchEnv()
   shareCores(env)
-  if (backend === undefined && env.launcher === 'none') return join({ ...env, backend: 'none', comms: {}, broken: null })
+  if (backend === undefined && env.launcher === 'none')
+    return join({ ...env, backend: 'none', comms: {}, broken: null })
   if (backend !== 'mpi') pinLocalGpu(env)
   const chosen = backend ?? (loadNccl().ok ? 'nccl' : 'mpi')
   const onTimeout = (e: DistributedError) => {
@@ -93,7 +94,9 @@ export async function init(opts: InitOptions = {}): Promise<WorldInfo> {
   let { rank, worldSize } = env
   if (chosen === 'mpi' || (launchedByMpi(env) && loadMpi().ok)) {
     if (env.launcher === 'torchrun')
-      throw new Error('distributed.init: the MPI backend needs an MPI launcher (mpirun, or srun --mpi=pmix); RANK/WORLD_SIZE alone can only drive NCCL')
+      throw new Error(
+        'distributed.init: the MPI backend needs an MPI launcher (mpirun, or srun --mpi=pmix); RANK/WORLD_SIZE alone can only drive NCCL',
+      )
     const mpi = loadMpi()
     if (!mpi.ok) throw new Error(`distributed.init: the MPI backend is not available: ${mpi.reason}`)
     const got = mpi.addon.init()
@@ -128,7 +131,14 @@ function join(w: World): WorldInfo {
 }
 
 /** Rank 0's NCCL id, to every rank: over MPI when it runs, else at MASTER_ADDR:MASTER_PORT. */
-async function shareNcclId(env: LaunchEnv, mpi: Communicator | undefined, rank: number, worldSize: number, id: ArrayBuffer | null, timeoutMs: number): Promise<ArrayBuffer> {
+async function shareNcclId(
+  env: LaunchEnv,
+  mpi: Communicator | undefined,
+  rank: number,
+  worldSize: number,
+  id: ArrayBuffer | null,
+  timeoutMs: number,
+): Promise<ArrayBuffer> {
   if (mpi) {
     const t = Tensor.empty([128], 'uint8')
     if (id) t.backend.fromHost(t, new Uint8Array(id))
@@ -139,8 +149,17 @@ async function shareNcclId(env: LaunchEnv, mpi: Communicator | undefined, rank: 
   }
   if (worldSize === 1) return id!
   if (!env.masterAddr || env.masterPort === undefined)
-    throw new Error('distributed.init: NCCL without an MPI launcher needs MASTER_ADDR and MASTER_PORT (where rank 0 listens) to share its id')
-  const got = await rendezvous({ addr: env.masterAddr, port: env.masterPort, rank, worldSize, payload: id ? new Uint8Array(id) : undefined, timeoutMs })
+    throw new Error(
+      'distributed.init: NCCL without an MPI launcher needs MASTER_ADDR and MASTER_PORT (where rank 0 listens) to share its id',
+    )
+  const got = await rendezvous({
+    addr: env.masterAddr,
+    port: env.masterPort,
+    rank,
+    worldSize,
+    payload: id ? new Uint8Array(id) : undefined,
+    timeoutMs,
+  })
   return got.buffer.slice(got.byteOffset, got.byteOffset + got.length) as ArrayBuffer
 }
 
@@ -157,14 +176,17 @@ function pinLocalGpu(env: LaunchEnv): void {
   const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',').filter((d) => d.trim() !== '')
   if (visible?.length === 1) return
   if (visible && env.localRank >= visible.length)
-    throw new Error(`distributed.init: local rank ${env.localRank} has no GPU of its own in CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES}`)
+    throw new Error(
+      `distributed.init: local rank ${env.localRank} has no GPU of its own in CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES}`,
+    )
   process.env.CUDA_VISIBLE_DEVICES = visible ? visible[env.localRank] : String(env.localRank)
 }
 
 /** Leaves the world cleanly (every rank should call it at the end; process exit does it too). */
 export function destroy(): void {
   if (!world) return
-  if (world.broken) throw new Error(`distributed.destroy: the world cannot be left cleanly after: ${world.broken.message}`)
+  if (world.broken)
+    throw new Error(`distributed.destroy: the world cannot be left cleanly after: ${world.broken.message}`)
   const { comms } = world
   world = null
   setWorldPosition(0, 1)
@@ -191,32 +213,39 @@ function onExit(code: number): void {
   process.stderr.write(
     (why ? `${why}\n` : '') +
       `intern-vision: rank ${w.rank} of ${w.worldSize} is exiting with code ${code || 1} inside a distributed run: ` +
-      (cpu ? 'aborting the job so that every rank stops\n' : 'aborting its NCCL communicator so that the other ranks fail at their next collective\n'),
+      (cpu
+        ? 'aborting the job so that every rank stops\n'
+        : 'aborting its NCCL communicator so that the other ranks fail at their next collective\n'),
   )
   cuda?.abort(code || 1)
   cpu?.abort(code || 1)
 }
 
 function requireWorld(fn: string): World {
-  if (!world) throw new Error(`distributed.${fn}: the process group is not initialised (await distributed.init() first)`)
+  if (!world)
+    throw new Error(`distributed.${fn}: the process group is not initialised (await distributed.init() first)`)
   return world
 }
 
 /** The backend for `device`'s tensors; null in a one-process world without one. */
 export function communicatorFor(fn: string, device: Device): Communicator | null {
   const w = requireWorld(fn)
-  if (w.broken) throw new DistributedError(`distributed.${fn}: the world is unusable after an earlier failure: ${w.broken.message}`)
+  if (w.broken)
+    throw new DistributedError(`distributed.${fn}: the world is unusable after an earlier failure: ${w.broken.message}`)
   const c = w.comms[device]
   if (c) return c
   if (w.worldSize === 1) return null
   throw new Error(
     `distributed.${fn}: this world (backend '${w.backend}') has no backend for ${device} tensors: ` +
-      (device === 'cpu' ? 'CPU tensors need MPI (launch with mpirun, or srun --mpi=pmix)' : "CUDA tensors need init({backend: 'nccl'})"),
+      (device === 'cpu'
+        ? 'CPU tensors need MPI (launch with mpirun, or srun --mpi=pmix)'
+        : "CUDA tensors need init({backend: 'nccl'})"),
   )
 }
 
 function checkTensor(fn: string, t: unknown): asserts t is Tensor {
-  if (!(t instanceof Tensor)) throw new Error(`distributed.${fn}: expected a Tensor, got ${t === null ? 'null' : typeof t}`)
+  if (!(t instanceof Tensor))
+    throw new Error(`distributed.${fn}: expected a Tensor, got ${t === null ? 'null' : typeof t}`)
   t.checkAlive(`distributed.${fn}`)
 }
 
@@ -237,9 +266,11 @@ function inPlace(t: Tensor, run: (contiguous: Tensor) => void): Tensor {
 export function allReduce(t: Tensor, opts: { op?: ReduceOp } = {}): Tensor {
   checkTensor('allReduce', t)
   const op = opts.op ?? 'sum'
-  if (!['sum', 'mean', 'prod', 'max', 'min'].includes(op)) throw new Error(`distributed.allReduce: op must be 'sum', 'mean', 'prod', 'max' or 'min', got '${op}'`)
+  if (!['sum', 'mean', 'prod', 'max', 'min'].includes(op))
+    throw new Error(`distributed.allReduce: op must be 'sum', 'mean', 'prod', 'max' or 'min', got '${op}'`)
   const reducible = op === 'mean' ? ['float32', 'float64'] : ['float32', 'float64', 'int32']
-  if (!reducible.includes(t.dtype)) throw new Error(`distributed.allReduce: cannot take the ${op} of a ${t.dtype} tensor (${reducible.join(', ')})`)
+  if (!reducible.includes(t.dtype))
+    throw new Error(`distributed.allReduce: cannot take the ${op} of a ${t.dtype} tensor (${reducible.join(', ')})`)
   const c = communicatorFor('allReduce', t.device)
   if (!c) return t
   return inPlace(t, (x) => {
@@ -257,7 +288,8 @@ export function broadcast(t: Tensor, src = 0): Tensor {
   checkTensor('broadcast', t)
   const c = communicatorFor('broadcast', t.device)
   const size = c?.worldSize ?? 1
-  if (!Number.isInteger(src) || src < 0 || src >= size) throw new Error(`distributed.broadcast: src must be a rank in [0, ${size}), got ${src}`)
+  if (!Number.isInteger(src) || src < 0 || src >= size)
+    throw new Error(`distributed.broadcast: src must be a rank in [0, ${size}), got ${src}`)
   if (!c) return t
   return inPlace(t, (x) => c.broadcast(x, src).wait())
 }
@@ -286,7 +318,8 @@ export function barrier(): void {
 /** Starts an in-place all-reduce of a contiguous tensor, for code that overlaps it with other
  * work (DistributedDataParallel): t must stay alive and untouched until the Work is waited for. */
 export function allReduceAsync(fn: string, t: Tensor, op: NativeReduceOp): Work | null {
-  if (!t.isContiguous()) throw new Error(`distributed.${fn}: the tensor of shape ${shapeStr(t.shape)} must be contiguous`)
+  if (!t.isContiguous())
+    throw new Error(`distributed.${fn}: the tensor of shape ${shapeStr(t.shape)} must be contiguous`)
   const c = communicatorFor(fn, t.device)
   return c ? c.allReduce(t, op) : null
 }

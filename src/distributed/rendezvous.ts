@@ -42,7 +42,11 @@ function serve(payload: Uint8Array, port: number, clients: number, timeoutMs: nu
     })
     const timer = setTimeout(() => {
       server.close()
-      reject(new Error(`rendezvous: only ${served} of the ${clients} other ranks reached rank 0 on port ${port} within ${timeoutMs / 1000} s`))
+      reject(
+        new Error(
+          `rendezvous: only ${served} of the ${clients} other ranks reached rank 0 on port ${port} within ${timeoutMs / 1000} s`,
+        ),
+      )
     }, timeoutMs)
     server.on('error', (e) => {
       clearTimeout(timer)
@@ -58,7 +62,11 @@ function receive(addr: string, port: number, rank: number, timeoutMs: number): P
   return new Promise((resolve, reject) => {
     const attempt = (lastError: string) => {
       if (Date.now() > deadline) {
-        reject(new Error(`rendezvous: rank ${rank} could not get the id from rank 0 at ${addr}:${port} (MASTER_ADDR:MASTER_PORT) within ${timeoutMs / 1000} s: ${lastError}`))
+        reject(
+          new Error(
+            `rendezvous: rank ${rank} could not get the id from rank 0 at ${addr}:${port} (MASTER_ADDR:MASTER_PORT) within ${timeoutMs / 1000} s: ${lastError}`,
+          ),
+        )
         return
       }
       const chunks: Buffer[] = []
@@ -71,7 +79,8 @@ function receive(addr: string, port: number, rank: number, timeoutMs: number): P
       socket.on('end', () => {
         const all = Buffer.concat(chunks)
         const length = all.length >= 4 ? all.readUInt32BE(0) : -1
-        if (length < 0 || all.length !== 4 + length) setTimeout(() => attempt(`a truncated reply (${all.length} bytes)`), 100)
+        if (length < 0 || all.length !== 4 + length)
+          setTimeout(() => attempt(`a truncated reply (${all.length} bytes)`), 100)
         else resolve(new Uint8Array(all.subarray(4)))
       })
     }

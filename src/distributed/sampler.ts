@@ -36,12 +36,16 @@ export class DistributedSampler {
   constructor(dataset: number | { length: number }, opts: DistributedSamplerOptions = {}) {
     const fn = 'DistributedSampler'
     const size = typeof dataset === 'number' ? dataset : dataset?.length
-    if (!Number.isInteger(size) || size < 0) throw new Error(`${fn}: expected a dataset or a non-negative integer size, got ${String(size)}`)
+    if (!Number.isInteger(size) || size < 0)
+      throw new Error(`${fn}: expected a dataset or a non-negative integer size, got ${String(size)}`)
     const { numReplicas = getWorldSize(), rank = getRank(), shuffle = true, seed = 0, dropLast = false } = opts
-    if (!Number.isInteger(numReplicas) || numReplicas < 1) throw new Error(`${fn}: numReplicas must be a positive integer, got ${numReplicas}`)
-    if (!Number.isInteger(rank) || rank < 0 || rank >= numReplicas) throw new Error(`${fn}: rank must be in [0, ${numReplicas}), got ${rank}`)
+    if (!Number.isInteger(numReplicas) || numReplicas < 1)
+      throw new Error(`${fn}: numReplicas must be a positive integer, got ${numReplicas}`)
+    if (!Number.isInteger(rank) || rank < 0 || rank >= numReplicas)
+      throw new Error(`${fn}: rank must be in [0, ${numReplicas}), got ${rank}`)
     if (!Number.isSafeInteger(seed)) throw new Error(`${fn}: seed must be a safe integer, got ${seed}`)
-    if (dropLast && size < numReplicas) throw new Error(`${fn}: dropLast leaves nothing: ${size} samples for ${numReplicas} ranks`)
+    if (dropLast && size < numReplicas)
+      throw new Error(`${fn}: dropLast leaves nothing: ${size} samples for ${numReplicas} ranks`)
     if (!dropLast && size === 0) throw new Error(`${fn}: the dataset is empty`)
     this.size = size
     this.numReplicas = numReplicas
@@ -54,8 +58,11 @@ export class DistributedSampler {
 
   /** The epoch's order over all ranks, before dealing: DataLoader's shuffle for (seed, epoch). */
   order(epoch: number): Int32Array {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`DistributedSampler: epoch must be a non-negative integer, got ${epoch}`)
-    return this.shuffle ? Rng.derive(this.seed, SHUFFLE_KEY, epoch).permutation(this.size) : Int32Array.from({ length: this.size }, (_, i) => i)
+    if (!Number.isInteger(epoch) || epoch < 0)
+      throw new Error(`DistributedSampler: epoch must be a non-negative integer, got ${epoch}`)
+    return this.shuffle
+      ? Rng.derive(this.seed, SHUFFLE_KEY, epoch).permutation(this.size)
+      : Int32Array.from({ length: this.size }, (_, i) => i)
   }
 
   /** This rank's indices for the epoch. */
@@ -68,7 +75,8 @@ export class DistributedSampler {
 
   /** This rank's indices in batches of batchSize (its share of a global batch numReplicas times larger). */
   batches(epoch: number, batchSize: number, dropLast = false): Int32Array[] {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`DistributedSampler.batches: batchSize must be a positive integer, got ${batchSize}`)
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`DistributedSampler.batches: batchSize must be a positive integer, got ${batchSize}`)
     const mine = this.indices(epoch)
     const out: Int32Array[] = []
     for (let s = 0; s < mine.length; s += batchSize) {
@@ -96,7 +104,13 @@ export class DistributedDataLoader extends DataLoader {
   constructor(dataset: Dataset<ImageSample>, options: DistributedDataLoaderOptions = {}) {
     const { numReplicas, rank, ...rest } = options
     super(dataset, rest)
-    this.sampler = new DistributedSampler(dataset.length, { numReplicas, rank, shuffle: this.shuffle, seed: this.seed, dropLast: this.dropLast })
+    this.sampler = new DistributedSampler(dataset.length, {
+      numReplicas,
+      rank,
+      shuffle: this.shuffle,
+      seed: this.seed,
+      dropLast: this.dropLast,
+    })
   }
 
   override get length(): number {

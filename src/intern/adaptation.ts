@@ -34,7 +34,14 @@ import {
   trainLinearProbe,
   type LinearProbeOptions,
 } from '../benchmark/protocols/linear-probe'
-import { fitDenseHead, scoreDenseProbe, scoreFeatureSet, SCORE_BATCH, trainDenseProbe, type DenseProbeOptions } from '../benchmark/protocols/dense-probe'
+import {
+  fitDenseHead,
+  scoreDenseProbe,
+  scoreFeatureSet,
+  SCORE_BATCH,
+  trainDenseProbe,
+  type DenseProbeOptions,
+} from '../benchmark/protocols/dense-probe'
 import type { ResultRow } from '../benchmark/results'
 import type { BenchmarkTask } from '../benchmark/tasks'
 import { Generalist } from './generalist'
@@ -93,10 +100,18 @@ class ConcatBranches extends Module implements Backbone {
   }
   forwardFeatures(x: Tensor): Tensor[] {
     const perBranch = this.generalist.expertFeatures(x)
-    return perBranch[0].map((_, l) => cat(perBranch.map((f) => f[l]), 1))
+    return perBranch[0].map((_, l) =>
+      cat(
+        perBranch.map((f) => f[l]),
+        1,
+      ),
+    )
   }
   forwardPooled(x: Tensor): Tensor {
-    return cat(this.branches.map((b) => b.forwardPooled(x)), 1)
+    return cat(
+      this.branches.map((b) => b.forwardPooled(x)),
+      1,
+    )
   }
   override forward(x: Tensor): Tensor {
     return this.forwardPooled(x)
@@ -139,7 +154,9 @@ export function featureViews(backbone: Backbone, type: BenchmarkTask['type']): F
   if (type === 'classification') views.push({ name: 'multi-scale', backbone: new MultiScalePooled(backbone) })
   if (backbone instanceof Generalist && backbone.types.length > 1) {
     const aux = backbone.aux.children() as StagedBackbone[]
-    aux.forEach((b, i) => views.push({ name: `expert-${backbone.types[i + 1]}`, backbone: new ExpertBranch(backbone.types[i + 1], b) }))
+    aux.forEach((b, i) =>
+      views.push({ name: `expert-${backbone.types[i + 1]}`, backbone: new ExpertBranch(backbone.types[i + 1], b) }),
+    )
     views.push({ name: 'concat', backbone: new ConcatBranches(backbone) })
   }
   return views
@@ -179,12 +196,20 @@ export interface DownASelection {
 function chooseViews(fn: string, all: FeatureView[], names?: string[]): FeatureView[] {
   if (!names) return all
   const unknown = names.filter((n) => !all.some((v) => v.name === n))
-  if (unknown.length) throw new Error(`${fn}: unknown view(s) ${unknown.join(', ')}; this backbone has ${all.map((v) => v.name).join(', ')}`)
+  if (unknown.length)
+    throw new Error(
+      `${fn}: unknown view(s) ${unknown.join(', ')}; this backbone has ${all.map((v) => v.name).join(', ')}`,
+    )
   return all.filter((v) => names.includes(v.name))
 }
 
 /** Chooses the view for a task from its few-shot train subset alone; the test split is never read. */
-export async function selectView(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, o: DownAOptions = {}): Promise<DownASelection> {
+export async function selectView(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  o: DownAOptions = {},
+): Promise<DownASelection> {
   const fn = 'selectView'
   checkContext(fn, task, ctx)
   const folds = o.folds ?? 3
@@ -238,10 +263,16 @@ async function crossValidateLinear(
       standardize: o.standardize,
     })
     const heldX = selectRows(features, testRows).levels[0]
-    sum += classificationMetric(task.metric, predictLinear(c, heldX), Int32Array.from(testRows, (r) => y[r]), task.numClasses)
+    sum += classificationMetric(
+      task.metric,
+      predictLinear(c, heldX),
+      Int32Array.from(testRows, (r) => y[r]),
+      task.numClasses,
+    )
     used++
   }
-  if (used === 0) throw new Error(`selectView: task '${task.name}' has too few training images (${indices.length}) for ${k}-fold CV`)
+  if (used === 0)
+    throw new Error(`selectView: task '${task.name}' has too few training images (${indices.length}) for ${k}-fold CV`)
   return sum / used
 }
 
@@ -257,7 +288,8 @@ async function holdOutDense(
 ): Promise<number> {
   const order = new Rng(mixSeed(ctx.seed, 0x0d0a)).permutation(indices.length)
   const nHeld = Math.max(1, Math.floor(indices.length * heldOut))
-  if (indices.length - nHeld < 1) throw new Error(`selectView: task '${task.name}' has too few training images (${indices.length}) to hold any out`)
+  if (indices.length - nHeld < 1)
+    throw new Error(`selectView: task '${task.name}' has too few training images (${indices.length}) to hold any out`)
   const features = await cache.get(backbone, task, 'train', 'maps', indices)
   const held = selectRows(features, order.subarray(0, nHeld))
   const fitSet = selectRows(features, order.subarray(nHeld))
@@ -266,7 +298,12 @@ async function holdOutDense(
 }
 
 /** Down-A end to end: choose the view on the train subset, train the task's protocol on it, score once. */
-export async function downA(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, o: DownAOptions = {}): Promise<ResultRow> {
+export async function downA(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  o: DownAOptions = {},
+): Promise<ResultRow> {
   const started = performance.now()
   const shared = { ...ctx, cache: ctx.cache ?? new FeatureCache() }
   const selection = await selectView(backbone, task, shared, o)
@@ -274,10 +311,19 @@ export async function downA(backbone: Backbone, task: BenchmarkTask, ctx: RunCon
   const chosen = views.find((v) => v.name === selection.view)!
   const scored =
     task.type === 'classification'
-      ? await scoreLinearProbe(await trainLinearProbe(chosen.backbone, task, shared, o.linear), chosen.backbone, task, shared)
-      : await scoreDenseProbe(await trainDenseProbe(chosen.backbone, task, shared, o.dense), chosen.backbone, task, shared)
+      ? await scoreLinearProbe(
+          await trainLinearProbe(chosen.backbone, task, shared, o.linear),
+          chosen.backbone,
+          task,
+          shared,
+        )
+      : await scoreDenseProbe(
+          await trainDenseProbe(chosen.backbone, task, shared, o.dense),
+          chosen.backbone,
+          task,
+          shared,
+        )
   const extra: Record<string, number> = { ...scored.extra, view: views.findIndex((v) => v.name === selection.view) }
   for (const [name, score] of Object.entries(selection.scores)) extra[`cv:${name}`] = score
   return resultRow(task, ctx, 'down-a', scored.value, extra, (performance.now() - started) / 1000)
 }
-

@@ -12,12 +12,18 @@ export function defaultImageTextSources(): string[] {
 }
 
 /** The named image-text sources' `split`, `size` images in all (shared out evenly), one after another. */
-export function imageTextDataset(sources: string[], o: { size: number; imageSize: number; split: 'train' | 'val' }): Dataset<Sample> {
+export function imageTextDataset(
+  sources: string[],
+  o: { size: number; imageSize: number; split: 'train' | 'val' },
+): Dataset<Sample> {
   const fn = 'imageTextDataset'
-  if (sources.length === 0) throw new Error(`${fn}: no image-text sources (pass sources, or register an upstream imageText source)`)
+  if (sources.length === 0)
+    throw new Error(`${fn}: no image-text sources (pass sources, or register an upstream imageText source)`)
   for (const name of sources)
-    if (upstreamSource(name).task !== 'imageText') throw new Error(`${fn}: '${name}' is a ${upstreamSource(name).task} source, not an image-text one`)
-  if (o.size < sources.length) throw new Error(`${fn}: size ${o.size} leaves no images for some of the ${sources.length} sources`)
+    if (upstreamSource(name).task !== 'imageText')
+      throw new Error(`${fn}: '${name}' is a ${upstreamSource(name).task} source, not an image-text one`)
+  if (o.size < sources.length)
+    throw new Error(`${fn}: size ${o.size} leaves no images for some of the ${sources.length} sources`)
   const parts = sources.map((name, k) => {
     const share = Math.floor(o.size / sources.length) + (k < o.size % sources.length ? 1 : 0)
     return upstreamSource(name).create({ size: share, imageSize: o.imageSize, split: o.split })
@@ -42,7 +48,10 @@ export function imageTextDataset(sources: string[], o: { size: number; imageSize
  * captions name left/right relations and colours, which those would falsify.
  */
 export function amateurViews(imageSize: number): Transform {
-  const view = compose([randomResizedCrop(imageSize, { scale: [0.6, 1] }), colorJitter({ brightness: 0.4, contrast: 0.4 })])
+  const view = compose([
+    randomResizedCrop(imageSize, { scale: [0.6, 1] }),
+    colorJitter({ brightness: 0.4, contrast: 0.4 }),
+  ])
   return twoViews(view, { caption: {} })
 }
 

@@ -37,12 +37,23 @@ export const DEFAULT_MODEL_SHAPE = {
 
 /** SimSiam's projector: linear-BN-ReLU, then linear-BN, so z is batch-normalised. */
 function projector(inDim: number, dim: number): Sequential {
-  return new Sequential(new Linear(inDim, dim, { bias: false }), new BatchNorm1d(dim), new ReLU(), new Linear(dim, dim, { bias: false }), new BatchNorm1d(dim))
+  return new Sequential(
+    new Linear(inDim, dim, { bias: false }),
+    new BatchNorm1d(dim),
+    new ReLU(),
+    new Linear(dim, dim, { bias: false }),
+    new BatchNorm1d(dim),
+  )
 }
 
 /** SimSiam's predictor: a bottleneck MLP (dim -> hidden -> dim). */
 function predictor(dim: number, hidden: number): Sequential {
-  return new Sequential(new Linear(dim, hidden, { bias: false }), new BatchNorm1d(hidden), new ReLU(), new Linear(hidden, dim))
+  return new Sequential(
+    new Linear(dim, hidden, { bias: false }),
+    new BatchNorm1d(hidden),
+    new ReLU(),
+    new Linear(hidden, dim),
+  )
 }
 
 export class AmateurModel extends Module {
@@ -64,7 +75,14 @@ export class AmateurModel extends Module {
     this.backbone = createModel(config.backbone, { imageSize: config.imageSize })
     this.imageProjection = new Linear(this.backbone.pooledDim, config.embedDim, { bias: false })
     const { width, depth, numHeads, maxLength } = config.text
-    this.text = new TextEncoder({ vocabSize: this.tokenizer.vocabSize, width, depth, numHeads, maxLength, padId: this.tokenizer.padId })
+    this.text = new TextEncoder({
+      vocabSize: this.tokenizer.vocabSize,
+      width,
+      depth,
+      numHeads,
+      maxLength,
+      padId: this.tokenizer.padId,
+    })
     this.textProjection = new Linear(width, config.embedDim, { bias: false })
     this.projector = projector(this.backbone.pooledDim, config.projectorDim)
     this.predictor = config.selfSupervised === 'simsiam' ? predictor(config.projectorDim, config.predictorDim) : null

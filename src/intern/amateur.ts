@@ -67,21 +67,26 @@ export const SIMCLR_TEMPERATURE = 0.1
 function checkOptions(o: AmateurOptions): void {
   const fn = 'trainAmateur'
   const int = (k: string, v: unknown, min: number) => {
-    if (!Number.isInteger(v) || (v as number) < min) throw new Error(`${fn}: ${k} must be an integer >= ${min}, got ${String(v)}`)
+    if (!Number.isInteger(v) || (v as number) < min)
+      throw new Error(`${fn}: ${k} must be an integer >= ${min}, got ${String(v)}`)
   }
-  if (typeof o.backbone !== 'string' || o.backbone === '') throw new Error(`${fn}: backbone must be a zoo name or a MetaNet config file, got ${String(o.backbone)}`)
+  if (typeof o.backbone !== 'string' || o.backbone === '')
+    throw new Error(`${fn}: backbone must be a zoo name or a MetaNet config file, got ${String(o.backbone)}`)
   int('imageSize', o.imageSize, 16)
   int('steps', o.steps, 2)
   int('batchSize', o.batchSize, 2)
-  if (typeof o.lr !== 'number' || !(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`${fn}: lr must be a finite number > 0, got ${o.lr}`)
+  if (typeof o.lr !== 'number' || !(o.lr > 0) || !Number.isFinite(o.lr))
+    throw new Error(`${fn}: lr must be a finite number > 0, got ${o.lr}`)
   if (!Number.isSafeInteger(o.seed)) throw new Error(`${fn}: seed must be a safe integer, got ${o.seed}`)
-  if (typeof o.out !== 'string' || o.out === '') throw new Error(`${fn}: out must be a folder path, got ${String(o.out)}`)
+  if (typeof o.out !== 'string' || o.out === '')
+    throw new Error(`${fn}: out must be a folder path, got ${String(o.out)}`)
   if (o.trainSize !== undefined) int('trainSize', o.trainSize, o.batchSize)
   if (o.scheduleSteps !== undefined) int('scheduleSteps', o.scheduleSteps, o.steps)
   if (o.checkpointEvery !== undefined) int('checkpointEvery', o.checkpointEvery, 1)
   if (o.selfSupervised !== undefined && o.selfSupervised !== 'simsiam' && o.selfSupervised !== 'simclr')
     throw new Error(`${fn}: selfSupervised must be 'simsiam' or 'simclr', got '${String(o.selfSupervised)}'`)
-  if (o.name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(o.name)) throw new Error(`${fn}: name must be lower-case letters, digits, '.', '_' or '-', got '${o.name}'`)
+  if (o.name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(o.name))
+    throw new Error(`${fn}: name must be lower-case letters, digits, '.', '_' or '-', got '${o.name}'`)
 }
 
 /** One Up-A step: the terms with a non-zero weight, their weighted sum, then the batch's captions into the queue. */
@@ -106,7 +111,10 @@ export function amateurStep(model: AmateurModel, batch: Batch, w: AmateurWeights
   if (w.mlm > 0) {
     const { inputIds, attentionMask } = model.tokenize(captions[0])
     const masked = maskTokens(inputIds, model.tokenizer)
-    inputs.mlm = { logits: model.text.mlm_head.forward(model.text.forward(masked.inputIds, attentionMask)), labels: masked.labels }
+    inputs.mlm = {
+      logits: model.text.mlm_head.forward(model.text.forward(masked.inputIds, attentionMask)),
+      labels: masked.labels,
+    }
   }
   const { total, terms } = amateurLoss(inputs, w)
   if (w.nn > 0) model.queue.enqueue((inputs.textFeatures as Tensor[])[0])
@@ -130,7 +138,12 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
   manualSeed(o.seed)
   const tokenizer = await captionTokenizer(sources)
   const modelConfig: AmateurModelConfig = {
-    backbone: o.backbone, imageSize: o.imageSize, ...DEFAULT_MODEL_SHAPE, text: { ...DEFAULT_MODEL_SHAPE.text }, tokenizer: tokenizer.toJSON(), selfSupervised,
+    backbone: o.backbone,
+    imageSize: o.imageSize,
+    ...DEFAULT_MODEL_SHAPE,
+    text: { ...DEFAULT_MODEL_SHAPE.text },
+    tokenizer: tokenizer.toJSON(),
+    selfSupervised,
   }
   const model = new AmateurModel(modelConfig)
   const optimizer = new AdamW(paramGroupsNoDecay(model.namedParameters(), AMATEUR_WEIGHT_DECAY), { lr: o.lr })
@@ -143,9 +156,18 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
     fs.rmSync(path.join(o.out, CARD_FILE), { force: true })
     if (!o.resume) for (const f of [logFile, checkpointFile]) fs.rmSync(f, { force: true })
   }
-  const loader = dp.loader(data, { batchSize: o.batchSize, shuffle: true, seed: o.seed, dropLast: true, transform: amateurViews(o.imageSize) })
+  const loader = dp.loader(data, {
+    batchSize: o.batchSize,
+    shuffle: true,
+    seed: o.seed,
+    dropLast: true,
+    transform: amateurViews(o.imageSize),
+  })
   const log = new StageLog(logFile)
-  if (!o.log?.quiet && dp.main) console.error(`Up-A '${name}': ${o.backbone} at ${o.imageSize} px on ${sources.join(', ')} for ${o.steps} steps; stage folder ${o.out}`)
+  if (!o.log?.quiet && dp.main)
+    console.error(
+      `Up-A '${name}': ${o.backbone} at ${o.imageSize} px on ${sources.join(', ')} for ${o.steps} steps; stage folder ${o.out}`,
+    )
   const result = await fit({
     model,
     optimizer,
@@ -184,8 +206,16 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
     finalLosses,
     parents: [],
     config: {
-      weights, selfSupervised, lr: o.lr, weightDecay: AMATEUR_WEIGHT_DECAY, seed: o.seed, trainSize, scheduleSteps, warmupSteps,
-      checkpointEvery: o.checkpointEvery ?? 100, model: modelConfig,
+      weights,
+      selfSupervised,
+      lr: o.lr,
+      weightDecay: AMATEUR_WEIGHT_DECAY,
+      seed: o.seed,
+      trainSize,
+      scheduleSteps,
+      warmupSteps,
+      checkpointEvery: o.checkpointEvery ?? 100,
+      model: modelConfig,
     },
     createdAt: new Date().toISOString(),
   }
@@ -199,7 +229,8 @@ export function loadAmateur(dir: string): AmateurModel {
   const card = readStageCard(dir)
   const config = (card.config as { model?: AmateurModelConfig }).model
   // The image-text baseline is an amateur stage under a baseline name: it loads the same way.
-  if ((card.kind !== 'amateur' && card.kind !== 'baseline') || !config) throw new Error(`loadAmateur: '${dir}' holds a ${card.kind} stage, not an amateur one`)
+  if ((card.kind !== 'amateur' && card.kind !== 'baseline') || !config)
+    throw new Error(`loadAmateur: '${dir}' holds a ${card.kind} stage, not an amateur one`)
   const model = new AmateurModel(config)
   const weights = loadFile(path.join(dir, MODEL_FILE))
   try {
@@ -213,7 +244,10 @@ export function loadAmateur(dir: string): AmateurModel {
 }
 
 /** L2-normalised image and caption embeddings of a dataset, in chunks, without gradients (eval mode). */
-async function embedAll(model: AmateurModel, data: Dataset<Sample>): Promise<{ images: Tensor; texts: Tensor; captions: string[] }> {
+async function embedAll(
+  model: AmateurModel,
+  data: Dataset<Sample>,
+): Promise<{ images: Tensor; texts: Tensor; captions: string[] }> {
   model.eval()
   const images: Tensor[] = []
   const texts: Tensor[] = []
@@ -223,7 +257,10 @@ async function embedAll(model: AmateurModel, data: Dataset<Sample>): Promise<{ i
       noGrad(() => {
         const b = batchToTensors(batch)
         const { inputIds, attentionMask } = model.tokenize(b.captions as string[])
-        return [normalize(model.encodeImage(b.images), { dim: 1 }), normalize(model.encodeText(inputIds, attentionMask), { dim: 1 })]
+        return [
+          normalize(model.encodeImage(b.images), { dim: 1 }),
+          normalize(model.encodeText(inputIds, attentionMask), { dim: 1 }),
+        ]
       }),
     )
     images.push(image)
@@ -252,7 +289,10 @@ function retrievalTop1(scores: Tensor, queryCaptions: string[], itemCaptions: st
  * the query's: an identical caption of another scene counts, since no text encoder can tell
  * two equal strings apart. The mean over sources; chance is about 1 / size.
  */
-export async function evaluateAmateur(dir: string, o: { size?: number } = {}): Promise<{ imageToTextTop1: number; textToImageTop1: number }> {
+export async function evaluateAmateur(
+  dir: string,
+  o: { size?: number } = {},
+): Promise<{ imageToTextTop1: number; textToImageTop1: number }> {
   const size = o.size ?? 500
   if (!Number.isInteger(size) || size < 2) throw new Error(`evaluateAmateur: size must be an integer >= 2, got ${size}`)
   const card = readStageCard(dir)
@@ -260,7 +300,10 @@ export async function evaluateAmateur(dir: string, o: { size?: number } = {}): P
   let imageToText = 0
   let textToImage = 0
   for (const source of card.sources) {
-    const { images, texts, captions } = await embedAll(model, imageTextDataset([source], { size, imageSize: card.imageSize, split: 'val' }))
+    const { images, texts, captions } = await embedAll(
+      model,
+      imageTextDataset([source], { size, imageSize: card.imageSize, split: 'val' }),
+    )
     scope(() => {
       const scores = images.matmul(texts.t())
       imageToText += retrievalTop1(scores, captions, captions)

@@ -15,7 +15,16 @@ import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
 import { fit } from '../train/fit'
 import { readStageLog, StageLog } from './stage-log'
-import { BalancedBatches, EXPERT_TASKS, createTaskHead, evaluateHeads, resolveSources, shares, toSourceBatches, type TaskHead } from './objectives'
+import {
+  BalancedBatches,
+  EXPERT_TASKS,
+  createTaskHead,
+  evaluateHeads,
+  resolveSources,
+  shares,
+  toSourceBatches,
+  type TaskHead,
+} from './objectives'
 import {
   CARD_FILE,
   CHECKPOINT_FILE,
@@ -68,7 +77,8 @@ export class ExpertModel extends Module {
 const EXPERT_TYPES: readonly ExpertType[] = ['C', 'D', 'S']
 
 export function checkExpertType(fn: string, type: unknown): ExpertType {
-  if (!EXPERT_TYPES.includes(type as ExpertType)) throw new Error(`${fn}: expert type must be one of ${EXPERT_TYPES.join(', ')}, got '${String(type)}'`)
+  if (!EXPERT_TYPES.includes(type as ExpertType))
+    throw new Error(`${fn}: expert type must be one of ${EXPERT_TYPES.join(', ')}, got '${String(type)}'`)
   return type as ExpertType
 }
 
@@ -81,12 +91,14 @@ export function expertTypeOf(fn: string, dir: string, card: StageCard): ExpertTy
 }
 
 export function checkInteger(fn: string, key: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`${fn}: ${key} must be an integer >= ${min}, got ${String(v)}`)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new Error(`${fn}: ${key} must be an integer >= ${min}, got ${String(v)}`)
   return v
 }
 
 export function checkLr(fn: string, lr: unknown): number {
-  if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new Error(`${fn}: lr must be a positive number, got ${String(lr)}`)
+  if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr))
+    throw new Error(`${fn}: lr must be a positive number, got ${String(lr)}`)
   return lr
 }
 
@@ -110,7 +122,9 @@ export function checkOut(fn: string, out: string, resume: boolean): StageCard | 
     throw new Error(`${fn}: '${out}' already holds a finished stage; choose another out folder`)
   }
   if (fs.existsSync(path.join(out, CHECKPOINT_FILE)) && !resume)
-    throw new Error(`${fn}: '${out}' holds an unfinished stage; pass resume to continue it, or choose another out folder`)
+    throw new Error(
+      `${fn}: '${out}' holds an unfinished stage; pass resume to continue it, or choose another out folder`,
+    )
   return null
 }
 
@@ -145,7 +159,10 @@ export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
   const dp = await dataParallel(r.fn, r.model, { shares: r.shares, quiet: r.quiet })
   const optimizer = new AdamW(paramGroupsNoDecay(r.model.namedParameters(), 0.05), { lr: r.lr })
   const warmup = Math.max(1, Math.round(r.steps * 0.05))
-  const scheduler = r.steps > warmup ? new LRScheduler(optimizer, warmupCosineSchedule({ warmupSteps: warmup, totalSteps: r.steps, startFactor: 0.1 })) : undefined
+  const scheduler =
+    r.steps > warmup
+      ? new LRScheduler(optimizer, warmupCosineSchedule({ warmupSteps: warmup, totalSteps: r.steps, startFactor: 0.1 }))
+      : undefined
   const logFile = path.join(r.out, LOG_FILE)
   const log = new StageLog(logFile)
   await fit({
@@ -162,7 +179,10 @@ export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
     },
     maxSteps: r.steps,
     clipGradNorm: 5,
-    checkpoint: { path: path.join(r.out, CHECKPOINT_FILE), every: r.checkpointEvery ?? Math.max(1, Math.min(50, Math.round(r.steps / 10))) },
+    checkpoint: {
+      path: path.join(r.out, CHECKPOINT_FILE),
+      every: r.checkpointEvery ?? Math.max(1, Math.min(50, Math.round(r.steps / 10))),
+    },
     resume: r.resume,
     log: { quiet: r.quiet, every: Math.max(1, Math.round(r.steps / 20)) },
     onStep: ({ step, lr, loss, metrics }) => {
@@ -173,7 +193,14 @@ export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
   dp.sync()
   const last: Record<string, number> = readStageLog(logFile).at(-1) ?? {}
   const finalLosses = Object.fromEntries(Object.entries(last).filter(([k]) => k.startsWith('loss')))
-  const card: StageCard = { ...r.card, version: packageVersion(), steps: r.steps, seconds: last.seconds ?? 0, finalLosses, createdAt: new Date().toISOString() }
+  const card: StageCard = {
+    ...r.card,
+    version: packageVersion(),
+    steps: r.steps,
+    seconds: last.seconds ?? 0,
+    finalLosses,
+    createdAt: new Date().toISOString(),
+  }
   if (dp.main) saveStage(r.out, r.model, card)
   dp.close()
   return card
@@ -191,15 +218,19 @@ export async function trainExpert(o: ExpertOptions): Promise<StageCard> {
   if (o.checkpointEvery !== undefined) checkInteger(fn, 'checkpointEvery', o.checkpointEvery, 1)
   const names = o.sources ?? listUpstreamSources(EXPERT_TASKS[type]).map((s) => s.name)
   const sources = resolveSources(fn, type, names)
-  if (o.batchSize < sources.length) throw new Error(`${fn}: batchSize ${o.batchSize} cannot give each of ${sources.length} sources an image per step`)
+  if (o.batchSize < sources.length)
+    throw new Error(`${fn}: batchSize ${o.batchSize} cannot give each of ${sources.length} sources an image per step`)
   const parents: StageCard['parents'] = []
   if (o.init !== 'scratch') {
     const dir = o.init?.amateur
     if (typeof dir !== 'string') throw new Error(`${fn}: init must be 'scratch' or { amateur: <stage folder> }`)
     const card = parentCard(fn, dir)
-    if (card.kind !== 'amateur') throw new Error(`${fn}: '${dir}' is not an amateur stage (its card says kind '${card.kind}')`)
+    if (card.kind !== 'amateur')
+      throw new Error(`${fn}: '${dir}' is not an amateur stage (its card says kind '${card.kind}')`)
     if (card.backbone !== o.backbone || card.imageSize !== o.imageSize)
-      throw new Error(`${fn}: the amateur '${dir}' is ${card.backbone} at ${card.imageSize} px; this expert is ${o.backbone} at ${o.imageSize} px`)
+      throw new Error(
+        `${fn}: the amateur '${dir}' is ${card.backbone} at ${card.imageSize} px; this expert is ${o.backbone} at ${o.imageSize} px`,
+      )
     parents.push({ role: 'amateur', dir })
   }
   const name = o.name ?? `expert-${type}`
@@ -209,7 +240,9 @@ export async function trainExpert(o: ExpertOptions): Promise<StageCard> {
   manualSeed(o.seed)
   let backbone: Backbone
   try {
-    backbone = parents.length ? loadStageBackbone(parents[0].dir, { backbone: o.backbone }) : createModel(o.backbone, { imageSize: o.imageSize })
+    backbone = parents.length
+      ? loadStageBackbone(parents[0].dir, { backbone: o.backbone })
+      : createModel(o.backbone, { imageSize: o.imageSize })
   } catch (e) {
     throw new Error(`${fn}: ${(e as Error).message}`)
   }

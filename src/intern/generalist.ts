@@ -12,8 +12,24 @@ import { createModel, type Backbone } from '../models/zoo'
 import { Module, ModuleList } from '../nn'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
-import { checkInteger, checkLr, checkOut, expertTypeOf, parentCard, runStage, type StageTrainingOptions } from './expert'
-import { BalancedBatches, createTaskHead, resolveSources, shares, toSourceBatches, type RawSourceBatch, type TaskHead } from './objectives'
+import {
+  checkInteger,
+  checkLr,
+  checkOut,
+  expertTypeOf,
+  parentCard,
+  runStage,
+  type StageTrainingOptions,
+} from './expert'
+import {
+  BalancedBatches,
+  createTaskHead,
+  resolveSources,
+  shares,
+  toSourceBatches,
+  type RawSourceBatch,
+  type TaskHead,
+} from './objectives'
 import { loadStageBackbone, readStageCard, readStageWeights, type ExpertType, type StageCard } from './stage-io'
 import { isStagedBackbone, transferStages, TransferSet, type StagedBackbone } from './transfer'
 
@@ -119,7 +135,9 @@ export class Generalist extends Module implements Backbone {
 
   /** Every branch's feature maps, main (with transfers) first, then each auxiliary expert's (frozen). */
   expertFeatures(x: Tensor): Tensor[][] {
-    const aux = noGrad(() => (this.aux.children() as StagedBackbone[]).map((a) => (a.training && a.eval(), a.forwardFeatures(x))))
+    const aux = noGrad(() =>
+      (this.aux.children() as StagedBackbone[]).map((a) => (a.training && a.eval(), a.forwardFeatures(x))),
+    )
     return [this.forwardFeatures(x), ...aux]
   }
 }
@@ -146,7 +164,8 @@ const sameDir = (a: string, b: string) => path.resolve(a) === path.resolve(b)
 
 /** Reads and checks the experts: finished expert stages, one per type, of one architecture and image size. */
 function readExperts(fn: string, dirs: string[]): ExpertRef[] {
-  if (!Array.isArray(dirs) || dirs.length < 2) throw new Error(`${fn}: a generalist joins at least two experts, got ${JSON.stringify(dirs)}`)
+  if (!Array.isArray(dirs) || dirs.length < 2)
+    throw new Error(`${fn}: a generalist joins at least two experts, got ${JSON.stringify(dirs)}`)
   const refs = dirs.map((dir) => {
     const card = parentCard(fn, dir)
     return { type: expertTypeOf(fn, dir, card), dir, card }
@@ -156,7 +175,9 @@ function readExperts(fn: string, dirs: string[]): ExpertRef[] {
     const twice = refs.find((q) => q !== r && q.type === r.type)
     if (twice) throw new Error(`${fn}: expert type ${r.type} is given twice ('${twice.dir}' and '${r.dir}')`)
     if (r.card.backbone !== first.card.backbone || r.card.imageSize !== first.card.imageSize)
-      throw new Error(`${fn}: experts must share one architecture and image size: '${first.dir}' is ${first.card.backbone} at ${first.card.imageSize} px, '${r.dir}' is ${r.card.backbone} at ${r.card.imageSize} px`)
+      throw new Error(
+        `${fn}: experts must share one architecture and image size: '${first.dir}' is ${first.card.backbone} at ${first.card.imageSize} px, '${r.dir}' is ${r.card.backbone} at ${r.card.imageSize} px`,
+      )
   }
   return refs
 }
@@ -164,11 +185,15 @@ function readExperts(fn: string, dirs: string[]): ExpertRef[] {
 /** Checks that the generalist in `dir` holds the first experts of `refs`, in order. */
 function checkParentGeneralist(fn: string, dir: string, refs: ExpertRef[]): void {
   const card = parentCard(fn, dir)
-  if (card.kind !== 'generalist') throw new Error(`${fn}: from '${dir}' is not a generalist stage (its card says kind '${card.kind}')`)
+  if (card.kind !== 'generalist')
+    throw new Error(`${fn}: from '${dir}' is not a generalist stage (its card says kind '${card.kind}')`)
   const held = card.experts ?? []
-  const prefix = held.length < refs.length && held.every((e, i) => e.type === refs[i].type && sameDir(e.dir, refs[i].dir))
+  const prefix =
+    held.length < refs.length && held.every((e, i) => e.type === refs[i].type && sameDir(e.dir, refs[i].dir))
   if (!prefix)
-    throw new Error(`${fn}: from '${dir}' holds experts ${held.map((e) => `${e.type}:${e.dir}`).join(', ')}, which are not the first of ${refs.map((r) => `${r.type}:${r.dir}`).join(', ')}`)
+    throw new Error(
+      `${fn}: from '${dir}' holds experts ${held.map((e) => `${e.type}:${e.dir}`).join(', ')}, which are not the first of ${refs.map((r) => `${r.type}:${r.dir}`).join(', ')}`,
+    )
 }
 
 interface Plan {
@@ -200,7 +225,10 @@ function build(fn: string, p: Plan): GeneralistModel {
   const model = new GeneralistModel(generalist, heads)
   if (p.from !== null) {
     const { unexpectedKeys } = model.loadStateDict(readStageWeights(p.from), { strict: false })
-    if (unexpectedKeys.length) throw new Error(`${fn}: from '${p.from}' has weights this generalist lacks: ${unexpectedKeys.slice(0, 5).join(', ')}`)
+    if (unexpectedKeys.length)
+      throw new Error(
+        `${fn}: from '${p.from}' has weights this generalist lacks: ${unexpectedKeys.slice(0, 5).join(', ')}`,
+      )
   }
   return model
 }
@@ -228,7 +256,9 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
   const perExpert = shares(o.batchSize, refs.length)
   sources.forEach((s, e) => {
     if (perExpert[e] < s.length)
-      throw new Error(`${fn}: batchSize ${o.batchSize} gives expert ${refs[e].type} ${perExpert[e]} images a step, fewer than its ${s.length} sources`)
+      throw new Error(
+        `${fn}: batchSize ${o.batchSize} gives expert ${refs[e].type} ${perExpert[e]} images a step, fewer than its ${s.length} sources`,
+      )
   })
   const { backbone, imageSize } = refs[0].card
   const types = refs.map((r) => r.type)
@@ -271,9 +301,19 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
       imageSize,
       sources: sources.flat().map((s) => s.name),
       batchSize: o.batchSize,
-      parents: [...refs.map((r) => ({ role: `expert-${r.type}`, dir: r.dir })), ...(p.from !== null ? [{ role: 'from', dir: p.from }] : [])],
+      parents: [
+        ...refs.map((r) => ({ role: `expert-${r.type}`, dir: r.dir })),
+        ...(p.from !== null ? [{ role: 'from', dir: p.from }] : []),
+      ],
       experts: refs.map((r) => ({ type: r.type, dir: r.dir })),
-      config: { experts: o.experts, from: o.from ?? null, lr: o.lr, seed: o.seed, batchSize: o.batchSize, steps: o.steps },
+      config: {
+        experts: o.experts,
+        from: o.from ?? null,
+        lr: o.lr,
+        seed: o.seed,
+        batchSize: o.batchSize,
+        steps: o.steps,
+      },
     },
   })
 }
@@ -282,7 +322,8 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
 export function loadGeneralist(dir: string): Generalist {
   const fn = 'loadGeneralist'
   const card = parentCard(fn, dir)
-  if (card.kind !== 'generalist' || !card.experts?.length) throw new Error(`${fn}: '${dir}' is not a generalist stage (its card says kind '${card.kind}')`)
+  if (card.kind !== 'generalist' || !card.experts?.length)
+    throw new Error(`${fn}: '${dir}' is not a generalist stage (its card says kind '${card.kind}')`)
   const types = card.experts.map((e) => e.type)
   const generalist = new Generalist(
     types,

@@ -19,7 +19,11 @@ import { scope } from '../tensor/memory'
 import type { Tensor } from '../tensor/tensor'
 import type { ExpertType } from './stage-io'
 
-export const EXPERT_TASKS: Record<ExpertType, UpstreamSource['task']> = { C: 'classification', D: 'detection', S: 'segmentation' }
+export const EXPERT_TASKS: Record<ExpertType, UpstreamSource['task']> = {
+  C: 'classification',
+  D: 'detection',
+  S: 'segmentation',
+}
 
 /** One source's share of a batch: its samples, their tensors, and its head's index. */
 export interface SourceBatch {
@@ -85,11 +89,16 @@ export class ClassifierHeads extends Module implements TaskHead {
   }
 
   private logits(backbone: Backbone, parts: SourceBatch[]): Tensor[] {
-    return rowsOf(parts, backbone.forwardPooled(imagesOf(parts))).map((rows, i) => this.classifiers.get(parts[i].head).forward(rows))
+    return rowsOf(parts, backbone.forwardPooled(imagesOf(parts))).map((rows, i) =>
+      this.classifiers.get(parts[i].head).forward(rows),
+    )
   }
 
   loss(backbone: Backbone, parts: SourceBatch[]): StepLoss {
-    return meanOverSources(parts, this.logits(backbone, parts).map((l, i) => crossEntropy(l, classLabels(parts[i]))))
+    return meanOverSources(
+      parts,
+      this.logits(backbone, parts).map((l, i) => crossEntropy(l, classLabels(parts[i]))),
+    )
   }
 
   metric(): Metric {
@@ -126,14 +135,25 @@ export class DetectionHeads extends Module implements TaskHead {
     readonly sources: UpstreamSource[],
   ) {
     super()
-    this.detector = new Detector(backbone.featureChannels, sources.map((s) => s.numClasses), { strides: backbone.featureStrides })
+    this.detector = new Detector(
+      backbone.featureChannels,
+      sources.map((s) => s.numClasses),
+      { strides: backbone.featureStrides },
+    )
   }
 
   loss(backbone: Backbone, parts: SourceBatch[]): StepLoss {
     const objects = parts.flatMap((p) => imageObjects('expert D', objectsOf(p)))
     const branch = parts.flatMap((p) => new Array<number>(p.batch.size).fill(p.head))
     const l = this.detector.loss(backbone.forwardFeatures(imagesOf(parts)), objects, { branch })
-    return { loss: l.loss, terms: { 'loss/classification': l.classification.item(), 'loss/box': l.box.item(), 'loss/centerness': l.centerness.item() } }
+    return {
+      loss: l.loss,
+      terms: {
+        'loss/classification': l.classification.item(),
+        'loss/box': l.box.item(),
+        'loss/centerness': l.centerness.item(),
+      },
+    }
   }
 
   metric(): Metric {
@@ -143,7 +163,12 @@ export class DetectionHeads extends Module implements TaskHead {
     return {
       add: (backbone, part) => {
         const [, , H, W] = part.batch.images.shape
-        detections.push(...this.detector.predict(backbone.forwardFeatures(part.batch.images), { branch: part.head, imageSize: [H, W] }))
+        detections.push(
+          ...this.detector.predict(backbone.forwardFeatures(part.batch.images), {
+            branch: part.head,
+            imageSize: [H, W],
+          }),
+        )
         truth.push(...part.samples.map((s) => s.objects!))
         numClasses = part.source.numClasses
       },
@@ -170,7 +195,10 @@ export class SegmentationHeads extends Module implements TaskHead {
     readonly sources: UpstreamSource[],
   ) {
     super()
-    this.segmenter = new SegmentationHead(backbone.featureChannels, sources.map((s) => s.numClasses))
+    this.segmenter = new SegmentationHead(
+      backbone.featureChannels,
+      sources.map((s) => s.numClasses),
+    )
   }
 
   private logits(backbone: Backbone, parts: SourceBatch[]): Tensor[] {
@@ -185,7 +213,10 @@ export class SegmentationHeads extends Module implements TaskHead {
   }
 
   loss(backbone: Backbone, parts: SourceBatch[]): StepLoss {
-    return meanOverSources(parts, this.logits(backbone, parts).map((l, i) => segmentationLoss(l, classMaps(parts[i]))))
+    return meanOverSources(
+      parts,
+      this.logits(backbone, parts).map((l, i) => segmentationLoss(l, classMaps(parts[i]))),
+    )
   }
 
   metric(): Metric {
@@ -198,7 +229,12 @@ export class SegmentationHeads extends Module implements TaskHead {
         target.push(...part.samples.map((s) => s.segmentation!))
         numClasses = part.source.numClasses
       },
-      value: () => meanIoU(pred.flatMap((p) => splitImages(p, target[0].length)), target, numClasses).miou,
+      value: () =>
+        meanIoU(
+          pred.flatMap((p) => splitImages(p, target[0].length)),
+          target,
+          numClasses,
+        ).miou,
     }
   }
 }
@@ -233,7 +269,10 @@ export function resolveSources(fn: string, type: ExpertType, names: string[]): U
     } catch (e) {
       throw new Error(`${fn}: ${(e as Error).message.replace(/^upstreamSource: /, '')}`)
     }
-    if (s.task !== EXPERT_TASKS[type]) throw new Error(`${fn}: source '${name}' is a ${s.task} source; a ${type} expert needs ${EXPERT_TASKS[type]} sources`)
+    if (s.task !== EXPERT_TASKS[type])
+      throw new Error(
+        `${fn}: source '${name}' is a ${s.task} source; a ${type} expert needs ${EXPERT_TASKS[type]} sources`,
+      )
     return s
   })
 }
@@ -287,7 +326,8 @@ export class BalancedBatches {
     const out: RawSourceBatch[] = []
     for (const [s, source] of this.sources.entries()) {
       const samples: Sample[] = []
-      for (let k = part.rank; k < this.share[s]; k += part.worldSize) samples.push(await this.datasets[s].get(this.index(s, i * this.share[s] + k)))
+      for (let k = part.rank; k < this.share[s]; k += part.worldSize)
+        samples.push(await this.datasets[s].get(this.index(s, i * this.share[s] + k)))
       out.push({ head: s, source, samples })
     }
     return out
@@ -300,7 +340,12 @@ export function toSourceBatches(raw: RawSourceBatch[]): SourceBatch[] {
 }
 
 /** The metric of `head` on each source's held-out val split (`size` images each, batches of 64), by source name. */
-export async function evaluateHeads(head: TaskHead, backbone: Backbone, imageSize: number, size: number): Promise<Record<string, number>> {
+export async function evaluateHeads(
+  head: TaskHead,
+  backbone: Backbone,
+  imageSize: number,
+  size: number,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   backbone.eval()
   head.eval()
@@ -310,7 +355,9 @@ export async function evaluateHeads(head: TaskHead, backbone: Backbone, imageSiz
     for (let start = 0; start < data.length; start += 64) {
       const samples: Sample[] = []
       for (let i = start; i < Math.min(start + 64, data.length); i++) samples.push(await data.get(i))
-      scope(() => noGrad(() => metric.add(backbone, { head: s, source, samples, batch: batchToTensors(collate(samples)) })))
+      scope(() =>
+        noGrad(() => metric.add(backbone, { head: s, source, samples, batch: batchToTensors(collate(samples)) })),
+      )
     }
     out[source.name] = metric.value()
   }

@@ -10,7 +10,14 @@ import type { Backbone } from '../models/zoo'
 import { createModel } from '../models/zoo'
 import { manualSeed } from '../tensor/random'
 import { writeReport } from '../benchmark/report'
-import { mergeResults, readResults, type Protocol, type ResultRow, type RunResults, type StageSummary } from '../benchmark/results'
+import {
+  mergeResults,
+  readResults,
+  type Protocol,
+  type ResultRow,
+  type RunResults,
+  type StageSummary,
+} from '../benchmark/results'
 import { machineFacts, runBenchmark, RESULTS_FILE, type BenchmarkModel } from '../benchmark/run'
 import type { ProtocolOptions } from '../benchmark/protocols/protocol'
 import { DEFAULT_TASKS, getTask } from '../benchmark/tasks'
@@ -49,7 +56,13 @@ export interface PipelinePreset {
 /** A preset's upstream with every stage's steps scaled (at least 2 steps a stage). */
 function scaled(p: Preset, factor: number, name: string): Preset {
   const s = <T extends { steps: number }>(x: T): T => ({ ...x, steps: Math.max(2, Math.round(x.steps * factor)) })
-  return { ...p, name, amateur: s(p.amateur), experts: { C: s(p.experts.C), D: s(p.experts.D), S: s(p.experts.S) }, generalist: s(p.generalist) }
+  return {
+    ...p,
+    name,
+    amateur: s(p.amateur),
+    experts: { C: s(p.experts.C), D: s(p.experts.D), S: s(p.experts.S) },
+    generalist: s(p.generalist),
+  }
 }
 
 export const PIPELINE_PRESETS: Readonly<Record<string, () => PipelinePreset>> = {
@@ -108,14 +121,29 @@ export function getPipelinePreset(name: string): PipelinePreset {
 /** Method ids of the report, with the stage folder each is read from ('scratch' has none). */
 export const METHODS: { id: string; label: string; description: string; stage: string | null }[] = [
   { id: 'scratch', label: 'Scratch', description: 'random initialisation, no upstream training', stage: null },
-  { id: 'sup-single', label: 'Single-source sup.', description: 'supervised on one classification source (the ImageNet-supervised analogue), equal upstream compute', stage: 'baseline-sup-single' },
-  { id: 'image-text', label: 'Image-text only', description: 'Up-A with only its image-text loss (the CLIP analogue), equal upstream compute', stage: 'baseline-image-text' },
+  {
+    id: 'sup-single',
+    label: 'Single-source sup.',
+    description: 'supervised on one classification source (the ImageNet-supervised analogue), equal upstream compute',
+    stage: 'baseline-sup-single',
+  },
+  {
+    id: 'image-text',
+    label: 'Image-text only',
+    description: 'Up-A with only its image-text loss (the CLIP analogue), equal upstream compute',
+    stage: 'baseline-image-text',
+  },
   { id: 'up-a', label: 'Up-A', description: 'amateur: multi-modal, multi-signal pretraining', stage: 'amateur' },
   { id: 'up-e-c', label: 'Up-E (C)', description: 'classification expert from Up-A', stage: 'expert-C' },
   { id: 'up-e-d', label: 'Up-E (D)', description: 'detection expert from Up-A', stage: 'expert-D' },
   { id: 'up-e-s', label: 'Up-E (S)', description: 'segmentation expert from Up-A', stage: 'expert-S' },
   { id: 'up-g-cd', label: 'Up-G (C-D)', description: 'generalist of the C and D experts', stage: 'generalist-C-D' },
-  { id: 'up-g-cds', label: 'Up-G (C-D-S)', description: 'generalist of the C, D and S experts (C-D extended by S)', stage: 'generalist-C-D-S' },
+  {
+    id: 'up-g-cds',
+    label: 'Up-G (C-D-S)',
+    description: 'generalist of the C, D and S experts (C-D extended by S)',
+    stage: 'generalist-C-D-S',
+  },
 ]
 
 export interface RunPipelineOptions {
@@ -142,7 +170,10 @@ interface Unit {
  * divided by the baseline's batch.
  */
 export function baselineSteps(p: Preset, batchSize: number): number {
-  const images = p.amateur.steps * p.amateur.batchSize + p.experts.C.steps * p.experts.C.batchSize + p.generalist.steps * p.generalist.batchSize
+  const images =
+    p.amateur.steps * p.amateur.batchSize +
+    p.experts.C.steps * p.experts.C.batchSize +
+    p.generalist.steps * p.generalist.batchSize
   return Math.max(1, Math.round(images / batchSize))
 }
 
@@ -170,7 +201,11 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunResults> {
   const progress = o.progress ?? ((line: string) => process.stderr.write(line + '\n'))
   const quiet = o.quiet ?? false
   const tasks = p.tasks.map((t) => getTask(t, { testSize: p.testSize })) // unknown names fail before any work
-  for (const id of p.fullDataMethods) if (!METHODS.some((m) => m.id === id)) throw new Error(`runPipeline: unknown method '${id}' in fullDataMethods; known: ${METHODS.map((m) => m.id).join(', ')}`)
+  for (const id of p.fullDataMethods)
+    if (!METHODS.some((m) => m.id === id))
+      throw new Error(
+        `runPipeline: unknown method '${id}' in fullDataMethods; known: ${METHODS.map((m) => m.id).join(', ')}`,
+      )
   fs.mkdirSync(stages, { recursive: true })
   const seed = p.seeds[0] ?? 0
   const log = { quiet }
@@ -217,24 +252,82 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunResults> {
   const clipSteps = baselineSteps(up, a.batchSize)
   const units: Unit[] = [
     stage('amateur', a.steps * a.batchSize * 3, () =>
-      trainAmateur({ ...common, backbone: a.backbone, imageSize: a.imageSize, steps: a.steps, batchSize: a.batchSize, lr: a.lr, sources: a.sources, out: dir('amateur') }),
+      trainAmateur({
+        ...common,
+        backbone: a.backbone,
+        imageSize: a.imageSize,
+        steps: a.steps,
+        batchSize: a.batchSize,
+        lr: a.lr,
+        sources: a.sources,
+        out: dir('amateur'),
+      }),
     ),
     ...(['C', 'D', 'S'] as const).map((t) =>
       stage(`expert-${t}`, e[t].steps * e[t].batchSize * (t === 'C' ? 1 : 2), () =>
-        trainExpert({ ...common, type: t, backbone: e[t].backbone, imageSize: e[t].imageSize, init: { amateur: dir('amateur') }, sources: e[t].sources, steps: e[t].steps, batchSize: e[t].batchSize, lr: e[t].lr, out: dir(`expert-${t}`) }),
+        trainExpert({
+          ...common,
+          type: t,
+          backbone: e[t].backbone,
+          imageSize: e[t].imageSize,
+          init: { amateur: dir('amateur') },
+          sources: e[t].sources,
+          steps: e[t].steps,
+          batchSize: e[t].batchSize,
+          lr: e[t].lr,
+          out: dir(`expert-${t}`),
+        }),
       ),
     ),
     stage('generalist-C-D', g.steps * g.batchSize * 3, () =>
-      trainGeneralist({ ...common, experts: [dir('expert-C'), dir('expert-D')], steps: g.steps, batchSize: g.batchSize, lr: g.lr, out: dir('generalist-C-D') }),
+      trainGeneralist({
+        ...common,
+        experts: [dir('expert-C'), dir('expert-D')],
+        steps: g.steps,
+        batchSize: g.batchSize,
+        lr: g.lr,
+        out: dir('generalist-C-D'),
+      }),
     ),
     stage('generalist-C-D-S', g.steps * g.batchSize * 4, () =>
-      trainGeneralist({ ...common, experts: [dir('expert-C'), dir('expert-D'), dir('expert-S')], from: dir('generalist-C-D'), steps: g.steps, batchSize: g.batchSize, lr: g.lr, out: dir('generalist-C-D-S') }),
+      trainGeneralist({
+        ...common,
+        experts: [dir('expert-C'), dir('expert-D'), dir('expert-S')],
+        from: dir('generalist-C-D'),
+        steps: g.steps,
+        batchSize: g.batchSize,
+        lr: g.lr,
+        out: dir('generalist-C-D-S'),
+      }),
     ),
     stage('baseline-sup-single', supSteps * single.batchSize, () =>
-      trainExpert({ ...common, type: 'C', backbone: single.backbone, imageSize: single.imageSize, init: 'scratch', sources: [single.sources[0]], steps: supSteps, batchSize: single.batchSize, lr: single.lr, name: 'baseline-sup-single', out: dir('baseline-sup-single') }),
+      trainExpert({
+        ...common,
+        type: 'C',
+        backbone: single.backbone,
+        imageSize: single.imageSize,
+        init: 'scratch',
+        sources: [single.sources[0]],
+        steps: supSteps,
+        batchSize: single.batchSize,
+        lr: single.lr,
+        name: 'baseline-sup-single',
+        out: dir('baseline-sup-single'),
+      }),
     ),
     stage('baseline-image-text', clipSteps * a.batchSize * 2, () =>
-      trainAmateur({ ...common, backbone: a.backbone, imageSize: a.imageSize, steps: clipSteps, batchSize: a.batchSize, lr: a.lr, sources: a.sources, weights: { clip: 1, nn: 0, simsiam: 0, mlm: 0 }, name: 'baseline-image-text', out: dir('baseline-image-text') }),
+      trainAmateur({
+        ...common,
+        backbone: a.backbone,
+        imageSize: a.imageSize,
+        steps: clipSteps,
+        batchSize: a.batchSize,
+        lr: a.lr,
+        sources: a.sources,
+        weights: { clip: 1, nn: 0, simsiam: 0, mlm: 0 },
+        name: 'baseline-image-text',
+        out: dir('baseline-image-text'),
+      }),
     ),
   ]
 
@@ -265,7 +358,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunResults> {
     cost: (models.length * p.percents.length + p.fullDataMethods.length) * rowsPerModel * 2000,
     done: () => benchDone,
     run: async () => {
-      const onRow = (r: ResultRow) => progress(`  GV-B ${r.method} ${r.task} ${r.percent}% seed ${r.seed}: ${r.value.toFixed(4)}`)
+      const onRow = (r: ResultRow) =>
+        progress(`  GV-B ${r.method} ${r.task} ${r.percent}% seed ${r.seed}: ${r.value.toFixed(4)}`)
       await runBenchmark({ ...bench, models, percents: p.percents, protocols: p.protocols, onRow })
       const full = models.filter((m) => p.fullDataMethods.includes(m.id))
       if (full.length) await runBenchmark({ ...bench, models: full, percents: [100], protocols: p.protocols, onRow })
@@ -301,7 +395,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<RunResults> {
       continue
     }
     const spent = (Date.now() - started) / 1000
-    const eta = doneCost > startCost ? ` (ETA ${formatSeconds((spent / (doneCost - startCost)) * (total - doneCost))})` : ''
+    const eta =
+      doneCost > startCost ? ` (ETA ${formatSeconds((spent / (doneCost - startCost)) * (total - doneCost))})` : ''
     progress(`[${i + 1}/${units.length}] ${u.id}${eta}`)
     await u.run()
     doneCost += u.cost

@@ -32,7 +32,13 @@ const SOURCES: Record<ExpertType, string[]> = {
 
 type Settings = Omit<StagePreset, 'backbone' | 'imageSize' | 'sources'>
 
-function preset(name: string, description: string, backbone: string, imageSize: number, s: { amateur: Settings; experts: Record<ExpertType, Settings>; generalist: Settings }): Preset {
+function preset(
+  name: string,
+  description: string,
+  backbone: string,
+  imageSize: number,
+  s: { amateur: Settings; experts: Record<ExpertType, Settings>; generalist: Settings },
+): Preset {
   const stage = (settings: Settings, sources: string[]): StagePreset => ({ backbone, imageSize, ...settings, sources })
   return {
     name,
@@ -57,24 +63,36 @@ function paper(name: string, backbone: string): Preset {
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
-  'cpu-quick': preset('cpu-quick', 'the whole upstream in minutes on 2 CPU cores: mn-t at 32 px, at most 200 steps a stage', 'mn-t', 32, {
-    amateur: { steps: 200, batchSize: 32, lr: 2e-3 },
-    experts: {
-      C: { steps: 200, batchSize: 32, lr: 2e-3 },
-      D: { steps: 150, batchSize: 16, lr: 1e-3 },
-      S: { steps: 150, batchSize: 16, lr: 2e-3 },
+  'cpu-quick': preset(
+    'cpu-quick',
+    'the whole upstream in minutes on 2 CPU cores: mn-t at 32 px, at most 200 steps a stage',
+    'mn-t',
+    32,
+    {
+      amateur: { steps: 200, batchSize: 32, lr: 2e-3 },
+      experts: {
+        C: { steps: 200, batchSize: 32, lr: 2e-3 },
+        D: { steps: 150, batchSize: 16, lr: 1e-3 },
+        S: { steps: 150, batchSize: 16, lr: 2e-3 },
+      },
+      generalist: { steps: 100, batchSize: 24, lr: 5e-4 },
     },
-    generalist: { steps: 100, batchSize: 24, lr: 5e-4 },
-  }),
-  'cpu-full': preset('cpu-full', 'cpu-quick ten times longer: mn-t at 32 px, about an hour on 2 CPU cores', 'mn-t', 32, {
-    amateur: { steps: 2000, batchSize: 32, lr: 2e-3 },
-    experts: {
-      C: { steps: 2000, batchSize: 32, lr: 2e-3 },
-      D: { steps: 1500, batchSize: 16, lr: 1e-3 },
-      S: { steps: 1500, batchSize: 16, lr: 2e-3 },
+  ),
+  'cpu-full': preset(
+    'cpu-full',
+    'cpu-quick ten times longer: mn-t at 32 px, about an hour on 2 CPU cores',
+    'mn-t',
+    32,
+    {
+      amateur: { steps: 2000, batchSize: 32, lr: 2e-3 },
+      experts: {
+        C: { steps: 2000, batchSize: 32, lr: 2e-3 },
+        D: { steps: 1500, batchSize: 16, lr: 1e-3 },
+        S: { steps: 1500, batchSize: 16, lr: 2e-3 },
+      },
+      generalist: { steps: 1000, batchSize: 24, lr: 5e-4 },
     },
-    generalist: { steps: 1000, batchSize: 24, lr: 5e-4 },
-  }),
+  ),
   'paper-r50': paper('paper-r50', 'resnet50'),
   'paper-mn-b4': paper('paper-mn-b4', 'mn-b4'),
   'paper-mn-b15': paper('paper-mn-b15', 'mn-b15'),

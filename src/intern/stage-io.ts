@@ -49,7 +49,10 @@ export const LOG_FILE = 'log.jsonl'
 /** Writes model.safetensors, then card.json (both atomically), so a card means a whole stage. */
 export function saveStage(dir: string, model: Module, card: StageCard): void {
   fs.mkdirSync(dir, { recursive: true })
-  saveFile(path.join(dir, MODEL_FILE), model.stateDict(), { 'intern.stage': card.name, 'intern.backbone': card.backbone })
+  saveFile(path.join(dir, MODEL_FILE), model.stateDict(), {
+    'intern.stage': card.name,
+    'intern.backbone': card.backbone,
+  })
   const text = JSON.stringify(card, null, 2) + '\n'
   atomicWrite(path.join(dir, CARD_FILE), (write) => write(Buffer.from(text)))
 }
@@ -93,7 +96,8 @@ export function loadStageBackbone(dir: string, expected?: { backbone?: string; i
   }
   const model = createModel(card.backbone, { imageSize: card.imageSize, inChannels: expected?.inChannels ?? 3 })
   const weights = readStageWeights(dir, 'backbone.')
-  if (Object.keys(weights).length === 0) throw new Error(`loadStageBackbone: '${dir}' has no 'backbone.' tensors in ${MODEL_FILE}`)
+  if (Object.keys(weights).length === 0)
+    throw new Error(`loadStageBackbone: '${dir}' has no 'backbone.' tensors in ${MODEL_FILE}`)
   try {
     model.loadStateDict(weights)
   } catch (e) {

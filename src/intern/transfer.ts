@@ -22,7 +22,12 @@ export interface StagedBackbone extends Backbone {
 
 export function isStagedBackbone(b: Backbone): b is StagedBackbone {
   const s = b as unknown as Partial<StagedBackbone>
-  return typeof s.forwardStage === 'function' && typeof s.forwardStem === 'function' && typeof s.forwardHead === 'function' && Array.isArray(s.featureStages)
+  return (
+    typeof s.forwardStage === 'function' &&
+    typeof s.forwardStem === 'function' &&
+    typeof s.forwardHead === 'function' &&
+    Array.isArray(s.featureStages)
+  )
 }
 
 /**
@@ -63,7 +68,9 @@ export class Transfer extends Module {
     const ratio = dstStride / srcStride
     const links = Math.log2(ratio)
     if (ratio > 1 && !Number.isInteger(links))
-      throw new Error(`Transfer: a source of stride ${srcStride} cannot reach a target of stride ${dstStride} by stride-2 convs`)
+      throw new Error(
+        `Transfer: a source of stride ${srcStride} cannot reach a target of stride ${dstStride} by stride-2 convs`,
+      )
     this.upsample = ratio < 1
     if (ratio <= 1) {
       this.layers = new Sequential(smallConv(cin, cout, 1, 1), zeroNorm(cout))
@@ -80,7 +87,9 @@ export class Transfer extends Module {
     let y = this.layers.forward(x)
     if (this.upsample) y = interpolate(y, { size, mode: 'nearest' })
     if (y.shape[2] !== size[0] || y.shape[3] !== size[1])
-      throw new Error(`Transfer: the source ${shapeStr(x.shape)} gives ${shapeStr(y.shape)}, which does not fit the target's ${size[0]}x${size[1]}`)
+      throw new Error(
+        `Transfer: the source ${shapeStr(x.shape)} gives ${shapeStr(y.shape)}, which does not fit the target's ${size[0]}x${size[1]}`,
+      )
     return y
   }
 }
@@ -98,12 +107,16 @@ export class TransferSet extends Module {
     const src = transferStages(aux)
     const dst = transferStages(main)
     if (src.length !== dst.length)
-      throw new Error(`TransferSet: the auxiliary backbone has ${src.length} transfer stages, the main one ${dst.length}`)
+      throw new Error(
+        `TransferSet: the auxiliary backbone has ${src.length} transfer stages, the main one ${dst.length}`,
+      )
     const modules: Transfer[] = []
     dst.forEach((d, k) => {
       for (let j = 0; j <= k; j++) {
         const s = src[j]
-        modules.push(new Transfer(aux.stageChannels[s], main.stageChannels[d], aux.stageStrides[s], main.stageStrides[d]))
+        modules.push(
+          new Transfer(aux.stageChannels[s], main.stageChannels[d], aux.stageStrides[s], main.stageStrides[d]),
+        )
         this.pairs.push([k, j])
       }
     })

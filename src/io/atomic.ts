@@ -23,7 +23,8 @@ export function atomicWrite(target: string, fill: (write: (bytes: Uint8Array) =>
     fd = fs.openSync(tmp, 'wx', 0o644)
     fill((bytes) => {
       let done = 0
-      while (done < bytes.length) done += fs.writeSync(fd as number, bytes, done, Math.min(bytes.length - done, WRITE_CHUNK))
+      while (done < bytes.length)
+        done += fs.writeSync(fd as number, bytes, done, Math.min(bytes.length - done, WRITE_CHUNK))
     })
     fs.fsyncSync(fd)
     fs.closeSync(fd)

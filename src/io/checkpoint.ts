@@ -58,13 +58,17 @@ function encode(v: unknown, where: string, sink: Sink): Json {
   if (isPlainObject(v)) {
     const o: Record<string, Json> = {}
     for (const [k, x] of Object.entries(v)) {
-      if (k === '__tensor__' || k === '__number__') throw new Error(`saveCheckpoint: ${where} uses the reserved key '${k}'`)
+      if (k === '__tensor__' || k === '__number__')
+        throw new Error(`saveCheckpoint: ${where} uses the reserved key '${k}'`)
       if (x !== undefined) setOwn(o, k, encode(x, `${where}.${k}`, sink))
     }
     return o
   }
-  const kind = v === undefined ? 'undefined' : typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v
-  throw new Error(`saveCheckpoint: ${where} is a ${kind}; checkpoints hold JSON values (null, booleans, numbers, strings, arrays, plain objects) and Tensors`)
+  const kind =
+    v === undefined ? 'undefined' : typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v
+  throw new Error(
+    `saveCheckpoint: ${where} is a ${kind}; checkpoints hold JSON values (null, booleans, numbers, strings, arrays, plain objects) and Tensors`,
+  )
 }
 
 function decode(v: Json, tensors: Record<string, Tensor>, used: Set<string>, source: string): TreeValue {
@@ -73,7 +77,8 @@ function decode(v: Json, tensors: Record<string, Tensor>, used: Set<string>, sou
   const keys = Object.keys(v)
   if (keys.length === 1 && keys[0] === '__tensor__') {
     const key = v.__tensor__ as string
-    if (typeof key !== 'string' || !Object.hasOwn(tensors, key)) throw new Error(`loadCheckpoint: ${source}: the metadata refers to tensor '${key}', which the file lacks`)
+    if (typeof key !== 'string' || !Object.hasOwn(tensors, key))
+      throw new Error(`loadCheckpoint: ${source}: the metadata refers to tensor '${key}', which the file lacks`)
     used.add(key)
     return tensors[key]
   }
@@ -86,15 +91,19 @@ function decode(v: Json, tensors: Record<string, Tensor>, used: Set<string>, sou
 /** Saves a checkpoint to `path` atomically (temporary file, fsync, rename). */
 export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
   if (!isPlainObject(ckpt)) throw new Error('saveCheckpoint: expected {model, optimizer?, step, rng?, extra?}')
-  if (!Number.isFinite(ckpt.step)) throw new Error(`saveCheckpoint: step must be a finite number, got ${String(ckpt.step)}`)
-  if (!isPlainObject(ckpt.model)) throw new Error('saveCheckpoint: model must be a state dict (an object of name -> Tensor)')
+  if (!Number.isFinite(ckpt.step))
+    throw new Error(`saveCheckpoint: step must be a finite number, got ${String(ckpt.step)}`)
+  if (!isPlainObject(ckpt.model))
+    throw new Error('saveCheckpoint: model must be a state dict (an object of name -> Tensor)')
   const tensors: Record<string, Tensor> = Object.create(null)
   for (const [k, v] of Object.entries(ckpt.model)) {
-    if (!(v instanceof Tensor)) throw new Error(`saveCheckpoint: model['${k}'] must be a Tensor, got ${v === null ? 'null' : typeof v}`)
+    if (!(v instanceof Tensor))
+      throw new Error(`saveCheckpoint: model['${k}'] must be a Tensor, got ${v === null ? 'null' : typeof v}`)
     tensors[`model.${k}`] = v
   }
   const meta: Record<string, Json> = { version: VERSION, step: ckpt.step, modelKeys: Object.keys(ckpt.model) }
-  for (const s of SECTIONS) if (ckpt[s] !== undefined) meta[s] = encode(ckpt[s], s, { section: s, count: 0, out: tensors })
+  for (const s of SECTIONS)
+    if (ckpt[s] !== undefined) meta[s] = encode(ckpt[s], s, { section: s, count: 0, out: tensors })
   saveFile(path, tensors, { [META_KEY]: JSON.stringify(meta) })
 }
 
@@ -110,7 +119,8 @@ export function loadCheckpoint(path: string): Checkpoint {
 }
 
 function assemble(path: string, tensors: Record<string, Tensor>, raw: string | undefined): Checkpoint {
-  if (raw === undefined) throw new Error(`loadCheckpoint: ${path}: not an intern-vision checkpoint (no '${META_KEY}' metadata)`)
+  if (raw === undefined)
+    throw new Error(`loadCheckpoint: ${path}: not an intern-vision checkpoint (no '${META_KEY}' metadata)`)
   let meta: { version?: unknown; step?: unknown; modelKeys?: unknown } & Record<string, Json>
   try {
     meta = JSON.parse(raw)
@@ -118,8 +128,15 @@ function assemble(path: string, tensors: Record<string, Tensor>, raw: string | u
     throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata is not valid JSON (${(e as Error).message})`)
   }
   if (!isPlainObject(meta)) throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata must be a JSON object`)
-  if (meta.version !== VERSION) throw new Error(`loadCheckpoint: ${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${VERSION})`)
-  if (typeof meta.step !== 'number' || !Array.isArray(meta.modelKeys) || meta.modelKeys.some((k) => typeof k !== 'string'))
+  if (meta.version !== VERSION)
+    throw new Error(
+      `loadCheckpoint: ${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${VERSION})`,
+    )
+  if (
+    typeof meta.step !== 'number' ||
+    !Array.isArray(meta.modelKeys) ||
+    meta.modelKeys.some((k) => typeof k !== 'string')
+  )
     throw new Error(`loadCheckpoint: ${path}: the checkpoint metadata lacks step or a list of modelKeys`)
   const used = new Set<string>()
   // The model's keys come back in the order they were saved (safetensors sorts its entries).
@@ -133,6 +150,7 @@ function assemble(path: string, tensors: Record<string, Tensor>, raw: string | u
   const out: Checkpoint = { model, step: meta.step }
   for (const s of SECTIONS) if (meta[s] !== undefined) out[s] = decode(meta[s], tensors, used, path)
   const stray = Object.keys(tensors).filter((k) => !used.has(k))
-  if (stray.length) throw new Error(`loadCheckpoint: ${path}: tensors not referenced by the checkpoint metadata: ${stray.join(', ')}`)
+  if (stray.length)
+    throw new Error(`loadCheckpoint: ${path}: tensors not referenced by the checkpoint metadata: ${stray.join(', ')}`)
   return out
 }

@@ -17,7 +17,12 @@ const REASONS: Record<string, string> = {
 }
 
 /** `fn: cannot <verb> '<path>': <reason>` for an fs error; any other error passes through. */
-export function fileError(fn: string, verb: 'read' | 'write' | 'append to' | 'open' | 'list', path: string, e: unknown): Error {
+export function fileError(
+  fn: string,
+  verb: 'read' | 'write' | 'append to' | 'open' | 'list',
+  path: string,
+  e: unknown,
+): Error {
   const code = (e as NodeJS.ErrnoException | null)?.code
   if (typeof code !== 'string' || !(e instanceof Error)) return e instanceof Error ? e : new Error(String(e))
   const reason = REASONS[code] ? `${REASONS[code]} (${code})` : e.message

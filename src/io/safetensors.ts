@@ -83,14 +83,18 @@ function fileSource(fd: number, path: string): ByteSource {
     name: path,
     size,
     read(into, position) {
-      for (let done = 0; done < into.length; ) {
+      for (let done = 0; done < into.length;) {
         let n: number
         try {
           n = fs.readSync(fd, into, done, Math.min(into.length - done, CHUNK), position + done)
         } catch (e) {
           throw fileError('safetensors', 'read', path, e)
         }
-        if (n === 0) fail(path, `truncated: the file ended at byte ${position + done} while ${into.length - done} more were expected (was it changed while being read?)`)
+        if (n === 0)
+          fail(
+            path,
+            `truncated: the file ended at byte ${position + done} while ${into.length - done} more were expected (was it changed while being read?)`,
+          )
         done += n
       }
     },
@@ -105,7 +109,8 @@ function parseHeader(src: ByteSource): { entries: Entry[]; metadata: Metadata; d
   const n = new DataView(lengthField.buffer).getBigUint64(0, true)
   if (n > BigInt(MAX_HEADER_BYTES)) fail(source, `bad header length ${n} (more than ${MAX_HEADER_BYTES} bytes)`)
   const headerLen = Number(n)
-  if (8 + headerLen > src.size) fail(source, `truncated: header length ${headerLen} runs past the end of the ${src.size}-byte file`)
+  if (8 + headerLen > src.size)
+    fail(source, `truncated: header length ${headerLen} runs past the end of the ${src.size}-byte file`)
   const headerBytes = Buffer.alloc(headerLen)
   src.read(headerBytes, 8)
   let header: unknown
@@ -114,16 +119,19 @@ function parseHeader(src: ByteSource): { entries: Entry[]; metadata: Metadata; d
   } catch (e) {
     fail(source, `the header is not valid JSON (${(e as Error).message})`)
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'the header must be a JSON object')
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    fail(source, 'the header must be a JSON object')
   const dataStart = 8 + headerLen
   const dataLen = src.size - dataStart
   const metadata: Metadata = Object.create(null)
   const entries: Entry[] = []
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, '__metadata__ must be an object of strings')
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        fail(source, '__metadata__ must be an object of strings')
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(source, `__metadata__ value for '${k}' must be a string, got ${JSON.stringify(v)}`)
+        if (typeof v !== 'string')
+          fail(source, `__metadata__ value for '${k}' must be a string, got ${JSON.stringify(v)}`)
         metadata[k] = v
       }
       continue
@@ -135,7 +143,10 @@ function parseHeader(src: ByteSource): { entries: Entry[]; metadata: Metadata; d
   let reach: Entry | null = null
   for (const q of sorted) {
     if (reach && q.begin < reach.end)
-      fail(source, `tensors '${reach.name}' [${reach.begin}, ${reach.end}) and '${q.name}' [${q.begin}, ${q.end}) overlap`)
+      fail(
+        source,
+        `tensors '${reach.name}' [${reach.begin}, ${reach.end}) and '${q.name}' [${q.begin}, ${q.end}) overlap`,
+      )
     if (!reach || q.end > reach.end) reach = q
   }
   return { entries, metadata, dataStart }
@@ -145,15 +156,26 @@ function parseEntry(name: string, raw: unknown, dataLen: number, source: string)
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, `entry '${name}' must be an object`)
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>
   if (typeof dtype !== 'string' || !(dtype in READ_DTYPES))
-    fail(source, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(READ_DTYPES).join(', ')})`)
+    fail(
+      source,
+      `tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(READ_DTYPES).join(', ')})`,
+    )
   if (!Array.isArray(shape) || shape.some((s) => !Number.isSafeInteger(s) || s < 0))
     fail(source, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`)
-  if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || o < 0) || offsets[0] > offsets[1])
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    offsets.some((o) => !Number.isSafeInteger(o) || o < 0) ||
+    offsets[0] > offsets[1]
+  )
     fail(source, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`)
   const [begin, end] = offsets as number[]
   const expected = numelOf(shape) * READ_DTYPES[dtype].bytes
   if (end - begin !== expected)
-    fail(source, `tensor '${name}' (${dtype}, shape ${shapeStr(shape)}) needs ${expected} bytes, but data_offsets [${begin}, ${end}) hold ${end - begin}`)
+    fail(
+      source,
+      `tensor '${name}' (${dtype}, shape ${shapeStr(shape)}) needs ${expected} bytes, but data_offsets [${begin}, ${end}) hold ${end - begin}`,
+    )
   if (end > dataLen)
     fail(source, `truncated: tensor '${name}' ends at data byte ${end}, past the ${dataLen} bytes of data`)
   return { name, tag: dtype, shape: shape as number[], begin, end }
@@ -196,7 +218,8 @@ function convert(e: Entry, dv: DataView, i: number, element: number, source: str
   if (e.tag === 'F16') return halfToFloat(dv.getUint16(i * 2, true))
   if (e.tag === 'BF16') return bfloat16ToFloat(dv.getUint16(i * 2, true))
   const v = dv.getBigInt64(i * 8, true)
-  if (v > 2147483647n || v < -2147483648n) fail(source, `tensor '${e.name}' (I64) holds ${v} at element ${element}, outside the int32 range it is read into`)
+  if (v > 2147483647n || v < -2147483648n)
+    fail(source, `tensor '${e.name}' (I64) holds ${v} at element ${element}, outside the int32 range it is read into`)
   return Number(v)
 }
 
@@ -266,12 +289,18 @@ interface Planned {
   tensor: Tensor
 }
 
-function plan(tensors: Record<string, Tensor>, metadata: Metadata | undefined, op: string): { header: Buffer; items: Planned[]; dataLen: number } {
-  if (tensors === null || typeof tensors !== 'object') throw new Error(`${op}: 'tensors' must be an object of name -> Tensor`)
+function plan(
+  tensors: Record<string, Tensor>,
+  metadata: Metadata | undefined,
+  op: string,
+): { header: Buffer; items: Planned[]; dataLen: number } {
+  if (tensors === null || typeof tensors !== 'object')
+    throw new Error(`${op}: 'tensors' must be an object of name -> Tensor`)
   // Prototype-free, so that a tensor named '__proto__' is written like any other.
   const header: Record<string, unknown> = Object.create(null)
   if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== 'object') throw new Error(`${op}: 'metadata' must be an object of strings`)
+    if (metadata === null || typeof metadata !== 'object')
+      throw new Error(`${op}: 'metadata' must be an object of strings`)
     for (const [k, v] of Object.entries(metadata))
       if (typeof v !== 'string') throw new Error(`${op}: metadata value for '${k}' must be a string, got ${typeof v}`)
     if (Object.keys(metadata).length) header.__metadata__ = metadata
@@ -280,7 +309,8 @@ function plan(tensors: Record<string, Tensor>, metadata: Metadata | undefined, o
   const items = Object.entries(tensors)
     .map(([name, tensor]) => {
       if (name === '' || name === '__metadata__') throw new Error(`${op}: '${name}' cannot be a tensor name`)
-      if (!(tensor instanceof Tensor)) throw new Error(`${op}: '${name}' must be a Tensor, got ${tensor === null ? 'null' : typeof tensor}`)
+      if (!(tensor instanceof Tensor))
+        throw new Error(`${op}: '${name}' must be a Tensor, got ${tensor === null ? 'null' : typeof tensor}`)
       tensor.checkAlive(`${op} ('${name}')`)
       return { name, tensor }
     })

@@ -55,7 +55,12 @@ export class BasicBlock extends ResidualBlock {
 
   static countParameters(cin: number, planes: number, stride: number): number {
     const ds = stride !== 1 || cin !== planes ? convParams(cin, planes, 1, { bias: false }) + normParams(planes) : 0
-    return convParams(cin, planes, 3, { bias: false }) + convParams(planes, planes, 3, { bias: false }) + 2 * normParams(planes) + ds
+    return (
+      convParams(cin, planes, 3, { bias: false }) +
+      convParams(planes, planes, 3, { bias: false }) +
+      2 * normParams(planes) +
+      ds
+    )
   }
 
   protected branch(x: Tensor): Tensor {
@@ -93,7 +98,14 @@ export class Bottleneck extends ResidualBlock {
   static countParameters(cin: number, planes: number, stride: number): number {
     const out = planes * 4
     const ds = stride !== 1 || cin !== out ? convParams(cin, out, 1, { bias: false }) + normParams(out) : 0
-    return convParams(cin, planes, 1, { bias: false }) + convParams(planes, planes, 3, { bias: false }) + convParams(planes, out, 1, { bias: false }) + 2 * normParams(planes) + normParams(out) + ds
+    return (
+      convParams(cin, planes, 1, { bias: false }) +
+      convParams(planes, planes, 3, { bias: false }) +
+      convParams(planes, out, 1, { bias: false }) +
+      2 * normParams(planes) +
+      normParams(out) +
+      ds
+    )
   }
 
   protected branch(x: Tensor): Tensor {
@@ -157,14 +169,19 @@ export class ResNet extends Module {
     this.inChannels = opts.inChannels ?? 3
     this.numClasses = opts.numClasses ?? 1000
     const cifar = opts.cifar ?? false
-    this.conv1 = cifar ? conv3x3(this.inChannels, 64) : new Conv2d(this.inChannels, 64, 7, { stride: 2, padding: 3, bias: false })
+    this.conv1 = cifar
+      ? conv3x3(this.inChannels, 64)
+      : new Conv2d(this.inChannels, 64, 7, { stride: 2, padding: 3, bias: false })
     this.bn1 = new BatchNorm2d(64)
     this.maxpool = cifar ? new Identity() : new MaxPool2d(3, { stride: 2, padding: 1 })
-    const stages = plan(layers, block.expansion).map((blocks) => new Sequential(...blocks.map(([cin, planes, stride]) => new block(cin, planes, stride))))
+    const stages = plan(layers, block.expansion).map(
+      (blocks) => new Sequential(...blocks.map(([cin, planes, stride]) => new block(cin, planes, stride))),
+    )
     ;[this.layer1, this.layer2, this.layer3, this.layer4] = stages
     this.fc = this.numClasses > 0 ? new Linear(512 * block.expansion, this.numClasses) : new Identity()
     // torchvision's init: kaiming normal (fan out, relu) for convs; BN weight 1, bias 0.
-    for (const m of this.modules()) if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: 'fanOut', nonlinearity: 'relu' })
+    for (const m of this.modules())
+      if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: 'fanOut', nonlinearity: 'relu' })
     if (opts.zeroInitResidual)
       for (const m of this.modules()) if (m instanceof ResidualBlock) init.zeros_(m.lastNorm().weight as Tensor)
   }
@@ -174,7 +191,8 @@ export class ResNet extends Module {
     const cin = opts.inChannels ?? 3
     const classes = opts.numClasses ?? 1000
     let n = convParams(cin, 64, opts.cifar ? 3 : 7, { bias: false }) + normParams(64)
-    for (const stage of plan(layers, block.expansion)) for (const [c, planes, stride] of stage) n += block.countParameters(c, planes, stride)
+    for (const stage of plan(layers, block.expansion))
+      for (const [c, planes, stride] of stage) n += block.countParameters(c, planes, stride)
     return n + (classes > 0 ? linearParams(512 * block.expansion, classes) : 0)
   }
 
@@ -217,7 +235,9 @@ export class ResNet extends Module {
   /** conv1, bn1, relu, max-pool: the input of layer1. */
   forwardStem(x: Tensor): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels)
-      throw new Error(`ResNet '${this.name}': expected an input [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`)
+      throw new Error(
+        `ResNet '${this.name}': expected an input [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`,
+      )
     return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x)).relu()) as Tensor
   }
 

@@ -34,14 +34,19 @@ function resolve(name: string, opts: ViTOptions) {
   const base = VIT_CONFIGS[name]
   if (!base) throw new Error(`ViT: unknown model '${name}'; known: ${Object.keys(VIT_CONFIGS).join(', ')}`)
   const c = { ...base, imgSize: 224, patchSize: 16, inChannels: 3, numClasses: 1000, dropPathRate: 0, ...opts }
-  if (c.imgSize % c.patchSize) throw new Error(`ViT '${name}': imgSize ${c.imgSize} must be a multiple of patchSize ${c.patchSize}`)
+  if (c.imgSize % c.patchSize)
+    throw new Error(`ViT '${name}': imgSize ${c.imgSize} must be a multiple of patchSize ${c.patchSize}`)
   return { ...c, numPatches: (c.imgSize / c.patchSize) ** 2 }
 }
 
 /** Non-overlapping p x p patches to tokens [N, L, D] by a stride-p conv. */
 export class PatchEmbed extends Module {
   proj: Conv2d
-  constructor(inChannels: number, embedDim: number, readonly patchSize: number) {
+  constructor(
+    inChannels: number,
+    embedDim: number,
+    readonly patchSize: number,
+  ) {
     super()
     this.proj = new Conv2d(inChannels, embedDim, patchSize, { stride: patchSize })
   }
@@ -74,7 +79,12 @@ export class VisionTransformer extends Module {
     this.cls_token = init.normal_(newParameter([1, 1, c.embedDim]), 0, 1e-6)
     this.pos_embed = init.truncNormal_(newParameter([1, c.numPatches + 1, c.embedDim]), 0, 0.02, -0.04, 0.04)
     const dpr = (i: number) => (c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : 0)
-    this.blocks = new ModuleList(Array.from({ length: c.depth }, (_, i) => new Block(c.embedDim, c.numHeads, { mlpRatio: c.mlpRatio, dropPath: dpr(i) })))
+    this.blocks = new ModuleList(
+      Array.from(
+        { length: c.depth },
+        (_, i) => new Block(c.embedDim, c.numHeads, { mlpRatio: c.mlpRatio, dropPath: dpr(i) }),
+      ),
+    )
     this.norm = new LayerNorm(c.embedDim, { eps: 1e-6 })
     this.head = c.numClasses > 0 ? new Linear(c.embedDim, c.numClasses) : new Identity()
     // timm's init: truncated normal (std 0.02) Linear weights, zero biases.
@@ -88,14 +98,22 @@ export class VisionTransformer extends Module {
   static countParameters(name: string, opts: ViTOptions = {}): number {
     const c = resolve(name, opts)
     const D = c.embedDim
-    return convParams(c.inChannels, D, c.patchSize) + D + (c.numPatches + 1) * D + c.depth * Block.countParameters(D, c.mlpRatio) + normParams(D) +
+    return (
+      convParams(c.inChannels, D, c.patchSize) +
+      D +
+      (c.numPatches + 1) * D +
+      c.depth * Block.countParameters(D, c.mlpRatio) +
+      normParams(D) +
       (c.numClasses > 0 ? linearParams(D, c.numClasses) : 0)
+    )
   }
 
   /** All tokens after the final norm, [N, 1 + patches, D] (the class token first). */
   forwardFeatures(x: Tensor): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels || x.shape[2] !== this.imgSize || x.shape[3] !== this.imgSize)
-      throw new Error(`ViT '${this.name}': expected an input [N, ${this.inChannels}, ${this.imgSize}, ${this.imgSize}] (learned position embeddings fix the size), got ${shapeStr(x.shape)}`)
+      throw new Error(
+        `ViT '${this.name}': expected an input [N, ${this.inChannels}, ${this.imgSize}, ${this.imgSize}] (learned position embeddings fix the size), got ${shapeStr(x.shape)}`,
+      )
     const patches = this.patch_embed.forward(x)
     const [N, , D] = patches.shape
     let t = cat([this.cls_token.expand([N, 1, D]), patches], 1).add(this.pos_embed)

@@ -28,7 +28,10 @@ export interface CreateModelOptions {
   /** Classifier outputs; 0 leaves the classifier out (forward gives the pooled feature). */
   numClasses?: number
   inChannels?: number
-  /** Input side in pixels: ResNet uses the small-image stem (3x3 stride 1, no max-pool) below 96 px, as CIFAR ResNets do. */
+  /**
+   * Input side in pixels: ResNet uses the small-image stem (3x3 stride 1, no max-pool) below 96 px, as CIFAR ResNets
+   * do.
+   */
   imageSize?: number
 }
 
@@ -52,7 +55,12 @@ for (const depth of ['resnet18', 'resnet34', 'resnet50', 'resnet101']) {
   entries.set(depth, {
     family: 'resnet',
     description: `${depth} (torchvision names; small-image stem below 96 px)`,
-    create: (o) => new ResNet(depth, { numClasses: o.numClasses, inChannels: o.inChannels, cifar: o.imageSize < 96 }) as unknown as Backbone,
+    create: (o) =>
+      new ResNet(depth, {
+        numClasses: o.numClasses,
+        inChannels: o.inChannels,
+        cifar: o.imageSize < 96,
+      }) as unknown as Backbone,
   })
 }
 
@@ -99,7 +107,9 @@ export function createModel(name: string, options: CreateModelOptions = {}): Bac
   const o: Required<CreateModelOptions> = { numClasses: 0, inChannels: 3, imageSize: 224, ...options }
   for (const [k, v] of Object.entries(o)) {
     if (!Number.isInteger(v) || v < (k === 'numClasses' ? 0 : 1)) {
-      throw new RangeError(`createModel: ${k} must be a ${k === 'numClasses' ? 'non-negative' : 'positive'} integer, got ${v}`)
+      throw new RangeError(
+        `createModel: ${k} must be a ${k === 'numClasses' ? 'non-negative' : 'positive'} integer, got ${v}`,
+      )
     }
   }
   const entry = entries.get(name)
@@ -108,5 +118,7 @@ export function createModel(name: string, options: CreateModelOptions = {}): Bac
     const config = loadMetaNetConfig(name)
     return new MetaNet(config, { numClasses: o.numClasses, inChannels: o.inChannels }) as unknown as Backbone
   }
-  throw new RangeError(`createModel: unknown model '${name}'; known: ${[...entries.keys()].join(', ')} (or a MetaNet config .json)`)
+  throw new RangeError(
+    `createModel: unknown model '${name}'; known: ${[...entries.keys()].join(', ')} (or a MetaNet config .json)`,
+  )
 }

@@ -13,7 +13,17 @@ export interface InitOptions {
 }
 
 export type Nonlinearity =
-  | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'convTranspose2d' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'leaky_relu' | 'selu'
+  | 'linear'
+  | 'conv1d'
+  | 'conv2d'
+  | 'conv3d'
+  | 'convTranspose2d'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'leakyRelu'
+  | 'leaky_relu'
+  | 'selu'
 
 export type FanMode = 'fanIn' | 'fanOut'
 
@@ -38,13 +48,19 @@ function fill<T extends Tensor>(op: string, t: T, draw: () => number): T {
 /** The recommended gain for a nonlinearity (torch.nn.init.calculate_gain). */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv1d': case 'conv2d': case 'conv3d': case 'convTranspose2d': case 'sigmoid':
+    case 'linear':
+    case 'conv1d':
+    case 'conv2d':
+    case 'conv3d':
+    case 'convTranspose2d':
+    case 'sigmoid':
       return 1
     case 'tanh':
       return 5 / 3
     case 'relu':
       return Math.SQRT2
-    case 'leakyRelu': case 'leaky_relu': {
+    case 'leakyRelu':
+    case 'leaky_relu': {
       const slope = param ?? 0.01
       if (!Number.isFinite(slope)) throw new Error(`calculateGain: negative slope ${param} is not a number`)
       return Math.sqrt(2 / (1 + slope * slope))
@@ -58,7 +74,8 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 
 /** fanIn = size(1) * receptive field, fanOut = size(0) * receptive field, as torch computes them. */
 export function calculateFanInAndFanOut(t: Tensor, op = 'calculateFanInAndFanOut'): { fanIn: number; fanOut: number } {
-  if (t.ndim < 2) throw new Error(`${op}: fan in and fan out need a tensor of at least 2 dims, got shape ${shapeStr(t.shape)}`)
+  if (t.ndim < 2)
+    throw new Error(`${op}: fan in and fan out need a tensor of at least 2 dims, got shape ${shapeStr(t.shape)}`)
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1)
   return { fanIn: t.shape[1] * receptive, fanOut: t.shape[0] * receptive }
 }
@@ -104,10 +121,12 @@ export interface KaimingOptions extends InitOptions {
 
 function kaimingStd(op: string, t: Tensor, opts: KaimingOptions): number {
   const mode = opts.mode ?? 'fanIn'
-  if (mode !== 'fanIn' && mode !== 'fanOut') throw new Error(`${op}: mode must be 'fanIn' or 'fanOut', got '${String(mode)}'`)
+  if (mode !== 'fanIn' && mode !== 'fanOut')
+    throw new Error(`${op}: mode must be 'fanIn' or 'fanOut', got '${String(mode)}'`)
   const fans = calculateFanInAndFanOut(t, op)
   const fan = mode === 'fanIn' ? fans.fanIn : fans.fanOut
-  if (fan === 0) throw new Error(`${op}: cannot initialise a tensor with zero elements in its fan (shape ${shapeStr(t.shape)})`)
+  if (fan === 0)
+    throw new Error(`${op}: cannot initialise a tensor with zero elements in its fan (shape ${shapeStr(t.shape)})`)
   return calculateGain(opts.nonlinearity ?? 'leakyRelu', opts.a ?? 0) / Math.sqrt(fan)
 }
 
@@ -144,19 +163,36 @@ function normalCdf(x: number): number {
   const erfc =
     t *
     Math.exp(
-      -z * z - 1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
-        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     )
   return x >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc
 }
 
 // Acklam's coefficients, made once: truncNormal_ calls normalQuantile for every element.
-const qa = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239]
+const qa = [
+  -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1,
+  2.506628277459239,
+]
 const qb = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1]
-const qc = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783]
+const qc = [
+  -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+  2.938163982698783,
+]
 const qd = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416]
-const tail = (q: number) => (((((qc[0] * q + qc[1]) * q + qc[2]) * q + qc[3]) * q + qc[4]) * q + qc[5]) / ((((qd[0] * q + qd[1]) * q + qd[2]) * q + qd[3]) * q + 1)
+const tail = (q: number) =>
+  (((((qc[0] * q + qc[1]) * q + qc[2]) * q + qc[3]) * q + qc[4]) * q + qc[5]) /
+  ((((qd[0] * q + qd[1]) * q + qd[2]) * q + qd[3]) * q + 1)
 
 /** Φ⁻¹(p) (Acklam's rational approximation, relative error below 1.2e-9). */
 function normalQuantile(p: number): number {
@@ -166,5 +202,8 @@ function normalQuantile(p: number): number {
   if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)))
   const q = p - 0.5
   const r = q * q
-  return ((((((qa[0] * r + qa[1]) * r + qa[2]) * r + qa[3]) * r + qa[4]) * r + qa[5]) * q) / (((((qb[0] * r + qb[1]) * r + qb[2]) * r + qb[3]) * r + qb[4]) * r + 1)
+  return (
+    ((((((qa[0] * r + qa[1]) * r + qa[2]) * r + qa[3]) * r + qa[4]) * r + qa[5]) * q) /
+    (((((qb[0] * r + qb[1]) * r + qb[2]) * r + qb[3]) * r + qb[4]) * r + 1)
+  )
 }

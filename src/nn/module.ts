@@ -61,7 +61,9 @@ export class Module {
 
   registerParameter(name: string, param: Parameter | null): void {
     if (param !== null && !(param instanceof Parameter))
-      throw new Error(`${this.constructor.name}.registerParameter: '${name}' must be a Parameter or null (wrap a tensor: new Parameter(t))`)
+      throw new Error(
+        `${this.constructor.name}.registerParameter: '${name}' must be a Parameter or null (wrap a tensor: new Parameter(t))`,
+      )
     this.#register('registerParameter', name, 'parameter', param, true)
   }
 
@@ -75,19 +77,24 @@ export class Module {
   }
 
   registerModule(name: string, module: Module | null): void {
-    if (module !== null && !(module instanceof Module)) throw new Error(`${this.constructor.name}.registerModule: '${name}' must be a Module or null`)
+    if (module !== null && !(module instanceof Module))
+      throw new Error(`${this.constructor.name}.registerModule: '${name}' must be a Module or null`)
     this.#register('registerModule', name, 'module', module, true)
   }
 
   #register(op: string, name: string, kind: SlotKind, value: Tensor | Module | null, persistent: boolean): void {
     if (typeof name !== 'string' || name === '' || name.includes('.'))
-      throw new Error(`${this.constructor.name}.${op}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`)
+      throw new Error(
+        `${this.constructor.name}.${op}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`,
+      )
     this.#adopt()
     // As in torch, re-registering is allowed only over the same kind (or an unset property).
     const slot = this.#slots.get(name)
     const current = (this as unknown as Record<string, unknown>)[name]
     if (slot ? slot.kind !== kind : name in this && current !== undefined && current !== null)
-      throw new Error(`${this.constructor.name}.${op}: attribute '${name}' already exists${slot ? ` as a ${slot.kind}` : ''}`)
+      throw new Error(
+        `${this.constructor.name}.${op}: attribute '${name}' already exists${slot ? ` as a ${slot.kind}` : ''}`,
+      )
     if (slot) {
       Object.assign(slot, { kind, value: null, persistent })
       this.#assign(name, value)
@@ -116,9 +123,13 @@ export class Module {
     else if (v instanceof Parameter) Object.assign(slot, { kind: 'parameter', value: v })
     else if (v instanceof Module) Object.assign(slot, { kind: 'module', value: v })
     else if (v instanceof Tensor) {
-      if (slot.kind !== 'buffer') throw new Error(`${what} (expected a ${slot.kind === 'parameter' ? 'Parameter' : 'Module'} or null)`)
+      if (slot.kind !== 'buffer')
+        throw new Error(`${what} (expected a ${slot.kind === 'parameter' ? 'Parameter' : 'Module'} or null)`)
       slot.value = keep(v)
-    } else throw new Error(`${what} (expected a ${slot.kind === 'parameter' ? 'Parameter' : slot.kind === 'buffer' ? 'Tensor' : 'Module'} or null)`)
+    } else
+      throw new Error(
+        `${what} (expected a ${slot.kind === 'parameter' ? 'Parameter' : slot.kind === 'buffer' ? 'Tensor' : 'Module'} or null)`,
+      )
   }
 
   /** Registers Parameters and Modules assigned to plain properties since the last scan. */
@@ -218,7 +229,8 @@ export class Module {
     const out: Record<string, Tensor> = {}
     const path: Module[] = []
     const visit = (m: Module, prefix: string) => {
-      if (path.includes(m)) throw new Error(`stateDict: module '${prefix.slice(0, -1)}' (${m.constructor.name}) contains itself`)
+      if (path.includes(m))
+        throw new Error(`stateDict: module '${prefix.slice(0, -1)}' (${m.constructor.name}) contains itself`)
       path.push(m)
       for (const [name, t] of [...m.#own('parameter'), ...m.#own('buffer', true)] as [string, Tensor][])
         out[prefix + name] = opts.keepVars ? t : t.detach()
@@ -237,23 +249,29 @@ export class Module {
   loadStateDict(stateDict: Record<string, Tensor>, opts: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = opts.strict ?? true
     const name = this.constructor.name
-    if (stateDict === null || typeof stateDict !== 'object') throw new Error(`loadStateDict: expected an object of name -> Tensor for ${name}`)
+    if (stateDict === null || typeof stateDict !== 'object')
+      throw new Error(`loadStateDict: expected an object of name -> Tensor for ${name}`)
     const own = this.stateDict({ keepVars: true })
     const missingKeys = Object.keys(own).filter((k) => !(k in stateDict))
     const unexpectedKeys = Object.keys(stateDict).filter((k) => !(k in own))
     const problems: string[] = []
     if (strict && missingKeys.length) problems.push(`missing keys (${missingKeys.length}): ${missingKeys.join(', ')}`)
-    if (strict && unexpectedKeys.length) problems.push(`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`)
+    if (strict && unexpectedKeys.length)
+      problems.push(`unexpected keys (${unexpectedKeys.length}): ${unexpectedKeys.join(', ')}`)
     const pairs: [Tensor, Tensor][] = []
     for (const [key, dst] of Object.entries(own)) {
       if (!(key in stateDict)) continue
       const src = stateDict[key]
       if (!(src instanceof Tensor)) problems.push(`${key}: expected a Tensor, got ${describe(src)}`)
       else if (src.disposed) problems.push(`${key}: the tensor was disposed`)
-      else if (!sameShape(src.shape, dst.shape)) problems.push(`shape mismatch for ${key}: the state dict has ${shapeStr(src.shape)}, the model has ${shapeStr(dst.shape)}`)
+      else if (!sameShape(src.shape, dst.shape))
+        problems.push(
+          `shape mismatch for ${key}: the state dict has ${shapeStr(src.shape)}, the model has ${shapeStr(dst.shape)}`,
+        )
       else pairs.push([dst, src])
     }
-    if (problems.length) throw new Error(`loadStateDict: error(s) loading a state dict into ${name}:\n  ${problems.join('\n  ')}`)
+    if (problems.length)
+      throw new Error(`loadStateDict: error(s) loading a state dict into ${name}:\n  ${problems.join('\n  ')}`)
     noGrad(() => {
       for (const [dst, src] of pairs) if (dst !== src) dst.copy_(src)
     })

@@ -7,7 +7,8 @@ import { Tensor } from '../tensor/tensor'
 export class Parameter extends Tensor {
   /** Shares `data`'s memory (like torch.nn.Parameter); `data` itself may be disposed afterwards. */
   constructor(data: Tensor, requiresGrad = true) {
-    if (!(data instanceof Tensor)) throw new Error(`Parameter: data must be a Tensor, got ${data === null ? 'null' : typeof data}`)
+    if (!(data instanceof Tensor))
+      throw new Error(`Parameter: data must be a Tensor, got ${data === null ? 'null' : typeof data}`)
     data.checkAlive('Parameter')
     data.storage.retain()
     super(data.storage, data.offset, [...data.shape], [...data.strides], data.dtype)
@@ -23,7 +24,13 @@ export class Parameter extends Tensor {
     data.checkAlive('Parameter.setData')
     data.storage.retain()
     this.storage.release()
-    const self = this as unknown as { storage: unknown; offset: number; shape: number[]; strides: number[]; dtype: string }
+    const self = this as unknown as {
+      storage: unknown
+      offset: number
+      shape: number[]
+      strides: number[]
+      dtype: string
+    }
     self.storage = data.storage
     self.offset = data.offset
     self.shape = [...data.shape]

@@ -14,7 +14,9 @@ import type { Module } from './module'
  * mode, under noGrad, inside a scope). Momentum and train/eval mode are restored afterwards.
  */
 export function recomputeBatchNormStats(model: Module, forwardAll: (forward: (run: () => void) => void) => void): void {
-  const norms = model.modules().filter((m): m is BatchNorm1d | BatchNorm2d => m instanceof BatchNorm1d || m instanceof BatchNorm2d)
+  const norms = model
+    .modules()
+    .filter((m): m is BatchNorm1d | BatchNorm2d => m instanceof BatchNorm1d || m instanceof BatchNorm2d)
   // momentum is read-only to users; null (a cumulative average) is set here for the pass alone
   const settable = norms as unknown as { momentum: number | null }[]
   const momenta = settable.map((m) => m.momentum)

@@ -37,17 +37,22 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (!isFloating(q.dtype) || k.dtype !== q.dtype || v.dtype !== q.dtype)
     throw new Error(`${op}: query, key and value must share a float dtype, got ${q.dtype}, ${k.dtype}, ${v.dtype}`)
   if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2)
-    throw new Error(`${op}: query, key and value need at least 2 dims [..., seq, dim], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`)
+    throw new Error(
+      `${op}: query, key and value need at least 2 dims [..., seq, dim], got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`,
+    )
   const [L, E] = q.shape.slice(-2)
   const [S, Ek] = k.shape.slice(-2)
   const [Sv, Ev] = v.shape.slice(-2)
   if (Ek !== E || Sv !== S)
-    throw new Error(`${op}: shapes do not fit: query ${shapeStr(q.shape)}, key ${shapeStr(k.shape)}, value ${shapeStr(v.shape)} (expected key [..., S, ${E}] and value [..., S, Ev])`)
+    throw new Error(
+      `${op}: shapes do not fit: query ${shapeStr(q.shape)}, key ${shapeStr(k.shape)}, value ${shapeStr(v.shape)} (expected key [..., S, ${E}] and value [..., S, Ev])`,
+    )
   const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2))
   const B = numelOf(batch)
   const { attnMask = null, dropoutP = 0, isCausal = false } = opts
   const scale = opts.scale ?? 1 / Math.sqrt(E)
-  if (typeof dropoutP !== 'number' || !(dropoutP >= 0 && dropoutP < 1)) throw new Error(`${op}: dropoutP must be in [0, 1), got ${dropoutP}`)
+  if (typeof dropoutP !== 'number' || !(dropoutP >= 0 && dropoutP < 1))
+    throw new Error(`${op}: dropoutP must be in [0, 1), got ${dropoutP}`)
   if (!Number.isFinite(scale)) throw new Error(`${op}: scale must be a finite number, got ${scale}`)
   if (attnMask && isCausal) throw new Error(`${op}: give either attnMask or isCausal, not both`)
   let mask: Tensor | null = null
@@ -57,7 +62,10 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     if (attnMask.dtype !== 'bool' && attnMask.dtype !== q.dtype)
       throw new Error(`${op}: attnMask must be bool or ${q.dtype} (additive), got ${attnMask.dtype}`)
     const full = [...batch, L, S]
-    if (attnMask.ndim > full.length || attnMask.shape.some((s, i) => s !== 1 && s !== full[full.length - attnMask.ndim + i]))
+    if (
+      attnMask.ndim > full.length ||
+      attnMask.shape.some((s, i) => s !== 1 && s !== full[full.length - attnMask.ndim + i])
+    )
       throw new Error(`${op}: attnMask ${shapeStr(attnMask.shape)} does not broadcast to ${shapeStr(full)}`)
     mask = expandTo(attnMask, full) // stride-0 view: the kernel reads the mask as given
   }
@@ -77,10 +85,38 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     const dk = Tensor.empty([...batch, S, E], q.dtype, q.device)
     const dv = Tensor.empty([...batch, S, Ev], q.dtype, q.device)
     const dm = maskGrad ? zeros([...batch, L, S], { dtype: q.dtype, device: q.device }) : null
-    const views = [kernelView(dq, [B, L, E]), kernelView(dk, [B, S, E]), kernelView(dv, [B, S, Ev]), dm && kernelView(dm, [B, L, S])]
-    q.backend.run('attentionBackward', views[0], views[1], views[2], views[3], g3, q3, k3, v3, out3, lse, mask, isCausal, scale, dropoutP, lo, hi)
+    const views = [
+      kernelView(dq, [B, L, E]),
+      kernelView(dk, [B, S, E]),
+      kernelView(dv, [B, S, Ev]),
+      dm && kernelView(dm, [B, L, S]),
+    ]
+    q.backend.run(
+      'attentionBackward',
+      views[0],
+      views[1],
+      views[2],
+      views[3],
+      g3,
+      q3,
+      k3,
+      v3,
+      out3,
+      lse,
+      mask,
+      isCausal,
+      scale,
+      dropoutP,
+      lo,
+      hi,
+    )
     for (const t of [...views, g3]) t?.dispose()
     // Broadcast batch dims were expanded: their gradients sum back.
-    return [sumTo(dq, q.shape), sumTo(dk, k.shape), sumTo(dv, v.shape), dm && attnMask ? sumTo(dm, attnMask.shape) : null]
+    return [
+      sumTo(dq, q.shape),
+      sumTo(dk, k.shape),
+      sumTo(dv, v.shape),
+      dm && attnMask ? sumTo(dm, attnMask.shape) : null,
+    ]
   })
 }

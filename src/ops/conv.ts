@@ -37,13 +37,17 @@ function checkFloatInputs(op: string, x: Tensor, weight: Tensor, bias: Tensor | 
   if (bias != null) checkTensor(op, bias, 'bias')
   checkSameDevice(op, x, weight, ...(bias ? [bias] : []))
   if (x.dtype !== weight.dtype || (bias && bias.dtype !== x.dtype) || !isFloating(x.dtype))
-    throw new Error(`${op}: input, weight and bias must share a float dtype, got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`)
-  if (x.ndim !== 4) throw new Error(`${op}: expected a 3-d [C, H, W] or 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
+    throw new Error(
+      `${op}: input, weight and bias must share a float dtype, got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`,
+    )
+  if (x.ndim !== 4)
+    throw new Error(`${op}: expected a 3-d [C, H, W] or 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
   if (weight.ndim !== 4) throw new Error(`${op}: expected a 4-d weight, got ${shapeStr(weight.shape)}`)
 }
 
 function checkGroups(op: string, groups: number): number {
-  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups}`)
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new Error(`${op}: groups must be a positive integer, got ${groups}`)
   return groups
 }
 
@@ -62,11 +66,17 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const [N, C, H, W] = x.shape
   const [K, Cg, kh, kw] = weight.shape
   if (C % groups !== 0 || K % groups !== 0)
-    throw new Error(`${op}: groups ${groups} must divide the input channels ${C} (input ${shapeStr(x.shape)}) and output channels ${K} (weight ${shapeStr(weight.shape)})`)
+    throw new Error(
+      `${op}: groups ${groups} must divide the input channels ${C} (input ${shapeStr(x.shape)}) and output channels ${K} (weight ${shapeStr(weight.shape)})`,
+    )
   if (Cg * groups !== C)
-    throw new Error(`${op}: input ${shapeStr(x.shape)} has ${C} channels but weight ${shapeStr(weight.shape)} with groups ${groups} expects ${Cg * groups}`)
+    throw new Error(
+      `${op}: input ${shapeStr(x.shape)} has ${C} channels but weight ${shapeStr(weight.shape)} with groups ${groups} expects ${Cg * groups}`,
+    )
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== K))
-    throw new Error(`${op}: bias ${shapeStr(bias.shape)} does not fit weight ${shapeStr(weight.shape)} (expected [${K}])`)
+    throw new Error(
+      `${op}: bias ${shapeStr(bias.shape)} does not fit weight ${shapeStr(weight.shape)} (expected [${K}])`,
+    )
   let pads: [number, number, number, number]
   const padding = opts.padding ?? 0
   if (padding === 'valid') pads = [0, 0, 0, 0]
@@ -76,7 +86,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     const th = dh * (kh - 1)
     const tw = dw * (kw - 1)
     pads = [th >> 1, th - (th >> 1), tw >> 1, tw - (tw >> 1)]
-  } else if (typeof padding === 'string') throw new Error(`${op}: padding must be a number, a pair, 'same' or 'valid', got '${padding}'`)
+  } else if (typeof padding === 'string')
+    throw new Error(`${op}: padding must be a number, a pair, 'same' or 'valid', got '${padding}'`)
   else {
     const [ph, pw] = pair(op, 'padding', padding, 0)
     pads = [ph, ph, pw, pw]
@@ -100,7 +111,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const pre = needsGrad && (act === 'gelu' || act === 'silu') ? Tensor.empty(out.shape, out.dtype, out.device) : null
   x.backend.run('conv2d', out, xc, wc, bc, params, act ?? 'none', pre)
   return record(op, out, [x, weight, bias], (g) => {
-    const gz = dense(act === 'relu' ? gradKernel('reluGrad', out, g) : act ? gradKernel(act === 'gelu' ? 'geluGrad' : 'siluGrad', pre as Tensor, g) : g)
+    const gz = dense(
+      act === 'relu'
+        ? gradKernel('reluGrad', out, g)
+        : act
+          ? gradKernel(act === 'gelu' ? 'geluGrad' : 'siluGrad', pre as Tensor, g)
+          : g,
+    )
     let gx: Tensor | null = null
     let gw: Tensor | null = null
     let gb: Tensor | null = null
@@ -117,8 +134,16 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   })
 }
 
-/** torch.nn.functional.conv_transpose2d: x [N, Cin, H, W] (or [Cin, H, W]), weight [Cin, Cout / groups, kh, kw], bias [Cout]. */
-export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
+/**
+ * torch.nn.functional.conv_transpose2d: x [N, Cin, H, W] (or [Cin, H, W]), weight [Cin, Cout / groups, kh, kw], bias
+ * [Cout].
+ */
+export function convTranspose2d(
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  opts: ConvTranspose2dOptions = {},
+): Tensor {
   const op = 'convTranspose2d'
   const u = unbatched(op, x, (x4) => convTranspose2d(x4, weight, bias, opts))
   if (u) return u
@@ -131,17 +156,26 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const [N, C, H, W] = x.shape
   const [Cw, Kg, kh, kw] = weight.shape
   const K = Kg * groups
-  if (C % groups !== 0) throw new Error(`${op}: groups ${groups} must divide the input channels ${C} (input ${shapeStr(x.shape)})`)
+  if (C % groups !== 0)
+    throw new Error(`${op}: groups ${groups} must divide the input channels ${C} (input ${shapeStr(x.shape)})`)
   if (Cw !== C)
-    throw new Error(`${op}: input ${shapeStr(x.shape)} has ${C} channels but weight ${shapeStr(weight.shape)} expects ${Cw} (weight is [in, out / groups, kh, kw])`)
+    throw new Error(
+      `${op}: input ${shapeStr(x.shape)} has ${C} channels but weight ${shapeStr(weight.shape)} expects ${Cw} (weight is [in, out / groups, kh, kw])`,
+    )
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== K))
-    throw new Error(`${op}: bias ${shapeStr(bias.shape)} does not fit weight ${shapeStr(weight.shape)} with groups ${groups} (expected [${K}])`)
+    throw new Error(
+      `${op}: bias ${shapeStr(bias.shape)} does not fit weight ${shapeStr(weight.shape)} with groups ${groups} (expected [${K}])`,
+    )
   if ((oh >= sh && oh >= dh) || (ow >= sw && ow >= dw))
-    throw new Error(`${op}: outputPadding [${oh}, ${ow}] must be smaller than either stride [${sh}, ${sw}] or dilation [${dh}, ${dw}]`)
+    throw new Error(
+      `${op}: outputPadding [${oh}, ${ow}] must be smaller than either stride [${sh}, ${sw}] or dilation [${dh}, ${dw}]`,
+    )
   const Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
   const Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
   if (Ho < 1 || Wo < 1)
-    throw new Error(`${op}: output size ${Ho}x${Wo} is too small (input ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}, padding [${ph}, ${pw}])`)
+    throw new Error(
+      `${op}: output size ${Ho}x${Wo} is too small (input ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}, padding [${ph}, ${pw}])`,
+    )
   // As the gradient of a convolution from [N, K, Ho, Wo] to x's shape; the output padding
   // comes off that convolution's bottom/right padding.
   const params: ConvParams = [sh, sw, ph, ph - oh, pw, pw - ow, dh, dw, groups]

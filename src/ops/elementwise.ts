@@ -30,7 +30,10 @@ export function gradKernel(op: BinaryOp, x: Tensor, g: Tensor, alpha = 1): Tenso
 export function add(a: TensorLike, b: TensorLike, alpha = 1): Tensor {
   const p = broadcastPair('add', a, b)
   const out = runBinary('add', p.a, p.b, p.shape, p.dtype, alpha)
-  return record('add', out, [p.a, p.b], (g) => [sumTo(g, p.a.shape), alpha === 1 ? sumTo(g, p.b.shape) : sumTo(g.mul(alpha), p.b.shape)])
+  return record('add', out, [p.a, p.b], (g) => [
+    sumTo(g, p.a.shape),
+    alpha === 1 ? sumTo(g, p.b.shape) : sumTo(g.mul(alpha), p.b.shape),
+  ])
 }
 
 export function sub(a: TensorLike, b: TensorLike, alpha = 1): Tensor {
@@ -107,7 +110,11 @@ export function remainder(a: TensorLike, b: TensorLike): Tensor {
   ])
 }
 
-function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr', a: TensorLike, b: TensorLike): Tensor {
+function compare(
+  op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr',
+  a: TensorLike,
+  b: TensorLike,
+): Tensor {
   const p = broadcastPair(op, a, b)
   return runBinary(op, p.a, p.b, p.shape, 'bool')
 }
@@ -166,12 +173,18 @@ const geluTanh = unaryOp('geluTanh', (g, x) => gradKernel('geluTanhGrad', x, g))
 
 /** GELU; approximate 'tanh' uses the tanh form, as in torch.nn.functional.gelu. */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${approximate}'`)
+  if (approximate !== 'none' && approximate !== 'tanh')
+    throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${approximate}'`)
   return approximate === 'tanh' ? geluTanh(x) : geluErf(x)
 }
 
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
-  return unaryOp('leakyRelu', (g, input) => gradKernel('leakyReluGrad', input, g, negativeSlope), true, negativeSlope)(x)
+  return unaryOp(
+    'leakyRelu',
+    (g, input) => gradKernel('leakyReluGrad', input, g, negativeSlope),
+    true,
+    negativeSlope,
+  )(x)
 }
 
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {

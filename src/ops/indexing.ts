@@ -14,9 +14,21 @@ function checkIndex(op: string, index: Tensor, arg = 'index'): void {
 }
 
 /** Gradient of a select-like op: zeros shaped like the input with rows added by the kernel. */
-function scatterRows(x: Tensor, g: Tensor, index: Tensor, outer: number, D: number, inner: number, dim: number, skip: number): Tensor {
+function scatterRows(
+  x: Tensor,
+  g: Tensor,
+  index: Tensor,
+  outer: number,
+  D: number,
+  inner: number,
+  dim: number,
+  skip: number,
+): Tensor {
   const gx = zeros(x.shape, { dtype: x.dtype, device: x.device })
-  const views = [kernelView(gx, [outer, D, inner]), kernelView(g.dtype === x.dtype ? g : g.to(x.dtype), [outer, index.numel, inner])]
+  const views = [
+    kernelView(gx, [outer, D, inner]),
+    kernelView(g.dtype === x.dtype ? g : g.to(x.dtype), [outer, index.numel, inner]),
+  ]
   x.backend.run('indexAdd', views[0], index, views[1], dim, skip)
   for (const v of views) v.dispose()
   return gx
@@ -55,7 +67,8 @@ export function embedding(indices: Tensor, weight: Tensor, opts: EmbeddingOption
   checkIndex(op, indices, 'indices')
   checkTensor(op, weight, 'weight')
   checkSameDevice(op, indices, weight)
-  if (weight.ndim !== 2) throw new Error(`${op}: weight must be 2-d [numEmbeddings, dim], got ${shapeStr(weight.shape)}`)
+  if (weight.ndim !== 2)
+    throw new Error(`${op}: weight must be 2-d [numEmbeddings, dim], got ${shapeStr(weight.shape)}`)
   const [num, dim] = weight.shape
   let pad = opts.paddingIdx ?? null
   if (pad !== null) {
@@ -78,10 +91,14 @@ export function embedding(indices: Tensor, weight: Tensor, opts: EmbeddingOption
 
 function checkGatherShapes(op: string, x: Tensor, index: Tensor, d: number, other?: Tensor): void {
   if (index.ndim !== x.ndim || (other && other.ndim !== x.ndim))
-    throw new Error(`${op}: index ${shapeStr(index.shape)} must have as many dims as input ${shapeStr(x.shape)}${other ? ` and src ${shapeStr(other.shape)}` : ''}`)
+    throw new Error(
+      `${op}: index ${shapeStr(index.shape)} must have as many dims as input ${shapeStr(x.shape)}${other ? ` and src ${shapeStr(other.shape)}` : ''}`,
+    )
   for (let i = 0; i < x.ndim; i++) {
     if ((i !== d && index.shape[i] > x.shape[i]) || (other && index.shape[i] > other.shape[i]))
-      throw new Error(`${op}: index ${shapeStr(index.shape)} is larger than input ${shapeStr(x.shape)}${other ? ` or src ${shapeStr(other.shape)}` : ''} in dim ${i}`)
+      throw new Error(
+        `${op}: index ${shapeStr(index.shape)} is larger than input ${shapeStr(x.shape)}${other ? ` or src ${shapeStr(other.shape)}` : ''} in dim ${i}`,
+      )
   }
 }
 

@@ -14,7 +14,9 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const d = normalizeDim('cat', dim, first.ndim)
   for (const [i, t] of tensors.entries())
     if (t.ndim !== first.ndim || t.shape.some((s, k) => k !== d && s !== first.shape[k]))
-      throw new Error(`cat: tensors[${i}] has shape ${shapeStr(t.shape)}, which does not match ${shapeStr(first.shape)} outside dim ${d}`)
+      throw new Error(
+        `cat: tensors[${i}] has shape ${shapeStr(t.shape)}, which does not match ${shapeStr(first.shape)} outside dim ${d}`,
+      )
   const dtype = tensors.map((t) => t.dtype).reduce(promoteTypes)
   const shape = [...first.shape]
   shape[d] = tensors.reduce((n, t) => n + t.shape[d], 0)
@@ -28,7 +30,9 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
     region.dispose()
     at += t.shape[d]
   }
-  return record('cat', out, tensors, (g) => tensors.map((t, i) => (t.requiresGrad ? narrow(g, d, starts[i], t.shape[d]).to(t.dtype) : null)))
+  return record('cat', out, tensors, (g) =>
+    tensors.map((t, i) => (t.requiresGrad ? narrow(g, d, starts[i], t.shape[d]).to(t.dtype) : null)),
+  )
 }
 
 export function stack(tensors: Tensor[], dim = 0): Tensor {
@@ -38,7 +42,10 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
     if (t.shape.length !== tensors[0].ndim || t.shape.some((s, k) => s !== tensors[0].shape[k]))
       throw new Error(`stack: tensors[${i}] has shape ${shapeStr(t.shape)}, expected ${shapeStr(tensors[0].shape)}`)
   const d = normalizeDim('stack', dim, tensors[0].ndim + 1)
-  return cat(tensors.map((t) => unsqueeze(t, d)), d)
+  return cat(
+    tensors.map((t) => unsqueeze(t, d)),
+    d,
+  )
 }
 
 /** Splits into pieces of `size` along dim (the last may be smaller), or into the given sizes. */
@@ -48,7 +55,8 @@ export function split(x: Tensor, sizeOrSections: number | number[], dim = 0): Te
   const n = x.shape[d]
   let sizes: number[]
   if (typeof sizeOrSections === 'number') {
-    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new Error(`split: size must be a positive integer, got ${sizeOrSections}`)
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0)
+      throw new Error(`split: size must be a positive integer, got ${sizeOrSections}`)
     sizes = []
     for (let at = 0; at < n; at += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - at))
   } else {
@@ -66,7 +74,8 @@ export function split(x: Tensor, sizeOrSections: number | number[], dim = 0): Te
 
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   checkTensor('chunk', x, 'input')
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`)
+  if (!Number.isInteger(chunks) || chunks <= 0)
+    throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`)
   const n = x.shape[normalizeDim('chunk', dim, x.ndim)]
   return split(x, Math.max(1, Math.ceil(n / chunks)), dim)
 }

@@ -17,16 +17,21 @@ export type Reduction = 'mean' | 'sum' | 'none'
 
 function reduce(op: string, loss: Tensor, reduction: Reduction | undefined): Tensor {
   switch (reduction ?? 'mean') {
-    case 'mean': return loss.mean()
-    case 'sum': return loss.sum()
-    case 'none': return loss
-    default: throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`)
+    case 'mean':
+      return loss.mean()
+    case 'sum':
+      return loss.sum()
+    case 'none':
+      return loss
+    default:
+      throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`)
   }
 }
 
 function checkReduction(op: string, reduction: Reduction | undefined): Reduction {
   const r = reduction ?? 'mean'
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`)
+  if (r !== 'mean' && r !== 'sum' && r !== 'none')
+    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`)
   return r
 }
 
@@ -46,7 +51,14 @@ const hasFusedLoss = (x: Tensor): boolean => x.backend.has('pointwiseLoss')
  * a number, and the backward pass writes x's and y's gradients in one sweep. Gradients of
  * BCE's weight and posWeight (rarely wanted) are composed from the per-element terms.
  */
-function fusedPointwiseLoss(op: string, kind: PointwiseKind, x: Tensor, y: Tensor, reduction: Reduction, extras: PointwiseExtras = {}): Tensor {
+function fusedPointwiseLoss(
+  op: string,
+  kind: PointwiseKind,
+  x: Tensor,
+  y: Tensor,
+  reduction: Reduction,
+  extras: PointwiseExtras = {},
+): Tensor {
   const { weight = null, posWeight = null, beta = 0 } = extras
   const shape = broadcastShapes(op, x.shape, y.shape)
   const dense = (t: Tensor | null): Tensor | null => {
@@ -75,7 +87,11 @@ function fusedPointwiseLoss(op: string, kind: PointwiseKind, x: Tensor, y: Tenso
       const gs = g.mul(scale)
       const sp = xd.abs().neg().exp().log1p().add(xd.neg().relu())
       const lw = pwd ? pwd.sub(1).mul(yd).add(1) : null
-      const unweighted = yd.neg().add(1).mul(xd).add(lw ? lw.mul(sp) : sp)
+      const unweighted = yd
+        .neg()
+        .add(1)
+        .mul(xd)
+        .add(lw ? lw.mul(sp) : sp)
       return [
         weight && weight.requiresGrad ? sumTo(gs.mul(unweighted), weight.shape) : null,
         posWeight && posWeight.requiresGrad ? sumTo((wd ? gs.mul(wd) : gs).mul(yd).mul(sp), posWeight.shape) : null,
@@ -125,7 +141,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${labelSmoothing}`)
   if (logits.ndim === 0) throw new Error(`${op}: input must be [C] or [N, C, ...], got a 0-d tensor`)
   const probs = target.dtype !== 'int32'
-  if (probs && !isFloating(target.dtype)) throw new Error(`${op}: target must be int32 class indices or float probabilities, got ${target.dtype}`)
+  if (probs && !isFloating(target.dtype))
+    throw new Error(`${op}: target must be int32 class indices or float probabilities, got ${target.dtype}`)
   if (probs && opts.ignoreIndex !== undefined) throw new Error(`${op}: ignoreIndex applies only to class-index targets`)
   const ignoreIndex = opts.ignoreIndex ?? -100
   if (!Number.isInteger(ignoreIndex)) throw new Error(`${op}: ignoreIndex must be an integer, got ${ignoreIndex}`)
@@ -137,8 +154,11 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const posShape = batched ? [N, ...rest] : []
   const want = probs ? logits.shape : posShape
   if (!sameShape(target.shape, want))
-    throw new Error(`${op}: target ${shapeStr(target.shape)} does not fit input ${shapeStr(logits.shape)} (expected ${probs ? 'probabilities' : 'class indices'} of shape ${shapeStr(want)})`)
-  if (probs && target.dtype !== logits.dtype) throw new Error(`${op}: probability target is ${target.dtype} but the input is ${logits.dtype}`)
+    throw new Error(
+      `${op}: target ${shapeStr(target.shape)} does not fit input ${shapeStr(logits.shape)} (expected ${probs ? 'probabilities' : 'class indices'} of shape ${shapeStr(want)})`,
+    )
+  if (probs && target.dtype !== logits.dtype)
+    throw new Error(`${op}: probability target is ${target.dtype} but the input is ${logits.dtype}`)
   if (weight) {
     checkTensor(op, weight, 'weight')
     if (weight.ndim !== 1 || weight.shape[0] !== C || weight.dtype !== logits.dtype)
@@ -201,23 +221,39 @@ export interface BceOptions {
 export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, opts: BceOptions = {}): Tensor {
   const op = 'binaryCrossEntropyWithLogits'
   checkPair(op, x, y)
-  if (!sameShape(x.shape, y.shape)) throw new Error(`${op}: target ${shapeStr(y.shape)} must have the input's shape ${shapeStr(x.shape)}`)
+  if (!sameShape(x.shape, y.shape))
+    throw new Error(`${op}: target ${shapeStr(y.shape)} must have the input's shape ${shapeStr(x.shape)}`)
   const w = opts.weight ?? null
   const pw = opts.posWeight ?? null
-  for (const [t, name] of [[w, 'weight'], [pw, 'posWeight']] as const) {
+  for (const [t, name] of [
+    [w, 'weight'],
+    [pw, 'posWeight'],
+  ] as const) {
     if (!t) continue
     checkFloat(op, t, name)
     if (t.dtype !== x.dtype) throw new Error(`${op}: ${name} is ${t.dtype} but the input is ${x.dtype}`)
     if (t.ndim > x.ndim || t.shape.some((s, i) => s !== 1 && s !== x.shape[x.ndim - t.ndim + i]))
       throw new Error(`${op}: ${name} ${shapeStr(t.shape)} does not broadcast to the input ${shapeStr(x.shape)}`)
   }
-  if (hasFusedLoss(x)) return fusedPointwiseLoss(op, 'bceWithLogits', x, y, checkReduction(op, opts.reduction), { weight: w, posWeight: pw })
+  if (hasFusedLoss(x))
+    return fusedPointwiseLoss(op, 'bceWithLogits', x, y, checkReduction(op, opts.reduction), {
+      weight: w,
+      posWeight: pw,
+    })
   // loss = w * ((1 - y) x + lw * softplus(-x)), lw = 1 + (pw - 1) y,
   // softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
   const { unweighted, sp, lw } = noGrad(() => {
     const sp = x.abs().neg().exp().log1p().add(x.neg().relu())
     const lw = pw ? pw.sub(1).mul(y).add(1) : null
-    return { unweighted: y.neg().add(1).mul(x).add(lw ? lw.mul(sp) : sp), sp, lw }
+    return {
+      unweighted: y
+        .neg()
+        .add(1)
+        .mul(x)
+        .add(lw ? lw.mul(sp) : sp),
+      sp,
+      lw,
+    }
   })
   const loss = w ? noGrad(() => unweighted.mul(w)) : unweighted
   const elementwise = record(op, loss, [x, y, w, pw], (g) => {
@@ -225,7 +261,14 @@ export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, opts: BceOpti
     const sigNeg = x.neg().sigmoid()
     return [
       // d/dx = (1 - y) - lw * sigmoid(-x), smooth through x = 0
-      x.requiresGrad ? gw.mul(y.neg().add(1).sub(lw ? lw.mul(sigNeg) : sigNeg)) : null,
+      x.requiresGrad
+        ? gw.mul(
+            y
+              .neg()
+              .add(1)
+              .sub(lw ? lw.mul(sigNeg) : sigNeg),
+          )
+        : null,
       y.requiresGrad ? gw.mul(pw ? sp.mul(pw.sub(1)).sub(x) : x.neg()) : null,
       w && w.requiresGrad ? sumTo(g.mul(unweighted), w.shape) : null,
       pw && pw.requiresGrad ? sumTo(gw.mul(y).mul(sp), pw.shape) : null,
@@ -256,7 +299,8 @@ export function smoothL1Loss(x: Tensor, y: Tensor, opts: ReductionOptions & { be
   checkPair(op, x, y)
   const beta = opts.beta ?? 1
   if (!(beta >= 0) || !Number.isFinite(beta)) throw new Error(`${op}: beta must be a non-negative number, got ${beta}`)
-  if (hasFusedLoss(x)) return fusedPointwiseLoss(op, beta === 0 ? 'l1' : 'smoothL1', x, y, checkReduction(op, opts.reduction), { beta })
+  if (hasFusedLoss(x))
+    return fusedPointwiseLoss(op, beta === 0 ? 'l1' : 'smoothL1', x, y, checkReduction(op, opts.reduction), { beta })
   const d = x.sub(y).abs()
   const loss = beta === 0 ? d : where(d.lt(beta), d.square().mul(0.5 / beta), d.sub(0.5 * beta))
   return reduce(op, loss, opts.reduction)
@@ -269,12 +313,28 @@ export function smoothL1Loss(x: Tensor, y: Tensor, opts: ReductionOptions & { be
  */
 function pNorm(op: string, x: Tensor, p: number, dim: number, floor = 0): Tensor {
   if (!(p > 0) || !Number.isFinite(p)) throw new Error(`${op}: p must be a positive finite number, got ${p}`)
-  const n = noGrad(() => (p === 2 ? x.square().sum(dim, true).sqrt() : x.abs().pow(p).sum(dim, true).pow(1 / p)))
+  const n = noGrad(() =>
+    p === 2
+      ? x.square().sum(dim, true).sqrt()
+      : x
+          .abs()
+          .pow(p)
+          .sum(dim, true)
+          .pow(1 / p),
+  )
   const value = floor > 0 ? noGrad(() => n.clamp(floor)) : n
   return record(`${op}.norm`, value, [x], (g) => {
     // d|x|_p / dx = sign(x) |x|^(p-1) / |x|_p^(p-1), and 0 where the norm is 0
     const safe = where(value.eq(0), 1, value)
-    const dir = p === 2 ? x.div(safe) : x.sign().mul(x.abs().div(safe).pow(p - 1))
+    const dir =
+      p === 2
+        ? x.div(safe)
+        : x.sign().mul(
+            x
+              .abs()
+              .div(safe)
+              .pow(p - 1),
+          )
     return [dir.mul(g)]
   })
 }

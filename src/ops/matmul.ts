@@ -12,7 +12,8 @@ function as3d(t: Tensor, batch: number[]): Tensor {
   const bs = t.strides.slice(0, t.ndim - 2)
   const bshape = t.shape.slice(0, t.ndim - 2)
   let mergeable = true
-  for (let i = 0; i + 1 < bshape.length; i++) if (bshape[i + 1] !== 1 && bs[i] !== bs[i + 1] * bshape[i + 1]) mergeable = false
+  for (let i = 0; i + 1 < bshape.length; i++)
+    if (bshape[i + 1] !== 1 && bs[i] !== bs[i + 1] * bshape[i + 1]) mergeable = false
   const rowOk = t.strides[t.ndim - 1] === 1 || t.strides[t.ndim - 2] === 1 || r === 1 || c === 1
   const n = batch.reduce((a, b) => a * b, 1)
   if (mergeable && rowOk) {
@@ -29,7 +30,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', a, 'input')
   checkTensor('matmul', b, 'other')
   checkSameDevice('matmul', a, b)
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`)
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new Error(`matmul: both arguments need at least 1 dim, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`)
   if (a.dtype !== b.dtype || !isFloating(a.dtype))
     throw new Error(`matmul: expected float tensors of one dtype, got ${a.dtype} and ${b.dtype}`)
   if (a.ndim === 1 && b.ndim === 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).reshape([])
@@ -37,7 +39,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b.ndim === 1) return matmul(a, b.unsqueeze(1)).squeeze(-1)
   const [m, k] = a.shape.slice(-2)
   const [k2, n] = b.shape.slice(-2)
-  if (k !== k2) throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} != ${k2})`)
+  if (k !== k2)
+    throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} != ${k2})`)
   const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2))
   const ea = expandTo(a, [...batch, m, k])
   const eb = expandTo(b, [...batch, k, n])
@@ -60,11 +63,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias) checkTensor('linear', bias, 'bias')
   checkSameDevice('linear', x, weight, ...(bias ? [bias] : []))
   if (weight.ndim !== 2 || x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1])
-    throw new Error(`linear: input ${shapeStr(x.shape)} does not fit weight ${shapeStr(weight.shape)} (expected [..., ${weight.shape[1] ?? '?'}] and weight [out, in])`)
+    throw new Error(
+      `linear: input ${shapeStr(x.shape)} does not fit weight ${shapeStr(weight.shape)} (expected [..., ${weight.shape[1] ?? '?'}] and weight [out, in])`,
+    )
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0]))
-    throw new Error(`linear: bias ${shapeStr(bias.shape)} does not fit weight ${shapeStr(weight.shape)} (expected [${weight.shape[0]}])`)
+    throw new Error(
+      `linear: bias ${shapeStr(bias.shape)} does not fit weight ${shapeStr(weight.shape)} (expected [${weight.shape[0]}])`,
+    )
   if (x.dtype !== weight.dtype || (bias && bias.dtype !== x.dtype) || !isFloating(x.dtype))
-    throw new Error(`linear: input, weight and bias must share a float dtype, got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`)
+    throw new Error(
+      `linear: input, weight and bias must share a float dtype, got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`,
+    )
   const [outF, inF] = weight.shape
   const lead = x.shape.slice(0, -1)
   const rows = lead.reduce((a, b) => a * b, 1)

@@ -7,11 +7,19 @@ import { numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
 import { checkTensor, kernelView } from './util'
 
-function checkParam(op: string, t: Tensor | null | undefined, name: string, shape: readonly number[], x: Tensor): Tensor | null {
+function checkParam(
+  op: string,
+  t: Tensor | null | undefined,
+  name: string,
+  shape: readonly number[],
+  x: Tensor,
+): Tensor | null {
   if (t == null) return null
   checkTensor(op, t, name)
   if (t.ndim !== shape.length || t.shape.some((s, i) => s !== shape[i]))
-    throw new Error(`${op}: ${name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)} for input ${shapeStr(x.shape)}`)
+    throw new Error(
+      `${op}: ${name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)} for input ${shapeStr(x.shape)}`,
+    )
   if (t.dtype !== x.dtype) throw new Error(`${op}: ${name} is ${t.dtype} but the input is ${x.dtype}`)
   if (t.device !== x.device) throw new Error(`${op}: ${name} is on ${t.device}, the input on ${x.device}`)
   return t
@@ -22,7 +30,6 @@ function checkInput(op: string, x: Tensor, minDims: number, what: string): void 
   if (!isFloating(x.dtype)) throw new Error(`${op}: input must be float32 or float64, got ${x.dtype}`)
   if (x.ndim < minDims) throw new Error(`${op}: input must be ${what}, got shape ${shapeStr(x.shape)}`)
 }
-
 
 export interface BatchNormOptions {
   /** Batch statistics, updating the running ones (default false: use the running stats). */
@@ -47,7 +54,8 @@ export function batchNorm(
   const op = 'batchNorm'
   checkInput(op, x, 2, '[N, C, ...]')
   const { training = false, momentum = 0.1, eps = 1e-5 } = opts
-  if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1) throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`)
+  if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1)
+    throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`)
   if (!(eps >= 0)) throw new Error(`${op}: eps must be non-negative, got ${eps}`)
   const [N, C] = x.shape
   const S = numelOf(x.shape.slice(2))
@@ -57,7 +65,8 @@ export function batchNorm(
   const rv = checkParam(op, runningVar, 'runningVar', [C], x)
   if (!rm !== !rv) throw new Error(`${op}: give both runningMean and runningVar, or neither`)
   if (!training && !rm) throw new Error(`${op}: evaluation mode (training false) needs runningMean and runningVar`)
-  if (training && N * S <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input ${shapeStr(x.shape)}`)
+  if (training && N * S <= 1)
+    throw new Error(`${op}: expected more than 1 value per channel when training, got input ${shapeStr(x.shape)}`)
   const v = kernelView(x, [N, C, S])
   const out = Tensor.empty(x.shape, x.dtype, x.device)
   const outV = out.asView([N, C, S], [C * S, S, 1])
@@ -79,7 +88,13 @@ export function batchNorm(
 }
 
 /** Layer normalisation over the trailing dims `normalizedShape` (torch.nn.functional.layer_norm). */
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   const op = 'layerNorm'
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape]
   checkInput(op, x, ns.length, `at least ${ns.length}-d`)
@@ -108,19 +123,37 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     const gw = w && w.requiresGrad ? Tensor.empty(ns, x.dtype, x.device) : null
     const gb = b && b.requiresGrad ? Tensor.empty(ns, x.dtype, x.device) : null
     const views = [gx?.asView([M, K], [K, 1]), gw?.asView([K], [1]), gb?.asView([K], [1]), kernelView(g, [M, K])]
-    x.backend.run('layerNormBackward', views[0] ?? null, views[1] ?? null, views[2] ?? null, views[3], v, w1, mean, rstd)
+    x.backend.run(
+      'layerNormBackward',
+      views[0] ?? null,
+      views[1] ?? null,
+      views[2] ?? null,
+      views[3],
+      v,
+      w1,
+      mean,
+      rstd,
+    )
     for (const t of views) t?.dispose()
     return [gx, gw, gb]
   })
 }
 
 /** Group normalisation of [N, C, ...] over numGroups groups of channels (torch.nn.functional.group_norm). */
-export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   const op = 'groupNorm'
   checkInput(op, x, 2, '[N, C, ...]')
   const [N, C] = x.shape
   if (!Number.isInteger(numGroups) || numGroups <= 0 || C % numGroups !== 0)
-    throw new Error(`${op}: numGroups ${numGroups} must be a positive integer dividing the ${C} channels of input ${shapeStr(x.shape)}`)
+    throw new Error(
+      `${op}: numGroups ${numGroups} must be a positive integer dividing the ${C} channels of input ${shapeStr(x.shape)}`,
+    )
   if (!(eps >= 0)) throw new Error(`${op}: eps must be non-negative, got ${eps}`)
   const w = checkParam(op, weight, 'weight', [C], x)
   const b = checkParam(op, bias, 'bias', [C], x)

@@ -26,7 +26,8 @@ export interface AvgPool2dOptions {
 }
 
 function checkInput(op: string, x: Tensor): void {
-  if (x.ndim !== 4) throw new Error(`${op}: expected a 3-d [C, H, W] or 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
+  if (x.ndim !== 4)
+    throw new Error(`${op}: expected a 3-d [C, H, W] or 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
   if (!isFloating(x.dtype)) throw new Error(`${op}: expected a float32 or float64 input, got ${x.dtype}`)
 }
 
@@ -46,7 +47,15 @@ interface Window {
   out: [number, number, number, number]
 }
 
-function windowOf(op: string, x: Tensor, kernelSize: Size2, stride: Size2 | null | undefined, padding: Size2, dilation: Size2, ceil: boolean): Window {
+function windowOf(
+  op: string,
+  x: Tensor,
+  kernelSize: Size2,
+  stride: Size2 | null | undefined,
+  padding: Size2,
+  dilation: Size2,
+  ceil: boolean,
+): Window {
   if (kernelSize === undefined) throw new Error(`${op}: kernelSize is required`)
   const k = pair(op, 'kernelSize', kernelSize, 1)
   const s = stride == null ? k : pair(op, 'stride', stride, 1)
@@ -58,7 +67,9 @@ function windowOf(op: string, x: Tensor, kernelSize: Size2, stride: Size2 | null
   const Ho = pooledSize(H, k[0], p[0], s[0], d[0], ceil)
   const Wo = pooledSize(W, k[1], p[1], s[1], d[1], ceil)
   if (Ho < 1 || Wo < 1)
-    throw new Error(`${op}: input ${shapeStr(x.shape)} is too small for kernel [${k}] with padding [${p}] and dilation [${d}] (output would be ${Ho}x${Wo})`)
+    throw new Error(
+      `${op}: input ${shapeStr(x.shape)} is too small for kernel [${k}] with padding [${p}] and dilation [${d}] (output would be ${Ho}x${Wo})`,
+    )
   return { k, s, p, d, out: [N, C, Ho, Wo] }
 }
 
@@ -109,11 +120,18 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   if (u) return u
   checkInput(op, x)
   const [N, C, H, W] = x.shape
-  const sizes = typeof outputSize === 'number' ? [outputSize, outputSize] : Array.isArray(outputSize) && outputSize.length === 2 ? outputSize : null
+  const sizes =
+    typeof outputSize === 'number'
+      ? [outputSize, outputSize]
+      : Array.isArray(outputSize) && outputSize.length === 2
+        ? outputSize
+        : null
   const Ho = sizes?.[0] ?? H
   const Wo = sizes?.[1] ?? W
   if (!sizes || !Number.isInteger(Ho) || !Number.isInteger(Wo) || Ho < 1 || Wo < 1)
-    throw new Error(`${op}: outputSize must be a positive integer or a pair of them (null keeps the input size), got ${JSON.stringify(outputSize)}`)
+    throw new Error(
+      `${op}: outputSize must be a positive integer or a pair of them (null keeps the input size), got ${JSON.stringify(outputSize)}`,
+    )
   if (H < 1 || W < 1) throw new Error(`${op}: input ${shapeStr(x.shape)} has an empty spatial dim`)
   const out = Tensor.empty([N, C, Ho, Wo], x.dtype, x.device)
   x.backend.run(op, out, dense(x))

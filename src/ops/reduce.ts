@@ -14,12 +14,22 @@ interface Reduced {
   count: number
 }
 
-function runReduce(op: ReduceOp, name: string, x: Tensor, dim: number | readonly number[] | undefined, keepDim: boolean, correction = 0): Reduced {
+function runReduce(
+  op: ReduceOp,
+  name: string,
+  x: Tensor,
+  dim: number | readonly number[] | undefined,
+  keepDim: boolean,
+  correction = 0,
+): Reduced {
   checkTensor(name, x, 'input')
   const dims = normalizeDims(name, dim, x.ndim)
   const keptDims = [...Array(x.ndim).keys()].filter((d) => !dims.includes(d))
   const perm = [...keptDims, ...dims]
-  const xp = x.asView(perm.map((d) => x.shape[d]), perm.map((d) => x.strides[d]))
+  const xp = x.asView(
+    perm.map((d) => x.shape[d]),
+    perm.map((d) => x.strides[d]),
+  )
   const keptShape = x.shape.map((s, d) => (dims.includes(d) ? 1 : s))
   const outShape = keepDim ? keptShape : keptDims.map((d) => x.shape[d])
   const outDtype = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype
@@ -56,7 +66,11 @@ export function variance(x: Tensor, dim?: number | number[], opts: VarOptions = 
   const r = runReduce('var', 'var', input, dim, opts.keepDim ?? false, correction)
   return record('var', r.out, [input], (g) => {
     const m = input.mean(normalizeDims('var', dim, input.ndim), true)
-    return [spread(g, r, input).mul(input.sub(m)).mul(2 / Math.max(r.count - correction, 0))]
+    return [
+      spread(g, r, input)
+        .mul(input.sub(m))
+        .mul(2 / Math.max(r.count - correction, 0)),
+    ]
   })
 }
 

@@ -26,10 +26,19 @@ export function pad(x: Tensor, pads: readonly number[], opts: PadOptions = {}): 
   const value = opts.value ?? 0
   if (mode !== 'constant' && mode !== 'reflect' && mode !== 'replicate')
     throw new Error(`${op}: mode must be 'constant', 'reflect' or 'replicate', got '${String(mode)}'`)
-  if (mode !== 'constant' && opts.value !== undefined && opts.value !== 0) throw new Error(`${op}: value applies only to mode 'constant', got mode '${mode}'`)
+  if (mode !== 'constant' && opts.value !== undefined && opts.value !== 0)
+    throw new Error(`${op}: value applies only to mode 'constant', got mode '${mode}'`)
   if (!isFloating(x.dtype)) throw new Error(`${op}: expected a float32 or float64 input, got ${x.dtype}`)
-  if (!Array.isArray(pads) || pads.length % 2 !== 0 || pads.length === 0 || pads.length > 2 * x.ndim || !pads.every(Number.isInteger))
-    throw new Error(`${op}: pads must be an even-length list of integers, at most 2 per dim of input ${shapeStr(x.shape)}, got ${JSON.stringify(pads)}`)
+  if (
+    !Array.isArray(pads) ||
+    pads.length % 2 !== 0 ||
+    pads.length === 0 ||
+    pads.length > 2 * x.ndim ||
+    !pads.every(Number.isInteger)
+  )
+    throw new Error(
+      `${op}: pads must be an even-length list of integers, at most 2 per dim of input ${shapeStr(x.shape)}, got ${JSON.stringify(pads)}`,
+    )
   const k = pads.length / 2
   // Native order: (before, after) for each padded dim, first padded dim first.
   const nativePads: number[] = []
@@ -38,12 +47,18 @@ export function pad(x: Tensor, pads: readonly number[], opts: PadOptions = {}): 
     const j = x.ndim - 1 - d
     const [before, after] = [pads[2 * j], pads[2 * j + 1]]
     if (mode === 'reflect' && (before < 0 || after < 0 || before >= x.shape[d] || after >= x.shape[d]))
-      throw new Error(`${op}: reflect padding (${before}, ${after}) of dim ${d} must be non-negative and less than its size ${x.shape[d]} (input ${shapeStr(x.shape)})`)
+      throw new Error(
+        `${op}: reflect padding (${before}, ${after}) of dim ${d} must be non-negative and less than its size ${x.shape[d]} (input ${shapeStr(x.shape)})`,
+      )
     if (mode === 'replicate' && (before < 0 || after < 0 || x.shape[d] === 0))
-      throw new Error(`${op}: replicate padding (${before}, ${after}) of dim ${d} must be non-negative, on a non-empty dim (input ${shapeStr(x.shape)})`)
+      throw new Error(
+        `${op}: replicate padding (${before}, ${after}) of dim ${d} must be non-negative, on a non-empty dim (input ${shapeStr(x.shape)})`,
+      )
     shape[d] += before + after
     if (shape[d] < 1 || x.shape[d] < 1)
-      throw new Error(`${op}: padding (${before}, ${after}) gives dim ${d} of input ${shapeStr(x.shape)} size ${shape[d]}`)
+      throw new Error(
+        `${op}: padding (${before}, ${after}) gives dim ${d} of input ${shapeStr(x.shape)} size ${shape[d]}`,
+      )
     nativePads.push(before, after)
   }
   const out = Tensor.empty(shape, x.dtype, x.device)
@@ -68,12 +83,14 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const op = 'interpolate'
   checkTensor(op, x, 'input')
   const mode = opts.mode ?? 'nearest'
-  if (mode !== 'nearest' && mode !== 'bilinear') throw new Error(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`)
+  if (mode !== 'nearest' && mode !== 'bilinear')
+    throw new Error(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`)
   if (x.ndim !== 4) throw new Error(`${op}: mode '${mode}' expects a 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
   if (!isFloating(x.dtype)) throw new Error(`${op}: expected a float32 or float64 input, got ${x.dtype}`)
   if (mode === 'nearest' && opts.alignCorners !== undefined)
     throw new Error(`${op}: alignCorners can only be set with mode 'bilinear'`)
-  if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new Error(`${op}: give exactly one of size and scaleFactor`)
+  if ((opts.size === undefined) === (opts.scaleFactor === undefined))
+    throw new Error(`${op}: give exactly one of size and scaleFactor`)
   const [N, C, H, W] = x.shape
   let size: [number, number]
   let scales: [number, number] = [0, 0]
@@ -84,12 +101,17 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   }
   if (opts.size !== undefined) {
     size = two(opts.size, 'size')
-    if (!size.every((s) => Number.isInteger(s) && s >= 1)) throw new Error(`${op}: size must hold positive integers, got ${JSON.stringify(opts.size)}`)
+    if (!size.every((s) => Number.isInteger(s) && s >= 1))
+      throw new Error(`${op}: size must hold positive integers, got ${JSON.stringify(opts.size)}`)
   } else {
     scales = two(opts.scaleFactor as number, 'scaleFactor')
-    if (!scales.every((s) => Number.isFinite(s) && s > 0)) throw new Error(`${op}: scaleFactor must be positive, got ${JSON.stringify(opts.scaleFactor)}`)
+    if (!scales.every((s) => Number.isFinite(s) && s > 0))
+      throw new Error(`${op}: scaleFactor must be positive, got ${JSON.stringify(opts.scaleFactor)}`)
     size = [Math.floor(H * scales[0]), Math.floor(W * scales[1])]
-    if (size[0] < 1 || size[1] < 1) throw new Error(`${op}: scaleFactor ${JSON.stringify(opts.scaleFactor)} gives an empty output for input ${shapeStr(x.shape)}`)
+    if (size[0] < 1 || size[1] < 1)
+      throw new Error(
+        `${op}: scaleFactor ${JSON.stringify(opts.scaleFactor)} gives an empty output for input ${shapeStr(x.shape)}`,
+      )
   }
   if (H < 1 || W < 1) throw new Error(`${op}: input ${shapeStr(x.shape)} has an empty spatial dim`)
   const align = opts.alignCorners ?? false

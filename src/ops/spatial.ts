@@ -9,7 +9,10 @@ export type Size2 = number | readonly [number, number]
 /** [h, w] from a number or a pair, checked to be integers >= min. */
 export function pair(op: string, name: string, v: Size2, min: number): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : Array.isArray(v) ? [v[0], v[1]] : [NaN, NaN]
-  if ((typeof v !== 'number' && (!Array.isArray(v) || v.length !== 2)) || !p.every((n) => Number.isInteger(n) && n >= min))
+  if (
+    (typeof v !== 'number' && (!Array.isArray(v) || v.length !== 2)) ||
+    !p.every((n) => Number.isInteger(n) && n >= min)
+  )
     throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`)
   return p
 }

@@ -8,14 +8,16 @@ import { Tensor, type TensorLike } from '../tensor/tensor'
 import { full } from '../tensor/creation'
 
 export function checkTensor(op: string, t: unknown, arg: string): Tensor {
-  if (!(t instanceof Tensor)) throw new Error(`${op}: argument '${arg}' must be a Tensor, got ${t === null ? 'null' : typeof t}`)
+  if (!(t instanceof Tensor))
+    throw new Error(`${op}: argument '${arg}' must be a Tensor, got ${t === null ? 'null' : typeof t}`)
   t.checkAlive(op)
   return t
 }
 
 export function checkSameDevice(op: string, ...ts: Tensor[]): void {
   for (const t of ts)
-    if (t.device !== ts[0].device) throw new Error(`${op}: tensors are on different devices (${ts.map((x) => x.device).join(', ')})`)
+    if (t.device !== ts[0].device)
+      throw new Error(`${op}: tensors are on different devices (${ts.map((x) => x.device).join(', ')})`)
 }
 
 /** The common dtype of tensors and JS numbers, PyTorch's way. */
@@ -74,7 +76,11 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   return s.reshape([...shape])
 }
 
-export function broadcastPair(op: string, a: TensorLike, b: TensorLike): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
+export function broadcastPair(
+  op: string,
+  a: TensorLike,
+  b: TensorLike,
+): { a: Tensor; b: Tensor; shape: number[]; dtype: DType } {
   const like = a instanceof Tensor ? a : b
   if (!(like instanceof Tensor)) throw new Error(`${op}: at least one argument must be a Tensor`)
   const dtype = resultType(a, b)

@@ -14,10 +14,16 @@ function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[]
     throw new Error(`${op}: invalid shape ${shapeStr(shape)} (sizes must be non-negative integers, at most one -1)`)
   if (infer >= 0) {
     const rest = out.reduce((n, s, i) => (i === infer ? n : n * s), 1)
-    if (rest === 0 || x.numel % rest !== 0) throw new Error(`${op}: shape ${shapeStr(shape)} is invalid for input of size ${x.numel} (shape ${shapeStr(x.shape)})`)
+    if (rest === 0 || x.numel % rest !== 0)
+      throw new Error(
+        `${op}: shape ${shapeStr(shape)} is invalid for input of size ${x.numel} (shape ${shapeStr(x.shape)})`,
+      )
     out[infer] = x.numel / rest
   }
-  if (numelOf(out) !== x.numel) throw new Error(`${op}: shape ${shapeStr(shape)} is invalid for input of size ${x.numel} (shape ${shapeStr(x.shape)})`)
+  if (numelOf(out) !== x.numel)
+    throw new Error(
+      `${op}: shape ${shapeStr(shape)} is invalid for input of size ${x.numel} (shape ${shapeStr(x.shape)})`,
+    )
   return out
 }
 
@@ -63,7 +69,14 @@ function viewStrides(x: Tensor, shape: number[]): number[] | null {
   return strides
 }
 
-function viewOf(op: string, x: Tensor, shape: number[], strides: number[], offset = x.offset, backward: (g: Tensor) => Tensor): Tensor {
+function viewOf(
+  op: string,
+  x: Tensor,
+  shape: number[],
+  strides: number[],
+  offset = x.offset,
+  backward: (g: Tensor) => Tensor,
+): Tensor {
   const out = x.asView(shape, strides, offset)
   return record(op, out, [x], (g) => [backward(g)])
 }
@@ -72,7 +85,10 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('view', x, 'input')
   const target = resolveShape('view', x, shape)
   const strides = viewStrides(x, target)
-  if (!strides) throw new Error(`view: shape ${shapeStr(target)} is not compatible with the input's strides (shape ${shapeStr(x.shape)}); use reshape`)
+  if (!strides)
+    throw new Error(
+      `view: shape ${shapeStr(target)} is not compatible with the input's strides (shape ${shapeStr(x.shape)}); use reshape`,
+    )
   return viewOf('view', x, target, strides, x.offset, (g) => g.reshape(x.shape))
 }
 
@@ -86,12 +102,20 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', x, 'input')
-  if (dims.length !== x.ndim) throw new Error(`permute: got ${dims.length} dims ${shapeStr(dims)} for a tensor of ${x.ndim} dims`)
+  if (dims.length !== x.ndim)
+    throw new Error(`permute: got ${dims.length} dims ${shapeStr(dims)} for a tensor of ${x.ndim} dims`)
   const d = dims.map((v) => normalizeDim('permute', v, x.ndim))
   if (new Set(d).size !== d.length) throw new Error(`permute: dims ${shapeStr(dims)} repeat a dimension`)
   const inverse = new Array<number>(d.length)
   d.forEach((v, i) => (inverse[v] = i))
-  return viewOf('permute', x, d.map((i) => x.shape[i]), d.map((i) => x.strides[i]), x.offset, (g) => permute(g, inverse))
+  return viewOf(
+    'permute',
+    x,
+    d.map((i) => x.shape[i]),
+    d.map((i) => x.strides[i]),
+    x.offset,
+    (g) => permute(g, inverse),
+  )
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -114,10 +138,18 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
   checkTensor('squeeze', x, 'input')
-  const dims = dim === undefined ? null : (typeof dim === 'number' ? [dim] : dim).map((d) => normalizeDim('squeeze', d, x.ndim))
+  const dims =
+    dim === undefined ? null : (typeof dim === 'number' ? [dim] : dim).map((d) => normalizeDim('squeeze', d, x.ndim))
   const keepDim = (i: number) => x.shape[i] !== 1 || (dims !== null && !dims.includes(i))
   const idx = [...Array(x.ndim).keys()].filter(keepDim)
-  return viewOf('squeeze', x, idx.map((i) => x.shape[i]), idx.map((i) => x.strides[i]), x.offset, (g) => g.reshape(x.shape))
+  return viewOf(
+    'squeeze',
+    x,
+    idx.map((i) => x.shape[i]),
+    idx.map((i) => x.strides[i]),
+    x.offset,
+    (g) => g.reshape(x.shape),
+  )
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
@@ -156,7 +188,11 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   strides[d] = x.strides[d] * step
   return viewOf('slice', x, shape, strides, x.offset + s * x.strides[d], (g) => {
     const gx = zeros(x.shape, { dtype: g.dtype, device: g.device })
-    const region = gx.asView(shape, strides.map((st, i) => (i === d ? gx.strides[i] * step : gx.strides[i])), s * gx.strides[d])
+    const region = gx.asView(
+      shape,
+      strides.map((st, i) => (i === d ? gx.strides[i] * step : gx.strides[i])),
+      s * gx.strides[d],
+    )
     copyInto(region, g)
     region.dispose()
     return gx
@@ -168,7 +204,9 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   const d = normalizeDim('narrow', dim, x.ndim)
   const s = start < 0 ? start + x.shape[d] : start
   if (!Number.isInteger(length) || length < 0 || s < 0 || s + length > x.shape[d])
-    throw new Error(`narrow: start ${start} and length ${length} do not fit dim ${dim} of size ${x.shape[d]} (shape ${shapeStr(x.shape)})`)
+    throw new Error(
+      `narrow: start ${start} and length ${length} do not fit dim ${dim} of size ${x.shape[d]} (shape ${shapeStr(x.shape)})`,
+    )
   return slice(x, d, s, s + length)
 }
 
@@ -178,7 +216,9 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normalizeDim('select', dim, x.ndim)
   const i = index < 0 ? index + x.shape[d] : index
   if (!Number.isInteger(i) || i < 0 || i >= x.shape[d])
-    throw new Error(`select: index ${index} is out of range for dim ${dim} of size ${x.shape[d]} (shape ${shapeStr(x.shape)})`)
+    throw new Error(
+      `select: index ${index} is out of range for dim ${dim} of size ${x.shape[d]} (shape ${shapeStr(x.shape)})`,
+    )
   return squeeze(narrow(x, d, i, 1), d)
 }
 
@@ -228,6 +268,7 @@ export function to(x: Tensor, target: DType | Device): Tensor {
   if (dtype === x.dtype) return x
   const out = Tensor.empty(x.shape, dtype, x.device)
   x.backend.copy(out, x)
-  const differentiable = (dtype === 'float32' || dtype === 'float64') && (x.dtype === 'float32' || x.dtype === 'float64')
+  const differentiable =
+    (dtype === 'float32' || dtype === 'float64') && (x.dtype === 'float32' || x.dtype === 'float64')
   return differentiable ? record('to', out, [x], (g) => [to(g, x.dtype)]) : out
 }

@@ -2,7 +2,15 @@
 // parameter shrinks by lr * weightDecay before the update), both with bias correction,
 // optional AMSGrad and maximize, as torch 1.13's single-tensor path computes them.
 import type { Tensor } from '../tensor/tensor'
-import { checkFlag, checkNumber, Optimizer, type ParamGroup, type ParamsArg, type ParamState, type StateSpec } from './optimizer'
+import {
+  checkFlag,
+  checkNumber,
+  Optimizer,
+  type ParamGroup,
+  type ParamsArg,
+  type ParamState,
+  type StateSpec,
+} from './optimizer'
 
 export type AdamOptions = {
   lr: number
@@ -42,8 +50,21 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     // AMSGrad switched on mid-run starts its running max from zero.
     if (g.amsgrad && state.maxExpAvgSq === undefined) state.maxExpAvgSq = this.newState(p)
     const step = (state.step as number) + 1
-    p.backend.run(this.kernel, p, grad, state.expAvg, state.expAvgSq, g.amsgrad ? state.maxExpAvgSq : null,
-      g.lr, g.betas[0], g.betas[1], g.eps, g.weightDecay, step, g.maximize)
+    p.backend.run(
+      this.kernel,
+      p,
+      grad,
+      state.expAvg,
+      state.expAvgSq,
+      g.amsgrad ? state.maxExpAvgSq : null,
+      g.lr,
+      g.betas[0],
+      g.betas[1],
+      g.eps,
+      g.weightDecay,
+      step,
+      g.maximize,
+    )
     state.step = step
   }
 }
@@ -52,7 +73,12 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
 export class Adam extends AdamBase {
   protected readonly kernel = 'adamStep' as const
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super('Adam', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, opts)
+    super(
+      'Adam',
+      params,
+      { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false },
+      opts,
+    )
   }
 }
 
@@ -60,6 +86,11 @@ export class Adam extends AdamBase {
 export class AdamW extends AdamBase {
   protected readonly kernel = 'adamwStep' as const
   constructor(params: ParamsArg<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super('AdamW', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false }, opts)
+    super(
+      'AdamW',
+      params,
+      { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false },
+      opts,
+    )
   }
 }

@@ -14,19 +14,28 @@ export interface ClipOptions {
  * clipping. normType: p > 0, or Infinity / 'inf' for the max-abs norm. Parameters without
  * a gradient are skipped; with none at all the norm is 0.
  */
-export function clipGradNorm_(params: Tensor | Iterable<Tensor>, maxNorm: number, normType: number | 'inf' = 2, opts: ClipOptions = {}): number {
+export function clipGradNorm_(
+  params: Tensor | Iterable<Tensor>,
+  maxNorm: number,
+  normType: number | 'inf' = 2,
+  opts: ClipOptions = {},
+): number {
   const fn = 'clipGradNorm_'
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm) || maxNorm < 0) throw new Error(`${fn}: maxNorm must be a number >= 0, got ${String(maxNorm)}`)
+  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm) || maxNorm < 0)
+    throw new Error(`${fn}: maxNorm must be a number >= 0, got ${String(maxNorm)}`)
   const p = normType === 'inf' ? Infinity : normType
-  if (typeof p !== 'number' || !(p > 0)) throw new Error(`${fn}: normType must be > 0 or Infinity ('inf'), got ${String(normType)}`)
+  if (typeof p !== 'number' || !(p > 0))
+    throw new Error(`${fn}: normType must be > 0 or Infinity ('inf'), got ${String(normType)}`)
   const list = params instanceof Tensor ? [params] : [...params]
   const grads: Tensor[] = []
   list.forEach((param, i) => {
     if (!(param instanceof Tensor)) throw new Error(`${fn}: parameter ${i} is not a Tensor`)
     const g = param.grad
     if (!g) return
-    if (g.disposed) throw new Error(`${fn}: the gradient of parameter ${i} (shape ${shapeStr(param.shape)}) was disposed`)
-    if (!isFloating(g.dtype)) throw new Error(`${fn}: the gradient of parameter ${i} has dtype ${g.dtype}, expected float32 or float64`)
+    if (g.disposed)
+      throw new Error(`${fn}: the gradient of parameter ${i} (shape ${shapeStr(param.shape)}) was disposed`)
+    if (!isFloating(g.dtype))
+      throw new Error(`${fn}: the gradient of parameter ${i} has dtype ${g.dtype}, expected float32 or float64`)
     grads.push(g)
   })
   if (grads.length === 0) return 0
@@ -40,7 +49,9 @@ export function clipGradNorm_(params: Tensor | Iterable<Tensor>, maxNorm: number
     }
     if (p !== Infinity) total = p === 2 ? Math.sqrt(total) : p === 1 ? total : Math.pow(total, 1 / p)
     if (opts.errorIfNonfinite && !Number.isFinite(total))
-      throw new Error(`${fn}: the total norm of order ${normType} of the gradients is non-finite (${total}), so it cannot be clipped; pass errorIfNonfinite: false to scale anyway`)
+      throw new Error(
+        `${fn}: the total norm of order ${normType} of the gradients is non-finite (${total}), so it cannot be clipped; pass errorIfNonfinite: false to scale anyway`,
+      )
     const coef = maxNorm / (total + 1e-6)
     // torch multiplies by min(coef, 1); multiplying by exactly 1 changes nothing, so skip it.
     if (Number.isNaN(coef)) {

@@ -18,7 +18,8 @@ export interface EmaOptions {
 
 /** Tensors to average: a list, [name, tensor] pairs (e.g. a module's named parameters and
  * buffers), a Map or a record. Non-float tensors (counters) are copied, not averaged. */
-export type EmaSource = readonly Tensor[] | Iterable<readonly [string, Tensor]> | Map<string, Tensor> | Record<string, Tensor>
+export type EmaSource =
+  readonly Tensor[] | Iterable<readonly [string, Tensor]> | Map<string, Tensor> | Record<string, Tensor>
 
 export interface EmaStateDict {
   options: Required<EmaOptions>
@@ -27,7 +28,8 @@ export interface EmaStateDict {
 }
 
 function entriesOf(fn: string, source: EmaSource): [string, Tensor][] {
-  if (source === null || typeof source !== 'object') throw new Error(`${fn}: expected tensors (a list, [name, tensor] pairs, a Map or a record)`)
+  if (source === null || typeof source !== 'object')
+    throw new Error(`${fn}: expected tensors (a list, [name, tensor] pairs, a Map or a record)`)
   const raw: unknown[] = Symbol.iterator in source ? [...(source as Iterable<unknown>)] : Object.entries(source)
   return raw.map((e, i) => {
     if (e instanceof Tensor) return [String(i), e]
@@ -37,7 +39,10 @@ function entriesOf(fn: string, source: EmaSource): [string, Tensor][] {
 }
 
 function checkOptions(o: Required<EmaOptions>): void {
-  const bad = (k: string, want: string) => new Error(`ExponentialMovingAverage: ${k} must be ${want}, got ${String((o as unknown as Record<string, unknown>)[k])}`)
+  const bad = (k: string, want: string) =>
+    new Error(
+      `ExponentialMovingAverage: ${k} must be ${want}, got ${String((o as unknown as Record<string, unknown>)[k])}`,
+    )
   const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v)
   if (!num(o.decay) || o.decay < 0 || o.decay > 1) throw bad('decay', 'in [0, 1]')
   if (typeof o.warmup !== 'boolean') throw bad('warmup', 'a boolean')
@@ -56,11 +61,22 @@ export class ExponentialMovingAverage {
 
   constructor(source: EmaSource, opts: EmaOptions = {}) {
     const known = ['decay', 'warmup', 'warmupGamma', 'warmupPower', 'minDecay', 'updateAfterStep']
-    for (const k of Object.keys(opts)) if (!known.includes(k)) throw new Error(`ExponentialMovingAverage: unknown option '${k}' (known: ${known.join(', ')})`)
-    this.opts = { decay: 0.9999, warmup: false, warmupGamma: 1, warmupPower: 2 / 3, minDecay: 0, updateAfterStep: 0, ...opts }
+    for (const k of Object.keys(opts))
+      if (!known.includes(k))
+        throw new Error(`ExponentialMovingAverage: unknown option '${k}' (known: ${known.join(', ')})`)
+    this.opts = {
+      decay: 0.9999,
+      warmup: false,
+      warmupGamma: 1,
+      warmupPower: 2 / 3,
+      minDecay: 0,
+      updateAfterStep: 0,
+      ...opts,
+    }
     checkOptions(this.opts)
     const entries = entriesOf('ExponentialMovingAverage', source)
-    if (new Set(entries.map((e) => e[0])).size !== entries.length) throw new Error('ExponentialMovingAverage: duplicate tensor names')
+    if (new Set(entries.map((e) => e[0])).size !== entries.length)
+      throw new Error('ExponentialMovingAverage: duplicate tensor names')
     this.names = entries.map((e) => e[0])
     this.shadow = entries.map(([name, t]) => {
       if (t.disposed) throw new Error(`ExponentialMovingAverage: tensor '${name}' was disposed`)
@@ -84,7 +100,8 @@ export class ExponentialMovingAverage {
 
   /** Folds the current values in (same names, order and shapes as at construction); returns the decay used. */
   update(source: EmaSource, step = this.numUpdates + 1): number {
-    if (!Number.isInteger(step) || step < 1) throw new Error(`ExponentialMovingAverage.update: step must be an integer >= 1, got ${step}`)
+    if (!Number.isInteger(step) || step < 1)
+      throw new Error(`ExponentialMovingAverage.update: step must be an integer >= 1, got ${step}`)
     const entries = this.matched('update', source)
     const decay = this.decayAt(step)
     entries.forEach(([, t], i) => {
@@ -123,17 +140,22 @@ export class ExponentialMovingAverage {
       throw new Error(`${fn}: expected {options, numUpdates, shadow} as stateDict() returns`)
     const opts = { ...this.opts, ...(sd.options ?? {}) }
     checkOptions(opts)
-    if (!Number.isInteger(sd.numUpdates) || sd.numUpdates < 0) throw new Error(`${fn}: numUpdates must be an integer >= 0, got ${String(sd.numUpdates)}`)
+    if (!Number.isInteger(sd.numUpdates) || sd.numUpdates < 0)
+      throw new Error(`${fn}: numUpdates must be an integer >= 0, got ${String(sd.numUpdates)}`)
     const keys = Object.keys(sd.shadow)
     const missing = this.names.filter((n) => !(n in sd.shadow))
     const extra = keys.filter((k) => !this.names.includes(k))
     if (missing.length || extra.length)
-      throw new Error(`${fn}: tensor names differ: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(extra)}`)
+      throw new Error(
+        `${fn}: tensor names differ: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(extra)}`,
+      )
     this.names.forEach((n, i) => {
       const t = sd.shadow[n]
       if (!(t instanceof Tensor) || t.disposed) throw new Error(`${fn}: '${n}' is not a live Tensor`)
       if (!sameShape(t.shape, this.shadow[i].shape))
-        throw new Error(`${fn}: '${n}' has shape ${shapeStr(t.shape)} but the average has shape ${shapeStr(this.shadow[i].shape)}`)
+        throw new Error(
+          `${fn}: '${n}' has shape ${shapeStr(t.shape)} but the average has shape ${shapeStr(this.shadow[i].shape)}`,
+        )
     })
     this.names.forEach((n, i) => this.shadow[i].copy_(sd.shadow[n]))
     this.opts = opts
@@ -147,13 +169,18 @@ export class ExponentialMovingAverage {
   private matched(method: string, source: EmaSource): [string, Tensor][] {
     const fn = `ExponentialMovingAverage.${method}`
     const entries = entriesOf(fn, source)
-    if (entries.length !== this.shadow.length) throw new Error(`${fn}: got ${entries.length} tensors, the average holds ${this.shadow.length}`)
+    if (entries.length !== this.shadow.length)
+      throw new Error(`${fn}: got ${entries.length} tensors, the average holds ${this.shadow.length}`)
     entries.forEach(([name, t], i) => {
       const e = this.shadow[i]
       const label = `tensor ${i} ('${this.names[i]}')`
-      if (name !== this.names[i] && !/^\d+$/.test(name)) throw new Error(`${fn}: ${label} arrived named '${name}'; pass the tensors given at construction, in the same order`)
+      if (name !== this.names[i] && !/^\d+$/.test(name))
+        throw new Error(
+          `${fn}: ${label} arrived named '${name}'; pass the tensors given at construction, in the same order`,
+        )
       if (t.disposed) throw new Error(`${fn}: ${label} was disposed`)
-      if (!sameShape(t.shape, e.shape)) throw new Error(`${fn}: ${label} has shape ${shapeStr(t.shape)}, the average has ${shapeStr(e.shape)}`)
+      if (!sameShape(t.shape, e.shape))
+        throw new Error(`${fn}: ${label} has shape ${shapeStr(t.shape)}, the average has ${shapeStr(e.shape)}`)
       if (t.dtype !== e.dtype) throw new Error(`${fn}: ${label} has dtype ${t.dtype}, the average has ${e.dtype}`)
       if (t.device !== e.device) throw new Error(`${fn}: ${label} is on ${t.device}, the average on ${e.device}`)
     })

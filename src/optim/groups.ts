@@ -14,12 +14,19 @@ export interface NoDecayGroups {
  * 1-d (and 0-d) tensors, names ending in '.bias' and names in skipList go to the second.
  * Parameters with requiresGrad false are left out, as frozen ones take no update.
  */
-export function paramGroupsNoDecay(named: NamedParameters, weightDecay: number, skipList: Iterable<string> = []): [NoDecayGroups, NoDecayGroups] {
+export function paramGroupsNoDecay(
+  named: NamedParameters,
+  weightDecay: number,
+  skipList: Iterable<string> = [],
+): [NoDecayGroups, NoDecayGroups] {
   if (typeof weightDecay !== 'number' || !Number.isFinite(weightDecay) || weightDecay < 0)
     throw new Error(`paramGroupsNoDecay: weightDecay must be a finite number >= 0, got ${String(weightDecay)}`)
-  if (named === null || typeof named !== 'object') throw new Error('paramGroupsNoDecay: expected named parameters ([name, tensor] pairs, a Map or a record)')
+  if (named === null || typeof named !== 'object')
+    throw new Error('paramGroupsNoDecay: expected named parameters ([name, tensor] pairs, a Map or a record)')
   const entries: Iterable<readonly [string, Tensor]> =
-    Symbol.iterator in named ? (named as Iterable<readonly [string, Tensor]>) : Object.entries(named as Record<string, Tensor>)
+    Symbol.iterator in named
+      ? (named as Iterable<readonly [string, Tensor]>)
+      : Object.entries(named as Record<string, Tensor>)
   const skip = new Set(skipList)
   const decay: Tensor[] = []
   const noDecay: Tensor[] = []

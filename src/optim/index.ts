@@ -7,6 +7,15 @@ export { paramGroupsNoDecay, type NamedParameters, type NoDecayGroups } from './
 export { clipGradNorm_, type ClipOptions } from './clip'
 export { ExponentialMovingAverage, type EmaOptions, type EmaSource, type EmaStateDict } from './ema'
 export {
-  LRScheduler, constantSchedule, cosineSchedule, stepSchedule, multiStepSchedule, polySchedule, withLinearWarmup, warmupCosineSchedule,
-  type Schedule, type LrGroups, type LRSchedulerStateDict,
+  LRScheduler,
+  constantSchedule,
+  cosineSchedule,
+  stepSchedule,
+  multiStepSchedule,
+  polySchedule,
+  withLinearWarmup,
+  warmupCosineSchedule,
+  type Schedule,
+  type LrGroups,
+  type LRSchedulerStateDict,
 } from './schedules'

@@ -4,7 +4,15 @@
 // momentum on d. A group adapts when its weightDecay is non-zero or alwaysAdapt is set, so a
 // no-decay group (paramGroupsNoDecay: biases and norms) is excluded from the adaptation.
 import type { Tensor } from '../tensor/tensor'
-import { checkFlag, checkNumber, Optimizer, type ParamGroup, type ParamsArg, type ParamState, type StateSpec } from './optimizer'
+import {
+  checkFlag,
+  checkNumber,
+  Optimizer,
+  type ParamGroup,
+  type ParamsArg,
+  type ParamState,
+  type StateSpec,
+} from './optimizer'
 
 export type LARSOptions = {
   lr: number
@@ -24,10 +32,22 @@ export class LARS extends Optimizer<LARSOptions> {
   readonly lastTrustRatio = new Map<Tensor, number>()
 
   constructor(params: ParamsArg<LARSOptions>, opts: Partial<LARSOptions> = {}) {
-    super('LARS', params, {
-      lr: 1.0, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, trustCoefficient: 0.001, eps: 1e-8,
-      trustClip: false, alwaysAdapt: false,
-    }, opts)
+    super(
+      'LARS',
+      params,
+      {
+        lr: 1.0,
+        momentum: 0,
+        dampening: 0,
+        weightDecay: 0,
+        nesterov: false,
+        trustCoefficient: 0.001,
+        eps: 1e-8,
+        trustClip: false,
+        alwaysAdapt: false,
+      },
+      opts,
+    )
   }
 
   protected checkGroup(g: LARSOptions, where: string): void {
@@ -41,8 +61,11 @@ export class LARS extends Optimizer<LARSOptions> {
     checkFlag(this.name, where, 'trustClip', g.trustClip)
     checkFlag(this.name, where, 'alwaysAdapt', g.alwaysAdapt)
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
-      throw new Error(`${this.name}: nesterov momentum needs momentum > 0 and dampening 0, got momentum ${g.momentum}, dampening ${g.dampening} (${where})`)
-    if (g.trustClip && g.lr <= 0) throw new Error(`${this.name}: trustClip divides the trust ratio by lr, which must be > 0 (${where})`)
+      throw new Error(
+        `${this.name}: nesterov momentum needs momentum > 0 and dampening 0, got momentum ${g.momentum}, dampening ${g.dampening} (${where})`,
+      )
+    if (g.trustClip && g.lr <= 0)
+      throw new Error(`${this.name}: trustClip divides the trust ratio by lr, which must be > 0 (${where})`)
   }
 
   protected stateSpec(g: LARSOptions): StateSpec {
@@ -58,8 +81,22 @@ export class LARS extends Optimizer<LARSOptions> {
       buf = state.momentumBuffer as Tensor
     }
     const adapt = g.weightDecay !== 0 || g.alwaysAdapt
-    const trust = p.backend.run('larsStep', p, grad, buf, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov,
-      g.trustCoefficient, g.eps, g.trustClip, adapt, first) as number
+    const trust = p.backend.run(
+      'larsStep',
+      p,
+      grad,
+      buf,
+      g.lr,
+      g.momentum,
+      g.dampening,
+      g.weightDecay,
+      g.nesterov,
+      g.trustCoefficient,
+      g.eps,
+      g.trustClip,
+      adapt,
+      first,
+    ) as number
     this.lastTrustRatio.set(p, trust)
   }
 }

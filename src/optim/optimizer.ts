@@ -54,21 +54,33 @@ export abstract class Optimizer<H extends Hyper> {
    * @param builtin every hyperparameter with its default (the set of accepted keys)
    * @param opts the caller's defaults for all groups
    */
-  protected constructor(readonly name: string, params: ParamsArg<H>, builtin: H, opts: Partial<H>) {
+  protected constructor(
+    readonly name: string,
+    params: ParamsArg<H>,
+    builtin: H,
+    opts: Partial<H>,
+  ) {
     this.hyperKeys = Object.keys(builtin)
-    if (opts === null || typeof opts !== 'object') throw new Error(`${name}: options must be an object, got ${String(opts)}`)
+    if (opts === null || typeof opts !== 'object')
+      throw new Error(`${name}: options must be an object, got ${String(opts)}`)
     this.checkKeys(opts as Record<string, unknown>, 'the options')
     const defaults: Record<string, HyperValue> = { ...builtin }
     for (const [k, v] of Object.entries(opts)) if (v !== undefined) defaults[k] = copyHyper(v as HyperValue)
     this.defaults = defaults as H
     if (isTensor(params)) params = [params]
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function')
+    if (
+      params === null ||
+      typeof params !== 'object' ||
+      typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function'
+    )
       throw new Error(`${name}: params must be a tensor, an iterable of tensors or a list of parameter groups`)
     const list = [...(params as Iterable<unknown>)]
     if (list.length === 0) throw new Error(`${name}: got an empty parameter list`)
     if (list.every(isTensor)) this.addParamGroup({ params: list } as unknown as ParamGroupSpec<H>)
     else if (list.some(isTensor))
-      throw new Error(`${name}: params mixes tensors and parameter groups; wrap the tensors in a group ({params: [...]})`)
+      throw new Error(
+        `${name}: params mixes tensors and parameter groups; wrap the tensors in a group ({params: [...]})`,
+      )
     else for (const g of list) this.addParamGroup(g as ParamGroupSpec<H>)
   }
 
@@ -93,14 +105,21 @@ export abstract class Optimizer<H extends Hyper> {
       const at = `parameter ${i} of ${where}`
       if (!isTensor(p)) throw new Error(`${this.name}: ${at} is not a Tensor (got ${typeof p})`)
       if (p.disposed) throw new Error(`${this.name}: ${at} (shape ${shapeStr(p.shape)}) was disposed`)
-      if (!isFloating(p.dtype)) throw new Error(`${this.name}: ${at} has dtype ${p.dtype}; only float32 and float64 tensors can be optimized`)
-      if (!p.isLeaf) throw new Error(`${this.name}: ${at} (shape ${shapeStr(p.shape)}) is not a leaf tensor (it has a grad_fn); optimize the leaf it came from`)
+      if (!isFloating(p.dtype))
+        throw new Error(`${this.name}: ${at} has dtype ${p.dtype}; only float32 and float64 tensors can be optimized`)
+      if (!p.isLeaf)
+        throw new Error(
+          `${this.name}: ${at} (shape ${shapeStr(p.shape)}) is not a leaf tensor (it has a grad_fn); optimize the leaf it came from`,
+        )
       if (seen.has(p)) throw new Error(`${this.name}: ${at} appears more than once in the group`)
       seen.add(p)
     })
     for (const [k, g] of this.paramGroups.entries())
       for (const p of g.params)
-        if (seen.has(p)) throw new Error(`${this.name}: a parameter of shape ${shapeStr(p.shape)} is in both parameter group ${k} and ${where}`)
+        if (seen.has(p))
+          throw new Error(
+            `${this.name}: a parameter of shape ${shapeStr(p.shape)} is in both parameter group ${k} and ${where}`,
+          )
     const group: Record<string, unknown> = this.mergeGroup(hyper, where)
     group.params = params
     this.paramGroups.push(group as ParamGroup<H>)
@@ -151,7 +170,10 @@ export abstract class Optimizer<H extends Hyper> {
       throw new Error(`${this.name}.step: ${at} (shape ${shapeStr(p.shape)}, ${p.dtype}): ${why}`)
     }
     if (p.disposed) fail('the parameter was disposed')
-    if (!p.isContiguous()) fail(`the parameter is not contiguous (strides ${shapeStr(p.strides)}); optimizers update parameters in place over flat memory`)
+    if (!p.isContiguous())
+      fail(
+        `the parameter is not contiguous (strides ${shapeStr(p.strides)}); optimizers update parameters in place over flat memory`,
+      )
     if (!isTensor(grad)) return fail(`.grad is not a Tensor (got ${typeof grad})`)
     if (grad.disposed) fail('its .grad was disposed')
     if (!sameShape(grad.shape, p.shape)) fail(`.grad has shape ${shapeStr(grad.shape)}`)
@@ -193,19 +215,30 @@ export abstract class Optimizer<H extends Hyper> {
    */
   loadStateDict(sd: OptimizerStateDict): void {
     const fn = `${this.name}.loadStateDict`
-    if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || sd.state === null || typeof sd.state !== 'object')
+    if (
+      sd === null ||
+      typeof sd !== 'object' ||
+      !Array.isArray(sd.paramGroups) ||
+      sd.state === null ||
+      typeof sd.state !== 'object'
+    )
       throw new Error(`${fn}: expected {state, paramGroups} as stateDict() returns`)
     if (sd.paramGroups.length !== this.paramGroups.length)
-      throw new Error(`${fn}: the state dict has ${sd.paramGroups.length} parameter groups, this optimizer has ${this.paramGroups.length}`)
+      throw new Error(
+        `${fn}: the state dict has ${sd.paramGroups.length} parameter groups, this optimizer has ${this.paramGroups.length}`,
+      )
     const byIndex = new Map<number, { p: Tensor; gi: number; pi: number }>()
     const groups = sd.paramGroups.map((saved, gi) => {
       const cur = this.paramGroups[gi]
       if (saved === null || typeof saved !== 'object' || !Array.isArray(saved.params))
         throw new Error(`${fn}: parameter group ${gi} has no 'params' list`)
       if (saved.params.length !== cur.params.length)
-        throw new Error(`${fn}: parameter group ${gi} has ${saved.params.length} parameters in the state dict and ${cur.params.length} in this optimizer`)
+        throw new Error(
+          `${fn}: parameter group ${gi} has ${saved.params.length} parameters in the state dict and ${cur.params.length} in this optimizer`,
+        )
       saved.params.forEach((idx, pi) => {
-        if (!Number.isInteger(idx) || byIndex.has(idx)) throw new Error(`${fn}: parameter group ${gi} lists an invalid or repeated index ${idx}`)
+        if (!Number.isInteger(idx) || byIndex.has(idx))
+          throw new Error(`${fn}: parameter group ${gi} lists an invalid or repeated index ${idx}`)
         byIndex.set(idx, { p: cur.params[pi], gi, pi })
       })
       const { params: _ignored, ...hyper } = saved
@@ -214,19 +247,24 @@ export abstract class Optimizer<H extends Hyper> {
     const pending: { p: Tensor; tensors: [string, Tensor][]; restored: ParamState }[] = []
     for (const [key, entries] of Object.entries(sd.state)) {
       const target = byIndex.get(Number(key))
-      if (!target) throw new Error(`${fn}: the state dict has state for parameter ${key}, which no parameter group lists`)
+      if (!target)
+        throw new Error(`${fn}: the state dict has state for parameter ${key}, which no parameter group lists`)
       const { p, gi, pi } = target
       const at = `state of parameter ${pi} of parameter group ${gi} (shape ${shapeStr(p.shape)})`
       if (entries === null || typeof entries !== 'object') throw new Error(`${fn}: ${at} is not an object`)
       const spec = this.stateSpec(groups[gi] as H)
       const expected = new Set([...spec.tensors, ...spec.numbers])
       for (const k of Object.keys(entries))
-        if (!expected.has(k)) throw new Error(`${fn}: ${at} has an unexpected entry '${k}' (expected ${[...expected].join(', ') || 'none'})`)
+        if (!expected.has(k))
+          throw new Error(
+            `${fn}: ${at} has an unexpected entry '${k}' (expected ${[...expected].join(', ') || 'none'})`,
+          )
       const restored: ParamState = {}
       for (const k of spec.numbers) {
         let v: unknown = entries[k]
         if (isTensor(v) && v.numel === 1 && !v.disposed) v = v.item() // torch keeps 'step' as a tensor
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${fn}: ${at}: '${k}' must be a non-negative integer, got ${String(v)}`)
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+          throw new Error(`${fn}: ${at}: '${k}' must be a non-negative integer, got ${String(v)}`)
         restored[k] = v
       }
       const tensors: [string, Tensor][] = []
@@ -234,8 +272,12 @@ export abstract class Optimizer<H extends Hyper> {
         const v = entries[k]
         if (!isTensor(v)) throw new Error(`${fn}: ${at}: '${k}' is missing or not a Tensor`)
         if (v.disposed) throw new Error(`${fn}: ${at}: '${k}' was disposed`)
-        if (!sameShape(v.shape, p.shape)) throw new Error(`${fn}: ${at}: '${k}' has shape ${shapeStr(v.shape)} but the parameter has shape ${shapeStr(p.shape)}`)
-        if (!isFloating(v.dtype)) throw new Error(`${fn}: ${at}: '${k}' has dtype ${v.dtype}, expected a floating-point tensor`)
+        if (!sameShape(v.shape, p.shape))
+          throw new Error(
+            `${fn}: ${at}: '${k}' has shape ${shapeStr(v.shape)} but the parameter has shape ${shapeStr(p.shape)}`,
+          )
+        if (!isFloating(v.dtype))
+          throw new Error(`${fn}: ${at}: '${k}' has dtype ${v.dtype}, expected a floating-point tensor`)
         tensors.push([k, v])
       }
       pending.push({ p, tensors, restored })
@@ -285,7 +327,15 @@ export abstract class Optimizer<H extends Hyper> {
 
 // ---- hyperparameter checks shared by the optimizers ----
 
-export function checkNumber(opt: string, where: string, key: string, v: unknown, lo = 0, hi = Infinity, hiOpen = false): number {
+export function checkNumber(
+  opt: string,
+  where: string,
+  key: string,
+  v: unknown,
+  lo = 0,
+  hi = Infinity,
+  hiOpen = false,
+): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || (hiOpen ? v >= hi : v > hi)) {
     const range = hi === Infinity ? `>= ${lo}` : `in [${lo}, ${hi}${hiOpen ? ')' : ']'}`
     throw new Error(`${opt}: ${key} must be a finite number ${range}, got ${String(v)} (${where})`)
@@ -300,6 +350,8 @@ export function checkFlag(opt: string, where: string, key: string, v: unknown): 
 
 export function checkLr(opt: string, where: string, v: unknown): number {
   if (typeof v !== 'number' || Number.isNaN(v))
-    throw new Error(`${opt}: lr is required: pass it in the options or in every parameter group (${where} has ${String(v)})`)
+    throw new Error(
+      `${opt}: lr is required: pass it in the options or in every parameter group (${where} has ${String(v)})`,
+    )
   return checkNumber(opt, where, 'lr', v)
 }

@@ -6,12 +6,14 @@
 export type Schedule = (step: number, baseLr: number) => number
 
 function positiveInt(fn: string, key: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`${fn}: ${key} must be an integer >= 1, got ${String(v)}`)
+  if (!Number.isInteger(v) || (v as number) < 1)
+    throw new Error(`${fn}: ${key} must be an integer >= 1, got ${String(v)}`)
   return v as number
 }
 
 function finiteAtLeast(fn: string, key: string, v: unknown, lo: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo) throw new Error(`${fn}: ${key} must be a finite number >= ${lo}, got ${String(v)}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo)
+    throw new Error(`${fn}: ${key} must be a finite number >= ${lo}, got ${String(v)}`)
   return v
 }
 
@@ -49,7 +51,8 @@ export function multiStepSchedule(opts: { milestones: number[]; gamma?: number }
   const fn = 'multiStepSchedule'
   if (!Array.isArray(opts.milestones)) throw new Error(`${fn}: milestones must be an array of step numbers`)
   const ms = opts.milestones.map((m) => {
-    if (!Number.isInteger(m) || m < 0) throw new Error(`${fn}: milestones must be integers >= 0, got ${JSON.stringify(opts.milestones)}`)
+    if (!Number.isInteger(m) || m < 0)
+      throw new Error(`${fn}: milestones must be integers >= 0, got ${JSON.stringify(opts.milestones)}`)
     return m
   })
   for (let i = 1; i < ms.length; i++)
@@ -89,12 +92,20 @@ export function withLinearWarmup(after: Schedule, opts: { warmupSteps: number; s
 }
 
 /** Linear warmup over warmupSteps, then cosine decay to minLr at totalSteps (warmup included). */
-export function warmupCosineSchedule(opts: { warmupSteps: number; totalSteps: number; minLr?: number; startFactor?: number }): Schedule {
+export function warmupCosineSchedule(opts: {
+  warmupSteps: number
+  totalSteps: number
+  minLr?: number
+  startFactor?: number
+}): Schedule {
   const fn = 'warmupCosineSchedule'
   const total = positiveInt(fn, 'totalSteps', opts.totalSteps)
   const warm = positiveInt(fn, 'warmupSteps', opts.warmupSteps)
   if (warm >= total) throw new Error(`${fn}: warmupSteps (${warm}) must be less than totalSteps (${total})`)
-  return withLinearWarmup(cosineSchedule({ totalSteps: total - warm, minLr: opts.minLr }), { warmupSteps: warm, startFactor: opts.startFactor })
+  return withLinearWarmup(cosineSchedule({ totalSteps: total - warm, minLr: opts.minLr }), {
+    warmupSteps: warm,
+    startFactor: opts.startFactor,
+  })
 }
 
 /** What LRScheduler needs of an optimizer. */
@@ -118,9 +129,13 @@ export class LRScheduler {
   private readonly schedules: Schedule[]
 
   /** One schedule for every group, or one per group. */
-  constructor(readonly optimizer: LrGroups, schedule: Schedule | Schedule[]) {
+  constructor(
+    readonly optimizer: LrGroups,
+    schedule: Schedule | Schedule[],
+  ) {
     const groups = optimizer?.paramGroups
-    if (!Array.isArray(groups) || groups.length === 0) throw new Error('LRScheduler: expected an optimizer with parameter groups')
+    if (!Array.isArray(groups) || groups.length === 0)
+      throw new Error('LRScheduler: expected an optimizer with parameter groups')
     this.schedules = Array.isArray(schedule) ? [...schedule] : groups.map(() => schedule)
     if (this.schedules.length !== groups.length)
       throw new Error(`LRScheduler: got ${this.schedules.length} schedules for ${groups.length} parameter groups`)
@@ -151,9 +166,12 @@ export class LRScheduler {
   loadStateDict(sd: LRSchedulerStateDict): void {
     const fn = 'LRScheduler.loadStateDict'
     if (sd === null || typeof sd !== 'object') throw new Error(`${fn}: expected {lastStep, baseLrs}`)
-    if (!Number.isInteger(sd.lastStep) || sd.lastStep < 0) throw new Error(`${fn}: lastStep must be an integer >= 0, got ${String(sd.lastStep)}`)
+    if (!Number.isInteger(sd.lastStep) || sd.lastStep < 0)
+      throw new Error(`${fn}: lastStep must be an integer >= 0, got ${String(sd.lastStep)}`)
     if (!Array.isArray(sd.baseLrs) || sd.baseLrs.length !== this.baseLrs.length)
-      throw new Error(`${fn}: baseLrs must list ${this.baseLrs.length} learning rates (one per group), got ${JSON.stringify(sd.baseLrs)}`)
+      throw new Error(
+        `${fn}: baseLrs must list ${this.baseLrs.length} learning rates (one per group), got ${JSON.stringify(sd.baseLrs)}`,
+      )
     sd.baseLrs.forEach((v, i) => finiteAtLeast(fn, `baseLrs[${i}]`, v, 0))
     this.lastStep = sd.lastStep
     sd.baseLrs.forEach((v, i) => {
@@ -167,7 +185,9 @@ export class LRScheduler {
     this.optimizer.paramGroups.forEach((g, i) => {
       const lr = this.schedules[i](this.lastStep, this.baseLrs[i])
       if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0)
-        throw new Error(`LRScheduler: schedule ${i} gave lr ${String(lr)} at step ${this.lastStep}; it must be a finite number >= 0`)
+        throw new Error(
+          `LRScheduler: schedule ${i} gave lr ${String(lr)} at step ${this.lastStep}; it must be a finite number >= 0`,
+        )
       g.lr = lr
     })
   }

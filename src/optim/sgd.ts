@@ -1,7 +1,16 @@
 // torch.optim.SGD: momentum (the buffer starts as a copy of the first d_p, undampened),
 // dampening, Nesterov, L2 weight decay added to the gradient, maximize.
 import type { Tensor } from '../tensor/tensor'
-import { checkFlag, checkLr, checkNumber, Optimizer, type ParamGroup, type ParamsArg, type ParamState, type StateSpec } from './optimizer'
+import {
+  checkFlag,
+  checkLr,
+  checkNumber,
+  Optimizer,
+  type ParamGroup,
+  type ParamsArg,
+  type ParamState,
+  type StateSpec,
+} from './optimizer'
 
 export type SGDOptions = {
   lr: number
@@ -26,7 +35,9 @@ export class SGD extends Optimizer<SGDOptions> {
     checkFlag(this.name, where, 'nesterov', g.nesterov)
     checkFlag(this.name, where, 'maximize', g.maximize)
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
-      throw new Error(`${this.name}: nesterov momentum needs momentum > 0 and dampening 0, got momentum ${g.momentum}, dampening ${g.dampening} (${where})`)
+      throw new Error(
+        `${this.name}: nesterov momentum needs momentum > 0 and dampening 0, got momentum ${g.momentum}, dampening ${g.dampening} (${where})`,
+      )
   }
 
   protected stateSpec(g: SGDOptions): StateSpec {

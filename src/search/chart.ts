@@ -29,10 +29,12 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out
 }
 
-const label = (v: number): string => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(3))))
+const label = (v: number): string =>
+  Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(3)))
 
 function panel(p: ChartPanel, x0: number): string {
-  const pad = (lo: number, hi: number): [number, number] => (hi > lo ? [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)] : [lo - 1, hi + 1])
+  const pad = (lo: number, hi: number): [number, number] =>
+    hi > lo ? [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)] : [lo - 1, hi + 1]
   const [xlo, xhi] = pad(Math.min(...p.points.map((q) => q.cost)), Math.max(...p.points.map((q) => q.cost)))
   const [ylo, yhi] = pad(Math.min(...p.points.map((q) => q.score)), Math.max(...p.points.map((q) => q.score)))
   const X = (v: number): number => x0 + M.left + ((v - xlo) / (xhi - xlo)) * (W - M.left - M.right)
@@ -40,17 +42,36 @@ function panel(p: ChartPanel, x0: number): string {
   const f = (v: number): string => v.toFixed(1)
   const out: string[] = []
   out.push(`<text x="${f(x0 + W / 2)}" y="18" text-anchor="middle" font-weight="bold">${escape(p.title)}</text>`)
-  out.push(`<rect x="${f(x0 + M.left)}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`)
-  for (const t of ticks(xlo, xhi)) out.push(`<text x="${f(X(t))}" y="${H - M.bottom + 16}" text-anchor="middle" font-size="11">${label(t)}</text>`)
-  for (const t of ticks(ylo, yhi)) out.push(`<text x="${f(x0 + M.left - 6)}" y="${f(Y(t) + 4)}" text-anchor="end" font-size="11">${label(t)}</text>`)
-  out.push(`<text x="${f(x0 + (M.left + W - M.right) / 2)}" y="${H - 10}" text-anchor="middle" font-size="12">${escape(p.xLabel)}</text>`)
-  out.push(`<text transform="translate(${f(x0 + 14)},${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">score</text>`)
-  for (const q of p.points) out.push(`<circle cx="${f(X(q.cost))}" cy="${f(Y(q.score))}" r="3" fill="#999"><title>trial ${q.id}</title></circle>`)
+  out.push(
+    `<rect x="${f(x0 + M.left)}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
+  )
+  for (const t of ticks(xlo, xhi))
+    out.push(`<text x="${f(X(t))}" y="${H - M.bottom + 16}" text-anchor="middle" font-size="11">${label(t)}</text>`)
+  for (const t of ticks(ylo, yhi))
+    out.push(`<text x="${f(x0 + M.left - 6)}" y="${f(Y(t) + 4)}" text-anchor="end" font-size="11">${label(t)}</text>`)
+  out.push(
+    `<text x="${f(x0 + (M.left + W - M.right) / 2)}" y="${H - 10}" text-anchor="middle" font-size="12">${escape(p.xLabel)}</text>`,
+  )
+  out.push(
+    `<text transform="translate(${f(x0 + 14)},${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">score</text>`,
+  )
+  for (const q of p.points)
+    out.push(
+      `<circle cx="${f(X(q.cost))}" cy="${f(Y(q.score))}" r="3" fill="#999"><title>trial ${q.id}</title></circle>`,
+    )
   const front = paretoFront(p.points)
-  out.push(`<polyline class="front" fill="none" stroke="#1f6feb" stroke-width="2" points="${front.map((q) => `${f(X(q.cost))},${f(Y(q.score))}`).join(' ')}"/>`)
-  for (const q of front) out.push(`<circle class="front" cx="${f(X(q.cost))}" cy="${f(Y(q.score))}" r="4" fill="#1f6feb"><title>trial ${q.id}</title></circle>`)
+  out.push(
+    `<polyline class="front" fill="none" stroke="#1f6feb" stroke-width="2" points="${front.map((q) => `${f(X(q.cost))},${f(Y(q.score))}`).join(' ')}"/>`,
+  )
+  for (const q of front)
+    out.push(
+      `<circle class="front" cx="${f(X(q.cost))}" cy="${f(Y(q.score))}" r="4" fill="#1f6feb"><title>trial ${q.id}</title></circle>`,
+    )
   const best = p.points.find((q) => q.id === p.highlight)
-  if (best) out.push(`<circle class="best" cx="${f(X(best.cost))}" cy="${f(Y(best.score))}" r="8" fill="none" stroke="#d1242f" stroke-width="2"/>`)
+  if (best)
+    out.push(
+      `<circle class="best" cx="${f(X(best.cost))}" cy="${f(Y(best.score))}" r="8" fill="none" stroke="#d1242f" stroke-width="2"/>`,
+    )
   return out.join('\n')
 }
 

@@ -17,7 +17,10 @@ export interface CompareOptions {
   seeds: number[]
   /** The proxy training; `steps` is the training length of every run. */
   proxy?: ProxyOptions
-  /** GV-B classification tasks (src/benchmark/tasks.ts), each probed on the same trained backbone. Default ['world-sketch-shape']. */
+  /**
+   * GV-B classification tasks (src/benchmark/tasks.ts), each probed on the same trained backbone. Default ['world-
+   * sketch-shape'].
+   */
   tasks?: string[]
   /** Percent of each task's training split the probe sees. Default 10. */
   percent?: number
@@ -80,7 +83,9 @@ function remembered(ds: Dataset<Sample>): Dataset<Sample> {
 function configOf(model: string): MetaNetConfig {
   if (METANET_CONFIGS[model]) return metaNetConfig(model)
   if (model.endsWith('.json')) return loadMetaNetConfig(model)
-  throw new Error(`compareArchitectures: '${model}' is neither a zoo MetaNet (${Object.keys(METANET_CONFIGS).join(', ')}) nor a MetaNet config .json`)
+  throw new Error(
+    `compareArchitectures: '${model}' is neither a zoo MetaNet (${Object.keys(METANET_CONFIGS).join(', ')}) nor a MetaNet config .json`,
+  )
 }
 
 export async function compareArchitectures(o: CompareOptions): Promise<Comparison> {
@@ -88,18 +93,25 @@ export async function compareArchitectures(o: CompareOptions): Promise<Compariso
   const log = o.log ?? ((line: string) => console.log(line))
   if (!Array.isArray(o.models) || o.models.length === 0) throw new Error(`${fn}: models must be a non-empty list`)
   if (!Array.isArray(o.seeds) || o.seeds.length === 0 || o.seeds.some((s) => !Number.isSafeInteger(s) || s < 0))
-    throw new RangeError(`${fn}: seeds must be a non-empty list of non-negative integers, got ${JSON.stringify(o.seeds)}`)
+    throw new RangeError(
+      `${fn}: seeds must be a non-empty list of non-negative integers, got ${JSON.stringify(o.seeds)}`,
+    )
   const percent = o.percent ?? 10
   const proxy = new ProxyTask(o.proxy)
   const { imageSize, steps } = proxy.settings
   const tasks = (o.tasks ?? ['world-sketch-shape']).map((name) => {
     const original = getTask(name)
-    if (original.type !== 'classification') throw new Error(`${fn}: task '${name}' is a ${original.type} task; the comparison probes classification tasks`)
-    if (original.imageSize !== imageSize) log(`${fn}: note: the proxy trains at ${imageSize} px, task '${name}' is at ${original.imageSize} px`)
+    if (original.type !== 'classification')
+      throw new Error(`${fn}: task '${name}' is a ${original.type} task; the comparison probes classification tasks`)
+    if (original.imageSize !== imageSize)
+      log(`${fn}: note: the proxy trains at ${imageSize} px, task '${name}' is at ${original.imageSize} px`)
     const [train, test] = [remembered(original.train()), remembered(original.test())]
     return { ...original, train: () => train, test: () => test } as BenchmarkTask
   })
-  const configs = o.models.map((m) => ({ id: METANET_CONFIGS[m] ? m : path.basename(m, '.json'), config: { ...configOf(m), numClasses: proxy.numClasses } }))
+  const configs = o.models.map((m) => ({
+    id: METANET_CONFIGS[m] ? m : path.basename(m, '.json'),
+    config: { ...configOf(m), numClasses: proxy.numClasses },
+  }))
   await proxy.load()
   const rows: CompareRow[] = []
   for (const seed of o.seeds) {
@@ -108,19 +120,42 @@ export async function compareArchitectures(o: CompareOptions): Promise<Compariso
       const { model } = await proxy.train(config, { seed })
       const proxyAccuracy = await proxy.evaluate(model)
       const values: Record<string, number> = {}
-      for (const task of tasks) values[task.name] = (await linearProbe(model as unknown as Backbone, task, { method: id, percent, seed, cache: new FeatureCache() }, o.probe)).value
+      for (const task of tasks)
+        values[task.name] = (
+          await linearProbe(
+            model as unknown as Backbone,
+            task,
+            { method: id, percent, seed, cache: new FeatureCache() },
+            o.probe,
+          )
+        ).value
       rows.push({ model: id, seed, proxyAccuracy, tasks: values, seconds: (performance.now() - started) / 1000 })
       const scores = tasks.map((task) => `${task.name} ${task.metric} ${values[task.name].toFixed(4)}`).join(', ')
-      log(`${fn}: ${id} seed ${seed}: proxy ${proxyAccuracy.toFixed(4)}, ${scores} (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+      log(
+        `${fn}: ${id} seed ${seed}: proxy ${proxyAccuracy.toFixed(4)}, ${scores} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      )
     }
   }
   const models = configs.map(({ id, config }) => {
     const mine = rows.filter((r) => r.model === id)
     const cost = analyticCost(config, imageSize)
     const byTask = Object.fromEntries(tasks.map((task) => [task.name, summarize(mine.map((r) => r.tasks[task.name]))]))
-    return { model: id, params: cost.params, flops: cost.macs, proxy: summarize(mine.map((r) => r.proxyAccuracy)), tasks: byTask }
+    return {
+      model: id,
+      params: cost.params,
+      flops: cost.macs,
+      proxy: summarize(mine.map((r) => r.proxyAccuracy)),
+      tasks: byTask,
+    }
   })
-  return { tasks: Object.fromEntries(tasks.map((task) => [task.name, task.metric])), percent, imageSize, steps, rows, models }
+  return {
+    tasks: Object.fromEntries(tasks.map((task) => [task.name, task.metric])),
+    percent,
+    imageSize,
+    steps,
+    rows,
+    models,
+  }
 }
 
 /** The comparison as a markdown table (accuracies in percent, mean +- std over seeds). */
@@ -130,7 +165,10 @@ export function comparisonTable(c: Comparison): string {
   const lines = [
     `| model | params | MFLOPs at ${c.imageSize} px | proxy val top-1 (%) | ${tasks.map(([name, metric]) => `${name} ${c.percent}% linear ${metric} (%)`).join(' | ')} |`,
     `|---|---|---|---|${tasks.map(() => '---|').join('')}`,
-    ...c.models.map((m) => `| ${m.model} | ${(m.params / 1e6).toFixed(3)}M | ${(m.flops / 1e6).toFixed(2)} | ${pct(m.proxy)} | ${tasks.map(([name]) => pct(m.tasks[name])).join(' | ')} |`),
+    ...c.models.map(
+      (m) =>
+        `| ${m.model} | ${(m.params / 1e6).toFixed(3)}M | ${(m.flops / 1e6).toFixed(2)} | ${pct(m.proxy)} | ${tasks.map(([name]) => pct(m.tasks[name])).join(' | ')} |`,
+    ),
   ]
   return lines.join('\n')
 }

@@ -14,7 +14,8 @@ import { validateConfig, type BlockType, type MetaNetConfig } from '../models/me
 export const strided = (side: number, stride: number): number => Math.floor((side - 1) / stride) + 1
 
 /** A conv's MACs: one multiply-add per weight per output pixel. */
-export const convMacs = (cin: number, cout: number, k: number, outPixels: number, groups = 1): number => (cin / groups) * cout * k * k * outPixels
+export const convMacs = (cin: number, cout: number, k: number, outPixels: number, groups = 1): number =>
+  (cin / groups) * cout * k * k * outPixels
 
 const squeezeExcitationMacs = (c: number): number => 2 * c * makeDivisible(Math.floor(c / 4))
 
@@ -27,12 +28,23 @@ export function blockMacs(type: BlockType, spec: BlockSpec, h: number, w: number
   const shortcut = changesShape(spec) ? convMacs(cin, cout, 1, outPixels) : 0
   if (type === 'mbconv') {
     const expand = cin !== hidden || stride !== 1 ? convMacs(cin, hidden, 1, inPixels) : 0
-    return shortcut + expand + convMacs(hidden, hidden, 3, outPixels, hidden) + squeezeExcitationMacs(hidden) + convMacs(hidden, cout, 1, outPixels)
+    return (
+      shortcut +
+      expand +
+      convMacs(hidden, hidden, 3, outPixels, hidden) +
+      squeezeExcitationMacs(hidden) +
+      convMacs(hidden, cout, 1, outPixels)
+    )
   }
   if (type === 'fusedMbconv') {
     // Without expansion the 3x3 conv (with the stride) is the projection, after SE at the input size.
     if (cin === hidden) return shortcut + squeezeExcitationMacs(hidden) + convMacs(hidden, cout, 3, outPixels)
-    return shortcut + convMacs(cin, hidden, 3, outPixels) + squeezeExcitationMacs(hidden) + convMacs(hidden, cout, 1, outPixels)
+    return (
+      shortcut +
+      convMacs(cin, hidden, 3, outPixels) +
+      squeezeExcitationMacs(hidden) +
+      convMacs(hidden, cout, 1, outPixels)
+    )
   }
   // Attention blocks: the conv position embedding runs at the input size; a block that changes
   // shape attends over the max-pooled tokens and has no MLP.
@@ -56,7 +68,8 @@ export interface MacsBreakdown {
 }
 
 function checkSize(fn: string, imageSize: number): void {
-  if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`${fn}: imageSize must be a positive integer, got ${imageSize}`)
+  if (!Number.isInteger(imageSize) || imageSize < 1)
+    throw new RangeError(`${fn}: imageSize must be a positive integer, got ${imageSize}`)
 }
 
 /** MACs of a forward pass of one imageSize x imageSize image. */

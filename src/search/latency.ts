@@ -65,9 +65,14 @@ interface LayerShape {
 /** The candidate's layers in order, keyed by everything that sets their cost. */
 function layerShapes(c: MetaNetConfig, batch: number, imageSize: number): LayerShape[] {
   let side = strided(imageSize, 2)
-  const layers: LayerShape[] = [{ key: `stem:${c.inChannels}>${c.stemWidth}@${imageSize}`, input: [batch, c.inChannels, imageSize, imageSize] }]
+  const layers: LayerShape[] = [
+    { key: `stem:${c.inChannels}>${c.stemWidth}@${imageSize}`, input: [batch, c.inChannels, imageSize, imageSize] },
+  ]
   for (const { type, spec: s } of planBlocks(c)) {
-    layers.push({ key: `${type}:${s.inChannels}>${s.outChannels}/s${s.stride}/e${s.expansion}/d${s.headDim}@${side}`, input: [batch, s.inChannels, side, side] })
+    layers.push({
+      key: `${type}:${s.inChannels}>${s.outChannels}/s${s.stride}/e${s.expansion}/d${s.headDim}@${side}`,
+      input: [batch, s.inChannels, side, side],
+    })
     side = strided(side, s.stride)
   }
   const last = c.stages[c.stages.length - 1].channels
@@ -99,9 +104,12 @@ export class LatencyTable {
     this.device = options.device ?? 'cpu'
     this.cacheFile = options.cacheFile
     for (const k of ['batch', 'repeats'] as const)
-      if (!Number.isInteger(this[k]) || this[k] < 1) throw new RangeError(`${fn}: ${k} must be a positive integer, got ${this[k]}`)
-    if (this.device !== 'cpu' && this.device !== 'cuda') throw new RangeError(`${fn}: device must be 'cpu' or 'cuda', got '${this.device}'`)
-    if (this.device === 'cuda' && !cuda.isAvailable()) throw new Error(`${fn}: device 'cuda' asked for, but CUDA is unavailable: ${cuda.unavailableReason()}`)
+      if (!Number.isInteger(this[k]) || this[k] < 1)
+        throw new RangeError(`${fn}: ${k} must be a positive integer, got ${this[k]}`)
+    if (this.device !== 'cpu' && this.device !== 'cuda')
+      throw new RangeError(`${fn}: device must be 'cpu' or 'cuda', got '${this.device}'`)
+    if (this.device === 'cuda' && !cuda.isAvailable())
+      throw new Error(`${fn}: device 'cuda' asked for, but CUDA is unavailable: ${cuda.unavailableReason()}`)
     this.entries = { ...(this.readCache().entries[kernelSet(this.device)] ?? {}) }
   }
 
@@ -111,9 +119,12 @@ export class LatencyTable {
     try {
       parsed = JSON.parse(fs.readFileSync(this.cacheFile, 'utf8')) as CacheFile
     } catch (e) {
-      throw new Error(`LatencyTable: the cache '${this.cacheFile}' is not valid JSON (${(e as Error).message}); delete it to re-time`)
+      throw new Error(
+        `LatencyTable: the cache '${this.cacheFile}' is not valid JSON (${(e as Error).message}); delete it to re-time`,
+      )
     }
-    if (parsed?.version !== 1 || typeof parsed.entries !== 'object') throw new Error(`LatencyTable: '${this.cacheFile}' is not a latency cache (version 1); delete it to re-time`)
+    if (parsed?.version !== 1 || typeof parsed.entries !== 'object')
+      throw new Error(`LatencyTable: '${this.cacheFile}' is not a latency cache (version 1); delete it to re-time`)
     return parsed
   }
 
@@ -152,7 +163,8 @@ export class LatencyTable {
 
   /** The latency of a candidate at imageSize: its layers' cached times, timing those not met before. */
   measure(config: MetaNetConfig, imageSize: number): CandidateLatency {
-    if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`LatencyTable.measure: imageSize must be a positive integer, got ${imageSize}`)
+    if (!Number.isInteger(imageSize) || imageSize < 1)
+      throw new RangeError(`LatencyTable.measure: imageSize must be a positive integer, got ${imageSize}`)
     const c = validateConfig(config)
     const layers = layerShapes(c, this.batch, imageSize)
     let model: MetaNet | null = null

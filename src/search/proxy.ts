@@ -77,8 +77,10 @@ const EVAL_BATCH = 100
 export function proxySettings(options: ProxyOptions = {}): ProxySettings {
   const o = checkTrainOptions('ProxyTask', { ...PROXY_DEFAULTS, ...options })
   for (const k of ['imageSize', 'trainSize', 'valSize'] as const)
-    if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`ProxyTask: ${k} must be a positive integer, got ${o[k]}`)
-  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new RangeError(`ProxyTask: seed must be a non-negative integer, got ${o.seed}`)
+    if (!Number.isInteger(o[k]) || o[k] < 1)
+      throw new RangeError(`ProxyTask: ${k} must be a positive integer, got ${o[k]}`)
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0)
+    throw new RangeError(`ProxyTask: seed must be a non-negative integer, got ${o.seed}`)
   return o
 }
 
@@ -91,7 +93,10 @@ export class ProxyTask {
   constructor(options: ProxyOptions = {}) {
     this.settings = proxySettings(options)
     const source = upstreamSource(this.settings.source)
-    if (source.task !== 'classification') throw new Error(`ProxyTask: source '${source.name}' is a ${source.task} source; the proxy needs a classification one`)
+    if (source.task !== 'classification')
+      throw new Error(
+        `ProxyTask: source '${source.name}' is a ${source.task} source; the proxy needs a classification one`,
+      )
     this.numClasses = source.numClasses
     this.labelSpace = source.labelSpace as string
   }
@@ -106,7 +111,10 @@ export class ProxyTask {
       const labels = new Int32Array(ds.length)
       for (let i = 0; i < ds.length; i++) {
         const s = await ds.get(i)
-        if (s.image.data.length !== per) throw new Error(`ProxyTask: image ${i} of '${source}' has ${s.image.data.length} values, expected 3 x ${imageSize} x ${imageSize}`)
+        if (s.image.data.length !== per)
+          throw new Error(
+            `ProxyTask: image ${i} of '${source}' has ${s.image.data.length} values, expected 3 x ${imageSize} x ${imageSize}`,
+          )
         pixels.set(s.image.data, i * per)
         labels[i] = s.labels![this.labelSpace]
       }
@@ -125,11 +133,17 @@ export class ProxyTask {
     const per = 3 * S * S
     const pixels = new Float32Array(rows.length * per)
     for (let k = 0; k < rows.length; k++) pixels.set(set.pixels.subarray(rows[k] * per, (rows[k] + 1) * per), k * per)
-    return { x: tensor(pixels, { shape: [rows.length, 3, S, S] }), y: tensor(Int32Array.from(rows, (r) => set.labels[r])) }
+    return {
+      x: tensor(pixels, { shape: [rows.length, 3, S, S] }),
+      y: tensor(Int32Array.from(rows, (r) => set.labels[r])),
+    }
   }
 
   /** A candidate trained from scratch on the train split for `steps` (default settings.steps). */
-  async train(config: MetaNetConfig, options: { steps?: number; seed?: number } = {}): Promise<{ model: MetaNet; losses: number[] }> {
+  async train(
+    config: MetaNetConfig,
+    options: { steps?: number; seed?: number } = {},
+  ): Promise<{ model: MetaNet; losses: number[] }> {
     const { train } = await this.load()
     const s = { ...this.settings, ...options }
     checkTrainOptions('ProxyTask.train', s)
@@ -162,7 +176,10 @@ export class ProxyTask {
   async evaluate(model: MetaNet): Promise<number> {
     const { train, val } = await this.load()
     recomputeBatchNormStats(model, (forward) => {
-      for (const rows of epochBatches(train.count, this.settings.batchSize, this.settings.seed, -1).slice(0, PRECISE_BN_BATCHES))
+      for (const rows of epochBatches(train.count, this.settings.batchSize, this.settings.seed, -1).slice(
+        0,
+        PRECISE_BN_BATCHES,
+      ))
         forward(() => void model.forward(this.batch(train, rows).x))
     })
     model.eval()
@@ -187,7 +204,12 @@ export class ProxyTask {
       const { model, losses } = await this.train(config)
       const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)))
       const score = await this.evaluate(model)
-      return { score, trainLoss: tail.reduce((a, b) => a + b, 0) / tail.length, diverged: false, seconds: (performance.now() - started) / 1000 }
+      return {
+        score,
+        trainLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+        diverged: false,
+        seconds: (performance.now() - started) / 1000,
+      }
     } catch (e) {
       if (!/the loss became/.test((e as Error).message)) throw e
       return { score: 0, trainLoss: null, diverged: true, seconds: (performance.now() - started) / 1000 }

@@ -17,8 +17,23 @@ import { analyticCost } from './cost'
 import { LatencyTable } from './latency'
 import { paretoFront } from './pareto'
 import { ProxyTask, proxySettings, type ProxyOptions, type ProxySettings } from './proxy'
-import { activeDecisions, cardinalities, checkSearchSpace, genomeKey, genomeToConfig, loadSearchSpace, type Genome, type SearchSpace } from './space'
-import { STRATEGY_NAMES, createStrategy, type EvolutionOptions, type ReinforceOptions, type StrategyName } from './strategies'
+import {
+  activeDecisions,
+  cardinalities,
+  checkSearchSpace,
+  genomeKey,
+  genomeToConfig,
+  loadSearchSpace,
+  type Genome,
+  type SearchSpace,
+} from './space'
+import {
+  STRATEGY_NAMES,
+  createStrategy,
+  type EvolutionOptions,
+  type ReinforceOptions,
+  type StrategyName,
+} from './strategies'
 
 export interface SearchOptions {
   /** The output folder (created; an existing search there is resumed). */
@@ -30,7 +45,9 @@ export interface SearchOptions {
   /** Default 'evolution'. */
   strategy?: StrategyName
   strategyOptions?: EvolutionOptions & ReinforceOptions
-  /** Most multiply-accumulates per image at the proxy's image size (FLOPs in this project's convention). Default: none. */
+  /**
+   * Most multiply-accumulates per image at the proxy's image size (FLOPs in this project's convention). Default: none.
+   */
   budgetFlops?: number
   /** Seeds the proposals. Default 0. */
   seed?: number
@@ -78,23 +95,44 @@ export interface SearchResult {
   ran: number
 }
 
-export const FILES = { settings: 'search.json', trials: 'trials.jsonl', pareto: 'pareto.json', chart: 'pareto.svg', best: 'best.json', latency: 'latency-cache.json' } as const
+export const FILES = {
+  settings: 'search.json',
+  trials: 'trials.jsonl',
+  pareto: 'pareto.json',
+  chart: 'pareto.svg',
+  best: 'best.json',
+  latency: 'latency-cache.json',
+} as const
 
 const writeText = (file: string, text: string): void => atomicWrite(file, (write) => write(Buffer.from(text)))
 
 function resolveSettings(o: SearchOptions): SearchSettings {
   const fn = 'search'
-  if (!Number.isInteger(o.trials) || o.trials < 1) throw new RangeError(`${fn}: trials must be a positive integer, got ${o.trials}`)
+  if (!Number.isInteger(o.trials) || o.trials < 1)
+    throw new RangeError(`${fn}: trials must be a positive integer, got ${o.trials}`)
   const strategy = o.strategy ?? 'evolution'
-  if (!STRATEGY_NAMES.includes(strategy)) throw new RangeError(`${fn}: strategy must be one of ${STRATEGY_NAMES.join(', ')}, got '${strategy}'`)
+  if (!STRATEGY_NAMES.includes(strategy))
+    throw new RangeError(`${fn}: strategy must be one of ${STRATEGY_NAMES.join(', ')}, got '${strategy}'`)
   createStrategy(strategy, o.strategyOptions) // checks the options
   const budget = o.budgetFlops ?? null
-  if (budget !== null && !(Number.isFinite(budget) && budget > 0)) throw new RangeError(`${fn}: budgetFlops must be a positive number, got ${budget}`)
+  if (budget !== null && !(Number.isFinite(budget) && budget > 0))
+    throw new RangeError(`${fn}: budgetFlops must be a positive number, got ${budget}`)
   const seed = o.seed ?? 0
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`${fn}: seed must be a non-negative integer, got ${seed}`)
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`${fn}: seed must be a non-negative integer, got ${seed}`)
   const space = typeof o.space === 'object' ? checkSearchSpace(o.space) : loadSearchSpace(o.space ?? 'tiny')
   const latency = { batch: o.latency?.batch ?? 1, repeats: o.latency?.repeats ?? 5, device: o.latency?.device ?? 'cpu' }
-  return { version: 1, space, strategy, strategyOptions: o.strategyOptions ?? {}, budgetFlops: budget, seed, proxy: proxySettings(o.proxy), latency, trials: o.trials }
+  return {
+    version: 1,
+    space,
+    strategy,
+    strategyOptions: o.strategyOptions ?? {},
+    budgetFlops: budget,
+    seed,
+    proxy: proxySettings(o.proxy),
+    latency,
+    trials: o.trials,
+  }
 }
 
 /** The settings of an earlier search in `out`, checked against these; null when there is none. */
@@ -110,7 +148,9 @@ function previousSettings(out: string, now: SearchSettings): SearchSettings | nu
   for (const k of Object.keys(now) as (keyof SearchSettings)[]) {
     if (k === 'trials') continue
     if (JSON.stringify(before[k]) !== JSON.stringify(now[k]))
-      throw new Error(`search: ${out} holds a search with another ${k} (${JSON.stringify(before[k])}, now ${JSON.stringify(now[k])}); use another --out or the same settings to resume`)
+      throw new Error(
+        `search: ${out} holds a search with another ${k} (${JSON.stringify(before[k])}, now ${JSON.stringify(now[k])}); use another --out or the same settings to resume`,
+      )
   }
   return before
 }
@@ -119,7 +159,10 @@ function previousSettings(out: string, now: SearchSettings): SearchSettings | nu
 export function readTrials(out: string): Trial[] {
   const file = path.join(out, FILES.trials)
   if (!fs.existsSync(file)) return []
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '')
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
   return lines.map((line, i) => {
     let t: Trial
     try {
@@ -138,7 +181,8 @@ export function proposeTrial(settings: SearchSettings, history: Trial[]): Genome
   const tried = new Set(history.map((t) => t.key))
   const numClasses = upstreamSource(settings.proxy.source).numClasses
   const withinBudget = (g: Genome): boolean =>
-    settings.budgetFlops === null || analyticCost(genomeToConfig(space, g, { numClasses }), settings.proxy.imageSize).macs <= settings.budgetFlops
+    settings.budgetFlops === null ||
+    analyticCost(genomeToConfig(space, g, { numClasses }), settings.proxy.imageSize).macs <= settings.budgetFlops
   return createStrategy(settings.strategy, settings.strategyOptions).propose({
     cardinalities: cardinalities(space),
     history: history.map((t) => ({ genome: t.genome, score: t.score })),
@@ -151,7 +195,8 @@ export function proposeTrial(settings: SearchSettings, history: Trial[]): Genome
 /** The best trial: highest score, then fewest FLOPs, then earliest. */
 export function bestTrial(trials: Trial[]): Trial | null {
   let best: Trial | null = null
-  for (const t of trials) if (!best || t.score > best.score || (t.score === best.score && t.flops < best.flops)) best = t
+  for (const t of trials)
+    if (!best || t.score > best.score || (t.score === best.score && t.flops < best.flops)) best = t
   return best
 }
 
@@ -160,21 +205,58 @@ function writeOutputs(out: string, settings: SearchSettings, trials: Trial[]): v
   const best = bestTrial(trials)
   const flopsPoints = trials.map((t) => ({ id: t.index, cost: t.flops, score: t.score }))
   const latencyPoints = trials.map((t) => ({ id: t.index, cost: t.latencyMs, score: t.score }))
-  const front = (points: typeof flopsPoints, cost: string) => paretoFront(points).map((p) => ({ trial: p.id, [cost]: p.cost, score: p.score }))
+  const front = (points: typeof flopsPoints, cost: string) =>
+    paretoFront(points).map((p) => ({ trial: p.id, [cost]: p.cost, score: p.score }))
   writeText(
     path.join(out, FILES.pareto),
-    JSON.stringify({ budgetFlops: settings.budgetFlops, trials: trials.length, flops: front(flopsPoints, 'flops'), latency: front(latencyPoints, 'latencyMs') }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        budgetFlops: settings.budgetFlops,
+        trials: trials.length,
+        flops: front(flopsPoints, 'flops'),
+        latency: front(latencyPoints, 'latencyMs'),
+      },
+      null,
+      2,
+    ) + '\n',
   )
   writeText(
     path.join(out, FILES.chart),
     paretoChart([
-      { title: 'score against FLOPs', xLabel: `MFLOPs (multiply-adds) at ${settings.proxy.imageSize} px`, points: flopsPoints.map((p) => ({ ...p, cost: p.cost / 1e6 })), highlight: best?.index },
-      { title: `score against latency (${settings.latency.device}, batch ${settings.latency.batch})`, xLabel: 'latency (ms)', points: latencyPoints, highlight: best?.index },
+      {
+        title: 'score against FLOPs',
+        xLabel: `MFLOPs (multiply-adds) at ${settings.proxy.imageSize} px`,
+        points: flopsPoints.map((p) => ({ ...p, cost: p.cost / 1e6 })),
+        highlight: best?.index,
+      },
+      {
+        title: `score against latency (${settings.latency.device}, batch ${settings.latency.batch})`,
+        xLabel: 'latency (ms)',
+        points: latencyPoints,
+        highlight: best?.index,
+      },
     ]),
   )
   if (best) {
     const { config, index, genome, score, params, flops, latencyMs } = best
-    writeText(path.join(out, FILES.best), JSON.stringify({ config, trial: index, genome, score, params, flops, latencyMs, imageSize: settings.proxy.imageSize, budgetFlops: settings.budgetFlops }, null, 2) + '\n')
+    writeText(
+      path.join(out, FILES.best),
+      JSON.stringify(
+        {
+          config,
+          trial: index,
+          genome,
+          score,
+          params,
+          flops,
+          latencyMs,
+          imageSize: settings.proxy.imageSize,
+          budgetFlops: settings.budgetFlops,
+        },
+        null,
+        2,
+      ) + '\n',
+    )
   }
 }
 
@@ -183,27 +265,38 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const log = options.log ?? ((line: string) => console.log(line))
   const settings = resolveSettings(options)
   const { out } = options
-  if (typeof out !== 'string' || out === '') throw new Error(`search: out must be a folder path, got ${JSON.stringify(out)}`)
+  if (typeof out !== 'string' || out === '')
+    throw new Error(`search: out must be a folder path, got ${JSON.stringify(out)}`)
   fs.mkdirSync(out, { recursive: true })
   const before = previousSettings(out, settings)
   const trials = readTrials(out)
-  if (trials.length > settings.trials) throw new Error(`search: ${out} already holds ${trials.length} trials, more than the ${settings.trials} asked for`)
-  if (!before || before.trials !== settings.trials) writeText(path.join(out, FILES.settings), JSON.stringify(settings, null, 2) + '\n')
+  if (trials.length > settings.trials)
+    throw new Error(`search: ${out} already holds ${trials.length} trials, more than the ${settings.trials} asked for`)
+  if (!before || before.trials !== settings.trials)
+    writeText(path.join(out, FILES.settings), JSON.stringify(settings, null, 2) + '\n')
   if (trials.length > 0) log(`search: resuming ${out} at trial ${trials.length} of ${settings.trials}`)
   const { space, proxy: p } = settings
   const proxy = new ProxyTask(p)
-  const latency = new LatencyTable({ ...settings.latency, cacheFile: options.latency?.cacheFile ?? path.join(out, FILES.latency) })
+  const latency = new LatencyTable({
+    ...settings.latency,
+    cacheFile: options.latency?.cacheFile ?? path.join(out, FILES.latency),
+  })
   const ran = settings.trials - trials.length
   if (ran > 0) {
     const loading = performance.now()
     await proxy.load()
-    log(`search: proxy data '${p.source}' (${p.trainSize} train, ${p.valSize} val, ${p.imageSize} px) ready in ${((performance.now() - loading) / 1000).toFixed(1)} s`)
+    log(
+      `search: proxy data '${p.source}' (${p.trainSize} train, ${p.valSize} val, ${p.imageSize} px) ready in ${((performance.now() - loading) / 1000).toFixed(1)} s`,
+    )
   }
   while (trials.length < settings.trials) {
     const index = trials.length
     const started = performance.now()
     const genome = proposeTrial(settings, trials)
-    const config = genomeToConfig(space, genome, { name: `${space.name}-${settings.strategy}-t${index}`, numClasses: proxy.numClasses })
+    const config = genomeToConfig(space, genome, {
+      name: `${space.name}-${settings.strategy}-t${index}`,
+      numClasses: proxy.numClasses,
+    })
     const cost = analyticCost(config, p.imageSize)
     const lat = latency.measure(config, p.imageSize)
     const result = await proxy.score(config)

@@ -62,12 +62,48 @@ export const SEARCH_SPACES: Record<string, SearchSpace> = {
     headDims: [8, 16],
     headWidths: [256, 512, 768],
     stages: [
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [1, 2], channels: [8, 16, 24], expansions: [1, 2, 4] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [1, 2, 3], channels: [16, 24, 32], expansions: [2, 4, 6] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [1, 2, 3], channels: [32, 48, 64], expansions: [2, 4, 6] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: ['sa', 'xca'], repeats: [1, 2, 3], channels: [48, 64, 96], expansions: [2, 3, 4] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: ['sa', 'xca'], repeats: [1, 2, 3], channels: [64, 96, 128], expansions: [2, 3, 4] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: ['sa', 'xca'], repeats: [1, 2, 3, 4], channels: [96, 128, 160], expansions: [2, 3, 4] },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [1, 2],
+        channels: [8, 16, 24],
+        expansions: [1, 2, 4],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [1, 2, 3],
+        channels: [16, 24, 32],
+        expansions: [2, 4, 6],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [1, 2, 3],
+        channels: [32, 48, 64],
+        expansions: [2, 4, 6],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: ['sa', 'xca'],
+        repeats: [1, 2, 3],
+        channels: [48, 64, 96],
+        expansions: [2, 3, 4],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: ['sa', 'xca'],
+        repeats: [1, 2, 3],
+        channels: [64, 96, 128],
+        expansions: [2, 3, 4],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: ['sa', 'xca'],
+        repeats: [1, 2, 3, 4],
+        channels: [96, 128, 160],
+        expansions: [2, 3, 4],
+      },
     ],
     fixed: { inChannels: 3, numClasses: 10, dropPathRate: 0, outStages: [1, 2, 4, 5], layerScaleInit: 1e-6 },
   },
@@ -79,12 +115,48 @@ export const SEARCH_SPACES: Record<string, SearchSpace> = {
     headDims: [24, 48],
     headWidths: [1024, 1280],
     stages: [
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [1, 2, 3], channels: [24, 32, 48], expansions: [1, 2, 4] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [2, 3, 4], channels: [48, 64, 96], expansions: [3, 4, 6] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [4, 6, 8], channels: [96, 128, 192], expansions: [4, 6] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: [], repeats: [4, 6, 8], channels: [144, 192, 240], expansions: [2, 3, 4] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: ['sa', 'xca'], repeats: [4, 6, 8], channels: [192, 240, 288], expansions: [2, 3, 4] },
-      { convBlocks: ['mbconv', 'fusedMbconv'], attentionBlocks: ['sa', 'xca'], repeats: [8, 12, 16], channels: [288, 384, 480], expansions: [3, 4, 5] },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [1, 2, 3],
+        channels: [24, 32, 48],
+        expansions: [1, 2, 4],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [2, 3, 4],
+        channels: [48, 64, 96],
+        expansions: [3, 4, 6],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [4, 6, 8],
+        channels: [96, 128, 192],
+        expansions: [4, 6],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: [],
+        repeats: [4, 6, 8],
+        channels: [144, 192, 240],
+        expansions: [2, 3, 4],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: ['sa', 'xca'],
+        repeats: [4, 6, 8],
+        channels: [192, 240, 288],
+        expansions: [2, 3, 4],
+      },
+      {
+        convBlocks: ['mbconv', 'fusedMbconv'],
+        attentionBlocks: ['sa', 'xca'],
+        repeats: [8, 12, 16],
+        channels: [288, 384, 480],
+        expansions: [3, 4, 5],
+      },
     ],
     fixed: { inChannels: 3, numClasses: 1000, dropPathRate: 0, outStages: [1, 2, 4, 5], layerScaleInit: 1e-6 },
   },
@@ -102,44 +174,73 @@ export function checkSearchSpace(space: SearchSpace): SearchSpace {
     throw new Error(`search space '${space?.name}': ${what}`)
   }
   const positiveInts = (field: string, v: unknown): void => {
-    if (!Array.isArray(v) || v.length === 0 || v.some((x) => !Number.isInteger(x) || x < 1)) bad(`${field} must be a non-empty list of positive integers, got ${JSON.stringify(v)}`)
-    if (new Set(v as number[]).size !== (v as number[]).length) bad(`${field} has repeated options: ${JSON.stringify(v)}`)
+    if (!Array.isArray(v) || v.length === 0 || v.some((x) => !Number.isInteger(x) || x < 1))
+      bad(`${field} must be a non-empty list of positive integers, got ${JSON.stringify(v)}`)
+    if (new Set(v as number[]).size !== (v as number[]).length)
+      bad(`${field} has repeated options: ${JSON.stringify(v)}`)
   }
-  if (!space || typeof space !== 'object' || !Array.isArray(space.stages) || space.stages.length === 0) bad('stages must be a non-empty list')
+  if (!space || typeof space !== 'object' || !Array.isArray(space.stages) || space.stages.length === 0)
+    bad('stages must be a non-empty list')
   const n = space.stages.length
-  if (!Array.isArray(space.strides) || space.strides.length !== n || space.strides.some((s) => !Number.isInteger(s) || s < 1))
+  if (
+    !Array.isArray(space.strides) ||
+    space.strides.length !== n ||
+    space.strides.some((s) => !Number.isInteger(s) || s < 1)
+  )
     bad(`strides must hold one positive integer per stage (${n}), got ${JSON.stringify(space.strides)}`)
   positiveInts('stemWidths', space.stemWidths)
   positiveInts('headDims', space.headDims)
   positiveInts('headWidths', space.headWidths)
-  if (!Array.isArray(space.attentionStarts) || space.attentionStarts.length === 0 || space.attentionStarts.some((s) => !Number.isInteger(s) || s < 0 || s > n))
-    bad(`attentionStarts must be a non-empty list of stage indices in [0, ${n}], got ${JSON.stringify(space.attentionStarts)}`)
-  if (new Set(space.attentionStarts).size !== space.attentionStarts.length) bad(`attentionStarts has repeated options: ${JSON.stringify(space.attentionStarts)}`)
+  if (
+    !Array.isArray(space.attentionStarts) ||
+    space.attentionStarts.length === 0 ||
+    space.attentionStarts.some((s) => !Number.isInteger(s) || s < 0 || s > n)
+  )
+    bad(
+      `attentionStarts must be a non-empty list of stage indices in [0, ${n}], got ${JSON.stringify(space.attentionStarts)}`,
+    )
+  if (new Set(space.attentionStarts).size !== space.attentionStarts.length)
+    bad(`attentionStarts has repeated options: ${JSON.stringify(space.attentionStarts)}`)
   space.stages.forEach((s, i) => {
     const at = `stage ${i}`
     positiveInts(`${at} repeats`, s.repeats)
     positiveInts(`${at} channels`, s.channels)
-    if (!Array.isArray(s.expansions) || s.expansions.length === 0 || s.expansions.some((e) => !(typeof e === 'number' && e > 0)))
+    if (
+      !Array.isArray(s.expansions) ||
+      s.expansions.length === 0 ||
+      s.expansions.some((e) => !(typeof e === 'number' && e > 0))
+    )
       bad(`${at} expansions must be a non-empty list of positive numbers, got ${JSON.stringify(s.expansions)}`)
     const blocks = (field: 'convBlocks' | 'attentionBlocks', allowed: readonly BlockType[], needed: boolean): void => {
       const v = s[field] as BlockType[]
-      if (!Array.isArray(v) || v.some((b) => !allowed.includes(b))) bad(`${at} ${field} must list blocks among ${allowed.join(', ')}, got ${JSON.stringify(v)}`)
-      if (needed && v.length === 0) bad(`${at} ${field} is empty but the stage may be ${field === 'convBlocks' ? 'a convolution' : 'an attention'} stage`)
+      if (!Array.isArray(v) || v.some((b) => !allowed.includes(b)))
+        bad(`${at} ${field} must list blocks among ${allowed.join(', ')}, got ${JSON.stringify(v)}`)
+      if (needed && v.length === 0)
+        bad(
+          `${at} ${field} is empty but the stage may be ${field === 'convBlocks' ? 'a convolution' : 'an attention'} stage`,
+        )
     }
     blocks('convBlocks', CONV_BLOCKS, mayBeConv(space, i))
     blocks('attentionBlocks', ATTENTION_BLOCKS, mayBeAttention(space, i))
     // A stage's first block sees the previous stage's width (the stem's for stage 0), the others its own.
     const inputs = i === 0 ? space.stemWidths : space.stages[i - 1].channels
     const narrowest = Math.min(...inputs, ...s.channels)
-    if (Math.floor(narrowest * Math.min(...s.expansions)) < 1) bad(`${at} expansion ${Math.min(...s.expansions)} leaves no hidden channel at width ${narrowest}`)
+    if (Math.floor(narrowest * Math.min(...s.expansions)) < 1)
+      bad(`${at} expansion ${Math.min(...s.expansions)} leaves no hidden channel at width ${narrowest}`)
     if (!mayBeAttention(space, i)) return
     for (const width of new Set([...inputs, ...s.channels]))
-      for (const d of space.headDims) if (width % d) bad(`${at} may be an attention stage, but head dim ${d} does not divide its width option ${width}`)
+      for (const d of space.headDims)
+        if (width % d)
+          bad(`${at} may be an attention stage, but head dim ${d} does not divide its width option ${width}`)
   })
-  if (!space.fixed || typeof space.fixed !== 'object') bad('fixed must give inChannels, numClasses, dropPathRate, outStages and layerScaleInit')
+  if (!space.fixed || typeof space.fixed !== 'object')
+    bad('fixed must give inChannels, numClasses, dropPathRate, outStages and layerScaleInit')
   // The fixed fields are checked the way every candidate is: by building one.
   try {
-    genomeToConfig(space, decisions(space).map(() => 0))
+    genomeToConfig(
+      space,
+      decisions(space).map(() => 0),
+    )
   } catch (e) {
     bad((e as Error).message)
   }
@@ -150,7 +251,10 @@ export function checkSearchSpace(space: SearchSpace): SearchSpace {
 export function loadSearchSpace(nameOrFile: string): SearchSpace {
   const named = SEARCH_SPACES[nameOrFile]
   if (named) return checkSearchSpace(named)
-  if (!nameOrFile.endsWith('.json')) throw new Error(`loadSearchSpace: unknown space '${nameOrFile}'; known: ${Object.keys(SEARCH_SPACES).join(', ')} (or a space .json file)`)
+  if (!nameOrFile.endsWith('.json'))
+    throw new Error(
+      `loadSearchSpace: unknown space '${nameOrFile}'; known: ${Object.keys(SEARCH_SPACES).join(', ')} (or a space .json file)`,
+    )
   let parsed: SearchSpace
   try {
     parsed = JSON.parse(fs.readFileSync(nameOrFile, 'utf8')) as SearchSpace
@@ -171,7 +275,11 @@ export function decisions(space: SearchSpace): Decision[] {
   space.stages.forEach((s, i) => {
     if (mayBeConv(space, i)) out.push({ name: `stage${i}.convBlock`, options: s.convBlocks })
     if (mayBeAttention(space, i)) out.push({ name: `stage${i}.attentionBlock`, options: s.attentionBlocks })
-    out.push({ name: `stage${i}.repeats`, options: s.repeats }, { name: `stage${i}.channels`, options: s.channels }, { name: `stage${i}.expansion`, options: s.expansions })
+    out.push(
+      { name: `stage${i}.repeats`, options: s.repeats },
+      { name: `stage${i}.channels`, options: s.channels },
+      { name: `stage${i}.expansion`, options: s.expansions },
+    )
   })
   return out
 }
@@ -181,7 +289,10 @@ export const cardinalities = (space: SearchSpace): number[] => decisions(space).
 
 function checkGenome(space: SearchSpace, genome: Genome, fn: string): Decision[] {
   const ds = decisions(space)
-  if (!Array.isArray(genome) || genome.length !== ds.length) throw new Error(`${fn}: a genome of space '${space.name}' has ${ds.length} genes, got ${Array.isArray(genome) ? genome.length : typeof genome}`)
+  if (!Array.isArray(genome) || genome.length !== ds.length)
+    throw new Error(
+      `${fn}: a genome of space '${space.name}' has ${ds.length} genes, got ${Array.isArray(genome) ? genome.length : typeof genome}`,
+    )
   genome.forEach((g, i) => {
     if (!Number.isInteger(g) || g < 0 || g >= ds[i].options.length)
       throw new Error(`${fn}: gene ${i} (${ds[i].name}) must be an integer in [0, ${ds[i].options.length}), got ${g}`)
@@ -217,7 +328,11 @@ export const genomeKey = (space: SearchSpace, genome: Genome): string => canonic
  * The network a genome picks (a function of the canonical genome: inactive genes change nothing);
  * `overrides` (name, numClasses, ...) are applied before validation.
  */
-export function genomeToConfig(space: SearchSpace, genome: Genome, overrides: Partial<MetaNetConfig> = {}): MetaNetConfig {
+export function genomeToConfig(
+  space: SearchSpace,
+  genome: Genome,
+  overrides: Partial<MetaNetConfig> = {},
+): MetaNetConfig {
   const ds = checkGenome(space, genome, 'genomeToConfig')
   const canonical = canonicalGenome(space, genome)
   const pick = (name: string): number | string => {
@@ -252,7 +367,10 @@ export function genomeToConfig(space: SearchSpace, genome: Genome, overrides: Pa
 export function configToGenome(space: SearchSpace, config: MetaNetConfig): Genome {
   const fn = 'configToGenome'
   const c = validateConfig(config)
-  if (c.stages.length !== space.stages.length) throw new Error(`${fn}: '${c.name}' has ${c.stages.length} stages, space '${space.name}' has ${space.stages.length}`)
+  if (c.stages.length !== space.stages.length)
+    throw new Error(
+      `${fn}: '${c.name}' has ${c.stages.length} stages, space '${space.name}' has ${space.stages.length}`,
+    )
   const firstAttention = c.stages.findIndex((s) => !CONV_BLOCKS.includes(s.block))
   const start = firstAttention < 0 ? c.stages.length : firstAttention
   const attention = c.stages.filter((s) => ATTENTION_BLOCKS.includes(s.block))
@@ -263,9 +381,16 @@ export function configToGenome(space: SearchSpace, config: MetaNetConfig): Genom
     headWidth: c.headWidth,
   }
   c.stages.forEach((s, i) => {
-    if (s.stride !== space.strides[i]) throw new Error(`${fn}: '${c.name}' stage ${i} has stride ${s.stride}; space '${space.name}' fixes ${space.strides[i]}`)
-    if (i >= start && !ATTENTION_BLOCKS.includes(s.block)) throw new Error(`${fn}: '${c.name}' stage ${i} is '${s.block}' after attention started at stage ${start}`)
-    if (i >= start && s.headDim !== values.headDim) throw new Error(`${fn}: '${c.name}' stage ${i} has head dim ${s.headDim}; the space shares one head dim (${values.headDim})`)
+    if (s.stride !== space.strides[i])
+      throw new Error(
+        `${fn}: '${c.name}' stage ${i} has stride ${s.stride}; space '${space.name}' fixes ${space.strides[i]}`,
+      )
+    if (i >= start && !ATTENTION_BLOCKS.includes(s.block))
+      throw new Error(`${fn}: '${c.name}' stage ${i} is '${s.block}' after attention started at stage ${start}`)
+    if (i >= start && s.headDim !== values.headDim)
+      throw new Error(
+        `${fn}: '${c.name}' stage ${i} has head dim ${s.headDim}; the space shares one head dim (${values.headDim})`,
+      )
     values[i >= start ? `stage${i}.attentionBlock` : `stage${i}.convBlock`] = s.block
     values[`stage${i}.repeats`] = s.repeats
     values[`stage${i}.channels`] = s.channels
@@ -274,7 +399,10 @@ export function configToGenome(space: SearchSpace, config: MetaNetConfig): Genom
   const genome = decisions(space).map((d) => {
     if (!(d.name in values)) return 0
     const g = d.options.indexOf(values[d.name])
-    if (g < 0) throw new Error(`${fn}: '${c.name}' has ${d.name} = ${values[d.name]}, not an option of space '${space.name}' (${d.options.join(', ')})`)
+    if (g < 0)
+      throw new Error(
+        `${fn}: '${c.name}' has ${d.name} = ${values[d.name]}, not an option of space '${space.name}' (${d.options.join(', ')})`,
+      )
     return g
   })
   return canonicalGenome(space, genome)

@@ -107,13 +107,15 @@ export const ones = (shape: number[], opts: TensorOptions = {}): Tensor => full(
 const likeOpts = (t: Tensor, opts: TensorOptions): TensorOptions => ({ dtype: t.dtype, device: t.device, ...opts })
 export const zerosLike = (t: Tensor, opts: TensorOptions = {}): Tensor => full(t.shape, 0, likeOpts(t, opts))
 export const onesLike = (t: Tensor, opts: TensorOptions = {}): Tensor => full(t.shape, 1, likeOpts(t, opts))
-export const fullLike = (t: Tensor, value: number, opts: TensorOptions = {}): Tensor => full(t.shape, value, likeOpts(t, opts))
+export const fullLike = (t: Tensor, value: number, opts: TensorOptions = {}): Tensor =>
+  full(t.shape, value, likeOpts(t, opts))
 export const emptyLike = (t: Tensor, opts: TensorOptions = {}): Tensor => empty(t.shape, likeOpts(t, opts))
 
 /** Values from start (inclusive) to end (exclusive) by step; arange(n) is 0..n-1. */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start]
-  if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a non-zero finite number, got ${step}`)
+  if (step === 0 || !Number.isFinite(step))
+    throw new Error(`arange: step must be a non-zero finite number, got ${step}`)
   const n = Math.max(0, Math.ceil((end - start) / step))
   const allInt = [start, end, step].every(Number.isInteger)
   const dtype = opts.dtype ?? (allInt ? 'int32' : 'float32')
@@ -124,7 +126,8 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
 
 /** `steps` evenly spaced values from start to end, both included. */
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`)
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`)
   const dtype = opts.dtype ?? 'float32'
   const arr = newTypedArray(dtype, steps)
   for (let i = 0; i < steps; i++) arr[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1)
@@ -166,8 +169,10 @@ export function randint(low: number, high: number, shape: number[], opts: Random
   return randomTensor('randint', shape, { dtype: 'int32', ...opts }, (g) => g.integer(low, high))
 }
 
-export const randLike = (t: Tensor, opts: RandomOptions = {}): Tensor => rand(t.shape, { dtype: t.dtype, device: t.device, ...opts })
-export const randnLike = (t: Tensor, opts: RandomOptions = {}): Tensor => randn(t.shape, { dtype: t.dtype, device: t.device, ...opts })
+export const randLike = (t: Tensor, opts: RandomOptions = {}): Tensor =>
+  rand(t.shape, { dtype: t.dtype, device: t.device, ...opts })
+export const randnLike = (t: Tensor, opts: RandomOptions = {}): Tensor =>
+  randn(t.shape, { dtype: t.dtype, device: t.device, ...opts })
 
 /** A random permutation of 0..n-1 (int32). */
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {

@@ -42,6 +42,7 @@ export function promoteWithScalar(t: DType, value: number): DType {
 }
 
 export function checkDType(op: string, dtype: unknown): DType {
-  if (dtype === 'float32' || dtype === 'float64' || dtype === 'int32' || dtype === 'uint8' || dtype === 'bool') return dtype
+  if (dtype === 'float32' || dtype === 'float64' || dtype === 'int32' || dtype === 'uint8' || dtype === 'bool')
+    return dtype
   throw new Error(`${op}: unknown dtype ${JSON.stringify(dtype)} (expected float32, float64, int32, uint8 or bool)`)
 }

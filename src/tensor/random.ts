@@ -71,7 +71,8 @@ export class Generator {
   }
 
   setState(state: number[]): void {
-    if (!Array.isArray(state) || state.length !== 5) throw new Error('Generator.setState: expected the array getState() returned')
+    if (!Array.isArray(state) || state.length !== 5)
+      throw new Error('Generator.setState: expected the array getState() returned')
     for (let i = 0; i < 4; i++) this.s[i] = state[i] >>> 0
     this.spare = Number.isNaN(state[4]) ? null : state[4]
   }

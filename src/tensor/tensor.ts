@@ -87,7 +87,8 @@ export class Tensor {
   }
 
   checkAlive(op: string): void {
-    if (this.disposedFlag || this.storage.disposed) throw new Error(`${op}: the tensor of shape ${shapeStr(this.shape)} was disposed`)
+    if (this.disposedFlag || this.storage.disposed)
+      throw new Error(`${op}: the tensor of shape ${shapeStr(this.shape)} was disposed`)
   }
 
   /**
@@ -133,7 +134,8 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.numel !== 1) throw new Error(`item: only one-element tensors can be converted to a number, got shape ${shapeStr(this.shape)}`)
+    if (this.numel !== 1)
+      throw new Error(`item: only one-element tensors can be converted to a number, got shape ${shapeStr(this.shape)}`)
     return this.data()[0]
   }
 

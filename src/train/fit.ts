@@ -111,10 +111,17 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
     say(`no checkpoint at ${opts.checkpoint!.path} yet: starting from step 0`)
   } else if (main) {
     const moved = moveAside([opts.checkpoint?.path, jsonl].filter((f): f is string => f !== undefined))
-    if (moved.length) say(`moved the earlier run's files aside: ${moved.map(([from, to]) => `${from} -> ${to}`).join(', ')}`)
+    if (moved.length)
+      say(`moved the earlier run's files aside: ${moved.map(([from, to]) => `${from} -> ${to}`).join(', ')}`)
   }
   if (opts.resume && jsonl && main) truncateLog(jsonl, step)
-  const progress = opts.log?.quiet || !main ? null : new Progress({ total: opts.maxSteps, every: opts.log?.every, jsonlPath: opts.log?.jsonlPath, stream: opts.log?.stream }, step)
+  const progress =
+    opts.log?.quiet || !main
+      ? null
+      : new Progress(
+          { total: opts.maxSteps, every: opts.log?.every, jsonlPath: opts.log?.jsonlPath, stream: opts.log?.stream },
+          step,
+        )
   const losses: number[] = []
   let savedAt = step
   let last = pos

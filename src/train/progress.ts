@@ -39,11 +39,15 @@ export class Progress {
   update(step: number, values: Record<string, number | string>): void {
     const elapsed = (Date.now() - this.started) / 1000
     const rate = (step - this.startStep) / Math.max(elapsed, 1e-9)
-    if (this.opts.jsonlPath) appendLine('fit (log.jsonlPath)', this.opts.jsonlPath, JSON.stringify({ step, time: elapsed, ...values }) + '\n')
+    if (this.opts.jsonlPath)
+      appendLine('fit (log.jsonlPath)', this.opts.jsonlPath, JSON.stringify({ step, time: elapsed, ...values }) + '\n')
     const total = this.opts.total
     const eta = total ? (total - step) / rate : NaN
     const shown = Object.entries(values)
-      .map(([k, v]) => `${k} ${typeof v !== 'number' || Number.isInteger(v) ? v : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4)}`)
+      .map(
+        ([k, v]) =>
+          `${k} ${typeof v !== 'number' || Number.isInteger(v) ? v : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4)}`,
+      )
       .join('  ')
     const line = `step ${step}${total ? `/${total}` : ''}  ${shown}  ${rate.toFixed(2)} it/s${total ? `  ETA ${formatDuration(eta)}` : ''}`
     if (this.tty) {

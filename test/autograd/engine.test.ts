@@ -10,7 +10,13 @@ t.test('gradients accumulate on leaves and reduce over broadcasting', async (t) 
   x.mul(3).sum().backward()
   t.same(x.grad!.toArray(), [5, 7, 9], 'second backward accumulates')
   const b = iv.tensor([[1], [2]], { requiresGrad: true })
-  iv.tensor([[1, 2, 3], [4, 5, 6]]).add(b).sum().backward()
+  iv.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ])
+    .add(b)
+    .sum()
+    .backward()
   t.same(b.grad!.toArray(), [[3], [3]], 'broadcast gradient summed back to [2, 1]')
 })
 
@@ -57,7 +63,13 @@ t.test('noGrad, detach and requiresGrad_', async (t) => {
 })
 
 t.test('gradcheck catches a wrong backward', async (t) => {
-  const wrongSquare = (x: iv.Tensor) => record('wrong', iv.noGrad(() => x.mul(x)), [x], (g) => [g.mul(x)]) // should be 2x
+  const wrongSquare = (x: iv.Tensor) =>
+    record(
+      'wrong',
+      iv.noGrad(() => x.mul(x)),
+      [x],
+      (g) => [g.mul(x)],
+    ) // should be 2x
   const x = iv.randn([4], { dtype: 'float64' }).requiresGrad_()
   t.throws(() => iv.gradcheck(wrongSquare, [x]), /gradcheck: input 0 .* analytical .* vs numerical/)
   t.throws(() => iv.gradcheck((a) => a.mul(2), [iv.randn([2]).requiresGrad_()]), /use float64 inputs/)

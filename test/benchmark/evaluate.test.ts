@@ -39,17 +39,33 @@ t.test('a stopped run continues where it stopped, and a finished one does nothin
   const task = miniTask('world-sketch-shape', { train: 20, test: 6 })
   const out = path.join(tmp, 'resume')
   let loads = 0
-  const model = { id: 'mn-t-scratch', label: 'mn-t', load: (): Backbone => (loads++, createModel('mn-t', { imageSize: 32 })) }
+  const model = {
+    id: 'mn-t-scratch',
+    label: 'mn-t',
+    load: (): Backbone => (loads++, createModel('mn-t', { imageSize: 32 })),
+  }
   const options = { models: [model], tasks: [task], percents: [50], seeds: [0, 1], out, linear: { iterations: 20 } }
   const stop = new Error('stopped after one row')
-  await t.rejects(runBenchmark({ ...options, onRow: () => { throw stop } }), stop)
+  await t.rejects(
+    runBenchmark({
+      ...options,
+      onRow: () => {
+        throw stop
+      },
+    }),
+    stop,
+  )
   const partial = readResults(path.join(out, 'results.json'))
   t.equal(partial.rows.length, 1, 'the first row was saved before the stop')
   t.equal(partial.finishedAt, null)
 
   const added: ResultRow[] = []
   const results = await runBenchmark({ ...options, onRow: (r) => added.push(r) })
-  t.same(added.map((r) => r.seed), [1], 'only the missing row ran')
+  t.same(
+    added.map((r) => r.seed),
+    [1],
+    'only the missing row ran',
+  )
   t.same(results.rows[0], partial.rows[0], 'the saved row is kept as it was')
   t.same(readResults(path.join(out, 'results.json')).rows, results.rows)
   t.ok(results.finishedAt, 'finished')
@@ -69,7 +85,16 @@ t.test('evaluate scores a zoo model end to end and merges into an existing resul
   const task = getTask(name)
   const out = path.join(tmp, 'cli')
   fs.mkdirSync(out)
-  const other: ResultRow = { method: 'other', task: name, percent: 10, protocol: 'linear', seed: 0, value: 0.5, extra: {}, seconds: 1 }
+  const other: ResultRow = {
+    method: 'other',
+    task: name,
+    percent: 10,
+    protocol: 'linear',
+    seed: 0,
+    value: 0.5,
+    extra: {},
+    seconds: 1,
+  }
   const existing: RunResults = {
     name: 'earlier',
     version: packageVersion(),
@@ -94,7 +119,10 @@ t.test('evaluate scores a zoo model end to end and merges into an existing resul
   t.match(row, { method: 'mn-t', task: name, percent: 10, protocol: 'linear', seed: 0 })
   t.ok(row.value > 0 && row.value <= 1, `${task.metric} ${row.value}`)
   t.ok(row.extra.lr > 0 && row.extra.trainImages > 0, 'the chosen hyper-parameters are in extra')
-  t.same(results.methods.map((m) => m.id), ['other', 'mn-t'])
+  t.same(
+    results.methods.map((m) => m.id),
+    ['other', 'mn-t'],
+  )
   t.equal(results.preset, 'cpu-quick', 'the folder keeps its preset')
   t.equal(results.startedAt, existing.startedAt)
   t.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /mn-t/)
@@ -114,23 +142,45 @@ t.test('stage folders and stage files load as backbones', async (t) => {
   const backbone = createModel('mn-t', { imageSize: 32 })
   const dir = path.join(tmp, 'stage')
   const card: StageCard = {
-    name: 'up-test', kind: 'amateur', version: packageVersion(), backbone: 'mn-t', imageSize: 32, sources: [], steps: 1,
-    batchSize: 1, seconds: 0, finalLosses: {}, parents: [], config: {}, createdAt: new Date().toISOString(),
+    name: 'up-test',
+    kind: 'amateur',
+    version: packageVersion(),
+    backbone: 'mn-t',
+    imageSize: 32,
+    sources: [],
+    steps: 1,
+    batchSize: 1,
+    seconds: 0,
+    finalLosses: {},
+    parents: [],
+    config: {},
+    createdAt: new Date().toISOString(),
   }
   saveStage(dir, new Stage(backbone), card)
   const fingerprint = backboneFingerprint(backbone)
   const fromDir = resolveModel(dir, undefined, 32)
   t.equal(fromDir.id, 'up-test')
   t.equal(backboneFingerprint(await fromDir.load()), fingerprint, 'the folder gives the stage backbone')
-  t.equal(resolveModel(path.join(dir, 'model.safetensors'), undefined, 32).id, 'up-test', 'its model file with a card beside is the stage')
+  t.equal(
+    resolveModel(path.join(dir, 'model.safetensors'), undefined, 32).id,
+    'up-test',
+    'its model file with a card beside is the stage',
+  )
   const loose = path.join(tmp, 'loose.safetensors')
   fs.copyFileSync(path.join(dir, 'model.safetensors'), loose)
   const fromFile = resolveModel(loose, undefined, 32)
   t.equal(fromFile.id, 'loose')
-  t.equal(backboneFingerprint(await fromFile.load()), fingerprint, "a loose stage file: architecture from its metadata, 'backbone.' keys")
+  t.equal(
+    backboneFingerprint(await fromFile.load()),
+    fingerprint,
+    "a loose stage file: architecture from its metadata, 'backbone.' keys",
+  )
   const bare = path.join(tmp, 'bare.safetensors')
   saveFile(bare, backbone.stateDict())
-  t.throws(() => resolveModel(bare, undefined, 32), /does not say which architecture it holds .* --model <zoo name> --weights/)
+  t.throws(
+    () => resolveModel(bare, undefined, 32),
+    /does not say which architecture it holds .* --model <zoo name> --weights/,
+  )
   t.throws(() => resolveModel(dir, bare, 32), /--weights goes with a zoo --model name/)
   t.throws(() => resolveModel(path.join(tmp, 'no-stage'), undefined, 32), /is not a zoo model/)
   const empty = path.join(tmp, 'empty-dir')
@@ -149,10 +199,13 @@ t.test('a torchvision-named ResNet state dict loads on the backbone keys', async
   t.equal(loaded, Object.keys(own).length, 'every backbone tensor came from the file')
   t.same(missing, [])
   t.same(unused.sort(), ['fc.bias', 'fc.weight'], 'the classifier is left out')
-  t.same(own['conv1.weight'].shape, [64, 3, 7, 7], 'the stem the weights fit (the standard one) is used, whatever the task size')
+  t.same(
+    own['conv1.weight'].shape,
+    [64, 3, 7, 7],
+    'the stem the weights fit (the standard one) is used, whatever the task size',
+  )
   t.same(own['layer4.1.bn2.running_var'].data(), state['layer4.1.bn2.running_var'].data(), 'values loaded')
   t.same(own['conv1.weight'].data(), state['conv1.weight'].data())
-
 })
 
 t.test('weights with a prefix load; unrelated or misshapen weights are refused', async (t) => {
@@ -164,10 +217,16 @@ t.test('weights with a prefix load; unrelated or misshapen weights are refused',
   t.same(backbone.stateDict()['stem.0.weight'].data(), state['stem.0.weight'].data())
   const unrelated = path.join(tmp, 'unrelated.safetensors')
   saveFile(unrelated, { 'encoder.proj.weight': state['stem.0.weight'] })
-  t.throws(() => loadBackboneWeights('mn-t', unrelated, 32), /no tensor of '.*unrelated.safetensors' matches a mn-t backbone/)
+  t.throws(
+    () => loadBackboneWeights('mn-t', unrelated, 32),
+    /no tensor of '.*unrelated.safetensors' matches a mn-t backbone/,
+  )
   const wrong = path.join(tmp, 'wrong.safetensors')
   saveFile(wrong, { 'stem.0.weight': noGrad(() => state['stem.0.weight'].narrow(0, 0, 5).contiguous()) })
-  t.throws(() => loadBackboneWeights('mn-t', wrong, 32), /does not fit a mn-t backbone: .*shape mismatch.*stem.0.weight: file \[5, /)
+  t.throws(
+    () => loadBackboneWeights('mn-t', wrong, 32),
+    /does not fit a mn-t backbone: .*shape mismatch.*stem.0.weight: file \[5, /,
+  )
 })
 
 t.test('bad input: one clear line and exit code 2', async (t) => {
@@ -175,7 +234,10 @@ t.test('bad input: one clear line and exit code 2', async (t) => {
   const corrupt = path.join(tmp, 'corrupt.safetensors')
   fs.writeFileSync(corrupt, 'not safetensors')
   const cases: [string[], RegExp][] = [
-    [['--model', 'mn-t', '--tasks', 'world-nope', '--out', out], /--tasks: getTask: no task 'world-nope'; known: .*world-sketch-shape/],
+    [
+      ['--model', 'mn-t', '--tasks', 'world-nope', '--out', out],
+      /--tasks: getTask: no task 'world-nope'; known: .*world-sketch-shape/,
+    ],
     [['--model', 'mn-t', '--percent', '0', '--out', out], /--percent: '0' is not a percent in \(0, 100\]/],
     [['--model', 'mn-t', '--percent', '10,abc', '--out', out], /--percent: 'abc' is not a percent/],
     [['--model', 'mn-t', '--percent', '10,', '--out', out], /--percent must be a comma-separated list/],
@@ -186,7 +248,10 @@ t.test('bad input: one clear line and exit code 2', async (t) => {
     [['--out', out], /--model is required/],
     [['--model', 'mn-zz', '--out', out], /--model: 'mn-zz' is not a zoo model \(.*mn-t/],
     [['--model', path.join(tmp, 'missing.safetensors'), '--out', out], /--model: no such file '.*missing.safetensors'/],
-    [['--model', 'resnet18', '--weights', path.join(tmp, 'missing.safetensors'), '--out', out], /--weights: no such file/],
+    [
+      ['--model', 'resnet18', '--weights', path.join(tmp, 'missing.safetensors'), '--out', out],
+      /--weights: no such file/,
+    ],
     [['--model', 'resnet18', '--weights', corrupt, '--out', out], /--weights: safetensors: .*corrupt.safetensors: /],
     [['--model', corrupt, '--out', out], /--model: safetensors: .*corrupt.safetensors: /],
     [['--model', 'mn-t', '--bogus', '--out', out], /Unknown option '--bogus'/],

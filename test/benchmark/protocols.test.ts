@@ -34,7 +34,12 @@ import { miniTask, type TestGuard } from './mini-task'
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-protocols-'))
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
-const ctx = (extra: Partial<{ percent: number; seed: number; cache: FeatureCache }> = {}) => ({ method: 'test', percent: 50, seed: 0, ...extra })
+const ctx = (extra: Partial<{ percent: number; seed: number; cache: FeatureCache }> = {}) => ({
+  method: 'test',
+  percent: 50,
+  seed: 0,
+  ...extra,
+})
 const withoutSeconds = <R extends { seconds: number }>(r: R) => ({ ...r, seconds: 0 })
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length
 
@@ -60,7 +65,11 @@ t.test('features are computed once per (weights, task, split, kind) and come bac
   const again = await cache.get(backbone, task, 'train', 'pooled', [7, 3])
   t.equal(forwards.images, 3, 'rows already computed need no forward')
   const D = backbone.pooledDim
-  t.same(again.levels[0], Float32Array.from([...some.levels[0].subarray(2 * D, 3 * D), ...some.levels[0].subarray(0, D)]), 'same rows, asked-for order')
+  t.same(
+    again.levels[0],
+    Float32Array.from([...some.levels[0].subarray(2 * D, 3 * D), ...some.levels[0].subarray(0, D)]),
+    'same rows, asked-for order',
+  )
   const all = await cache.get(backbone, task, 'train', 'pooled')
   t.equal(forwards.images, 12, 'the whole split adds only the 9 missing rows')
   t.equal(cache.stats.forwardImages, 12)
@@ -106,7 +115,10 @@ t.test('dense targets survive the disk cache exactly', async (t) => {
     const task = miniTask(name, { train: 4, test: 2 })
     const dir = path.join(tmp, `dense-${name}`)
     const computed = await new FeatureCache({ dir }).get(backbone, task, 'train', 'maps', [2, 0])
-    t.same(computed.shapes, backbone.featureChannels.map((c, l) => [c, 64 / backbone.featureStrides[l], 64 / backbone.featureStrides[l]]))
+    t.same(
+      computed.shapes,
+      backbone.featureChannels.map((c, l) => [c, 64 / backbone.featureStrides[l], 64 / backbone.featureStrides[l]]),
+    )
     const cache = new FeatureCache({ dir })
     const read = await cache.get(backbone, task, 'train', 'maps', [2, 0])
     t.equal(cache.stats.forwardImages, 0, `${name}: read back`)
@@ -121,7 +133,11 @@ t.test('dense targets survive the disk cache exactly', async (t) => {
 t.test('hold-out split: stratified, disjoint, complete', async (t) => {
   const labels = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2])
   const { fit, heldOut } = holdOutSplit(labels, 0.2, 3)
-  t.same([...fit, ...heldOut].sort((a, b) => a - b), [...labels.keys()], 'every row once')
+  t.same(
+    [...fit, ...heldOut].sort((a, b) => a - b),
+    [...labels.keys()],
+    'every row once',
+  )
   t.same(Array.from(heldOut, (i) => labels[i]).sort(), [0, 0, 1], 'floor(20%) per class: 2 of 10, 1 of 5, 0 of 2')
   t.same(holdOutSplit(labels, 0.2, 3), { fit, heldOut }, 'seeded')
 })
@@ -151,7 +167,10 @@ t.test('the linear probe: ~100% on separable features, chance on random labels',
 
   const noise = draw(160, true)
   const noiseTest = draw(400, true)
-  const chance = accuracy(predictLinear((await selectLinearClassifier(noise.x, noise.y, D, C, options)).classifier, noiseTest.x), noiseTest.y)
+  const chance = accuracy(
+    predictLinear((await selectLinearClassifier(noise.x, noise.y, D, C, options)).classifier, noiseTest.x),
+    noiseTest.y,
+  )
   t.ok(chance < 1 / C + 0.1, `random labels: test accuracy ${chance} near chance ${1 / C}`)
 })
 
@@ -160,7 +179,11 @@ t.test('no protocol reads the test split before its final scoring', async (t) =>
   const guard: TestGuard = { allowTest: false, testCalls: 0 }
   const cls = miniTask('world-sketch-shape', { train: 20, test: 6 }, guard)
   const seg = miniTask('world-segmentation', { train: 8, test: 4 }, guard)
-  await t.rejects(new FeatureCache().get(backbone, cls, 'test', 'pooled'), /read before the final scoring/, 'the guard works')
+  await t.rejects(
+    new FeatureCache().get(backbone, cls, 'test', 'pooled'),
+    /read before the final scoring/,
+    'the guard works',
+  )
   guard.testCalls = 0
   const c = ctx()
   const linear = await trainLinearProbe(backbone, cls, c, { iterations: 20 })
@@ -168,11 +191,19 @@ t.test('no protocol reads the test split before its final scoring', async (t) =>
   const tuned = await trainFinetune(backbone, cls, c, { steps: 2, batchSize: 8 })
   t.equal(guard.testCalls, 0, 'training and selection never asked for the test split')
   guard.allowTest = true
-  const rows = [await scoreLinearProbe(linear, backbone, cls, c), await scoreDenseProbe(dense, backbone, seg, c), await scoreFinetune(tuned, cls, c)]
+  const rows = [
+    await scoreLinearProbe(linear, backbone, cls, c),
+    await scoreDenseProbe(dense, backbone, seg, c),
+    await scoreFinetune(tuned, cls, c),
+  ]
   tuned.restore()
   t.ok(guard.testCalls > 0, 'scoring did read it')
-  t.same(rows.map((r) => r.protocol), ['linear', 'linear', 'finetune'])
-  for (const r of rows) t.ok(Number.isFinite(r.value) && r.value >= 0 && r.value <= 1, `${r.task} ${r.protocol}: ${r.value}`)
+  t.same(
+    rows.map((r) => r.protocol),
+    ['linear', 'linear', 'finetune'],
+  )
+  for (const r of rows)
+    t.ok(Number.isFinite(r.value) && r.value >= 0 && r.value <= 1, `${r.task} ${r.protocol}: ${r.value}`)
 })
 
 t.test('a run repeats exactly for a seed and leaves the default generator alone', async (t) => {
@@ -198,7 +229,10 @@ t.test('a run repeats exactly for a seed and leaves the default generator alone'
 t.test('dense heads lower their loss on frozen features', async (t) => {
   const backbone = createModel('mn-t', { imageSize: 64 })
   const cache = new FeatureCache()
-  for (const [name, steps] of [['world-detection', 25], ['world-depth', 15]] as const) {
+  for (const [name, steps] of [
+    ['world-detection', 25],
+    ['world-depth', 15],
+  ] as const) {
     const task = miniTask(name, { train: 16, test: 4 })
     const probe = await trainDenseProbe(backbone, task, ctx({ percent: 100, cache }), { steps, batchSize: 8, lr: 3e-3 })
     const [first, last] = [mean(probe.losses.slice(0, 5)), mean(probe.losses.slice(-5))]
@@ -217,7 +251,12 @@ t.test('fine-tuning: BatchNorm statistics recomputed, backbone put back', async 
   const tuned = await trainFinetune(backbone, task, ctx({ percent: 100 }), { steps: 2, batchSize: 16 })
   t.not(backboneFingerprint(backbone), before, 'the backbone was trained')
   // One batch holds the whole subset, so precise BN makes eval mode use exactly its statistics.
-  const { images } = await readImages(task, task.train(), 'train', Int32Array.from({ length: 16 }, (_, i) => i))
+  const { images } = await readImages(
+    task,
+    task.train(),
+    'train',
+    Int32Array.from({ length: 16 }, (_, i) => i),
+  )
   const x = tensor(images, { shape: [16, 3, 32, 32] })
   backbone.eval()
   const evalMaps = noGrad(() => backbone.forwardFeatures(x).map((f) => f.data()))
@@ -227,7 +266,10 @@ t.test('fine-tuning: BatchNorm statistics recomputed, backbone put back', async 
     let diff = 0
     let norm = 0
     e.forEach((v, i) => ((diff += (v - trainMaps[l][i]) ** 2), (norm += trainMaps[l][i] ** 2)))
-    t.ok(Math.sqrt(diff / norm) < 2e-3, `level ${l}: eval-mode maps match train-mode maps (relative ${Math.sqrt(diff / norm).toExponential(2)})`)
+    t.ok(
+      Math.sqrt(diff / norm) < 2e-3,
+      `level ${l}: eval-mode maps match train-mode maps (relative ${Math.sqrt(diff / norm).toExponential(2)})`,
+    )
   })
   tuned.restore()
   t.equal(backboneFingerprint(backbone), before, 'restore() puts every weight and buffer back')
@@ -240,18 +282,42 @@ t.test('bad input gets a clear error', async (t) => {
   const backbone = createModel('mn-t', { imageSize: 32 })
   const cls = miniTask('world-sketch-shape', { train: 8, test: 4 })
   const seg = miniTask('world-segmentation', { train: 8, test: 4 })
-  await t.rejects(trainLinearProbe(backbone, seg, ctx()), /trainLinearProbe: task 'world-segmentation' is a segmentation task/)
-  await t.rejects(trainDenseProbe(backbone, cls, ctx()), /trainDenseProbe: task 'world-sketch-shape' is a classification task/)
+  await t.rejects(
+    trainLinearProbe(backbone, seg, ctx()),
+    /trainLinearProbe: task 'world-segmentation' is a segmentation task/,
+  )
+  await t.rejects(
+    trainDenseProbe(backbone, cls, ctx()),
+    /trainDenseProbe: task 'world-sketch-shape' is a classification task/,
+  )
   await t.rejects(trainLinearProbe(backbone, cls, ctx({ percent: 0 })), /percent must be in \(0, 100\], got 0/)
   await t.rejects(trainLinearProbe(backbone, cls, ctx({ seed: -1 })), /seed must be a non-negative integer, got -1/)
-  await t.rejects(trainLinearProbe(backbone, cls, ctx(), { iterations: 0 }), /iterations must be a positive integer, got 0/)
+  await t.rejects(
+    trainLinearProbe(backbone, cls, ctx(), { iterations: 0 }),
+    /iterations must be a positive integer, got 0/,
+  )
   await t.rejects(trainLinearProbe(backbone, cls, ctx(), { lrs: [] }), /lrs must be a non-empty list/)
   await t.rejects(trainDenseProbe(backbone, seg, ctx(), { lr: -1 }), /lr must be a positive number, got -1/)
-  await t.rejects(trainFinetune(backbone, cls, ctx(), { backboneLrScale: 2 }), /backboneLrScale must be in \[0, 1\], got 2/)
-  await t.rejects(runProtocol('probe' as ProtocolName, backbone, cls, ctx()), /unknown protocol 'probe'; known: linear, finetune/)
+  await t.rejects(
+    trainFinetune(backbone, cls, ctx(), { backboneLrScale: 2 }),
+    /backboneLrScale must be in \[0, 1\], got 2/,
+  )
+  await t.rejects(
+    runProtocol('probe' as ProtocolName, backbone, cls, ctx()),
+    /unknown protocol 'probe'; known: linear, finetune/,
+  )
   const wrongSize = { ...cls, imageSize: 16 }
-  await t.rejects(computeFeatures(backbone, wrongSize, cls.train(), 'train', [0], 'pooled'), /image 0 of task 'world-sketch-shape' \(train\) is 3x32x32, expected 3x16x16/)
-  await t.rejects(new FeatureCache().get(backbone, cls, 'train', 'pooled', [8]), /index 8 is not an image of task 'world-sketch-shape' \(train, 8 images\)/)
+  await t.rejects(
+    computeFeatures(backbone, wrongSize, cls.train(), 'train', [0], 'pooled'),
+    /image 0 of task 'world-sketch-shape' \(train\) is 3x32x32, expected 3x16x16/,
+  )
+  await t.rejects(
+    new FeatureCache().get(backbone, cls, 'train', 'pooled', [8]),
+    /index 8 is not an image of task 'world-sketch-shape' \(train, 8 images\)/,
+  )
   const probe = await trainLinearProbe(backbone, cls, ctx(), { iterations: 5 })
-  await t.rejects(scoreLinearProbe(probe, backbone, { ...cls, name: 'other' }, ctx()), /trained on 'world-sketch-shape', not 'other'/)
+  await t.rejects(
+    scoreLinearProbe(probe, backbone, { ...cls, name: 'other' }, ctx()),
+    /trained on 'world-sketch-shape', not 'other'/,
+  )
 })

@@ -32,20 +32,40 @@ async function annotations(ds: Dataset<Sample>): Promise<Annotation[]> {
 }
 
 t.test('every task has a complete card and the promised samples', async (t) => {
-  t.same(listTasks().map((x) => x.name), DEFAULT_TASKS)
+  t.same(
+    listTasks().map((x) => x.name),
+    DEFAULT_TASKS,
+  )
   t.same(DEFAULT_TASKS, [
-    'fashion-mnist', 'digits', 'world-sketch-shape', 'world-texture-lt', 'world-detection', 'world-pedestrian', 'world-segmentation', 'world-depth',
+    'fashion-mnist',
+    'digits',
+    'world-sketch-shape',
+    'world-texture-lt',
+    'world-detection',
+    'world-pedestrian',
+    'world-segmentation',
+    'world-depth',
   ])
   const lowerIsBetter = new Set(['mr2', 'rmse'])
   for (const task of listTasks()) {
     const { card } = task
     t.equal(card.name, task.name)
     t.ok(card.description.length > 0 && card.data.length > 0, `${task.name}: described, with its data's provenance`)
-    t.same([card.metric, card.direction, card.extraMetrics, card.imageSize, card.numClasses], [task.metric, task.direction, task.extraMetrics, task.imageSize, task.numClasses])
-    t.equal(task.direction, lowerIsBetter.has(task.metric) ? 'lower' : 'higher', `${task.name}: ${task.metric} direction`)
+    t.same(
+      [card.metric, card.direction, card.extraMetrics, card.imageSize, card.numClasses],
+      [task.metric, task.direction, task.extraMetrics, task.imageSize, task.numClasses],
+    )
+    t.equal(
+      task.direction,
+      lowerIsBetter.has(task.metric) ? 'lower' : 'higher',
+      `${task.name}: ${task.metric} direction`,
+    )
     t.equal(card.classNames.length, task.numClasses)
     t.equal(new Set(card.classNames).size, card.classNames.length, 'class names are distinct')
-    t.ok(card.sizes.train <= 5000 && card.sizes.test >= 500 && card.sizes.test <= 1000, `${task.name}: ${card.sizes.train} / ${card.sizes.test} fits a 2-core CPU`)
+    t.ok(
+      card.sizes.train <= 5000 && card.sizes.test >= 500 && card.sizes.test <= 1000,
+      `${task.name}: ${card.sizes.train} / ${card.sizes.test} fits a 2-core CPU`,
+    )
     t.equal(task.imageSize, task.type === 'classification' ? 32 : 64)
     if (task.type === 'classification') t.ok(task.labelSpace, 'classification names its label space')
     if (task.type === 'depth') t.equal(task.numClasses, 0)
@@ -53,14 +73,20 @@ t.test('every task has a complete card and the promised samples', async (t) => {
       t.throws(() => task.train(), /Install the Debian package/, `${task.name}: a missing package is named`)
       continue
     }
-    for (const [part, ds] of [['train', task.train()], ['test', task.test()]] as const) {
+    for (const [part, ds] of [
+      ['train', task.train()],
+      ['test', task.test()],
+    ] as const) {
       t.equal(ds.length, card.sizes[part], `${task.name} ${part} size`)
       t.equal(ds.info.split, part)
       for (const i of [0, 1, ds.length - 1]) {
         const s = (await ds.get(i)) as Sample
         const S = task.imageSize
         t.same([s.image.channels, s.image.height, s.image.width, s.image.data.length], [3, S, S, 3 * S * S])
-        t.ok(s.image.data.every((v) => v >= 0 && v <= 1), 'pixels in [0, 1]')
+        t.ok(
+          s.image.data.every((v) => v >= 0 && v <= 1),
+          'pixels in [0, 1]',
+        )
         if (task.type === 'classification') {
           const y = s.labels![task.labelSpace!]
           t.ok(Number.isInteger(y) && y >= 0 && y < task.numClasses, `${task.name}: label ${y}`)
@@ -94,7 +120,10 @@ t.test('fine-grained long-tailed task: shape x texture labels, a long tail', asy
   for (let i = 0; i < 400; i++) {
     const { labels } = (await ds.annotation!(i)) as Annotation
     t.equal(labels!.shapeTexture, labels!.shape * TEXTURE_NAMES.length + labels!.texture)
-    t.equal(task.card.classNames[labels!.shapeTexture], `${TEXTURE_NAMES[labels!.texture]} ${SHAPE_NAMES[labels!.shape]}`)
+    t.equal(
+      task.card.classNames[labels!.shapeTexture],
+      `${TEXTURE_NAMES[labels!.texture]} ${SHAPE_NAMES[labels!.shape]}`,
+    )
     counts[labels!.shapeTexture]++
   }
   const perShape = SHAPE_NAMES.map((_, s) => counts.slice(4 * s, 4 * s + 4).reduce((a, b) => a + b, 0))
@@ -119,7 +148,10 @@ t.test('pedestrian-like task: only circles, with the world visibility', async (t
 t.test('real-data tasks: class-balanced subsets, grey to 3 channels at 32 px', async (t) => {
   t.test('fashion-mnist', { skip: missing['fashion-mnist'] }, async (t) => {
     const task = getTask('fashion-mnist')
-    for (const [part, perClass] of [['train', 500], ['test', 100]] as const) {
+    for (const [part, perClass] of [
+      ['train', 500],
+      ['test', 100],
+    ] as const) {
       const hist = new Array(10).fill(0)
       for (const a of await annotations(task[part]())) hist[a.labels!.class]++
       t.same(hist, new Array(10).fill(perClass), `${part}: ${perClass} per class`)
@@ -154,7 +186,10 @@ t.test('real-data tasks: class-balanced subsets, grey to 3 channels at 32 px', a
     for (const a of test) hist[a.labels!.class]++
     for (let i = 0; i < all.length; i++) totals[all.annotation(i).labels!.class]++
     for (let c = 0; c < 10; c++) {
-      t.ok(Math.abs(hist[c] - (totals[c] * 500) / all.length) < 1, `test: class ${c} has its share (${hist[c]} of ${totals[c]})`)
+      t.ok(
+        Math.abs(hist[c] - (totals[c] * 500) / all.length) < 1,
+        `test: class ${c} has its share (${hist[c]} of ${totals[c]})`,
+      )
     }
     const s = (await task.test().get(0)) as Sample
     t.same([s.image.channels, s.image.height], [3, 32])
@@ -169,14 +204,27 @@ t.test('shipped shot lists', async (t) => {
       for (const percent of SHIPPED_PERCENTS) {
         const list = readShotList(shotListPath(name, percent, seed))
         t.same([list.dataset, list.split, list.percent, list.seed, list.total], [name, 'train', percent, seed, N])
-        if (percent === 100) t.same(Array.from(list.indices), Array.from({ length: N }, (_, i) => i), `${name}: 100% is everything`)
+        if (percent === 100)
+          t.same(
+            Array.from(list.indices),
+            Array.from({ length: N }, (_, i) => i),
+            `${name}: 100% is everything`,
+          )
         else {
           const K = Math.round(N / 10)
           const extra = Math.max(task.numClasses, 2)
-          t.ok(list.indices.length >= K && list.indices.length <= K + extra, `${name} seed ${seed}: ${list.indices.length} of ${N} is ~10%`)
+          t.ok(
+            list.indices.length >= K && list.indices.length <= K + extra,
+            `${name} seed ${seed}: ${list.indices.length} of ${N} is ~10%`,
+          )
         }
       }
-      if (available(task)) t.same(await task.shotIndices(10, seed), readShotList(shotListPath(name, 10, seed)).indices, 'shotIndices reads the shipped list')
+      if (available(task))
+        t.same(
+          await task.shotIndices(10, seed),
+          readShotList(shotListPath(name, 10, seed)).indices,
+          'shotIndices reads the shipped list',
+        )
     }
     const a = readShotList(shotListPath(name, 10, 0)).indices
     const b = readShotList(shotListPath(name, 10, 1)).indices
@@ -188,9 +236,18 @@ t.test('the shipped long-tailed list is what the script draws, and keeps the cla
   const task = getTask('world-texture-lt')
   const train = task.train()
   const cached = await annotations(train)
-  const memo: Dataset<Sample> = { length: train.length, info: train.info, get: (i) => train.get(i), annotation: (i) => cached[i] }
+  const memo: Dataset<Sample> = {
+    length: train.length,
+    info: train.info,
+    get: (i) => train.get(i),
+    annotation: (i) => cached[i],
+  }
   const list = await drawShotList(task, 10, 0, memo)
-  t.equal(formatShotList(list), readFileSync(shotListPath(task.name, 10, 0), 'utf8'), 'byte-identical to the shipped file')
+  t.equal(
+    formatShotList(list),
+    readFileSync(shotListPath(task.name, 10, 0), 'utf8'),
+    'byte-identical to the shipped file',
+  )
   const full = new Array(task.numClasses).fill(0)
   const part = new Array(task.numClasses).fill(0)
   cached.forEach((a) => full[a.labels!.shapeTexture]++)
@@ -199,7 +256,10 @@ t.test('the shipped long-tailed list is what the script draws, and keeps the cla
     const exact = full[c] / 10
     t.ok(Math.abs(part[c] - exact) < 1 || (exact < 1 && part[c] === 1), `class ${c}: ${part[c]} of ${full[c]}`)
   }
-  t.ok(Math.max(...full) > 10 * Math.min(...full), `the train split is long-tailed (largest class ${Math.max(...full)}, smallest ${Math.min(...full)})`)
+  t.ok(
+    Math.max(...full) > 10 * Math.min(...full),
+    `the train split is long-tailed (largest class ${Math.max(...full)}, smallest ${Math.min(...full)})`,
+  )
 })
 
 t.test('other percents are drawn on demand', { skip: missing.digits }, async (t) => {
@@ -216,7 +276,10 @@ t.test('bad input gives one clear error', async (t) => {
   t.throws(() => getTask('imagenet'), /getTask: no task 'imagenet'; known: fashion-mnist, digits, world-sketch-shape, /)
   const task = getTask('world-depth')
   for (const percent of [0, -5, 100.5, NaN, Infinity]) {
-    await t.rejects(task.shotIndices(percent, 0), new RegExp(`shotIndices: percent must be in \\(0, 100\\], got ${percent}`))
+    await t.rejects(
+      task.shotIndices(percent, 0),
+      new RegExp(`shotIndices: percent must be in \\(0, 100\\], got ${percent}`),
+    )
   }
   await t.rejects(task.shotIndices(10, -1), /shotIndices: seed must be a non-negative integer, got -1/)
   await t.rejects(task.shotIndices(10, 0.5), /seed must be a non-negative integer, got 0.5/)
@@ -229,9 +292,17 @@ t.test('bad input gives one clear error', async (t) => {
   const file = shotListPath('world-depth', 10, 0, dir)
   const text = readFileSync(file, 'utf8')
   writeFileSync(file, text.replace(/\n(\d+)\n/, '\nseven\n'))
-  await t.rejects(copy.shotIndices(10, 0), new RegExp(`shotIndices: shot list ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(parseShotList: .* is not an index below total=2000\\)`))
+  await t.rejects(
+    copy.shotIndices(10, 0),
+    new RegExp(
+      `shotIndices: shot list ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(parseShotList: .* is not an index below total=2000\\)`,
+    ),
+  )
   writeFileSync(file, text.replace('total=2000', 'total=2500'))
-  await t.rejects(copy.shotIndices(10, 0), /shot list .*world-depth-10pct-seed0.txt says total=2500, expected 2000; regenerate it with 'npx tsx scripts\/make-shot-lists.ts world-depth'/)
+  await t.rejects(
+    copy.shotIndices(10, 0),
+    /shot list .*world-depth-10pct-seed0.txt says total=2500, expected 2000; regenerate it with 'npx tsx scripts\/make-shot-lists.ts world-depth'/,
+  )
   writeFileSync(file, 'garbage\n')
   await t.rejects(copy.shotIndices(10, 0), /is corrupt \(parseShotList: .* does not start with/)
   rmSync(file)
@@ -239,5 +310,8 @@ t.test('bad input gives one clear error', async (t) => {
   const lines = readFileSync(shotListPath('world-depth', 10, 2, dir), 'utf8').split('\n')
   ;[lines[2], lines[3]] = [lines[3], lines[2]]
   writeFileSync(shotListPath('world-depth', 10, 2, dir), lines.join('\n'))
-  await t.rejects(copy.shotIndices(10, 2), /is corrupt \(.*lists index 4 after 6; indices must be ascending and distinct\)/)
+  await t.rejects(
+    copy.shotIndices(10, 2),
+    /is corrupt \(.*lists index 4 after 6; indices must be ascending and distinct\)/,
+  )
 })

@@ -7,7 +7,12 @@ import { FLOATS, checkBoth, noGpu, rnd } from './parity'
 
 t.test('attention forward and backward', { skip: noGpu }, async (t) => {
   for (const dtype of FLOATS)
-    for (const [E, Ev] of [[32, 32], [64, 64], [128, 128], [40, 24]]) {
+    for (const [E, Ev] of [
+      [32, 32],
+      [64, 64],
+      [128, 128],
+      [40, 24],
+    ]) {
       const q = rnd([2, 3, 77, E], dtype)
       const k = rnd([2, 3, 90, E], dtype)
       const v = rnd([2, 3, 90, Ev], dtype)

@@ -19,6 +19,11 @@ const CONVS: [string, number[], number[], iv.Conv2dOptions][] = [
 t.test('conv2d forward and gradients', { skip: noGpu }, async (t) => {
   for (const dtype of FLOATS)
     for (const [label, xs, ws, opts] of CONVS)
-      checkBoth(t, `${label} ${dtype}`, [rnd(xs, dtype), rnd(ws, dtype), rnd([ws[0]], dtype)], (x, w, b) =>
-        iv.conv2d(x, w, b, opts), [true, true, true])
+      checkBoth(
+        t,
+        `${label} ${dtype}`,
+        [rnd(xs, dtype), rnd(ws, dtype), rnd([ws[0]], dtype)],
+        (x, w, b) => iv.conv2d(x, w, b, opts),
+        [true, true, true],
+      )
 })

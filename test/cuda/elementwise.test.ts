@@ -42,7 +42,11 @@ t.test('binary ops with broadcasting, and their gradients', { skip: noGpu }, asy
 t.test('comparisons, where, conversion and fill', { skip: noGpu }, async (t) => {
   const a = rnd([300, 7], 'float32')
   const b = rnd([300, 7], 'float32')
-  for (const [name, f] of [['lt', iv.lt], ['ge', iv.ge], ['eq', iv.eq]] as const)
+  for (const [name, f] of [
+    ['lt', iv.lt],
+    ['ge', iv.ge],
+    ['eq', iv.eq],
+  ] as const)
     assertParity(t, name, f(a.cuda(), b.cuda()), f(a, b))
   const c = iv.lt(a, b)
   assertParity(t, 'where', iv.where(c.cuda(), a.cuda(), b.cuda()), iv.where(c, a, b))

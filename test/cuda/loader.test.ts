@@ -14,11 +14,15 @@ const available = cuda.isAvailable()
 
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
-  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete process.env[k]; else process.env[k] = v
+  for (const [k, v] of Object.entries(vars))
+    if (v === undefined) delete process.env[k]
+    else process.env[k] = v
   try {
     return fn()
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
   }
 }
 
@@ -35,22 +39,32 @@ t.test('unavailable CUDA is reported with one reason line', { skip: available &&
   t.throws(() => cuda.deviceName(), /deviceName: CUDA is not available/)
 })
 
-t.test("x.to('cuda') fails with a clear error and the CPU path is unaffected", { skip: available && 'a GPU is present' }, async (t) => {
-  const x = iv.tensor([[1, 2], [3, 4]])
-  const warn = console.warn
-  const printed: string[] = []
-  console.warn = (msg: string) => printed.push(msg)
-  try {
-    t.throws(() => x.to('cuda'), /cannot make a 'cuda' tensor: CUDA is not available: /)
-    t.throws(() => iv.zeros([3], { device: 'cuda' }), /CUDA is not available/)
-  } finally {
-    console.warn = warn
-  }
-  t.ok(printed.length <= 1, 'the reason is printed at most once')
-  t.same(x.matmul(x).toArray(), [[7, 10], [15, 22]])
-  t.same(x.sum().item(), 10)
-  t.equal(x.device, 'cpu')
-})
+t.test(
+  "x.to('cuda') fails with a clear error and the CPU path is unaffected",
+  { skip: available && 'a GPU is present' },
+  async (t) => {
+    const x = iv.tensor([
+      [1, 2],
+      [3, 4],
+    ])
+    const warn = console.warn
+    const printed: string[] = []
+    console.warn = (msg: string) => printed.push(msg)
+    try {
+      t.throws(() => x.to('cuda'), /cannot make a 'cuda' tensor: CUDA is not available: /)
+      t.throws(() => iv.zeros([3], { device: 'cuda' }), /CUDA is not available/)
+    } finally {
+      console.warn = warn
+    }
+    t.ok(printed.length <= 1, 'the reason is printed at most once')
+    t.same(x.matmul(x).toArray(), [
+      [7, 10],
+      [15, 22],
+    ])
+    t.same(x.sum().item(), 10)
+    t.equal(x.device, 'cpu')
+  },
+)
 
 t.test('INTERN_VISION_CUDA=0 turns the backend off', async (t) => {
   const r = withEnv({ INTERN_VISION_CUDA: '0' }, () => loadCudaAddon())
@@ -75,7 +89,9 @@ t.test('a broken binary fails in the probe child and the host carries on', async
   const r = probeInChild(garbage)
   t.ok('reason' in r)
   t.match((r as { reason: string }).reason, /failed to load: .*(invalid ELF header|too short|not an ELF)/i)
-  const viaLoader = withEnv({ INTERN_VISION_CUDA_BINARY: garbage, INTERN_VISION_CUDA: undefined }, () => loadCudaAddon())
+  const viaLoader = withEnv({ INTERN_VISION_CUDA_BINARY: garbage, INTERN_VISION_CUDA: undefined }, () =>
+    loadCudaAddon(),
+  )
   t.equal(viaLoader.ok, false)
   // A file that loads but is not the CUDA addon (a script, not a shared object).
   const script = path.join(dir, 'not-an-addon.node')
@@ -92,7 +108,10 @@ t.test('a binary that crashes on load takes down only the probe child', { skip: 
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const src = path.join(dir, 'crash.c')
   const so = path.join(dir, 'crash.node')
-  fs.writeFileSync(src, '#include <signal.h>\n__attribute__((constructor)) static void crash(void) { raise(SIGSEGV); }\n')
+  fs.writeFileSync(
+    src,
+    '#include <signal.h>\n__attribute__((constructor)) static void crash(void) { raise(SIGSEGV); }\n',
+  )
   const built = spawnSync('cc', ['-shared', '-fPIC', '-o', so, src])
   t.equal(built.status, 0, String(built.stderr))
   const r = probeInChild(so)

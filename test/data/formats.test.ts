@@ -30,7 +30,10 @@ t.test('PNG encode/decode round trip is exact at 8 bits', async (t) => {
 
 t.test('ImageFolder: a folder per class, sorted, PNG and JPEG', async (t) => {
   const dir = join(root, 'folder')
-  for (const [cls, rgb] of [['cat', [1, 0, 0]], ['dog', [0, 0, 1]]] as const) {
+  for (const [cls, rgb] of [
+    ['cat', [1, 0, 0]],
+    ['dog', [0, 0, 1]],
+  ] as const) {
     mkdirSync(join(dir, cls), { recursive: true })
     await encodePng(solid([...rgb]), join(dir, cls, 'a.png'))
     await encodeJpeg(solid([...rgb]), join(dir, cls, 'b.jpg'))
@@ -54,8 +57,14 @@ t.test('COCO-style detection JSON: xywh -> xyxy, iscrowd -> ignore, supercategor
   await encodePng(solid([0.5, 0.5, 0.5], 20, 30), join(dir, 'one.png'))
   await encodePng(solid([0.5, 0.5, 0.5], 20, 30), join(dir, 'two.png'))
   const coco = {
-    images: [{ id: 7, file_name: 'two.png', width: 30, height: 20 }, { id: 3, file_name: 'one.png', width: 30, height: 20 }],
-    categories: [{ id: 18, name: 'dog', supercategory: 'animal' }, { id: 1, name: 'person', supercategory: 'person' }],
+    images: [
+      { id: 7, file_name: 'two.png', width: 30, height: 20 },
+      { id: 3, file_name: 'one.png', width: 30, height: 20 },
+    ],
+    categories: [
+      { id: 18, name: 'dog', supercategory: 'animal' },
+      { id: 1, name: 'person', supercategory: 'person' },
+    ],
     annotations: [
       { image_id: 3, bbox: [2, 4, 10, 6], category_id: 18, iscrowd: 0, segmentation: [[2, 4, 12, 4, 12, 10, 2, 10]] },
       { image_id: 3, bbox: [0, 0, 5, 5], category_id: 1, iscrowd: 1, visibility: 0.4 },
@@ -72,10 +81,20 @@ t.test('COCO-style detection JSON: xywh -> xyxy, iscrowd -> ignore, supercategor
   t.same(Array.from(s.objects!.ignore), [0, 1])
   t.same(Array.from(s.objects!.visibility), [1, Math.fround(0.4)])
   const mask = s.objects!.masks!.subarray(0, 600)
-  t.equal(mask.reduce((a, b) => a + b, 0), 60, 'polygon 10x6 fills 60 pixel centres')
+  t.equal(
+    mask.reduce((a, b) => a + b, 0),
+    60,
+    'polygon 10x6 fills 60 pixel centres',
+  )
   t.equal((await ds.get(1)).objects!.labels.length, 0)
-  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...coco, annotations: [{ image_id: 99, bbox: [0, 0, 1, 1], category_id: 1 }] }))
-  t.throws(() => cocoDetection(join(dir, 'bad.json'), dir), /cocoDetection: '.*bad\.json': annotations\[0\] refers to image_id 99/)
+  writeFileSync(
+    join(dir, 'bad.json'),
+    JSON.stringify({ ...coco, annotations: [{ image_id: 99, bbox: [0, 0, 1, 1], category_id: 1 }] }),
+  )
+  t.throws(
+    () => cocoDetection(join(dir, 'bad.json'), dir),
+    /cocoDetection: '.*bad\.json': annotations\[0\] refers to image_id 99/,
+  )
 })
 
 t.test('segmentation PNG masks: grey class ids, 255 ignore, colour palettes', async (t) => {
@@ -84,7 +103,12 @@ t.test('segmentation PNG masks: grey class ids, 255 ignore, colour palettes', as
   mkdirSync(images)
   mkdirSync(masks)
   await encodePng(solid([0.2, 0.3, 0.4], 4, 4), join(images, 'x.jpg.png'))
-  await encodeGreyPng(Uint8Array.from([0, 1, 2, 255, 0, 1, 2, 255, 0, 0, 0, 0, 1, 1, 1, 1]), 4, 4, join(masks, 'x.jpg.png'))
+  await encodeGreyPng(
+    Uint8Array.from([0, 1, 2, 255, 0, 1, 2, 255, 0, 0, 0, 0, 1, 1, 1, 1]),
+    4,
+    4,
+    join(masks, 'x.jpg.png'),
+  )
   const ds = segmentationFolder(images, masks, { classes: ['background', 'road', 'car'] })
   const s = await ds.get(0)
   t.same(Array.from(s.segmentation!.subarray(0, 4)), [0, 1, 2, 255])
@@ -94,9 +118,15 @@ t.test('segmentation PNG masks: grey class ids, 255 ignore, colour palettes', as
   mkdirSync(colourMasks)
   const red = solid([0.5019608, 0, 0], 4, 4)
   await encodePng(red, join(colourMasks, 'x.jpg.png'))
-  const voc = segmentationFolder(images, colourMasks, { classes: ['background', 'aeroplane'], palette: { '0,0,0': 0, '128,0,0': 1 } })
+  const voc = segmentationFolder(images, colourMasks, {
+    classes: ['background', 'aeroplane'],
+    palette: { '0,0,0': 0, '128,0,0': 1 },
+  })
   t.same(Array.from((await voc.get(0)).segmentation!.subarray(0, 3)), [1, 1, 1])
-  t.throws(() => segmentationFolder(images, join(root, 'folder'), { classes: ['a'] }), /image 'x.jpg.png' has no label file/)
+  t.throws(
+    () => segmentationFolder(images, join(root, 'folder'), { classes: ['a'] }),
+    /image 'x.jpg.png' has no label file/,
+  )
 })
 
 t.test('16-bit PNG depth: scale to metres, 0 = not measured', async (t) => {
@@ -115,5 +145,8 @@ t.test('16-bit PNG depth: scale to metres, 0 = not measured', async (t) => {
   const eight = join(root, 'depth-8bit')
   mkdirSync(eight)
   await encodeGreyPng(new Uint8Array(6), 2, 3, join(eight, 'f.png'))
-  await t.rejects(Promise.resolve(depthFolder(images, eight).get(0)), /depthFolder: depth '.*' is 8-bit; expected a 16-bit PNG/)
+  await t.rejects(
+    Promise.resolve(depthFolder(images, eight).get(0)),
+    /depthFolder: depth '.*' is 8-bit; expected a 16-bit PNG/,
+  )
 })

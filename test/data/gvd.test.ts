@@ -33,7 +33,10 @@ import { worldDataset } from '../../src/data/world/world'
 const seedOfImage = (seed: number, split: string, j: number): number => mixSeed(seed, stringKey(split), j)
 const seedsOf = (ds: PolicyWorld): Set<number> =>
   new Set(Array.from(ds.streamIndices, (j) => seedOfImage(ds.worldOptions.seed!, ds.worldOptions.split!, j)))
-const pixelHash = (s: Sample): string => createHash('sha256').update(new Uint8Array(s.image.data.buffer, s.image.data.byteOffset, s.image.data.byteLength)).digest('hex')
+const pixelHash = (s: Sample): string =>
+  createHash('sha256')
+    .update(new Uint8Array(s.image.data.buffer, s.image.data.byteOffset, s.image.data.byteLength))
+    .digest('hex')
 const asPolicy = (ds: Dataset<Sample>): PolicyWorld => {
   if (!(ds instanceof PolicyWorld)) throw new Error(`${ds.info.name} is not a PolicyWorld`)
   return ds
@@ -41,14 +44,28 @@ const asPolicy = (ds: Dataset<Sample>): PolicyWorld => {
 const worldTasks = listBenchmarkData().filter((d) => d.name in BENCHMARK_WORLD_SEEDS)
 
 t.test('the policy partitions domains and label spaces, and reserves disjoint streams', async (t) => {
-  t.same([...UPSTREAM_DOMAINS, ...HELD_OUT_DOMAINS].sort(), [...WORLD_DOMAINS].sort(), 'every domain is either upstream or held out')
+  t.same(
+    [...UPSTREAM_DOMAINS, ...HELD_OUT_DOMAINS].sort(),
+    [...WORLD_DOMAINS].sort(),
+    'every domain is either upstream or held out',
+  )
   t.equal(UPSTREAM_DOMAINS.filter((d) => HELD_OUT_DOMAINS.includes(d)).length, 0)
   t.equal(UPSTREAM_LABEL_SPACES.filter((s) => HELD_OUT_LABEL_SPACES.includes(s)).length, 0)
   const up = Object.values(UPSTREAM_WORLD_SEEDS)
   const down = Object.values(BENCHMARK_WORLD_SEEDS)
   t.equal(new Set([...up, ...down]).size, up.length + down.length, 'every source and task has its own world seed')
-  t.same(Object.keys(UPSTREAM_WORLD_SEEDS).sort(), listUpstreamSources().map((s) => s.name).sort(), 'one seed per upstream source')
-  t.same(Object.keys(BENCHMARK_WORLD_SEEDS).sort(), worldTasks.map((d) => d.name).sort(), 'one seed per benchmark world task')
+  t.same(
+    Object.keys(UPSTREAM_WORLD_SEEDS).sort(),
+    listUpstreamSources()
+      .map((s) => s.name)
+      .sort(),
+    'one seed per upstream source',
+  )
+  t.same(
+    Object.keys(BENCHMARK_WORLD_SEEDS).sort(),
+    worldTasks.map((d) => d.name).sort(),
+    'one seed per benchmark world task',
+  )
 
   const upKeys = new Set<string>()
   for (const source of listUpstreamSources()) {
@@ -58,10 +75,17 @@ t.test('the policy partitions domains and label spaces, and reserves disjoint st
       t.equal(o.seed, UPSTREAM_WORLD_SEEDS[source.name])
       t.equal(o.split, UPSTREAM_SPLITS[split])
       upKeys.add(`${o.seed}/${o.split}`)
-      t.ok(o.domains!.every((d) => UPSTREAM_DOMAINS.includes(d)), `${source.name}: only upstream domains (${o.domains})`)
+      t.ok(
+        o.domains!.every((d) => UPSTREAM_DOMAINS.includes(d)),
+        `${source.name}: only upstream domains (${o.domains})`,
+      )
       t.not(o.level, 'fine', `${source.name}: objects are not labelled with the held-out 'fine' space`)
       const spaces = Object.keys(ds.info.labelSpaces)
-      t.equal(spaces.filter((s) => HELD_OUT_LABEL_SPACES.includes(s)).length, 0, `${source.name}: no held-out label space in its info (${spaces})`)
+      t.equal(
+        spaces.filter((s) => HELD_OUT_LABEL_SPACES.includes(s)).length,
+        0,
+        `${source.name}: no held-out label space in its info (${spaces})`,
+      )
       if (source.labelSpace) t.ok(UPSTREAM_LABEL_SPACES.includes(source.labelSpace))
     }
   }
@@ -71,7 +95,10 @@ t.test('the policy partitions domains and label spaces, and reserves disjoint st
       const o = asPolicy(benchmarkDataset(d.name, part)).worldOptions
       t.notOk(upKeys.has(`${o.seed}/${o.split}`), `${d.name} ${part} is not an upstream stream`)
       t.equal(o.split, BENCHMARK_SPLITS[part])
-      t.ok(o.domains!.every((x) => HELD_OUT_DOMAINS.includes(x)), `${d.name}: held-out domains only (${o.domains})`)
+      t.ok(
+        o.domains!.every((x) => HELD_OUT_DOMAINS.includes(x)),
+        `${d.name}: held-out domains only (${o.domains})`,
+      )
     }
   }
 })
@@ -105,11 +132,18 @@ t.test('no upstream image seed is a benchmark image seed (structural, at full be
     for (const s of seedsOf(asPolicy(benchmarkDataset(d.name, 'test')))) benchTest.add(s)
     for (const s of seedsOf(asPolicy(benchmarkDataset(d.name, 'train')))) benchTrain.add(s)
   }
-  t.equal([...benchTrain].filter((s) => benchTest.has(s)).length, 0, 'benchmark train streams avoid every benchmark test scene')
+  t.equal(
+    [...benchTrain].filter((s) => benchTest.has(s)).length,
+    0,
+    'benchmark train streams avoid every benchmark test scene',
+  )
   for (const source of listUpstreamSources()) {
     const val = seedsOf(asPolicy(source.create({ size: UPSTREAM_VAL_CAPACITY, split: 'val' })))
     const train = seedsOf(asPolicy(source.create({ size: 20000, split: 'train' })))
-    for (const [name, set] of [['val', val], ['train', train]] as const) {
+    for (const [name, set] of [
+      ['val', val],
+      ['train', train],
+    ] as const) {
       const shared = [...set].filter((s) => benchTest.has(s) || benchTrain.has(s)).length
       t.equal(shared, 0, `${source.name} ${name}: no benchmark scene`)
     }
@@ -142,8 +176,15 @@ t.test('no pixel collision between upstream and benchmark images (empirical)', a
 t.test('every upstream source builds, has a complete card and the promised targets', async (t) => {
   t.same(listUpstreamSources('imageText').length, 1)
   t.ok(listUpstreamSources('classification').length >= 3)
-  t.same(new Set(listUpstreamSources('classification').map((s) => s.labelSpace)).size, listUpstreamSources('classification').length, 'distinct label spaces')
-  t.ok(listUpstreamSources('classification').some((s) => (asPolicy(s.create({ size: 1 })).worldOptions.longTail ?? 0) > 0), 'one is long-tailed')
+  t.same(
+    new Set(listUpstreamSources('classification').map((s) => s.labelSpace)).size,
+    listUpstreamSources('classification').length,
+    'distinct label spaces',
+  )
+  t.ok(
+    listUpstreamSources('classification').some((s) => (asPolicy(s.create({ size: 1 })).worldOptions.longTail ?? 0) > 0),
+    'one is long-tailed',
+  )
   t.equal(listUpstreamSources('detection').length, 2)
   t.equal(listUpstreamSources('segmentation').length, 1)
   for (const source of listUpstreamSources()) {
@@ -151,7 +192,8 @@ t.test('every upstream source builds, has a complete card and the promised targe
     const card = datasetCard(source.name)
     t.equal(card, source.card, `${source.name} is registered with its card`)
     t.equal(card.name, source.name)
-    for (const key of ['description', 'license', 'provenance'] as const) t.ok(card[key].length > 0, `${source.name} card.${key}`)
+    for (const key of ['description', 'license', 'provenance'] as const)
+      t.ok(card[key].length > 0, `${source.name} card.${key}`)
     t.same(card.tasks, [source.task])
     t.ok(card.sizes.train! > 0 && card.sizes.val! > 0)
     t.equal(source.numClasses, source.classNames.length)
@@ -161,18 +203,29 @@ t.test('every upstream source builds, has a complete card and the promised targe
     t.equal(ds.info.taxonomy, undefined, `${source.name}: no world taxonomy (it names the fine concepts)`)
     if (source.labelSpace) t.same(ds.info.labelSpaces[source.labelSpace].classes, source.classNames)
     const again = rebuild<Dataset<Sample>>(ds.recipe!)
-    t.equal(pixelHash(again.get(5) as Sample), pixelHash(ds.get(5) as Sample), `${source.name} rebuilds from its recipe (DataLoader workers)`)
+    t.equal(
+      pixelHash(again.get(5) as Sample),
+      pixelHash(ds.get(5) as Sample),
+      `${source.name} rebuilds from its recipe (DataLoader workers)`,
+    )
     for (let i = 0; i < 6; i++) {
       const s = ds.get(i) as Sample
       t.same([s.image.channels, s.image.height, s.image.width], [3, source.imageSize, source.imageSize])
       t.ok(s.image.data.every((v) => v >= 0 && v <= 1))
       t.equal(s.index, i)
-      for (const space of Object.keys(s.labels ?? {})) t.ok(UPSTREAM_LABEL_SPACES.includes(space), `${source.name}: label '${space}' is an upstream space`)
+      for (const space of Object.keys(s.labels ?? {}))
+        t.ok(UPSTREAM_LABEL_SPACES.includes(space), `${source.name}: label '${space}' is an upstream space`)
     }
   }
   t.throws(() => upstreamSource('up-imagenet'), /upstreamSource: no source 'up-imagenet'; known: up-image-text, /)
-  t.throws(() => upstreamSource('up-cls-colour').create({ split: 'test' as 'val' }), /'up-cls-colour' has splits 'train' and 'val', got 'test'/)
-  t.throws(() => upstreamSource('up-cls-colour').create({ split: 'val', size: UPSTREAM_VAL_CAPACITY + 1 }), /size of 'up-cls-colour' val must be an integer in \[1, 2000\], got 2001/)
+  t.throws(
+    () => upstreamSource('up-cls-colour').create({ split: 'test' as 'val' }),
+    /'up-cls-colour' has splits 'train' and 'val', got 'test'/,
+  )
+  t.throws(
+    () => upstreamSource('up-cls-colour').create({ split: 'val', size: UPSTREAM_VAL_CAPACITY + 1 }),
+    /size of 'up-cls-colour' val must be an integer in \[1, 2000\], got 2001/,
+  )
   t.throws(() => upstreamSource('up-cls-colour').create({ size: 0 }), /must be an integer in \[1, /)
   t.throws(() => getDataset('up-cls-colour', 'test'), /'up-cls-colour' has no split 'test'; it has train, val/)
 })
@@ -201,7 +254,9 @@ t.test('upstream targets equal the world scene, relabelled by the source', async
           }
         }
         const got: number[] = []
-        s.objects!.labels.forEach((c, k) => got.push(c, ...s.objects!.boxes.subarray(4 * k, 4 * k + 4), s.objects!.ignore[k]))
+        s.objects!.labels.forEach((c, k) =>
+          got.push(c, ...s.objects!.boxes.subarray(4 * k, 4 * k + 4), s.objects!.ignore[k]),
+        )
         t.same(got, want, `${source.name} #${i}: the vocabulary's objects, relabelled, boxes and ignore flags kept`)
         t.same(Array.from(s.objects!.visibility), vis)
       } else if (source.task === 'segmentation') {

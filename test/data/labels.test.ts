@@ -7,7 +7,10 @@ t.test('hierarchy: ancestors, levels, isA', async (t) => {
   tx.add('animal')
   tx.add('dog', { parent: 'animal', aliases: ['hound'] })
   const husky = tx.add('husky', { parent: 'dog' })
-  t.same(tx.ancestors(husky).map((id) => tx.get(id).name), ['dog', 'animal'])
+  t.same(
+    tx.ancestors(husky).map((id) => tx.get(id).name),
+    ['dog', 'animal'],
+  )
   t.equal(tx.get('HOUND').name, 'dog', 'aliases and case-insensitive names')
   t.equal(tx.get(tx.ancestorAtLevel('husky', 0)).name, 'animal')
   t.ok(tx.isA('husky', 'animal'))

@@ -40,7 +40,10 @@ t.test('collate pads objects to the largest count with a valid mask', async (t) 
   t.equal(b.captions!.length, 3)
   t.same(Array.from(b.indices), [0, 1, 2])
   const other = worldDataset({ size: 2, imageSize: 16 }).get(0)
-  t.throws(() => collate([samples[0], other]), /collate: image 1 is 3x16x16 but image 0 is 3x32x32; add a resize or crop/)
+  t.throws(
+    () => collate([samples[0], other]),
+    /collate: image 1 is 3x16x16 but image 0 is 3x32x32; add a resize or crop/,
+  )
   t.throws(() => collate([]), /collate: cannot collate an empty list/)
 })
 
@@ -48,15 +51,28 @@ t.test('batches, dropLast and seeded shuffling per epoch', async (t) => {
   const plain = new DataLoader(world, { batchSize: 8 })
   t.equal(plain.length, 5)
   const batches = await collect(plain)
-  t.same(batches.map((b) => b.size), [8, 8, 8, 8, 5])
-  t.same(batches.flatMap((b) => Array.from(b.indices)), Array.from({ length: 37 }, (_, i) => i))
+  t.same(
+    batches.map((b) => b.size),
+    [8, 8, 8, 8, 5],
+  )
+  t.same(
+    batches.flatMap((b) => Array.from(b.indices)),
+    Array.from({ length: 37 }, (_, i) => i),
+  )
   t.equal(new DataLoader(world, { batchSize: 8, dropLast: true }).length, 4)
   const shuffled = new DataLoader(world, { batchSize: 8, shuffle: true, seed: 5 })
   const e0 = shuffled.batchIndices(0).flatMap((b) => Array.from(b))
   const e1 = shuffled.batchIndices(1).flatMap((b) => Array.from(b))
   t.notSame(e0, e1, 'epochs shuffle differently')
-  t.same([...e0].sort((a, b) => a - b), Array.from({ length: 37 }, (_, i) => i))
-  t.same(new DataLoader(world, { batchSize: 8, shuffle: true, seed: 5 }).batchIndices(0).flatMap((b) => Array.from(b)), e0, 'seeded')
+  t.same(
+    [...e0].sort((a, b) => a - b),
+    Array.from({ length: 37 }, (_, i) => i),
+  )
+  t.same(
+    new DataLoader(world, { batchSize: 8, shuffle: true, seed: 5 }).batchIndices(0).flatMap((b) => Array.from(b)),
+    e0,
+    'seeded',
+  )
   t.throws(() => new DataLoader(world, { batchSize: 0 }), /DataLoader: batchSize must be a positive integer, got 0/)
   t.throws(() => new DataLoader(world, { workers: -1 }), /workers must be a non-negative integer/)
 })
@@ -77,12 +93,25 @@ t.test('workers give exactly the batches of the inline path', async (t) => {
     await threaded.close()
   }
   // Subsets and two-view transforms rebuild in workers too.
-  const views = new DataLoader(subset(world, [3, 1, 4, 1, 5]), { batchSize: 5, transform: twoViews(randomResizedCrop(16)), workers: 1 })
+  const views = new DataLoader(subset(world, [3, 1, 4, 1, 5]), {
+    batchSize: 5,
+    transform: twoViews(randomResizedCrop(16)),
+    workers: 1,
+  })
   try {
     const [b] = await collect(views)
-    t.same(b.views!.map((v) => v.shape), [[5, 3, 16, 16], [5, 3, 16, 16]])
+    t.same(
+      b.views!.map((v) => v.shape),
+      [
+        [5, 3, 16, 16],
+        [5, 3, 16, 16],
+      ],
+    )
     t.same(Array.from(b.indices), [3, 1, 4, 1, 5])
-    t.same(b, (await collect(new DataLoader(views.dataset, { batchSize: 5, transform: twoViews(randomResizedCrop(16)) })))[0])
+    t.same(
+      b,
+      (await collect(new DataLoader(views.dataset, { batchSize: 5, transform: twoViews(randomResizedCrop(16)) })))[0],
+    )
   } finally {
     await views.close()
   }
@@ -116,10 +145,16 @@ t.test('workers report setup failures and missing recipes clearly', async (t) =>
     recipe: { module: require.resolve('../../src/data/world/world'), exportName: 'worldDataset', args: [{ size: 0 }] },
   }
   const loader = new DataLoader(broken, { batchSize: 2, workers: 1 })
-  await t.rejects(collect(loader), /DataLoader worker 0: could not rebuild its inputs: worldDataset: size must be a positive integer, got 0/)
+  await t.rejects(
+    collect(loader),
+    /DataLoader worker 0: could not rebuild its inputs: worldDataset: size must be a positive integer, got 0/,
+  )
   await loader.close()
   const plain = fromSamples<Sample>([world.get(0)])
-  t.throws(() => new DataLoader(plain, { workers: 1 }), /DataLoader: workers=1 needs recipes .* the dataset 'samples' has none/)
+  t.throws(
+    () => new DataLoader(plain, { workers: 1 }),
+    /DataLoader: workers=1 needs recipes .* the dataset 'samples' has none/,
+  )
   t.throws(() => new DataLoader(world, { workers: 1, transform: (s) => s }), /the transform has none/)
 })
 
@@ -132,7 +167,10 @@ function runChild(body: string): { status: number | null; ms: number; stderr: st
   const script = join(dir, 'child.ts')
   const entry = join(dir, 'child.js')
   const src = resolve(__dirname, '../../src/data')
-  writeFileSync(script, `import { DataLoader, worldDataset } from ${JSON.stringify(src)}\n(async () => {\n${body}\n})()\n`)
+  writeFileSync(
+    script,
+    `import { DataLoader, worldDataset } from ${JSON.stringify(src)}\n(async () => {\n${body}\n})()\n`,
+  )
   const hook = ['tsx/cjs', '@isaacs/ts-node-temp-fork-for-pr-2009/register/transpile-only']
     .map((h) => {
       try {

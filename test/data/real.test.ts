@@ -15,21 +15,25 @@ t.test('IDX parsing', async (t) => {
   t.throws(() => parseIdx(bytes.subarray(0, 15)), /declares shape \[2, 3\] \(6 values\) but holds 3/)
 })
 
-t.test('Fashion-MNIST from the Debian package', { skip: fashionMnistAvailable() ? false : `dataset-fashion-mnist is not installed (${FASHION_MNIST_ROOT})` }, async (t) => {
-  const train = fashionMnist({ split: 'train' })
-  const test = fashionMnist({ split: 'test' })
-  t.equal(train.length, 60000)
-  t.equal(test.length, 10000)
-  const s = train.get(0)
-  t.same([s.image.channels, s.image.height, s.image.width], [1, 28, 28])
-  t.equal(s.labels!.class, 9, 'the first training image is an ankle boot')
-  t.equal(train.info.labelSpaces.group.classes[s.labels!.group], 'footwear')
-  t.ok(s.image.data.every((v) => v >= 0 && v <= 1))
-  const hist = new Array(10).fill(0)
-  for (let i = 0; i < test.length; i++) hist[test.annotation!(i).labels!.class]++
-  t.same(hist, new Array(10).fill(1000), 'the test split is balanced')
-  t.throws(() => fashionMnist({ split: 'val' as never }), /has no val split/)
-})
+t.test(
+  'Fashion-MNIST from the Debian package',
+  { skip: fashionMnistAvailable() ? false : `dataset-fashion-mnist is not installed (${FASHION_MNIST_ROOT})` },
+  async (t) => {
+    const train = fashionMnist({ split: 'train' })
+    const test = fashionMnist({ split: 'test' })
+    t.equal(train.length, 60000)
+    t.equal(test.length, 10000)
+    const s = train.get(0)
+    t.same([s.image.channels, s.image.height, s.image.width], [1, 28, 28])
+    t.equal(s.labels!.class, 9, 'the first training image is an ankle boot')
+    t.equal(train.info.labelSpaces.group.classes[s.labels!.group], 'footwear')
+    t.ok(s.image.data.every((v) => v >= 0 && v <= 1))
+    const hist = new Array(10).fill(0)
+    for (let i = 0; i < test.length; i++) hist[test.annotation!(i).labels!.class]++
+    t.same(hist, new Array(10).fill(1000), 'the test split is balanced')
+    t.throws(() => fashionMnist({ split: 'val' as never }), /has no val split/)
+  },
+)
 
 t.test('missing real data names the Debian package', async (t) => {
   t.throws(() => fashionMnist({ root: '/nonexistent' }), /install the Debian package dataset-fashion-mnist/i)
@@ -54,15 +58,28 @@ t.test('registry: named datasets, splits and cards', async (t) => {
   t.equal(val.length, 10)
   t.equal(val.info.split, 'val')
   t.equal(getDataset('world', 'train').length, 50000)
-  t.throws(() => getDataset('imagenet', 'train'), /getDataset: no dataset 'imagenet'; registered: world, fashion-mnist, digits/)
+  t.throws(
+    () => getDataset('imagenet', 'train'),
+    /getDataset: no dataset 'imagenet'; registered: world, fashion-mnist, digits/,
+  )
   t.throws(() => getDataset('fashion-mnist', 'val'), /'fashion-mnist' has no split 'val'; it has train, test/)
-  t.match(formatCard(datasetCard('world')), /### world\n.*\n- tasks: classification, detection, segmentation, depth, imageText\n- size: train 50000, val 5000, test 5000\n- license: /)
+  t.match(
+    formatCard(datasetCard('world')),
+    /### world\n.*\n- tasks: classification, detection, segmentation, depth, imageText\n- size: train 50000, val 5000, test 5000\n- license: /,
+  )
   registerDataset('tiny-world', {
     card: { ...datasetCard('world'), name: 'tiny-world' },
     splits: ['train'],
     create: () => worldDataset({ size: 5, imageSize: 16, name: 'tiny-world' }),
   })
   t.equal(getDataset('tiny-world', 'train').length, 5)
-  t.throws(() => registerDataset('tiny-world', { card: datasetCard('world'), splits: ['train'], create: () => worldDataset() }), /already registered/)
-  t.throws(() => registerDataset('Bad Name', { card: datasetCard('world'), splits: ['train'], create: () => worldDataset() }), /name must be lower-case/)
+  t.throws(
+    () =>
+      registerDataset('tiny-world', { card: datasetCard('world'), splits: ['train'], create: () => worldDataset() }),
+    /already registered/,
+  )
+  t.throws(
+    () => registerDataset('Bad Name', { card: datasetCard('world'), splits: ['train'], create: () => worldDataset() }),
+    /name must be lower-case/,
+  )
 })

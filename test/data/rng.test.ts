@@ -44,7 +44,10 @@ t.test('uniform draws look uniform and stay in range', async (t) => {
 
 t.test('permutation is a permutation; fork is independent of child draws', async (t) => {
   const p = new Rng(1).permutation(1000)
-  t.same(Array.from(p).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i))
+  t.same(
+    Array.from(p).sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  )
   const a = new Rng(3)
   const b = new Rng(3)
   const fa = a.fork()

@@ -18,11 +18,19 @@ function longTail(): { ds: ReturnType<typeof fromSamples<Sample>>; counts: numbe
   const labels: number[] = []
   counts.forEach((n, c) => labels.push(...new Array(n).fill(c)))
   new Rng(99).shuffle(labels)
-  const ds = fromSamples<Sample>(labels.map((c, i) => ({ image, index: i, labels: { class: c } })), {
-    name: 'tail',
-    tasks: ['classification'],
-    labelSpaces: { class: new LabelSpace('class', counts.map((_, c) => `c${c}`)) },
-  })
+  const ds = fromSamples<Sample>(
+    labels.map((c, i) => ({ image, index: i, labels: { class: c } })),
+    {
+      name: 'tail',
+      tasks: ['classification'],
+      labelSpaces: {
+        class: new LabelSpace(
+          'class',
+          counts.map((_, c) => `c${c}`),
+        ),
+      },
+    },
+  )
   return { ds, counts }
 }
 
@@ -45,12 +53,20 @@ t.test('class proportions within one example of exact; every class keeps one', a
       const exact = (percent / 100) * n
       const k = got.get(c) ?? 0
       if (k < 1) t.fail(`${percent}%: class ${c} lost every example`)
-      if (Math.abs(k - exact) > 1 && !(exact < 1 && k === 1)) t.fail(`${percent}%: class ${c} has ${k}, exact ${exact.toFixed(2)}`)
+      if (Math.abs(k - exact) > 1 && !(exact < 1 && k === 1))
+        t.fail(`${percent}%: class ${c} has ${k}, exact ${exact.toFixed(2)}`)
     })
     // Only classes whose exact share is below one example can be topped up past the rounded size.
     const extra = counts.filter((n) => (percent / 100) * n < 1).length
-    t.ok(Math.abs(list.indices.length - Math.round((percent / 100) * N)) <= extra, `${percent}%: size ${list.indices.length} of ${N}`)
-    t.same(Array.from(list.indices), Array.from(list.indices).sort((a, b) => a - b), 'indices ascending')
+    t.ok(
+      Math.abs(list.indices.length - Math.round((percent / 100) * N)) <= extra,
+      `${percent}%: size ${list.indices.length} of ${N}`,
+    )
+    t.same(
+      Array.from(list.indices),
+      Array.from(list.indices).sort((a, b) => a - b),
+      'indices ascending',
+    )
     t.equal(new Set(list.indices).size, list.indices.length, 'no duplicates')
   }
 })
@@ -109,7 +125,12 @@ t.test('detection: images keep each class share of instances, nested', async (t)
       if (k < 1) t.fail(`${percent}%: class ${c} lost every instance`)
     }
     const current = new Set(list.indices)
-    if (previous) t.same([...previous].filter((i) => !current.has(i)), [], `${percent}% contains the smaller list`)
+    if (previous)
+      t.same(
+        [...previous].filter((i) => !current.has(i)),
+        [],
+        `${percent}% contains the smaller list`,
+      )
     previous = current
   }
 })
@@ -122,12 +143,18 @@ t.test('list file round trip, and percent-shot on a subset', async (t) => {
   writeShotList(path, list)
   const back = readShotList(path)
   t.same(back, list)
-  t.match(formatShotList(list), /^# intern-vision percentage-shot list v1\n# dataset=tail split=train percent=10 seed=7 mode=class labelSpace=class total=\d+ selected=\d+\n\d+\n/)
+  t.match(
+    formatShotList(list),
+    /^# intern-vision percentage-shot list v1\n# dataset=tail split=train percent=10 seed=7 mode=class labelSpace=class total=\d+ selected=\d+\n\d+\n/,
+  )
   const sub = subset(ds, back.indices)
   t.equal(sub.length, list.indices.length)
   t.equal((sub.get(0) as Sample).index, list.indices[0])
   writeFileSync(join(dir, 'bad.txt'), formatShotList(list).replace(/\n(\d+)\n$/, '\n999999\n'))
-  t.throws(() => readShotList(join(dir, 'bad.txt')), /parseShotList: .*bad.txt line \d+ \('999999'\) is not an index below total=/)
+  t.throws(
+    () => readShotList(join(dir, 'bad.txt')),
+    /parseShotList: .*bad.txt line \d+ \('999999'\) is not an index below total=/,
+  )
   t.throws(() => parseShotList('hello'), /does not start with/)
 })
 

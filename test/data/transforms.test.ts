@@ -2,8 +2,20 @@ import t from 'tap'
 import { rebuild } from '../../src/data/recipe'
 import { Rng } from '../../src/data/rng'
 import {
-  augmentCaption, centerCrop, colorJitter, compose, grayscale, hflipSample, normalize, pad, randomGrayscale,
-  randomHorizontalFlip, randomResizedCrop, resize, twoViews, type Transform,
+  augmentCaption,
+  centerCrop,
+  colorJitter,
+  compose,
+  grayscale,
+  hflipSample,
+  normalize,
+  pad,
+  randomGrayscale,
+  randomHorizontalFlip,
+  randomResizedCrop,
+  resize,
+  twoViews,
+  type Transform,
 } from '../../src/data/transforms'
 import { augmentCaptionText } from '../../src/data/caption-augment'
 import type { Sample } from '../../src/data/types'
@@ -25,7 +37,9 @@ function boxesEncloseMasks(t: Failer, s: Sample, slack: number, what: string): v
       for (let x = 0; x < W; x++) {
         if (!o.masks![k * H * W + y * W + x]) continue
         if (x + 1 < x0 - slack || x > x1 + slack || y + 1 < y0 - slack || y > y1 + slack) {
-          t.fail(`${what}: object ${k} mask pixel (${x}, ${y}) outside box [${Array.from(o.boxes.subarray(4 * k, 4 * k + 4)).map((v) => v.toFixed(1))}]`)
+          t.fail(
+            `${what}: object ${k} mask pixel (${x}, ${y}) outside box [${Array.from(o.boxes.subarray(4 * k, 4 * k + 4)).map((v) => v.toFixed(1))}]`,
+          )
           return
         }
       }
@@ -115,7 +129,10 @@ t.test('photometric transforms change only the image', async (t) => {
   t.equal(grey1.image.channels, 1)
   const norm = normalize({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] })(s, new Rng(0))
   t.ok(Math.abs(norm.image.data[7] - (s.image.data[7] - 0.5) / 0.25) < 1e-6)
-  t.throws(() => normalize({ mean: [0.5], std: [0.2] })(s, new Rng(0)), /normalize: image has 3 channels but mean\/std have 1/)
+  t.throws(
+    () => normalize({ mean: [0.5], std: [0.2] })(s, new Rng(0)),
+    /normalize: image has 3 channels but mean\/std have 1/,
+  )
   t.same(s.image.data, world.get(4).image.data, 'inputs are never mutated')
 })
 

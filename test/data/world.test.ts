@@ -35,13 +35,15 @@ t.test('boxes enclose their masks; masks are disjoint and match visibility', asy
     for (let k = 0; k < n; k++) {
       objects++
       const [x0, y0, x1, y1] = o.boxes.subarray(4 * k, 4 * k + 4)
-      if (!(x0 >= 0 && y0 >= 0 && x1 <= W && y1 <= H && x1 > x0 && y1 > y0)) t.fail(`image ${i} object ${k} box ${[x0, y0, x1, y1]}`)
+      if (!(x0 >= 0 && y0 >= 0 && x1 <= W && y1 <= H && x1 > x0 && y1 > y0))
+        t.fail(`image ${i} object ${k} box ${[x0, y0, x1, y1]}`)
       let pixels = 0
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
           if (!o.masks![k * H * W + y * W + x]) continue
           pixels++
-          if (x < x0 || x >= x1 || y < y0 || y >= y1) t.fail(`image ${i} object ${k}: mask pixel (${x}, ${y}) outside box`)
+          if (x < x0 || x >= x1 || y < y0 || y >= y1)
+            t.fail(`image ${i} object ${k}: mask pixel (${x}, ${y}) outside box`)
           if (owner[y * W + x] >= 0) t.fail(`image ${i}: pixel (${x}, ${y}) in two masks`)
           owner[y * W + x] = k
         }
@@ -68,14 +70,20 @@ t.test('depth order matches occlusion: the visible object is the nearest coverin
         const k = scene.instanceMap[p]
         const covering = scene.objects.map((_, j) => j).filter((j) => covers(scene, j, x, y))
         if (k < 0) {
-          if (covering.length > 0) t.fail(`image ${i} (${x}, ${y}): background shown where object ${covering[0]} covers`)
-          if (s.depthValid![p] && !(s.depth![p] > FAR)) t.fail(`image ${i} (${x}, ${y}): background depth ${s.depth![p]} not beyond objects`)
+          if (covering.length > 0)
+            t.fail(`image ${i} (${x}, ${y}): background shown where object ${covering[0]} covers`)
+          if (s.depthValid![p] && !(s.depth![p] > FAR))
+            t.fail(`image ${i} (${x}, ${y}): background depth ${s.depth![p]} not beyond objects`)
           continue
         }
         checked++
-        const nearest = covering.reduce((a, b) => (scene.objects[b].depth < scene.objects[a].depth ? b : a), covering[0])
+        const nearest = covering.reduce(
+          (a, b) => (scene.objects[b].depth < scene.objects[a].depth ? b : a),
+          covering[0],
+        )
         if (nearest !== k) t.fail(`image ${i} (${x}, ${y}): shows object ${k} but ${nearest} is nearer`)
-        if (s.depthValid![p] && s.depth![p] !== Math.fround(scene.objects[k].depth)) t.fail(`image ${i} (${x}, ${y}): depth map disagrees`)
+        if (s.depthValid![p] && s.depth![p] !== Math.fround(scene.objects[k].depth))
+          t.fail(`image ${i} (${x}, ${y}): depth map disagrees`)
         if (!s.depthValid![p] && s.depth![p] !== 0) t.fail(`image ${i}: invalid depth must be 0`)
       }
     }
@@ -99,7 +107,7 @@ t.test('segmentation, labels and count agree with the objects', async (t) => {
     const counted = Array.from(o.ignore).filter((v) => v === 0).length
     if (s.labels!.count !== counted) t.fail(`image ${i} count`)
     const shapes = new Set(Array.from(o.labels))
-    if (!(shapes.has(s.labels!.shape))) t.fail(`image ${i}: image label is not one of its objects`)
+    if (!shapes.has(s.labels!.shape)) t.fail(`image ${i}: image label is not one of its objects`)
   }
   t.same(ds.info.labelSpaces.segmentation.classes.slice(0, 2), ['background', 'circle'])
 })
@@ -124,7 +132,10 @@ t.test('captions name only objects that are present and counted', async (t) => {
         if (COLOUR_NAMES.includes(words[b])) colour = COLOUR_NAMES.indexOf(words[b])
       }
       const match = present.some((o) => o.shape === shape && o.colour === colour && o.texture === texture)
-      if (!(match)) t.fail(`image ${i}: caption "${s.caption}" names a ${COLOUR_NAMES[colour]} ${TEXTURE_NAMES[texture]} ${w}, which is not there`)
+      if (!match)
+        t.fail(
+          `image ${i}: caption "${s.caption}" names a ${COLOUR_NAMES[colour]} ${TEXTURE_NAMES[texture]} ${w}, which is not there`,
+        )
     })
     if (present.length > 0) if (!(named >= 1)) t.fail(`image ${i}: caption "${s.caption}" names nothing`)
   }
@@ -141,7 +152,11 @@ t.test('deterministic per index, independent of order, size and other samples', 
   t.same(fromB, late, 'same sample whatever the dataset size')
   t.not(`${b.get(18).caption}${b.get(18).image.data[100]}`, `${fromB.caption}${fromB.image.data[100]}`)
   const val = worldDataset({ size: 50, seed: 3, imageSize: 32, domains: SYNTHETIC, split: 'val' })
-  t.notSame(Array.from(val.get(17).image.data.subarray(0, 200)), Array.from(late.image.data.subarray(0, 200)), 'splits differ')
+  t.notSame(
+    Array.from(val.get(17).image.data.subarray(0, 200)),
+    Array.from(late.image.data.subarray(0, 200)),
+    'splits differ',
+  )
 })
 
 t.test('domains change pixels, never ground truth', async (t) => {
@@ -158,17 +173,24 @@ t.test('domains change pixels, never ground truth', async (t) => {
       if (!(v >= 0 && v <= 1)) t.fail(`${d}: pixel value ${v} outside [0, 1]`)
       diff += Math.abs(v - cleanSample.image.data[p])
     }
-    t.ok(diff / other.image.data.length > 0.01, `${d}: pixels change (mean |diff| ${(diff / other.image.data.length).toFixed(3)})`)
+    t.ok(
+      diff / other.image.data.length > 0.01,
+      `${d}: pixels change (mean |diff| ${(diff / other.image.data.length).toFixed(3)})`,
+    )
   }
 })
 
-t.test('fashion domain textures come from Fashion-MNIST', { skip: fashionMnistAvailable() ? false : 'dataset-fashion-mnist is not installed' }, async (t) => {
-  const f = worldDataset({ size: 4, seed: 1, imageSize: 32, domains: ['fashion'] })
-  const c = worldDataset({ size: 4, seed: 1, imageSize: 32, domains: ['clean'] })
-  t.equal(f.get(0).domain, 'fashion')
-  t.same(f.get(0).objects!.boxes, c.get(0).objects!.boxes)
-  t.notSame(Array.from(f.get(0).image.data.subarray(0, 64)), Array.from(c.get(0).image.data.subarray(0, 64)))
-})
+t.test(
+  'fashion domain textures come from Fashion-MNIST',
+  { skip: fashionMnistAvailable() ? false : 'dataset-fashion-mnist is not installed' },
+  async (t) => {
+    const f = worldDataset({ size: 4, seed: 1, imageSize: 32, domains: ['fashion'] })
+    const c = worldDataset({ size: 4, seed: 1, imageSize: 32, domains: ['clean'] })
+    t.equal(f.get(0).domain, 'fashion')
+    t.same(f.get(0).objects!.boxes, c.get(0).objects!.boxes)
+    t.notSame(Array.from(f.get(0).image.data.subarray(0, 64)), Array.from(c.get(0).image.data.subarray(0, 64)))
+  },
+)
 
 t.test('long tail and targets options', async (t) => {
   const tail = worldDataset({ size: 400, seed: 2, imageSize: 16, longTail: 1.5, objects: [1, 1], targets: ['labels'] })
@@ -184,12 +206,18 @@ t.test('long tail and targets options', async (t) => {
 
 t.test('bad options name the function, the option and the value', async (t) => {
   t.throws(() => worldDataset({ size: 0 }), /worldDataset: size must be a positive integer, got 0/)
-  t.throws(() => worldDataset({ imageSize: 8 }), /worldDataset: imageSize sides must be integers in \[16, 1024\], got 8/)
+  t.throws(
+    () => worldDataset({ imageSize: 8 }),
+    /worldDataset: imageSize sides must be integers in \[16, 1024\], got 8/,
+  )
   t.throws(() => worldDataset({ objects: [0, 3] }), /worldDataset: objects must be \[min, max\]/)
   t.throws(() => worldDataset({ domains: ['foggy' as never] }), /unknown domain 'foggy'/)
   t.throws(() => worldDataset({ level: 'genus' as never }), /level must be/)
   if (!fashionMnistAvailable('/nonexistent')) {
     t.throws(() => worldDataset({ domains: ['fashion'], fashionRoot: '/nonexistent' }), /dataset-fashion-mnist/)
   }
-  t.throws(() => worldDataset({ size: 3 }).get(3), /WorldDataset.get: index 3 is out of range for a dataset of length 3/)
+  t.throws(
+    () => worldDataset({ size: 3 }).get(3),
+    /WorldDataset.get: index 3 is out of range for a dataset of length 3/,
+  )
 })

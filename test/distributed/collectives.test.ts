@@ -33,9 +33,18 @@ t.test('collectives and DDP on two ranks', { skip }, async (t) => {
   }
   // DDP's gradient is the mean of the ranks' own gradients; rank 1 never used b (zeros there).
   const mean = out[0].localGrads.map((g: number[], i: number) => g.map((v, j) => (v + out[1].localGrads[i][j]) / 2))
-  for (const k of [0, 1]) mean.forEach((g: number[], i: number) => assertClose(t, out[k].ddpGrads[i], g, 1e-6, 1e-7, `rank ${k} parameter ${i}`))
-  t.ok(out[1].localGrads[2].every((v: number) => v === 0), "rank 1's own gradient of the unused layer is zero")
-  t.ok(out[0].ddpGrads[2].some((v: number) => v !== 0), "the unused layer's reduced gradient is rank 0's half")
+  for (const k of [0, 1])
+    mean.forEach((g: number[], i: number) =>
+      assertClose(t, out[k].ddpGrads[i], g, 1e-6, 1e-7, `rank ${k} parameter ${i}`),
+    )
+  t.ok(
+    out[1].localGrads[2].every((v: number) => v === 0),
+    "rank 1's own gradient of the unused layer is zero",
+  )
+  t.ok(
+    out[0].ddpGrads[2].some((v: number) => v !== 0),
+    "the unused layer's reduced gradient is rank 0's half",
+  )
   for (const k of [0, 1]) {
     t.same(out[k].unusedGrads, [null, null], `rank ${k}: a layer no rank used has no gradient (as in PyTorch)`)
     t.equal(out[k].unusedMoved, false, `rank ${k}: so AdamW's weight decay leaves it alone`)

@@ -36,12 +36,22 @@ t.test('two ranks with batch B end where one process with batch 2B does', { skip
     const info = JSON.parse(fs.readFileSync(path.join(run, `train-rank${k}.json`), 'utf8'))
     t.equal(info.steps, 8)
     t.equal(info.threads, Math.max(1, Math.floor(os.availableParallelism() / 2)), 'the two ranks share the cores')
-    // Reversed parameters in buckets of <= 104 bytes: [head.bias], [head.weight], [norm.bias, norm.weight, conv.bias], [conv.weight].
-    t.same(info.lastBackward, { buckets: 4, startedDuringBackward: 4 }, 'every bucket started from a gradient hook, none at the end of backward')
+    // Reversed parameters in buckets of <= 104 bytes: [head.bias], [head.weight], [norm.bias, norm.weight, conv.bias],
+    // [conv.weight].
+    t.same(
+      info.lastBackward,
+      { buckets: 4, startedDuringBackward: 4 },
+      'every bucket started from a gradient hook, none at the end of backward',
+    )
   }
   const log = fs.readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n')
-  t.same(log.map((l) => JSON.parse(l).step), [1, 2, 3, 4, 5, 6, 7, 8], 'one log line per step: rank 0 alone logs')
+  t.same(
+    log.map((l) => JSON.parse(l).step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+    'one log line per step: rank 0 alone logs',
+  )
   const ckpt = iv.loadCheckpoint(path.join(run, 'checkpoint.safetensors'))
   t.equal(ckpt.step, 8)
-  for (const [name, v] of Object.entries(ckpt.model)) t.same(values(v), values(ranks[0][name]), `checkpoint ${name} is rank 0's model`)
+  for (const [name, v] of Object.entries(ckpt.model))
+    t.same(values(v), values(ranks[0][name]), `checkpoint ${name} is rank 0's model`)
 })

@@ -11,9 +11,17 @@ import { mpiSkipReason, runRanks } from './mpirun'
 const skip = mpiSkipReason()
 
 const cases: [string, string, RegExp][] = [
-  ['throw', 'throws', /Error: injected failure on rank 1[\s\S]*rank 1 of 2 is exiting with code 1 inside a distributed run: aborting the job/],
+  [
+    'throw',
+    'throws',
+    /Error: injected failure on rank 1[\s\S]*rank 1 of 2 is exiting with code 1 inside a distributed run: aborting the job/,
+  ],
   ['kill', 'is killed (SIGKILL)', /process rank 1 with PID \d+ on node \S+ exited on signal 9 \(Killed\)/],
-  ['stall', 'hangs', /allReduce \(mpi\) did not finish within 8 s on rank 0 of 2[\s\S]*rank 0 of 2 is exiting with code 1/],
+  [
+    'stall',
+    'hangs',
+    /allReduce \(mpi\) did not finish within 8 s on rank 0 of 2[\s\S]*rank 0 of 2 is exiting with code 1/,
+  ],
 ]
 
 for (const [mode, what, expected] of cases) {
@@ -24,9 +32,15 @@ for (const [mode, what, expected] of cases) {
     t.not(r.status, 0, 'mpirun reports the failure')
     t.match(r.output, expected, 'the output says which rank failed and why')
     const failedAt = Number(fs.readFileSync(path.join(dir, 'failed-at'), 'utf8'))
-    t.ok(r.endedAt - failedAt < 30_000, `every rank stopped ${((r.endedAt - failedAt) / 1000).toFixed(1)} s after the failure`)
+    t.ok(
+      r.endedAt - failedAt < 30_000,
+      `every rank stopped ${((r.endedAt - failedAt) / 1000).toFixed(1)} s after the failure`,
+    )
     const ckpt = iv.loadCheckpoint(path.join(dir, 'checkpoint.safetensors'))
     t.equal(ckpt.step, 4, 'the checkpoint of step 4 loads')
-    t.ok(Object.values(ckpt.model).every((v) => Array.from(v.data()).every(Number.isFinite)), 'with finite weights')
+    t.ok(
+      Object.values(ckpt.model).every((v) => Array.from(v.data()).every(Number.isFinite)),
+      'with finite weights',
+    )
   })
 }

@@ -43,7 +43,10 @@ t.test('remove(), and what cannot be hooked', async (t) => {
   handle.remove()
   x.sum().backward()
   t.equal(calls, 1, 'no call after remove()')
-  t.throws(() => registerPostAccumulateGradHook(x.mul(2), () => undefined), /registerPostAccumulateGradHook: only a leaf that requires grad/)
+  t.throws(
+    () => registerPostAccumulateGradHook(x.mul(2), () => undefined),
+    /registerPostAccumulateGradHook: only a leaf that requires grad/,
+  )
   t.throws(() => registerPostAccumulateGradHook(iv.tensor([1]), () => undefined), /only a leaf that requires grad/)
   t.throws(() => queueCallback(() => undefined), /queueCallback: no backward pass is running/)
 })

@@ -10,7 +10,8 @@ const worker = path.join(__dirname, 'worker.ts')
 
 /** Why the MPI tests cannot run here, or false when they can. */
 export function mpiSkipReason(): string | false {
-  if (!iv.distributed.isAvailable('mpi')) return `the MPI backend is not available: ${iv.distributed.unavailableReason('mpi')}`
+  if (!iv.distributed.isAvailable('mpi'))
+    return `the MPI backend is not available: ${iv.distributed.unavailableReason('mpi')}`
   if (spawnSync('mpirun', ['--version']).error) return 'mpirun is not on PATH (apt-get install openmpi-bin)'
   return false
 }
@@ -50,13 +51,28 @@ const freePort = () =>
   })
 
 /** Runs `worker.ts args...` as nproc local processes with torchrun-style variables (no MPI). */
-export async function runEnvLaunched(nproc: number, args: string[], timeoutMs = 120_000): Promise<{ statuses: (number | null)[]; output: string }> {
+export async function runEnvLaunched(
+  nproc: number,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ statuses: (number | null)[]; output: string }> {
   const port = await freePort()
   let output = ''
   const statuses = await Promise.all(
     Array.from({ length: nproc }, (_, rank) => {
-      const env = { ...process.env, RANK: String(rank), WORLD_SIZE: String(nproc), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(nproc), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) }
-      const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const env = {
+        ...process.env,
+        RANK: String(rank),
+        WORLD_SIZE: String(nproc),
+        LOCAL_RANK: String(rank),
+        LOCAL_WORLD_SIZE: String(nproc),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(port),
+      }
+      const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       child.stdout.on('data', (d) => (output += d))
       child.stderr.on('data', (d) => (output += d))
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)

@@ -12,7 +12,8 @@ import { assertClose } from '../helpers'
 import { runEnvLaunched } from './mpirun'
 import { train } from './worker'
 
-for (const v of Object.keys(process.env)) if (/^(OMPI_COMM_WORLD_|PMI_|SLURM_|RANK$|WORLD_SIZE$)/.test(v)) delete process.env[v]
+for (const v of Object.keys(process.env))
+  if (/^(OMPI_COMM_WORLD_|PMI_|SLURM_|RANK$|WORLD_SIZE$)/.test(v)) delete process.env[v]
 const d = iv.distributed
 const why = d.unavailableReason('nccl')
 const values = (x: iv.Tensor) => Array.from(x.data())
@@ -47,17 +48,23 @@ t.test('one GPU through NCCL', { skip: why ? `NCCL is not available: ${why}` : f
 })
 
 const gpus = why ? 0 : iv.cuda.deviceCount()
-t.test('two ranks on two GPUs, torchrun-style', { skip: gpus < 2 ? `needs 2 GPUs with NCCL (${why ?? `${gpus} GPU`})` : false }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-nccl-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const r = await runEnvLaunched(2, ['train', dir, '8', '4', '0', 'cuda'])
-  t.same(r.statuses, [0, 0], `both ranks succeeded\n${r.output}`)
-  const ranks = [0, 1].map((k) => iv.loadFile(path.join(dir, `params-rank${k}.safetensors`)))
-  const single = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-nccl-ref-'))
-  t.teardown(() => fs.rmSync(single, { recursive: true, force: true }))
-  const reference = (await train({ dir: single, maxSteps: 8, checkpointEvery: 100, resume: false, device: 'cuda' })).model.stateDict()
-  for (const [name, ref] of Object.entries(reference)) {
-    t.same(values(ranks[1][name]), values(ranks[0][name]), `${name}: the ranks agree bit for bit`)
-    assertClose(t, values(ranks[0][name]), values(ref), 1e-4, 1e-5, `${name} vs one GPU with batch 2B`)
-  }
-})
+t.test(
+  'two ranks on two GPUs, torchrun-style',
+  { skip: gpus < 2 ? `needs 2 GPUs with NCCL (${why ?? `${gpus} GPU`})` : false },
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-nccl-'))
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const r = await runEnvLaunched(2, ['train', dir, '8', '4', '0', 'cuda'])
+    t.same(r.statuses, [0, 0], `both ranks succeeded\n${r.output}`)
+    const ranks = [0, 1].map((k) => iv.loadFile(path.join(dir, `params-rank${k}.safetensors`)))
+    const single = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-nccl-ref-'))
+    t.teardown(() => fs.rmSync(single, { recursive: true, force: true }))
+    const reference = (
+      await train({ dir: single, maxSteps: 8, checkpointEvery: 100, resume: false, device: 'cuda' })
+    ).model.stateDict()
+    for (const [name, ref] of Object.entries(reference)) {
+      t.same(values(ranks[1][name]), values(ranks[0][name]), `${name}: the ranks agree bit for bit`)
+      assertClose(t, values(ranks[0][name]), values(ref), 1e-4, 1e-5, `${name} vs one GPU with batch 2B`)
+    }
+  },
+)

@@ -27,11 +27,20 @@ t.test('every rank gets rank 0’s bytes, even when rank 0 starts last', async (
 
 t.test('missing peers and taken ports are named', async (t) => {
   const port = await freePort()
-  await t.rejects(rendezvous({ addr: '127.0.0.1', port, rank: 1, worldSize: 2, timeoutMs: 500 }), /rank 1 could not get the id from rank 0 at 127\.0\.0\.1:\d+ \(MASTER_ADDR:MASTER_PORT\) within 0\.5 s/)
-  await t.rejects(rendezvous({ addr: '127.0.0.1', port, rank: 0, worldSize: 3, timeoutMs: 500, payload: new Uint8Array(4) }), /only 0 of the 2 other ranks reached rank 0 on port \d+ within 0\.5 s/)
+  await t.rejects(
+    rendezvous({ addr: '127.0.0.1', port, rank: 1, worldSize: 2, timeoutMs: 500 }),
+    /rank 1 could not get the id from rank 0 at 127\.0\.0\.1:\d+ \(MASTER_ADDR:MASTER_PORT\) within 0\.5 s/,
+  )
+  await t.rejects(
+    rendezvous({ addr: '127.0.0.1', port, rank: 0, worldSize: 3, timeoutMs: 500, payload: new Uint8Array(4) }),
+    /only 0 of the 2 other ranks reached rank 0 on port \d+ within 0\.5 s/,
+  )
   const taken = net.createServer().listen(port)
   await new Promise((r) => taken.once('listening', r))
-  await t.rejects(rendezvous({ addr: '127.0.0.1', port, rank: 0, worldSize: 2, timeoutMs: 2000, payload: new Uint8Array(4) }), /rank 0 cannot listen on port \d+ \(MASTER_PORT\)/)
+  await t.rejects(
+    rendezvous({ addr: '127.0.0.1', port, rank: 0, worldSize: 2, timeoutMs: 2000, payload: new Uint8Array(4) }),
+    /rank 0 cannot listen on port \d+ \(MASTER_PORT\)/,
+  )
   taken.close()
   await t.rejects(rendezvous({ addr: '127.0.0.1', port, rank: 0, worldSize: 2 }), /rank 0 needs a payload/)
 })

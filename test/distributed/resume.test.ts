@@ -21,7 +21,9 @@ t.test('resume on one process after two ranks, and on two ranks after one proces
     fs.mkdirSync(d)
     return d
   }
-  const reference = (await train({ dir: sub('ref'), maxSteps: 8, checkpointEvery: 100, resume: false })).model.stateDict()
+  const reference = (
+    await train({ dir: sub('ref'), maxSteps: 8, checkpointEvery: 100, resume: false })
+  ).model.stateDict()
 
   // Two ranks stop at step 6 (mid-epoch: 4 steps per epoch), checkpointed; one process resumes.
   const twoToOne = sub('two-to-one')
@@ -29,7 +31,8 @@ t.test('resume on one process after two ranks, and on two ranks after one proces
   t.equal(first.status, 0, `the two-rank run succeeded\n${first.output}`)
   const resumed = await train({ dir: twoToOne, maxSteps: 8, checkpointEvery: 3, resume: true })
   t.equal(resumed.resumedFrom, 6)
-  for (const [name, v] of Object.entries(resumed.model.stateDict())) assertClose(t, values(v), values(reference[name]), 1e-5, 1e-6, `2 -> 1: ${name}`)
+  for (const [name, v] of Object.entries(resumed.model.stateDict()))
+    assertClose(t, values(v), values(reference[name]), 1e-5, 1e-6, `2 -> 1: ${name}`)
 
   // One process stops at step 6, checkpointed; two ranks resume.
   const oneToTwo = sub('one-to-two')

@@ -6,15 +6,22 @@ import * as iv from '../../src'
 import { Linear, Module } from '../../src/nn'
 import { SGD } from '../../src/optim'
 
-for (const v of Object.keys(process.env)) if (/^(OMPI_COMM_WORLD_|PMI_|SLURM_|RANK$|WORLD_SIZE$)/.test(v)) delete process.env[v]
+for (const v of Object.keys(process.env))
+  if (/^(OMPI_COMM_WORLD_|PMI_|SLURM_|RANK$|WORLD_SIZE$)/.test(v)) delete process.env[v]
 const d = iv.distributed
 const values = (x: iv.Tensor) => Array.from(x.data())
 
 t.test('before init', async (t) => {
   t.equal(d.isInitialized(), false)
   t.same([d.getRank(), d.getWorldSize(), d.isMainProcess()], [0, 1, true], 'rank 0 of 1 outside a distributed run')
-  t.throws(() => d.allReduce(iv.tensor([1])), /distributed\.allReduce: the process group is not initialised \(await distributed\.init\(\) first\)/)
-  t.throws(() => new d.DistributedDataParallel(new Linear(2, 2)), /DistributedDataParallel: the process group is not initialised/)
+  t.throws(
+    () => d.allReduce(iv.tensor([1])),
+    /distributed\.allReduce: the process group is not initialised \(await distributed\.init\(\) first\)/,
+  )
+  t.throws(
+    () => new d.DistributedDataParallel(new Linear(2, 2)),
+    /DistributedDataParallel: the process group is not initialised/,
+  )
   await t.rejects(d.init({ backend: 'gloo' as 'mpi' }), /backend must be 'mpi' or 'nccl', got "gloo"/)
   await t.rejects(d.init({ timeoutMs: 0 }), /timeoutMs must be a positive number, got 0/)
   const why = d.unavailableReason('nccl')
@@ -35,8 +42,14 @@ t.test('a world of one', async (t) => {
   t.throws(() => d.broadcast(iv.tensor([4]), 1), /src must be a rank in \[0, 1\), got 1/)
   t.same(d.allGather(iv.tensor([[1, 2]])).toArray(), [[[1, 2]]])
   d.barrier()
-  t.throws(() => d.allReduce(iv.tensor([1], { dtype: 'int32' }), { op: 'mean' }), /cannot take the mean of a int32 tensor/)
-  t.throws(() => d.allReduce(iv.tensor([1]), { op: 'avg' as 'mean' }), /op must be 'sum', 'mean', 'prod', 'max' or 'min', got 'avg'/)
+  t.throws(
+    () => d.allReduce(iv.tensor([1], { dtype: 'int32' }), { op: 'mean' }),
+    /cannot take the mean of a int32 tensor/,
+  )
+  t.throws(
+    () => d.allReduce(iv.tensor([1]), { op: 'avg' as 'mean' }),
+    /op must be 'sum', 'mean', 'prod', 'max' or 'min', got 'avg'/,
+  )
 
   // DDP on one rank: the same training, step for step.
   const run = (ddp: boolean) => {
@@ -54,8 +67,14 @@ t.test('a world of one', async (t) => {
   }
   t.same(run(true), run(false), 'DistributedDataParallel on one process changes nothing')
   t.throws(() => new d.DistributedDataParallel({} as Module), /DistributedDataParallel: expected a Module, got object/)
-  t.throws(() => new d.DistributedDataParallel(new Linear(2, 2).requiresGrad_(false)), /the model has no parameter that requires grad/)
-  t.throws(() => new d.DistributedDataParallel(new Linear(2, 2), { bucketCapMb: 0 }), /bucketCapMb must be positive, got 0/)
+  t.throws(
+    () => new d.DistributedDataParallel(new Linear(2, 2).requiresGrad_(false)),
+    /the model has no parameter that requires grad/,
+  )
+  t.throws(
+    () => new d.DistributedDataParallel(new Linear(2, 2), { bucketCapMb: 0 }),
+    /bucketCapMb must be positive, got 0/,
+  )
 
   d.destroy()
   t.equal(d.isInitialized(), false)

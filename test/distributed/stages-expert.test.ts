@@ -11,7 +11,14 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import * as iv from '../../src'
 import { trainExpert } from '../../src/intern/expert'
-import { CARD_FILE, CHECKPOINT_FILE, LOG_FILE, loadStageBackbone, MODEL_FILE, readStageCard } from '../../src/intern/stage-io'
+import {
+  CARD_FILE,
+  CHECKPOINT_FILE,
+  LOG_FILE,
+  loadStageBackbone,
+  MODEL_FILE,
+  readStageCard,
+} from '../../src/intern/stage-io'
 import { readStageLog } from '../../src/intern/stage-log'
 import { assertClose } from '../helpers'
 import { mpiSkipReason } from './mpirun'
@@ -32,13 +39,22 @@ t.test('an expert trained on two ranks', { skip }, async (t) => {
 
   const [w0, w1] = [0, 1].map((k) => iv.loadFile(path.join(ranks, `params-rank${k}.safetensors`)))
   t.same(Object.keys(w1), Object.keys(w0))
-  for (const name of Object.keys(w0)) t.same(values(w1[name]), values(w0[name]), `${name}: rank 1 holds rank 0's values bit for bit`)
+  for (const name of Object.keys(w0))
+    t.same(values(w1[name]), values(w0[name]), `${name}: rank 1 holds rank 0's values bit for bit`)
 
-  t.same(fs.readdirSync(stage).sort(), [CARD_FILE, CHECKPOINT_FILE, LOG_FILE, MODEL_FILE].sort(), 'one stage folder, nothing else in it')
+  t.same(
+    fs.readdirSync(stage).sort(),
+    [CARD_FILE, CHECKPOINT_FILE, LOG_FILE, MODEL_FILE].sort(),
+    'one stage folder, nothing else in it',
+  )
   const saved = iv.loadFile(path.join(stage, MODEL_FILE))
   for (const name of Object.keys(w0)) t.same(values(saved[name]), values(w0[name]), `${MODEL_FILE} ${name} is rank 0's`)
   const log = readStageLog(path.join(stage, LOG_FILE))
-  t.same(log.map((l) => l.step), [1, 2, 3], 'one log line per step: rank 0 alone logs')
+  t.same(
+    log.map((l) => l.step),
+    [1, 2, 3],
+    'one log line per step: rank 0 alone logs',
+  )
   t.equal(readStageCard(stage).steps, 3)
   for (const k of [0, 1]) {
     const { card, worldSize } = JSON.parse(fs.readFileSync(path.join(ranks, `card-rank${k}.json`), 'utf8'))
@@ -56,7 +72,14 @@ t.test('an expert trained on two ranks', { skip }, async (t) => {
   }
   // The logged loss is the mean of the ranks' losses: the whole batch's, step by step.
   const singleLog = readStageLog(path.join(single, LOG_FILE))
-  assertClose(t, log.map((l) => l.loss), singleLog.map((l) => l.loss), 1e-5, 1e-6, 'logged losses vs one process')
+  assertClose(
+    t,
+    log.map((l) => l.loss),
+    singleLog.map((l) => l.loss),
+    1e-5,
+    1e-6,
+    'logged losses vs one process',
+  )
   // The classifiers' weights agree to round-off. The backbone's do too, except where the model
   // does not permit it: a bias followed by BatchNorm has no gradient but round-off, which
   // AdamW's normalised step makes of the order of lr, and the running statistics after it
@@ -71,5 +94,12 @@ t.test('an expert trained on two ranks', { skip }, async (t) => {
     const b = loadStageBackbone(d).train()
     return values(iv.noGrad(() => b.forwardPooled(x)))
   })
-  assertClose(t, two, one, 1e-4, 1e-5, 'the backbones compute the same function of a batch (BatchNorm in training mode)')
+  assertClose(
+    t,
+    two,
+    one,
+    1e-4,
+    1e-5,
+    'the backbones compute the same function of a batch (BatchNorm in training mode)',
+  )
 })

@@ -25,19 +25,50 @@ export const CONV_NET = path.join(__dirname, 'conv-metanet.json')
  * the batch, and MLM masks by random draws, so with them no two-rank run can equal one process).
  */
 export const amateurOptions = (out: string): AmateurOptions => ({
-  backbone: CONV_NET, imageSize: 16, steps: 3, batchSize: 8, lr: 1e-3, seed: 5, out, trainSize: 16, checkpointEvery: 2,
-  weights: { clip: 0, nn: 0, simsiam: 1, mlm: 0 }, log: { quiet: true },
+  backbone: CONV_NET,
+  imageSize: 16,
+  steps: 3,
+  batchSize: 8,
+  lr: 1e-3,
+  seed: 5,
+  out,
+  trainSize: 16,
+  checkpointEvery: 2,
+  weights: { clip: 0, nn: 0, simsiam: 1, mlm: 0 },
+  log: { quiet: true },
 })
 
 /** Two classification sources with 4 images each a step: 2 of each on each of two ranks. */
 export const expertOptions = (out: string): ExpertOptions => ({
-  type: 'C', backbone: CONV_NET, imageSize: 16, init: 'scratch', sources: ['up-cls-colour', 'up-cls-family'], steps: 3, batchSize: 8, lr: 1e-3, seed: 2, out, checkpointEvery: 2,
+  type: 'C',
+  backbone: CONV_NET,
+  imageSize: 16,
+  init: 'scratch',
+  sources: ['up-cls-colour', 'up-cls-family'],
+  steps: 3,
+  batchSize: 8,
+  lr: 1e-3,
+  seed: 2,
+  out,
+  checkpointEvery: 2,
   log: { quiet: true },
 })
 
-/** Runs `node --import tsx <script> args...` as nproc ranks under mpirun; resolves when it exits (killed after timeoutMs). */
-export function mpirunScript(nproc: number, script: string, args: string[], timeoutMs = 120_000): Promise<{ status: number | null; output: string }> {
-  const { file, args: mpiArgs, env } = iv.distributed.mpirunCommand(nproc, [process.execPath, '--import', 'tsx', script, ...args])
+/**
+ * Runs `node --import tsx <script> args...` as nproc ranks under mpirun; resolves when it exits (killed after
+ * timeoutMs).
+ */
+export function mpirunScript(
+  nproc: number,
+  script: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ status: number | null; output: string }> {
+  const {
+    file,
+    args: mpiArgs,
+    env,
+  } = iv.distributed.mpirunCommand(nproc, [process.execPath, '--import', 'tsx', script, ...args])
   return new Promise((resolve) => {
     const child = spawn(file, mpiArgs, { env: { ...env, INTERN_VISION_CUDA: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
@@ -58,18 +89,24 @@ export function mpirunScript(nproc: number, script: string, args: string[], time
  * (DDP copies rank 0's buffers to every rank after each backward). Returns the undo.
  */
 export function perRankBatchNorm(worldSize: number): () => void {
-  const base = Object.getPrototypeOf(iv.nn.BatchNorm2d.prototype) as { forward(this: iv.nn.Module, x: iv.Tensor): iv.Tensor }
+  const base = Object.getPrototypeOf(iv.nn.BatchNorm2d.prototype) as {
+    forward(this: iv.nn.Module, x: iv.Tensor): iv.Tensor
+  }
   const forward = base.forward
   base.forward = function (x) {
     if (!this.training) return forward.call(this, x)
     const n = x.shape[0]
-    if (n % worldSize !== 0) throw new Error(`perRankBatchNorm: a batch of ${n} rows does not split among ${worldSize} ranks`)
+    if (n % worldSize !== 0)
+      throw new Error(`perRankBatchNorm: a batch of ${n} rows does not split among ${worldSize} ranks`)
     const buffers = this.buffers()
     const start = buffers.map((b) => b.clone())
     let rank0: iv.Tensor[] = []
     const outs = Array.from({ length: worldSize }, (_, rank) => {
       buffers.forEach((b, i) => b.copy_(start[i]))
-      const rows = iv.tensor(Array.from({ length: n / worldSize }, (_, j) => rank + j * worldSize), { dtype: 'int32' })
+      const rows = iv.tensor(
+        Array.from({ length: n / worldSize }, (_, j) => rank + j * worldSize),
+        { dtype: 'int32' },
+      )
       const out = forward.call(this, x.indexSelect(0, rows))
       if (rank === 0) rank0 = buffers.map((b) => b.clone())
       return out
@@ -97,7 +134,10 @@ async function main(): Promise<void> {
   else if (stage === 'expert') card = await trainExpert(expertOptions(out))
   else throw new Error(`stages-worker: unknown stage '${stage}'`)
   const rank = iv.distributed.getRank()
-  fs.writeFileSync(path.join(rankDir, `card-rank${rank}.json`), JSON.stringify({ card, worldSize: iv.distributed.getWorldSize() }))
+  fs.writeFileSync(
+    path.join(rankDir, `card-rank${rank}.json`),
+    JSON.stringify({ card, worldSize: iv.distributed.getWorldSize() }),
+  )
 }
 
 if (require.main === module) void main()

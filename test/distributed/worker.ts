@@ -42,14 +42,21 @@ export interface TrainOptions {
 }
 
 /** DDP training with fit(); rank r's initial weights differ until DDP copies rank 0's. */
-export async function train(opts: TrainOptions): Promise<{ model: Net; steps: number; resumedFrom: number | null; ddp: iv.distributed.DistributedDataParallel | null }> {
+export async function train(opts: TrainOptions): Promise<{
+  model: Net
+  steps: number
+  resumedFrom: number | null
+  ddp: iv.distributed.DistributedDataParallel | null
+}> {
   const rank = distributed.getRank()
   const worldSize = distributed.getWorldSize()
   iv.manualSeed(100 + rank)
   const device = opts.device ?? 'cpu'
   const model = new Net().to(device)
   // Buckets of about 100 bytes, so that there are several.
-  const ddp = distributed.isInitialized() ? new distributed.DistributedDataParallel(model, { bucketCapMb: 0.0001 }) : null
+  const ddp = distributed.isInitialized()
+    ? new distributed.DistributedDataParallel(model, { bucketCapMb: 0.0001 })
+    : null
   const optimizer = new AdamW(model.parameters(), { lr: 0.01, weightDecay: 0.01 })
   const sampler = new distributed.DistributedSampler(N, { seed: 3 })
   const batches = function* (epoch: number): Iterable<[iv.Tensor, iv.Tensor]> {
@@ -74,7 +81,8 @@ export async function train(opts: TrainOptions): Promise<{ model: Net; steps: nu
   return { model, steps: result.steps, resumedFrom: result.resumedFrom, ddp }
 }
 
-const write = (dir: string, name: string, value: unknown) => fs.writeFileSync(path.join(dir, name), JSON.stringify(value))
+const write = (dir: string, name: string, value: unknown) =>
+  fs.writeFileSync(path.join(dir, name), JSON.stringify(value))
 const values = (t: iv.Tensor) => Array.from(t.data() as ArrayLike<number>)
 const message = (fn: () => unknown) => {
   try {
@@ -95,7 +103,12 @@ function collectives(dir: string): void {
   out.min = values(distributed.allReduce(iv.tensor([rank, -rank], { dtype: 'int32' }), { op: 'min' }))
   out.prod = values(distributed.allReduce(iv.tensor([rank + 2]), { op: 'prod' }))
   // A strided view is reduced in place: the columns of a [2, 3] tensor, through its transpose.
-  const base = iv.tensor([[1, 2, 3], [4, 5, 6]]).mul(rank + 1)
+  const base = iv
+    .tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ])
+    .mul(rank + 1)
   distributed.allReduce(base.transpose(0, 1))
   out.strided = values(base)
   out.broadcast = values(distributed.broadcast(iv.tensor([rank, rank, rank]), 1))
@@ -130,7 +143,10 @@ function collectives(dir: string): void {
   new AdamW(both.parameters(), { lr: 0.1, weightDecay: 0.5 }).step()
   out.unusedMoved = unused.some((p, i) => values(p).some((v, j) => v !== before[i][j]))
   out.localGrads = local.slice(0, 4)
-  out.ddpGrads = both.parameters().slice(0, 4).map((p) => values(p.grad!))
+  out.ddpGrads = both
+    .parameters()
+    .slice(0, 4)
+    .map((p) => values(p.grad!))
   ddp.remove()
 
   // BatchNorm statistics follow rank 0's after each backward.
@@ -177,10 +193,21 @@ async function main(): Promise<void> {
   if (scenario === 'train') {
     const [maxSteps, every, resume] = rest.slice(0, 3).map(Number)
     const device = (rest[3] ?? 'cpu') as iv.Device
-    const { model, steps, resumedFrom, ddp } = await train({ dir, maxSteps, checkpointEvery: every, resume: resume === 1, device })
+    const { model, steps, resumedFrom, ddp } = await train({
+      dir,
+      maxSteps,
+      checkpointEvery: every,
+      resume: resume === 1,
+      device,
+    })
     const params = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.cpu()]))
     iv.saveFile(path.join(dir, `params-rank${rank}.safetensors`), params)
-    write(dir, `train-rank${rank}.json`, { steps, resumedFrom, threads: iv.getNumThreads(), lastBackward: ddp?.lastBackward })
+    write(dir, `train-rank${rank}.json`, {
+      steps,
+      resumedFrom,
+      threads: iv.getNumThreads(),
+      lastBackward: ddp?.lastBackward,
+    })
   } else if (scenario === 'collectives') collectives(dir)
   else if (scenario === 'fault') await fault(dir, rest[0])
   else throw new Error(`worker: unknown scenario '${scenario}'`)

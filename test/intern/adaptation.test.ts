@@ -33,20 +33,37 @@ t.test('every view of a generalist is a Backbone that keeps its shapes', async (
   const g = generalist()
   g.eval()
   const views = featureViews(g, 'classification')
-  t.same(views.map((v) => v.name), ['main', 'multi-scale', 'expert-D', 'concat'])
-  t.same(featureViews(g, 'detection').map((v) => v.name), ['main', 'expert-D', 'concat'], 'dense tasks read maps: no pooled-only view')
-  t.same(featureViews(createModel('mn-t'), 'classification').map((v) => v.name), ['main', 'multi-scale'], 'a plain backbone')
+  t.same(
+    views.map((v) => v.name),
+    ['main', 'multi-scale', 'expert-D', 'concat'],
+  )
+  t.same(
+    featureViews(g, 'detection').map((v) => v.name),
+    ['main', 'expert-D', 'concat'],
+    'dense tasks read maps: no pooled-only view',
+  )
+  t.same(
+    featureViews(createModel('mn-t'), 'classification').map((v) => v.name),
+    ['main', 'multi-scale'],
+    'a plain backbone',
+  )
   noGrad(() => {
     const x = randn([2, 3, 32, 32])
     for (const v of views) {
       t.same(v.backbone.forwardPooled(x).shape, [2, v.backbone.pooledDim], `${v.name} pooled`)
-      v.backbone.forwardFeatures(x).forEach((f, l) => t.equal(f.shape[1], v.backbone.featureChannels[l], `${v.name} level ${l}`))
+      v.backbone
+        .forwardFeatures(x)
+        .forEach((f, l) => t.equal(f.shape[1], v.backbone.featureChannels[l], `${v.name} level ${l}`))
     }
     const [main, , expert, concat] = views.map((v) => v.backbone)
     const aux = (g.aux.children() as StagedBackbone[])[0]
     t.same(expert.forwardPooled(x).toArray(), aux.forwardPooled(x).toArray(), 'the expert view is the frozen branch')
     const joined = concat.forwardPooled(x)
-    t.same(joined.narrow(1, 0, main.pooledDim).toArray(), main.forwardPooled(x).toArray(), 'concat starts with the main branch')
+    t.same(
+      joined.narrow(1, 0, main.pooledDim).toArray(),
+      main.forwardPooled(x).toArray(),
+      'concat starts with the main branch',
+    )
   })
 })
 
@@ -72,6 +89,9 @@ t.test('the view is chosen without reading the test split, and the row records i
 t.test('bad options are refused by name', async (t) => {
   const task = miniTask('world-sketch-shape', { train: 30, test: 10 })
   const ctx = { method: 'm', percent: 50, seed: 0 }
-  await t.rejects(selectView(createModel('mn-t'), task, ctx, { views: ['expert-Q'] }), /unknown view\(s\) expert-Q; this backbone has main, multi-scale/)
+  await t.rejects(
+    selectView(createModel('mn-t'), task, ctx, { views: ['expert-Q'] }),
+    /unknown view\(s\) expert-Q; this backbone has main, multi-scale/,
+  )
   await t.rejects(selectView(createModel('mn-t'), task, ctx, { folds: 1 }), /folds must be an integer >= 2/)
 })

@@ -15,7 +15,16 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-amateur-'))
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
 
 const base = (out: string): AmateurOptions => ({
-  backbone: 'mn-t', imageSize: 32, steps: 12, batchSize: 8, lr: 2e-3, seed: 3, out: path.join(root, out), trainSize: 16, checkpointEvery: 4, log: { quiet: true },
+  backbone: 'mn-t',
+  imageSize: 32,
+  steps: 12,
+  batchSize: 8,
+  lr: 2e-3,
+  seed: 3,
+  out: path.join(root, out),
+  trainSize: 16,
+  checkpointEvery: 4,
+  log: { quiet: true },
 })
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 /** A log without its wall-clock field. */
@@ -26,20 +35,34 @@ const bytes = (x: Tensor) => {
   const d = x.data()
   return Buffer.from(d.buffer, d.byteOffset, d.byteLength)
 }
-const identical = (a: Tensor, b: Tensor) => a.dtype === b.dtype && a.shape.join() === b.shape.join() && bytes(a).equals(bytes(b))
+const identical = (a: Tensor, b: Tensor) =>
+  a.dtype === b.dtype && a.shape.join() === b.shape.join() && bytes(a).equals(bytes(b))
 
 t.test('training lowers the loss; a run resumed after its checkpoint equals a straight run bit for bit', async (t) => {
   const straight = base('straight')
   const card = await trainAmateur(straight)
   const log = losses(straight.out)
   t.equal(log.length, 12)
-  t.same(Object.keys(log[0]).sort(), ['clip', 'epoch', 'lr', 'mlm', 'nn', 'simsiam', 'step', 'total'], 'every term is logged')
+  t.same(
+    Object.keys(log[0]).sort(),
+    ['clip', 'epoch', 'lr', 'mlm', 'nn', 'simsiam', 'step', 'total'],
+    'every term is logged',
+  )
   // Step 1 has an empty queue (nn = 0), so compare steps 2-5 with the last four.
   const totals = log.map((l) => l.total)
-  t.ok(mean(totals.slice(8)) < mean(totals.slice(1, 5)), `the total falls: ${totals.map((v) => v.toFixed(3)).join(' ')}`)
+  t.ok(
+    mean(totals.slice(8)) < mean(totals.slice(1, 5)),
+    `the total falls: ${totals.map((v) => v.toFixed(3)).join(' ')}`,
+  )
   t.ok(log[11].mlm < log[0].mlm, 'the masked-LM term falls')
   t.equal(card.steps, 12)
-  t.same(card.finalLosses, { total: log[11].total, clip: log[11].clip, nn: log[11].nn, simsiam: log[11].simsiam, mlm: log[11].mlm })
+  t.same(card.finalLosses, {
+    total: log[11].total,
+    clip: log[11].clip,
+    nn: log[11].nn,
+    simsiam: log[11].simsiam,
+    mlm: log[11].mlm,
+  })
 
   // Part one stops at step 6 of the 12-step schedule (checkpointed at 4); part two resumes from
   // step 4, replays 5 and 6, and goes on to 12.
@@ -56,16 +79,29 @@ t.test('training lowers the loss; a run resumed after its checkpoint equals a st
   const differing = Object.keys(a).filter((k) => !identical(a[k], b[k]))
   t.same(differing, [], 'every tensor (weights, BatchNorm statistics, the text queue) is bit-identical')
   const seconds = readStageLog(path.join(split.out, LOG_FILE)).map((l) => l.seconds)
-  t.ok(seconds.every((s, i) => i === 0 || s >= seconds[i - 1]), 'training seconds accumulate across the two runs')
+  t.ok(
+    seconds.every((s, i) => i === 0 || s >= seconds[i - 1]),
+    'training seconds accumulate across the two runs',
+  )
 })
 
 t.test('the stage folder: model + card, and loadStageBackbone gives the trained backbone', async (t) => {
   const dir = path.join(root, 'straight')
   t.ok(fs.existsSync(path.join(dir, MODEL_FILE)) && fs.existsSync(path.join(dir, CARD_FILE)))
   const card = readStageCard(dir)
-  t.match(card, { name: 'amateur', kind: 'amateur', backbone: 'mn-t', imageSize: 32, sources: ['up-image-text'], batchSize: 8 })
+  t.match(card, {
+    name: 'amateur',
+    kind: 'amateur',
+    backbone: 'mn-t',
+    imageSize: 32,
+    sources: ['up-image-text'],
+    batchSize: 8,
+  })
   t.match(card.config, { weights: { clip: 0.4, nn: 0.2, simsiam: 0.2, mlm: 0.2 }, selfSupervised: 'simsiam' })
-  t.ok((card.config as { model: AmateurModelConfig }).model.tokenizer.vocab.includes('circle'), 'the card records the vocabulary')
+  t.ok(
+    (card.config as { model: AmateurModelConfig }).model.tokenizer.vocab.includes('circle'),
+    'the card records the vocabulary',
+  )
   const model = loadAmateur(dir).eval()
   const backbone = loadStageBackbone(dir).eval()
   const x = randn([3, 3, 32, 32])
@@ -79,7 +115,12 @@ t.test('the stage folder: model + card, and loadStageBackbone gives the trained 
 })
 
 t.test('the image-text-only baseline touches only the image-text term', async (t) => {
-  const o = { ...base('baseline'), steps: 3, weights: { clip: 1, nn: 0, simsiam: 0, mlm: 0 }, name: 'baseline-image-text' }
+  const o = {
+    ...base('baseline'),
+    steps: 3,
+    weights: { clip: 1, nn: 0, simsiam: 0, mlm: 0 },
+    name: 'baseline-image-text',
+  }
   const card = await trainAmateur(o)
   t.equal(card.name, 'baseline-image-text')
   t.same(Object.keys(card.finalLosses).sort(), ['clip', 'total'])
@@ -87,11 +128,17 @@ t.test('the image-text-only baseline touches only the image-text term', async (t
   const trained = loadAmateur(o.out)
   manualSeed(o.seed)
   const initial = new AmateurModel(card.config.model as AmateurModelConfig)
-  const untouched = [...initial.namedParameters()].map(([k]) => k).filter((k) => /^(projector|predictor|text\.mlm_head)\./.test(k))
+  const untouched = [...initial.namedParameters()]
+    .map(([k]) => k)
+    .filter((k) => /^(projector|predictor|text\.mlm_head)\./.test(k))
   t.ok(untouched.length > 0)
   const now = trained.stateDict()
   const then = initial.stateDict()
-  t.same(untouched.filter((k) => !identical(now[k], then[k])), [], 'SimSiam heads and the masked-LM head unchanged')
+  t.same(
+    untouched.filter((k) => !identical(now[k], then[k])),
+    [],
+    'SimSiam heads and the masked-LM head unchanged',
+  )
   t.notOk(identical(now['imageProjection.weight'], then['imageProjection.weight']), 'the image projection trained')
   t.equal(trained.queue.size, 0, 'the text queue stayed empty')
 })
@@ -115,11 +162,26 @@ t.test('bad options get clear errors', async (t) => {
   await t.rejects(trainAmateur({ ...o, batchSize: 1 }), /trainAmateur: batchSize must be an integer >= 2, got 1/)
   await t.rejects(trainAmateur({ ...o, lr: 0 }), /trainAmateur: lr must be a finite number > 0, got 0/)
   await t.rejects(trainAmateur({ ...o, trainSize: 4 }), /trainAmateur: trainSize must be an integer >= 8, got 4/)
-  await t.rejects(trainAmateur({ ...o, scheduleSteps: 5 }), /trainAmateur: scheduleSteps must be an integer >= 12, got 5/)
-  await t.rejects(trainAmateur({ ...o, weights: { clip: 0, nn: 0, simsiam: 0, mlm: 0 } }), /trainAmateur: every loss weight is 0/)
-  await t.rejects(trainAmateur({ ...o, weights: { clipp: 1 } as unknown as AmateurOptions['weights'] }), /trainAmateur: unknown loss weight 'clipp'/)
-  await t.rejects(trainAmateur({ ...o, selfSupervised: 'byol' as 'simsiam' }), /trainAmateur: selfSupervised must be 'simsiam' or 'simclr', got 'byol'/)
-  await t.rejects(trainAmateur({ ...o, sources: ['up-cls-colour'] }), /imageTextDataset: 'up-cls-colour' is a classification source, not an image-text one/)
+  await t.rejects(
+    trainAmateur({ ...o, scheduleSteps: 5 }),
+    /trainAmateur: scheduleSteps must be an integer >= 12, got 5/,
+  )
+  await t.rejects(
+    trainAmateur({ ...o, weights: { clip: 0, nn: 0, simsiam: 0, mlm: 0 } }),
+    /trainAmateur: every loss weight is 0/,
+  )
+  await t.rejects(
+    trainAmateur({ ...o, weights: { clipp: 1 } as unknown as AmateurOptions['weights'] }),
+    /trainAmateur: unknown loss weight 'clipp'/,
+  )
+  await t.rejects(
+    trainAmateur({ ...o, selfSupervised: 'byol' as 'simsiam' }),
+    /trainAmateur: selfSupervised must be 'simsiam' or 'simclr', got 'byol'/,
+  )
+  await t.rejects(
+    trainAmateur({ ...o, sources: ['up-cls-colour'] }),
+    /imageTextDataset: 'up-cls-colour' is a classification source, not an image-text one/,
+  )
   await t.rejects(trainAmateur({ ...o, sources: ['no-such-source'] }), /upstreamSource: no source 'no-such-source'/)
   t.notOk(fs.existsSync(path.join(o.out, CARD_FILE)), 'nothing was written as a finished stage')
 })

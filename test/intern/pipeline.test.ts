@@ -15,9 +15,15 @@ import { readStageCard } from '../../src/intern/stage-io'
 const repo = path.resolve(__dirname, '..', '..')
 const child = path.join(__dirname, 'pipeline-child.ts')
 
-function run(out: string, killWhen?: () => boolean): Promise<{ code: number | null; signal: string | null; output: string }> {
+function run(
+  out: string,
+  killWhen?: () => boolean,
+): Promise<{ code: number | null; signal: string | null; output: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, out], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, out], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     proc.stdout.on('data', (d) => (output += d))
     proc.stderr.on('data', (d) => (output += d))
@@ -43,22 +49,37 @@ t.test('the tiny pipeline survives SIGKILL and ends with every row and the repor
 
   const second = await run(out)
   t.equal(second.code, 0, second.output)
-  t.match(second.output, /\[1\/10\] stage amateur\n {2}amateur finished training before the last stop: recording its summary/, 'the trained stage is only summarised')
+  t.match(
+    second.output,
+    /\[1\/10\] stage amateur\n {2}amateur finished training before the last stop: recording its summary/,
+    'the trained stage is only summarised',
+  )
   t.equal(readStageCard(path.dirname(amateurCard)).createdAt, created, 'and not retrained')
 
   const p = getPipelinePreset('tiny')
-  for (const m of METHODS.filter((m) => m.stage)) t.ok(fs.existsSync(path.join(out, 'stages', m.stage!, 'card.json')), `stage ${m.stage} finished`)
+  for (const m of METHODS.filter((m) => m.stage))
+    t.ok(fs.existsSync(path.join(out, 'stages', m.stage!, 'card.json')), `stage ${m.stage} finished`)
   const results = readResults(path.join(out, 'results.json'))
   const keys = new Set(results.rows.map(rowKey))
   const expected = [
-    ...METHODS.flatMap((m) => p.tasks.map((task) => ({ method: m.id, task, percent: 10, protocol: 'linear' as const, seed: 0 }))),
-    ...p.fullDataMethods.flatMap((method) => p.tasks.map((task) => ({ method, task, percent: 100, protocol: 'linear' as const, seed: 0 }))),
+    ...METHODS.flatMap((m) =>
+      p.tasks.map((task) => ({ method: m.id, task, percent: 10, protocol: 'linear' as const, seed: 0 })),
+    ),
+    ...p.fullDataMethods.flatMap((method) =>
+      p.tasks.map((task) => ({ method, task, percent: 100, protocol: 'linear' as const, seed: 0 })),
+    ),
     ...p.tasks.map((task) => ({ method: 'up-g-cds', task, percent: 10, protocol: 'down-a' as const, seed: 0 })),
   ]
   for (const k of expected) t.ok(keys.has(rowKey(k)), `row ${rowKey(k)}`)
   t.equal(results.rows.length, expected.length, 'and no other rows')
   t.ok(results.finishedAt, 'the run is marked finished')
-  t.same(results.stages.map((s) => s.name).sort(), METHODS.filter((m) => m.stage).map((m) => m.stage).sort(), 'every stage is summarised')
+  t.same(
+    results.stages.map((s) => s.name).sort(),
+    METHODS.filter((m) => m.stage)
+      .map((m) => m.stage)
+      .sort(),
+    'every stage is summarised',
+  )
   for (const s of results.stages) t.ok(s.curve.length > 0, `${s.name} has a loss curve`)
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8')
   t.match(html, /Up-G \(C-D-S\)/, 'the report names the generalist')
@@ -67,10 +88,16 @@ t.test('the tiny pipeline survives SIGKILL and ends with every row and the repor
 
 t.test('baselines get the upstream images of the generalist main branch', async (t) => {
   const p = getPreset('cpu-quick')
-  const images = p.amateur.steps * p.amateur.batchSize + p.experts.C.steps * p.experts.C.batchSize + p.generalist.steps * p.generalist.batchSize
+  const images =
+    p.amateur.steps * p.amateur.batchSize +
+    p.experts.C.steps * p.experts.C.batchSize +
+    p.generalist.steps * p.generalist.batchSize
   t.equal(baselineSteps(p, 32) * 32, images)
 })
 
 t.test('bad presets and methods are refused by name', async (t) => {
-  t.throws(() => getPipelinePreset('cpu-huge'), /unknown pipeline preset 'cpu-huge'; known: cpu-default, cpu-full, tiny/)
+  t.throws(
+    () => getPipelinePreset('cpu-huge'),
+    /unknown pipeline preset 'cpu-huge'; known: cpu-default, cpu-full, tiny/,
+  )
 })

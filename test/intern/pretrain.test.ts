@@ -13,14 +13,28 @@ const repo = path.resolve(__dirname, '..', '..')
 const root = t.testdir({})
 
 const options = (out: string, resume = false): ExpertOptions => ({
-  type: 'C', backbone: 'mn-t', imageSize: 32, init: 'scratch', sources: ['up-cls-colour', 'up-cls-family'],
-  steps: 30, batchSize: 4, lr: 2e-3, seed: 5, out, resume, checkpointEvery: 3, log: { quiet: true },
+  type: 'C',
+  backbone: 'mn-t',
+  imageSize: 32,
+  init: 'scratch',
+  sources: ['up-cls-colour', 'up-cls-family'],
+  steps: 30,
+  batchSize: 4,
+  lr: 2e-3,
+  seed: 5,
+  out,
+  resume,
+  checkpointEvery: 3,
+  log: { quiet: true },
 })
 
 t.test('an expert stage killed with SIGKILL resumes exactly', async (t) => {
   const killed = path.join(root, 'killed')
   const child = path.join(root, 'child.ts')
-  fs.writeFileSync(child, `import { trainExpert } from ${JSON.stringify(path.join(repo, 'src/intern'))}\ntrainExpert(${JSON.stringify(options(killed))})\n`)
+  fs.writeFileSync(
+    child,
+    `import { trainExpert } from ${JSON.stringify(path.join(repo, 'src/intern'))}\ntrainExpert(${JSON.stringify(options(killed))})\n`,
+  )
   const proc = spawn(process.execPath, ['--import', 'tsx', child], { cwd: repo, stdio: 'ignore' })
   const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)))
   const logFile = path.join(killed, 'log.jsonl')
@@ -45,7 +59,11 @@ t.test('an expert stage killed with SIGKILL resumes exactly', async (t) => {
   const differ = Object.keys(a).filter((k) => !bytes(a[k]).equals(bytes(b[k])))
   t.same(differ, [], 'every tensor of the resumed stage equals the straight run, bit for bit')
   const losses = (dir: string) => readStageLog(path.join(dir, 'log.jsonl')).map((r) => [r.step, r.loss])
-  t.same(losses(killed), losses(path.join(root, 'straight')), 'the resumed log reads as the straight run: one line per step, same losses')
+  t.same(
+    losses(killed),
+    losses(path.join(root, 'straight')),
+    'the resumed log reads as the straight run: one line per step, same losses',
+  )
   t.same(resumed.finalLosses, straight.finalLosses)
 })
 
@@ -74,7 +92,13 @@ t.test('--help prints the usage to stdout', async (t) => {
 
 t.test('--dry-run builds every cpu-quick stage and runs one step, writing nothing', async (t) => {
   const out = path.join(root, 'dry')
-  for (const stage of [['amateur'], ['expert', '--type', 'C'], ['expert', '--type', 'D'], ['expert', '--type', 'S'], ['generalist', '--type', 'C-D-S']]) {
+  for (const stage of [
+    ['amateur'],
+    ['expert', '--type', 'C'],
+    ['expert', '--type', 'D'],
+    ['expert', '--type', 'S'],
+    ['generalist', '--type', 'C-D-S'],
+  ]) {
     const r = await command(['--stage', ...stage, '--preset', 'cpu-quick', '--dry-run', '--out', out])
     t.equal(r.code, 0, `${stage.join(' ')}: ${r.stderr}`)
     t.match(r.stdout, /^dry run ok: cpu-quick .* at 32 px on mn-t: loss \d+\.\d+/, r.stdout.trim())
@@ -84,23 +108,97 @@ t.test('--dry-run builds every cpu-quick stage and runs one step, writing nothin
 
 t.test('a stage through the command; errors are one line and exit code 2, nothing lost', async (t) => {
   const dir = path.join(root, 'cmd-S')
-  const ok = await command(['--stage', 'expert', '--type', 'S', '--preset', 'cpu-quick', '--from', 'scratch', '--steps', '2', '--out', dir, '--quiet'])
+  const ok = await command([
+    '--stage',
+    'expert',
+    '--type',
+    'S',
+    '--preset',
+    'cpu-quick',
+    '--from',
+    'scratch',
+    '--steps',
+    '2',
+    '--out',
+    dir,
+    '--quiet',
+  ])
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /^expert-S: 2 steps in \d+ s, final loss \d/)
   t.ok(fs.existsSync(path.join(dir, 'card.json')))
   const model = fs.readFileSync(path.join(dir, 'model.safetensors'))
 
   const cases: [string, string[], RegExp][] = [
-    ['unknown stage', ['--stage', 'novice', '--preset', 'cpu-quick'], /--stage must be amateur, expert or generalist, got 'novice'/],
-    ['unknown preset', ['--stage', 'expert', '--type', 'C', '--preset', 'gpu-huge'], /unknown preset 'gpu-huge'; known: cpu-quick/],
+    [
+      'unknown stage',
+      ['--stage', 'novice', '--preset', 'cpu-quick'],
+      /--stage must be amateur, expert or generalist, got 'novice'/,
+    ],
+    [
+      'unknown preset',
+      ['--stage', 'expert', '--type', 'C', '--preset', 'gpu-huge'],
+      /unknown preset 'gpu-huge'; known: cpu-quick/,
+    ],
     ['unknown type', ['--stage', 'expert', '--type', 'X', '--preset', 'cpu-quick'], /needs --type C, D or S, got 'X'/],
-    ['a bad generalist type', ['--stage', 'generalist', '--type', 'C', '--preset', 'cpu-quick'], /expert types joined by '-'/],
-    ['unknown source', ['--stage', 'expert', '--type', 'C', '--preset', 'cpu-quick', '--sources', 'up-nothing', '--from', 'scratch', '--out', path.join(root, 'x')], /no source 'up-nothing'/],
-    ['a missing parent', ['--stage', 'expert', '--type', 'C', '--preset', 'cpu-quick', '--from', path.join(root, 'nowhere'), '--out', path.join(root, 'x')], /holds no finished stage/],
-    ['a mismatched parent', ['--stage', 'generalist', '--preset', 'cpu-quick', '--experts', `${dir},${dir}`, '--out', path.join(root, 'x')], /type S is given twice/],
-    ['an unknown option', ['--stage', 'expert', '--preset', 'cpu-quick', '--colour', 'red'], /Unknown option '--colour'/],
-    ['a finished stage as --out', ['--stage', 'expert', '--type', 'S', '--preset', 'cpu-quick', '--from', 'scratch', '--out', dir], /already holds a finished stage/],
-    ['a finished stage as the amateur --out', ['--stage', 'amateur', '--preset', 'cpu-quick', '--out', dir], /already holds a finished stage/],
+    [
+      'a bad generalist type',
+      ['--stage', 'generalist', '--type', 'C', '--preset', 'cpu-quick'],
+      /expert types joined by '-'/,
+    ],
+    [
+      'unknown source',
+      [
+        '--stage',
+        'expert',
+        '--type',
+        'C',
+        '--preset',
+        'cpu-quick',
+        '--sources',
+        'up-nothing',
+        '--from',
+        'scratch',
+        '--out',
+        path.join(root, 'x'),
+      ],
+      /no source 'up-nothing'/,
+    ],
+    [
+      'a missing parent',
+      [
+        '--stage',
+        'expert',
+        '--type',
+        'C',
+        '--preset',
+        'cpu-quick',
+        '--from',
+        path.join(root, 'nowhere'),
+        '--out',
+        path.join(root, 'x'),
+      ],
+      /holds no finished stage/,
+    ],
+    [
+      'a mismatched parent',
+      ['--stage', 'generalist', '--preset', 'cpu-quick', '--experts', `${dir},${dir}`, '--out', path.join(root, 'x')],
+      /type S is given twice/,
+    ],
+    [
+      'an unknown option',
+      ['--stage', 'expert', '--preset', 'cpu-quick', '--colour', 'red'],
+      /Unknown option '--colour'/,
+    ],
+    [
+      'a finished stage as --out',
+      ['--stage', 'expert', '--type', 'S', '--preset', 'cpu-quick', '--from', 'scratch', '--out', dir],
+      /already holds a finished stage/,
+    ],
+    [
+      'a finished stage as the amateur --out',
+      ['--stage', 'amateur', '--preset', 'cpu-quick', '--out', dir],
+      /already holds a finished stage/,
+    ],
   ]
   for (const [what, argv, re] of cases) {
     const r = await command(argv)

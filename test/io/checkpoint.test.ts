@@ -17,12 +17,22 @@ t.test('a checkpoint round-trips model, optimizer state, step, rng and extra', a
   const g = new Generator(7)
   g.normal() // leaves a spare normal in the state: a NaN-free number to keep
   const fresh = new Generator(8).getState() // spare is NaN here: must survive JSON
-  const model = { 'fc.weight': randn([3, 2]), 'fc.bias': randn([3]), 'bn.num_batches_tracked': tensor(5, { dtype: 'int32' }) }
+  const model = {
+    'fc.weight': randn([3, 2]),
+    'fc.bias': randn([3]),
+    'bn.num_batches_tracked': tensor(5, { dtype: 'int32' }),
+  }
   const optimizer = {
     state: { 0: { step: 4, exp_avg: randn([3, 2]), exp_avg_sq: randn([3, 2]) }, 1: { step: 4, exp_avg: randn([3]) } },
     param_groups: [{ lr: 1e-3, betas: [0.9, 0.999], weight_decay: 0.05, params: [0, 1], maxNorm: Infinity }],
   }
-  saveCheckpoint(file, { model, optimizer, step: 1200, rng: g.getState(), extra: { epoch: 3, best: -Infinity, fresh, ema: { w: randn([2]) } } })
+  saveCheckpoint(file, {
+    model,
+    optimizer,
+    step: 1200,
+    rng: g.getState(),
+    extra: { epoch: 3, best: -Infinity, fresh, ema: { w: randn([2]) } },
+  })
   const c = loadCheckpoint(file)
   t.equal(c.step, 1200)
   t.same(Object.keys(c.model), Object.keys(model), 'model keys in saved order')
@@ -47,13 +57,23 @@ t.test('clear errors for bad checkpoints and bad values', async (t) => {
   const dir = t.testdir({})
   const file = path.join(dir, 'c.safetensors')
   t.throws(() => saveCheckpoint(file, { model: {}, step: NaN }), /saveCheckpoint: step must be a finite number/)
-  t.throws(() => saveCheckpoint(file, { model: { w: [1, 2] as unknown as Tensor }, step: 0 }), /model\['w'\] must be a Tensor/)
-  t.throws(() => saveCheckpoint(file, { model: {}, step: 0, extra: { when: new Date() as never } }), /extra\.when is a Date; checkpoints hold JSON values/)
+  t.throws(
+    () => saveCheckpoint(file, { model: { w: [1, 2] as unknown as Tensor }, step: 0 }),
+    /model\['w'\] must be a Tensor/,
+  )
+  t.throws(
+    () => saveCheckpoint(file, { model: {}, step: 0, extra: { when: new Date() as never } }),
+    /extra\.when is a Date; checkpoints hold JSON values/,
+  )
   t.throws(() => saveCheckpoint(file, { model: {}, step: 0, extra: { __tensor__: 'x' } }), /reserved key '__tensor__'/)
   t.notOk(fs.existsSync(file), 'nothing written on a bad argument')
   saveFile(file, { w: randn([2]) })
   t.throws(() => loadCheckpoint(file), /loadCheckpoint: .*c\.safetensors: not an intern-vision checkpoint/)
-  saveFile(file, { 'model.w': randn([2]), stray: randn([1]) }, { 'intern-vision.checkpoint': JSON.stringify({ version: 1, step: 0, modelKeys: ['w'] }) })
+  saveFile(
+    file,
+    { 'model.w': randn([2]), stray: randn([1]) },
+    { 'intern-vision.checkpoint': JSON.stringify({ version: 1, step: 0, modelKeys: ['w'] }) },
+  )
   t.throws(() => loadCheckpoint(file), /tensors not referenced by the checkpoint metadata: stray/)
   saveFile(file, {}, { 'intern-vision.checkpoint': JSON.stringify({ version: 1, step: 0, modelKeys: ['w'] }) })
   t.throws(() => loadCheckpoint(file), /model tensor 'w' is missing/)
@@ -82,7 +102,12 @@ t.test('resuming from a checkpoint continues exactly like an uninterrupted run',
   const model = make()
   const opt = new AdamW(model.parameters(), { lr: 0.05 })
   const first = train(model, opt, 3)
-  saveCheckpoint(file, { model: model.stateDict(), optimizer: opt.stateDict(), step: 3, rng: defaultGenerator.getState() })
+  saveCheckpoint(file, {
+    model: model.stateDict(),
+    optimizer: opt.stateDict(),
+    step: 3,
+    rng: defaultGenerator.getState(),
+  })
   const straight = train(model, opt, 3)
 
   manualSeed(99) // a different start, all overwritten by the checkpoint

@@ -35,10 +35,14 @@ t.test('scope disposes what it made, keeps what it returns', async (t) => {
     return inner.numel
   })
   t.equal(k, 2)
-  t.throws(() => iv.scope(() => {
-    iv.zeros([8])
-    throw new Error('boom')
-  }), /boom/)
+  t.throws(
+    () =>
+      iv.scope(() => {
+        iv.zeros([8])
+        throw new Error('boom')
+      }),
+    /boom/,
+  )
   t.equal(iv.memoryStats().blocks - before, 4, 'a throwing scope still frees; keep() survives')
 })
 

@@ -22,7 +22,11 @@ t.test('the small configs are in their budgets and use every block type', async 
   t.ok(tiny >= 0.3e6 && tiny <= 0.6e6, `mn-t: ${tiny}`)
   t.ok(small >= 2e6 && small <= 4e6, `mn-s: ${small}`)
   for (const name of ['mn-t', 'mn-s'])
-    t.same(new Set(metaNetConfig(name).stages.map((s) => s.block)), new Set(['mbconv', 'fusedMbconv', 'sa', 'xca']), `${name} block types`)
+    t.same(
+      new Set(metaNetConfig(name).stages.map((s) => s.block)),
+      new Set(['mbconv', 'fusedMbconv', 'sa', 'xca']),
+      `${name} block types`,
+    )
 })
 
 t.test('the builder allocates exactly what countParameters counts', async (t) => {
@@ -46,7 +50,13 @@ t.test('the builder allocates exactly what countParameters counts', async (t) =>
   }
   const m = new MetaNet(custom)
   const feats = m.forwardFeatures(randn([1, 3, 24, 24]))
-  t.same(feats.map((f) => f.shape), [[1, 24, 12, 12], [1, 48, 2, 2]])
+  t.same(
+    feats.map((f) => f.shape),
+    [
+      [1, 24, 12, 12],
+      [1, 48, 2, 2],
+    ],
+  )
 })
 
 t.test('forwardFeatures gives stages 1, 2, 4, 5 at strides 4, 8, 16, 32; forward gives logits', async (t) => {
@@ -55,21 +65,47 @@ t.test('forwardFeatures gives stages 1, 2, 4, 5 at strides 4, 8, 16, 32; forward
   t.same(m.featureChannels, [24, 48, 64, 128])
   for (const size of [32, 64]) {
     const x = randn([2, 3, size, size])
-    t.same(m.forwardFeatures(x).map((f) => f.shape), [4, 8, 16, 32].map((s, i) => [2, m.featureChannels[i], size / s, size / s]), `${size} px`)
+    t.same(
+      m.forwardFeatures(x).map((f) => f.shape),
+      [4, 8, 16, 32].map((s, i) => [2, m.featureChannels[i], size / s, size / s]),
+      `${size} px`,
+    )
     t.same(m.forward(x).shape, [2, 10])
     t.same(m.forwardPooled(x).shape, [2, 512])
   }
   // Odd sizes round up at each stride (max-pool and 3x3 convs with padding 1).
-  t.same(m.forwardFeatures(randn([1, 3, 28, 28])).map((f) => f.shape.slice(2)), [[7, 7], [4, 4], [2, 2], [1, 1]])
+  t.same(
+    m.forwardFeatures(randn([1, 3, 28, 28])).map((f) => f.shape.slice(2)),
+    [
+      [7, 7],
+      [4, 4],
+      [2, 2],
+      [1, 1],
+    ],
+  )
   const gray = new MetaNet('mn-t', { inChannels: 1, numClasses: 0 })
   t.same(gray.forward(randn([2, 1, 28, 28])).shape, [2, 512], 'numClasses 0 returns the pooled feature')
 })
 
 t.test('parameter names follow the released code', async (t) => {
   const names = Object.keys(new MetaNet('mn-t').stateDict())
-  for (const k of ['stem.0.weight', 'stem.1.running_var', 'blocks.0.b2.0.fc1.weight', 'blocks.1.residual.1.weight', 'blocks.1.b1.1.weight',
-    'blocks.1.b2.3.fc2.bias', 'blocks.5.pos_embed.weight', 'blocks.5.attn.qkv.weight', 'blocks.5.gamma_1', 'blocks.6.gamma_2',
-    'blocks.6.mlp.fc1.weight', 'blocks.7.attn.temperature', 'head.0.weight', 'head.1.weight', 'classifier.weight'])
+  for (const k of [
+    'stem.0.weight',
+    'stem.1.running_var',
+    'blocks.0.b2.0.fc1.weight',
+    'blocks.1.residual.1.weight',
+    'blocks.1.b1.1.weight',
+    'blocks.1.b2.3.fc2.bias',
+    'blocks.5.pos_embed.weight',
+    'blocks.5.attn.qkv.weight',
+    'blocks.5.gamma_1',
+    'blocks.6.gamma_2',
+    'blocks.6.mlp.fc1.weight',
+    'blocks.7.attn.temperature',
+    'head.0.weight',
+    'head.1.weight',
+    'classifier.weight',
+  ])
     t.ok(names.includes(k), k)
   t.notOk(names.includes('blocks.5.mlp.fc1.weight'), 'a downsampling attention block has no MLP')
 })
@@ -85,13 +121,18 @@ t.test('initial state: last BN of conv blocks at zero, layer scale at 1e-6, temp
   t.ok(m.modules().filter((x) => x instanceof BatchNorm2d).length > 10)
   const rates = metaNetConfig('mn-b15')
   t.equal(rates.dropPathRate, 0.3)
-  const last = new MetaNet({ ...metaNetConfig('mn-t'), dropPathRate: 0.2 }).blocks.get(-1) as unknown as { drop_path: { p: number } }
+  const last = new MetaNet({ ...metaNetConfig('mn-t'), dropPathRate: 0.2 }).blocks.get(-1) as unknown as {
+    drop_path: { p: number }
+  }
   t.equal(last.drop_path.p, 0.2, 'drop path rises to the rate at the last block')
 })
 
 t.test('clear errors', async (t) => {
   const m = new MetaNet('mn-t')
-  t.throws(() => m.forward(randn([2, 1, 32, 32])), /MetaNet 'mn-t': expected an input \[N, 3, H, W\], got \[2, 1, 32, 32\]/)
+  t.throws(
+    () => m.forward(randn([2, 1, 32, 32])),
+    /MetaNet 'mn-t': expected an input \[N, 3, H, W\], got \[2, 1, 32, 32\]/,
+  )
   t.throws(() => new MetaNet('mn-x'), /unknown MetaNet 'mn-x'; known: mn-b4, mn-b15, mn-t, mn-s/)
   const bad = metaNetConfig('mn-t')
   bad.stages[3].headDim = 5

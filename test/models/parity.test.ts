@@ -27,7 +27,8 @@ const norm = (v: ArrayLike<number>): number => Math.sqrt(Array.from(v).reduce((s
 function worstRatio(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const rms = norm(b) / Math.sqrt(Math.max(b.length, 1))
   let worst = 0
-  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (RTOL * Math.max(Math.abs(b[i]), rms, 1e-30)))
+  for (let i = 0; i < b.length; i++)
+    worst = Math.max(worst, Math.abs(a[i] - b[i]) / (RTOL * Math.max(Math.abs(b[i]), rms, 1e-30)))
   return worst
 }
 
@@ -42,7 +43,13 @@ function close(t: Test, got: Tensor, want: Tensor, what: string): number {
 function checkWeights(t: Test, model: Module, prefix: string): void {
   const sd = model.stateDict()
   const sums = Object.keys(fx).filter((k) => k.startsWith(`${prefix}.wsum.`))
-  t.same(Object.keys(sd).filter((k) => sd[k].dtype === 'float32').sort(), sums.map((k) => k.slice(prefix.length + 6)).sort(), `${prefix}: the state-dict names are PyTorch's`)
+  t.same(
+    Object.keys(sd)
+      .filter((k) => sd[k].dtype === 'float32')
+      .sort(),
+    sums.map((k) => k.slice(prefix.length + 6)).sort(),
+    `${prefix}: the state-dict names are PyTorch's`,
+  )
   let bad = 0
   for (const k of sums) {
     const mine = f64(sd[k.slice(prefix.length + 6)]).reduce((a, b) => a + b, 0)
@@ -101,14 +108,22 @@ t.test('ResNet-18 (CIFAR layout) matches PyTorch: forward, loss, every gradient,
     const { bits } = hashUniform(`sample:${name}`, 32)
     const sample = f64(fx[`${p}.gsample.${name}`])
     const rms = gnorm / Math.sqrt(flat.length)
-    bits.forEach((b, j) => (w = Math.max(w, Math.abs(flat[b % flat.length] - sample[j]) / (RTOL * Math.max(Math.abs(sample[j]), rms)))))
+    bits.forEach(
+      (b, j) =>
+        (w = Math.max(w, Math.abs(flat[b % flat.length] - sample[j]) / (RTOL * Math.max(Math.abs(sample[j]), rms)))),
+    )
     if (!(w <= 1)) t.fail(`grad ${name}: error ${(w * RTOL).toExponential(2)} relative (limit ${RTOL})`)
     worstGrad = Math.max(worstGrad, w * RTOL)
   }
-  t.ok(worstGrad <= RTOL, `all ${model.namedParameters().length} gradients: worst error ${worstGrad.toExponential(2)} relative`)
+  t.ok(
+    worstGrad <= RTOL,
+    `all ${model.namedParameters().length} gradients: worst error ${worstGrad.toExponential(2)} relative`,
+  )
   model.eval()
   errs.push(close(t, model.forward(fx[`${p}.input`]), fx[`${p}.eval_out`], 'eval-mode logits'))
-  t.comment(`resnet18: logits/loss/eval errors ${errs.map((e) => e.toExponential(2)).join(', ')}; worst gradient ${worstGrad.toExponential(2)}`)
+  t.comment(
+    `resnet18: logits/loss/eval errors ${errs.map((e) => e.toExponential(2)).join(', ')}; worst gradient ${worstGrad.toExponential(2)}`,
+  )
 })
 
 t.test('MetaNet mn-t matches PyTorch: forward, loss, every gradient, eval output and features', async (t) => {
@@ -120,7 +135,11 @@ t.test('MetaNet mn-t matches PyTorch: forward, loss, every gradient, eval output
   const errs: number[] = [close(t, out, fx[`${p}.out`], 'logits')]
   errs.push(close(t, crossEntropy(out, fx[`${p}.target`]), fx[`${p}.loss`], 'loss'))
   const named = model.namedParameters()
-  t.equal(named.length, Object.keys(fx).filter((k) => k.startsWith(`${p}.grad.`)).length, 'one reference gradient per parameter')
+  t.equal(
+    named.length,
+    Object.keys(fx).filter((k) => k.startsWith(`${p}.grad.`)).length,
+    'one reference gradient per parameter',
+  )
   const refs = named.map(([name]) => fx[`${p}.grad.${name}`])
   const total = refs.reduce((n, g) => n + (g ? g.numel : 0), 0)
   const globalRms = Math.sqrt(refs.reduce((s, g) => s + (g ? norm(f64(g)) ** 2 : 0), 0) / total)
@@ -139,18 +158,29 @@ t.test('MetaNet mn-t matches PyTorch: forward, loss, every gradient, eval output
     if (bNorm / Math.sqrt(b.length) < RTOL * globalRms) {
       structuralZeros++
       const rms = norm(a) / Math.sqrt(a.length)
-      if (!(rms < RTOL * globalRms)) t.fail(`grad ${name}: the reference is ~0 (round-off) but ours has RMS ${rms.toExponential(2)}`)
+      if (!(rms < RTOL * globalRms))
+        t.fail(`grad ${name}: the reference is ~0 (round-off) but ours has RMS ${rms.toExponential(2)}`)
       return
     }
     const r = norm(a.map((v, j) => v - b[j])) / bNorm
     if (!(r <= RTOL)) t.fail(`grad ${name}: error ${r.toExponential(2)} relative (limit ${RTOL})`)
     if (r > worstGrad) [worstGrad, worstName] = [r, name]
   })
-  t.ok(structuralZeros < named.length / 4, `${structuralZeros} gradients are zero by construction (biases before a training-mode BatchNorm)`)
-  t.ok(worstGrad <= RTOL, `all ${named.length} gradients: worst error ${worstGrad.toExponential(2)} relative (${worstName})`)
+  t.ok(
+    structuralZeros < named.length / 4,
+    `${structuralZeros} gradients are zero by construction (biases before a training-mode BatchNorm)`,
+  )
+  t.ok(
+    worstGrad <= RTOL,
+    `all ${named.length} gradients: worst error ${worstGrad.toExponential(2)} relative (${worstName})`,
+  )
   model.eval()
   errs.push(close(t, model.forward(fx[`${p}.input`]), fx[`${p}.eval_out`], 'eval-mode logits'))
   // The fixture keeps the first two samples of each feature map.
-  model.forwardFeatures(fx[`${p}.input`]).forEach((f, i) => errs.push(close(t, f.narrow(0, 0, 2), fx[`${p}.eval_feat.${i}`], `eval forwardFeatures[${i}]`)))
-  t.comment(`mn-t: logits/loss/eval/feature errors ${errs.map((e) => e.toExponential(2)).join(', ')}; worst gradient ${worstGrad.toExponential(2)} (${worstName})`)
+  model
+    .forwardFeatures(fx[`${p}.input`])
+    .forEach((f, i) => errs.push(close(t, f.narrow(0, 0, 2), fx[`${p}.eval_feat.${i}`], `eval forwardFeatures[${i}]`)))
+  t.comment(
+    `mn-t: logits/loss/eval/feature errors ${errs.map((e) => e.toExponential(2)).join(', ')}; worst gradient ${worstGrad.toExponential(2)} (${worstName})`,
+  )
 })

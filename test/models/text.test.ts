@@ -5,7 +5,11 @@ import { Generator, manualSeed, tensor } from '../../src'
 import { AdamW } from '../../src/optim'
 import { IGNORE_INDEX, maskTokens, TextEncoder, Tokenizer } from '../../src/models/text'
 
-const corpus = ['a red circle left of a blue square.', 'a blue square above a green triangle', "the triangle's colour is green, not red"]
+const corpus = [
+  'a red circle left of a blue square.',
+  'a blue square above a green triangle',
+  "the triangle's colour is green, not red",
+]
 
 t.test('word-level vocabulary: specials first, then by frequency', async (t) => {
   const tok = Tokenizer.fromCorpus(corpus)
@@ -16,7 +20,11 @@ t.test('word-level vocabulary: specials first, then by frequency', async (t) => 
   t.equal(ids.filter((i) => i === tok.unkId).length, 2, 'purple and ! are unknown')
   t.equal(tok.decode(tok.encode('a red circle left of a blue square.')), 'a red circle left of a blue square .')
   t.equal(tok.decode(tok.encode('A RED circle'), { skipSpecial: false }), '[CLS] a red circle')
-  t.same(Tokenizer.fromCorpus(corpus, { minFreq: 2 }).vocab.slice(4), ['a', 'blue', 'green', 'red', 'square'], 'minFreq keeps tokens seen twice')
+  t.same(
+    Tokenizer.fromCorpus(corpus, { minFreq: 2 }).vocab.slice(4),
+    ['a', 'blue', 'green', 'red', 'square'],
+    'minFreq keeps tokens seen twice',
+  )
   t.equal(Tokenizer.fromCorpus(corpus, { maxVocab: 6 }).vocabSize, 6)
   const back = Tokenizer.fromJSON(JSON.parse(JSON.stringify(tok)))
   t.same(back.encode(corpus[2]), tok.encode(corpus[2]), 'JSON round trip')
@@ -34,7 +42,9 @@ t.test('char-level round trip keeps case and spacing', async (t) => {
 
 t.test('encodeBatch pads and masks', async (t) => {
   const tok = Tokenizer.fromCorpus(corpus)
-  const { inputIds, attentionMask } = tok.encodeBatch(['a red circle', 'a blue square above a green triangle'], { maxLength: 6 })
+  const { inputIds, attentionMask } = tok.encodeBatch(['a red circle', 'a blue square above a green triangle'], {
+    maxLength: 6,
+  })
   t.same(inputIds.shape, [2, 6])
   t.equal(inputIds.dtype, 'int32')
   t.same(Array.from(attentionMask.data()), [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1])
@@ -46,7 +56,9 @@ t.test('maskTokens: 15% of real tokens, 80/10/10, specials untouched', async (t)
   const rows = 200
   const L = 12
   const ids = new Int32Array(rows * L)
-  for (let i = 0; i < rows; i++) for (let j = 0; j < L; j++) ids[i * L + j] = j === 0 ? tok.clsId : j >= 10 ? tok.padId : 4 + ((i + j) % (tok.vocabSize - 4))
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < L; j++)
+      ids[i * L + j] = j === 0 ? tok.clsId : j >= 10 ? tok.padId : 4 + ((i + j) % (tok.vocabSize - 4))
   const { inputIds, labels } = maskTokens(tensor(ids, { shape: [rows, L] }), tok, { generator: new Generator(7) })
   const out = inputIds.data()
   const lab = labels.data()
@@ -78,9 +90,15 @@ t.test('text encoder: count, padding invariance, MLM loss falls', async (t) => {
   const L = short.inputIds.shape[1]
   const a = Array.from(enc.forward(short.inputIds, short.attentionMask).data())
   const b = Array.from(enc.forward(padded.inputIds, padded.attentionMask).narrow(1, 0, L).data())
-  t.ok(a.every((v, i) => Math.abs(v - b[i]) < 1e-5), 'padding keys are ignored')
+  t.ok(
+    a.every((v, i) => Math.abs(v - b[i]) < 1e-5),
+    'padding keys are ignored',
+  )
   const unmasked = Array.from(enc.forward(padded.inputIds).narrow(1, 0, L).data())
-  t.ok(unmasked.some((v, i) => Math.abs(v - b[i]) > 1e-4), 'without the mask, padding changes the outputs')
+  t.ok(
+    unmasked.some((v, i) => Math.abs(v - b[i]) > 1e-4),
+    'without the mask, padding changes the outputs',
+  )
   t.same(enc.encode(short.inputIds, short.attentionMask).shape, [1, 32])
   t.throws(() => enc.forward(tensor(new Int32Array(20), { shape: [1, 20] })), /sequence length 20 exceeds maxLength 16/)
 

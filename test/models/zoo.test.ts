@@ -12,7 +12,11 @@ t.test('every small zoo entry keeps its feature promises', async (t) => {
   manualSeed(0)
   const names = listModels().map((m) => m.name)
   t.ok(names.includes('mn-t') && names.includes('resnet18') && names.includes('mn-b4'), names.join(','))
-  for (const [name, side] of [['mn-t', 64], ['resnet18', 32], ['resnet18', 128]] as const) {
+  for (const [name, side] of [
+    ['mn-t', 64],
+    ['resnet18', 32],
+    ['resnet18', 128],
+  ] as const) {
     const m = createModel(name, { imageSize: side })
     m.eval()
     noGrad(() => {
@@ -20,7 +24,11 @@ t.test('every small zoo entry keeps its feature promises', async (t) => {
       const feats = m.forwardFeatures(x)
       t.equal(feats.length, m.featureChannels.length, `${name}@${side}: one feature per width`)
       feats.forEach((f, i) => {
-        t.same(f.shape, [2, m.featureChannels[i], side / m.featureStrides[i], side / m.featureStrides[i]], `${name}@${side} feature ${i}`)
+        t.same(
+          f.shape,
+          [2, m.featureChannels[i], side / m.featureStrides[i], side / m.featureStrides[i]],
+          `${name}@${side} feature ${i}`,
+        )
       })
       t.same(m.forwardPooled(x).shape, [2, m.pooledDim], `${name}@${side} pooled`)
       t.same(m.forward(x).shape, [2, m.pooledDim], `${name}@${side}: numClasses 0 by default gives the pooled feature`)

@@ -19,7 +19,10 @@ const near = (got: number, want: number, tol: number) => Math.abs(got - want) <=
 t.test('fans and gains follow torch', async (t) => {
   t.same(init.calculateFanInAndFanOut(empty([16, 8, 3, 3])), { fanIn: 72, fanOut: 144 })
   t.same(init.calculateFanInAndFanOut(empty([5, 7])), { fanIn: 7, fanOut: 5 })
-  t.throws(() => init.calculateFanInAndFanOut(empty([5])), /fan in and fan out need a tensor of at least 2 dims, got shape \[5\]/)
+  t.throws(
+    () => init.calculateFanInAndFanOut(empty([5])),
+    /fan in and fan out need a tensor of at least 2 dims, got shape \[5\]/,
+  )
   t.equal(init.calculateGain('relu'), Math.SQRT2)
   t.equal(init.calculateGain('tanh'), 5 / 3)
   t.equal(init.calculateGain('leakyRelu', Math.sqrt(5)), Math.sqrt(1 / 3))
@@ -30,7 +33,10 @@ t.test('fans and gains follow torch', async (t) => {
 t.test('distributions have the documented moments and bounds', async (t) => {
   manualSeed(0)
   const u = stats(init.uniform_(empty([N]), -2, 4))
-  t.ok(u.min >= -2 && u.max < 4 && near(u.mean, 1, 0.05) && near(u.std, 6 / Math.sqrt(12), 0.03), `uniform_ ${JSON.stringify(u)}`)
+  t.ok(
+    u.min >= -2 && u.max < 4 && near(u.mean, 1, 0.05) && near(u.std, 6 / Math.sqrt(12), 0.03),
+    `uniform_ ${JSON.stringify(u)}`,
+  )
   const n = stats(init.normal_(empty([N]), 3, 0.5))
   t.ok(near(n.mean, 3, 0.015) && near(n.std, 0.5, 0.01), `normal_ ${JSON.stringify(n)}`)
   const w = empty([100, 200])
@@ -41,11 +47,20 @@ t.test('distributions have the documented moments and bounds', async (t) => {
   t.ok(near(xn.std, Math.sqrt(2 / 300), 0.002), `xavierNormal_ ${JSON.stringify(xn)}`)
   const ku = stats(init.kaimingUniform_(w, { nonlinearity: 'relu' }))
   const bound = Math.sqrt(2) * Math.sqrt(3 / 200)
-  t.ok(ku.min >= -bound && ku.max <= bound && near(ku.std, Math.sqrt(2 / 200), 0.002), `kaimingUniform_ ${JSON.stringify(ku)}`)
+  t.ok(
+    ku.min >= -bound && ku.max <= bound && near(ku.std, Math.sqrt(2 / 200), 0.002),
+    `kaimingUniform_ ${JSON.stringify(ku)}`,
+  )
   const kn = stats(init.kaimingNormal_(w, { mode: 'fanOut', nonlinearity: 'relu' }))
   t.ok(near(kn.std, Math.sqrt(2 / 100), 0.003), `kaimingNormal_ fanOut ${JSON.stringify(kn)}`)
-  t.throws(() => init.kaimingUniform_(w, { mode: 'fan_in' as never }), /kaimingUniform_: mode must be 'fanIn' or 'fanOut'/)
-  t.throws(() => init.normal_(zeros([2], { dtype: 'int32' })), /normal_: expected a float32 or float64 tensor, got int32/)
+  t.throws(
+    () => init.kaimingUniform_(w, { mode: 'fan_in' as never }),
+    /kaimingUniform_: mode must be 'fanIn' or 'fanOut'/,
+  )
+  t.throws(
+    () => init.normal_(zeros([2], { dtype: 'int32' })),
+    /normal_: expected a float32 or float64 tensor, got int32/,
+  )
   t.same(Array.from(init.constant_(empty([3]), 2.5).data()), [2.5, 2.5, 2.5])
   t.same(Array.from(init.ones_(empty([2])).data()), [1, 1])
   t.same(Array.from(init.zeros_(empty([2], { dtype: 'float64' })).data()), [0, 0])

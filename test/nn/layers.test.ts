@@ -3,8 +3,31 @@ import { arange, randn, tensor, zeros } from '../../src/tensor/creation'
 import { manualSeed } from '../../src/tensor/random'
 import type { Tensor } from '../../src/tensor/tensor'
 import {
-  AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, DropPath, Embedding, Flatten, GELU, GroupNorm, Hardsigmoid,
-  Hardswish, Identity, LayerNorm, Linear, MaxPool2d, ModuleList, MultiheadAttention, ReLU, Sequential, Sigmoid, SiLU, Tanh,
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  Conv2d,
+  ConvTranspose2d,
+  Dropout,
+  DropPath,
+  Embedding,
+  Flatten,
+  GELU,
+  GroupNorm,
+  Hardsigmoid,
+  Hardswish,
+  Identity,
+  LayerNorm,
+  Linear,
+  MaxPool2d,
+  ModuleList,
+  MultiheadAttention,
+  ReLU,
+  Sequential,
+  Sigmoid,
+  SiLU,
+  Tanh,
 } from '../../src/nn'
 import { assertClose } from '../helpers'
 
@@ -36,15 +59,25 @@ t.test('Linear and Conv2d: shapes, torch default init bounds, forward', async (t
   ]
   for (const [paddingMode, padding, k, want] of cases) {
     const c = new Conv2d(1, 1, k as [number, number], { padding, paddingMode, bias: false })
-    c.weight.copy_(arange(0, k[0] * k[1], 1, { dtype: 'float32' }).div(10).reshape([1, 1, k[0], k[1]]))
+    c.weight.copy_(
+      arange(0, k[0] * k[1], 1, { dtype: 'float32' })
+        .div(10)
+        .reshape([1, 1, k[0], k[1]]),
+    )
     assertClose(t, arr(c.forward(img)), want, 1e-5, 1e-5, `${paddingMode} padding ${padding}`)
   }
-  t.throws(() => new Conv2d(1, 1, 3, { paddingMode: 'circular' as never }), /Conv2d: paddingMode must be 'zeros', 'reflect' or 'replicate', got 'circular'/)
+  t.throws(
+    () => new Conv2d(1, 1, 3, { paddingMode: 'circular' as never }),
+    /Conv2d: paddingMode must be 'zeros', 'reflect' or 'replicate', got 'circular'/,
+  )
   const up = new ConvTranspose2d(4, 6, 3, { stride: 2, groups: 2 })
   t.same(up.weight.shape, [4, 3, 3, 3], "torch's [in, out / groups, kh, kw]")
   t.same(up.forward(randn([1, 4, 5, 5])).shape, [1, 6, 11, 11])
   t.same(up.forward(randn([1, 4, 5, 5]), [12, 12]).shape, [1, 6, 12, 12], 'outputSize picks the output padding')
-  t.throws(() => up.forward(randn([1, 4, 5, 5]), [14, 12]), /ConvTranspose2d: outputSize \[14,12\] is not reachable from input \[1, 4, 5, 5\] \(dim 0 can be 11 to 12\)/)
+  t.throws(
+    () => up.forward(randn([1, 4, 5, 5]), [14, 12]),
+    /ConvTranspose2d: outputSize \[14,12\] is not reachable from input \[1, 4, 5, 5\] \(dim 0 can be 11 to 12\)/,
+  )
 })
 
 t.test('BatchNorm: running statistics in training, used in eval', async (t) => {
@@ -56,12 +89,21 @@ t.test('BatchNorm: running statistics in training, used in eval', async (t) => {
   const mean = x.mean([0, 2, 3])
   const varUnbiased = x.var([0, 2, 3])
   assertClose(t, arr(bn.running_mean!), arr(mean.mul(0.1)), 1e-5, 1e-6, 'running_mean = 0.9 * 0 + 0.1 * batch mean')
-  assertClose(t, arr(bn.running_var!), arr(varUnbiased.mul(0.1).add(0.9)), 1e-5, 1e-6, 'running_var uses the unbiased variance')
+  assertClose(
+    t,
+    arr(bn.running_var!),
+    arr(varUnbiased.mul(0.1).add(0.9)),
+    1e-5,
+    1e-6,
+    'running_var uses the unbiased variance',
+  )
   t.equal(bn.num_batches_tracked!.item(), 1)
   assertClose(t, arr(y.mean([0, 2, 3])), [0, 0, 0], 0, 1e-5, 'training normalises with batch statistics')
   bn.eval()
   const z = bn.forward(x)
-  const expected = x.sub(bn.running_mean!.reshape([1, 3, 1, 1])).div(bn.running_var!.add(1e-5).sqrt().reshape([1, 3, 1, 1]))
+  const expected = x
+    .sub(bn.running_mean!.reshape([1, 3, 1, 1]))
+    .div(bn.running_var!.add(1e-5).sqrt().reshape([1, 3, 1, 1]))
   assertClose(t, arr(z), arr(expected), 1e-5, 1e-5, 'eval normalises with the running statistics')
   t.equal(bn.num_batches_tracked!.item(), 1, 'eval does not count batches')
   // momentum null: a cumulative average over batches.
@@ -75,7 +117,14 @@ t.test('BatchNorm: running statistics in training, used in eval', async (t) => {
   const noStats = new BatchNorm2d(3, { trackRunningStats: false, affine: false })
   t.same(Object.keys(noStats.stateDict()), [])
   noStats.eval()
-  assertClose(t, arr(noStats.forward(x).mean([0, 2, 3])), [0, 0, 0], 0, 1e-5, 'no running stats: batch statistics even in eval')
+  assertClose(
+    t,
+    arr(noStats.forward(x).mean([0, 2, 3])),
+    [0, 0, 0],
+    0,
+    1e-5,
+    'no running stats: batch statistics even in eval',
+  )
 })
 
 t.test('LayerNorm and GroupNorm', async (t) => {
@@ -97,7 +146,10 @@ t.test('Dropout and DropPath: train versus eval', async (t) => {
   const y = arr(drop.forward(x))
   const zerosFrac = y.filter((v) => v === 0).length / y.length
   t.ok(Math.abs(zerosFrac - 0.25) < 0.03, `about a quarter dropped (${zerosFrac})`)
-  t.ok(y.every((v) => v === 0 || Math.abs(v - 1 / 0.75) < 1e-6), 'the rest scaled by 1/(1-p)')
+  t.ok(
+    y.every((v) => v === 0 || Math.abs(v - 1 / 0.75) < 1e-6),
+    'the rest scaled by 1/(1-p)',
+  )
   drop.eval()
   t.same(arr(drop.forward(x)), arr(x), 'identity in eval')
   t.throws(() => new Dropout(1.5), /Dropout: p must be a probability in \[0, 1\], got 1.5/)
@@ -125,7 +177,13 @@ t.test('Embedding: lookup and paddingIdx', async (t) => {
   const emb = new Embedding(5, 3, { paddingIdx: -1 })
   t.equal(emb.paddingIdx, 4)
   t.same(arr(emb.weight.select(0, 4)), [0, 0, 0], 'the padding row starts at zero')
-  const idx = tensor([[1, 4], [0, 1]], { dtype: 'int32' })
+  const idx = tensor(
+    [
+      [1, 4],
+      [0, 1],
+    ],
+    { dtype: 'int32' },
+  )
   const y = emb.forward(idx)
   t.same(y.shape, [2, 2, 3])
   t.same(arr(y.select(0, 0).select(0, 0)), arr(emb.weight.select(0, 1)))
@@ -153,36 +211,82 @@ t.test('MultiheadAttention: layout, masks, fused path, batchFirst', async (t) =>
   t.same(yc.shape, [5, 3, 8])
   t.same(wc!.shape, [3, 2, 5, 7])
   // A bool mask (true = blocked) and the same mask as -inf floats agree; blocked weights are 0.
-  const blocked = tensor([[false, true, false, false, true, false, false]]).expand([5, 7]).contiguous()
+  const blocked = tensor([[false, true, false, false, true, false, false]])
+    .expand([5, 7])
+    .contiguous()
   const [yb, wb] = mha.forward(x, kv, kv, { attnMask: blocked })
   const floatMask = zeros([5, 7]).add(blocked.to('float32').mul(-1e9))
   const [yf] = mha.forward(x, kv, kv, { attnMask: floatMask })
   assertClose(t, arr(yb), arr(yf), 1e-5, 1e-6, 'bool and float masks agree')
-  t.same([arr(wb!.select(2, 1)), arr(wb!.select(2, 4))].flat().every((v) => v === 0), true, 'blocked keys get no weight')
-  const [, wk] = mha.forward(x, kv, kv, { keyPaddingMask: tensor([[false, false, false, false, false, false, true], [true, false, false, false, false, false, false], [false, false, false, false, false, false, false]]) })
+  t.same(
+    [arr(wb!.select(2, 1)), arr(wb!.select(2, 4))].flat().every((v) => v === 0),
+    true,
+    'blocked keys get no weight',
+  )
+  const [, wk] = mha.forward(x, kv, kv, {
+    keyPaddingMask: tensor([
+      [false, false, false, false, false, false, true],
+      [true, false, false, false, false, false, false],
+      [false, false, false, false, false, false, false],
+    ]),
+  })
   t.equal(maxAbs(wk!.select(0, 0).select(1, 6)), 0, 'padded key of sample 0')
   t.equal(maxAbs(wk!.select(0, 1).select(1, 0)), 0, 'padded key of sample 1')
   const [yCausal, wCausal] = mha.forward(x, x, x, { isCausal: true })
   const wc0 = wCausal!.select(0, 0).toArray() as number[][]
-  t.ok(wc0.every((row, i) => row.every((v, j) => j <= i || v === 0)), 'causal: no weight above the diagonal')
-  assertClose(t, arr(mha.forward(x, x, x, { isCausal: true, needWeights: false })[0]), arr(yCausal), 1e-4, 1e-5, 'fused causal agrees')
+  t.ok(
+    wc0.every((row, i) => row.every((v, j) => j <= i || v === 0)),
+    'causal: no weight above the diagonal',
+  )
+  assertClose(
+    t,
+    arr(mha.forward(x, x, x, { isCausal: true, needWeights: false })[0]),
+    arr(yCausal),
+    1e-4,
+    1e-5,
+    'fused causal agrees',
+  )
   // batchFirst only transposes.
   const bf = new MultiheadAttention(8, 2, { batchFirst: true })
   bf.loadStateDict(mha.stateDict())
   const xb = x.transpose(0, 1).contiguous()
   assertClose(t, arr(bf.forward(xb, xb, xb)[0]), arr(y.transpose(0, 1)), 1e-5, 1e-6, 'batchFirst')
   // Unbatched [L, E] input.
-  assertClose(t, arr(mha.forward(x.select(1, 0), x.select(1, 0), x.select(1, 0))[0]), arr(y.select(1, 0)), 1e-5, 1e-6, 'unbatched')
+  assertClose(
+    t,
+    arr(mha.forward(x.select(1, 0), x.select(1, 0), x.select(1, 0))[0]),
+    arr(y.select(1, 0)),
+    1e-5,
+    1e-6,
+    'unbatched',
+  )
   const kd = new MultiheadAttention(8, 4, { kdim: 6, vdim: 5 })
-  t.same(Object.keys(kd.stateDict()), ['q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias'])
+  t.same(Object.keys(kd.stateDict()), [
+    'q_proj_weight',
+    'k_proj_weight',
+    'v_proj_weight',
+    'in_proj_bias',
+    'out_proj.weight',
+    'out_proj.bias',
+  ])
   t.same(kd.forward(randn([2, 1, 8]), randn([3, 1, 6]), randn([3, 1, 5]))[0].shape, [2, 1, 8])
-  t.throws(() => mha.forward(x, randn([7, 3, 6]), kv), /MultiheadAttention: query \[5, 3, 8\], key \[7, 3, 6\] and value \[7, 3, 8\] do not fit embedDim 8, kdim 8/)
-  t.throws(() => mha.forward(x, kv, kv, { attnMask: zeros([5, 5]) }), /attnMask \[5, 5\] must be \[5, 7\] or \[6, 5, 7\]/)
+  t.throws(
+    () => mha.forward(x, randn([7, 3, 6]), kv),
+    /MultiheadAttention: query \[5, 3, 8\], key \[7, 3, 6\] and value \[7, 3, 8\] do not fit embedDim 8, kdim 8/,
+  )
+  t.throws(
+    () => mha.forward(x, kv, kv, { attnMask: zeros([5, 5]) }),
+    /attnMask \[5, 5\] must be \[5, 7\] or \[6, 5, 7\]/,
+  )
   t.throws(() => new MultiheadAttention(10, 3), /embedDim 10 must be divisible by numHeads 3/)
 })
 
 t.test('containers, activations, flatten and pooling', async (t) => {
-  const seq = Sequential.named([['fc', new Linear(4, 3)], ['act', new ReLU()], ['out', new Linear(3, 2)]])
+  const seq = Sequential.named([
+    ['fc', new Linear(4, 3)],
+    ['act', new ReLU()],
+    ['out', new Linear(3, 2)],
+  ])
   t.same(Object.keys(seq.stateDict()), ['fc.weight', 'fc.bias', 'out.weight', 'out.bias'])
   t.equal(seq.length, 3)
   t.equal(seq.get(-1), seq.get(2))

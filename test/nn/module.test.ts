@@ -31,7 +31,10 @@ class Net extends Module {
   scale = new Parameter(tensor([1.0]))
   notRegistered = zeros([2]) // a plain tensor attribute is not state, as in torch
   override forward(x: Tensor): Tensor {
-    return this.heads.get(0).forward(this.layer1.forward(this.stem.forward(x))).mul(this.scale)
+    return this.heads
+      .get(0)
+      .forward(this.layer1.forward(this.stem.forward(x)))
+      .mul(this.scale)
   }
 }
 
@@ -41,24 +44,63 @@ t.test('registration by assignment gives PyTorch names, in order', async (t) => 
   const net = new Net()
   t.same(keysOf(net), [
     'scale',
-    'stem.weight', 'stem.bias',
+    'stem.weight',
+    'stem.bias',
     // A module's own parameters and buffers come before its children's, as in torch.
-    'layer1.0.running_mean', 'layer1.0.conv1.weight', 'layer1.0.conv1.bias', 'layer1.0.conv2.weight',
-    'layer1.1.running_mean', 'layer1.1.conv1.weight', 'layer1.1.conv1.bias', 'layer1.1.conv2.weight',
-    'heads.0.weight', 'heads.0.bias',
+    'layer1.0.running_mean',
+    'layer1.0.conv1.weight',
+    'layer1.0.conv1.bias',
+    'layer1.0.conv2.weight',
+    'layer1.1.running_mean',
+    'layer1.1.conv1.weight',
+    'layer1.1.conv1.bias',
+    'layer1.1.conv2.weight',
+    'heads.0.weight',
+    'heads.0.bias',
   ])
-  t.same(net.namedParameters().map(([n]) => n), [
-    'scale', 'stem.weight', 'stem.bias',
-    'layer1.0.conv1.weight', 'layer1.0.conv1.bias', 'layer1.0.conv2.weight',
-    'layer1.1.conv1.weight', 'layer1.1.conv1.bias', 'layer1.1.conv2.weight',
-    'heads.0.weight', 'heads.0.bias',
-  ])
-  t.same(net.namedBuffers().map(([n]) => n), ['layer1.0.running_mean', 'layer1.0.scratch', 'layer1.1.running_mean', 'layer1.1.scratch'])
-  t.same(net.namedChildren().map(([n]) => n), ['stem', 'layer1', 'heads'])
-  t.same(net.namedModules().map(([n]) => n), [
-    '', 'stem', 'layer1', 'layer1.0', 'layer1.0.conv1', 'layer1.0.act', 'layer1.0.conv2', 'layer1.1', 'layer1.1.conv1',
-    'layer1.1.act', 'layer1.1.conv2', 'heads', 'heads.0', 'heads.1',
-  ])
+  t.same(
+    net.namedParameters().map(([n]) => n),
+    [
+      'scale',
+      'stem.weight',
+      'stem.bias',
+      'layer1.0.conv1.weight',
+      'layer1.0.conv1.bias',
+      'layer1.0.conv2.weight',
+      'layer1.1.conv1.weight',
+      'layer1.1.conv1.bias',
+      'layer1.1.conv2.weight',
+      'heads.0.weight',
+      'heads.0.bias',
+    ],
+  )
+  t.same(
+    net.namedBuffers().map(([n]) => n),
+    ['layer1.0.running_mean', 'layer1.0.scratch', 'layer1.1.running_mean', 'layer1.1.scratch'],
+  )
+  t.same(
+    net.namedChildren().map(([n]) => n),
+    ['stem', 'layer1', 'heads'],
+  )
+  t.same(
+    net.namedModules().map(([n]) => n),
+    [
+      '',
+      'stem',
+      'layer1',
+      'layer1.0',
+      'layer1.0.conv1',
+      'layer1.0.act',
+      'layer1.0.conv2',
+      'layer1.1',
+      'layer1.1.conv1',
+      'layer1.1.act',
+      'layer1.1.conv2',
+      'heads',
+      'heads.0',
+      'heads.1',
+    ],
+  )
   t.equal(net.numParameters(), 1 + 16 + 2 * (20 + 16) + 10)
   t.equal(net.layer1[1], net.layer1.get(1), 'index access like Python')
   t.equal(net.heads.get(-1).constructor.name, 'Identity')
@@ -76,7 +118,10 @@ t.test('assignments after registration are checked, and late ones are found', as
     ;(net as unknown as { layer1: number }).layer1 = 3
   }, /Net: cannot assign a number to module 'layer1'/)
   const b = net.layer1.get(0) as Block
-  t.throws(() => b.registerBuffer('conv1', zeros([1])), /Block.registerBuffer: attribute 'conv1' already exists as a module/)
+  t.throws(
+    () => b.registerBuffer('conv1', zeros([1])),
+    /Block.registerBuffer: attribute 'conv1' already exists as a module/,
+  )
   t.throws(() => b.registerParameter('a.b', null), /name must be a non-empty string without '\.'/)
   // A buffer replaced inside a scope survives it (buffers are kept like parameters).
   scope(() => {
@@ -90,7 +135,10 @@ t.test('assignments after registration are checked, and late ones are found', as
   t.notOk(keys.includes('stem.bias'))
   t.ok(keys.includes('layer1.0.downsample.weight'))
   net.heads.insert(0, new Linear(4, 4))
-  t.same(net.heads.namedChildren().map(([n, m]) => `${n}:${m.constructor.name}`), ['0:Linear', '1:Linear', '2:Identity'])
+  t.same(
+    net.heads.namedChildren().map(([n, m]) => `${n}:${m.constructor.name}`),
+    ['0:Linear', '1:Linear', '2:Identity'],
+  )
 })
 
 t.test('shared modules and parameters are listed once; state dicts keep both names', async (t) => {
@@ -159,7 +207,11 @@ t.test('loadStateDict lists every problem; strict false tolerates key mismatches
   t.match(err, /unexpected keys \(1\): extra\.weight/)
   t.match(err, /shape mismatch for stem\.weight: the state dict has \[4, 5\], the model has \[4, 3\]/)
   t.same(Array.from(net.scale.data()), before, 'nothing was copied')
-  t.throws(() => net.loadStateDict(sd, { strict: false }), /shape mismatch for stem\.weight/, 'shape mismatches always fail')
+  t.throws(
+    () => net.loadStateDict(sd, { strict: false }),
+    /shape mismatch for stem\.weight/,
+    'shape mismatches always fail',
+  )
   sd['stem.weight'] = zeros([4, 3])
   const res = net.loadStateDict(sd, { strict: false })
   t.same(res, { missingKeys: ['stem.bias', 'heads.0.weight'], unexpectedKeys: ['extra.weight'] })
@@ -190,7 +242,11 @@ t.test('freezing, zeroGrad, train/eval and apply', async (t) => {
   t.ok(net.modules().every((m) => m.training))
   const seen: string[] = []
   net.layer1.apply((m) => seen.push(m.constructor.name))
-  t.same(seen, ['Linear', 'ReLU', 'Linear', 'Block', 'Linear', 'ReLU', 'Linear', 'Block', 'Sequential'], 'children first')
+  t.same(
+    seen,
+    ['Linear', 'ReLU', 'Linear', 'Block', 'Linear', 'ReLU', 'Linear', 'Block', 'Sequential'],
+    'children first',
+  )
 })
 
 t.test('to(dtype) converts floating state and keeps Parameter identity', async (t) => {
@@ -215,5 +271,8 @@ t.test('parameters survive scopes; toString prints the tree', async (t) => {
     return m as unknown as Net
   })()
   t.equal(kept.forward(randn([1, 3])).shape.join(), '1,2', 'weights made inside a scope are still alive')
-  t.match(kept.toString(), /^Net\(\n {2}\(stem\): Linear\(inFeatures=3, outFeatures=4, bias=true\)\n {2}\(layer1\): Sequential\(\n {4}\(0\): Block\(/)
+  t.match(
+    kept.toString(),
+    /^Net\(\n {2}\(stem\): Linear\(inFeatures=3, outFeatures=4, bias=true\)\n {2}\(layer1\): Sequential\(\n {4}\(0\): Block\(/,
+  )
 })

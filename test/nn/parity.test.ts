@@ -9,7 +9,18 @@ import { silu } from '../../src/ops'
 import { loadFile } from '../../src/io/safetensors'
 import { assertClose } from '../helpers'
 import {
-  BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, GELU, GroupNorm, LayerNorm, Linear, MaxPool2d, Module, MultiheadAttention, Sequential,
+  BatchNorm2d,
+  Conv2d,
+  ConvTranspose2d,
+  Embedding,
+  GELU,
+  GroupNorm,
+  LayerNorm,
+  Linear,
+  MaxPool2d,
+  Module,
+  MultiheadAttention,
+  Sequential,
 } from '../../src/nn'
 
 class Tiny extends Module {

@@ -22,7 +22,9 @@ export interface Case {
   grads: Record<string, Encoded>
 }
 
-const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'conv_ops.json'), 'utf8')) as { cases: Case[] }
+const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'conv_ops.json'), 'utf8')) as {
+  cases: Case[]
+}
 
 export function casesFor(op: string): Case[] {
   return fixture.cases.filter((c) => c.op === op)
@@ -80,7 +82,10 @@ export function checkParity(t: Test, op: string, run: (c: Case, inputs: Record<s
       for (const [k, e] of Object.entries(c.grads)) {
         const g = inputs[k].grad
         const gerr = g ? relError(g, e) : Infinity
-        t.ok(gerr < tolerance[dtype], `${label}: gradient of ${k} matches PyTorch (relative error ${gerr.toExponential(2)})`)
+        t.ok(
+          gerr < tolerance[dtype],
+          `${label}: gradient of ${k} matches PyTorch (relative error ${gerr.toExponential(2)})`,
+        )
       }
     }
 }

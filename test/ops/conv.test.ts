@@ -8,17 +8,29 @@ const gen = new Generator(7)
 const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(shape, { dtype, generator: gen })
 const rg = (shape: number[]) => r(shape).requiresGrad_()
 
-t.test('conv2d matches PyTorch (fixture: strides, paddings, dilations, groups, depthwise, fused activations, layouts)', async (t) => {
-  checkParity(t, 'conv2d', (c, i) => conv2d(i.x, i.weight, i.bias ?? null, c.options as Conv2dOptions))
-})
+t.test(
+  'conv2d matches PyTorch (fixture: strides, paddings, dilations, groups, depthwise, fused activations, layouts)',
+  async (t) => {
+    checkParity(t, 'conv2d', (c, i) => conv2d(i.x, i.weight, i.bias ?? null, c.options as Conv2dOptions))
+  },
+)
 
 t.test('convTranspose2d matches PyTorch', async (t) => {
-  checkParity(t, 'convTranspose2d', (c, i) => convTranspose2d(i.x, i.weight, i.bias ?? null, c.options as ConvTranspose2dOptions))
+  checkParity(t, 'convTranspose2d', (c, i) =>
+    convTranspose2d(i.x, i.weight, i.bias ?? null, c.options as ConvTranspose2dOptions),
+  )
 })
 
 // A direct float64 evaluation of the definition, for shapes too large for the fixture: they
 // span several im2col tiles and both work splits (one image per thread, threads per GEMM).
-function reference(x: Float64Array, xs: number[], w: Float64Array, ws: number[], go: Float64Array, o: { s: number; p: number; groups: number }) {
+function reference(
+  x: Float64Array,
+  xs: number[],
+  w: Float64Array,
+  ws: number[],
+  go: Float64Array,
+  o: { s: number; p: number; groups: number },
+) {
   const [N, C, H, W] = xs
   const [K, Cg, kh, kw] = ws
   const Ho = Math.floor((H + 2 * o.p - kh) / o.s) + 1
@@ -73,10 +85,22 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
   for (const sh of shapes) {
     const x64 = r(sh.x)
     const w64 = r(sh.w)
-    const ref = reference(x64.data() as Float64Array, sh.x, w64.data() as Float64Array, sh.w, new Float64Array(0), { ...sh })
+    const ref = reference(x64.data() as Float64Array, sh.x, w64.data() as Float64Array, sh.w, new Float64Array(0), {
+      ...sh,
+    })
     const go64 = r(ref.outShape)
-    const full = reference(x64.data() as Float64Array, sh.x, w64.data() as Float64Array, sh.w, go64.data() as Float64Array, { ...sh })
-    for (const [dtype, tol] of [['float64', 1e-10], ['float32', 1e-4]] as const) {
+    const full = reference(
+      x64.data() as Float64Array,
+      sh.x,
+      w64.data() as Float64Array,
+      sh.w,
+      go64.data() as Float64Array,
+      { ...sh },
+    )
+    for (const [dtype, tol] of [
+      ['float64', 1e-10],
+      ['float32', 1e-4],
+    ] as const) {
       const x = x64.to(dtype).detach().requiresGrad_()
       const w = w64.to(dtype).detach().requiresGrad_()
       const y = conv2d(x, w, null, { stride: sh.s, padding: sh.p, groups: sh.groups })
@@ -106,9 +130,15 @@ t.test('conv2d gradcheck (float64) across option families', async (t) => {
   for (const [name, ws, opts, withBias] of cases) {
     const w = rg(ws)
     const inputs = withBias ? [x, w, rg([ws[0]])] : [x, w]
-    t.ok(gradcheck((a, b, c) => conv2d(a, b, c ?? null, opts), inputs), name)
+    t.ok(
+      gradcheck((a, b, c) => conv2d(a, b, c ?? null, opts), inputs),
+      name,
+    )
   }
-  t.ok(gradcheck((a, b) => conv2d(a, b, null, { padding: 1 }), [rg([3, 4, 4]), rg([2, 3, 3, 3])]), 'unbatched [C, H, W] input')
+  t.ok(
+    gradcheck((a, b) => conv2d(a, b, null, { padding: 1 }), [rg([3, 4, 4]), rg([2, 3, 3, 3])]),
+    'unbatched [C, H, W] input',
+  )
 })
 
 t.test('convTranspose2d gradcheck (float64)', async (t) => {
@@ -120,7 +150,10 @@ t.test('convTranspose2d gradcheck (float64)', async (t) => {
     ['1x1', [4, 3, 1, 1], {}],
   ]
   for (const [name, ws, opts] of cases)
-    t.ok(gradcheck((a, b, c) => convTranspose2d(a, b, c, opts), [x, rg(ws), rg([ws[1] * (opts.groups ?? 1)])]), name)
+    t.ok(
+      gradcheck((a, b, c) => convTranspose2d(a, b, c, opts), [x, rg(ws), rg([ws[1] * (opts.groups ?? 1)])]),
+      name,
+    )
 })
 
 t.test('a fused activation equals the activation applied after the conv', async (t) => {
@@ -128,7 +161,11 @@ t.test('a fused activation equals the activation applied after the conv', async 
   const w = r([6, 8, 3, 3], 'float32')
   const b = r([6], 'float32')
   const plain = conv2d(x, w, b, { padding: 1 })
-  for (const [act, f] of [['relu', (y: Tensor) => y.relu()], ['gelu', (y: Tensor) => y.gelu()], ['silu', (y: Tensor) => y.silu()]] as const) {
+  for (const [act, f] of [
+    ['relu', (y: Tensor) => y.relu()],
+    ['gelu', (y: Tensor) => y.gelu()],
+    ['silu', (y: Tensor) => y.silu()],
+  ] as const) {
     const fused = conv2d(x, w, b, { padding: 1, activation: act })
     t.ok(maxRel(fused.data(), f(plain).to('float64').data() as Float64Array) < 1e-6, act)
   }
@@ -137,15 +174,36 @@ t.test('a fused activation equals the activation applied after the conv', async 
 t.test('conv2d and convTranspose2d reject bad inputs with errors naming the op and shapes', async (t) => {
   const x = r([1, 4, 5, 5], 'float32')
   const w = r([6, 2, 3, 3], 'float32')
-  t.throws(() => conv2d(r([1, 3, 5, 5], 'float32'), w, null, { groups: 2 }), /conv2d: .*input channels 3.*\[1, 3, 5, 5\]/)
-  t.throws(() => conv2d(x, w), /conv2d: input \[1, 4, 5, 5\] has 4 channels but weight \[6, 2, 3, 3\] with groups 1 expects 2/)
-  t.throws(() => conv2d(x, r([6, 1, 3, 3], 'float32'), null, { groups: 3 }), /conv2d: groups 3 must divide the input channels 4/)
-  t.throws(() => conv2d(r([1, 2, 2, 2], 'float32'), r([1, 2, 5, 5], 'float32'), null, { padding: 1 }), /conv2d: kernel 5x5 .*larger than the padded input 4x4/)
-  t.throws(() => conv2d(r([4, 5, 5], 'float32').sum(0), w), /conv2d: expected a 3-d \[C, H, W\] or 4-d \[N, C, H, W\] input, got \[5, 5\]/)
+  t.throws(
+    () => conv2d(r([1, 3, 5, 5], 'float32'), w, null, { groups: 2 }),
+    /conv2d: .*input channels 3.*\[1, 3, 5, 5\]/,
+  )
+  t.throws(
+    () => conv2d(x, w),
+    /conv2d: input \[1, 4, 5, 5\] has 4 channels but weight \[6, 2, 3, 3\] with groups 1 expects 2/,
+  )
+  t.throws(
+    () => conv2d(x, r([6, 1, 3, 3], 'float32'), null, { groups: 3 }),
+    /conv2d: groups 3 must divide the input channels 4/,
+  )
+  t.throws(
+    () => conv2d(r([1, 2, 2, 2], 'float32'), r([1, 2, 5, 5], 'float32'), null, { padding: 1 }),
+    /conv2d: kernel 5x5 .*larger than the padded input 4x4/,
+  )
+  t.throws(
+    () => conv2d(r([4, 5, 5], 'float32').sum(0), w),
+    /conv2d: expected a 3-d \[C, H, W\] or 4-d \[N, C, H, W\] input, got \[5, 5\]/,
+  )
   t.throws(() => conv2d(x, r([6, 2, 3], 'float32')), /conv2d: expected a 4-d weight, got \[6, 2, 3\]/)
-  t.throws(() => conv2d(x.to('int32'), w.to('int32'), null, { groups: 2 }), /conv2d: input, weight and bias must share a float dtype, got int32, int32/)
+  t.throws(
+    () => conv2d(x.to('int32'), w.to('int32'), null, { groups: 2 }),
+    /conv2d: input, weight and bias must share a float dtype, got int32, int32/,
+  )
   t.throws(() => conv2d(x, w.to('float64'), null, { groups: 2 }), /conv2d: .*float32, float64/)
-  t.throws(() => conv2d(x, w, r([5], 'float32'), { groups: 2 }), /conv2d: bias \[5\] does not fit weight \[6, 2, 3, 3\]/)
+  t.throws(
+    () => conv2d(x, w, r([5], 'float32'), { groups: 2 }),
+    /conv2d: bias \[5\] does not fit weight \[6, 2, 3, 3\]/,
+  )
   t.throws(() => conv2d(x, w, null, { groups: 2, stride: 2, padding: 'same' }), /conv2d: padding 'same' needs stride 1/)
   t.throws(() => conv2d(x, w, null, { groups: 2, stride: 0 }), /conv2d: stride must be an integer >= 1/)
   t.throws(() => conv2d(x, w, null, { groups: 1.5 }), /conv2d: groups must be a positive integer/)
@@ -155,9 +213,18 @@ t.test('conv2d and convTranspose2d reject bad inputs with errors naming the op a
   t.throws(() => conv2d(gone, w, null, { groups: 2 }), /conv2d: the tensor of shape \[1, 4, 5, 5\] was disposed/)
   t.throws(() => conv2d('x' as unknown as Tensor, w), /conv2d: argument 'input' must be a Tensor/)
   const wt = r([4, 3, 3, 3], 'float32')
-  t.throws(() => convTranspose2d(x, wt, null, { stride: 2, outputPadding: 2 }), /convTranspose2d: outputPadding \[2, 2\] must be smaller than either stride/)
-  t.throws(() => convTranspose2d(r([1, 3, 5, 5], 'float32'), wt), /convTranspose2d: input \[1, 3, 5, 5\] has 3 channels but weight \[4, 3, 3, 3\] expects 4/)
-  t.throws(() => convTranspose2d(r([1, 4, 1, 1], 'float32'), wt, null, { padding: 2 }), /convTranspose2d: output size -1x-1 is too small/)
+  t.throws(
+    () => convTranspose2d(x, wt, null, { stride: 2, outputPadding: 2 }),
+    /convTranspose2d: outputPadding \[2, 2\] must be smaller than either stride/,
+  )
+  t.throws(
+    () => convTranspose2d(r([1, 3, 5, 5], 'float32'), wt),
+    /convTranspose2d: input \[1, 3, 5, 5\] has 3 channels but weight \[4, 3, 3, 3\] expects 4/,
+  )
+  t.throws(
+    () => convTranspose2d(r([1, 4, 1, 1], 'float32'), wt, null, { padding: 2 }),
+    /convTranspose2d: output size -1x-1 is too small/,
+  )
 })
 
 t.test('the native conv entry points throw on malformed calls instead of crashing', async (t) => {
@@ -166,34 +233,76 @@ t.test('the native conv entry points throw on malformed calls instead of crashin
   const w = zeros([3, 4, 3, 3])
   const y = zeros([2, 3, 6, 6])
   const p = [1, 1, 1, 1, 1, 1, 1, 1, 1]
-  const call = (name: string, ...args: unknown[]) => () => (native[name] as (...a: unknown[]) => unknown)(...args)
+  const call =
+    (name: string, ...args: unknown[]) =>
+    () =>
+      (native[name] as (...a: unknown[]) => unknown)(...args)
   t.doesNotThrow(call('conv2d', f(y), f(x), f(w), null, p, 'none', null), 'a well-formed call works')
   t.throws(call('conv2d', f(y), f(x), f(w), null, p, 'none'), /conv2d: expected 7 arguments, got 6/)
   t.throws(call('conv2d', f(y), f(x), f(w), null, [1, 1, 1], 'none', null), /conv2d: params must be/)
-  t.throws(call('conv2d', f(y), f(x), f(w), null, [0, 1, 1, 1, 1, 1, 1, 1, 1], 'none', null), /conv2d: strides, dilations and groups must be positive/)
-  t.throws(call('conv2d', f(zeros([2, 3, 5, 6])), f(x), f(w), null, p, 'none', null), /conv2d: out has shape \[2, 3, 5, 6\] but x \[2, 4, 6, 6\] and weight \[3, 4, 3, 3\] give \[2, 3, 6, 6\]/)
-  t.throws(call('conv2d', f(y), f(x), f(w), f(zeros([4])), p, 'none', null), /conv2d: bias must be a contiguous 1-d float32 tensor of 3 elements/)
+  t.throws(
+    call('conv2d', f(y), f(x), f(w), null, [0, 1, 1, 1, 1, 1, 1, 1, 1], 'none', null),
+    /conv2d: strides, dilations and groups must be positive/,
+  )
+  t.throws(
+    call('conv2d', f(zeros([2, 3, 5, 6])), f(x), f(w), null, p, 'none', null),
+    /conv2d: out has shape \[2, 3, 5, 6\] but x \[2, 4, 6, 6\] and weight \[3, 4, 3, 3\] give \[2, 3, 6, 6\]/,
+  )
+  t.throws(
+    call('conv2d', f(y), f(x), f(w), f(zeros([4])), p, 'none', null),
+    /conv2d: bias must be a contiguous 1-d float32 tensor of 3 elements/,
+  )
   t.throws(call('conv2d', f(y), f(x), f(w), null, p, 'tanh', null), /conv2d: unknown activation 'tanh'/)
-  t.throws(call('conv2d', f(y), f(x), f(w), null, p, 'gelu', f(zeros([1]))), /conv2d: pre must be a contiguous tensor shaped like out/)
-  t.throws(call('conv2d', f(y), f(x), f(w), null, [1, 1, 1, 1, 1, 1, 1, 1, 3], 'none', null), /conv2d: groups 3 must divide input channels 4/)
-  t.throws(call('conv2d', f(y), f(x.permute(0, 2, 3, 1)), f(w), null, p, 'none', null), /conv2d: .*must be contiguous|conv2d: .*channels/)
-  t.throws(call('conv2d', f(y), f(x.to('float64')), f(w), null, p, 'none', null), /conv2d: tensors must share a float dtype, got x float64, weight float32, out float32/)
+  t.throws(
+    call('conv2d', f(y), f(x), f(w), null, p, 'gelu', f(zeros([1]))),
+    /conv2d: pre must be a contiguous tensor shaped like out/,
+  )
+  t.throws(
+    call('conv2d', f(y), f(x), f(w), null, [1, 1, 1, 1, 1, 1, 1, 1, 3], 'none', null),
+    /conv2d: groups 3 must divide input channels 4/,
+  )
+  t.throws(
+    call('conv2d', f(y), f(x.permute(0, 2, 3, 1)), f(w), null, p, 'none', null),
+    /conv2d: .*must be contiguous|conv2d: .*channels/,
+  )
+  t.throws(
+    call('conv2d', f(y), f(x.to('float64')), f(w), null, p, 'none', null),
+    /conv2d: tensors must share a float dtype, got x float64, weight float32, out float32/,
+  )
   const bad = f(x)
   bad[2] = [2, 4, 60, 6] // a view past the end of its storage
   t.throws(call('conv2d', f(y), bad, f(w), null, p, 'none', null), /conv2d: argument 'x'.*exceeds its storage/)
-  t.throws(call('conv2dBackwardInput', f(x), f(y), f(zeros([3, 2, 3, 3])), p), /conv2dBackwardInput: gradInput \[2, 4, 6, 6\] has 4 channels but weight \[3, 2, 3, 3\] with groups 1 expects 2/)
-  t.throws(call('conv2dBackwardInput', f(x), f(y), f(w), [1, 1, 0, 0, 0, 0, 1, 1, 1]), /conv2dBackwardInput: gradOutput has shape \[2, 3, 6, 6\] but .* give \[2, 3, 4, 4\]/)
+  t.throws(
+    call('conv2dBackwardInput', f(x), f(y), f(zeros([3, 2, 3, 3])), p),
+    /conv2dBackwardInput: gradInput \[2, 4, 6, 6\] has 4 channels but weight \[3, 2, 3, 3\] with groups 1 expects 2/,
+  )
+  t.throws(
+    call('conv2dBackwardInput', f(x), f(y), f(w), [1, 1, 0, 0, 0, 0, 1, 1, 1]),
+    /conv2dBackwardInput: gradOutput has shape \[2, 3, 6, 6\] but .* give \[2, 3, 4, 4\]/,
+  )
   t.throws(call('conv2dBackwardWeight', f(w), f(zeros([2])), f(y), f(x), p), /conv2dBackwardWeight: gradBias must be/)
-  t.throws(call('conv2dBackwardWeight', f(w), null, f(y), f(zeros([2, 4, 1, 1])), [1, 1, 0, 0, 0, 0, 1, 1, 1]), /conv2dBackwardWeight: kernel 3x3 .*larger than the padded input 1x1/)
-  t.throws(call('conv2dBackwardWeight', f(w), null, f(y), 'x', p), /conv2dBackwardWeight: argument 'x' must be a tensor descriptor/)
+  t.throws(
+    call('conv2dBackwardWeight', f(w), null, f(y), f(zeros([2, 4, 1, 1])), [1, 1, 0, 0, 0, 0, 1, 1, 1]),
+    /conv2dBackwardWeight: kernel 3x3 .*larger than the padded input 1x1/,
+  )
+  t.throws(
+    call('conv2dBackwardWeight', f(w), null, f(y), 'x', p),
+    /conv2dBackwardWeight: argument 'x' must be a tensor descriptor/,
+  )
 })
 
 t.test('depthwise kernels handle taps beyond the small-kernel fast path and negative padding spans', async (t) => {
   // 9x9 depthwise (81 taps) exercises the heap-held flipped kernel of the stride-1 input
   // gradient; padding 3 on a 3x3 kernel (beyond its span) a negative shift of the gradient.
   const x = rg([1, 2, 4, 5])
-  t.ok(gradcheck((a, b) => conv2d(a, b, null, { groups: 2, padding: [5, 4] }), [x, rg([2, 1, 9, 9])]), '9x9 depthwise, padding [5, 4]')
-  t.ok(gradcheck((a, b) => conv2d(a, b, null, { groups: 2, padding: 3 }), [x, rg([2, 1, 3, 3])]), '3x3 depthwise, padding 3')
+  t.ok(
+    gradcheck((a, b) => conv2d(a, b, null, { groups: 2, padding: [5, 4] }), [x, rg([2, 1, 9, 9])]),
+    '9x9 depthwise, padding [5, 4]',
+  )
+  t.ok(
+    gradcheck((a, b) => conv2d(a, b, null, { groups: 2, padding: 3 }), [x, rg([2, 1, 3, 3])]),
+    '3x3 depthwise, padding 3',
+  )
 })
 
 t.test('conv2d leaves its inputs untouched and works on tensors made with tensor()', async (t) => {

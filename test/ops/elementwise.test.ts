@@ -34,7 +34,11 @@ const unary: [string, (x: iv.Tensor) => iv.Tensor, (x: number) => number, boolea
   ['sigmoid', (x) => x.sigmoid(), sigmoid],
   ['relu', (x) => x.relu(), (x) => Math.max(x, 0)],
   ['gelu', (x) => x.gelu(), (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))],
-  ['geluTanh', (x) => x.gelu('tanh'), (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))],
+  [
+    'geluTanh',
+    (x) => x.gelu('tanh'),
+    (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+  ],
   ['silu', (x) => x.silu(), (x) => x * sigmoid(x)],
   ['hardsigmoid', (x) => x.hardsigmoid(), hsig],
   ['hardswish', (x) => x.hardswish(), (x) => x * hsig(x)],
@@ -50,7 +54,14 @@ t.test('unary ops match JS math and pass gradcheck', async (t) => {
       let x = iv.randn([3, 17], { dtype }).mul(name.startsWith('gelu') ? 1 : 3)
       if (positive) x = x.abs().add(0.1)
       const expected = Array.from(x.data(), ref)
-      assertClose(t, fn(x).data(), expected, dtype === 'float32' ? 1e-5 : 1e-12, dtype === 'float32' ? 1e-6 : 1e-12, `${name} ${dtype}`)
+      assertClose(
+        t,
+        fn(x).data(),
+        expected,
+        dtype === 'float32' ? 1e-5 : 1e-12,
+        dtype === 'float32' ? 1e-6 : 1e-12,
+        `${name} ${dtype}`,
+      )
       // a non-contiguous input takes the strided path
       const xt = x.t()
       assertClose(t, fn(xt).contiguous().data(), Array.from(xt.contiguous().data(), ref), 1e-5, 1e-6, `${name} strided`)
@@ -79,21 +90,52 @@ t.test('sigmoid and silu keep their accuracy in both tails, and NaN and infiniti
   const x = iv.tensor(xs2).requiresGrad_()
   const y = x.silu()
   y.sum().backward()
-  assertClose(t, y.data(), xs2.map((v) => v * sig(v)), 1e-6, 1e-38, 'silu in the tails')
-  assertClose(t, (x.grad as iv.Tensor).data(), xs2.map((v) => sig(v) * (1 + v * (1 - sig(v)))), 1e-5, 1e-38, 'silu gradient in the tails')
+  assertClose(
+    t,
+    y.data(),
+    xs2.map((v) => v * sig(v)),
+    1e-6,
+    1e-38,
+    'silu in the tails',
+  )
+  assertClose(
+    t,
+    (x.grad as iv.Tensor).data(),
+    xs2.map((v) => sig(v) * (1 + v * (1 - sig(v)))),
+    1e-5,
+    1e-38,
+    'silu gradient in the tails',
+  )
 })
 
-t.test('hardswish and its gradient in float32 vectors: the kinks at +-3, whole vectors and a partial one', async (t) => {
-  const base = [-10, -3.5, -3, -2.2, 0, 1.7, 3, 3.5, 10]
-  const v = Array.from({ length: 37 }, (_, i) => base[i % base.length] + (i >= base.length ? (i % 5) * 0.01 : 0))
-  const x = iv.tensor(v).requiresGrad_()
-  const g = iv.tensor(v.map((_, i) => 1 + (i % 3)))
-  const y = x.hardswish()
-  y.backward(g)
-  assertClose(t, y.data(), v.map((a) => (a * Math.min(Math.max(a + 3, 0), 6)) / 6), 1e-6, 1e-6, 'hardswish')
-  const dy = v.map((a, i) => (1 + (i % 3)) * (a < -3 ? 0 : a > 3 ? 1 : a / 3 + 0.5))
-  assertClose(t, (x.grad as iv.Tensor).data(), dy, 1e-6, 1e-6, 'hardswish gradient (x = 3 takes the middle piece, as in PyTorch)')
-})
+t.test(
+  'hardswish and its gradient in float32 vectors: the kinks at +-3, whole vectors and a partial one',
+  async (t) => {
+    const base = [-10, -3.5, -3, -2.2, 0, 1.7, 3, 3.5, 10]
+    const v = Array.from({ length: 37 }, (_, i) => base[i % base.length] + (i >= base.length ? (i % 5) * 0.01 : 0))
+    const x = iv.tensor(v).requiresGrad_()
+    const g = iv.tensor(v.map((_, i) => 1 + (i % 3)))
+    const y = x.hardswish()
+    y.backward(g)
+    assertClose(
+      t,
+      y.data(),
+      v.map((a) => (a * Math.min(Math.max(a + 3, 0), 6)) / 6),
+      1e-6,
+      1e-6,
+      'hardswish',
+    )
+    const dy = v.map((a, i) => (1 + (i % 3)) * (a < -3 ? 0 : a > 3 ? 1 : a / 3 + 0.5))
+    assertClose(
+      t,
+      (x.grad as iv.Tensor).data(),
+      dy,
+      1e-6,
+      1e-6,
+      'hardswish gradient (x = 3 takes the middle piece, as in PyTorch)',
+    )
+  },
+)
 
 t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2) and the general one', async (t) => {
   checkParity(t, 'pow', (c, i) => i.x.pow(c.options.exponent as number))
@@ -101,34 +143,78 @@ t.test('pow with a scalar exponent: each short form (1, 2, 3, 0.5, -0.5, -1, -2)
     for (const dtype of ['float32', 'float64'] as const) {
       const x = iv.rand([5, 37], { dtype }).add(0.2)
       const tol = dtype === 'float32' ? 1e-6 : 1e-14
-      assertClose(t, x.pow(b).data(), Array.from(x.data(), (v) => v ** b), tol, 0, `x^${b} ${dtype}`)
+      assertClose(
+        t,
+        x.pow(b).data(),
+        Array.from(x.data(), (v) => v ** b),
+        tol,
+        0,
+        `x^${b} ${dtype}`,
+      )
       // a broadcast upstream gradient (from sum) and a transposed input take the strided loops
       const xt = x.t().detach().requiresGrad_()
       xt.pow(b).sum().backward()
       const gx = (xt.grad as iv.Tensor).contiguous().data()
-      assertClose(t, gx, Array.from(xt.contiguous().data(), (v) => b * v ** (b - 1)), tol, 0, `d x^${b} / dx ${dtype}`)
+      assertClose(
+        t,
+        gx,
+        Array.from(xt.contiguous().data(), (v) => b * v ** (b - 1)),
+        tol,
+        0,
+        `d x^${b} / dx ${dtype}`,
+      )
     }
-    t.ok(iv.gradcheck((x) => x.pow(b), [leaf([3, 4], true)]), `pow ${b} gradcheck`)
+    t.ok(
+      iv.gradcheck((x) => x.pow(b), [leaf([3, 4], true)]),
+      `pow ${b} gradcheck`,
+    )
   }
   const z = iv.zeros([2])
-  t.throws(() => z.backend.run('powScalarBackward', z, z.double(), z, 3), /powScalarBackward: out, x and gradOut must share a float dtype, got float32, float64 and float32/)
-  t.throws(() => z.backend.run('powScalarBackward', z, iv.zeros([3]), z, 3), /powScalarBackward: argument 'x' has shape \[3\] but the output has shape \[2\]/)
+  t.throws(
+    () => z.backend.run('powScalarBackward', z, z.double(), z, 3),
+    /powScalarBackward: out, x and gradOut must share a float dtype, got float32, float64 and float32/,
+  )
+  t.throws(
+    () => z.backend.run('powScalarBackward', z, iv.zeros([3]), z, 3),
+    /powScalarBackward: argument 'x' has shape \[3\] but the output has shape \[2\]/,
+  )
 })
 
 t.test('binary ops broadcast, promote and differentiate', async (t) => {
-  const a = iv.tensor([[1, 2, 3], [4, 5, 6]])
+  const a = iv.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ])
   const b = iv.tensor([10, 20, 30])
-  t.same(a.add(b).toArray(), [[11, 22, 33], [14, 25, 36]])
-  t.same(a.sub(b, 2).toArray(), [[-19, -38, -57], [-16, -35, -54]])
-  t.same(a.mul(iv.tensor([[2], [3]])).toArray(), [[2, 4, 6], [12, 15, 18]])
+  t.same(a.add(b).toArray(), [
+    [11, 22, 33],
+    [14, 25, 36],
+  ])
+  t.same(a.sub(b, 2).toArray(), [
+    [-19, -38, -57],
+    [-16, -35, -54],
+  ])
+  t.same(a.mul(iv.tensor([[2], [3]])).toArray(), [
+    [2, 4, 6],
+    [12, 15, 18],
+  ])
   t.same(iv.tensor([1, 2], { dtype: 'int32' }).div(2).toArray(), [0.5, 1])
   t.equal(iv.tensor([1, 2], { dtype: 'int32' }).add(1).dtype, 'int32')
   t.equal(iv.tensor([1, 2], { dtype: 'int32' }).add(0.5).dtype, 'float32')
   t.equal(iv.tensor([1], { dtype: 'float64' }).add(iv.tensor([1])).dtype, 'float64')
-  t.same(a.gt(2.5).toArray(), [[false, false, true], [true, true, true]])
-  t.same(iv.maximum(a, 3.5).toArray(), [[3.5, 3.5, 3.5], [4, 5, 6]])
+  t.same(a.gt(2.5).toArray(), [
+    [false, false, true],
+    [true, true, true],
+  ])
+  t.same(iv.maximum(a, 3.5).toArray(), [
+    [3.5, 3.5, 3.5],
+    [4, 5, 6],
+  ])
   t.same(iv.tensor([-7, 7], { dtype: 'int32' }).remainder(3).toArray(), [2, 1])
-  t.same(iv.where(a.gt(3), a, b).toArray(), [[10, 20, 30], [4, 5, 6]])
+  t.same(iv.where(a.gt(3), a, b).toArray(), [
+    [10, 20, 30],
+    [4, 5, 6],
+  ])
   const fns: [string, (x: iv.Tensor, y: iv.Tensor) => iv.Tensor][] = [
     ['add', (x, y) => x.add(y, 0.5)],
     ['sub', (x, y) => x.sub(y)],

@@ -1,5 +1,16 @@
 import t from 'tap'
-import { embedding, gather, Generator, gradcheck, indexSelect, randint, randn, scatterAdd, tensor, type Tensor } from '../../src'
+import {
+  embedding,
+  gather,
+  Generator,
+  gradcheck,
+  indexSelect,
+  randint,
+  randn,
+  scatterAdd,
+  tensor,
+  type Tensor,
+} from '../../src'
 import { native } from '../../src/backend/native'
 import { checkParity } from './nn-fixture'
 import { assertClose } from '../helpers'
@@ -11,19 +22,39 @@ const idx = (v: number[], shape?: number[]) => tensor(v, { dtype: 'int32', shape
 
 t.test('indexSelect, embedding, gather and scatterAdd match PyTorch', async (t) => {
   checkParity(t, 'indexSelect', (c, i) => indexSelect(i.x, c.options.dim as number, i.index))
-  checkParity(t, 'embedding', (c, i) => embedding(i.indices, i.weight, { paddingIdx: c.options.paddingIdx as number | null }))
+  checkParity(t, 'embedding', (c, i) =>
+    embedding(i.indices, i.weight, { paddingIdx: c.options.paddingIdx as number | null }),
+  )
   checkParity(t, 'gather', (c, i) => i.x.gather(c.options.dim as number, i.index))
   checkParity(t, 'scatterAdd', (c, i) => i.x.scatterAdd(c.options.dim as number, i.index, i.src))
 })
 
 t.test('float64 gradcheck (repeated indices accumulate)', async (t) => {
-  t.ok(gradcheck((x) => indexSelect(x, 1, idx([2, 0, 2])), [rg([2, 3, 4])]), 'indexSelect')
-  t.ok(gradcheck((x) => x.transpose(0, 1).indexSelect(0, idx([1, 1])), [rg([3, 2])]), 'indexSelect of a strided view')
-  t.ok(gradcheck((w) => embedding(idx([3, 0, 3, 1], [2, 2]), w), [rg([4, 3])]), 'embedding')
-  t.ok(gradcheck((x) => gather(x, 0, idx([1, 0, 1, 1, 0, 0], [3, 2])), [rg([2, 2])]), 'gather')
+  t.ok(
+    gradcheck((x) => indexSelect(x, 1, idx([2, 0, 2])), [rg([2, 3, 4])]),
+    'indexSelect',
+  )
+  t.ok(
+    gradcheck((x) => x.transpose(0, 1).indexSelect(0, idx([1, 1])), [rg([3, 2])]),
+    'indexSelect of a strided view',
+  )
+  t.ok(
+    gradcheck((w) => embedding(idx([3, 0, 3, 1], [2, 2]), w), [rg([4, 3])]),
+    'embedding',
+  )
+  t.ok(
+    gradcheck((x) => gather(x, 0, idx([1, 0, 1, 1, 0, 0], [3, 2])), [rg([2, 2])]),
+    'gather',
+  )
   const index = idx([0, 2, 2, 1, 0, 0], [2, 3])
-  t.ok(gradcheck((x, src) => scatterAdd(x, 1, index, src), [rg([2, 4]), rg([2, 3])]), 'scatterAdd')
-  t.ok(gradcheck((x, src) => scatterAdd(x, 0, idx([1, 0], [1, 2]), src), [rg([2, 2]), rg([3, 4])]), 'scatterAdd with src larger than index')
+  t.ok(
+    gradcheck((x, src) => scatterAdd(x, 1, index, src), [rg([2, 4]), rg([2, 3])]),
+    'scatterAdd',
+  )
+  t.ok(
+    gradcheck((x, src) => scatterAdd(x, 0, idx([1, 0], [1, 2]), src), [rg([2, 2]), rg([3, 4])]),
+    'scatterAdd with src larger than index',
+  )
 })
 
 t.test('embedding: padding rows get no gradient but are looked up', async (t) => {
@@ -58,15 +89,33 @@ t.test('bad inputs get clear errors, out-of-range indices included', async (t) =
   t.throws(() => indexSelect(x, 2, idx([0])), /indexSelect: dim 2 is out of range for a tensor of 2 dims/)
   t.throws(() => indexSelect(x, 0, tensor([0, 1])), /indexSelect: index must be int32, got float32/)
   t.throws(() => indexSelect(x, 0, idx([0, 1], [1, 2])), /indexSelect: index must be 0-d or 1-d, got shape \[1, 2\]/)
-  t.throws(() => embedding(idx([0, 7]), r([5, 2])), /embedding: index 7 is out of range for dim 0 of size 5 \(weight \[5, 2\]\)/)
+  t.throws(
+    () => embedding(idx([0, 7]), r([5, 2])),
+    /embedding: index 7 is out of range for dim 0 of size 5 \(weight \[5, 2\]\)/,
+  )
   t.throws(() => embedding(idx([0]), r([5])), /embedding: weight must be 2-d \[numEmbeddings, dim\], got \[5\]/)
-  t.throws(() => embedding(idx([0]), r([5, 2]), { paddingIdx: 5 }), /embedding: paddingIdx 5 is out of range for 5 embeddings/)
+  t.throws(
+    () => embedding(idx([0]), r([5, 2]), { paddingIdx: 5 }),
+    /embedding: paddingIdx 5 is out of range for 5 embeddings/,
+  )
   t.throws(() => gather(x, 1, idx([0, 9], [1, 2])), /gather: index 9 is out of range for dim 1 of size 4/)
   t.throws(() => gather(x, 1, idx([0], [1])), /gather: index \[1\] must have as many dims as input \[3, 4\]/)
-  t.throws(() => gather(x, 1, idx([0, 0, 0, 0, 0], [5, 1])), /gather: index \[5, 1\] is larger than input \[3, 4\] in dim 0/)
-  t.throws(() => scatterAdd(x, 0, idx([3], [1, 1]), r([1, 1])), /scatterAdd: index 3 is out of range for dim 0 of size 3/)
-  t.throws(() => scatterAdd(x, 0, idx([0, 0], [1, 2]), r([1, 1])), /scatterAdd: index \[1, 2\] is larger than input \[3, 4\] or src \[1, 1\] in dim 1/)
-  t.throws(() => scatterAdd(x, 0, idx([0], [1, 1]), r([1, 1]).float()), /scatterAdd: src is float32 but the input is float64/)
+  t.throws(
+    () => gather(x, 1, idx([0, 0, 0, 0, 0], [5, 1])),
+    /gather: index \[5, 1\] is larger than input \[3, 4\] in dim 0/,
+  )
+  t.throws(
+    () => scatterAdd(x, 0, idx([3], [1, 1]), r([1, 1])),
+    /scatterAdd: index 3 is out of range for dim 0 of size 3/,
+  )
+  t.throws(
+    () => scatterAdd(x, 0, idx([0, 0], [1, 2]), r([1, 1])),
+    /scatterAdd: index \[1, 2\] is larger than input \[3, 4\] or src \[1, 1\] in dim 1/,
+  )
+  t.throws(
+    () => scatterAdd(x, 0, idx([0], [1, 1]), r([1, 1]).float()),
+    /scatterAdd: src is float32 but the input is float64/,
+  )
   const d = r([2])
   d.dispose()
   t.throws(() => gather(d, 0, idx([0])), /gather: the tensor of shape \[2\] was disposed/)
@@ -79,13 +128,34 @@ t.test('native entry points check indices and descriptors before writing', async
   const x = r([2, 5, 3])
   const out = r([2, 2, 3])
   const before = Array.from(out.data())
-  t.throws(() => n.indexSelect(desc(out), desc(x), desc(idx([1, 5])), 1), /indexSelect: index 5 is out of range for dim 1 of size 5/)
+  t.throws(
+    () => n.indexSelect(desc(out), desc(x), desc(idx([1, 5])), 1),
+    /indexSelect: index 5 is out of range for dim 1 of size 5/,
+  )
   t.same(Array.from(out.data()), before, 'nothing written on error')
   t.throws(() => n.indexSelect(desc(out), desc(x), desc(idx([1, 2])), 1, 0), /indexSelect: expected 4 arguments, got 5/)
-  t.throws(() => n.indexSelect(desc(r([2, 3, 3])), desc(x), desc(idx([1, 2])), 1), /indexSelect: output must be float64 \[2, 2, 3\], got float64 \[2, 3, 3\]/)
-  t.throws(() => n.indexAdd(desc(x), desc(idx([0, 1])), desc(r([2, 3, 3])), 1, -1), /indexAdd: src must be float64 \[2, 2, 3\]/)
-  t.throws(() => n.gather(desc(out), desc(x), desc(idx([0, 1], [1, 2])), 0), /gather: index \[1, 2\], x \[2, 5, 3\] and index \[1, 2\] must have the same number of dims/)
-  t.throws(() => n.scatterAdd(desc(x), desc(idx([7], [1, 1, 1])), desc(r([1, 1, 1])), 1), /scatterAdd: index 7 is out of range for dim 1 of size 5/)
-  t.throws(() => n.scatterAdd(desc(x), desc(idx([0], [1, 1, 1])), desc(r([1, 1, 1])), 3), /scatterAdd: dim 3 is out of range for 3 dims/)
-  t.throws(() => n.gather(desc(out), desc(x), [x.storage.handle, 0, [2, 20, 3], [60, 3, 1], 2], 1), /gather: argument 'index': view \[2, 20, 3\] at offset 0 exceeds its storage/)
+  t.throws(
+    () => n.indexSelect(desc(r([2, 3, 3])), desc(x), desc(idx([1, 2])), 1),
+    /indexSelect: output must be float64 \[2, 2, 3\], got float64 \[2, 3, 3\]/,
+  )
+  t.throws(
+    () => n.indexAdd(desc(x), desc(idx([0, 1])), desc(r([2, 3, 3])), 1, -1),
+    /indexAdd: src must be float64 \[2, 2, 3\]/,
+  )
+  t.throws(
+    () => n.gather(desc(out), desc(x), desc(idx([0, 1], [1, 2])), 0),
+    /gather: index \[1, 2\], x \[2, 5, 3\] and index \[1, 2\] must have the same number of dims/,
+  )
+  t.throws(
+    () => n.scatterAdd(desc(x), desc(idx([7], [1, 1, 1])), desc(r([1, 1, 1])), 1),
+    /scatterAdd: index 7 is out of range for dim 1 of size 5/,
+  )
+  t.throws(
+    () => n.scatterAdd(desc(x), desc(idx([0], [1, 1, 1])), desc(r([1, 1, 1])), 3),
+    /scatterAdd: dim 3 is out of range for 3 dims/,
+  )
+  t.throws(
+    () => n.gather(desc(out), desc(x), [x.storage.handle, 0, [2, 20, 3], [60, 3, 1], 2], 1),
+    /gather: argument 'index': view \[2, 20, 3\] at offset 0 exceeds its storage/,
+  )
 })

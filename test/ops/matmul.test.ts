@@ -10,12 +10,19 @@ function reference(a: iv.Tensor, b: iv.Tensor): Float64Array {
   const A = a.data()
   const B = b.data()
   const C = new Float64Array(m * n)
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) C[i * n + j] += A[i * k + p] * B[p * n + j]
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) C[i * n + j] += A[i * k + p] * B[p * n + j]
   return C
 }
 
 t.test('matmul matches a reference at awkward sizes and layouts', async (t) => {
-  for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [33, 65, 17], [64, 64, 64], [130, 70, 129]]) {
+  for (const [m, k, n] of [
+    [1, 1, 1],
+    [7, 13, 5],
+    [33, 65, 17],
+    [64, 64, 64],
+    [130, 70, 129],
+  ]) {
     const a = iv.randn([m, k])
     const b = iv.randn([k, n])
     assertClose(t, a.matmul(b).data(), reference(a, b), 1e-4, 1e-4, `${m}x${k}x${n}`)
@@ -35,7 +42,13 @@ t.test('matmul batches, broadcasts and handles vectors', async (t) => {
   assertClose(t, c.select(0, 1).select(0, 3).contiguous().data(), c11.data(), 1e-5, 1e-5, 'broadcast batch')
   t.same(iv.randn([4]).matmul(iv.randn([4, 3])).shape, [3])
   t.same(iv.randn([2, 3, 4]).matmul(iv.randn([4])).shape, [2, 3])
-  t.equal(iv.tensor([1, 2, 3]).matmul(iv.tensor([4, 5, 6])).item(), 32)
+  t.equal(
+    iv
+      .tensor([1, 2, 3])
+      .matmul(iv.tensor([4, 5, 6]))
+      .item(),
+    32,
+  )
   t.throws(() => iv.randn([2, 3]).matmul(iv.randn([4, 2])), /matmul: shapes \[2, 3\] and \[4, 2\] cannot be multiplied/)
   t.throws(() => iv.randn([2, 3]).matmul(iv.randn([3, 2], { dtype: 'float64' })), /one dtype/)
 })
@@ -52,9 +65,24 @@ t.test('linear', async (t) => {
 })
 
 t.test('matmul and linear pass gradcheck', async (t) => {
-  t.ok(iv.gradcheck((a, b) => a.matmul(b), [leaf([3, 4]), leaf([4, 2])]), '2-d')
-  t.ok(iv.gradcheck((a, b) => a.matmul(b), [leaf([2, 1, 3, 4]), leaf([3, 4, 2])]), 'batched broadcast')
-  t.ok(iv.gradcheck((a, b) => a.matmul(b), [leaf([4]), leaf([2, 4, 3])]), 'vector')
-  t.ok(iv.gradcheck((x, w, b) => iv.linear(x, w, b), [leaf([2, 3, 4]), leaf([5, 4]), leaf([5])]), 'linear')
-  t.ok(iv.gradcheck((x, w) => iv.linear(x.transpose(0, 1), w), [leaf([3, 2, 4]), leaf([5, 4])]), 'linear, strided input')
+  t.ok(
+    iv.gradcheck((a, b) => a.matmul(b), [leaf([3, 4]), leaf([4, 2])]),
+    '2-d',
+  )
+  t.ok(
+    iv.gradcheck((a, b) => a.matmul(b), [leaf([2, 1, 3, 4]), leaf([3, 4, 2])]),
+    'batched broadcast',
+  )
+  t.ok(
+    iv.gradcheck((a, b) => a.matmul(b), [leaf([4]), leaf([2, 4, 3])]),
+    'vector',
+  )
+  t.ok(
+    iv.gradcheck((x, w, b) => iv.linear(x, w, b), [leaf([2, 3, 4]), leaf([5, 4]), leaf([5])]),
+    'linear',
+  )
+  t.ok(
+    iv.gradcheck((x, w) => iv.linear(x.transpose(0, 1), w), [leaf([3, 2, 4]), leaf([5, 4])]),
+    'linear, strided input',
+  )
 })

@@ -51,7 +51,8 @@ export function checkParity(t: Test, op: string, call: (c: Case, inputs: Record<
       }
       const out = call(c, args)
       assertClose(t, out.data(), build(c.output, 'float64').data(), rtol, atol, `${label} output`)
-      for (const [k, e] of Object.entries(c.after)) assertClose(t, leaves[k].data(), e.data as number[], rtol, atol, `${label} ${k} after`)
+      for (const [k, e] of Object.entries(c.after))
+        assertClose(t, leaves[k].data(), e.data as number[], rtol, atol, `${label} ${k} after`)
       if (Object.keys(c.grads).length === 0) continue
       out.backward(build(c.gradOutput, dtype))
       for (const [k, e] of Object.entries(c.grads)) {

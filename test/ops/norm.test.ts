@@ -8,35 +8,77 @@ const gen = new Generator(11)
 const rg = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen }).requiresGrad_()
 const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(shape, { dtype, generator: gen })
 
-t.test('batchNorm matches PyTorch (train/eval, [N, C] and NCHW, batch 1, running-stat updates, strided input)', async (t) => {
-  checkParity(t, 'batchNorm', (c, i) =>
-    batchNorm(i.x, i.rm, i.rv, i.w ?? null, i.b ?? null, c.options as { training: boolean; momentum: number; eps: number }),
+t.test(
+  'batchNorm matches PyTorch (train/eval, [N, C] and NCHW, batch 1, running-stat updates, strided input)',
+  async (t) => {
+    checkParity(t, 'batchNorm', (c, i) =>
+      batchNorm(
+        i.x,
+        i.rm,
+        i.rv,
+        i.w ?? null,
+        i.b ?? null,
+        c.options as { training: boolean; momentum: number; eps: number },
+      ),
+    )
+  },
+)
+
+t.test('layerNorm matches PyTorch', async (t) => {
+  checkParity(t, 'layerNorm', (c, i) =>
+    layerNorm(i.x, c.options.normalizedShape as number[], i.w ?? null, i.b ?? null, c.options.eps as number),
   )
 })
 
-t.test('layerNorm matches PyTorch', async (t) => {
-  checkParity(t, 'layerNorm', (c, i) => layerNorm(i.x, c.options.normalizedShape as number[], i.w ?? null, i.b ?? null, c.options.eps as number))
-})
-
 t.test('groupNorm matches PyTorch', async (t) => {
-  checkParity(t, 'groupNorm', (c, i) => groupNorm(i.x, c.options.numGroups as number, i.w ?? null, i.b ?? null, c.options.eps as number))
+  checkParity(t, 'groupNorm', (c, i) =>
+    groupNorm(i.x, c.options.numGroups as number, i.w ?? null, i.b ?? null, c.options.eps as number),
+  )
 })
 
 t.test('float64 gradcheck', async (t) => {
   const rm = r([3])
   const rv = r([3]).abs().add(0.5)
   for (const training of [true, false]) {
-    t.ok(gradcheck((x, w, b) => batchNorm(x, rm, rv, w, b, { training, momentum: 0 }), [rg([2, 3, 2, 3]), rg([3]), rg([3])]), `batchNorm training=${training}`)
-    t.ok(gradcheck((x) => batchNorm(x, rm, rv, null, null, { training, momentum: 0 }), [rg([4, 3])]), `batchNorm [N, C] training=${training}`)
+    t.ok(
+      gradcheck(
+        (x, w, b) => batchNorm(x, rm, rv, w, b, { training, momentum: 0 }),
+        [rg([2, 3, 2, 3]), rg([3]), rg([3])],
+      ),
+      `batchNorm training=${training}`,
+    )
+    t.ok(
+      gradcheck((x) => batchNorm(x, rm, rv, null, null, { training, momentum: 0 }), [rg([4, 3])]),
+      `batchNorm [N, C] training=${training}`,
+    )
   }
-  t.ok(gradcheck((x, w, b) => layerNorm(x, [2, 3], w, b), [rg([3, 2, 3]), rg([2, 3]), rg([2, 3])]), 'layerNorm')
-  t.ok(gradcheck((x) => layerNorm(x, 5), [rg([1, 5])]), 'layerNorm batch 1, no affine')
-  t.ok(gradcheck((x, w, b) => groupNorm(x, 2, w, b), [rg([2, 4, 3]), rg([4]), rg([4])]), 'groupNorm')
-  t.ok(gradcheck((x) => groupNorm(x, 3, null, null), [rg([1, 6, 2, 2])]), 'groupNorm no affine')
+  t.ok(
+    gradcheck((x, w, b) => layerNorm(x, [2, 3], w, b), [rg([3, 2, 3]), rg([2, 3]), rg([2, 3])]),
+    'layerNorm',
+  )
+  t.ok(
+    gradcheck((x) => layerNorm(x, 5), [rg([1, 5])]),
+    'layerNorm batch 1, no affine',
+  )
+  t.ok(
+    gradcheck((x, w, b) => groupNorm(x, 2, w, b), [rg([2, 4, 3]), rg([4]), rg([4])]),
+    'groupNorm',
+  )
+  t.ok(
+    gradcheck((x) => groupNorm(x, 3, null, null), [rg([1, 6, 2, 2])]),
+    'groupNorm no affine',
+  )
 })
 
 t.test('batchNorm updates running stats with momentum and the unbiased variance; eval leaves them', async (t) => {
-  const x = tensor([[1, 2], [3, 6], [5, 10]], { dtype: 'float64' })
+  const x = tensor(
+    [
+      [1, 2],
+      [3, 6],
+      [5, 10],
+    ],
+    { dtype: 'float64' },
+  )
   const rm = tensor([0, 1], { dtype: 'float64' })
   const rv = tensor([1, 1], { dtype: 'float64' })
   batchNorm(x, rm, rv, null, null, { training: true, momentum: 0.25 })
@@ -45,7 +87,14 @@ t.test('batchNorm updates running stats with momentum and the unbiased variance;
   assertClose(t, rv.data(), [0.75 + 0.25 * 4, 0.75 + 0.25 * 16], 1e-12, 1e-12, 'running var')
   const y = batchNorm(x, rm, rv, null, null, { training: false })
   assertClose(t, rm.data(), [0.75, 2.25], 1e-12, 1e-12, 'eval leaves the running mean')
-  assertClose(t, y.data(), Array.from(x.data(), (v, i) => (v - [0.75, 2.25][i % 2]) / Math.sqrt([1.75, 4.75][i % 2] + 1e-5)), 1e-12, 1e-12, 'eval output')
+  assertClose(
+    t,
+    y.data(),
+    Array.from(x.data(), (v, i) => (v - [0.75, 2.25][i % 2]) / Math.sqrt([1.75, 4.75][i % 2] + 1e-5)),
+    1e-12,
+    1e-12,
+    'eval output',
+  )
 })
 
 t.test('large-channel shapes stay accurate in float32 (two-pass statistics)', async (t) => {
@@ -61,22 +110,40 @@ t.test('large-channel shapes stay accurate in float32 (two-pass statistics)', as
 
 t.test('bad inputs get clear errors', async (t) => {
   const x = r([2, 3, 4])
-  t.throws(() => batchNorm(x, r([4]), r([4])), /batchNorm: runningMean has shape \[4\], expected \[3\] for input \[2, 3, 4\]/)
+  t.throws(
+    () => batchNorm(x, r([4]), r([4])),
+    /batchNorm: runningMean has shape \[4\], expected \[3\] for input \[2, 3, 4\]/,
+  )
   t.throws(() => batchNorm(x, null, null), /batchNorm: evaluation mode .* needs runningMean and runningVar/)
   t.throws(() => batchNorm(r([1, 3]), null, null, null, null, { training: true }), /more than 1 value per channel/)
-  t.throws(() => batchNorm(r([3]), null, null, null, null, { training: true }), /batchNorm: input must be \[N, C, \.\.\.\], got shape \[3\]/)
-  t.throws(() => batchNorm(x.int(), null, null, null, null, { training: true }), /batchNorm: input must be float32 or float64, got int32/)
+  t.throws(
+    () => batchNorm(r([3]), null, null, null, null, { training: true }),
+    /batchNorm: input must be \[N, C, \.\.\.\], got shape \[3\]/,
+  )
+  t.throws(
+    () => batchNorm(x.int(), null, null, null, null, { training: true }),
+    /batchNorm: input must be float32 or float64, got int32/,
+  )
   t.throws(() => batchNorm(x, r([3], 'float32'), r([3])), /batchNorm: runningMean is float32 but the input is float64/)
   t.throws(() => batchNorm(x, r([3]), r([3]), null, null, { momentum: 2 }), /momentum must be in \[0, 1\]/)
   t.throws(() => layerNorm(x, [3]), /layerNorm: input \[2, 3, 4\] does not end with normalizedShape \[3\]/)
   t.throws(() => layerNorm(x, [4], r([3])), /layerNorm: weight has shape \[3\], expected \[4\]/)
-  t.throws(() => groupNorm(x, 2), /groupNorm: numGroups 2 must be a positive integer dividing the 3 channels of input \[2, 3, 4\]/)
+  t.throws(
+    () => groupNorm(x, 2),
+    /groupNorm: numGroups 2 must be a positive integer dividing the 3 channels of input \[2, 3, 4\]/,
+  )
   const d = r([2, 3])
   d.dispose()
   t.throws(() => layerNorm(d, 3), /layerNorm: the tensor of shape \[2, 3\] was disposed/)
 })
 
-const desc = (x: Tensor) => [x.storage.handle as ArrayBuffer, x.offset, x.shape, x.strides, { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }[x.dtype]]
+const desc = (x: Tensor) => [
+  x.storage.handle as ArrayBuffer,
+  x.offset,
+  x.shape,
+  x.strides,
+  { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }[x.dtype],
+]
 
 t.test('native entry points reject malformed descriptors', async (t) => {
   const n = native as unknown as Record<string, (...a: unknown[]) => unknown>
@@ -84,15 +151,59 @@ t.test('native entry points reject malformed descriptors', async (t) => {
   const out = r([2, 3, 4])
   const c3 = r([3])
   const bad = [x.storage.handle, 0, [2, 3, 40], [12, 4, 1], 1]
-  t.throws(() => n.batchNormForward(desc(out), bad, null, null, null, null, desc(c3), desc(c3), true, 0.1, 1e-5), /batchNormForward: argument 'x': view \[2, 3, 40\] at offset 0 exceeds its storage/)
-  t.throws(() => n.batchNormForward(desc(out), desc(x), null, null, null, null, desc(r([2])), desc(c3), true, 0.1, 1e-5), /batchNormForward: argument 'saveMean' must be a contiguous float64 tensor of shape \[3\]/)
-  t.throws(() => n.batchNormForward(desc(out), desc(x.transpose(0, 1)), null, null, null, null, desc(c3), desc(c3), true, 0.1, 1e-5), /batchNormForward: argument 'x' must be a contiguous float \[N, C, S\] tensor/)
+  t.throws(
+    () => n.batchNormForward(desc(out), bad, null, null, null, null, desc(c3), desc(c3), true, 0.1, 1e-5),
+    /batchNormForward: argument 'x': view \[2, 3, 40\] at offset 0 exceeds its storage/,
+  )
+  t.throws(
+    () => n.batchNormForward(desc(out), desc(x), null, null, null, null, desc(r([2])), desc(c3), true, 0.1, 1e-5),
+    /batchNormForward: argument 'saveMean' must be a contiguous float64 tensor of shape \[3\]/,
+  )
+  t.throws(
+    () =>
+      n.batchNormForward(
+        desc(out),
+        desc(x.transpose(0, 1)),
+        null,
+        null,
+        null,
+        null,
+        desc(c3),
+        desc(c3),
+        true,
+        0.1,
+        1e-5,
+      ),
+    /batchNormForward: argument 'x' must be a contiguous float \[N, C, S\] tensor/,
+  )
   t.throws(() => n.batchNormForward(desc(out), desc(x)), /batchNormForward: expected 11 arguments, got 2/)
-  t.throws(() => n.layerNormForward(desc(out), desc(x.reshape([6, 4])), null, null, desc(r([6])), desc(r([6])), 1e-5), /layerNormForward: argument 'out' must be a contiguous float64 tensor of shape \[6, 4\]/)
-  t.throws(() => n.groupNormForward(desc(out), desc(x), 2, null, null, desc(r([2, 2])), desc(r([2, 2])), 1e-5), /groupNormForward: numGroups 2 must be positive and divide the 3 channels/)
-  t.throws(() => n.layerNormBackward(null, null, null, desc(r([6, 4], 'float32')), desc(x.reshape([6, 4])), null, desc(r([6])), desc(r([6]))), /layerNormBackward: argument 'grad' must be a contiguous float64 tensor/)
+  t.throws(
+    () => n.layerNormForward(desc(out), desc(x.reshape([6, 4])), null, null, desc(r([6])), desc(r([6])), 1e-5),
+    /layerNormForward: argument 'out' must be a contiguous float64 tensor of shape \[6, 4\]/,
+  )
+  t.throws(
+    () => n.groupNormForward(desc(out), desc(x), 2, null, null, desc(r([2, 2])), desc(r([2, 2])), 1e-5),
+    /groupNormForward: numGroups 2 must be positive and divide the 3 channels/,
+  )
+  t.throws(
+    () =>
+      n.layerNormBackward(
+        null,
+        null,
+        null,
+        desc(r([6, 4], 'float32')),
+        desc(x.reshape([6, 4])),
+        null,
+        desc(r([6])),
+        desc(r([6])),
+      ),
+    /layerNormBackward: argument 'grad' must be a contiguous float64 tensor/,
+  )
   const gone = r([6, 4])
   const gd = desc(gone)
   gone.dispose()
-  t.throws(() => n.layerNormForward(desc(out.reshape([6, 4])), gd, null, null, desc(r([6])), desc(r([6])), 1e-5), /layerNormForward: argument 'x': tensor storage was disposed/)
+  t.throws(
+    () => n.layerNormForward(desc(out.reshape([6, 4])), gd, null, null, desc(r([6])), desc(r([6])), 1e-5),
+    /layerNormForward: argument 'x': tensor storage was disposed/,
+  )
 })

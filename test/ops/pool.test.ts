@@ -20,16 +20,30 @@ t.test('pooling gradcheck (float64)', async (t) => {
     { kernelSize: 2, ceilMode: true },
     { kernelSize: [3, 2], stride: [1, 2], padding: [1, 0], dilation: [2, 1] },
   ]
-  for (const o of max) t.ok(gradcheck((a) => maxPool2d(a, o), [x]), `maxPool2d ${JSON.stringify(o)}`)
+  for (const o of max)
+    t.ok(
+      gradcheck((a) => maxPool2d(a, o), [x]),
+      `maxPool2d ${JSON.stringify(o)}`,
+    )
   const avg: AvgPool2dOptions[] = [
     { kernelSize: 3, stride: 2, padding: 1 },
     { kernelSize: 3, stride: 2, padding: 1, countIncludePad: false, ceilMode: true },
     { kernelSize: [2, 3], stride: [2, 1], divisorOverride: 5 },
   ]
-  for (const o of avg) t.ok(gradcheck((a) => avgPool2d(a, o), [x]), `avgPool2d ${JSON.stringify(o)}`)
+  for (const o of avg)
+    t.ok(
+      gradcheck((a) => avgPool2d(a, o), [x]),
+      `avgPool2d ${JSON.stringify(o)}`,
+    )
   for (const s of [[3, 4], 1, [9, 5], [null, 2]] as const)
-    t.ok(gradcheck((a) => adaptiveAvgPool2d(a, s as [number, number]), [x]), `adaptiveAvgPool2d ${JSON.stringify(s)}`)
-  t.ok(gradcheck((a) => maxPool2d(a, { kernelSize: 2 }), [rg([3, 4, 4])]), 'unbatched [C, H, W] input')
+    t.ok(
+      gradcheck((a) => adaptiveAvgPool2d(a, s as [number, number]), [x]),
+      `adaptiveAvgPool2d ${JSON.stringify(s)}`,
+    )
+  t.ok(
+    gradcheck((a) => maxPool2d(a, { kernelSize: 2 }), [rg([3, 4, 4])]),
+    'unbatched [C, H, W] input',
+  )
 })
 
 t.test('maxPool2d: NaN wins and ties route the gradient to the first maximum, as in PyTorch', async (t) => {
@@ -44,14 +58,29 @@ t.test('maxPool2d: NaN wins and ties route the gradient to the first maximum, as
 
 t.test('pooling rejects bad inputs with errors naming the op and shapes', async (t) => {
   const x = randn([1, 2, 5, 5])
-  t.throws(() => maxPool2d(x, { kernelSize: 3, padding: 2 }), /maxPool2d: padding \[2,2\] must be at most half the kernel size \[3,3\]/)
+  t.throws(
+    () => maxPool2d(x, { kernelSize: 3, padding: 2 }),
+    /maxPool2d: padding \[2,2\] must be at most half the kernel size \[3,3\]/,
+  )
   t.throws(() => maxPool2d(x, { kernelSize: 6 }), /maxPool2d: input \[1, 2, 5, 5\] is too small for kernel \[6,6\]/)
-  t.throws(() => maxPool2d(randn([5, 5]), { kernelSize: 2 }), /maxPool2d: expected a 3-d \[C, H, W\] or 4-d \[N, C, H, W\] input, got \[5, 5\]/)
-  t.throws(() => maxPool2d(x.to('int32'), { kernelSize: 2 }), /maxPool2d: expected a float32 or float64 input, got int32/)
+  t.throws(
+    () => maxPool2d(randn([5, 5]), { kernelSize: 2 }),
+    /maxPool2d: expected a 3-d \[C, H, W\] or 4-d \[N, C, H, W\] input, got \[5, 5\]/,
+  )
+  t.throws(
+    () => maxPool2d(x.to('int32'), { kernelSize: 2 }),
+    /maxPool2d: expected a float32 or float64 input, got int32/,
+  )
   t.throws(() => maxPool2d(x, { kernelSize: 0 }), /maxPool2d: kernelSize must be an integer >= 1/)
   t.throws(() => maxPool2d(x, {} as MaxPool2dOptions), /maxPool2d: kernelSize is required/)
-  t.throws(() => avgPool2d(x, { kernelSize: 2, stride: [1, 2, 3] as unknown as number }), /avgPool2d: stride must be an integer >= 1 or a pair/)
-  t.throws(() => avgPool2d(x, { kernelSize: 2, divisorOverride: 0 }), /avgPool2d: divisorOverride must be a positive integer/)
+  t.throws(
+    () => avgPool2d(x, { kernelSize: 2, stride: [1, 2, 3] as unknown as number }),
+    /avgPool2d: stride must be an integer >= 1 or a pair/,
+  )
+  t.throws(
+    () => avgPool2d(x, { kernelSize: 2, divisorOverride: 0 }),
+    /avgPool2d: divisorOverride must be a positive integer/,
+  )
   t.throws(() => adaptiveAvgPool2d(x, [0, 2]), /adaptiveAvgPool2d: outputSize must be a positive integer/)
   const gone = randn([1, 2, 4, 4])
   gone.dispose()
@@ -63,19 +92,43 @@ t.test('the native pooling entry points throw on malformed calls instead of cras
   const x = zeros([1, 2, 6, 6])
   const y = zeros([1, 2, 3, 3])
   const idx = zeros([1, 2, 3, 3], { dtype: 'int32' })
-  const call = (name: string, ...args: unknown[]) => () => (native[name] as (...a: unknown[]) => unknown)(...args)
+  const call =
+    (name: string, ...args: unknown[]) =>
+    () =>
+      (native[name] as (...a: unknown[]) => unknown)(...args)
   const p = [2, 2, 2, 2, 0, 0, 1, 1]
   t.doesNotThrow(call('maxPool2d', f(y), f(idx), f(x), p, false), 'a well-formed call works')
-  t.throws(call('maxPool2d', f(zeros([1, 2, 4, 3])), f(idx), f(x), p, false), /maxPool2d: out \[1, 2, 4, 3\] should be 3x3 spatially/)
-  t.throws(call('maxPool2d', f(y), f(zeros([1, 2, 3, 3])), f(x), p, false), /maxPool2d: indices must be a contiguous int32 tensor/)
+  t.throws(
+    call('maxPool2d', f(zeros([1, 2, 4, 3])), f(idx), f(x), p, false),
+    /maxPool2d: out \[1, 2, 4, 3\] should be 3x3 spatially/,
+  )
+  t.throws(
+    call('maxPool2d', f(y), f(zeros([1, 2, 3, 3])), f(x), p, false),
+    /maxPool2d: indices must be a contiguous int32 tensor/,
+  )
   t.throws(call('maxPool2d', f(y), f(idx), f(x), [2, 2, 2], false), /maxPool2d: params must be/)
   t.throws(call('maxPool2d', f(y), f(idx), f(x), p, 'no'), /maxPool2d: argument 'ceilMode' must be a boolean/)
   t.throws(call('maxPool2d', f(y), f(idx), f(zeros([2, 6, 6])), p, false), /maxPool2d: x must be 4-d/)
-  const wild = tensor([0, 1, 2, 3, 4, 5, 6, 7, 1000, 0, 0, 0, 0, 0, 0, 0, 0, 0], { shape: [1, 2, 3, 3], dtype: 'int32' })
-  t.throws(call('maxPool2dBackward', f(zeros([1, 2, 6, 6])), f(y), f(wild)), /maxPool2dBackward: index 1000 at 8 is outside the 6x6 plane/)
-  t.throws(call('avgPool2d', f(y), f(x), [2, 2, 2, 2, 0, 0], false, true, -1), /avgPool2d: divisorOverride must be positive/)
-  t.throws(call('avgPool2d', f(y), f(x), [2, 2, 2, 2, 0, 0], false, true, 0.5), /avgPool2d: argument 'divisorOverride' must be an integer/)
-  t.throws(call('avgPool2dBackward', f(x), f(zeros([1, 3, 3, 3])), [2, 2, 2, 2, 0, 0], false, true, 0), /avgPool2dBackward: .*differ in batch or channels/)
+  const wild = tensor([0, 1, 2, 3, 4, 5, 6, 7, 1000, 0, 0, 0, 0, 0, 0, 0, 0, 0], {
+    shape: [1, 2, 3, 3],
+    dtype: 'int32',
+  })
+  t.throws(
+    call('maxPool2dBackward', f(zeros([1, 2, 6, 6])), f(y), f(wild)),
+    /maxPool2dBackward: index 1000 at 8 is outside the 6x6 plane/,
+  )
+  t.throws(
+    call('avgPool2d', f(y), f(x), [2, 2, 2, 2, 0, 0], false, true, -1),
+    /avgPool2d: divisorOverride must be positive/,
+  )
+  t.throws(
+    call('avgPool2d', f(y), f(x), [2, 2, 2, 2, 0, 0], false, true, 0.5),
+    /avgPool2d: argument 'divisorOverride' must be an integer/,
+  )
+  t.throws(
+    call('avgPool2dBackward', f(x), f(zeros([1, 3, 3, 3])), [2, 2, 2, 2, 0, 0], false, true, 0),
+    /avgPool2dBackward: .*differ in batch or channels/,
+  )
   t.throws(call('adaptiveAvgPool2d', f(y), f(x.to('float64'))), /adaptiveAvgPool2d: x is float64 but out is float32/)
   t.throws(call('adaptiveAvgPool2dBackward', f(x)), /adaptiveAvgPool2dBackward: expected 2 arguments, got 1/)
 })

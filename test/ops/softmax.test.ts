@@ -8,30 +8,51 @@ const gen = new Generator(5)
 const rg = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen }).requiresGrad_()
 const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(shape, { dtype, generator: gen })
 
-t.test('softmax and logSoftmax match PyTorch (rows, middle and leading dims, strided input, large values)', async (t) => {
-  checkParity(t, 'softmax', (c, i) => softmax(i.x, c.options.dim as number))
-  checkParity(t, 'logSoftmax', (c, i) => i.x.logSoftmax(c.options.dim as number))
-})
+t.test(
+  'softmax and logSoftmax match PyTorch (rows, middle and leading dims, strided input, large values)',
+  async (t) => {
+    checkParity(t, 'softmax', (c, i) => softmax(i.x, c.options.dim as number))
+    checkParity(t, 'logSoftmax', (c, i) => i.x.logSoftmax(c.options.dim as number))
+  },
+)
 
 t.test('float64 gradcheck', async (t) => {
   for (const dim of [0, 1, 2]) {
-    t.ok(gradcheck((x) => softmax(x, dim), [rg([3, 4, 5])]), `softmax dim ${dim}`)
-    t.ok(gradcheck((x) => logSoftmax(x, dim), [rg([3, 4, 5])]), `logSoftmax dim ${dim}`)
+    t.ok(
+      gradcheck((x) => softmax(x, dim), [rg([3, 4, 5])]),
+      `softmax dim ${dim}`,
+    )
+    t.ok(
+      gradcheck((x) => logSoftmax(x, dim), [rg([3, 4, 5])]),
+      `logSoftmax dim ${dim}`,
+    )
   }
-  t.ok(gradcheck((x) => softmax(x.transpose(0, 1), 1), [rg([4, 3])]), 'softmax of a strided view')
+  t.ok(
+    gradcheck((x) => softmax(x.transpose(0, 1), 1), [rg([4, 3])]),
+    'softmax of a strided view',
+  )
   // dropout is deterministic for a fixed generator seed, so finite differences see one mask
-  t.ok(gradcheck((x) => dropout(x, 0.3, true, { generator: new Generator(9) }), [rg([6, 7])]), 'dropout')
+  t.ok(
+    gradcheck((x) => dropout(x, 0.3, true, { generator: new Generator(9) }), [rg([6, 7])]),
+    'dropout',
+  )
 })
 
 t.test('softmax over long rows and many columns (vector and blocked paths)', async (t) => {
-  for (const [shape, dim] of [[[3, 1000], 1], [[2, 300, 700], 1]] as const) {
+  for (const [shape, dim] of [
+    [[3, 1000], 1],
+    [[2, 300, 700], 1],
+  ] as const) {
     const x = r([...shape], 'float32').mul(5)
     const y = softmax(x, dim).data()
     const ref = x.to('float64').sub(x.to('float64').logsumexp(dim, true)).exp().data()
     assertClose(t, y, ref, 1e-5, 1e-7, `softmax ${shape} dim ${dim}`)
     assertClose(t, logSoftmax(x, dim).data(), Array.from(ref, Math.log), 1e-5, 1e-5, `logSoftmax ${shape} dim ${dim}`)
   }
-  const inf = tensor([[-Infinity, -Infinity], [0, -Infinity]])
+  const inf = tensor([
+    [-Infinity, -Infinity],
+    [0, -Infinity],
+  ])
   const y = softmax(inf, 1).data()
   t.ok(Number.isNaN(y[0]) && Number.isNaN(y[1]), 'an all -inf row is NaN, as in PyTorch')
   t.same(Array.from(y.slice(2)), [1, 0], 'a -inf entry gets probability 0')
@@ -46,7 +67,10 @@ t.test('dropout: identity in eval, scaled Bernoulli mask in training, reproducib
   const y = dropout(x, p, true, { generator: new Generator(1) }).data()
   const kept = y.filter((v) => v !== 0)
   t.ok(Math.abs(kept.length / y.length - (1 - p)) < 0.005, `kept fraction ${kept.length / y.length}`)
-  t.ok(kept.every((v) => Math.abs(v - 1 / (1 - p)) < 1e-6), 'kept values scaled by 1 / (1 - p)')
+  t.ok(
+    kept.every((v) => Math.abs(v - 1 / (1 - p)) < 1e-6),
+    'kept values scaled by 1 / (1 - p)',
+  )
   const again = dropout(x, p, true, { generator: new Generator(1) }).data()
   t.same(Array.from(again), Array.from(y), 'same seed, same mask')
   const other = dropout(x, p, true, { generator: new Generator(2) }).data()
@@ -60,7 +84,10 @@ t.test('dropout: identity in eval, scaled Bernoulli mask in training, reproducib
 
 t.test('bad inputs get clear errors', async (t) => {
   t.throws(() => softmax(r([2, 3]), 2), /softmax: dim 2 is out of range for a tensor of 2 dims/)
-  t.throws(() => logSoftmax(tensor([1, 2], { dtype: 'int32' }), 0), /logSoftmax: input must be float32 or float64, got int32/)
+  t.throws(
+    () => logSoftmax(tensor([1, 2], { dtype: 'int32' }), 0),
+    /logSoftmax: input must be float32 or float64, got int32/,
+  )
   t.throws(() => dropout(r([2]), 1.5), /dropout: p must be in \[0, 1\], got 1.5/)
   const d = r([2, 2])
   d.dispose()
@@ -68,8 +95,14 @@ t.test('bad inputs get clear errors', async (t) => {
   const n = native as unknown as Record<string, (...a: unknown[]) => unknown>
   const x = r([2, 3, 4])
   const desc = (v: Tensor) => [v.storage.handle, v.offset, v.shape, v.strides, v.dtype === 'float32' ? 0 : 1]
-  t.throws(() => n.softmaxForward(desc(r([2, 3, 5])), desc(x), false), /softmaxForward: argument 'out' must be a contiguous float64 tensor of x's shape \[2, 3, 4\]/)
-  t.throws(() => n.softmaxForward(desc(x), desc(x.transpose(1, 2)), false), /softmaxForward: argument 'x' must be a contiguous float \[outer, K, inner\] tensor/)
+  t.throws(
+    () => n.softmaxForward(desc(r([2, 3, 5])), desc(x), false),
+    /softmaxForward: argument 'out' must be a contiguous float64 tensor of x's shape \[2, 3, 4\]/,
+  )
+  t.throws(
+    () => n.softmaxForward(desc(x), desc(x.transpose(1, 2)), false),
+    /softmaxForward: argument 'x' must be a contiguous float \[outer, K, inner\] tensor/,
+  )
   t.throws(() => n.softmaxForward(desc(x), desc(x), 1), /softmaxForward: argument 'log' must be a boolean/)
   t.throws(() => n.dropout(desc(x), desc(x), 0.5, -1, 0), /dropout: seedLo and seedHi must be unsigned 32-bit integers/)
   t.throws(() => n.dropout(desc(x), desc(x), 1, 0, 0), /dropout: p must be in \[0, 1\), got 1/)

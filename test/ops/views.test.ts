@@ -17,10 +17,31 @@ t.test('views share memory and follow PyTorch semantics', async (t) => {
   t.same(x.unsqueeze(1).squeeze().shape, [2, 3, 4])
   t.same(iv.zeros([1, 3, 1]).squeeze(0).shape, [3, 1])
   t.same(x.flatten(1).shape, [2, 12])
-  t.same(x.narrow(2, 1, 2).toArray(), [[[1, 2], [5, 6], [9, 10]], [[13, 14], [17, 18], [21, 22]]])
-  t.same(x.slice(2, 0, undefined, 2).select(0, 1).toArray(), [[12, 14], [16, 18], [20, 22]])
-  t.same(x.select(1, -1).toArray(), [[8, 9, 10, 11], [20, 21, 22, 23]])
-  t.same(iv.tensor([1, 2, 3]).expand(2, 3).toArray(), [[1, 2, 3], [1, 2, 3]])
+  t.same(x.narrow(2, 1, 2).toArray(), [
+    [
+      [1, 2],
+      [5, 6],
+      [9, 10],
+    ],
+    [
+      [13, 14],
+      [17, 18],
+      [21, 22],
+    ],
+  ])
+  t.same(x.slice(2, 0, undefined, 2).select(0, 1).toArray(), [
+    [12, 14],
+    [16, 18],
+    [20, 22],
+  ])
+  t.same(x.select(1, -1).toArray(), [
+    [8, 9, 10, 11],
+    [20, 21, 22, 23],
+  ])
+  t.same(iv.tensor([1, 2, 3]).expand(2, 3).toArray(), [
+    [1, 2, 3],
+    [1, 2, 3],
+  ])
   // reshape of a permuted tensor: a view when strides allow, a copy otherwise
   const v = x.permute(1, 0, 2).reshape(3, 2, 2, 2)
   t.equal(v.storage, x.storage, 'splitting a dim stays a view')
@@ -36,14 +57,42 @@ t.test('views share memory and follow PyTorch semantics', async (t) => {
 })
 
 t.test('cat, stack, split, chunk', async (t) => {
-  const a = iv.tensor([[1, 2], [3, 4]])
+  const a = iv.tensor([
+    [1, 2],
+    [3, 4],
+  ])
   const b = iv.tensor([[5, 6]])
-  t.same(iv.cat([a, b]).toArray(), [[1, 2], [3, 4], [5, 6]])
-  t.same(iv.cat([a, a], 1).toArray(), [[1, 2, 1, 2], [3, 4, 3, 4]])
+  t.same(iv.cat([a, b]).toArray(), [
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ])
+  t.same(iv.cat([a, a], 1).toArray(), [
+    [1, 2, 1, 2],
+    [3, 4, 3, 4],
+  ])
   t.same(iv.stack([a, a], 2).shape, [2, 2, 2])
-  t.same(iv.arange(7).split(3).map((s) => s.toArray()), [[0, 1, 2], [3, 4, 5], [6]])
-  t.same(iv.arange(6).split([1, 5]).map((s) => s.numel), [1, 5])
-  t.same(iv.arange(6).chunk(4).map((s) => s.numel), [2, 2, 2])
+  t.same(
+    iv
+      .arange(7)
+      .split(3)
+      .map((s) => s.toArray()),
+    [[0, 1, 2], [3, 4, 5], [6]],
+  )
+  t.same(
+    iv
+      .arange(6)
+      .split([1, 5])
+      .map((s) => s.numel),
+    [1, 5],
+  )
+  t.same(
+    iv
+      .arange(6)
+      .chunk(4)
+      .map((s) => s.numel),
+    [2, 2, 2],
+  )
   t.throws(() => iv.cat([a, iv.zeros([1, 3])]), /cat: tensors\[1\] has shape \[1, 3\]/)
   t.throws(() => iv.cat([]), /non-empty/)
   t.throws(() => iv.arange(6).split([1, 2]), /do not add up/)

@@ -30,10 +30,14 @@ export const make = (data: number[], shape: number[], dtype: Dtype): iv.Tensor =
 export function buildOptimizer(c: OptCase, params: iv.Tensor[]): Optimizer<any> {
   const groups = c.groups.map((g) => ({ params: g.params.map((i) => params[i]), ...g.options }))
   switch (c.optimizer) {
-    case 'SGD': return new SGD(groups, c.options)
-    case 'Adam': return new Adam(groups, c.options)
-    case 'AdamW': return new AdamW(groups, c.options)
-    case 'LARS': return new LARS(groups, c.options)
+    case 'SGD':
+      return new SGD(groups, c.options)
+    case 'Adam':
+      return new Adam(groups, c.options)
+    case 'AdamW':
+      return new AdamW(groups, c.options)
+    case 'LARS':
+      return new LARS(groups, c.options)
   }
 }
 

@@ -3,7 +3,13 @@
 import t from 'tap'
 import * as iv from '../../src'
 import {
-  ExponentialMovingAverage, clipGradNorm_, cosineSchedule, multiStepSchedule, polySchedule, stepSchedule, warmupCosineSchedule,
+  ExponentialMovingAverage,
+  clipGradNorm_,
+  cosineSchedule,
+  multiStepSchedule,
+  polySchedule,
+  stepSchedule,
+  warmupCosineSchedule,
   type Schedule,
 } from '../../src/optim'
 import { assertClose } from '../helpers'
@@ -18,7 +24,9 @@ t.test('optimizers follow torch step by step', async (t) => {
     for (let s = 0; s < c.grads.length; s++) {
       setGrads(c, params, s)
       opt.step()
-      params.forEach((p, i) => assertClose(t, p.data(), c.trajectory[s][i], rtol, atol, `${c.name} step ${s + 1} param ${i}`))
+      params.forEach((p, i) =>
+        assertClose(t, p.data(), c.trajectory[s][i], rtol, atol, `${c.name} step ${s + 1} param ${i}`),
+      )
       opt.zeroGrad()
     }
     t.equal(params[0].dtype, c.dtype, `${c.name}: parameters keep their dtype`)
@@ -37,7 +45,15 @@ t.test('clipGradNorm_ matches torch.nn.utils.clip_grad_norm_', async (t) => {
   }
   // A non-contiguous gradient (set by hand) is measured and scaled in place all the same.
   const p = iv.zeros([3, 2], { dtype: 'float64' }).requiresGrad_(true)
-  p.grad = iv.tensor([[3, 0, 0], [4, 0, 0]], { dtype: 'float64' }).t()
+  p.grad = iv
+    .tensor(
+      [
+        [3, 0, 0],
+        [4, 0, 0],
+      ],
+      { dtype: 'float64' },
+    )
+    .t()
   t.equal(p.grad.isContiguous(), false)
   t.equal(clipGradNorm_([p], 1), 5)
   assertClose(t, p.grad.data(), [3 / (5 + 1e-6), 4 / (5 + 1e-6), 0, 0, 0, 0], 1e-12, 0, 'strided grad scaled')
@@ -53,7 +69,16 @@ t.test('ExponentialMovingAverage matches the timm ModelEmaV2 update and V3 warmu
       model.forEach((m, i) => m.copy_(make(c.values[s][i], shapes[i], c.dtype)))
       const d = ema.update(model)
       assertClose(t, [d], [c.decays[s - 1]], 1e-15, 0, `${JSON.stringify(c.options)} decay at ${s}`)
-      ema.shadow.forEach((e, i) => assertClose(t, e.data(), c.shadows[s - 1][i], rtol, atol, `${c.dtype} ${JSON.stringify(c.options)} step ${s} tensor ${i}`))
+      ema.shadow.forEach((e, i) =>
+        assertClose(
+          t,
+          e.data(),
+          c.shadows[s - 1][i],
+          rtol,
+          atol,
+          `${c.dtype} ${JSON.stringify(c.options)} step ${s} tensor ${i}`,
+        ),
+      )
     }
     ema.dispose()
   }
@@ -63,11 +88,16 @@ t.test('schedules reproduce torch lr_scheduler sequences', async (t) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixture options for five schedule kinds
   const build = (kind: string, o: any): Schedule => {
     switch (kind) {
-      case 'warmupCosine': return warmupCosineSchedule(o)
-      case 'cosine': return cosineSchedule(o)
-      case 'step': return stepSchedule(o)
-      case 'multiStep': return multiStepSchedule(o)
-      case 'poly': return polySchedule(o)
+      case 'warmupCosine':
+        return warmupCosineSchedule(o)
+      case 'cosine':
+        return cosineSchedule(o)
+      case 'step':
+        return stepSchedule(o)
+      case 'multiStep':
+        return multiStepSchedule(o)
+      case 'poly':
+        return polySchedule(o)
     }
     throw new Error(kind)
   }

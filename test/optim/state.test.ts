@@ -3,7 +3,13 @@
 import t from 'tap'
 import * as iv from '../../src'
 import {
-  AdamW, ExponentialMovingAverage, LARS, LRScheduler, SGD, paramGroupsNoDecay, warmupCosineSchedule,
+  AdamW,
+  ExponentialMovingAverage,
+  LARS,
+  LRScheduler,
+  SGD,
+  paramGroupsNoDecay,
+  warmupCosineSchedule,
   type OptimizerStateDict,
 } from '../../src/optim'
 import { buildOptimizer, fixture, make, setGrads, type OptCase } from './fixture'
@@ -25,19 +31,19 @@ t.test('stateDict mid-run, load into a fresh optimizer, continue: bit-identical 
     const full = c.params.map((d, i) => make(d, c.shapes[i], c.dtype).requiresGrad_(true))
     const a = buildOptimizer(c, full)
     for (let s = 0; s < steps; s++) {
-    setGrads(c, full, s)
-    a.step()
-    a.zeroGrad()
-  }
+      setGrads(c, full, s)
+      a.step()
+      a.zeroGrad()
+    }
 
     const first = c.params.map((d, i) => make(d, c.shapes[i], c.dtype).requiresGrad_(true))
     const b = buildOptimizer(c, first)
     const cut = 2
     for (let s = 0; s < cut; s++) {
-    setGrads(c, first, s)
-    b.step()
-    b.zeroGrad()
-  }
+      setGrads(c, first, s)
+      b.step()
+      b.zeroGrad()
+    }
     const saved = snapshot(b.stateDict())
     const savedParams = first.map((p) => p.data())
     b.dispose()
@@ -47,12 +53,13 @@ t.test('stateDict mid-run, load into a fresh optimizer, continue: bit-identical 
     const r = buildOptimizer({ ...c, options: { ...c.options, lr: 123 } }, resumed)
     r.loadStateDict(saved)
     for (let s = cut; s < steps; s++) {
-    setGrads(c, resumed, s)
-    r.step()
-    r.zeroGrad()
-  }
+      setGrads(c, resumed, s)
+      r.step()
+      r.zeroGrad()
+    }
     const same = resumed.every((p, i) => {
-      const x = p.data(), y = full[i].data()
+      const x = p.data(),
+        y = full[i].data()
       return x.length === y.length && x.every((v, k) => Object.is(v, y[k]))
     })
     t.ok(same, `${c.name}: resumed run equals the uninterrupted one bit for bit`)
@@ -96,33 +103,59 @@ t.test('LRScheduler and EMA resume exactly', async (t) => {
   values.forEach((v) => e1.update(v))
   values.slice(0, 3).forEach((v) => e2.update(v))
   const sd = e2.stateDict()
-  const copy = { options: sd.options, numUpdates: sd.numUpdates, shadow: Object.fromEntries(Object.entries(sd.shadow).map(([k, v]) => [k, v.clone()])) }
+  const copy = {
+    options: sd.options,
+    numUpdates: sd.numUpdates,
+    shadow: Object.fromEntries(Object.entries(sd.shadow).map(([k, v]) => [k, v.clone()])),
+  }
   const e3 = new ExponentialMovingAverage(model, { decay: 0.5 })
   e3.loadStateDict(copy)
   t.equal(e3.options.decay, 0.9)
   values.slice(3).forEach((v) => e3.update(v))
-  t.same(e3.shadow.map((x) => [...x.data()]), e1.shadow.map((x) => [...x.data()]), 'EMA continues bit for bit')
+  t.same(
+    e3.shadow.map((x) => [...x.data()]),
+    e1.shadow.map((x) => [...x.data()]),
+    'EMA continues bit for bit',
+  )
   // Non-float tensors (counters such as BatchNorm's numBatchesTracked) are copied, not averaged.
   const counter = iv.tensor([3], { dtype: 'int32' })
-  const withCounter = new ExponentialMovingAverage([['w', model[0]], ['n', counter]], { decay: 0.5 })
-  withCounter.update([['w', model[0]], ['n', iv.tensor([4], { dtype: 'int32' })]])
+  const withCounter = new ExponentialMovingAverage(
+    [
+      ['w', model[0]],
+      ['n', counter],
+    ],
+    { decay: 0.5 },
+  )
+  withCounter.update([
+    ['w', model[0]],
+    ['n', iv.tensor([4], { dtype: 'int32' })],
+  ])
   t.same([...withCounter.shadow[1].data()], [4], 'an int32 counter is copied')
   const target = model.map((m) => iv.zerosLike(m))
   e1.copyTo(target)
-  t.same(target.map((x) => [...x.data()]), e1.shadow.map((x) => [...x.data()]), 'copyTo writes the averages')
+  t.same(
+    target.map((x) => [...x.data()]),
+    e1.shadow.map((x) => [...x.data()]),
+    'copyTo writes the averages',
+  )
 })
 
 t.test('state tensors outlive scopes; a step leaks no tensor memory', async (t) => {
   const w = iv.randn([16, 8]).requiresGrad_(true)
   const opt = new AdamW([w], { lr: 1e-2, amsgrad: true })
-  const train = () => iv.scope(() => {
-    opt.zeroGrad()
-    w.matmul(iv.randn([8, 4])).square().mean().backward()
-    opt.step()
-  })
+  const train = () =>
+    iv.scope(() => {
+      opt.zeroGrad()
+      w.matmul(iv.randn([8, 4]))
+        .square()
+        .mean()
+        .backward()
+      opt.step()
+    })
   train()
   const st = opt.state.get(w)!
-  for (const k of ['expAvg', 'expAvgSq', 'maxExpAvgSq']) t.notOk((st[k] as iv.Tensor).disposed, `${k} survives the scope`)
+  for (const k of ['expAvg', 'expAvgSq', 'maxExpAvgSq'])
+    t.notOk((st[k] as iv.Tensor).disposed, `${k} survives the scope`)
   train()
   const before = iv.memoryStats().blocks
   for (let i = 0; i < 5; i++) train()
@@ -143,13 +176,19 @@ t.test('zeroGrad and step(closure)', async (t) => {
   opt.zeroGrad()
   t.equal(w.grad, null)
   t.ok(g.disposed, 'the dropped gradient is freed at once')
-  const loss = iv.noGrad(() => opt.step(() => {
-    const l = w.mul(3).sum()
-    l.backward()
-    return l.item()
-  }))
+  const loss = iv.noGrad(() =>
+    opt.step(() => {
+      const l = w.mul(3).sum()
+      l.backward()
+      return l.item()
+    }),
+  )
   t.equal(loss, 9)
-  t.same([...w.data()], [1 - 0.3, 1 - 0.3, 1 - 0.3].map(Math.fround), 'the closure ran with grad enabled and the step used its gradient')
+  t.same(
+    [...w.data()],
+    [1 - 0.3, 1 - 0.3, 1 - 0.3].map(Math.fround),
+    'the closure ran with grad enabled and the step used its gradient',
+  )
 })
 
 t.test('paramGroupsNoDecay: decay only on weights, LARS adapts only them', async (t) => {
@@ -192,7 +231,12 @@ t.test('results do not depend on the thread count (parallel kernels, blocked nor
     iv.setNumThreads(n)
     iv.manualSeed(3)
     const w = iv.randn([300_000]).requiresGrad_(true)
-    const opt = Opt === 'AdamW' ? new AdamW([w], { lr: 1e-3 }) : Opt === 'LARS' ? new LARS([w], { lr: 1, momentum: 0.9, weightDecay: 1e-4 }) : new SGD([w], { lr: 0.1, momentum: 0.9, nesterov: true })
+    const opt =
+      Opt === 'AdamW'
+        ? new AdamW([w], { lr: 1e-3 })
+        : Opt === 'LARS'
+          ? new LARS([w], { lr: 1, momentum: 0.9, weightDecay: 1e-4 })
+          : new SGD([w], { lr: 0.1, momentum: 0.9, nesterov: true })
     for (let i = 0; i < 3; i++) {
       w.grad = iv.randn([300_000])
       opt.step()
@@ -202,8 +246,12 @@ t.test('results do not depend on the thread count (parallel kernels, blocked nor
   }
   try {
     for (const o of ['AdamW', 'LARS', 'SGD'] as const) {
-      const a = run(1, o), b = run(2, o)
-      t.ok(a.data.every((v, i) => Object.is(v, b.data[i])), `${o}: 1 and 2 threads agree bit for bit`)
+      const a = run(1, o),
+        b = run(2, o)
+      t.ok(
+        a.data.every((v, i) => Object.is(v, b.data[i])),
+        `${o}: 1 and 2 threads agree bit for bit`,
+      )
       t.equal(a.ratio, b.ratio)
     }
   } finally {

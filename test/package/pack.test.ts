@@ -13,8 +13,12 @@ t.test('the packed package installs without a compiler and trains', async (t) =>
   t.ok(fs.existsSync(path.join(root, 'lib', 'index.js')), 'lib/ is compiled (npm install runs tsc)')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-pack-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], root).trim().split('\n').pop()!
+  const npm = (args: string[], cwd: string) =>
+    execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], root)
+    .trim()
+    .split('\n')
+    .pop()!
   const app = path.join(dir, 'app')
   fs.mkdirSync(app)
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
@@ -31,7 +35,17 @@ t.test('the packed package installs without a compiler and trains', async (t) =>
     console.log(JSON.stringify({ y: y.toArray(), grad: a.grad.toArray(), isa: iv.cpuInfo().isa }))
   `
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' }).trim())
-  t.same(out.y, [[19, 22], [43, 50]])
-  t.same(out.grad, [[11, 15], [11, 15]], 'backward through the installed package')
+  t.same(out.y, [
+    [19, 22],
+    [43, 50],
+  ])
+  t.same(
+    out.grad,
+    [
+      [11, 15],
+      [11, 15],
+    ],
+    'backward through the installed package',
+  )
   t.ok(['avx512', 'avx2', 'generic'].includes(out.isa))
 })

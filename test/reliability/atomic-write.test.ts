@@ -67,15 +67,21 @@ t.test('write failures name the file and the reason (item 10)', async (t) => {
   rawFs.writeSync = (() => {
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' })
   }) as typeof fs.writeSync
-  t.throws(
-    () => saveFile(target, { w: iv.tensor([1]) }),
-    { message: `atomicWrite: cannot write '${target}': no space left on the device (ENOSPC)`, code: 'ENOSPC' },
-  )
+  t.throws(() => saveFile(target, { w: iv.tensor([1]) }), {
+    message: `atomicWrite: cannot write '${target}': no space left on the device (ENOSPC)`,
+    code: 'ENOSPC',
+  })
   rawFs.writeSync = realWrite
   t.same(temps(dir), [], 'no temporary left')
   const folder = path.join(dir, 'sub')
   t.throws(() => saveFile(folder, { w: iv.tensor([1]) }), new RegExp(`cannot write '${folder}': .*(EISDIR|directory)`))
   t.throws(() => readFile(folder), new RegExp(`${folder}: it is a directory`))
-  t.throws(() => readFile(path.join(dir, 'missing.safetensors')), /cannot open '.*missing.safetensors': no such file or directory \(ENOENT\)/)
-  t.throws(() => atomicWrite(path.join(dir, 'no', 'such', 'dir', 'f'), () => undefined), /atomicWrite: cannot write '.*no\/such\/dir\/f': no such file or directory/)
+  t.throws(
+    () => readFile(path.join(dir, 'missing.safetensors')),
+    /cannot open '.*missing.safetensors': no such file or directory \(ENOENT\)/,
+  )
+  t.throws(
+    () => atomicWrite(path.join(dir, 'no', 'such', 'dir', 'f'), () => undefined),
+    /atomicWrite: cannot write '.*no\/such\/dir\/f': no such file or directory/,
+  )
 })

@@ -34,14 +34,23 @@ t.test('every MetaNet parameter gets its gradient when backward runs outside the
   const forward = () => (model.forward(x) as iv.Tensor).logSoftmax(1).select(1, 0).mean()
   iv.scope(() => forward().backward())
   const reference = model.parameters().map((p) => (p.grad ? Array.from(p.grad.data()) : null))
-  t.ok(reference.filter(Boolean).length >= 100, `${reference.filter(Boolean).length} parameters get a gradient inside a scope`)
+  t.ok(
+    reference.filter(Boolean).length >= 100,
+    `${reference.filter(Boolean).length} parameters get a gradient inside a scope`,
+  )
   model.zeroGrad()
   for (const p of model.parameters()) p.grad = null
   const loss = iv.scope(forward)
   loss.backward()
   const outside = model.parameters().map((p) => (p.grad ? Array.from(p.grad.data()) : null))
-  t.equal(outside.filter(Boolean).length, reference.filter(Boolean).length, 'as many parameters get a gradient outside the scope')
-  const differing = reference.filter((r, i) => (r === null) !== (outside[i] === null) || (r !== null && r.some((v, j) => v !== outside[i]![j]))).length
+  t.equal(
+    outside.filter(Boolean).length,
+    reference.filter(Boolean).length,
+    'as many parameters get a gradient outside the scope',
+  )
+  const differing = reference.filter(
+    (r, i) => (r === null) !== (outside[i] === null) || (r !== null && r.some((v, j) => v !== outside[i]![j])),
+  ).length
   t.equal(differing, 0, 'and the gradients are the same, bit for bit')
 })
 
@@ -58,7 +67,8 @@ t.test('dispose() of an intermediate does not cut the graph (item 1)', async (t)
   const expected = iv.noGrad(() => hv.exp().t().matmul(x).div(hv.numel))
   const got = w.grad!.data()
   const want = expected.data()
-  for (let i = 0; i < want.length; i++) t.ok(Math.abs(got[i] - want[i]) < 1e-5 * (1 + Math.abs(want[i])), `element ${i}`)
+  for (let i = 0; i < want.length; i++)
+    t.ok(Math.abs(got[i] - want[i]) < 1e-5 * (1 + Math.abs(want[i])), `element ${i}`)
   // When backward does need a disposed tensor, it says so instead of skipping the branch.
   const v = iv.randn([3]).requiresGrad_()
   const e = v.exp()
@@ -77,9 +87,30 @@ t.test("backward takes PyTorch's keyword form (item 3)", async (t) => {
   const z = x.mul(3)
   z.backward({ gradient: iv.tensor([1, 10]) })
   t.same(x.grad!.toArray(), [7, 38], 'gradient passed by keyword')
-  t.throws(() => x.mul(2).sum().backward({ createGraph: true } as never), /backward: .*createGraph/)
-  t.throws(() => x.mul(2).sum().backward({ retain_graph: true } as never), /backward: unknown option 'retain_graph'/)
-  t.throws(() => x.mul(2).sum().backward(3 as never), /backward: .*gradient/)
+  t.throws(
+    () =>
+      x
+        .mul(2)
+        .sum()
+        .backward({ createGraph: true } as never),
+    /backward: .*createGraph/,
+  )
+  t.throws(
+    () =>
+      x
+        .mul(2)
+        .sum()
+        .backward({ retain_graph: true } as never),
+    /backward: unknown option 'retain_graph'/,
+  )
+  t.throws(
+    () =>
+      x
+        .mul(2)
+        .sum()
+        .backward(3 as never),
+    /backward: .*gradient/,
+  )
 })
 
 t.test('scope(async fn) throws at once and leaves nothing running (item 4)', async (t) => {
@@ -100,7 +131,11 @@ t.test('scope(async fn) throws at once and leaves nothing running (item 4)', asy
   `
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', child], { encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 0, `the process survives (stderr: ${r.stderr.slice(-400)})`)
-  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ran: number; message: string; message2: string }
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+    ran: number
+    message: string
+    message2: string
+  }
   t.equal(out.ran, 0, 'the async body never started')
   t.match(out.message, /scope: fn must be synchronous/)
   t.match(out.message2, /scope: fn must be synchronous/)

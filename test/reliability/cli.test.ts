@@ -8,7 +8,9 @@ import * as path from 'node:path'
 import { main } from '../../src/cli/main'
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'cli', 'main.ts')
-const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
+const VERSION = (
+  JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+).version
 
 function cli(args: string[], cwd = process.cwd()): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd, encoding: 'utf8', timeout: 240_000 })
@@ -36,13 +38,26 @@ t.test('help, version and bad usage', async (t) => {
   for (const args of [['--help'], ['help'], ['-h']]) {
     const r = await inProcess(args)
     t.equal(r.code, 0, `${args.join(' ')} exits 0`)
-    t.match(r.stdout, /usage: intern-vision <command>[\s\S]*train[\s\S]*evaluate[\s\S]*info/, `${args.join(' ')} lists the commands on stdout`)
+    t.match(
+      r.stdout,
+      /usage: intern-vision <command>[\s\S]*train[\s\S]*evaluate[\s\S]*info/,
+      `${args.join(' ')} lists the commands on stdout`,
+    )
     t.equal(r.stderr, '')
   }
-  for (const args of [['train', '--help'], ['help', 'train'], ['info', '--help'], ['evaluate', '--help']]) {
+  for (const args of [
+    ['train', '--help'],
+    ['help', 'train'],
+    ['info', '--help'],
+    ['evaluate', '--help'],
+  ]) {
     const r = await inProcess(args)
     t.equal(r.code, 0, `${args.join(' ')} exits 0`)
-    t.match(r.stdout, new RegExp(`^usage: intern-vision ${args.includes('help') ? 'train' : args[0]}`), `${args.join(' ')} prints that command's usage on stdout`)
+    t.match(
+      r.stdout,
+      new RegExp(`^usage: intern-vision ${args.includes('help') ? 'train' : args[0]}`),
+      `${args.join(' ')} prints that command's usage on stdout`,
+    )
   }
   const option = await inProcess(['train', '--bogus'])
   t.equal(option.code, 2)
@@ -80,12 +95,24 @@ t.test('runs of different models default to different folders and resume their o
   t.equal(first.code, 0, `the default run (stderr: ${first.stderr.slice(-300)})`)
   const other = cli(['train', ...TINY, '--steps', '3', '--model', 'resnet18', '--resume'], cwd)
   t.equal(other.code, 0, `a resnet18 run with --resume (stderr: ${other.stderr.slice(-300)})`)
-  t.match(other.stderr, /no checkpoint at .*runs\/resnet18-world\/checkpoint\.safetensors yet/, 'it does not pick up the mn-t checkpoint')
+  t.match(
+    other.stderr,
+    /no checkpoint at .*runs\/resnet18-world\/checkpoint\.safetensors yet/,
+    'it does not pick up the mn-t checkpoint',
+  )
   t.ok(fs.existsSync(path.join(cwd, 'runs', 'mn-t-world', 'checkpoint.safetensors')))
   t.ok(fs.existsSync(path.join(cwd, 'runs', 'resnet18-world', 'checkpoint.safetensors')))
   const more = cli(['train', ...TINY, '--steps', '3', '--resume'], cwd)
   t.equal(more.code, 0)
-  t.match(more.stderr, /resuming from step 2 \(.*runs\/mn-t-world\/checkpoint\.safetensors\)/, 'the mn-t run resumes from its own final checkpoint')
-  const steps = fs.readFileSync(path.join(cwd, 'runs', 'mn-t-world', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step)
+  t.match(
+    more.stderr,
+    /resuming from step 2 \(.*runs\/mn-t-world\/checkpoint\.safetensors\)/,
+    'the mn-t run resumes from its own final checkpoint',
+  )
+  const steps = fs
+    .readFileSync(path.join(cwd, 'runs', 'mn-t-world', 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { step: number }).step)
   t.same(steps, [1, 2, 3], 'its log holds each step once')
 })

@@ -23,7 +23,7 @@ const TIME_LIMIT_MS = Number(process.argv[3] ?? 90_000)
 const SLACK = 64 * 1024
 
 let seed = 2024
-const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
 const int = (n: number) => Math.floor(rnd() * n)
 
 interface Reader {
@@ -56,10 +56,20 @@ async function setup(dir: string): Promise<Reader[]> {
   const idx = Buffer.concat([head, values])
   fs.mkdirSync(path.join(dir, 'idx'))
   fs.writeFileSync(path.join(dir, 'idx', 'images-idx3-ubyte'), idx)
-  readers.push({ name: 'idx', file: path.join(dir, 'idx', 'images-idx3-ubyte'), decodedBytes: idx.length, read: () => readIdxFile(path.join(dir, 'idx'), 'images-idx3-ubyte') })
+  readers.push({
+    name: 'idx',
+    file: path.join(dir, 'idx', 'images-idx3-ubyte'),
+    decodedBytes: idx.length,
+    read: () => readIdxFile(path.join(dir, 'idx'), 'images-idx3-ubyte'),
+  })
   fs.mkdirSync(path.join(dir, 'idxgz'))
   fs.writeFileSync(path.join(dir, 'idxgz', 'images-idx3-ubyte.gz'), gzipSync(idx))
-  readers.push({ name: 'idx.gz', file: path.join(dir, 'idxgz', 'images-idx3-ubyte.gz'), decodedBytes: idx.length, read: () => readIdxFile(path.join(dir, 'idxgz'), 'images-idx3-ubyte') })
+  readers.push({
+    name: 'idx.gz',
+    file: path.join(dir, 'idxgz', 'images-idx3-ubyte.gz'),
+    decodedBytes: idx.length,
+    read: () => readIdxFile(path.join(dir, 'idxgz'), 'images-idx3-ubyte'),
+  })
 
   // The disk cache: two samples, then its index.
   const cache = path.join(dir, 'cache')
@@ -67,14 +77,27 @@ async function setup(dir: string): Promise<Reader[]> {
   const samples = [0, 1].map((i) =>
     encodeSample({
       index: i,
-      image: { data: Float32Array.from({ length: 3 * 8 * 8 }, (_, p) => (p % 7) / 7), channels: 3, height: 8, width: 8 },
+      image: {
+        data: Float32Array.from({ length: 3 * 8 * 8 }, (_, p) => (p % 7) / 7),
+        channels: 3,
+        height: 8,
+        width: 8,
+      },
       labels: { class: i },
       segmentation: Uint8Array.from({ length: 64 }, (_, p) => p % 3),
     } as Sample),
   )
   fs.writeFileSync(path.join(cache, 'samples.bin'), Buffer.concat(samples))
   const offsets = [0, samples[0].length, samples[0].length + samples[1].length]
-  fs.writeFileSync(path.join(cache, 'index.json'), JSON.stringify({ version: 1, fingerprint: 'fuzz', info: { name: 'fuzz', split: 'train', tasks: ['classification'], labelSpaces: {} }, offsets }))
+  fs.writeFileSync(
+    path.join(cache, 'index.json'),
+    JSON.stringify({
+      version: 1,
+      fingerprint: 'fuzz',
+      info: { name: 'fuzz', split: 'train', tasks: ['classification'], labelSpaces: {} },
+      offsets,
+    }),
+  )
   const readCache = () => {
     const ds = openDiskCache(cache)
     for (let i = 0; i < ds.length; i++) ds.get(i)
@@ -86,13 +109,19 @@ async function setup(dir: string): Promise<Reader[]> {
   const coco = path.join(dir, 'coco')
   fs.mkdirSync(path.join(coco, 'images'), { recursive: true })
   const annotations = {
-    images: [{ id: 1, file_name: 'a.png', width: 8, height: 8 }, { id: 2, file_name: 'sub/b.png' }],
+    images: [
+      { id: 1, file_name: 'a.png', width: 8, height: 8 },
+      { id: 2, file_name: 'sub/b.png' },
+    ],
     annotations: [
       { image_id: 1, bbox: [1, 1, 4, 3], category_id: 7, segmentation: [[1, 1, 5, 1, 5, 4]] },
       { image_id: 1, bbox: [0, 0, 2, 2], category_id: 9, iscrowd: 1 },
       { image_id: 2, bbox: [2, 2, 1, 1], category_id: 7, visibility: 0.5 },
     ],
-    categories: [{ id: 7, name: 'cat', supercategory: 'animal' }, { id: 9, name: 'dog', supercategory: 'animal' }],
+    categories: [
+      { id: 7, name: 'cat', supercategory: 'animal' },
+      { id: 9, name: 'dog', supercategory: 'animal' },
+    ],
   }
   fs.writeFileSync(path.join(coco, 'ann.json'), JSON.stringify(annotations))
   readers.push({
@@ -109,8 +138,16 @@ async function setup(dir: string): Promise<Reader[]> {
   const seg = path.join(dir, 'seg')
   fs.mkdirSync(path.join(seg, 'images'), { recursive: true })
   fs.mkdirSync(path.join(seg, 'masks'))
-  await encodePng({ data: new Float32Array(3 * 16 * 16).fill(0.5), channels: 3, height: 16, width: 16 }, path.join(seg, 'images', 'x.png'))
-  await encodeGreyPng(Uint8Array.from({ length: 256 }, (_, p) => [0, 1, 255][p % 3]), 16, 16, path.join(seg, 'masks', 'x.png'))
+  await encodePng(
+    { data: new Float32Array(3 * 16 * 16).fill(0.5), channels: 3, height: 16, width: 16 },
+    path.join(seg, 'images', 'x.png'),
+  )
+  await encodeGreyPng(
+    Uint8Array.from({ length: 256 }, (_, p) => [0, 1, 255][p % 3]),
+    16,
+    16,
+    path.join(seg, 'masks', 'x.png'),
+  )
   readers.push({
     name: 'png mask',
     file: path.join(seg, 'masks', 'x.png'),
@@ -124,7 +161,13 @@ async function setup(dir: string): Promise<Reader[]> {
   const st = path.join(dir, 'st', 'model.safetensors')
   saveFile(
     st,
-    { w: iv.randn([4, 5]), d: iv.randn([3], { dtype: 'float64' }), i: iv.tensor([1, -2, 3], { dtype: 'int32' }), u: iv.tensor([1, 2], { dtype: 'uint8' }), b: iv.tensor([true, false]) },
+    {
+      w: iv.randn([4, 5]),
+      d: iv.randn([3], { dtype: 'float64' }),
+      i: iv.tensor([1, -2, 3], { dtype: 'int32' }),
+      u: iv.tensor([1, 2], { dtype: 'uint8' }),
+      b: iv.tensor([true, false]),
+    },
     { note: 'fuzz', epoch: '3' },
   )
   readers.push({
@@ -138,7 +181,19 @@ async function setup(dir: string): Promise<Reader[]> {
 
   // A percentage-shot list.
   const list = path.join(dir, 'shots.txt')
-  fs.writeFileSync(list, formatShotList({ dataset: 'fuzz set', split: 'train', percent: 10, seed: 0, mode: 'class', labelSpace: 'class', total: 50, indices: Int32Array.from([1, 4, 9, 17, 33]) }))
+  fs.writeFileSync(
+    list,
+    formatShotList({
+      dataset: 'fuzz set',
+      split: 'train',
+      percent: 10,
+      seed: 0,
+      mode: 'class',
+      labelSpace: 'class',
+      total: 50,
+      indices: Int32Array.from([1, 4, 9, 17, 33]),
+    }),
+  )
   readers.push({ name: 'shot list', file: list, decodedBytes: 0, read: () => readShotList(list) })
   return readers
 }
@@ -175,10 +230,14 @@ async function main(): Promise<void> {
         else {
           c.refused++
           if (!(error instanceof Error)) problems.push(`threw a non-Error ${String(error)}`)
-          else if (!error.message.includes(r.file) && !(r.name.startsWith('cache') && error.message.includes(path.dirname(r.file))))
+          else if (
+            !error.message.includes(r.file) &&
+            !(r.name.startsWith('cache') && error.message.includes(path.dirname(r.file)))
+          )
             problems.push(`an error that does not name the file: ${error.message.slice(0, 300)}`)
         }
-        if (allocated > bound) problems.push(`allocated ${allocated} bytes for a ${bytes.length}-byte file (bound ${bound})`)
+        if (allocated > bound)
+          problems.push(`allocated ${allocated} bytes for a ${bytes.length}-byte file (bound ${bound})`)
         if (problems.length) {
           failureCount++
           if (failures.length < 20) failures.push(`${r.name} case ${k} (${bytes.length} bytes): ${problems.join('; ')}`)

@@ -16,8 +16,10 @@ const MARKS = [0, 1, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, N - 2, N - 
 function skipReason(dir: string): string | false {
   const fsStats = fs.statfsSync(dir)
   const freeDisk = fsStats.bavail * fsStats.bsize
-  if (freeDisk < N + GiB) return `needs ${((N + GiB) / GiB).toFixed(1)} GiB free in ${dir}, has ${(freeDisk / GiB).toFixed(1)}`
-  if (os.freemem() < 2 * N + 2 * GiB) return `needs ${((2 * N + 2 * GiB) / GiB).toFixed(1)} GiB of free memory, has ${(os.freemem() / GiB).toFixed(1)}`
+  if (freeDisk < N + GiB)
+    return `needs ${((N + GiB) / GiB).toFixed(1)} GiB free in ${dir}, has ${(freeDisk / GiB).toFixed(1)}`
+  if (os.freemem() < 2 * N + 2 * GiB)
+    return `needs ${((2 * N + 2 * GiB) / GiB).toFixed(1)} GiB of free memory, has ${(os.freemem() / GiB).toFixed(1)}`
   return false
 }
 
@@ -58,6 +60,8 @@ t.test('a 2.06 GiB tensor in a 2.06 GiB file saves and loads byte for byte', { s
   // bound is on this process's CPU time; most of it is the kernel faulting in 2 x 2 GiB.
   const cpu = process.cpuUsage(cpuStart)
   const cpuSeconds = (cpu.user + cpu.system) / 1e6
-  t.comment(`save ${((written - started) / 1000).toFixed(1)} s, load ${((read - written) / 1000).toFixed(1)} s wall; ${cpuSeconds.toFixed(1)} s CPU`)
+  t.comment(
+    `save ${((written - started) / 1000).toFixed(1)} s, load ${((read - written) / 1000).toFixed(1)} s wall; ${cpuSeconds.toFixed(1)} s CPU`,
+  )
   t.ok(cpuSeconds < 60, `under a minute of CPU (${cpuSeconds.toFixed(1)} s)`)
 })

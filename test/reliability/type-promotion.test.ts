@@ -15,7 +15,10 @@ const operand = (dtype: DType, kind: 'dim' | 'zero') => iv.ones(kind === 'dim' ?
 t.test("the result dtype of every pair matches PyTorch's (scripts/fixtures/type_promotion.py)", async (t) => {
   t.equal(FIXTURE.cases.length, 100)
   const wrong = FIXTURE.cases.filter((c) => resultType(operand(c.a, c.aKind), operand(c.b, c.bKind)) !== c.add)
-  t.same(wrong.map((c) => `${c.a} ${c.aKind} + ${c.b} ${c.bKind}: want ${c.add}`), [])
+  t.same(
+    wrong.map((c) => `${c.a} ${c.aKind} + ${c.b} ${c.bKind}: want ${c.add}`),
+    [],
+  )
 })
 
 t.test('float32 + a 0-dim float64 tensor stays float32, gradients included', async (t) => {
@@ -27,5 +30,9 @@ t.test('float32 + a 0-dim float64 tensor stays float32, gradients included', asy
   y.sum().backward()
   t.equal(s.grad!.dtype, 'float64', "the 0-dim operand's gradient keeps its dtype")
   t.equal(s.grad!.item(), 2)
-  t.equal(iv.mul(iv.ones([3], { dtype: 'int32' }), iv.tensor(0.5, { dtype: 'float64' })).dtype, 'float64', 'across categories the 0-dim operand still widens')
+  t.equal(
+    iv.mul(iv.ones([3], { dtype: 'int32' }), iv.tensor(0.5, { dtype: 'float64' })).dtype,
+    'float64',
+    'across categories the 0-dim operand still widens',
+  )
 })

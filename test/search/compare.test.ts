@@ -26,22 +26,49 @@ t.test('search compare: rows, summary and a reproducible proxy score', async (t)
   console.log = (m: string) => printed.push(m)
   let code: number
   try {
-    code = await searchCommand(['compare', '--models', `mn-t,${narrow}`, '--seeds', '0,1', '--proxy-steps', '3', '--train-size', '32', '--val-size', '16', '--batch-size', '8', '--out', dir])
+    code = await searchCommand([
+      'compare',
+      '--models',
+      `mn-t,${narrow}`,
+      '--seeds',
+      '0,1',
+      '--proxy-steps',
+      '3',
+      '--train-size',
+      '32',
+      '--val-size',
+      '16',
+      '--batch-size',
+      '8',
+      '--out',
+      dir,
+    ])
   } finally {
     console.log = log
   }
   t.equal(code, 0)
   const c = JSON.parse(fs.readFileSync(path.join(dir, 'compare.json'), 'utf8')) as Comparison
-  t.same(c.rows.map((r) => `${r.model}/${r.seed}`), ['mn-t/0', 'narrow/0', 'mn-t/1', 'narrow/1'])
+  t.same(
+    c.rows.map((r) => `${r.model}/${r.seed}`),
+    ['mn-t/0', 'narrow/0', 'mn-t/1', 'narrow/1'],
+  )
   for (const m of c.models) {
     const mine = c.rows.filter((r) => r.model === m.model)
     t.same(m.proxy, summarize(mine.map((r) => r.proxyAccuracy)), `${m.model}: proxy summary`)
-    t.same(m.tasks['world-sketch-shape'], summarize(mine.map((r) => r.tasks['world-sketch-shape'])), `${m.model}: task summary`)
+    t.same(
+      m.tasks['world-sketch-shape'],
+      summarize(mine.map((r) => r.tasks['world-sketch-shape'])),
+      `${m.model}: task summary`,
+    )
     for (const r of mine) t.ok(r.tasks['world-sketch-shape'] >= 0 && r.tasks['world-sketch-shape'] <= 1)
   }
   t.same(c.tasks, { 'world-sketch-shape': 'top1' })
   const task = new ProxyTask(proxy)
   const { model } = await task.train({ ...config, numClasses: task.numClasses }, { seed: 1 })
-  t.equal(await task.evaluate(model), c.rows[3].proxyAccuracy, 'narrow seed 1 proxy accuracy reproduced by ProxyTask alone')
+  t.equal(
+    await task.evaluate(model),
+    c.rows[3].proxyAccuracy,
+    'narrow seed 1 proxy accuracy reproduced by ProxyTask alone',
+  )
   t.match(printed.join('\n'), /\| mn-t \| 0\.\d{3}M \|/, 'a markdown table is printed')
 })

@@ -53,7 +53,11 @@ t.test('layers are timed once per shape and cached on disk', async (t) => {
   t.equal(wider.timed, 1, 'only the changed layer is timed')
 
   // Another batch size is another shape.
-  t.equal(new LatencyTable({ cacheFile, repeats: 2, batch: 2 }).measure(config, 32).timed, first.timed, 'batch 2 is timed afresh')
+  t.equal(
+    new LatencyTable({ cacheFile, repeats: 2, batch: 2 }).measure(config, 32).timed,
+    first.timed,
+    'batch 2 is timed afresh',
+  )
 
   const saved = JSON.parse(fs.readFileSync(cacheFile, 'utf8'))
   t.same(Object.keys(saved.entries), [kernelSet()], 'entries are filed under the kernel set')

@@ -9,13 +9,32 @@ import * as path from 'node:path'
 import * as iv from '../../src'
 import { searchCommand } from '../../src/cli/search'
 import { metaNetConfig } from '../../src/models/metanet/config'
-import { FILES, ProxyTask, analyticCost, paretoFront, proposeTrial, readTrials, type SearchSettings } from '../../src/search'
+import {
+  FILES,
+  ProxyTask,
+  analyticCost,
+  paretoFront,
+  proposeTrial,
+  readTrials,
+  type SearchSettings,
+} from '../../src/search'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-search-'))
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 // A proxy small enough for a test: 16 px, a few images and steps.
-const PROXY = ['--image-size', '16', '--train-size', '32', '--val-size', '16', '--batch-size', '8', '--latency-repeats', '1']
+const PROXY = [
+  '--image-size',
+  '16',
+  '--train-size',
+  '32',
+  '--val-size',
+  '16',
+  '--batch-size',
+  '8',
+  '--latency-repeats',
+  '1',
+]
 
 async function quiet<T>(fn: () => Promise<T>): Promise<T> {
   const log = console.log
@@ -27,20 +46,33 @@ async function quiet<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const lines = (out: string): string[] => fs.readFileSync(path.join(out, FILES.trials), 'utf8').split('\n').filter(Boolean)
+const lines = (out: string): string[] =>
+  fs.readFileSync(path.join(out, FILES.trials), 'utf8').split('\n').filter(Boolean)
 
 t.test('a 2-trial search writes trials, Pareto fronts, a chart and a loadable best config', async (t) => {
   const out = path.join(dir, 'cli')
-  const cli = (trials: number, strategy = 'evolution') => ['--trials', String(trials), '--strategy', strategy, '--proxy-steps', '2', '--budget-flops', 'mn-t', '--out', out, ...PROXY]
+  const cli = (trials: number, strategy = 'evolution') => [
+    '--trials',
+    String(trials),
+    '--strategy',
+    strategy,
+    '--proxy-steps',
+    '2',
+    '--budget-flops',
+    'mn-t',
+    '--out',
+    out,
+    ...PROXY,
+  ]
   t.equal(await quiet(() => searchCommand(cli(2))), 0)
   const trials = readTrials(out)
   t.equal(trials.length, 2)
   const budget = analyticCost({ ...metaNetConfig('mn-t'), numClasses: new ProxyTask().numClasses }, 16).macs
   const settings = JSON.parse(fs.readFileSync(path.join(out, FILES.settings), 'utf8')) as SearchSettings
-  t.equal(settings.budgetFlops, budget, '--budget-flops mn-t is mn-t\'s MACs at the proxy size')
+  t.equal(settings.budgetFlops, budget, "--budget-flops mn-t is mn-t's MACs at the proxy size")
   for (const trial of trials) {
     t.ok(trial.flops <= budget, `trial ${trial.index} within the budget`)
-    t.equal(trial.flops, analyticCost(trial.config, 16).macs, 'recorded FLOPs are the config\'s')
+    t.equal(trial.flops, analyticCost(trial.config, 16).macs, "recorded FLOPs are the config's")
     t.ok(trial.score >= 0 && trial.score <= 1 && trial.latencyMs > 0)
   }
   t.not(trials[0].key, trials[1].key, 'two different networks')
@@ -67,12 +99,26 @@ t.test('a 2-trial search writes trials, Pareto fronts, a chart and a loadable be
   t.same(extended.slice(0, 2), before, 'extending keeps the earlier trials')
 
   // Another strategy in the same folder is refused, naming the setting.
-  await t.rejects(quiet(() => searchCommand(cli(3, 'rl'))), /holds a search with another strategy \("evolution", now "rl"\)/)
+  await t.rejects(
+    quiet(() => searchCommand(cli(3, 'rl'))),
+    /holds a search with another strategy \("evolution", now "rl"\)/,
+  )
 })
 
 t.test('kill -9 mid-search, rerun: no duplicates, and the trials an uninterrupted run would make', async (t) => {
   const out = path.join(dir, 'killed')
-  const args = ['test/search/search-child.ts', '--trials', '2', '--strategy', 'rl', '--proxy-steps', '12', '--out', out, ...PROXY]
+  const args = [
+    'test/search/search-child.ts',
+    '--trials',
+    '2',
+    '--strategy',
+    'rl',
+    '--proxy-steps',
+    '12',
+    '--out',
+    out,
+    ...PROXY,
+  ]
   const run = (killAfterFirst: boolean): Promise<{ code: number | null; signal: string | null; linesAtKill: number }> =>
     new Promise((resolve) => {
       const child = spawn('npx', ['tsx', ...args], { cwd: path.join(__dirname, '..', '..'), stdio: 'ignore' })
@@ -101,10 +147,19 @@ t.test('kill -9 mid-search, rerun: no duplicates, and the trials an uninterrupte
   t.equal(after.length, 2)
   t.same(after.slice(0, saved.length), saved, 'the saved trial is kept as it was')
   const trials = readTrials(out)
-  t.same(trials.map((x) => x.index), [0, 1], 'one line per trial, in order')
+  t.same(
+    trials.map((x) => x.index),
+    [0, 1],
+    'one line per trial, in order',
+  )
   t.equal(new Set(trials.map((x) => x.key)).size, 2, 'no network twice')
   const settings = JSON.parse(fs.readFileSync(path.join(out, FILES.settings), 'utf8')) as SearchSettings
-  for (let i = 0; i < 2; i++) t.same(trials[i].genome, proposeTrial(settings, trials.slice(0, i)), `trial ${i} is what the strategy proposes after trials 0..${i - 1}`)
+  for (let i = 0; i < 2; i++)
+    t.same(
+      trials[i].genome,
+      proposeTrial(settings, trials.slice(0, i)),
+      `trial ${i} is what the strategy proposes after trials 0..${i - 1}`,
+    )
 })
 
 t.test('bad command lines exit 2 with the reason', async (t) => {
@@ -123,5 +178,8 @@ t.test('bad command lines exit 2 with the reason', async (t) => {
   } finally {
     console.error = error
   }
-  await t.rejects(quiet(() => searchCommand(['--trials', '1', '--out', path.join(dir, 'y'), '--budget-flops', '10', ...PROXY])), /no feasible genome in 10000 draws/)
+  await t.rejects(
+    quiet(() => searchCommand(['--trials', '1', '--out', path.join(dir, 'y'), '--budget-flops', '10', ...PROXY])),
+    /no feasible genome in 10000 draws/,
+  )
 })

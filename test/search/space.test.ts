@@ -67,11 +67,18 @@ t.test('only the block gene on its side of the attention start is active', async
   const g = ds.map(() => 0)
   g[ds.findIndex((d) => d.name === 'attentionStart')] = tiny.attentionStarts.indexOf(6)
   const names = activeDecisions(tiny, g).map((i) => ds[i].name)
-  t.notOk(names.some((n) => n.endsWith('attentionBlock')), 'an all-conv genome has no active attention genes')
+  t.notOk(
+    names.some((n) => n.endsWith('attentionBlock')),
+    'an all-conv genome has no active attention genes',
+  )
   t.ok(names.includes('stage5.convBlock'))
   g[ds.findIndex((d) => d.name === 'attentionStart')] = tiny.attentionStarts.indexOf(3)
   const names3 = activeDecisions(tiny, g).map((i) => ds[i].name)
-  t.ok(names3.includes('stage3.attentionBlock') && !names3.includes('stage3.convBlock') && names3.includes('stage2.convBlock'))
+  t.ok(
+    names3.includes('stage3.attentionBlock') &&
+      !names3.includes('stage3.convBlock') &&
+      names3.includes('stage2.convBlock'),
+  )
   // Changing an inactive gene changes neither the network nor the canonical genome.
   const other = [...g]
   other[ds.findIndex((d) => d.name === 'stage4.convBlock')] = 1
@@ -87,10 +94,16 @@ t.test('bad genomes, configs and spaces are named', async (t) => {
   t.throws(() => genomeToConfig(tiny, g), /gene 0 \(stemWidth\) must be an integer in \[0, 3\), got 3/)
   t.throws(() => configToGenome(tiny, metaNetConfig('mn-b4')), /stemWidth = 32, not an option of space 'tiny'/)
   const badDim: SearchSpace = { ...tiny, headDims: [8, 16, 32] }
-  t.throws(() => checkSearchSpace(badDim), /stage 3 may be an attention stage, but head dim 32 does not divide its width option 48/)
+  t.throws(
+    () => checkSearchSpace(badDim),
+    /stage 3 may be an attention stage, but head dim 32 does not divide its width option 48/,
+  )
   const early: SearchSpace = { ...tiny, attentionStarts: [2, 6] }
   t.throws(() => checkSearchSpace(early), /stage 2 attentionBlocks is empty but the stage may be an attention stage/)
-  const thin: SearchSpace = { ...tiny, stages: tiny.stages.map((st, i) => (i === 1 ? { ...st, expansions: [0.05, 2] } : st)) }
+  const thin: SearchSpace = {
+    ...tiny,
+    stages: tiny.stages.map((st, i) => (i === 1 ? { ...st, expansions: [0.05, 2] } : st)),
+  }
   t.throws(() => checkSearchSpace(thin), /stage 1 expansion 0.05 leaves no hidden channel at width 8/)
   const badFixed: SearchSpace = { ...tiny, fixed: { ...tiny.fixed, outStages: [7] } }
   t.throws(() => checkSearchSpace(badFixed), /outStages must be increasing stage indices below 6/)

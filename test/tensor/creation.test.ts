@@ -1,14 +1,37 @@
 import t from 'tap'
-import { arange, eye, full, linspace, manualSeed, ones, rand, randint, randn, randperm, tensor, zeros, Generator } from '../../src'
+import {
+  arange,
+  eye,
+  full,
+  linspace,
+  manualSeed,
+  ones,
+  rand,
+  randint,
+  randn,
+  randperm,
+  tensor,
+  zeros,
+  Generator,
+} from '../../src'
 
 t.test('tensor from nested arrays and typed arrays', async (t) => {
-  const a = tensor([[1, 2, 3], [4, 5, 6]])
+  const a = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ])
   t.same(a.shape, [2, 3])
   t.equal(a.dtype, 'float32')
-  t.same(a.toArray(), [[1, 2, 3], [4, 5, 6]])
+  t.same(a.toArray(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ])
   const b = tensor(new Int32Array([1, 2, 3, 4]), { shape: [2, 2] })
   t.equal(b.dtype, 'int32')
-  t.same(b.toArray(), [[1, 2], [3, 4]])
+  t.same(b.toArray(), [
+    [1, 2],
+    [3, 4],
+  ])
   const c = tensor([true, false])
   t.equal(c.dtype, 'bool')
   t.same(c.toArray(), [true, false])
@@ -25,14 +48,20 @@ t.test('tensor rejects bad input with clear errors', async (t) => {
 })
 
 t.test('constants and ranges', async (t) => {
-  t.same(zeros([2, 2]).toArray(), [[0, 0], [0, 0]])
+  t.same(zeros([2, 2]).toArray(), [
+    [0, 0],
+    [0, 0],
+  ])
   t.same(ones([3], { dtype: 'int32' }).data(), new Int32Array([1, 1, 1]))
   t.same(full([2], 7.5).toArray(), [7.5, 7.5])
   t.same(arange(5).toArray(), [0, 1, 2, 3, 4])
   t.equal(arange(5).dtype, 'int32')
   t.same(arange(1, 2, 0.25).toArray(), [1, 1.25, 1.5, 1.75])
   t.same(linspace(0, 1, 5).toArray(), [0, 0.25, 0.5, 0.75, 1])
-  t.same(eye(2, 3).toArray(), [[1, 0, 0], [0, 1, 0]])
+  t.same(eye(2, 3).toArray(), [
+    [1, 0, 0],
+    [0, 1, 0],
+  ])
   t.throws(() => arange(0, 1, 0), /step must be a non-zero/)
 })
 
@@ -53,7 +82,10 @@ t.test('random draws reproduce for a seed and have the right moments', async (t)
   t.ok(r.every((v) => v >= 3 && v < 7))
   t.same(new Set(r).size, 4)
   const p = randperm(50).data()
-  t.same([...p].sort((x, y) => x - y), [...Array(50).keys()])
+  t.same(
+    [...p].sort((x, y) => x - y),
+    [...Array(50).keys()],
+  )
   const g = new Generator(7)
   const state = g.getState()
   const first = g.random()

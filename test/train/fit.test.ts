@@ -50,14 +50,39 @@ t.test('a resumed run continues exactly where it stopped', async (t) => {
 
   const ckpt = path.join(dir, 'run.safetensors')
   // The first run stops at step 17 (mid-epoch), having checkpointed at 8, 16 and, at its end, 17.
-  const first = await fit({ ...setup(0), batches, step, epochs: 3, maxSteps: 17, checkpoint: { path: ckpt, every: 8 }, log: { quiet: true } })
+  const first = await fit({
+    ...setup(0),
+    batches,
+    step,
+    epochs: 3,
+    maxSteps: 17,
+    checkpoint: { path: ckpt, every: 8 },
+    log: { quiet: true },
+  })
   t.equal(first.steps, 17)
   // A fresh process would build everything anew, from another seed even: resume restores it.
   const jsonl = path.join(dir, 'log.jsonl')
-  const second = await fit({ ...setup(123), batches, step, epochs: 3, maxSteps: 30, checkpoint: { path: ckpt, every: 8 }, resume: true, log: { jsonlPath: jsonl, quiet: false, stream: { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream } })
+  const second = await fit({
+    ...setup(123),
+    batches,
+    step,
+    epochs: 3,
+    maxSteps: 30,
+    checkpoint: { path: ckpt, every: 8 },
+    resume: true,
+    log: {
+      jsonlPath: jsonl,
+      quiet: false,
+      stream: { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream,
+    },
+  })
   t.equal(second.resumedFrom, 17)
   t.same([...first.losses, ...second.losses], full.losses, 'the loss curve equals the uninterrupted run')
-  const lines = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const lines = fs
+    .readFileSync(jsonl, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.equal(lines.length, 13)
   t.same(Object.keys(lines[0]).sort(), ['epoch', 'loss', 'lr', 'step', 'time'])
 })
@@ -65,5 +90,8 @@ t.test('a resumed run continues exactly where it stopped', async (t) => {
 t.test('fit rejects bad options and a diverging loss', async (t) => {
   await t.rejects(fit({ ...setup(0), batches, step, epochs: 0 }), /epochs must be a positive integer/)
   await t.rejects(fit({ ...setup(0), batches, step, resume: true }), /resume needs checkpoint.path/)
-  await t.rejects(fit({ ...setup(0), batches, step: () => iv.tensor([NaN], { requiresGrad: true }).sum(), log: { quiet: true } }), /the loss became NaN at step 1/)
+  await t.rejects(
+    fit({ ...setup(0), batches, step: () => iv.tensor([NaN], { requiresGrad: true }).sum(), log: { quiet: true } }),
+    /the loss became NaN at step 1/,
+  )
 })

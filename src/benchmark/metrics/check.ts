@@ -24,7 +24,13 @@ export function checkNotEmpty(fn: string, name: string, n: number): void {
 }
 
 /** values[i] must be a class index in [0, numClasses), or `ignoreIndex` when one is given. */
-export function checkClassIndices(fn: string, name: string, values: Values, numClasses: number, ignoreIndex?: number): void {
+export function checkClassIndices(
+  fn: string,
+  name: string,
+  values: Values,
+  numClasses: number,
+  ignoreIndex?: number,
+): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
     if (Number.isInteger(v) && v >= 0 && v < numClasses) continue
@@ -47,10 +53,16 @@ export function asImages(values: PooledValues): readonly Values[] {
 }
 
 /** Pairs the per-image arrays of two pooled inputs, checking counts and lengths. */
-export function pairImages(fn: string, names: [string, string], a: PooledValues, b: PooledValues): [Values, Values, string][] {
+export function pairImages(
+  fn: string,
+  names: [string, string],
+  a: PooledValues,
+  b: PooledValues,
+): [Values, Values, string][] {
   const as = asImages(a)
   const bs = asImages(b)
-  if (as.length !== bs.length) throw new Error(`${fn}: ${names[0]} holds ${as.length} images but ${names[1]} holds ${bs.length}`)
+  if (as.length !== bs.length)
+    throw new Error(`${fn}: ${names[0]} holds ${as.length} images but ${names[1]} holds ${bs.length}`)
   return as.map((x, i) => {
     const where = as.length > 1 ? `[${i}]` : ''
     checkSameLength(fn, names, x, bs[i], where)

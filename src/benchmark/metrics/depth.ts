@@ -29,9 +29,11 @@ export function depthMetrics(pred: PooledValues, target: PooledValues, valid: Po
     for (let i = 0; i < t.length; i++) {
       if (!v[i]) continue
       const d = t[i]
-      if (!(d > 0) || !Number.isFinite(d)) throw new Error(`${fn}: target${where}[${i}] = ${d} at a valid pixel; valid depths must be positive`)
+      if (!(d > 0) || !Number.isFinite(d))
+        throw new Error(`${fn}: target${where}[${i}] = ${d} at a valid pixel; valid depths must be positive`)
       const e = p[i]
-      if (!Number.isFinite(e)) throw new Error(`${fn}: pred${where}[${i}] is ${e} at a valid pixel; expected a finite number`)
+      if (!Number.isFinite(e))
+        throw new Error(`${fn}: pred${where}[${i}] is ${e} at a valid pixel; expected a finite number`)
       squared += (e - d) * (e - d)
       relative += Math.abs(e - d) / d
       if (e > 0 && Math.max(e / d, d / e) < 1.25) within++

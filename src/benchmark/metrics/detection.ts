@@ -43,9 +43,11 @@ export function meanAveragePrecision(
   const fn = 'meanAveragePrecision'
   const threshold = checkDetectionInputs(fn, detections, groundTruths, options.numClasses, options.iouThreshold)
   const perClass: (number | null)[] = []
-  for (let c = 0; c < options.numClasses; c++) perClass.push(classAveragePrecision(detections, groundTruths, c, threshold))
+  for (let c = 0; c < options.numClasses; c++)
+    perClass.push(classAveragePrecision(detections, groundTruths, c, threshold))
   const present = perClass.filter((ap): ap is number => ap !== null)
-  if (present.length === 0) throw new Error(`${fn}: the ground truth holds no (non-ignored) object of any class; mAP is undefined`)
+  if (present.length === 0)
+    throw new Error(`${fn}: the ground truth holds no (non-ignored) object of any class; mAP is undefined`)
   return { map: present.reduce((s, ap) => s + ap, 0) / present.length, perClass }
 }
 
@@ -64,9 +66,15 @@ export function vocAveragePrecision(
   return classAveragePrecision(detections, groundTruths, c, threshold)
 }
 
-function classAveragePrecision(detections: readonly Detections[], groundTruths: readonly GroundTruth[], c: number, threshold: number): number | null {
+function classAveragePrecision(
+  detections: readonly Detections[],
+  groundTruths: readonly GroundTruth[],
+  c: number,
+  threshold: number,
+): number | null {
   let positives = 0
-  for (const gt of groundTruths) for (let j = 0; j < gt.labels.length; j++) if (gt.labels[j] === c && !gt.ignore[j]) positives++
+  for (const gt of groundTruths)
+    for (let j = 0; j < gt.labels.length; j++) if (gt.labels[j] === c && !gt.ignore[j]) positives++
   if (positives === 0) return null
 
   const claimed = groundTruths.map((gt) => new Uint8Array(gt.labels.length))
@@ -114,7 +122,10 @@ function allPointAveragePrecision(hits: boolean[], positives: number): number {
 }
 
 /** Detections of class c (or of every class when c is undefined) by descending score; ties by image, then index. */
-export function rankDetections(detections: readonly Detections[], c?: number): { image: number; index: number; score: number }[] {
+export function rankDetections(
+  detections: readonly Detections[],
+  c?: number,
+): { image: number; index: number; score: number }[] {
   const ranked: { image: number; index: number; score: number }[] = []
   detections.forEach((d, image) => {
     for (let index = 0; index < d.scores.length; index++) {
@@ -150,7 +161,8 @@ export function checkDetectionInputs(
   iouThreshold = 0.5,
 ): number {
   if (numClasses !== undefined) checkNumClasses(fn, numClasses)
-  if (!(iouThreshold > 0 && iouThreshold <= 1)) throw new Error(`${fn}: iouThreshold must be in (0, 1], got ${iouThreshold}`)
+  if (!(iouThreshold > 0 && iouThreshold <= 1))
+    throw new Error(`${fn}: iouThreshold must be in (0, 1], got ${iouThreshold}`)
   if (detections.length !== groundTruths.length) {
     throw new Error(`${fn}: detections cover ${detections.length} images but groundTruths cover ${groundTruths.length}`)
   }
@@ -158,10 +170,13 @@ export function checkDetectionInputs(
     const where = `detections[${i}]`
     const n = d.scores.length
     if (d.boxes.length !== 4 * n || d.labels.length !== n) {
-      throw new Error(`${fn}: ${where} has ${d.boxes.length} box values, ${n} scores and ${d.labels.length} labels; expected 4n, n and n`)
+      throw new Error(
+        `${fn}: ${where} has ${d.boxes.length} box values, ${n} scores and ${d.labels.length} labels; expected 4n, n and n`,
+      )
     }
     for (let k = 0; k < n; k++) {
-      if (!Number.isFinite(d.scores[k])) throw new Error(`${fn}: ${where}.scores[${k}] is ${d.scores[k]}; scores must be finite`)
+      if (!Number.isFinite(d.scores[k]))
+        throw new Error(`${fn}: ${where}.scores[${k}] is ${d.scores[k]}; scores must be finite`)
     }
     checkBoxes(fn, `${where}.boxes`, d.boxes)
     checkLabels(fn, `${where}.labels`, d.labels, numClasses)
@@ -184,7 +199,9 @@ function checkBoxes(fn: string, name: string, boxes: Float32Array): void {
   for (let k = 0; k < boxes.length; k += 4) {
     const [x1, y1, x2, y2] = [boxes[k], boxes[k + 1], boxes[k + 2], boxes[k + 3]]
     if (![x1, y1, x2, y2].every(Number.isFinite) || x2 < x1 || y2 < y1) {
-      throw new Error(`${fn}: ${name} box ${k / 4} is [${x1}, ${y1}, ${x2}, ${y2}]; expected finite xyxy with x1 <= x2, y1 <= y2`)
+      throw new Error(
+        `${fn}: ${name} box ${k / 4} is [${x1}, ${y1}, ${x2}, ${y2}]; expected finite xyxy with x1 <= x2, y1 <= y2`,
+      )
     }
   }
 }

@@ -41,7 +41,10 @@ export function logAverageMissRate(
   const threshold = checkDetectionInputs(fn, detections, groundTruths, undefined, options.iouThreshold)
   const fppi = samplePoints(fn, options.fppiRange ?? [1e-2, 1], options.points ?? 9)
   const { reasonable, label } = options
-  if (reasonable !== undefined && !(Number.isFinite(reasonable.minHeight) && Number.isFinite(reasonable.minVisibility))) {
+  if (
+    reasonable !== undefined &&
+    !(Number.isFinite(reasonable.minHeight) && Number.isFinite(reasonable.minVisibility))
+  ) {
     throw new Error(`${fn}: reasonable must have finite minHeight and minVisibility, got ${JSON.stringify(reasonable)}`)
   }
   if (detections.length === 0) throw new Error(`${fn}: no images; the metric is undefined`)
@@ -55,7 +58,8 @@ export function logAverageMissRate(
     for (let j = 0; j < gt.labels.length; j++) {
       if (label !== undefined && gt.labels[j] !== label) continue
       const height = gt.boxes[4 * j + 3] - gt.boxes[4 * j + 1]
-      const outside = reasonable !== undefined && (height < reasonable.minHeight || gt.visibility[j] < reasonable.minVisibility)
+      const outside =
+        reasonable !== undefined && (height < reasonable.minHeight || gt.visibility[j] < reasonable.minVisibility)
       objects.push({ index: j, ignore: gt.ignore[j] !== 0 || outside })
     }
     objects.sort((a, b) => Number(a.ignore) - Number(b.ignore))
@@ -69,7 +73,9 @@ export function logAverageMissRate(
         const o = objects[g]
         if (!o.ignore && claimed[g]) continue
         if (best >= 0 && o.ignore) break
-        const overlap = o.ignore ? regionOverlap(d.boxes, index, gt.boxes, o.index) : boxIoU(d.boxes, index, gt.boxes, o.index)
+        const overlap = o.ignore
+          ? regionOverlap(d.boxes, index, gt.boxes, o.index)
+          : boxIoU(d.boxes, index, gt.boxes, o.index)
         if (overlap < bestOverlap) continue
         bestOverlap = overlap
         best = g
@@ -83,7 +89,8 @@ export function logAverageMissRate(
       }
     }
   })
-  if (positives === 0) throw new Error(`${fn}: the ground truth holds no object in the evaluated subset; the metric is undefined`)
+  if (positives === 0)
+    throw new Error(`${fn}: the ground truth holds no object in the evaluated subset; the metric is undefined`)
 
   // the (fppi, recall) curve, one point per counted detection in score order
   const curveFppi: number[] = []
@@ -118,7 +125,8 @@ function regionOverlap(det: ArrayLike<number>, i: number, region: ArrayLike<numb
 
 function samplePoints(fn: string, range: [number, number], points: number): number[] {
   const [lo, hi] = range
-  if (!(lo > 0 && hi >= lo && Number.isFinite(hi))) throw new Error(`${fn}: fppiRange must satisfy 0 < lo <= hi, got [${lo}, ${hi}]`)
+  if (!(lo > 0 && hi >= lo && Number.isFinite(hi)))
+    throw new Error(`${fn}: fppiRange must satisfy 0 < lo <= hi, got [${lo}, ${hi}]`)
   if (!Number.isInteger(points) || points < 1 || (points === 1 && hi !== lo)) {
     throw new Error(`${fn}: points must be a positive integer (1 only when lo = hi), got ${points}`)
   }

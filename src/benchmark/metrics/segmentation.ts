@@ -20,7 +20,12 @@ export interface MeanIoU {
  * the target) is left out, but its false positives still lower the IoU of the true classes.
  * `pred` / `target` are one image's H*W class ids or a list of per-image arrays.
  */
-export function meanIoU(pred: PooledValues, target: PooledValues, numClasses: number, options: SegmentationOptions = {}): MeanIoU {
+export function meanIoU(
+  pred: PooledValues,
+  target: PooledValues,
+  numClasses: number,
+  options: SegmentationOptions = {},
+): MeanIoU {
   const fn = 'meanIoU'
   checkNumClasses(fn, numClasses)
   const counts = pooledConfusion(fn, pred, target, numClasses, options.ignoreIndex ?? 255)
@@ -47,8 +52,10 @@ export function pixelAccuracy(pred: PooledValues, target: PooledValues, options:
   for (const [p, t, where] of pairImages(fn, ['pred', 'target'], pred, target)) {
     for (let i = 0; i < t.length; i++) {
       if (t[i] === ignoreIndex) continue
-      if (!Number.isInteger(t[i]) || t[i] < 0) throw new Error(`${fn}: target${where}[${i}] = ${t[i]} is not a class index`)
-      if (!Number.isInteger(p[i]) || p[i] < 0) throw new Error(`${fn}: pred${where}[${i}] = ${p[i]} is not a class index`)
+      if (!Number.isInteger(t[i]) || t[i] < 0)
+        throw new Error(`${fn}: target${where}[${i}] = ${t[i]} is not a class index`)
+      if (!Number.isInteger(p[i]) || p[i] < 0)
+        throw new Error(`${fn}: pred${where}[${i}] = ${p[i]} is not a class index`)
       total++
       if (p[i] === t[i]) correct++
     }
@@ -57,7 +64,13 @@ export function pixelAccuracy(pred: PooledValues, target: PooledValues, options:
   return correct / total
 }
 
-function pooledConfusion(fn: string, pred: PooledValues, target: PooledValues, numClasses: number, ignoreIndex: number): Float64Array {
+function pooledConfusion(
+  fn: string,
+  pred: PooledValues,
+  target: PooledValues,
+  numClasses: number,
+  ignoreIndex: number,
+): Float64Array {
   const counts = new Float64Array(numClasses * numClasses)
   for (const [p, t, where] of pairImages(fn, ['pred', 'target'], pred, target)) {
     checkClassIndices(fn, `target${where}`, t, numClasses, ignoreIndex)

@@ -21,10 +21,12 @@ export interface RunContext {
 }
 
 export function checkContext(fn: string, task: BenchmarkTask, ctx: RunContext): void {
-  if (typeof ctx?.method !== 'string' || ctx.method === '') throw new Error(`${fn}: method must be a non-empty string, got ${JSON.stringify(ctx?.method)}`)
+  if (typeof ctx?.method !== 'string' || ctx.method === '')
+    throw new Error(`${fn}: method must be a non-empty string, got ${JSON.stringify(ctx?.method)}`)
   if (typeof ctx.percent !== 'number' || !(ctx.percent > 0 && ctx.percent <= 100))
     throw new RangeError(`${fn}: percent must be in (0, 100], got ${ctx.percent}`)
-  if (!Number.isSafeInteger(ctx.seed) || ctx.seed < 0) throw new RangeError(`${fn}: seed must be a non-negative integer, got ${ctx.seed}`)
+  if (!Number.isSafeInteger(ctx.seed) || ctx.seed < 0)
+    throw new RangeError(`${fn}: seed must be a non-negative integer, got ${ctx.seed}`)
   if (!task || typeof task.train !== 'function') throw new Error(`${fn}: expected a BenchmarkTask (getTask(name))`)
 }
 
@@ -58,7 +60,11 @@ export function epochBatches(n: number, batchSize: number, seed: number, epoch: 
  * Splits rows (by label, so each class keeps its share) into a fitting part and a held-out part of
  * about `fraction`; a class with fewer than 1/fraction rows stays whole in the fitting part.
  */
-export function holdOutSplit(labels: Int32Array, fraction: number, seed: number): { fit: Int32Array; heldOut: Int32Array } {
+export function holdOutSplit(
+  labels: Int32Array,
+  fraction: number,
+  seed: number,
+): { fit: Int32Array; heldOut: Int32Array } {
   const byClass = new Map<number, number[]>()
   labels.forEach((c, i) => byClass.set(c, [...(byClass.get(c) ?? []), i]))
   const heldOut: number[] = []
@@ -74,14 +80,23 @@ export function holdOutSplit(labels: Int32Array, fraction: number, seed: number)
 }
 
 /** Class-prediction metrics by name. */
-export function classificationMetric(name: MetricName, pred: Int32Array, target: Int32Array, numClasses: number): number {
+export function classificationMetric(
+  name: MetricName,
+  pred: Int32Array,
+  target: Int32Array,
+  numClasses: number,
+): number {
   if (name === 'top1') return accuracy(pred, target)
   if (name === 'meanPerClassAccuracy') return meanPerClassAccuracy(pred, target, numClasses)
   throw new Error(`classificationMetric: '${name}' is not a classification metric`)
 }
 
 /** The task's metric and its extra metrics for class predictions. */
-export function scoreClasses(task: BenchmarkTask, pred: Int32Array, target: Int32Array): { value: number; extra: Record<string, number> } {
+export function scoreClasses(
+  task: BenchmarkTask,
+  pred: Int32Array,
+  target: Int32Array,
+): { value: number; extra: Record<string, number> } {
   const extra: Record<string, number> = {}
   for (const m of task.extraMetrics) extra[m] = classificationMetric(m, pred, target, task.numClasses)
   return { value: classificationMetric(task.metric, pred, target, task.numClasses), extra }
@@ -101,7 +116,8 @@ export function resultRow(
   seconds: number,
 ): ResultRow {
   for (const [name, v] of [[task.metric, value], ...Object.entries(extra)] as [string, number][]) {
-    if (!Number.isFinite(v)) throw new Error(`${protocol} protocol on '${task.name}': ${name} came out ${v}, not a finite number`)
+    if (!Number.isFinite(v))
+      throw new Error(`${protocol} protocol on '${task.name}': ${name} came out ${v}, not a finite number`)
   }
   return { method: ctx.method, task: task.name, percent: ctx.percent, protocol, seed: ctx.seed, value, extra, seconds }
 }
@@ -125,7 +141,8 @@ export function checkTrainOptions<T extends TrainOptions>(fn: string, o: T): T {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`${fn}: ${k} must be a positive integer, got ${o[k]}`)
   }
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new RangeError(`${fn}: lr must be a positive number, got ${o.lr}`)
-  if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new RangeError(`${fn}: weightDecay must be a number >= 0, got ${o.weightDecay}`)
+  if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0))
+    throw new RangeError(`${fn}: weightDecay must be a number >= 0, got ${o.weightDecay}`)
   return o
 }
 
@@ -133,8 +150,13 @@ export function checkTrainOptions<T extends TrainOptions>(fn: string, o: T): T {
  * AdamW over parts of a model, each at its own peak lr (norms and biases take no weight decay),
  * warmed up linearly from a tenth over the first 10% of the steps, then cosine-decayed to zero.
  */
-export function adamW(parts: { named: Iterable<readonly [string, Tensor]>; lr: number }[], o: TrainOptions): { optimizer: AdamW; scheduler: LRScheduler } {
-  const groups = parts.flatMap(({ named, lr }) => paramGroupsNoDecay(named, o.weightDecay).map((g) => ({ ...g, lr }))).filter((g) => g.params.length > 0)
+export function adamW(
+  parts: { named: Iterable<readonly [string, Tensor]>; lr: number }[],
+  o: TrainOptions,
+): { optimizer: AdamW; scheduler: LRScheduler } {
+  const groups = parts
+    .flatMap(({ named, lr }) => paramGroupsNoDecay(named, o.weightDecay).map((g) => ({ ...g, lr })))
+    .filter((g) => g.params.length > 0)
   const optimizer = new AdamW(groups, { lr: o.lr })
   const schedule =
     o.steps >= 10

@@ -9,7 +9,16 @@ import { scope } from '../../tensor/memory'
 import type { Backbone } from '../../models/zoo'
 import type { ResultRow } from '../results'
 import type { BenchmarkTask } from '../tasks'
-import { adamW, checkContext, checkTrainOptions, epochBatches, resultRow, withSeed, type RunContext, type TrainOptions } from './common'
+import {
+  adamW,
+  checkContext,
+  checkTrainOptions,
+  epochBatches,
+  resultRow,
+  withSeed,
+  type RunContext,
+  type TrainOptions,
+} from './common'
 import { FeatureCache, levelTensors, type FeatureSet } from './features'
 import { createTaskHead, type BackboneShape, type Scorer, type TaskHead } from './task-heads'
 
@@ -47,7 +56,14 @@ export function scoreFeatureSet(head: TaskHead, set: FeatureSet, batchSize: numb
   head.module.eval()
   for (let at = 0; at < set.size; at += batchSize) {
     const rows = Int32Array.from({ length: Math.min(batchSize, set.size - at) }, (_, k) => at + k)
-    scope(() => noGrad(() => scorer.add(levelTensors(set, rows), Array.from(rows, (r) => set.targets[r]))))
+    scope(() =>
+      noGrad(() =>
+        scorer.add(
+          levelTensors(set, rows),
+          Array.from(rows, (r) => set.targets[r]),
+        ),
+      ),
+    )
   }
   return scorer.result()
 }
@@ -75,7 +91,11 @@ export async function fitDenseHead(
       epochs: Math.ceil(o.steps / perEpoch),
       maxSteps: o.steps,
       batches: (epoch) => epochBatches(features.size, o.batchSize, seed, epoch),
-      step: (rows: Int32Array) => head.loss(levelTensors(features, rows), Array.from(rows, (r) => features.targets[r])),
+      step: (rows: Int32Array) =>
+        head.loss(
+          levelTensors(features, rows),
+          Array.from(rows, (r) => features.targets[r]),
+        ),
       log: { quiet: true },
     })
     return { head, losses, options: o }
@@ -83,32 +103,68 @@ export async function fitDenseHead(
 }
 
 /** Trains the task's head on `backbone`'s frozen maps of the few-shot subset; never reads the test split. */
-export async function trainDenseProbe(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, options: DenseProbeOptions = {}): Promise<DenseProbe> {
+export async function trainDenseProbe(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  options: DenseProbeOptions = {},
+): Promise<DenseProbe> {
   const fn = 'trainDenseProbe'
   checkContext(fn, task, ctx)
-  if (task.type === 'classification') throw new Error(`${fn}: task '${task.name}' is a classification task (use trainLinearProbe)`)
+  if (task.type === 'classification')
+    throw new Error(`${fn}: task '${task.name}' is a classification task (use trainLinearProbe)`)
   denseOptions(fn, options)
   const started = performance.now()
   const cache = ctx.cache ?? new FeatureCache()
   const indices = await task.shotIndices(ctx.percent, ctx.seed)
   const features = await cache.get(backbone, task, 'train', 'maps', indices)
   const { head, losses, options: o } = await fitDenseHead(backbone, task, features, ctx.seed, options)
-  return { task: task.name, head, losses, trainImages: indices.length, options: o, seconds: (performance.now() - started) / 1000 }
+  return {
+    task: task.name,
+    head,
+    losses,
+    trainImages: indices.length,
+    options: o,
+    seconds: (performance.now() - started) / 1000,
+  }
 }
 
 /** Scores a trained dense probe on the task's test split: the row of the benchmark. */
-export async function scoreDenseProbe(probe: DenseProbe, backbone: Backbone, task: BenchmarkTask, ctx: RunContext): Promise<ResultRow> {
-  if (probe.task !== task.name) throw new Error(`scoreDenseProbe: the probe was trained on '${probe.task}', not '${task.name}'`)
+export async function scoreDenseProbe(
+  probe: DenseProbe,
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+): Promise<ResultRow> {
+  if (probe.task !== task.name)
+    throw new Error(`scoreDenseProbe: the probe was trained on '${probe.task}', not '${task.name}'`)
   const started = performance.now()
   const cache = ctx.cache ?? new FeatureCache()
   const test = await cache.get(backbone, task, 'test', 'maps')
   const { value, extra } = scoreFeatureSet(probe.head, test, SCORE_BATCH)
-  const chosen = { lr: probe.options.lr, weightDecay: probe.options.weightDecay, steps: probe.options.steps, trainImages: probe.trainImages }
-  return resultRow(task, ctx, 'linear', value, { ...extra, ...chosen }, probe.seconds + (performance.now() - started) / 1000)
+  const chosen = {
+    lr: probe.options.lr,
+    weightDecay: probe.options.weightDecay,
+    steps: probe.options.steps,
+    trainImages: probe.trainImages,
+  }
+  return resultRow(
+    task,
+    ctx,
+    'linear',
+    value,
+    { ...extra, ...chosen },
+    probe.seconds + (performance.now() - started) / 1000,
+  )
 }
 
 /** The frozen-backbone dense protocol end to end. */
-export async function denseProbe(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, options: DenseProbeOptions = {}): Promise<ResultRow> {
+export async function denseProbe(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  options: DenseProbeOptions = {},
+): Promise<ResultRow> {
   const shared = { ...ctx, cache: ctx.cache ?? new FeatureCache() }
   return scoreDenseProbe(await trainDenseProbe(backbone, task, shared, options), backbone, task, shared)
 }

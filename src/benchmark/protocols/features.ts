@@ -85,7 +85,11 @@ export async function readImages(
 }
 
 /** The backbone's features of a batch of images [B, 3, S, S] as host arrays, one per level. */
-export function forwardHost(backbone: Backbone, images: Tensor, kind: FeatureKind): { shapes: number[][]; data: Float32Array[] } {
+export function forwardHost(
+  backbone: Backbone,
+  images: Tensor,
+  kind: FeatureKind,
+): { shapes: number[][]; data: Float32Array[] } {
   return scope(() => {
     const outs = kind === 'pooled' ? [backbone.forwardPooled(images)] : backbone.forwardFeatures(images)
     return {
@@ -165,7 +169,8 @@ export function selectRows(set: FeatureSet, indices: ArrayLike<number>): Feature
     levels: set.shapes.map((shape, l) => {
       const n = numel(shape)
       const out = new Float32Array(indices.length * n)
-      for (let k = 0; k < indices.length; k++) out.set(set.levels[l].subarray(indices[k] * n, (indices[k] + 1) * n), k * n)
+      for (let k = 0; k < indices.length; k++)
+        out.set(set.levels[l].subarray(indices[k] * n, (indices[k] + 1) * n), k * n)
       return out
     }),
     targets: Array.from({ length: indices.length }, (_, k) => set.targets[indices[k]]),
@@ -225,11 +230,15 @@ export class FeatureCache {
     const rows = indices ?? Int32Array.from({ length: dataset.length }, (_, i) => i)
     for (let k = 0; k < rows.length; k++) {
       if (!Number.isInteger(rows[k]) || rows[k] < 0 || rows[k] >= dataset.length) {
-        throw new RangeError(`FeatureCache.get: index ${rows[k]} is not an image of task '${task.name}' (${split}, ${dataset.length} images)`)
+        throw new RangeError(
+          `FeatureCache.get: index ${rows[k]} is not an image of task '${task.name}' (${split}, ${dataset.length} images)`,
+        )
       }
     }
     let entry = this.entries.get(key) ?? this.readEntry(key, task.name, dataset.length)
-    const missing = Array.from(new Set(Array.from(rows))).filter((i) => !entry?.done[i]).sort((a, b) => a - b)
+    const missing = Array.from(new Set(Array.from(rows)))
+      .filter((i) => !entry?.done[i])
+      .sort((a, b) => a - b)
     if (missing.length) {
       const fresh = await computeFeatures(backbone, task, dataset, split, missing, kind, options)
       this.stats.forwardImages += missing.length
@@ -253,13 +262,19 @@ export class FeatureCache {
       this.writeEntry(key, entry, task)
     }
     this.entries.set(key, entry!)
-    const full: FeatureSet = { size: entry!.length, shapes: entry!.shapes, levels: entry!.levels, targets: entry!.targets as ImageTargets[] }
+    const full: FeatureSet = {
+      size: entry!.length,
+      shapes: entry!.shapes,
+      levels: entry!.levels,
+      targets: entry!.targets as ImageTargets[],
+    }
     return selectRows(full, rows)
   }
 
   /** Forgets the in-memory entries of a task (or all); files on disk stay. */
   evict(taskName?: string): void {
-    for (const [key, entry] of [...this.entries]) if (taskName === undefined || entry.task === taskName) this.entries.delete(key)
+    for (const [key, entry] of [...this.entries])
+      if (taskName === undefined || entry.task === taskName) this.entries.delete(key)
   }
 
   private file(key: string): string {
@@ -302,7 +317,10 @@ export class FeatureCache {
 // every image in order), `segmentation` uint8 / `depth` float32 / `depthValid` uint8 [length, H*W].
 // Metadata: `shapes` (JSON) and the label space, so the file alone says what it holds.
 
-function packEntry(e: Entry, task: BenchmarkTask): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+function packEntry(
+  e: Entry,
+  task: BenchmarkTask,
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   const N = e.length
   const tensors: Record<string, Tensor> = {}
   e.levels.forEach((data, l) => (tensors[`level.${l}`] = tensor(data, { shape: [N, ...e.shapes[l]] })))

@@ -13,7 +13,16 @@ import type { Tensor } from '../../tensor/tensor'
 import type { Backbone } from '../../models/zoo'
 import type { ResultRow } from '../results'
 import type { BenchmarkTask } from '../tasks'
-import { adamW, checkContext, checkTrainOptions, epochBatches, resultRow, withSeed, type RunContext, type TrainOptions } from './common'
+import {
+  adamW,
+  checkContext,
+  checkTrainOptions,
+  epochBatches,
+  resultRow,
+  withSeed,
+  type RunContext,
+  type TrainOptions,
+} from './common'
 import { readImages, type ImageTargets } from './features'
 import { SCORE_BATCH } from './dense-probe'
 import { createTaskHead, type TaskHead } from './task-heads'
@@ -72,7 +81,8 @@ export interface Finetuned {
 
 /** Tensors of rows 0..n-1 in order, batchSize at a time (made lazily, so each can be freed). */
 function* sequentialBatches(n: number, batchSize: number, batchOf: (rows: number[]) => Tensor): Generator<Tensor> {
-  for (let at = 0; at < n; at += batchSize) yield batchOf(Array.from({ length: Math.min(batchSize, n - at) }, (_, k) => at + k))
+  for (let at = 0; at < n; at += batchSize)
+    yield batchOf(Array.from({ length: Math.min(batchSize, n - at) }, (_, k) => at + k))
 }
 
 function snapshot(backbone: Backbone): () => void {
@@ -86,11 +96,24 @@ function snapshot(backbone: Backbone): () => void {
 }
 
 /** Fine-tunes `backbone` (in place) with the task's head on the few-shot subset; never reads the test split. */
-export async function trainFinetune(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, options: FinetuneOptions = {}): Promise<Finetuned> {
+export async function trainFinetune(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  options: FinetuneOptions = {},
+): Promise<Finetuned> {
   const fn = 'trainFinetune'
   checkContext(fn, task, ctx)
-  const o = checkTrainOptions(fn, { steps: 300, batchSize: 32, lr: 1e-3, weightDecay: 0.05, backboneLrScale: 0.1, ...options })
-  if (!(o.backboneLrScale >= 0 && o.backboneLrScale <= 1)) throw new RangeError(`${fn}: backboneLrScale must be in [0, 1], got ${o.backboneLrScale}`)
+  const o = checkTrainOptions(fn, {
+    steps: 300,
+    batchSize: 32,
+    lr: 1e-3,
+    weightDecay: 0.05,
+    backboneLrScale: 0.1,
+    ...options,
+  })
+  if (!(o.backboneLrScale >= 0 && o.backboneLrScale <= 1))
+    throw new RangeError(`${fn}: backboneLrScale must be in [0, 1], got ${o.backboneLrScale}`)
   const started = performance.now()
   const indices = await task.shotIndices(ctx.percent, ctx.seed)
   const { images, targets } = await readImages(task, task.train(), 'train', indices)
@@ -121,11 +144,24 @@ export async function trainFinetune(backbone: Backbone, task: BenchmarkTask, ctx
         epochs: Math.ceil(o.steps / perEpoch),
         maxSteps: o.steps,
         batches: (epoch) => epochBatches(indices.length, o.batchSize, ctx.seed, epoch),
-        step: (rows: Int32Array) => head.loss(inputsOf(backbone, head, batchOf(rows)), Array.from(rows, (r) => targets[r])),
+        step: (rows: Int32Array) =>
+          head.loss(
+            inputsOf(backbone, head, batchOf(rows)),
+            Array.from(rows, (r) => targets[r]),
+          ),
         log: { quiet: true },
       })
       recomputeBatchNorm(backbone, head, sequentialBatches(indices.length, o.batchSize, batchOf))
-      return { task: task.name, backbone, head, losses, trainImages: indices.length, options: o, seconds: (performance.now() - started) / 1000, restore }
+      return {
+        task: task.name,
+        backbone,
+        head,
+        losses,
+        trainImages: indices.length,
+        options: o,
+        seconds: (performance.now() - started) / 1000,
+        restore,
+      }
     })
   } catch (e) {
     restore()
@@ -135,7 +171,8 @@ export async function trainFinetune(backbone: Backbone, task: BenchmarkTask, ctx
 
 /** Scores a fine-tuned backbone and head on the task's test split (it does not restore the backbone). */
 export async function scoreFinetune(ft: Finetuned, task: BenchmarkTask, ctx: RunContext): Promise<ResultRow> {
-  if (ft.task !== task.name) throw new Error(`scoreFinetune: the model was fine-tuned on '${ft.task}', not '${task.name}'`)
+  if (ft.task !== task.name)
+    throw new Error(`scoreFinetune: the model was fine-tuned on '${ft.task}', not '${task.name}'`)
   const started = performance.now()
   const test = task.test()
   const S = task.imageSize
@@ -146,17 +183,40 @@ export async function scoreFinetune(ft: Finetuned, task: BenchmarkTask, ctx: Run
     const rows = Array.from({ length: Math.min(SCORE_BATCH, test.length - at) }, (_, k) => at + k)
     const { images, targets } = await readImages(task, test, 'test', rows)
     scope(() =>
-      noGrad(() => scorer.add(inputsOf(ft.backbone, ft.head, tensor(images, { shape: [rows.length, 3, S, S] })), targets as ImageTargets[])),
+      noGrad(() =>
+        scorer.add(
+          inputsOf(ft.backbone, ft.head, tensor(images, { shape: [rows.length, 3, S, S] })),
+          targets as ImageTargets[],
+        ),
+      ),
     )
   }
   const { value, extra } = scorer.result()
   const o = ft.options
-  const chosen = { lr: o.lr, backboneLr: o.lr * o.backboneLrScale, weightDecay: o.weightDecay, steps: o.steps, trainImages: ft.trainImages }
-  return resultRow(task, ctx, 'finetune', value, { ...extra, ...chosen }, ft.seconds + (performance.now() - started) / 1000)
+  const chosen = {
+    lr: o.lr,
+    backboneLr: o.lr * o.backboneLrScale,
+    weightDecay: o.weightDecay,
+    steps: o.steps,
+    trainImages: ft.trainImages,
+  }
+  return resultRow(
+    task,
+    ctx,
+    'finetune',
+    value,
+    { ...extra, ...chosen },
+    ft.seconds + (performance.now() - started) / 1000,
+  )
 }
 
 /** Fine-tuning end to end: train, score, and put the backbone's weights back. */
-export async function finetune(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, options: FinetuneOptions = {}): Promise<ResultRow> {
+export async function finetune(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  options: FinetuneOptions = {},
+): Promise<ResultRow> {
   const ft = await trainFinetune(backbone, task, ctx, options)
   try {
     return await scoreFinetune(ft, task, ctx)

@@ -61,8 +61,14 @@ export function linearProbeDefaults(options: LinearProbeOptions = {}): Required<
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`${fn}: ${k} must be a positive integer, got ${o[k]}`)
   }
   for (const k of ['lrs', 'weightDecays'] as const) {
-    if (!Array.isArray(o[k]) || o[k].length === 0 || o[k].some((v) => !(Number.isFinite(v) && v >= 0) || (k === 'lrs' && v === 0))) {
-      throw new RangeError(`${fn}: ${k} must be a non-empty list of ${k === 'lrs' ? 'positive' : 'non-negative'} numbers, got ${JSON.stringify(o[k])}`)
+    if (
+      !Array.isArray(o[k]) ||
+      o[k].length === 0 ||
+      o[k].some((v) => !(Number.isFinite(v) && v >= 0) || (k === 'lrs' && v === 0))
+    ) {
+      throw new RangeError(
+        `${fn}: ${k} must be a non-empty list of ${k === 'lrs' ? 'positive' : 'non-negative'} numbers, got ${JSON.stringify(o[k])}`,
+      )
     }
   }
   if (!(o.heldOut >= 0 && o.heldOut < 1)) throw new RangeError(`${fn}: heldOut must be in [0, 1), got ${o.heldOut}`)
@@ -84,7 +90,12 @@ export interface LinearClassifier {
  * Per-feature mean and 1/std of `rows` of x ([n, dim]); the variance is floored at 1e-4 of the
  * mean variance so a feature constant on the training rows cannot blow up on the test rows.
  */
-function statistics(x: Float32Array, dim: number, rows: Int32Array, standardize: boolean): { mean: Float32Array; scale: Float32Array } {
+function statistics(
+  x: Float32Array,
+  dim: number,
+  rows: Int32Array,
+  standardize: boolean,
+): { mean: Float32Array; scale: Float32Array } {
   const mean = new Float32Array(dim)
   const scale = new Float32Array(dim).fill(1)
   if (!standardize) return { mean, scale }
@@ -107,7 +118,13 @@ function statistics(x: Float32Array, dim: number, rows: Int32Array, standardize:
   return { mean, scale }
 }
 
-function standardized(x: Float32Array, dim: number, rows: ArrayLike<number>, mean: Float32Array, scale: Float32Array): Float32Array {
+function standardized(
+  x: Float32Array,
+  dim: number,
+  rows: ArrayLike<number>,
+  mean: Float32Array,
+  scale: Float32Array,
+): Float32Array {
   const out = new Float32Array(rows.length * dim)
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]
@@ -198,7 +215,11 @@ export async function selectLinearClassifier(
   y: Int32Array,
   dim: number,
   numClasses: number,
-  options: LinearProbeOptions & { seed: number; metric: (pred: Int32Array, target: Int32Array) => number; higher?: boolean },
+  options: LinearProbeOptions & {
+    seed: number
+    metric: (pred: Int32Array, target: Int32Array) => number
+    higher?: boolean
+  },
 ): Promise<LinearSelection> {
   const o = linearProbeDefaults(options)
   const higher = options.higher ?? true
@@ -225,7 +246,11 @@ export async function selectLinearClassifier(
       if (Number.isNaN(best.value) || (higher ? value > best.value : value < best.value)) best = { ...p, value }
     }
   }
-  const classifier = await fitLinearClassifier(x, y, dim, numClasses, all, { ...common, lr: best.lr, weightDecay: best.weightDecay })
+  const classifier = await fitLinearClassifier(x, y, dim, numClasses, all, {
+    ...common,
+    lr: best.lr,
+    weightDecay: best.weightDecay,
+  })
   return {
     classifier,
     lr: best.lr,
@@ -253,7 +278,10 @@ export async function trainLinearProbe(
 ): Promise<LinearProbe> {
   const fn = 'trainLinearProbe'
   checkContext(fn, task, ctx)
-  if (task.type !== 'classification') throw new Error(`${fn}: task '${task.name}' is a ${task.type} task; the linear probe classifies (use trainDenseProbe)`)
+  if (task.type !== 'classification')
+    throw new Error(
+      `${fn}: task '${task.name}' is a ${task.type} task; the linear probe classifies (use trainDenseProbe)`,
+    )
   const o = linearProbeDefaults(options)
   const started = performance.now()
   const cache = ctx.cache ?? new FeatureCache()
@@ -268,16 +296,32 @@ export async function trainLinearProbe(
       higher: task.direction === 'higher',
     }),
   )
-  return { ...selection, task: task.name, trainImages: indices.length, iterations: o.iterations, seconds: (performance.now() - started) / 1000 }
+  return {
+    ...selection,
+    task: task.name,
+    trainImages: indices.length,
+    iterations: o.iterations,
+    seconds: (performance.now() - started) / 1000,
+  }
 }
 
 /** Scores a trained probe on the task's test split: the row of the benchmark. */
-export async function scoreLinearProbe(probe: LinearProbe, backbone: Backbone, task: BenchmarkTask, ctx: RunContext): Promise<ResultRow> {
-  if (probe.task !== task.name) throw new Error(`scoreLinearProbe: the probe was trained on '${probe.task}', not '${task.name}'`)
+export async function scoreLinearProbe(
+  probe: LinearProbe,
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+): Promise<ResultRow> {
+  if (probe.task !== task.name)
+    throw new Error(`scoreLinearProbe: the probe was trained on '${probe.task}', not '${task.name}'`)
   const started = performance.now()
   const cache = ctx.cache ?? new FeatureCache()
   const test = await cache.get(backbone, task, 'test', 'pooled')
-  const { value, extra } = scoreClasses(task, predictLinear(probe.classifier, test.levels[0]), labelsOf(task, test.targets))
+  const { value, extra } = scoreClasses(
+    task,
+    predictLinear(probe.classifier, test.levels[0]),
+    labelsOf(task, test.targets),
+  )
   const chosen: Record<string, number> = {
     lr: probe.lr,
     weightDecay: probe.weightDecay,
@@ -285,11 +329,23 @@ export async function scoreLinearProbe(probe: LinearProbe, backbone: Backbone, t
     trainImages: probe.trainImages,
     ...(probe.heldOutValue !== undefined ? { heldOutValue: probe.heldOutValue } : {}),
   }
-  return resultRow(task, ctx, 'linear', value, { ...extra, ...chosen }, probe.seconds + (performance.now() - started) / 1000)
+  return resultRow(
+    task,
+    ctx,
+    'linear',
+    value,
+    { ...extra, ...chosen },
+    probe.seconds + (performance.now() - started) / 1000,
+  )
 }
 
 /** The linear probe end to end: train on the few-shot subset, then score on the test split. */
-export async function linearProbe(backbone: Backbone, task: BenchmarkTask, ctx: RunContext, options: LinearProbeOptions = {}): Promise<ResultRow> {
+export async function linearProbe(
+  backbone: Backbone,
+  task: BenchmarkTask,
+  ctx: RunContext,
+  options: LinearProbeOptions = {},
+): Promise<ResultRow> {
   const shared = { ...ctx, cache: ctx.cache ?? new FeatureCache() }
   return scoreLinearProbe(await trainLinearProbe(backbone, task, shared, options), backbone, task, shared)
 }

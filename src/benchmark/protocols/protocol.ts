@@ -26,7 +26,9 @@ export async function runProtocol(
   options: ProtocolOptions = {},
 ): Promise<ResultRow> {
   if (protocol === 'linear') {
-    return task.type === 'classification' ? linearProbe(backbone, task, ctx, options.linear) : denseProbe(backbone, task, ctx, options.dense)
+    return task.type === 'classification'
+      ? linearProbe(backbone, task, ctx, options.linear)
+      : denseProbe(backbone, task, ctx, options.dense)
   }
   if (protocol === 'finetune') return finetune(backbone, task, ctx, options.finetune)
   throw new Error(`runProtocol: unknown protocol '${String(protocol)}'; known: ${PROTOCOLS.join(', ')}`)

@@ -88,8 +88,13 @@ function detectionHead(task: BenchmarkTask, shape: BackboneShape): TaskHead {
         result() {
           const values: Partial<Record<MetricName, number>> = {}
           const wanted = new Set([task.metric, ...task.extraMetrics])
-          if (wanted.has('map50')) values.map50 = meanAveragePrecision(detections, truths, { numClasses: task.numClasses, iouThreshold: 0.5 }).map
-          if (wanted.has('mr2')) values.mr2 = logAverageMissRate(detections, truths, { iouThreshold: 0.5, reasonable: task.reasonable }).mr2
+          if (wanted.has('map50'))
+            values.map50 = meanAveragePrecision(detections, truths, {
+              numClasses: task.numClasses,
+              iouThreshold: 0.5,
+            }).map
+          if (wanted.has('mr2'))
+            values.mr2 = logAverageMissRate(detections, truths, { iouThreshold: 0.5, reasonable: task.reasonable }).mr2
           return { value: values[task.metric] as number, extra: pick(task.extraMetrics, values) }
         },
       }
@@ -101,9 +106,17 @@ function segmentationHead(task: BenchmarkTask, shape: BackboneShape): TaskHead {
   const module = new SegmentationHead(shape.featureChannels, task.numClasses)
   const size = [task.imageSize, task.imageSize] as [number, number]
   const targetTensor = (targets: ImageTargets[]) =>
-    tensor(Int32Array.from(stack(targets.map((t) => t.segmentation!), (n) => new Uint8Array(n))), {
-      shape: [targets.length, task.imageSize, task.imageSize],
-    })
+    tensor(
+      Int32Array.from(
+        stack(
+          targets.map((t) => t.segmentation!),
+          (n) => new Uint8Array(n),
+        ),
+      ),
+      {
+        shape: [targets.length, task.imageSize, task.imageSize],
+      },
+    )
   return {
     module,
     input: 'maps',
@@ -135,12 +148,25 @@ function depthHead(task: BenchmarkTask, shape: BackboneShape): TaskHead {
   const plane = task.imageSize * task.imageSize
   const maps = (targets: ImageTargets[], key: 'depth' | 'depthValid') =>
     key === 'depth'
-      ? tensor(stack(targets.map((t) => t.depth!), (n) => new Float32Array(n)), { shape: [targets.length, task.imageSize, task.imageSize] })
-      : tensor(stack(targets.map((t) => t.depthValid!), (n) => new Uint8Array(n)), { shape: [targets.length, task.imageSize, task.imageSize], dtype: 'bool' })
+      ? tensor(
+          stack(
+            targets.map((t) => t.depth!),
+            (n) => new Float32Array(n),
+          ),
+          { shape: [targets.length, task.imageSize, task.imageSize] },
+        )
+      : tensor(
+          stack(
+            targets.map((t) => t.depthValid!),
+            (n) => new Uint8Array(n),
+          ),
+          { shape: [targets.length, task.imageSize, task.imageSize], dtype: 'bool' },
+        )
   return {
     module,
     input: 'maps',
-    loss: (features, targets) => depthLoss(module.forward(features, size), maps(targets, 'depth'), maps(targets, 'depthValid')),
+    loss: (features, targets) =>
+      depthLoss(module.forward(features, size), maps(targets, 'depth'), maps(targets, 'depthValid')),
     scorer() {
       const preds: Float32Array[] = []
       const depths: Float32Array[] = []

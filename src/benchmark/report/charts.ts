@@ -26,7 +26,11 @@ export interface Chart {
 function bar(stats: Stats | null, metric: MetricName): Bar | null {
   if (stats === null) return null
   const scale = isPercentMetric(metric) ? 100 : 1
-  return { value: stats.mean * scale, error: stats.std === null ? null : stats.std * scale, text: formatStats(stats, metric) }
+  return {
+    value: stats.mean * scale,
+    error: stats.std === null ? null : stats.std * scale,
+    text: formatStats(stats, metric),
+  }
 }
 
 export function lossCharts(results: RunResults): Chart[] {
@@ -34,7 +38,16 @@ export function lossCharts(results: RunResults): Chart[] {
     .filter((s) => s.curve.length > 0)
     .map((s, i) => {
       const title = `${s.name} (${s.kind}): training loss`
-      return { title, svg: lineChart({ id: `loss-${i}`, title, xLabel: 'step', yLabel: 'loss', series: [{ label: s.name, points: s.curve.map((p) => [p.step, p.loss]) }] }) }
+      return {
+        title,
+        svg: lineChart({
+          id: `loss-${i}`,
+          title,
+          xLabel: 'step',
+          yLabel: 'loss',
+          series: [{ label: s.name, points: s.curve.map((p) => [p.step, p.loss]) }],
+        }),
+      }
     })
 }
 
@@ -43,13 +56,21 @@ export function taskCharts(results: RunResults): Chart[] {
   const settings = [TEN_PERCENT_LINEAR, FULL_LINEAR]
   return orderedTasks(results).flatMap((card, i) => {
     const groups = methodIds(results)
-      .map((method) => ({ label: methodLabel(results, method), bars: settings.map((s) => bar(cellStats(results, method, card.name, s), card.metric)) }))
+      .map((method) => ({
+        label: methodLabel(results, method),
+        bars: settings.map((s) => bar(cellStats(results, method, card.name, s), card.metric)),
+      }))
       .filter((g) => g.bars.some((b) => b !== null))
     if (groups.length === 0) return []
     const better = card.direction === 'higher' ? 'higher is better' : 'lower is better'
     const title = `${card.name}: ${card.metric} (${better})`
     const axisLabel = isPercentMetric(card.metric) ? `${card.metric} (%)` : card.metric
-    return [{ title, svg: barChart({ id: `task-${i}`, title, axisLabel, series: ['10% of the training data', '100%'], groups }) }]
+    return [
+      {
+        title,
+        svg: barChart({ id: `task-${i}`, title, axisLabel, series: ['10% of the training data', '100%'], groups }),
+      },
+    ]
   })
 }
 
@@ -61,5 +82,14 @@ export function stageGainsChart(results: RunResults): Chart | null {
   }))
   if (groups.every((g) => g.bars[0] === null)) return null
   const title = `Stage gains: ${CLS_AVG} at 10% (higher is better)`
-  return { title, svg: barChart({ id: 'stage-gains-chart', title, axisLabel: `${CLS_AVG} (%)`, series: ['10%, linear probe'], groups }) }
+  return {
+    title,
+    svg: barChart({
+      id: 'stage-gains-chart',
+      title,
+      axisLabel: `${CLS_AVG} (%)`,
+      series: ['10%, linear probe'],
+      groups,
+    }),
+  }
 }

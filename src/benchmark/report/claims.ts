@@ -74,21 +74,49 @@ export function evaluateClaims(results: RunResults): Claim[] {
     setting,
     stats: task === null ? classificationAverage(results, method, setting) : cellStats(results, method, task, setting),
   })
-  const onTasks = (types: TaskType[], test: Test, a: string, b: string, settingA = TEN_PERCENT_LINEAR, settingB = TEN_PERCENT_LINEAR): Comparison[] =>
+  const onTasks = (
+    types: TaskType[],
+    test: Test,
+    a: string,
+    b: string,
+    settingA = TEN_PERCENT_LINEAR,
+    settingB = TEN_PERCENT_LINEAR,
+  ): Comparison[] =>
     types.flatMap((type) =>
       orderedTasks(results, type).map((card) =>
-        compare(card.name, card.metric, card.direction, test, side(a, card.name, settingA), side(b, card.name, settingB)),
+        compare(
+          card.name,
+          card.metric,
+          card.direction,
+          test,
+          side(a, card.name, settingA),
+          side(b, card.name, settingB),
+        ),
       ),
     )
   const onAverage = (test: Test, a: string, b: string): Comparison =>
-    compare(CLS_AVG, CLS_AVG_METRIC, 'higher', test, side(a, null, TEN_PERCENT_LINEAR), side(b, null, TEN_PERCENT_LINEAR))
+    compare(
+      CLS_AVG,
+      CLS_AVG_METRIC,
+      'higher',
+      test,
+      side(a, null, TEN_PERCENT_LINEAR),
+      side(b, null, TEN_PERCENT_LINEAR),
+    )
 
   return [
     claim(
       'a',
       `${label('up-g-cds')} with 10% of the downstream data beats ${label('sup-single')} with 100% on most tasks.`,
       'majority',
-      onTasks(['classification', 'detection', 'segmentation', 'depth'], 'beats', 'up-g-cds', 'sup-single', TEN_PERCENT_LINEAR, FULL_LINEAR),
+      onTasks(
+        ['classification', 'detection', 'segmentation', 'depth'],
+        'beats',
+        'up-g-cds',
+        'sup-single',
+        TEN_PERCENT_LINEAR,
+        FULL_LINEAR,
+      ),
     ),
     claim(
       'b',
@@ -100,7 +128,10 @@ export function evaluateClaims(results: RunResults): Claim[] {
       'c',
       `${label('up-g-cd')} keeps both experts' strengths: not worse than ${label('up-e-c')} on classification and than ${label('up-e-d')} on detection (10%).`,
       'all',
-      [...onTasks(['classification'], 'not worse than', 'up-g-cd', 'up-e-c'), ...onTasks(['detection'], 'not worse than', 'up-g-cd', 'up-e-d')],
+      [
+        ...onTasks(['classification'], 'not worse than', 'up-g-cd', 'up-e-c'),
+        ...onTasks(['detection'], 'not worse than', 'up-g-cd', 'up-e-d'),
+      ],
     ),
     claim(
       'd',
@@ -112,17 +143,29 @@ export function evaluateClaims(results: RunResults): Claim[] {
       'e',
       `Task types no expert of it saw gain: ${label('up-g-cd')} beats both ${label('up-e-c')} and ${label('up-e-d')} on segmentation and depth (10%).`,
       'all',
-      [...onTasks(['segmentation', 'depth'], 'beats', 'up-g-cd', 'up-e-c'), ...onTasks(['segmentation', 'depth'], 'beats', 'up-g-cd', 'up-e-d')],
+      [
+        ...onTasks(['segmentation', 'depth'], 'beats', 'up-g-cd', 'up-e-c'),
+        ...onTasks(['segmentation', 'depth'], 'beats', 'up-g-cd', 'up-e-d'),
+      ],
     ),
   ]
 }
 
-export function compare(subject: string, metric: MetricName, direction: 'higher' | 'lower', test: Test, a: Side, b: Side): Comparison {
+export function compare(
+  subject: string,
+  metric: MetricName,
+  direction: 'higher' | 'lower',
+  test: Test,
+  a: Side,
+  b: Side,
+): Comparison {
   const base = { subject, metric, direction, test, a, b }
   if (a.stats === null || b.stats === null) return { ...base, difference: null, standardError: null, verdict: null }
   const difference = (a.stats.mean - b.stats.mean) * (direction === 'higher' ? 1 : -1)
   const standardError =
-    a.stats.std === null || b.stats.std === null ? null : Math.sqrt(a.stats.std ** 2 / a.stats.n + b.stats.std ** 2 / b.stats.n)
+    a.stats.std === null || b.stats.std === null
+      ? null
+      : Math.sqrt(a.stats.std ** 2 / a.stats.n + b.stats.std ** 2 / b.stats.n)
   const margin = standardError ?? 0
   const verdict = test === 'beats' ? difference > margin : difference >= -margin
   return { ...base, difference, standardError, verdict }
@@ -152,7 +195,8 @@ function claim(id: string, statement: string, rule: 'all' | 'majority', comparis
     const missing = comparisons.filter((c) => c.verdict === null).map((c) => `${c.subject} (${missingSides(c)})`)
     notes.push(`${measured.length} of ${total} comparisons measured; missing: ${missing.join(', ')}.`)
   }
-  if (measured.some((c) => c.standardError === null)) notes.push('1 seed: not tested against noise (decided on means alone).')
+  if (measured.some((c) => c.standardError === null))
+    notes.push('1 seed: not tested against noise (decided on means alone).')
   return { id, statement, rule: ruleText, status, comparisons, notes }
 }
 

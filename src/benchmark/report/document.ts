@@ -29,7 +29,11 @@ export function reportTitle(results: RunResults): string {
 export function buildDocument(results: RunResults): Block[] {
   const blocks: Block[] = [{ type: 'heading', level: 1, text: reportTitle(results), id: 'top' }]
   if (results.finishedAt === null) {
-    blocks.push({ type: 'paragraph', text: 'The run is still going: these are partial results, and cells not measured yet read –.', warning: true })
+    blocks.push({
+      type: 'paragraph',
+      text: 'The run is still going: these are partial results, and cells not measured yet read –.',
+      warning: true,
+    })
   }
   const section = (text: string, id: string) => blocks.push({ type: 'heading', level: 2, text, id })
   const table = (t: Table | null) => {
@@ -45,7 +49,10 @@ export function buildDocument(results: RunResults): Block[] {
   table(stagesTable(results))
 
   section("The paper's claims", 'claims')
-  blocks.push({ type: 'paragraph', text: `Each claim is decided from the rows of this run (linear probe). ${CRITERION}` })
+  blocks.push({
+    type: 'paragraph',
+    text: `Each claim is decided from the rows of this run (linear probe). ${CRITERION}`,
+  })
   for (const claim of evaluateClaims(results)) blocks.push({ type: 'claim', claim, table: claimTable(claim) })
 
   section('Results', 'results')
@@ -58,7 +65,10 @@ export function buildDocument(results: RunResults): Block[] {
   const perTask = taskCharts(results)
   if (perTask.length > 0) {
     section('Per-task results at 10% and 100%', 'task-charts')
-    blocks.push({ type: 'paragraph', text: 'Linear probe; bars are means over seeds, error bars one sample standard deviation.' })
+    blocks.push({
+      type: 'paragraph',
+      text: 'Linear probe; bars are means over seeds, error bars one sample standard deviation.',
+    })
     charts(perTask)
   }
   const losses = lossCharts(results)

@@ -81,7 +81,10 @@ function block(b: Block): string {
       return table(b.table)
     case 'claim': {
       const status = b.claim.status.replace(/ /g, '-')
-      const notes = b.claim.notes.length === 0 ? '' : `<ul class="notes">${b.claim.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`
+      const notes =
+        b.claim.notes.length === 0
+          ? ''
+          : `<ul class="notes">${b.claim.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`
       const comparisons = b.table.rows.length === 0 ? '' : table(b.table)
       return (
         `<article class="claim ${status}" id="claim-${esc(b.claim.id)}" data-status="${esc(b.claim.status)}">` +
@@ -99,10 +102,16 @@ function table(t: Table): string {
   if (t.title) parts.push(`<h3>${esc(t.title)}</h3>`)
   if (t.caption) parts.push(`<p class="caption">${esc(t.caption)}</p>`)
   parts.push('<div class="scroll"><table><thead>')
-  if (t.groups) parts.push(`<tr class="groups">${t.groups.map((g) => `<th colspan="${g.span}">${esc(g.label)}</th>`).join('')}</tr>`)
+  if (t.groups)
+    parts.push(
+      `<tr class="groups">${t.groups.map((g) => `<th colspan="${g.span}">${esc(g.label)}</th>`).join('')}</tr>`,
+    )
   if (t.head.some(Boolean)) parts.push(`<tr>${t.head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr>`)
   parts.push('</thead><tbody>')
-  for (const r of t.rows) parts.push(`<tr>${r.map((c, i) => (i < t.rowHeaders ? `<th scope="row">${esc(c.text)}</th>` : td(c))).join('')}</tr>`)
+  for (const r of t.rows)
+    parts.push(
+      `<tr>${r.map((c, i) => (i < t.rowHeaders ? `<th scope="row">${esc(c.text)}</th>` : td(c))).join('')}</tr>`,
+    )
   parts.push('</tbody></table></div>')
   if (t.rows.some((r) => r.some((c) => c.highlight))) {
     parts.push('<p class="note"><span class="legend-seen"></span> the method was pretrained on that task type.</p>')

@@ -3,7 +3,16 @@
 export { writeReport, REPORT_FILES } from './write'
 export { renderMarkdown } from './markdown'
 export { renderHtml } from './html'
-export { evaluateClaims, compare, CRITERION, type Claim, type ClaimStatus, type Comparison, type Side, type Test } from './claims'
+export {
+  evaluateClaims,
+  compare,
+  CRITERION,
+  type Claim,
+  type ClaimStatus,
+  type Comparison,
+  type Side,
+  type Test,
+} from './claims'
 export {
   meanStd,
   cellStats,

@@ -41,7 +41,8 @@ function table(t: Table): string {
     })
     lines.push('', `Column groups: ${groups.filter(Boolean).join('; ')}.`)
   }
-  if (t.rows.some((r) => r.some((c) => c.highlight))) lines.push('', 'Bold: the method was pretrained on that task type.')
+  if (t.rows.some((r) => r.some((c) => c.highlight)))
+    lines.push('', 'Bold: the method was pretrained on that task type.')
   for (const note of t.notes) lines.push('', note)
   return lines.join('\n')
 }

@@ -49,13 +49,17 @@ export const TASK_TYPES: readonly TaskType[] = ['classification', 'detection', '
 
 /** Task cards in report order: by type (classification, detection, segmentation, depth), then as listed. */
 export function orderedTasks(results: RunResults, type?: TaskType): TaskCard[] {
-  return TASK_TYPES.flatMap((t) => results.tasks.filter((c) => taskType(c) === t)).filter((c) => type === undefined || taskType(c) === type)
+  return TASK_TYPES.flatMap((t) => results.tasks.filter((c) => taskType(c) === t)).filter(
+    (c) => type === undefined || taskType(c) === type,
+  )
 }
 
 /** The rows of one (method, task, setting), one per seed, in seed order. */
 export function cellRows(results: RunResults, method: string, task: string, setting: Setting): ResultRow[] {
   return results.rows
-    .filter((r) => r.method === method && r.task === task && r.percent === setting.percent && r.protocol === setting.protocol)
+    .filter(
+      (r) => r.method === method && r.task === task && r.percent === setting.percent && r.protocol === setting.protocol,
+    )
     .sort((a, b) => a.seed - b.seed)
 }
 
@@ -75,7 +79,8 @@ export function classificationAverage(results: RunResults, method: string, setti
   if (tasks.length === 0) return null
   const bySeed = new Map<number, number[]>()
   for (const task of tasks) {
-    for (const row of cellRows(results, method, task.name, setting)) bySeed.set(row.seed, [...(bySeed.get(row.seed) ?? []), row.value])
+    for (const row of cellRows(results, method, task.name, setting))
+      bySeed.set(row.seed, [...(bySeed.get(row.seed) ?? []), row.value])
   }
   const averages = [...bySeed.entries()]
     .filter(([, values]) => values.length === tasks.length)

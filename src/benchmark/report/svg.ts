@@ -30,7 +30,12 @@ export interface LineChart {
 export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000']
 
 export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;')
 }
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
@@ -46,16 +51,23 @@ export function barChart(spec: BarChart): string {
   const groupHeight = spec.series.length * (barHeight + 2) + groupGap
   const plotHeight = Math.max(1, spec.groups.length) * groupHeight
   const height = top + plotHeight + 40
-  const extent = Math.max(0, ...spec.groups.flatMap((g) => g.bars.map((b) => (b === null ? 0 : b.value + (b.error ?? 0)))))
+  const extent = Math.max(
+    0,
+    ...spec.groups.flatMap((g) => g.bars.map((b) => (b === null ? 0 : b.value + (b.error ?? 0)))),
+  )
   const ticks = niceTicks(0, extent > 0 ? extent : 1)
   const max = ticks[ticks.length - 1]
   const x = (v: number) => left + (Math.max(0, v) / max) * (width - left - right)
   const parts: string[] = [header(spec.id, spec.title, width, height), legend(spec.series, left, 30)]
   for (const t of ticks) {
     parts.push(`<line x1="${round(x(t))}" y1="${top - 4}" x2="${round(x(t))}" y2="${top + plotHeight}" stroke="#ddd"/>`)
-    parts.push(`<text x="${round(x(t))}" y="${top + plotHeight + 14}" font-size="11" text-anchor="middle" fill="#444">${formatTick(t, ticks)}</text>`)
+    parts.push(
+      `<text x="${round(x(t))}" y="${top + plotHeight + 14}" font-size="11" text-anchor="middle" fill="#444">${formatTick(t, ticks)}</text>`,
+    )
   }
-  parts.push(`<text x="${round((left + width - right) / 2)}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#444">${escapeXml(spec.axisLabel)}</text>`)
+  parts.push(
+    `<text x="${round((left + width - right) / 2)}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#444">${escapeXml(spec.axisLabel)}</text>`,
+  )
   spec.groups.forEach((group, g) => {
     const y0 = top + g * groupHeight
     const label = group.label.length > 32 ? `${group.label.slice(0, 31)}…` : group.label
@@ -70,15 +82,21 @@ export function barChart(spec: BarChart): string {
         return
       }
       const colour = PALETTE[s % PALETTE.length]
-      parts.push(`<rect x="${left}" y="${y}" width="${round(x(bar.value) - left)}" height="${barHeight}" fill="${colour}"><title>${escapeXml(`${spec.series[s]}: ${bar.text}`)}</title></rect>`)
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${round(x(bar.value) - left)}" height="${barHeight}" fill="${colour}"><title>${escapeXml(`${spec.series[s]}: ${bar.text}`)}</title></rect>`,
+      )
       let end = x(bar.value)
       if (bar.error !== null && bar.error > 0) {
         const lo = round(x(bar.value - bar.error))
         const hi = round(x(bar.value + bar.error))
-        parts.push(`<path d="M${lo} ${mid}H${hi}M${lo} ${round(y + 3)}V${round(y + barHeight - 3)}M${hi} ${round(y + 3)}V${round(y + barHeight - 3)}" stroke="#222" stroke-width="1.2" fill="none"/>`)
+        parts.push(
+          `<path d="M${lo} ${mid}H${hi}M${lo} ${round(y + 3)}V${round(y + barHeight - 3)}M${hi} ${round(y + 3)}V${round(y + barHeight - 3)}" stroke="#222" stroke-width="1.2" fill="none"/>`,
+        )
         end = x(bar.value + bar.error)
       }
-      parts.push(`<text x="${round(end + 5)}" y="${round(y + barHeight - 2)}" font-size="11" fill="#222">${escapeXml(bar.text)}</text>`)
+      parts.push(
+        `<text x="${round(end + 5)}" y="${round(y + barHeight - 2)}" font-size="11" fill="#222">${escapeXml(bar.text)}</text>`,
+      )
     })
   })
   parts.push(`<line x1="${left}" y1="${top - 4}" x2="${left}" y2="${top + plotHeight}" stroke="#888"/>`)
@@ -99,22 +117,42 @@ export function lineChart(spec: LineChart): string {
   const sx = (v: number) => left + ((v - xs[0]) / (xs[xs.length - 1] - xs[0])) * (width - left - right)
   const sy = (v: number) => height - bottom - ((v - ys[0]) / (ys[ys.length - 1] - ys[0])) * (height - top - bottom)
   const parts: string[] = [header(spec.id, spec.title, width, height)]
-  if (spec.series.length > 1) parts.push(legend(spec.series.map((s) => s.label), left, 30))
+  if (spec.series.length > 1)
+    parts.push(
+      legend(
+        spec.series.map((s) => s.label),
+        left,
+        30,
+      ),
+    )
   for (const t of ys) {
     parts.push(`<line x1="${left}" y1="${round(sy(t))}" x2="${width - right}" y2="${round(sy(t))}" stroke="#e4e4e4"/>`)
-    parts.push(`<text x="${left - 6}" y="${round(sy(t) + 4)}" font-size="11" text-anchor="end" fill="#444">${formatTick(t, ys)}</text>`)
+    parts.push(
+      `<text x="${left - 6}" y="${round(sy(t) + 4)}" font-size="11" text-anchor="end" fill="#444">${formatTick(t, ys)}</text>`,
+    )
   }
   for (const t of xs) {
-    parts.push(`<text x="${round(sx(t))}" y="${height - bottom + 15}" font-size="11" text-anchor="middle" fill="#444">${formatTick(t, xs)}</text>`)
+    parts.push(
+      `<text x="${round(sx(t))}" y="${height - bottom + 15}" font-size="11" text-anchor="middle" fill="#444">${formatTick(t, xs)}</text>`,
+    )
   }
-  parts.push(`<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="none" stroke="#888"/>`)
-  parts.push(`<text x="${round((left + width - right) / 2)}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#444">${escapeXml(spec.xLabel)}</text>`)
-  parts.push(`<text x="14" y="${round((top + height - bottom) / 2)}" font-size="11" text-anchor="middle" fill="#444" transform="rotate(-90 14 ${round((top + height - bottom) / 2)})">${escapeXml(spec.yLabel)}</text>`)
+  parts.push(
+    `<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="none" stroke="#888"/>`,
+  )
+  parts.push(
+    `<text x="${round((left + width - right) / 2)}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#444">${escapeXml(spec.xLabel)}</text>`,
+  )
+  parts.push(
+    `<text x="14" y="${round((top + height - bottom) / 2)}" font-size="11" text-anchor="middle" fill="#444" transform="rotate(-90 14 ${round((top + height - bottom) / 2)})">${escapeXml(spec.yLabel)}</text>`,
+  )
   spec.series.forEach((s, i) => {
     const d = s.points.map(([px, py], k) => `${k === 0 ? 'M' : 'L'}${round(sx(px))} ${round(sy(py))}`).join('')
     const colour = PALETTE[i % PALETTE.length]
-    parts.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.6"><title>${escapeXml(s.label)}</title></path>`)
-    if (s.points.length === 1) parts.push(`<circle cx="${round(sx(s.points[0][0]))}" cy="${round(sy(s.points[0][1]))}" r="3" fill="${colour}"/>`)
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.6"><title>${escapeXml(s.label)}</title></path>`,
+    )
+    if (s.points.length === 1)
+      parts.push(`<circle cx="${round(sx(s.points[0][0]))}" cy="${round(sy(s.points[0][1]))}" r="3" fill="${colour}"/>`)
   })
   parts.push('</svg>')
   return parts.join('')

@@ -82,17 +82,28 @@ function metricCell(results: RunResults, method: string, card: TaskCard, setting
 }
 
 function averageCell(results: RunResults, method: string, setting: Setting, highlight = false): Cell {
-  return { text: formatStats(classificationAverage(results, method, setting), CLS_AVG_METRIC), key: { method, task: CLS_AVG, ...setting }, highlight }
+  return {
+    text: formatStats(classificationAverage(results, method, setting), CLS_AVG_METRIC),
+    key: { method, task: CLS_AVG, ...setting },
+    highlight,
+  }
 }
 
 /** Methods x tasks for a list of (method, setting) rows: CLS-AVG first when there are classification tasks. */
-function methodsByTasks(results: RunResults, entries: { method: string; setting: Setting }[]): Pick<Table, 'head' | 'rows' | 'rowHeaders'> {
+function methodsByTasks(
+  results: RunResults,
+  entries: { method: string; setting: Setting }[],
+): Pick<Table, 'head' | 'rows' | 'rowHeaders'> {
   const tasks = orderedTasks(results)
   const withAverage = tasks.some((c) => taskType(c) === 'classification')
   const head = ['Method', 'Data', ...(withAverage ? [CLS_AVG_HEAD] : []), ...tasks.map(taskHead)]
   const rows = entries.map(({ method, setting }) => [
     text(methodLabel(results, method)),
-    text(setting.protocol === 'linear' ? percentLabel(setting.percent) : `${percentLabel(setting.percent)}, ${protocolLabel(setting.protocol)}`),
+    text(
+      setting.protocol === 'linear'
+        ? percentLabel(setting.percent)
+        : `${percentLabel(setting.percent)}, ${protocolLabel(setting.protocol)}`,
+    ),
     ...(withAverage ? [averageCell(results, method, setting)] : []),
     ...tasks.map((card) => metricCell(results, method, card, setting)),
   ])
@@ -100,21 +111,32 @@ function methodsByTasks(results: RunResults, entries: { method: string; setting:
 }
 
 const settingsWithRows = (results: RunResults, method: string, protocol: Protocol): number[] =>
-  [...new Set(results.rows.filter((r) => r.method === method && r.protocol === protocol).map((r) => r.percent))].sort((a, b) => a - b)
+  [...new Set(results.rows.filter((r) => r.method === method && r.protocol === protocol).map((r) => r.percent))].sort(
+    (a, b) => a - b,
+  )
 
-/** Table 1: every method at 10% (linear probe), other linear percents where measured, the baselines at 100%, Down-A rows. */
+/**
+ * Table 1: every method at 10% (linear probe), other linear percents where measured, the baselines at 100%, Down-A
+ * rows.
+ */
 export function table1(results: RunResults): Table {
   const ids = methodIds(results)
   const entries = ids.map((method) => ({ method, setting: TEN_PERCENT_LINEAR }))
-  const percents = [...new Set(ids.flatMap((m) => settingsWithRows(results, m, 'linear')))].filter((p) => p !== 10).sort((a, b) => a - b)
+  const percents = [...new Set(ids.flatMap((m) => settingsWithRows(results, m, 'linear')))]
+    .filter((p) => p !== 10)
+    .sort((a, b) => a - b)
   for (const percent of percents) {
     for (const method of ids) {
       const measured = settingsWithRows(results, method, 'linear').includes(percent)
-      if (measured || (percent === 100 && BASELINES.includes(method))) entries.push({ method, setting: { percent, protocol: 'linear' } })
+      if (measured || (percent === 100 && BASELINES.includes(method)))
+        entries.push({ method, setting: { percent, protocol: 'linear' } })
     }
   }
-  if (!percents.includes(100)) for (const method of ids.filter((m) => BASELINES.includes(m))) entries.push({ method, setting: FULL_LINEAR })
-  for (const method of ids) for (const percent of settingsWithRows(results, method, 'down-a')) entries.push({ method, setting: { percent, protocol: 'down-a' } })
+  if (!percents.includes(100))
+    for (const method of ids.filter((m) => BASELINES.includes(m))) entries.push({ method, setting: FULL_LINEAR })
+  for (const method of ids)
+    for (const percent of settingsWithRows(results, method, 'down-a'))
+      entries.push({ method, setting: { percent, protocol: 'down-a' } })
   return {
     id: 'table-1',
     title: 'Table 1: methods x tasks (linear probe)',
@@ -130,13 +152,17 @@ export function table1(results: RunResults): Table {
 /** Fine-tuning results, when the run has any. */
 export function fineTuneTable(results: RunResults): Table | null {
   const entries = methodIds(results).flatMap((method) =>
-    settingsWithRows(results, method, 'finetune').map((percent) => ({ method, setting: { percent, protocol: 'finetune' as const } })),
+    settingsWithRows(results, method, 'finetune').map((percent) => ({
+      method,
+      setting: { percent, protocol: 'finetune' as const },
+    })),
   )
   if (entries.length === 0) return null
   return {
     id: 'finetune',
     title: 'Fine-tuning',
-    caption: 'Backbone and head trained end to end from the pretrained weights. Cells: mean ± sample std over seeds (n seeds).',
+    caption:
+      'Backbone and head trained end to end from the pretrained weights. Cells: mean ± sample std over seeds (n seeds).',
     ...methodsByTasks(results, entries),
     notes: directionNote(results),
   }
@@ -174,7 +200,9 @@ export function expertTable(results: RunResults): Table | null {
       text(methodLabel(results, method)),
       text(percentLabel(setting.percent)),
       ...(hasClassification ? [averageCell(results, method, setting, seen.includes('classification'))] : []),
-      ...dense.flatMap(([type]) => orderedTasks(results, type).map((card) => metricCell(results, method, card, setting, seen.includes(type)))),
+      ...dense.flatMap(([type]) =>
+        orderedTasks(results, type).map((card) => metricCell(results, method, card, setting, seen.includes(type))),
+      ),
     ]
   })
   return {
@@ -193,13 +221,24 @@ export function expertTable(results: RunResults): Table | null {
 
 /** Table 6: the classification average at 10% after each upstream stage, and the gain over the previous one. */
 export function stageGainsTable(results: RunResults): Table | null {
-  if (!STAGE_METHODS.some(([, m]) => hasMethod(results, m)) || orderedTasks(results, 'classification').length === 0) return null
+  if (!STAGE_METHODS.some(([, m]) => hasMethod(results, m)) || orderedTasks(results, 'classification').length === 0)
+    return null
   let previous: number | null = null
   const rows = STAGE_METHODS.map(([stage, method], i) => {
     const stats = classificationAverage(results, method, TEN_PERCENT_LINEAR)
-    const gain = i === 0 ? '' : stats === null || previous === null ? MISSING : formatDifference(stats.mean - previous, CLS_AVG_METRIC)
+    const gain =
+      i === 0
+        ? ''
+        : stats === null || previous === null
+          ? MISSING
+          : formatDifference(stats.mean - previous, CLS_AVG_METRIC)
     previous = stats?.mean ?? null
-    return [text(stage), text(methodLabel(results, method)), averageCell(results, method, TEN_PERCENT_LINEAR), text(gain)]
+    return [
+      text(stage),
+      text(methodLabel(results, method)),
+      averageCell(results, method, TEN_PERCENT_LINEAR),
+      text(gain),
+    ]
   })
   return {
     id: 'stage-gains',
@@ -244,7 +283,8 @@ export function allResultsTable(results: RunResults): Table {
   return {
     id: 'all-results-table',
     title: '',
-    caption: 'Every measured cell: mean ± sample std over seeds (n seeds), the task’s extra metrics, the seeds and the total time.',
+    caption:
+      'Every measured cell: mean ± sample std over seeds (n seeds), the task’s extra metrics, the seeds and the total time.',
     head: ['Method', 'Protocol', 'Data', 'Task', 'Metric', 'Value', 'Extra metrics', 'Seeds', 'Time'],
     rowHeaders: 1,
     rows,
@@ -277,7 +317,8 @@ export function tasksTable(results: RunResults): Table {
 
 export function runFactsTable(results: RunResults): Table {
   const m = results.machine
-  const wall = results.finishedAt === null ? null : (Date.parse(results.finishedAt) - Date.parse(results.startedAt)) / 1000
+  const wall =
+    results.finishedAt === null ? null : (Date.parse(results.finishedAt) - Date.parse(results.startedAt)) / 1000
   const benchmarkSeconds = results.rows.reduce((s, r) => s + r.seconds, 0)
   const facts: [string, string][] = [
     ['Run', results.name],
@@ -351,7 +392,9 @@ export function claimTable(c: Claim): Table {
 
 function directionNote(results: RunResults): string[] {
   const lower = results.tasks.filter((c) => c.direction === 'lower').map((c) => `${c.name} (${c.metric})`)
-  const notes = ['↑ higher is better, ↓ lower is better. RMSE in the depth maps’ unit (metres in GV-D); every other metric in percent.']
+  const notes = [
+    '↑ higher is better, ↓ lower is better. RMSE in the depth maps’ unit (metres in GV-D); every other metric in percent.',
+  ]
   if (lower.length > 0) notes.push(`Lower is better on: ${lower.join(', ')}.`)
   return notes
 }

@@ -123,15 +123,19 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
     if (!Array.isArray(coco[key])) bad(`no '${key}' array`)
   }
   coco.categories.forEach((c, k) => {
-    if (c === null || typeof c !== 'object' || !Number.isFinite(c.id) || typeof c.name !== 'string') bad(`categories[${k}] needs a numeric id and a name, got ${JSON.stringify(c)}`)
-    if (c.supercategory !== undefined && typeof c.supercategory !== 'string') bad(`categories[${k}].supercategory must be a string`)
+    if (c === null || typeof c !== 'object' || !Number.isFinite(c.id) || typeof c.name !== 'string')
+      bad(`categories[${k}] needs a numeric id and a name, got ${JSON.stringify(c)}`)
+    if (c.supercategory !== undefined && typeof c.supercategory !== 'string')
+      bad(`categories[${k}].supercategory must be a string`)
   })
   const root = resolve(imageDir)
   coco.images.forEach((im, k) => {
-    if (im === null || typeof im !== 'object' || !Number.isFinite(im.id) || typeof im.file_name !== 'string') bad(`images[${k}] needs a numeric id and a file_name, got ${JSON.stringify(im)}`)
+    if (im === null || typeof im !== 'object' || !Number.isFinite(im.id) || typeof im.file_name !== 'string')
+      bad(`images[${k}] needs a numeric id and a file_name, got ${JSON.stringify(im)}`)
     // An annotation file is data: it may not point outside the image folder.
     const file = resolve(root, im.file_name)
-    if (isAbsolute(im.file_name) || !file.startsWith(root + sep)) bad(`images[${k}].file_name '${im.file_name}' leaves the image folder '${imageDir}'`)
+    if (isAbsolute(im.file_name) || !file.startsWith(root + sep))
+      bad(`images[${k}].file_name '${im.file_name}' leaves the image folder '${imageDir}'`)
   })
   const cats = [...coco.categories].sort((a, b) => a.id - b.id)
   const catIndex = new Map(cats.map((c, i) => [c.id, i]))
@@ -141,10 +145,14 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
   const classSpace = ((): LabelSpace => {
     try {
       for (const c of cats) {
-        if (c.supercategory && c.supercategory !== c.name && !taxonomy.find(c.supercategory)) taxonomy.add(c.supercategory)
+        if (c.supercategory && c.supercategory !== c.name && !taxonomy.find(c.supercategory))
+          taxonomy.add(c.supercategory)
         taxonomy.add(c.name, c.supercategory && c.supercategory !== c.name ? { parent: c.supercategory } : {})
       }
-      return taxonomy.labelSpace('class', cats.map((c) => c.name))
+      return taxonomy.labelSpace(
+        'class',
+        cats.map((c) => c.name),
+      )
     } catch (e) {
       return bad(`its categories do not form a taxonomy (${(e as Error).message})`)
     }
@@ -156,7 +164,13 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
     const list = byImage.get(a.image_id)
     if (!list) bad(`annotations[${k}] refers to image_id ${a.image_id}, which is not in images`)
     if (!catIndex.has(a.category_id)) bad(`annotations[${k}] has unknown category_id ${a.category_id}`)
-    if (!Array.isArray(a.bbox) || a.bbox.length !== 4 || a.bbox.some((v) => !Number.isFinite(v)) || a.bbox[2] < 0 || a.bbox[3] < 0) {
+    if (
+      !Array.isArray(a.bbox) ||
+      a.bbox.length !== 4 ||
+      a.bbox.some((v) => !Number.isFinite(v)) ||
+      a.bbox[2] < 0 ||
+      a.bbox[3] < 0
+    ) {
       bad(`annotations[${k}].bbox must be [x, y, w, h] with w, h >= 0, got ${JSON.stringify(a.bbox)}`)
     }
     list!.push(a)
@@ -204,7 +218,8 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
         const masks = new Uint8Array(anns.length * H * W)
         anns.forEach((ann, k) => {
           if (!Array.isArray(ann.segmentation)) return
-          for (const poly of ann.segmentation as number[][]) rasterisePolygon(poly, masks.subarray(k * H * W, (k + 1) * H * W), H, W)
+          for (const poly of ann.segmentation as number[][])
+            rasterisePolygon(poly, masks.subarray(k * H * W, (k + 1) * H * W), H, W)
         })
         a.objects!.masks = masks
       }
@@ -217,7 +232,11 @@ export function cocoDetection(annotationFile: string, imageDir: string, options:
 function pairFiles(fn: string, imageDir: string, labelDir: string): [string, string][] {
   requireDir(fn, 'imageDir', imageDir)
   requireDir(fn, 'labelDir', labelDir)
-  const labels = new Map(readdirSync(labelDir).filter(isImage).map((f) => [basename(f, extname(f)), f]))
+  const labels = new Map(
+    readdirSync(labelDir)
+      .filter(isImage)
+      .map((f) => [basename(f, extname(f)), f]),
+  )
   const pairs = readdirSync(imageDir)
     .filter(isImage)
     .sort()
@@ -244,7 +263,11 @@ export interface SegmentationFolderOptions {
  * Images with PNG class masks of the same name. Greyscale masks hold class indices directly
  * (255 = ignore); colour masks (e.g. VOC's rendered palette) need `palette`.
  */
-export function segmentationFolder(imageDir: string, maskDir: string, options: SegmentationFolderOptions): Dataset<Sample> {
+export function segmentationFolder(
+  imageDir: string,
+  maskDir: string,
+  options: SegmentationFolderOptions,
+): Dataset<Sample> {
   const fn = 'segmentationFolder'
   if (!options || !Array.isArray(options.classes) || options.classes.length === 0 || options.classes.length > 255) {
     throw new RangeError(`${fn}: options.classes must list 1 to 255 class names`)
@@ -288,7 +311,9 @@ export function segmentationFolder(imageDir: string, maskDir: string, options: S
       for (let p = 0; p < segmentation.length; p++) {
         const c = segmentation[p]
         if (c >= K && c !== 255) {
-          throw new RangeError(`${fn}: mask '${maskPath}' has value ${c} at pixel ${p}, but there are only ${K} classes (255 = ignore)`)
+          throw new RangeError(
+            `${fn}: mask '${maskPath}' has value ${c} at pixel ${p}, but there are only ${K} classes (255 = ignore)`,
+          )
         }
       }
       return { index: i, image, segmentation }
@@ -328,7 +353,9 @@ export function depthFolder(imageDir: string, depthDir: string, options: DepthFo
       const g = await decodeGreyValues(depthPath, fn)
       if (g.bits !== 16) throw new Error(`${fn}: depth '${depthPath}' is ${g.bits}-bit; expected a 16-bit PNG`)
       if (g.height !== image.height || g.width !== image.width) {
-        throw new Error(`${fn}: depth '${depthPath}' is ${g.width}x${g.height} but its image is ${image.width}x${image.height}`)
+        throw new Error(
+          `${fn}: depth '${depthPath}' is ${g.width}x${g.height} but its image is ${image.width}x${image.height}`,
+        )
       }
       const depth = new Float32Array(g.values.length)
       const depthValid = new Uint8Array(g.values.length)

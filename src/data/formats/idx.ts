@@ -28,25 +28,32 @@ function parseHeader(bytes: Uint8Array, source: string): IdxHeader {
     throw new Error(`parseIdx: ${source} is not an IDX file (bad magic number)`)
   }
   if (bytes[2] !== 0x08) {
-    throw new Error(`parseIdx: ${source} holds type code 0x${bytes[2].toString(16)}; only unsigned bytes (0x08) are supported`)
+    throw new Error(
+      `parseIdx: ${source} holds type code 0x${bytes[2].toString(16)}; only unsigned bytes (0x08) are supported`,
+    )
   }
   const rank = bytes[3]
   const offset = 4 + 4 * rank
   if (bytes.length < offset) {
-    throw new Error(`parseIdx: ${source} is truncated: its header declares ${rank} dimensions (${offset} bytes), but the file has ${bytes.length} bytes`)
+    throw new Error(
+      `parseIdx: ${source} is truncated: its header declares ${rank} dimensions (${offset} bytes), but the file has ${bytes.length} bytes`,
+    )
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const shape: number[] = []
   for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false))
   const count = shape.reduce((a, b) => a * b, 1)
-  if (!Number.isSafeInteger(count)) throw new Error(`parseIdx: ${source} declares shape [${shape.join(', ')}], too many values to hold`)
+  if (!Number.isSafeInteger(count))
+    throw new Error(`parseIdx: ${source} declares shape [${shape.join(', ')}], too many values to hold`)
   return { shape, offset, count }
 }
 
 export function parseIdx(bytes: Uint8Array, source = 'buffer'): IdxArray {
   const { shape, offset, count } = parseHeader(bytes, source)
   if (bytes.length - offset !== count) {
-    throw new Error(`parseIdx: ${source} declares shape [${shape.join(', ')}] (${count} values) but holds ${bytes.length - offset}`)
+    throw new Error(
+      `parseIdx: ${source} declares shape [${shape.join(', ')}] (${count} values) but holds ${bytes.length - offset}`,
+    )
   }
   return { shape, data: bytes.subarray(offset), source }
 }
@@ -62,7 +69,10 @@ const MAX_HEADER = 4 + 4 * 255
 function gunzipIdx(raw: Uint8Array, source: string): Uint8Array {
   const inflate = (input: Uint8Array, opts: { maxOutputLength?: number; partial?: boolean }): Buffer => {
     try {
-      return gunzipSync(input, { maxOutputLength: opts.maxOutputLength, finishFlush: opts.partial ? zlibConstants.Z_SYNC_FLUSH : zlibConstants.Z_FINISH })
+      return gunzipSync(input, {
+        maxOutputLength: opts.maxOutputLength,
+        finishFlush: opts.partial ? zlibConstants.Z_SYNC_FLUSH : zlibConstants.Z_FINISH,
+      })
     } catch (e) {
       const err = e as NodeJS.ErrnoException
       if (err.code === 'ERR_BUFFER_TOO_LARGE') throw err
@@ -77,12 +87,15 @@ function gunzipIdx(raw: Uint8Array, source: string): Uint8Array {
   }
   const { shape, offset, count } = parseHeader(head, source)
   const promised = offset + count
-  if (promised > bufferConstants.MAX_LENGTH) throw new Error(`readIdxFile: ${source} declares shape [${shape.join(', ')}], more than one buffer can hold`)
+  if (promised > bufferConstants.MAX_LENGTH)
+    throw new Error(`readIdxFile: ${source} declares shape [${shape.join(', ')}], more than one buffer can hold`)
   try {
     return inflate(raw, { maxOutputLength: Math.max(promised, 1) })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw e
-    throw new Error(`readIdxFile: ${source} inflates to more than the ${promised} bytes its header promises (shape [${shape.join(', ')}])`)
+    throw new Error(
+      `readIdxFile: ${source} inflates to more than the ${promised} bytes its header promises (shape [${shape.join(', ')}])`,
+    )
   }
 }
 
@@ -150,7 +163,9 @@ export function loadFashionMnist(
   }
   const bad = labels.data.findIndex((c) => c >= FASHION_MNIST_CLASS_COUNT)
   if (bad >= 0) {
-    throw new Error(`${fn}: ${labels.source} has label ${labels.data[bad]} at index ${bad}; Fashion-MNIST labels are 0 to ${FASHION_MNIST_CLASS_COUNT - 1}`)
+    throw new Error(
+      `${fn}: ${labels.source} has label ${labels.data[bad]} at index ${bad}; Fashion-MNIST labels are 0 to ${FASHION_MNIST_CLASS_COUNT - 1}`,
+    )
   }
   const entry = { images, labels }
   loaded.set(key, entry)

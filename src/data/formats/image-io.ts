@@ -107,7 +107,9 @@ export async function encodePng(image: ImageCHW, path?: string): Promise<Uint8Ar
   if (image.channels !== 1 && image.channels !== 3) {
     throw new RangeError(`encodePng: image must have 1 or 3 channels, got ${image.channels}`)
   }
-  const s = sharp(toHwcBytes(image), { raw: { width: image.width, height: image.height, channels: image.channels } }).png()
+  const s = sharp(toHwcBytes(image), {
+    raw: { width: image.width, height: image.height, channels: image.channels },
+  }).png()
   if (path) {
     await s.toFile(path)
     return new Uint8Array(0)
@@ -117,7 +119,9 @@ export async function encodePng(image: ImageCHW, path?: string): Promise<Uint8Ar
 
 export async function encodeJpeg(image: ImageCHW, path: string, quality = 90): Promise<void> {
   const sharp = loadSharp('encodeJpeg')
-  await sharp(toHwcBytes(image), { raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 } })
+  await sharp(toHwcBytes(image), {
+    raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 },
+  })
     .jpeg({ quality })
     .toFile(path)
 }

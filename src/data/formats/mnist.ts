@@ -5,11 +5,28 @@ import { existsSync, readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { fileError } from '../../io/file-errors'
 import { LabelSpace, Taxonomy } from '../labels'
-import { checkIndex, type Annotation, type DatasetCard, type DatasetInfo, type Recipe, type Sample, type SyncDataset } from '../types'
+import {
+  checkIndex,
+  type Annotation,
+  type DatasetCard,
+  type DatasetInfo,
+  type Recipe,
+  type Sample,
+  type SyncDataset,
+} from '../types'
 import { FASHION_MNIST_ROOT, loadFashionMnist } from './idx'
 
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ]
 /** A coarse level over the ten classes, to exercise label hierarchies on real data. */
 export const FASHION_MNIST_GROUPS: Record<string, string[]> = {
@@ -53,7 +70,9 @@ export interface FashionMnistOptions {
 export function fashionMnist(options: FashionMnistOptions = {}): SyncDataset<Sample> {
   const split = options.split ?? 'train'
   if (split !== 'train' && split !== 'test') {
-    throw new RangeError(`fashionMnist: split must be 'train' or 'test' (Fashion-MNIST has no val split), got '${split}'`)
+    throw new RangeError(
+      `fashionMnist: split must be 'train' or 'test' (Fashion-MNIST has no val split), got '${split}'`,
+    )
   }
   const root = options.root ?? FASHION_MNIST_ROOT
   const { images, labels } = loadFashionMnist(split, root, 'fashionMnist')

@@ -9,7 +9,16 @@ import { fashionMnistAvailable, FASHION_MNIST_ROOT, missingFashionMnist } from '
 import { LabelSpace } from '../labels'
 import { classStream } from '../sampling'
 import { resampleSample, selectObjects } from '../transforms'
-import { checkIndex, type Annotation, type Dataset, type DatasetCard, type Recipe, type Sample, type SyncDataset, type Task } from '../types'
+import {
+  checkIndex,
+  type Annotation,
+  type Dataset,
+  type DatasetCard,
+  type Recipe,
+  type Sample,
+  type SyncDataset,
+  type Task,
+} from '../types'
 import { SHAPE_NAMES, TEXTURE_NAMES } from '../world/concepts'
 import type { WorldOptions } from '../world/world'
 import { BENCHMARK_SPLITS, BENCHMARK_WORLD_SEEDS } from './policy'
@@ -72,7 +81,10 @@ const WORLD_SPECS: Record<string, WorldSpec> = {
     labelSpace: 'shapeTexture',
     classNames: SHAPE_TEXTURE_NAMES,
     world: { domains: ['colourShift'], objects: [1, 3], longTail: 1, targets: ['labels'] },
-    map: (s) => ({ ...s, labels: { ...s.labels, shapeTexture: s.labels!.shape * TEXTURE_NAMES.length + s.labels!.texture } }),
+    map: (s) => ({
+      ...s,
+      labels: { ...s.labels, shapeTexture: s.labels!.shape * TEXTURE_NAMES.length + s.labels!.texture },
+    }),
     labelSpaces: { shapeTexture: new LabelSpace('shapeTexture', SHAPE_TEXTURE_NAMES) },
   },
   'world-detection': {
@@ -107,7 +119,8 @@ const WORLD_SPECS: Record<string, WorldSpec> = {
   },
   'world-segmentation': {
     task: 'segmentation',
-    description: 'Per-pixel shape class (background + 12 shapes; 255 = ignored object) in sketch and colourShift scenes.',
+    description:
+      'Per-pixel shape class (background + 12 shapes; 255 = ignored object) in sketch and colourShift scenes.',
     sizes: { train: 2000, test: 500 },
     imageSize: 64,
     classNames: ['background', ...SHAPE_NAMES],
@@ -146,7 +159,8 @@ const REAL: Record<string, Omit<BenchmarkData, 'name'>> = {
     task: 'classification',
     card: {
       name: 'fashion-mnist',
-      description: 'Fashion-MNIST photos of Zalando articles (10 classes), grey replicated to 3 channels, resized 28 -> 32 (bilinear).',
+      description:
+        'Fashion-MNIST photos of Zalando articles (10 classes), grey replicated to 3 channels, resized 28 -> 32 (bilinear).',
       tasks: ['classification'],
       sizes: { train: 5000, test: 1000 },
       license: 'MIT',
@@ -159,13 +173,15 @@ const REAL: Record<string, Omit<BenchmarkData, 'name'>> = {
     imageSize: 32,
     labelSpace: 'class',
     classNames: FASHION_MNIST_CLASSES,
-    missing: () => (fashionMnistAvailable() ? null : missingFashionMnist('fashion-mnist task', FASHION_MNIST_ROOT).message),
+    missing: () =>
+      fashionMnistAvailable() ? null : missingFashionMnist('fashion-mnist task', FASHION_MNIST_ROOT).message,
   },
   digits: {
     task: 'classification',
     card: {
       name: 'digits',
-      description: "scikit-learn's 8x8 handwritten digits (10 classes), 17 grey levels replicated to 3 channels, resized 8 -> 32 (bilinear).",
+      description:
+        "scikit-learn's 8x8 handwritten digits (10 classes), 17 grey levels replicated to 3 channels, resized 8 -> 32 (bilinear).",
       tasks: ['classification'],
       sizes: { train: 1297, test: 500 },
       license: 'CC BY 4.0 (UCI); shipped with scikit-learn (BSD-3-Clause)',
@@ -213,7 +229,8 @@ export function benchmarkData(name: string): BenchmarkData {
 /** One part of a benchmark task's data (DataLoader workers rebuild it by name). */
 export function benchmarkDataset(name: string, part: BenchmarkPart): Dataset<Sample> {
   const data = benchmarkData(name)
-  if (part !== 'train' && part !== 'test') throw new RangeError(`benchmarkDataset: part must be 'train' or 'test', got '${part}'`)
+  if (part !== 'train' && part !== 'test')
+    throw new RangeError(`benchmarkDataset: part must be 'train' or 'test', got '${part}'`)
   const why = data.missing()
   if (why) throw new Error(why)
   const recipe: Recipe = { module: __filename, exportName: 'benchmarkDataset', args: [name, part] }
@@ -263,7 +280,14 @@ function complement(rows: Int32Array, n: number): Int32Array {
 }
 
 /** Rows of a grey dataset, bilinearly resized to the task's side and replicated to 3 channels. */
-function resized(base: SyncDataset<Sample>, rows: Int32Array, data: BenchmarkData, part: BenchmarkPart, card: DatasetCard, recipe: Recipe): Dataset<Sample> {
+function resized(
+  base: SyncDataset<Sample>,
+  rows: Int32Array,
+  data: BenchmarkData,
+  part: BenchmarkPart,
+  card: DatasetCard,
+  recipe: Recipe,
+): Dataset<Sample> {
   const side = data.imageSize
   const annotation = (i: number): Annotation => {
     checkIndex(`${data.name}.annotation`, i, rows.length)

@@ -35,7 +35,13 @@ export class PolicyWorld implements Dataset<Sample> {
   constructor(o: PolicyWorldOptions) {
     this.streamIndices = streamIndices(o.seed, o.split, o.size)
     this.length = o.size
-    this.worldOptions = { ...o.world, size: this.streamIndices[o.size - 1] + 1, seed: o.seed, split: o.split, name: o.name }
+    this.worldOptions = {
+      ...o.world,
+      size: this.streamIndices[o.size - 1] + 1,
+      seed: o.seed,
+      split: o.split,
+      name: o.name,
+    }
     this.world = worldDataset(this.worldOptions)
     this.map = o.map ?? ((s) => s)
     this.info = { ...this.world.info, ...o.info?.(this.world.info), name: o.name }

@@ -110,10 +110,15 @@ function reservedAbove(rank: number): Set<number> {
 export function streamIndices(seed: number, split: string, size: number): Int32Array {
   const fn = 'streamIndices'
   const rank = RANKS.findIndex((r) => r.split === split)
-  if (rank < 0) throw new RangeError(`${fn}: split '${split}' is not a GV-D policy split; known: ${RANKS.map((r) => r.split).join(', ')}`)
+  if (rank < 0)
+    throw new RangeError(
+      `${fn}: split '${split}' is not a GV-D policy split; known: ${RANKS.map((r) => r.split).join(', ')}`,
+    )
   const { seeds, capacity } = RANKS[rank]
   if (!Object.values(seeds).includes(seed)) {
-    throw new RangeError(`${fn}: seed ${seed} is not reserved for split '${split}'; reserved: ${Object.values(seeds).join(', ')}`)
+    throw new RangeError(
+      `${fn}: seed ${seed} is not reserved for split '${split}'; reserved: ${Object.values(seeds).join(', ')}`,
+    )
   }
   if (!Number.isInteger(size) || size < 1 || size > capacity) {
     throw new RangeError(`${fn}: size must be an integer in [1, ${capacity}] for split '${split}', got ${size}`)

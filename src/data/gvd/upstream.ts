@@ -9,7 +9,13 @@ import { selectObjects } from '../transforms'
 import type { Dataset, DatasetCard, DatasetInfo, Sample, Task } from '../types'
 import { COLOUR_NAMES, FAMILIES, FAMILY_NAMES, SHAPE_NAMES } from '../world/concepts'
 import type { WorldOptions } from '../world/world'
-import { HELD_OUT_WORDS, UPSTREAM_DOMAINS, UPSTREAM_SPLITS, UPSTREAM_VAL_CAPACITY, UPSTREAM_WORLD_SEEDS } from './policy'
+import {
+  HELD_OUT_WORDS,
+  UPSTREAM_DOMAINS,
+  UPSTREAM_SPLITS,
+  UPSTREAM_VAL_CAPACITY,
+  UPSTREAM_WORLD_SEEDS,
+} from './policy'
 import { PolicyWorld } from './policy-world'
 
 export type UpstreamTask = Extract<Task, 'imageText' | 'classification' | 'detection' | 'segmentation'>
@@ -55,7 +61,12 @@ export function stripHeldOutWords(caption: string): string {
   return caption.replace(HELD_OUT_WORD, '')
 }
 
-function classification(space: string, classNames: string[], description: string, world: SourceSpec['world']): SourceSpec {
+function classification(
+  space: string,
+  classNames: string[],
+  description: string,
+  world: SourceSpec['world'],
+): SourceSpec {
   return {
     task: 'classification',
     description,
@@ -86,14 +97,19 @@ function detection(vocabulary: string[], description: string, world: SourceSpec[
       objects.labels = objects.labels.map((shape) => lookup[shape])
       return { ...s, objects }
     },
-    info: () => ({ labelSpaces: { object: new LabelSpace('object', vocabulary) }, objectLabelSpace: 'object', taxonomy: undefined }),
+    info: () => ({
+      labelSpaces: { object: new LabelSpace('object', vocabulary) },
+      objectLabelSpace: 'object',
+      taxonomy: undefined,
+    }),
   }
 }
 
 const SPECS: Record<string, SourceSpec> = {
   'up-image-text': {
     task: 'imageText',
-    description: 'Scenes with captions (objects, size, colour, one spatial relation) in the four upstream domains; texture words removed.',
+    description:
+      'Scenes with captions (objects, size, colour, one spatial relation) in the four upstream domains; texture words removed.',
     classNames: [],
     imageSize: 32,
     world: { domains: [...UPSTREAM_DOMAINS], targets: ['caption'] },
@@ -130,12 +146,17 @@ const SPECS: Record<string, SourceSpec> = {
   ),
   'up-seg-family': {
     task: 'segmentation',
-    description: 'Per-pixel shape family (background, round, polygon, symbol; 255 = ignored object) in the four upstream domains.',
+    description:
+      'Per-pixel shape family (background, round, polygon, symbol; 255 = ignored object) in the four upstream domains.',
     classNames: ['background', ...FAMILY_NAMES],
     imageSize: 64,
     world: { domains: [...UPSTREAM_DOMAINS], level: 'family', targets: ['segmentation'] },
     map: (s) => s,
-    info: (w) => ({ labelSpaces: { segmentation: w.labelSpaces.segmentation }, segmentationLabelSpace: 'segmentation', taxonomy: undefined }),
+    info: (w) => ({
+      labelSpaces: { segmentation: w.labelSpaces.segmentation },
+      segmentationLabelSpace: 'segmentation',
+      taxonomy: undefined,
+    }),
   },
 }
 
@@ -210,6 +231,7 @@ for (const source of SOURCES.values()) {
   registerDataset(source.name, {
     card: source.card,
     splits: ['train', 'val'],
-    create: (split, options = {}) => source.create({ ...(options as UpstreamCreateOptions), split: split as 'train' | 'val' }),
+    create: (split, options = {}) =>
+      source.create({ ...(options as UpstreamCreateOptions), split: split as 'train' | 'val' }),
   })
 }

@@ -56,18 +56,19 @@ function joinList(items: string[]): string {
   return items.length === 1 ? items[0] : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`
 }
 
-export function makeCaption(
-  rng: Rng,
-  named: RenderedObject[],
-  background: BackgroundKind,
-  imageSize: number,
-): string {
+export function makeCaption(rng: Rng, named: RenderedObject[], background: BackgroundKind, imageSize: number): string {
   const bg = BACKGROUND_WORDS[background]
   if (named.length === 0) return rng.pick([`an empty ${bg} background`, `a ${bg} background with nothing on it`])
   const phrases = named.map((o) => objectPhrase(o, imageSize, rng.bool(0.7)))
   if (named.length === 1) {
     const a = phrases[0]
-    return rng.pick([a, `a photo of ${a}`, `${a} on a ${bg} background`, `there is ${a} in the picture`, `an image showing ${a}`])
+    return rng.pick([
+      a,
+      `a photo of ${a}`,
+      `${a} on a ${bg} background`,
+      `there is ${a} in the picture`,
+      `an image showing ${a}`,
+    ])
   }
   if (rng.bool(0.6)) {
     const [i, j] = pickTwo(rng, named.length)

@@ -74,7 +74,10 @@ export function worldLabels(): WorldLabels {
     fine: taxonomy.labelSpace('fine', fineIds),
     colour: new LabelSpace('colour', COLOUR_NAMES),
     texture: new LabelSpace('texture', TEXTURE_NAMES),
-    count: new LabelSpace('count', Array.from({ length: MAX_OBJECTS + 1 }, (_, i) => String(i))),
+    count: new LabelSpace(
+      'count',
+      Array.from({ length: MAX_OBJECTS + 1 }, (_, i) => String(i)),
+    ),
   }
   return cached
 }

@@ -6,15 +6,7 @@ import type { Rng } from '../rng'
 import type { ImageCHW } from '../types'
 import { clamp01 } from './render'
 
-export const WORLD_DOMAINS = [
-  'clean',
-  'noisy',
-  'blurred',
-  'lowContrast',
-  'sketch',
-  'colourShift',
-  'fashion',
-] as const
+export const WORLD_DOMAINS = ['clean', 'noisy', 'blurred', 'lowContrast', 'sketch', 'colourShift', 'fashion'] as const
 export type WorldDomain = (typeof WORLD_DOMAINS)[number]
 
 /** Applies a domain's pixel effect in place ('fashion' changes textures at render time instead). */
@@ -59,8 +51,20 @@ export function applyDomain(image: ImageCHW, domain: WorldDomain, rng: Rng): voi
         for (let x = 0; x < W; x++) {
           const at = (yy: number, xx: number): number =>
             lum[Math.min(H - 1, Math.max(0, yy)) * W + Math.min(W - 1, Math.max(0, xx))]
-          const gx = at(y - 1, x + 1) + 2 * at(y, x + 1) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y, x - 1) - at(y + 1, x - 1)
-          const gy = at(y + 1, x - 1) + 2 * at(y + 1, x) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y - 1, x) - at(y - 1, x + 1)
+          const gx =
+            at(y - 1, x + 1) +
+            2 * at(y, x + 1) +
+            at(y + 1, x + 1) -
+            at(y - 1, x - 1) -
+            2 * at(y, x - 1) -
+            at(y + 1, x - 1)
+          const gy =
+            at(y + 1, x - 1) +
+            2 * at(y + 1, x) +
+            at(y + 1, x + 1) -
+            at(y - 1, x - 1) -
+            2 * at(y - 1, x) -
+            at(y - 1, x + 1)
           const edge = clamp01(1.6 * Math.sqrt(gx * gx + gy * gy))
           const p = y * W + x
           for (let c = 0; c < 3; c++) data[c * plane + p] = paper[c] * (1 - edge) + ink * edge

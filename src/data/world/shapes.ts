@@ -36,7 +36,13 @@ const PENTAGON = regularPolygon(5, -Math.PI / 2)
 const HEXAGON = regularPolygon(6, 0)
 const STAR = starPolygon(5, 0.42)
 const ARROW: Point[] = [
-  [-0.95, -0.22], [0.15, -0.22], [0.15, -0.6], [0.95, 0], [0.15, 0.6], [0.15, 0.22], [-0.95, 0.22],
+  [-0.95, -0.22],
+  [0.15, -0.22],
+  [0.15, -0.6],
+  [0.95, 0],
+  [0.15, 0.6],
+  [0.15, 0.22],
+  [-0.95, 0.22],
 ]
 
 export type InsideTest = (u: number, v: number) => boolean
@@ -73,8 +79,8 @@ export const TEXTURE_TESTS: InsideTest[] = [
   () => false, // plain
   (u) => (((u * 2.6) % 1) + 1) % 1 < 0.5, // striped
   (u, v) => {
-    const fu = ((((u + 1) * 2.5) % 1) + 1) % 1 - 0.5
-    const fv = ((((v + 1) * 2.5) % 1) + 1) % 1 - 0.5
+    const fu = (((((u + 1) * 2.5) % 1) + 1) % 1) - 0.5
+    const fv = (((((v + 1) * 2.5) % 1) + 1) % 1) - 0.5
     return fu * fu + fv * fv < 0.09
   }, // dotted
   (u, v) => ((Math.floor((u + 1) * 2.2) + Math.floor((v + 1) * 2.2)) & 1) === 1, // checkered

@@ -109,8 +109,16 @@ function resolve(o: WorldOptions): Resolved {
     }
   }
   const [minObjects, maxObjects] = o.objects ?? [1, MAX_OBJECTS]
-  if (!Number.isInteger(minObjects) || !Number.isInteger(maxObjects) || minObjects < 1 || maxObjects > MAX_OBJECTS || minObjects > maxObjects) {
-    throw new RangeError(`${fn}: objects must be [min, max] with 1 <= min <= max <= ${MAX_OBJECTS}, got ${JSON.stringify(o.objects)}`)
+  if (
+    !Number.isInteger(minObjects) ||
+    !Number.isInteger(maxObjects) ||
+    minObjects < 1 ||
+    maxObjects > MAX_OBJECTS ||
+    minObjects > maxObjects
+  ) {
+    throw new RangeError(
+      `${fn}: objects must be [min, max] with 1 <= min <= max <= ${MAX_OBJECTS}, got ${JSON.stringify(o.objects)}`,
+    )
   }
   const domains = o.domains ?? ['clean']
   if (domains.length === 0) throw new RangeError(`${fn}: domains must not be empty`)
@@ -127,7 +135,8 @@ function resolve(o: WorldOptions): Resolved {
   if (!(longTail >= 0 && longTail <= 8)) throw new RangeError(`${fn}: longTail must be in [0, 8], got ${longTail}`)
   const targets = new Set(o.targets ?? WORLD_TARGETS)
   for (const t of targets) {
-    if (!WORLD_TARGETS.includes(t)) throw new RangeError(`${fn}: unknown target '${t}'; known: ${WORLD_TARGETS.join(', ')}`)
+    if (!WORLD_TARGETS.includes(t))
+      throw new RangeError(`${fn}: unknown target '${t}'; known: ${WORLD_TARGETS.join(', ')}`)
   }
   if (targets.has('masks')) targets.add('objects')
   const fashionRoot = o.fashionRoot ?? FASHION_MNIST_ROOT
@@ -135,8 +144,20 @@ function resolve(o: WorldOptions): Resolved {
     throw missingFashionMnist(`worldDataset (domain 'fashion')`, fashionRoot)
   }
   return {
-    size, seed, split: o.split ?? 'train', height, width, minObjects, maxObjects, domains, level,
-    longTail, targets, depthDropout: o.depthDropout ?? true, fashionRoot, name: o.name ?? 'world',
+    size,
+    seed,
+    split: o.split ?? 'train',
+    height,
+    width,
+    minObjects,
+    maxObjects,
+    domains,
+    level,
+    longTail,
+    targets,
+    depthDropout: o.depthDropout ?? true,
+    fashionRoot,
+    name: o.name ?? 'world',
   }
 }
 
@@ -161,11 +182,7 @@ export class WorldDataset implements Dataset<Sample> {
     const L = worldLabels()
     const levelSpace = L[this.o.level]
     this.levelClass =
-      this.o.level === 'family'
-        ? (s) => SHAPE_FAMILY[s]
-        : this.o.level === 'shape'
-          ? (s) => s
-          : fineIndex
+      this.o.level === 'family' ? (s) => SHAPE_FAMILY[s] : this.o.level === 'shape' ? (s) => s : fineIndex
     this.info = {
       name: this.o.name,
       split: this.o.split,
@@ -195,7 +212,12 @@ export class WorldDataset implements Dataset<Sample> {
     const domain = o.domains.length === 1 ? o.domains[0] : Rng.derive(base, 3).pick(o.domains)
     const fashion = domain === 'fashion' ? loadFashionMnist('test', o.fashionRoot, 'worldDataset').images.data : null
     const sceneOptions: SceneOptions = {
-      height: o.height, width: o.width, minObjects: o.minObjects, maxObjects: o.maxObjects, longTail: o.longTail, fashion,
+      height: o.height,
+      width: o.width,
+      minObjects: o.minObjects,
+      maxObjects: o.maxObjects,
+      longTail: o.longTail,
+      fashion,
     }
     const layout = sampleScene(Rng.derive(base, 1), sceneOptions)
     const rendered = renderScene(Rng.derive(base, 2), layout, sceneOptions)

@@ -19,7 +19,12 @@ export type AmateurTerm = (typeof AMATEUR_TERMS)[number]
 export type AmateurWeights = Record<AmateurTerm, number>
 
 /** DeCLIP's weights (intern-facts.md). */
-export const DEFAULT_AMATEUR_WEIGHTS: Readonly<AmateurWeights> = Object.freeze({ clip: 0.4, nn: 0.2, simsiam: 0.2, mlm: 0.2 })
+export const DEFAULT_AMATEUR_WEIGHTS: Readonly<AmateurWeights> = Object.freeze({
+  clip: 0.4,
+  nn: 0.2,
+  simsiam: 0.2,
+  mlm: 0.2,
+})
 
 export interface AmateurLossInputs {
   /** Projected image features, one [N, D] per image view. */
@@ -45,18 +50,22 @@ export interface AmateurLossResult {
 /** Default weights overridden by `weights`, checked: known terms, finite, >= 0, not all 0. */
 export function resolveAmateurWeights(weights: Partial<AmateurWeights> = {}, fn = 'amateurLoss'): AmateurWeights {
   for (const k of Object.keys(weights))
-    if (!(AMATEUR_TERMS as readonly string[]).includes(k)) throw new Error(`${fn}: unknown loss weight '${k}'; the terms are ${AMATEUR_TERMS.join(', ')}`)
+    if (!(AMATEUR_TERMS as readonly string[]).includes(k))
+      throw new Error(`${fn}: unknown loss weight '${k}'; the terms are ${AMATEUR_TERMS.join(', ')}`)
   const w = { ...DEFAULT_AMATEUR_WEIGHTS, ...weights }
   for (const k of AMATEUR_TERMS)
-    if (typeof w[k] !== 'number' || !Number.isFinite(w[k]) || w[k] < 0) throw new Error(`${fn}: weight '${k}' must be a finite number >= 0, got ${w[k]}`)
+    if (typeof w[k] !== 'number' || !Number.isFinite(w[k]) || w[k] < 0)
+      throw new Error(`${fn}: weight '${k}' must be a finite number >= 0, got ${w[k]}`)
   if (AMATEUR_TERMS.every((k) => w[k] === 0)) throw new Error(`${fn}: every loss weight is 0`)
   return w
 }
 
 function meanOverPairs(fn: string, inputs: AmateurLossInputs, term: (img: Tensor, txt: Tensor) => Tensor): Tensor {
   const { imageFeatures: images, textFeatures: texts } = inputs
-  if (!Array.isArray(images) || images.length === 0) throw new Error(`${fn}: imageFeatures must be a non-empty array of [N, D] tensors`)
-  if (!Array.isArray(texts) || texts.length === 0) throw new Error(`${fn}: textFeatures must be a non-empty array of [N, D] tensors`)
+  if (!Array.isArray(images) || images.length === 0)
+    throw new Error(`${fn}: imageFeatures must be a non-empty array of [N, D] tensors`)
+  if (!Array.isArray(texts) || texts.length === 0)
+    throw new Error(`${fn}: textFeatures must be a non-empty array of [N, D] tensors`)
   let sum: Tensor | null = null
   for (const img of images) for (const txt of texts) sum = sum ? sum.add(term(img, txt)) : term(img, txt)
   return (sum as Tensor).div(images.length * texts.length)
@@ -66,7 +75,8 @@ export function amateurLoss(inputs: AmateurLossInputs, weights: Partial<AmateurW
   const fn = 'amateurLoss'
   const w = resolveAmateurWeights(weights, fn)
   const need = <T>(value: T | undefined, what: string, term: AmateurTerm): T => {
-    if (value === undefined || value === null) throw new Error(`${fn}: the ${term} term (weight ${w[term]}) needs ${what}`)
+    if (value === undefined || value === null)
+      throw new Error(`${fn}: the ${term} term (weight ${w[term]}) needs ${what}`)
     return value
   }
   const terms: Partial<Record<AmateurTerm, Tensor>> = {}

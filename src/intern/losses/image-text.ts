@@ -28,7 +28,9 @@ export function clampedScale(logitScale: Tensor): Tensor {
 
 /** Symmetric cross-entropy over the scaled cosine logits of row-paired batches a [N, D] and b [N, D]. */
 export function symmetricInfoNCE(a: Tensor, b: Tensor, logitScale: Tensor): Tensor {
-  const logits = normalize(a, { dim: 1 }).matmul(normalize(b, { dim: 1 }).t()).mul(clampedScale(logitScale))
+  const logits = normalize(a, { dim: 1 })
+    .matmul(normalize(b, { dim: 1 }).t())
+    .mul(clampedScale(logitScale))
   const labels = arange(0, a.shape[0], 1, { dtype: 'int32' })
   return crossEntropy(logits, labels).add(crossEntropy(logits.t(), labels)).div(2)
 }

@@ -7,6 +7,12 @@ export { maskedLanguageModelLoss } from './mlm'
 export { TextFeatureQueue } from './text-feature-queue'
 export { nearestNeighbourLoss } from './nearest-neighbour'
 export {
-  amateurLoss, resolveAmateurWeights, AMATEUR_TERMS, DEFAULT_AMATEUR_WEIGHTS,
-  type AmateurTerm, type AmateurWeights, type AmateurLossInputs, type AmateurLossResult,
+  amateurLoss,
+  resolveAmateurWeights,
+  AMATEUR_TERMS,
+  DEFAULT_AMATEUR_WEIGHTS,
+  type AmateurTerm,
+  type AmateurWeights,
+  type AmateurLossInputs,
+  type AmateurLossResult,
 } from './amateur'

@@ -16,12 +16,20 @@ import { checkPaired, checkScalar } from './check'
 import { symmetricInfoNCE } from './image-text'
 import { TextFeatureQueue } from './text-feature-queue'
 
-export function nearestNeighbourLoss(imageFeatures: Tensor, textFeatures: Tensor, queue: TextFeatureQueue, logitScale: Tensor): Tensor {
+export function nearestNeighbourLoss(
+  imageFeatures: Tensor,
+  textFeatures: Tensor,
+  queue: TextFeatureQueue,
+  logitScale: Tensor,
+): Tensor {
   const fn = 'nearestNeighbourLoss'
   const [img, txt] = checkPaired(fn, { imageFeatures, textFeatures })
   checkScalar(fn, 'logitScale', logitScale, img.dtype)
   if (!(queue instanceof TextFeatureQueue)) throw new Error(`${fn}: queue must be a TextFeatureQueue`)
-  if (queue.dim !== txt.shape[1]) throw new Error(`${fn}: textFeatures ${shapeStr(txt.shape)} do not fit a queue of ${queue.dim}-dimensional features`)
+  if (queue.dim !== txt.shape[1])
+    throw new Error(
+      `${fn}: textFeatures ${shapeStr(txt.shape)} do not fit a queue of ${queue.dim}-dimensional features`,
+    )
   if (queue.size === 0) return img.sum().mul(0)
   return symmetricInfoNCE(img, queue.nearest(txt), logitScale)
 }

@@ -18,6 +18,9 @@ export function simClrLoss(z1: Tensor, z2: Tensor, temperature = 0.1): Tensor {
   const u = normalize(cat([z1, z2], 0), { dim: 1 })
   const self = eye(2 * N, 2 * N, { dtype: 'bool' })
   const logits = where(self, -Infinity, u.matmul(u.t()).div(temperature))
-  const partner = tensor(Int32Array.from({ length: 2 * N }, (_, a) => (a + N) % (2 * N)), { shape: [2 * N] })
+  const partner = tensor(
+    Int32Array.from({ length: 2 * N }, (_, a) => (a + N) % (2 * N)),
+    { shape: [2 * N] },
+  )
   return crossEntropy(logits, partner)
 }

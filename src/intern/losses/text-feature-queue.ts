@@ -40,7 +40,8 @@ export class TextFeatureQueue extends Module {
   enqueue(features: Tensor): void {
     const fn = 'TextFeatureQueue.enqueue'
     checkFeatures(fn, 'features', features)
-    if (features.shape[1] !== this.dim) throw new Error(`${fn}: features ${shapeStr(features.shape)} must have ${this.dim} columns`)
+    if (features.shape[1] !== this.dim)
+      throw new Error(`${fn}: features ${shapeStr(features.shape)} must have ${this.dim} columns`)
     noGrad(() => {
       const [next, filled] = this.position.data() as Int32Array
       const n = Math.min(features.shape[0], this.capacity)
@@ -48,7 +49,9 @@ export class TextFeatureQueue extends Module {
       const head = Math.min(n, this.capacity - next)
       this.features.narrow(0, next, head).copy_(rows.narrow(0, 0, head))
       if (head < n) this.features.narrow(0, 0, n - head).copy_(rows.narrow(0, head, n - head))
-      this.position.copy_(tensor(Int32Array.of((next + n) % this.capacity, Math.min(filled + n, this.capacity)), { shape: [2] }))
+      this.position.copy_(
+        tensor(Int32Array.of((next + n) % this.capacity, Math.min(filled + n, this.capacity)), { shape: [2] }),
+      )
     })
   }
 
@@ -56,7 +59,8 @@ export class TextFeatureQueue extends Module {
   nearest(query: Tensor): Tensor {
     const fn = 'TextFeatureQueue.nearest'
     checkFeatures(fn, 'query', query)
-    if (query.shape[1] !== this.dim) throw new Error(`${fn}: query ${shapeStr(query.shape)} must have ${this.dim} columns`)
+    if (query.shape[1] !== this.dim)
+      throw new Error(`${fn}: query ${shapeStr(query.shape)} must have ${this.dim} columns`)
     if (this.size === 0) throw new Error(`${fn}: the queue is empty`)
     return noGrad(() => {
       const bank = this.contents().to(query.dtype)

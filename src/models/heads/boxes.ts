@@ -8,7 +8,9 @@ export type BoxArray = ArrayLike<number>
 /** Checks that `boxes` holds 4n finite numbers with x1 <= x2 and y1 <= y2; returns n. */
 export function checkBoxes(fn: string, arg: string, boxes: BoxArray): number {
   if (boxes == null || typeof boxes.length !== 'number' || boxes.length % 4 !== 0)
-    throw new Error(`${fn}: ${arg} must hold 4 numbers (x1, y1, x2, y2) per box, got ${boxes == null ? boxes : `${boxes.length} numbers`}`)
+    throw new Error(
+      `${fn}: ${arg} must hold 4 numbers (x1, y1, x2, y2) per box, got ${boxes == null ? boxes : `${boxes.length} numbers`}`,
+    )
   const n = boxes.length / 4
   for (let i = 0; i < n; i++) {
     const [x1, y1, x2, y2] = [boxes[4 * i], boxes[4 * i + 1], boxes[4 * i + 2], boxes[4 * i + 3]]
@@ -81,7 +83,8 @@ function greedy(boxes: BoxArray, scores: ArrayLike<number>, order: number[], iou
 
 function checkNmsArgs(fn: string, boxes: BoxArray, scores: ArrayLike<number>, iouThreshold: number): number {
   const n = checkBoxes(fn, 'boxes', boxes)
-  if (scores == null || scores.length !== n) throw new Error(`${fn}: scores must hold one number per box (${n}), got ${scores?.length}`)
+  if (scores == null || scores.length !== n)
+    throw new Error(`${fn}: scores must hold one number per box (${n}), got ${scores?.length}`)
   for (let i = 0; i < n; i++) if (Number.isNaN(scores[i])) throw new Error(`${fn}: score ${i} is NaN`)
   if (typeof iouThreshold !== 'number' || !(iouThreshold >= 0 && iouThreshold <= 1))
     throw new Error(`${fn}: iouThreshold must be in [0, 1], got ${iouThreshold}`)
@@ -99,9 +102,15 @@ export function nms(boxes: BoxArray, scores: ArrayLike<number>, iouThreshold: nu
 }
 
 /** NMS within each label only (torchvision.ops.batched_nms): boxes of different labels never suppress each other. */
-export function batchedNms(boxes: BoxArray, scores: ArrayLike<number>, labels: ArrayLike<number>, iouThreshold: number): Int32Array {
+export function batchedNms(
+  boxes: BoxArray,
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  iouThreshold: number,
+): Int32Array {
   const n = checkNmsArgs('batchedNms', boxes, scores, iouThreshold)
-  if (labels == null || labels.length !== n) throw new Error(`batchedNms: labels must hold one label per box (${n}), got ${labels?.length}`)
+  if (labels == null || labels.length !== n)
+    throw new Error(`batchedNms: labels must hold one label per box (${n}), got ${labels?.length}`)
   const groups = new Map<number, number[]>()
   for (let i = 0; i < n; i++) {
     const g = groups.get(labels[i])

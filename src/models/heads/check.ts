@@ -12,7 +12,9 @@ export function checkChannelList(fn: string, arg: string, channels: unknown): nu
 
 export function checkStrides(fn: string, strides: unknown, levels: number): number[] {
   if (!Array.isArray(strides) || strides.length !== levels || !strides.every((s) => Number.isInteger(s) && s > 0))
-    throw new Error(`${fn}: strides must list one positive integer per feature level (${levels}), got ${JSON.stringify(strides)}`)
+    throw new Error(
+      `${fn}: strides must list one positive integer per feature level (${levels}), got ${JSON.stringify(strides)}`,
+    )
   return [...strides]
 }
 
@@ -20,13 +22,17 @@ export function checkStrides(fn: string, strides: unknown, levels: number): numb
 export function checkClassCounts(fn: string, numClasses: unknown): number[] {
   const counts = typeof numClasses === 'number' ? [numClasses] : numClasses
   if (!Array.isArray(counts) || counts.length === 0 || !counts.every((c) => Number.isInteger(c) && c > 0))
-    throw new Error(`${fn}: numClasses must be a positive integer or a non-empty list of them, got ${JSON.stringify(numClasses)}`)
+    throw new Error(
+      `${fn}: numClasses must be a positive integer or a non-empty list of them, got ${JSON.stringify(numClasses)}`,
+    )
   return [...counts]
 }
 
 export function checkBranch(fn: string, branch: unknown, branches: number): number {
   if (!Number.isInteger(branch) || (branch as number) < 0 || (branch as number) >= branches)
-    throw new Error(`${fn}: branch (source vocabulary) must be an integer in [0, ${branches}), got ${JSON.stringify(branch)}`)
+    throw new Error(
+      `${fn}: branch (source vocabulary) must be an integer in [0, ${branches}), got ${JSON.stringify(branch)}`,
+    )
   return branch as number
 }
 

@@ -26,11 +26,15 @@ export class DenseDecoder extends Module {
     this.inChannels = checkChannelList(fn, 'inChannels', inChannels)
     const channels = opts.channels ?? 64
     const numConvs = opts.numConvs ?? 2
-    if (!Number.isInteger(channels) || channels < 1) throw new Error(`${fn}: channels must be a positive integer, got ${channels}`)
-    if (!Number.isInteger(numConvs) || numConvs < 0) throw new Error(`${fn}: numConvs must be a non-negative integer, got ${numConvs}`)
+    if (!Number.isInteger(channels) || channels < 1)
+      throw new Error(`${fn}: channels must be a positive integer, got ${channels}`)
+    if (!Number.isInteger(numConvs) || numConvs < 0)
+      throw new Error(`${fn}: numConvs must be a non-negative integer, got ${numConvs}`)
     this.channels = channels
     this.lateral = new ModuleList(this.inChannels.map((c) => new Conv2d(c, channels, 1)))
-    this.fuse = new Sequential(...convGnRelu(channels, numConvs, () => new Conv2d(channels, channels, 3, { padding: 1, bias: false })))
+    this.fuse = new Sequential(
+      ...convGnRelu(channels, numConvs, () => new Conv2d(channels, channels, 3, { padding: 1, bias: false })),
+    )
   }
 
   /** Feature maps, finest first -> [N, channels, H_0, W_0] at the finest level's resolution. */

@@ -21,7 +21,8 @@ export class DepthHead extends Module {
   constructor(inChannels: number[], opts: DepthHeadOptions = {}) {
     super()
     this.maxDepth = opts.maxDepth ?? 20
-    if (!(this.maxDepth > 0) || !Number.isFinite(this.maxDepth)) throw new Error(`DepthHead: maxDepth must be a positive number, got ${opts.maxDepth}`)
+    if (!(this.maxDepth > 0) || !Number.isFinite(this.maxDepth))
+      throw new Error(`DepthHead: maxDepth must be a positive number, got ${opts.maxDepth}`)
     this.decoder = new DenseDecoder(inChannels, opts, 'DepthHead')
     this.predictor = new Conv2d(this.decoder.channels, 1, 1)
   }
@@ -46,10 +47,17 @@ export function depthLoss(pred: Tensor, depth: Tensor, valid?: Tensor | null): T
   if (!(pred instanceof Tensor) || !(depth instanceof Tensor)) throw new Error(`${fn}: pred and depth must be Tensors`)
   const p = pred.ndim === 4 && pred.shape[1] === 1 ? pred.reshape([pred.shape[0], pred.shape[2], pred.shape[3]]) : pred
   if (p.ndim !== 3 || depth.ndim !== 3 || p.shape.some((s, i) => s !== depth.shape[i]))
-    throw new Error(`${fn}: pred ${shapeStr(pred.shape)} must be [N, 1, H, W] or [N, H, W] matching depth ${shapeStr(depth.shape)} [N, H, W]`)
+    throw new Error(
+      `${fn}: pred ${shapeStr(pred.shape)} must be [N, 1, H, W] or [N, H, W] matching depth ${shapeStr(depth.shape)} [N, H, W]`,
+    )
   if (depth.dtype !== pred.dtype) throw new Error(`${fn}: depth is ${depth.dtype} but pred is ${pred.dtype}`)
-  if (valid != null && (!(valid instanceof Tensor) || valid.shape.length !== 3 || valid.shape.some((s, i) => s !== depth.shape[i])))
-    throw new Error(`${fn}: valid must be a Tensor shaped like depth ${shapeStr(depth.shape)}, got ${valid instanceof Tensor ? shapeStr(valid.shape) : typeof valid}`)
+  if (
+    valid != null &&
+    (!(valid instanceof Tensor) || valid.shape.length !== 3 || valid.shape.some((s, i) => s !== depth.shape[i]))
+  )
+    throw new Error(
+      `${fn}: valid must be a Tensor shaped like depth ${shapeStr(depth.shape)}, got ${valid instanceof Tensor ? shapeStr(valid.shape) : typeof valid}`,
+    )
   const d = depth.data()
   const v = valid ? valid.data() : null
   let counted = 0

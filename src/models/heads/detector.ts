@@ -34,13 +34,16 @@ export interface DetectorLossOptions {
   branch?: number | ArrayLike<number>
 }
 
-const hostArray = <A extends ArrayLike<number>>(v: { data: A } | Tensor): ArrayLike<number> => (v instanceof Tensor ? v.data() : v.data)
+const hostArray = <A extends ArrayLike<number>>(v: { data: A } | Tensor): ArrayLike<number> =>
+  v instanceof Tensor ? v.data() : v.data
 
 /** Splits padded [B, M, ...] annotations into each image's real objects. */
 export function imageObjects(fn: string, objects: BatchObjects): ImageObjects[] {
   if (Array.isArray(objects)) return objects
   if (!objects || typeof objects !== 'object' || !objects.boxes || !objects.labels || !objects.counts)
-    throw new Error(`${fn}: objects must be an ObjectBatch (collate), its tensor form (batchToTensors) or a list of {boxes, labels, ignore?}`)
+    throw new Error(
+      `${fn}: objects must be an ObjectBatch (collate), its tensor form (batchToTensors) or a list of {boxes, labels, ignore?}`,
+    )
   const boxes = hostArray(objects.boxes)
   const labels = hostArray(objects.labels)
   const ignore = objects.ignore ? hostArray(objects.ignore) : null
@@ -48,11 +51,14 @@ export function imageObjects(fn: string, objects: BatchObjects): ImageObjects[] 
   const B = counts.length
   const M = B > 0 ? labels.length / B : 0
   if (!Number.isInteger(M) || boxes.length !== 4 * B * M || (ignore && ignore.length !== B * M))
-    throw new Error(`${fn}: objects are not [B, M] padded arrays: ${B} counts, ${labels.length} labels, ${boxes.length / 4} boxes`)
+    throw new Error(
+      `${fn}: objects are not [B, M] padded arrays: ${B} counts, ${labels.length} labels, ${boxes.length / 4} boxes`,
+    )
   const slice = (a: ArrayLike<number>, from: number, to: number) => Array.prototype.slice.call(a, from, to) as number[]
   return Array.from({ length: B }, (_, i) => {
     const n = counts[i]
-    if (!Number.isInteger(n) || n < 0 || n > M) throw new Error(`${fn}: image ${i} claims ${n} objects, padded arrays hold ${M}`)
+    if (!Number.isInteger(n) || n < 0 || n > M)
+      throw new Error(`${fn}: image ${i} claims ${n} objects, padded arrays hold ${M}`)
     return {
       boxes: slice(boxes, 4 * i * M, 4 * (i * M + n)),
       labels: slice(labels, i * M, i * M + n),
@@ -77,13 +83,19 @@ export class Detector extends Module {
     const fn = 'Detector'
     this.inChannels = checkChannelList(fn, 'inChannels', inChannels)
     checkClassCounts(fn, numClasses)
-    if (!opts || !Array.isArray(opts.strides)) throw new Error(`${fn}: options.strides (Backbone.featureStrides) is required`)
+    if (!opts || !Array.isArray(opts.strides))
+      throw new Error(`${fn}: options.strides (Backbone.featureStrides) is required`)
     const inStrides = checkStrides(fn, opts.strides, inChannels.length)
     const extra = opts.extraLevels ?? 0
-    if (!Number.isInteger(extra) || extra < 0) throw new Error(`${fn}: extraLevels must be a non-negative integer, got ${extra}`)
+    if (!Number.isInteger(extra) || extra < 0)
+      throw new Error(`${fn}: extraLevels must be a non-negative integer, got ${extra}`)
     this.fpn = new FPN(this.inChannels, opts.channels ?? 64, { levels: inChannels.length + extra })
     this.strides = this.fpn.outStrides(inStrides)
-    this.head = new FCOSHead(this.fpn.outChannels, numClasses, { strides: this.strides, numConvs: opts.numConvs, priorProb: opts.priorProb })
+    this.head = new FCOSHead(this.fpn.outChannels, numClasses, {
+      strides: this.strides,
+      numConvs: opts.numConvs,
+      priorProb: opts.priorProb,
+    })
     this.numClasses = this.head.numClasses
     this.#targetOptions = { ranges: opts.ranges, centerSampling: opts.centerSampling }
     this.#focal = { alpha: opts.alpha, gamma: opts.gamma }
@@ -100,7 +112,8 @@ export class Detector extends Module {
     const images = imageObjects(fn, objects)
     if (images.length !== N) throw new Error(`${fn}: ${images.length} images of objects for a feature batch of ${N}`)
     const branch = opts.branch ?? 0
-    if (typeof branch !== 'number' && branch?.length !== N) throw new Error(`${fn}: branch must be one number or one per image (${N}), got ${branch?.length} values`)
+    if (typeof branch !== 'number' && branch?.length !== N)
+      throw new Error(`${fn}: branch must be one number or one per image (${N}), got ${branch?.length} values`)
     images.forEach((o, i) => {
       const b = checkBranch(fn, typeof branch === 'number' ? branch : branch[i], this.numClasses.length)
       checkObjects(fn, o, this.numClasses[b], `objects of image ${i}`)

@@ -37,11 +37,18 @@ function checkOptions(fn: string, o: FCOSDecodeOptions, branches: number) {
   const nmsIou = o.nmsIou ?? 0.6
   const maxDetections = o.maxDetections ?? 100
   const topCandidates = o.topCandidates ?? 1000
-  if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) throw new Error(`${fn}: scoreThreshold must be in [0, 1], got ${scoreThreshold}`)
+  if (!(scoreThreshold >= 0 && scoreThreshold <= 1))
+    throw new Error(`${fn}: scoreThreshold must be in [0, 1], got ${scoreThreshold}`)
   if (!(nmsIou >= 0 && nmsIou <= 1)) throw new Error(`${fn}: nmsIou must be in [0, 1], got ${nmsIou}`)
-  for (const [name, v] of [['maxDetections', maxDetections], ['topCandidates', topCandidates]] as const)
+  for (const [name, v] of [
+    ['maxDetections', maxDetections],
+    ['topCandidates', topCandidates],
+  ] as const)
     if (!Number.isInteger(v) || v < 1) throw new Error(`${fn}: ${name} must be a positive integer, got ${v}`)
-  if (o.imageSize !== undefined && !(Array.isArray(o.imageSize) && o.imageSize.length === 2 && o.imageSize.every((s) => s > 0)))
+  if (
+    o.imageSize !== undefined &&
+    !(Array.isArray(o.imageSize) && o.imageSize.length === 2 && o.imageSize.every((s) => s > 0))
+  )
     throw new Error(`${fn}: imageSize must be [height, width], got ${JSON.stringify(o.imageSize)}`)
   return { branch, scoreThreshold, nmsIou, maxDetections, topCandidates }
 }

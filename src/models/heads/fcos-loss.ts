@@ -27,12 +27,16 @@ export interface FCOSLoss {
 
 /** Per-level maps [N, C, H_l, W_l] -> [N, P, C], locations in fcosPoints order. */
 export function flattenLevels(maps: Tensor[]): Tensor {
-  return cat(maps.map((m) => m.permute(0, 2, 3, 1).reshape(m.shape[0], m.shape[2] * m.shape[3], m.shape[1])), 1)
+  return cat(
+    maps.map((m) => m.permute(0, 2, 3, 1).reshape(m.shape[0], m.shape[2] * m.shape[3], m.shape[1])),
+    1,
+  )
 }
 
 function branchesOf(fn: string, branch: number | ArrayLike<number>, N: number, branches: number): Int32Array {
   const values: number[] = typeof branch === 'number' ? new Array(N).fill(branch) : Array.from(branch ?? [])
-  if (values.length !== N) throw new Error(`${fn}: branch must be one number or one per image (${N}), got ${values.length} values`)
+  if (values.length !== N)
+    throw new Error(`${fn}: branch must be one number or one per image (${N}), got ${values.length} values`)
   values.forEach((b, i) => {
     if (!Number.isInteger(b) || b < 0 || b >= branches)
       throw new Error(`${fn}: branch of image ${i} must be an integer in [0, ${branches}), got ${b}`)
@@ -46,12 +50,20 @@ export function fcosLoss(outputs: FCOSOutputs, targets: FCOSTargets, opts: FCOSL
   const reg = outputs.boxRegression
   const N = reg[0].shape[0]
   const P = levels.reduce((s, l) => s + l.height * l.width, 0)
-  if (targets.labels.length !== N * P || targets.boxes.length !== 4 * N * P || targets.ignore.length !== N * P || targets.centerness.length !== N * P)
-    throw new Error(`${fn}: targets cover ${targets.labels.length} locations but the outputs have ${N} images x ${P} locations`)
+  if (
+    targets.labels.length !== N * P ||
+    targets.boxes.length !== 4 * N * P ||
+    targets.ignore.length !== N * P ||
+    targets.centerness.length !== N * P
+  )
+    throw new Error(
+      `${fn}: targets cover ${targets.labels.length} locations but the outputs have ${N} images x ${P} locations`,
+    )
   const perImage = branchesOf(fn, opts.branch ?? 0, N, outputs.classLogits.length)
   const like = reg[0]
   const { dtype, device } = like
-  const host = (data: Float32Array | Float64Array | Int32Array, shape: number[], dt = dtype) => tensor(data, { shape, dtype: dt, device })
+  const host = (data: Float32Array | Float64Array | Int32Array, shape: number[], dt = dtype) =>
+    tensor(data, { shape, dtype: dt, device })
   const norm = Math.max(targets.numPositives, 1)
 
   const terms: Tensor[] = []
@@ -60,7 +72,8 @@ export function fcosLoss(outputs: FCOSOutputs, targets: FCOSTargets, opts: FCOSL
     if (images.length === 0) return
     const C = levels[0].shape[1]
     const all = flattenLevels(levels)
-    const logits = images.length === N ? all : indexSelect(all, 0, host(Int32Array.from(images), [images.length], 'int32'))
+    const logits =
+      images.length === N ? all : indexSelect(all, 0, host(Int32Array.from(images), [images.length], 'int32'))
     const onehot = new Float64Array(images.length * P * C)
     const keepMask = new Float64Array(images.length * P).fill(1)
     images.forEach((img, k) => {
@@ -71,7 +84,10 @@ export function fcosLoss(outputs: FCOSOutputs, targets: FCOSTargets, opts: FCOSL
         if (targets.ignore[img * P + p]) keepMask[k * P + p] = 0
       }
     })
-    const focal = sigmoidFocalLoss(logits, host(onehot, [images.length, P, C]), { alpha: opts.alpha, gamma: opts.gamma })
+    const focal = sigmoidFocalLoss(logits, host(onehot, [images.length, P, C]), {
+      alpha: opts.alpha,
+      gamma: opts.gamma,
+    })
     terms.push(focal.mul(host(keepMask, [images.length, P, 1])).sum())
   })
   const classification = terms.reduce((a, b) => a.add(b))
@@ -90,8 +106,14 @@ export function fcosLoss(outputs: FCOSOutputs, targets: FCOSTargets, opts: FCOSL
     const wanted = indexSelect(host(targets.boxes, [N * P, 4]), 0, index).mul(signs)
     box = generalizedBoxIouLoss(predicted, wanted, { reduction: 'sum' })
     const ctr = indexSelect(flattenLevels(outputs.centerness).reshape(N * P), 0, index)
-    centerness = binaryCrossEntropyWithLogits(ctr, indexSelect(host(targets.centerness, [N * P]), 0, index), { reduction: 'sum' })
+    centerness = binaryCrossEntropyWithLogits(ctr, indexSelect(host(targets.centerness, [N * P]), 0, index), {
+      reduction: 'sum',
+    })
   }
   const parts = { classification: classification.div(norm), box: box.div(norm), centerness: centerness.div(norm) }
-  return { loss: parts.classification.add(parts.box).add(parts.centerness), ...parts, numPositives: targets.numPositives }
+  return {
+    loss: parts.classification.add(parts.box).add(parts.centerness),
+    ...parts,
+    numPositives: targets.numPositives,
+  }
 }

@@ -17,7 +17,10 @@ export interface ImageObjects {
 }
 
 export interface FCOSTargetOptions {
-  /** Per level, the inclusive [min, max] of a location's largest distance to its box's sides. Default: defaultRanges(strides). */
+  /**
+   * Per level, the inclusive [min, max] of a location's largest distance to its box's sides. Default:
+   * defaultRanges(strides).
+   */
   ranges?: [number, number][]
   /** Central region radius in strides; 0 uses the whole box. Default 1.5 (FCOS). */
   centerSampling?: number
@@ -48,29 +51,53 @@ export function defaultRanges(strides: readonly number[]): [number, number][] {
 
 export function checkLevels(fn: string, levels: unknown): FeatureLevel[] {
   const ok = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0
-  if (!Array.isArray(levels) || levels.length === 0 || !levels.every((l) => l && ok(l.stride) && ok(l.height) && ok(l.width)))
-    throw new Error(`${fn}: levels must be a non-empty list of {stride, height, width} positive integers, got ${JSON.stringify(levels)}`)
+  if (
+    !Array.isArray(levels) ||
+    levels.length === 0 ||
+    !levels.every((l) => l && ok(l.stride) && ok(l.height) && ok(l.width))
+  )
+    throw new Error(
+      `${fn}: levels must be a non-empty list of {stride, height, width} positive integers, got ${JSON.stringify(levels)}`,
+    )
   return levels
 }
 
-function checkOptions(fn: string, levels: FeatureLevel[], opts: FCOSTargetOptions): { ranges: [number, number][]; radius: number } {
+function checkOptions(
+  fn: string,
+  levels: FeatureLevel[],
+  opts: FCOSTargetOptions,
+): { ranges: [number, number][]; radius: number } {
   const ranges = opts.ranges ?? defaultRanges(levels.map((l) => l.stride))
-  if (!Array.isArray(ranges) || ranges.length !== levels.length || !ranges.every((r) => Array.isArray(r) && r.length === 2 && r[0] <= r[1]))
-    throw new Error(`${fn}: ranges must give one [min, max] (min <= max) per level (${levels.length}), got ${JSON.stringify(ranges)}`)
+  if (
+    !Array.isArray(ranges) ||
+    ranges.length !== levels.length ||
+    !ranges.every((r) => Array.isArray(r) && r.length === 2 && r[0] <= r[1])
+  )
+    throw new Error(
+      `${fn}: ranges must give one [min, max] (min <= max) per level (${levels.length}), got ${JSON.stringify(ranges)}`,
+    )
   const radius = opts.centerSampling ?? 1.5
-  if (!(radius >= 0) || !Number.isFinite(radius)) throw new Error(`${fn}: centerSampling must be a non-negative radius in strides (0 = off), got ${radius}`)
+  if (!(radius >= 0) || !Number.isFinite(radius))
+    throw new Error(`${fn}: centerSampling must be a non-negative radius in strides (0 = off), got ${radius}`)
   if (opts.numClasses !== undefined && !(Number.isInteger(opts.numClasses) && opts.numClasses > 0))
     throw new Error(`${fn}: numClasses must be a positive integer, got ${opts.numClasses}`)
   return { ranges, radius }
 }
 
 /** Checks one image's objects; returns their count. */
-export function checkObjects(fn: string, objects: ImageObjects, numClasses: number | undefined, what = 'objects'): number {
+export function checkObjects(
+  fn: string,
+  objects: ImageObjects,
+  numClasses: number | undefined,
+  what = 'objects',
+): number {
   if (!objects || typeof objects !== 'object') throw new Error(`${fn}: ${what} must be {boxes, labels, ignore?}`)
   const n = checkBoxes(fn, `${what}.boxes`, objects.boxes)
   const { labels, ignore } = objects
-  if (!labels || labels.length !== n) throw new Error(`${fn}: ${what}.labels must hold one label per box (${n}), got ${labels?.length}`)
-  if (ignore != null && ignore.length !== n) throw new Error(`${fn}: ${what}.ignore must hold one flag per box (${n}), got ${ignore.length}`)
+  if (!labels || labels.length !== n)
+    throw new Error(`${fn}: ${what}.labels must hold one label per box (${n}), got ${labels?.length}`)
+  if (ignore != null && ignore.length !== n)
+    throw new Error(`${fn}: ${what}.ignore must hold one flag per box (${n}), got ${ignore.length}`)
   for (let i = 0; i < n; i++) {
     if (ignore?.[i]) continue
     const c = labels[i]
@@ -120,7 +147,13 @@ export function fcosTargets(levels: FeatureLevel[], objects: ImageObjects, opts:
           if (radius > 0) {
             const cx = (x1 + x2) / 2
             const cy = (y1 + y2) / 2
-            const inCentre = Math.min(x - Math.max(cx - reach, x1), y - Math.max(cy - reach, y1), Math.min(cx + reach, x2) - x, Math.min(cy + reach, y2) - y) > 0
+            const inCentre =
+              Math.min(
+                x - Math.max(cx - reach, x1),
+                y - Math.max(cy - reach, y1),
+                Math.min(cx + reach, x2) - x,
+                Math.min(cy + reach, y2) - y,
+              ) > 0
             if (!inCentre) continue
           } else if (Math.min(l, t, r, b) <= 0) continue
           const far = Math.max(l, t, r, b)
@@ -139,7 +172,9 @@ export function fcosTargets(levels: FeatureLevel[], objects: ImageObjects, opts:
         const d = [x - x1, y - y1, x2 - x, y2 - y]
         out.boxes.set(d, 4 * p)
         out.labels[p] = gtLabels[best]
-        out.centerness[p] = Math.sqrt((Math.min(d[0], d[2]) / Math.max(d[0], d[2])) * (Math.min(d[1], d[3]) / Math.max(d[1], d[3])))
+        out.centerness[p] = Math.sqrt(
+          (Math.min(d[0], d[2]) / Math.max(d[0], d[2])) * (Math.min(d[1], d[3]) / Math.max(d[1], d[3])),
+        )
         out.numPositives++
       }
     }
@@ -148,8 +183,13 @@ export function fcosTargets(levels: FeatureLevel[], objects: ImageObjects, opts:
 }
 
 /** Targets for a batch: each image's fcosTargets, concatenated image after image ([N * P] and [N * P, 4]). */
-export function fcosBatchTargets(levels: FeatureLevel[], images: ImageObjects[], opts: FCOSTargetOptions = {}): FCOSTargets {
-  if (!Array.isArray(images) || images.length === 0) throw new Error('fcosBatchTargets: images must be a non-empty list of per-image objects')
+export function fcosBatchTargets(
+  levels: FeatureLevel[],
+  images: ImageObjects[],
+  opts: FCOSTargetOptions = {},
+): FCOSTargets {
+  if (!Array.isArray(images) || images.length === 0)
+    throw new Error('fcosBatchTargets: images must be a non-empty list of per-image objects')
   const parts = images.map((objects, i) => {
     try {
       return fcosTargets(levels, objects, opts)

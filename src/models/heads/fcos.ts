@@ -31,16 +31,22 @@ export function outputLevels(fn: string, outputs: FCOSOutputs): FeatureLevel[] {
   const { classLogits, boxRegression, centerness, strides } = outputs ?? ({} as FCOSOutputs)
   const L = Array.isArray(boxRegression) ? boxRegression.length : 0
   const lists = [centerness, ...(Array.isArray(classLogits) ? classLogits : [])]
-  const complete = L > 0 && Array.isArray(strides) && strides.length === L && Array.isArray(classLogits) && classLogits.length > 0
+  const complete =
+    L > 0 && Array.isArray(strides) && strides.length === L && Array.isArray(classLogits) && classLogits.length > 0
   if (!complete || !lists.every((m) => Array.isArray(m) && m.length === L))
-    throw new Error(`${fn}: outputs must hold classLogits (per branch), boxRegression, centerness and strides with one entry per level`)
+    throw new Error(
+      `${fn}: outputs must hold classLogits (per branch), boxRegression, centerness and strides with one entry per level`,
+    )
   const [N] = boxRegression[0].shape
   return boxRegression.map((r, l) => {
     const [H, W] = [r.shape[2], r.shape[3]]
-    const fits = (m: Tensor, c?: number) => m.ndim === 4 && m.shape[0] === N && m.shape[2] === H && m.shape[3] === W && (c === undefined || m.shape[1] === c)
+    const fits = (m: Tensor, c?: number) =>
+      m.ndim === 4 && m.shape[0] === N && m.shape[2] === H && m.shape[3] === W && (c === undefined || m.shape[1] === c)
     if (!fits(r, 4) || !fits(centerness[l], 1) || !classLogits.every((b) => fits(b[l])))
-      throw new Error(`${fn}: level ${l} maps disagree: boxRegression ${shapeStr(r.shape)}, centerness ${shapeStr(centerness[l].shape)}, ` +
-        `classLogits ${classLogits.map((b) => shapeStr(b[l].shape)).join(', ')}`)
+      throw new Error(
+        `${fn}: level ${l} maps disagree: boxRegression ${shapeStr(r.shape)}, centerness ${shapeStr(centerness[l].shape)}, ` +
+          `classLogits ${classLogits.map((b) => shapeStr(b[l].shape)).join(', ')}`,
+      )
     return { stride: strides[l], height: H, width: W }
   })
 }
@@ -105,13 +111,17 @@ export class FCOSHead extends Module {
     super()
     const fn = 'FCOSHead'
     if (!Number.isInteger(inChannels) || inChannels < 1)
-      throw new Error(`${fn}: inChannels must be a positive integer (the width shared by all levels), got ${JSON.stringify(inChannels)}`)
+      throw new Error(
+        `${fn}: inChannels must be a positive integer (the width shared by all levels), got ${JSON.stringify(inChannels)}`,
+      )
     this.inChannels = inChannels
     this.numClasses = checkClassCounts(fn, numClasses)
-    if (!opts || !Array.isArray(opts.strides)) throw new Error(`${fn}: options.strides (one stride per input level) is required`)
+    if (!opts || !Array.isArray(opts.strides))
+      throw new Error(`${fn}: options.strides (one stride per input level) is required`)
     this.strides = checkStrides(fn, opts.strides, opts.strides.length)
     const numConvs = opts.numConvs ?? 2
-    if (!Number.isInteger(numConvs) || numConvs < 0) throw new Error(`${fn}: numConvs must be a non-negative integer, got ${numConvs}`)
+    if (!Number.isInteger(numConvs) || numConvs < 0)
+      throw new Error(`${fn}: numConvs must be a non-negative integer, got ${numConvs}`)
     const prior = opts.priorProb ?? 0.01
     if (!(prior > 0 && prior < 1)) throw new Error(`${fn}: priorProb must be in (0, 1), got ${prior}`)
     this.clsTower = tower(inChannels, numConvs)
@@ -125,9 +135,18 @@ export class FCOSHead extends Module {
 
   /** Feature maps, one per stride, each [N, inChannels, H_l, W_l] -> the per-level predictions. */
   override forward(features: Tensor[]): FCOSOutputs {
-    const xs = checkFeatures('FCOSHead', features, this.strides.map(() => this.inChannels))
+    const xs = checkFeatures(
+      'FCOSHead',
+      features,
+      this.strides.map(() => this.inChannels),
+    )
     const branches = this.clsLogits.children() as Conv2d[]
-    const out: FCOSOutputs = { classLogits: branches.map(() => []), boxRegression: [], centerness: [], strides: this.strides }
+    const out: FCOSOutputs = {
+      classLogits: branches.map(() => []),
+      boxRegression: [],
+      centerness: [],
+      strides: this.strides,
+    }
     xs.forEach((x, l) => {
       const cls = this.clsTower.forward(x)
       branches.forEach((conv, b) => out.classLogits[b].push(conv.forward(cls)))

@@ -32,14 +32,19 @@ export class FPN extends Module {
     super()
     const fn = 'FPN'
     this.inChannels = checkChannelList(fn, 'inChannels', inChannels)
-    if (!Number.isInteger(outChannels) || outChannels < 1) throw new Error(`${fn}: outChannels must be a positive integer, got ${outChannels}`)
+    if (!Number.isInteger(outChannels) || outChannels < 1)
+      throw new Error(`${fn}: outChannels must be a positive integer, got ${outChannels}`)
     this.outChannels = outChannels
     this.levels = opts.levels ?? inChannels.length
     if (!Number.isInteger(this.levels) || this.levels < inChannels.length)
-      throw new Error(`${fn}: levels must be an integer >= the number of inputs (${inChannels.length}), got ${opts.levels}`)
+      throw new Error(
+        `${fn}: levels must be an integer >= the number of inputs (${inChannels.length}), got ${opts.levels}`,
+      )
     this.inner = new ModuleList(this.inChannels.map((c) => fpnConv(c, outChannels, 1)))
     this.layer = new ModuleList(this.inChannels.map(() => fpnConv(outChannels, outChannels, 3)))
-    this.extra = new ModuleList(Array.from({ length: this.levels - inChannels.length }, () => fpnConv(outChannels, outChannels, 3, 2)))
+    this.extra = new ModuleList(
+      Array.from({ length: this.levels - inChannels.length }, () => fpnConv(outChannels, outChannels, 3, 2)),
+    )
   }
 
   /** Strides of the outputs, given the inputs' strides (each extra level doubles the last). */

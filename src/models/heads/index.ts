@@ -16,5 +16,10 @@ export { fcosLoss, flattenLevels, type FCOSLoss, type FCOSLossOptions } from './
 export { fcosDecode, type Detections, type FCOSDecodeOptions } from './fcos-decode'
 export { Detector, imageObjects, type DetectorOptions, type DetectorLossOptions, type BatchObjects } from './detector'
 export { DenseDecoder, type DenseDecoderOptions } from './decoder'
-export { SegmentationHead, segmentationLoss, type SegmentationHeadOptions, type SegmentationLossOptions } from './segmentation'
+export {
+  SegmentationHead,
+  segmentationLoss,
+  type SegmentationHeadOptions,
+  type SegmentationLossOptions,
+} from './segmentation'
 export { DepthHead, depthLoss, type DepthHeadOptions } from './depth'

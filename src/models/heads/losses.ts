@@ -13,7 +13,10 @@ function reduce(fn: string, loss: Tensor, reduction: Reduction): Tensor {
 }
 
 function checkPair(fn: string, input: Tensor, target: Tensor): void {
-  for (const [t, arg] of [[input, 'input'], [target, 'target']] as const) {
+  for (const [t, arg] of [
+    [input, 'input'],
+    [target, 'target'],
+  ] as const) {
     if (!(t instanceof Tensor)) throw new Error(`${fn}: ${arg} must be a Tensor`)
     if (!isFloating(t.dtype)) throw new Error(`${fn}: ${arg} must be float32 or float64, got ${t.dtype}`)
   }
@@ -39,8 +42,10 @@ export function sigmoidFocalLoss(logits: Tensor, targets: Tensor, opts: FocalLos
   const fn = 'sigmoidFocalLoss'
   checkPair(fn, logits, targets)
   const { alpha = 0.25, gamma = 2, reduction = 'none' } = opts
-  if (!Number.isFinite(alpha) || alpha > 1) throw new Error(`${fn}: alpha must be at most 1 (negative disables it), got ${alpha}`)
-  if (!(gamma >= 0) || !Number.isFinite(gamma)) throw new Error(`${fn}: gamma must be a non-negative number, got ${gamma}`)
+  if (!Number.isFinite(alpha) || alpha > 1)
+    throw new Error(`${fn}: alpha must be at most 1 (negative disables it), got ${alpha}`)
+  if (!(gamma >= 0) || !Number.isFinite(gamma))
+    throw new Error(`${fn}: gamma must be a non-negative number, got ${gamma}`)
   const p = logits.sigmoid()
   const ce = binaryCrossEntropyWithLogits(logits, targets, { reduction: 'none' })
   // 1 - p_t = p (1 - y) + (1 - p) y
@@ -64,15 +69,25 @@ export interface BoxLossOptions {
 export function generalizedBoxIouLoss(boxes: Tensor, targets: Tensor, opts: BoxLossOptions = {}): Tensor {
   const fn = 'generalizedBoxIouLoss'
   checkPair(fn, boxes, targets)
-  if (boxes.ndim < 1 || boxes.shape[boxes.ndim - 1] !== 4) throw new Error(`${fn}: boxes must be [..., 4] (x1, y1, x2, y2), got ${shapeStr(boxes.shape)}`)
+  if (boxes.ndim < 1 || boxes.shape[boxes.ndim - 1] !== 4)
+    throw new Error(`${fn}: boxes must be [..., 4] (x1, y1, x2, y2), got ${shapeStr(boxes.shape)}`)
   const { reduction = 'none', eps = 1e-7 } = opts
   const col = (t: Tensor, i: number): Tensor => t.select(-1, i)
   const [x1, y1, x2, y2] = [0, 1, 2, 3].map((i) => col(boxes, i))
   const [u1, v1, u2, v2] = [0, 1, 2, 3].map((i) => col(targets, i))
-  const inter = minimum(x2, u2).sub(maximum(x1, u1)).clamp(0).mul(minimum(y2, v2).sub(maximum(y1, v1)).clamp(0))
-  const union = x2.sub(x1).mul(y2.sub(y1)).add(u2.sub(u1).mul(v2.sub(v1))).sub(inter)
+  const inter = minimum(x2, u2)
+    .sub(maximum(x1, u1))
+    .clamp(0)
+    .mul(minimum(y2, v2).sub(maximum(y1, v1)).clamp(0))
+  const union = x2
+    .sub(x1)
+    .mul(y2.sub(y1))
+    .add(u2.sub(u1).mul(v2.sub(v1)))
+    .sub(inter)
   const iou = inter.div(union.add(eps))
-  const enclosing = maximum(x2, u2).sub(minimum(x1, u1)).mul(maximum(y2, v2).sub(minimum(y1, v1)))
+  const enclosing = maximum(x2, u2)
+    .sub(minimum(x1, u1))
+    .mul(maximum(y2, v2).sub(minimum(y1, v1)))
   const giou = iou.sub(enclosing.sub(union).div(enclosing.add(eps)))
   return reduce(fn, giou.neg().add(1), reduction)
 }

@@ -58,20 +58,27 @@ export function segmentationLoss(logits: Tensor, target: Tensor, opts: Segmentat
   const fn = 'segmentationLoss'
   const ignoreIndex = opts.ignoreIndex ?? 255
   if (!(logits instanceof Tensor) || logits.ndim !== 4)
-    throw new Error(`${fn}: logits must be a [N, C, H, W] Tensor, got ${logits instanceof Tensor ? shapeStr(logits.shape) : typeof logits}`)
+    throw new Error(
+      `${fn}: logits must be a [N, C, H, W] Tensor, got ${logits instanceof Tensor ? shapeStr(logits.shape) : typeof logits}`,
+    )
   if (!(target instanceof Tensor) || target.dtype !== 'int32')
     throw new Error(
       `${fn}: target must be an int32 Tensor of class indices [N, H, W] (batchToTensors gives one), got ${target instanceof Tensor ? target.dtype : typeof target}`,
     )
   const [N, C, H, W] = logits.shape
   if (target.ndim !== 3 || target.shape[0] !== N || target.shape[1] !== H || target.shape[2] !== W)
-    throw new Error(`${fn}: target ${shapeStr(target.shape)} must be [${N}, ${H}, ${W}] to fit logits ${shapeStr(logits.shape)}`)
+    throw new Error(
+      `${fn}: target ${shapeStr(target.shape)} must be [${N}, ${H}, ${W}] to fit logits ${shapeStr(logits.shape)}`,
+    )
   const labels = target.data()
   let counted = 0
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i]
     if (c === ignoreIndex) continue
-    if (c < 0 || c >= C) throw new Error(`${fn}: target holds class ${c} at element ${i}, outside [0, ${C}) and not ignoreIndex ${ignoreIndex}`)
+    if (c < 0 || c >= C)
+      throw new Error(
+        `${fn}: target holds class ${c} at element ${i}, outside [0, ${C}) and not ignoreIndex ${ignoreIndex}`,
+      )
     counted++
   }
   return crossEntropy(logits, target, { ignoreIndex, reduction: 'sum' }).div(Math.max(counted, 1))

@@ -22,7 +22,11 @@ export class SelfAttention extends Module {
   proj: Linear
   proj_drop: Dropout
 
-  constructor(readonly dim: number, numHeads: number, opts: SelfAttentionOptions = {}) {
+  constructor(
+    readonly dim: number,
+    numHeads: number,
+    opts: SelfAttentionOptions = {},
+  ) {
     super()
     if (!Number.isInteger(numHeads) || numHeads < 1 || dim % numHeads)
       throw new Error(`SelfAttention: numHeads ${numHeads} must be a positive integer dividing dim ${dim}`)

@@ -27,14 +27,22 @@ export class Block extends Module {
     super()
     const eps = opts.eps ?? 1e-6
     this.norm1 = new LayerNorm(dim, { eps })
-    this.attn = new SelfAttention(dim, numHeads, { qkvBias: opts.qkvBias ?? true, attnDrop: opts.attnDrop, projDrop: opts.drop })
+    this.attn = new SelfAttention(dim, numHeads, {
+      qkvBias: opts.qkvBias ?? true,
+      attnDrop: opts.attnDrop,
+      projDrop: opts.drop,
+    })
     this.drop_path = new DropPath(opts.dropPath ?? 0)
     this.norm2 = new LayerNorm(dim, { eps })
     this.mlp = new Mlp(dim, Math.floor(dim * (opts.mlpRatio ?? 4)), dim, opts.drop ?? 0)
   }
 
   static countParameters(dim: number, mlpRatio = 4, qkvBias = true): number {
-    return 2 * normParams(dim) + SelfAttention.countParameters(dim, dim, qkvBias) + Mlp.countParameters(dim, Math.floor(dim * mlpRatio))
+    return (
+      2 * normParams(dim) +
+      SelfAttention.countParameters(dim, dim, qkvBias) +
+      Mlp.countParameters(dim, Math.floor(dim * mlpRatio))
+    )
   }
 
   /** x [N, L, dim]; attnMask broadcastable to [N, heads, L, L], true = may attend. */

@@ -6,12 +6,30 @@
 // XCABlock uses XCiT's cross-covariance attention. Names follow the authors' released code.
 import { shapeStr } from '../../tensor/shape'
 import type { Tensor } from '../../tensor/tensor'
-import { Conv2d, DropPath, LayerNorm, MaxPool2d, Module, Sequential, init, newParameter, type Parameter } from '../../nn'
+import {
+  Conv2d,
+  DropPath,
+  LayerNorm,
+  MaxPool2d,
+  Module,
+  Sequential,
+  init,
+  newParameter,
+  type Parameter,
+} from '../../nn'
 import { normalize } from '../../ops'
 import { SelfAttention } from '../layers/attention'
 import { convParams, normParams } from '../layers/count'
 import { Mlp } from '../layers/mlp'
-import { changesShape, hiddenWidthOf, projectionShortcut, projectionShortcutParams, toMap, toTokens, type BlockSpec } from './blocks'
+import {
+  changesShape,
+  hiddenWidthOf,
+  projectionShortcut,
+  projectionShortcutParams,
+  toMap,
+  toTokens,
+  type BlockSpec,
+} from './blocks'
 
 /**
  * Cross-covariance attention (XCiT): attention between channels rather than tokens. Per head,
@@ -88,7 +106,8 @@ abstract class AttentionBlock extends Module {
 
   override forward(x: Tensor): Tensor {
     const { inChannels: cin } = this.spec
-    if (x.ndim !== 4 || x.shape[1] !== cin) throw new Error(`${this.constructor.name}: expected [N, ${cin}, H, W], got ${shapeStr(x.shape)}`)
+    if (x.ndim !== 4 || x.shape[1] !== cin)
+      throw new Error(`${this.constructor.name}: expected [N, ${cin}, H, W], got ${shapeStr(x.shape)}`)
     const [, , H, W] = x.shape
     const xp = x.add(this.pos_embed.forward(x))
     if (this.downsamples) {
@@ -100,7 +119,11 @@ abstract class AttentionBlock extends Module {
     }
     let t = toTokens(xp)
     t = t.add(this.drop_path.forward(this.attn.forward(this.norm1.forward(t)).mul(this.gamma_1)))
-    t = t.add(this.drop_path.forward((this.mlp as Mlp).forward((this.norm2 as LayerNorm).forward(t)).mul(this.gamma_2 as Parameter)))
+    t = t.add(
+      this.drop_path.forward(
+        (this.mlp as Mlp).forward((this.norm2 as LayerNorm).forward(t)).mul(this.gamma_2 as Parameter),
+      ),
+    )
     return toMap(t, H, W)
   }
 }
@@ -122,6 +145,9 @@ export class XCABlock extends AttentionBlock {
 
   static countParameters(spec: BlockSpec): number {
     const heads = spec.inChannels / spec.headDim
-    return AttentionBlock.countShared(spec) + CrossCovarianceAttention.countParameters(spec.inChannels, spec.outChannels, true, heads)
+    return (
+      AttentionBlock.countShared(spec) +
+      CrossCovarianceAttention.countParameters(spec.inChannels, spec.outChannels, true, heads)
+    )
   }
 }

@@ -19,12 +19,15 @@ export const hiddenWidthOf = (s: BlockSpec): number => Math.floor(s.inChannels *
 
 export const changesShape = (s: BlockSpec): boolean => s.stride !== 1 || s.inChannels !== s.outChannels
 
-/** 3x3 max-pool (with the block's stride) then a 1x1 conv to the new width: the shortcut of a block that changes shape. */
+/**
+ * 3x3 max-pool (with the block's stride) then a 1x1 conv to the new width: the shortcut of a block that changes shape.
+ */
 export function projectionShortcut(s: BlockSpec): Sequential {
   return new Sequential(new MaxPool2d(3, { stride: s.stride, padding: 1 }), new Conv2d(s.inChannels, s.outChannels, 1))
 }
 
-export const projectionShortcutParams = (s: BlockSpec): number => (changesShape(s) ? convParams(s.inChannels, s.outChannels, 1) : 0)
+export const projectionShortcutParams = (s: BlockSpec): number =>
+  changesShape(s) ? convParams(s.inChannels, s.outChannels, 1) : 0
 
 /** [N, C, H, W] -> tokens [N, H*W, C]. */
 export const toTokens = (x: Tensor): Tensor => x.flatten(2).transpose(1, 2)

@@ -37,12 +37,41 @@ export interface MetaNetConfig {
 
 const STRIDES = [1, 2, 2, 2, 1, 2]
 
-function stages(blocks: BlockType[], repeats: number[], expansion: number[], channels: number[], headDim: number): StageConfig[] {
-  return blocks.map((block, i) => ({ block, repeats: repeats[i], expansion: expansion[i], channels: channels[i], stride: STRIDES[i], headDim }))
+function stages(
+  blocks: BlockType[],
+  repeats: number[],
+  expansion: number[],
+  channels: number[],
+  headDim: number,
+): StageConfig[] {
+  return blocks.map((block, i) => ({
+    block,
+    repeats: repeats[i],
+    expansion: expansion[i],
+    channels: channels[i],
+    stride: STRIDES[i],
+    headDim,
+  }))
 }
 
-function config(name: string, stemWidth: number, stageList: StageConfig[], extra: Partial<MetaNetConfig> = {}): MetaNetConfig {
-  return { name, inChannels: 3, stemWidth, stages: stageList, dropPathRate: 0, headWidth: 1280, numClasses: 1000, outStages: [1, 2, 4, 5], layerScaleInit: 1e-6, ...extra }
+function config(
+  name: string,
+  stemWidth: number,
+  stageList: StageConfig[],
+  extra: Partial<MetaNetConfig> = {},
+): MetaNetConfig {
+  return {
+    name,
+    inChannels: 3,
+    stemWidth,
+    stages: stageList,
+    dropPathRate: 0,
+    headWidth: 1280,
+    numClasses: 1000,
+    outStages: [1, 2, 4, 5],
+    layerScaleInit: 1e-6,
+    ...extra,
+  }
 }
 
 const EXPANSION = [1, 4, 6, 3, 2, 5]
@@ -50,12 +79,28 @@ const EXPANSION = [1, 4, 6, 3, 2, 5]
 /** Named configurations: the two published ones and two small ones for CPU work on 32-64 px images. */
 export const METANET_CONFIGS: Record<string, MetaNetConfig> = {
   // 31.7M parameters with a 1000-class head.
-  'mn-b4': config('mn-b4', 32, stages(['mbconv', 'mbconv', 'mbconv', 'mbconv', 'sa', 'sa'], [2, 3, 6, 6, 6, 12], EXPANSION, [32, 64, 128, 192, 192, 384], 48)),
+  'mn-b4': config(
+    'mn-b4',
+    32,
+    stages(
+      ['mbconv', 'mbconv', 'mbconv', 'mbconv', 'sa', 'sa'],
+      [2, 3, 6, 6, 6, 12],
+      EXPANSION,
+      [32, 64, 128, 192, 192, 384],
+      48,
+    ),
+  ),
   // About 1.0B parameters.
   'mn-b15': config(
     'mn-b15',
     96,
-    stages(['fusedMbconv', 'fusedMbconv', 'mbconv', 'mbconv', 'xca', 'xca'], [4, 6, 12, 12, 12, 24], EXPANSION, [128, 256, 512, 768, 768, 1536], 64),
+    stages(
+      ['fusedMbconv', 'fusedMbconv', 'mbconv', 'mbconv', 'xca', 'xca'],
+      [4, 6, 12, 12, 12, 24],
+      EXPANSION,
+      [128, 256, 512, 768, 768, 1536],
+      64,
+    ),
     { dropPathRate: 0.3 },
   ),
   // Every block type in use, small enough for tests and CPU training (a narrower head: 1280
@@ -63,13 +108,25 @@ export const METANET_CONFIGS: Record<string, MetaNetConfig> = {
   'mn-t': config(
     'mn-t',
     16,
-    stages(['fusedMbconv', 'mbconv', 'mbconv', 'sa', 'xca', 'xca'], [1, 2, 2, 2, 1, 2], [1, 4, 4, 2, 2, 2], [16, 24, 48, 64, 64, 128], 16),
+    stages(
+      ['fusedMbconv', 'mbconv', 'mbconv', 'sa', 'xca', 'xca'],
+      [1, 2, 2, 2, 1, 2],
+      [1, 4, 4, 2, 2, 2],
+      [16, 24, 48, 64, 64, 128],
+      16,
+    ),
     { headWidth: 512, numClasses: 10 },
   ),
   'mn-s': config(
     'mn-s',
     24,
-    stages(['fusedMbconv', 'mbconv', 'mbconv', 'sa', 'xca', 'xca'], [1, 2, 3, 3, 3, 4], [1, 4, 4, 3, 2, 3], [24, 48, 64, 128, 128, 256], 32),
+    stages(
+      ['fusedMbconv', 'mbconv', 'mbconv', 'sa', 'xca', 'xca'],
+      [1, 2, 3, 3, 3, 4],
+      [1, 4, 4, 3, 2, 3],
+      [24, 48, 64, 128, 128, 256],
+      32,
+    ),
     { headWidth: 640, numClasses: 100 },
   ),
 }
@@ -77,7 +134,8 @@ export const METANET_CONFIGS: Record<string, MetaNetConfig> = {
 /** A named configuration (a fresh copy), with optional overrides such as numClasses. */
 export function metaNetConfig(name: string, overrides: Partial<MetaNetConfig> = {}): MetaNetConfig {
   const base = METANET_CONFIGS[name]
-  if (!base) throw new Error(`metaNetConfig: unknown MetaNet '${name}'; known: ${Object.keys(METANET_CONFIGS).join(', ')}`)
+  if (!base)
+    throw new Error(`metaNetConfig: unknown MetaNet '${name}'; known: ${Object.keys(METANET_CONFIGS).join(', ')}`)
   const copy: MetaNetConfig = { ...base, stages: base.stages.map((s) => ({ ...s })), outStages: [...base.outStages] }
   return validateConfig({ ...copy, ...overrides })
 }
@@ -103,7 +161,8 @@ export function validateConfig(c: MetaNetConfig): MetaNetConfig {
     if (!isInt(s.repeats, 1)) bad(`${at}: repeats must be a positive integer, got ${s.repeats}`)
     if (!isInt(s.channels, 1)) bad(`${at}: channels must be a positive integer, got ${s.channels}`)
     if (!isInt(s.stride, 1)) bad(`${at}: stride must be a positive integer, got ${s.stride}`)
-    if (!(s.expansion > 0) || !isInt(Math.floor(cin * s.expansion), 1)) bad(`${at}: expansion must be positive, got ${s.expansion}`)
+    if (!(s.expansion > 0) || !isInt(Math.floor(cin * s.expansion), 1))
+      bad(`${at}: expansion must be positive, got ${s.expansion}`)
     if (s.block === 'sa' || s.block === 'xca') {
       if (!isInt(s.headDim, 1)) bad(`${at}: headDim must be a positive integer, got ${s.headDim}`)
       // Heads are counted on each block's input: the first block sees the previous stage's width.
@@ -113,7 +172,10 @@ export function validateConfig(c: MetaNetConfig): MetaNetConfig {
     cin = s.channels
   })
   const n = c.stages.length
-  if (!Array.isArray(c.outStages) || c.outStages.some((o, k) => !isInt(o, 0) || o >= n || (k > 0 && o <= c.outStages[k - 1])))
+  if (
+    !Array.isArray(c.outStages) ||
+    c.outStages.some((o, k) => !isInt(o, 0) || o >= n || (k > 0 && o <= c.outStages[k - 1]))
+  )
     bad(`outStages must be increasing stage indices below ${n}, got ${JSON.stringify(c.outStages)}`)
   return c
 }

@@ -44,10 +44,16 @@ export class SqueezeExcitation extends Module {
 
 /** BN -> conv (no bias: a BN follows) -> BN -> GELU: the expansion that opens both block types. */
 function expansion(cin: number, hidden: number, k: number, stride: number): Sequential {
-  return new Sequential(new BatchNorm2d(cin), new Conv2d(cin, hidden, k, { stride, padding: k >> 1, bias: false }), new BatchNorm2d(hidden), new GELU())
+  return new Sequential(
+    new BatchNorm2d(cin),
+    new Conv2d(cin, hidden, k, { stride, padding: k >> 1, bias: false }),
+    new BatchNorm2d(hidden),
+    new GELU(),
+  )
 }
 
-const expansionParams = (cin: number, hidden: number, k: number): number => normParams(cin) + convParams(cin, hidden, k, { bias: false }) + normParams(hidden)
+const expansionParams = (cin: number, hidden: number, k: number): number =>
+  normParams(cin) + convParams(cin, hidden, k, { bias: false }) + normParams(hidden)
 
 abstract class ConvBlock extends Module {
   residual: Module
@@ -95,7 +101,12 @@ export class MBConv extends ConvBlock {
     const { inChannels: cin, outChannels: cout, stride } = spec
     const hidden = hiddenWidthOf(spec)
     const b1 = cin !== hidden || stride !== 1 ? expansionParams(cin, hidden, 1) : 0
-    const b2 = convParams(hidden, hidden, 3, { groups: hidden, bias: false }) + normParams(hidden) + SqueezeExcitation.countParameters(hidden) + convParams(hidden, cout, 1) + normParams(cout)
+    const b2 =
+      convParams(hidden, hidden, 3, { groups: hidden, bias: false }) +
+      normParams(hidden) +
+      SqueezeExcitation.countParameters(hidden) +
+      convParams(hidden, cout, 1) +
+      normParams(cout)
     return projectionShortcutParams(spec) + b1 + b2
   }
 }
@@ -122,7 +133,12 @@ export class FusedMBConv extends ConvBlock {
     const hidden = hiddenWidthOf(spec)
     const expands = cin !== hidden
     const b1 = expands ? expansionParams(cin, hidden, 3) : 0
-    return projectionShortcutParams(spec) + b1 + SqueezeExcitation.countParameters(hidden) + convParams(hidden, cout, expands ? 1 : 3) + normParams(cout)
+    return (
+      projectionShortcutParams(spec) +
+      b1 +
+      SqueezeExcitation.countParameters(hidden) +
+      convParams(hidden, cout, expands ? 1 : 3) +
+      normParams(cout)
+    )
   }
 }
-

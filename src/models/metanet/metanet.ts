@@ -28,7 +28,15 @@ export function planBlocks(config: MetaNetConfig): PlannedBlock[] {
   config.stages.forEach((s, stage) => {
     for (let i = 0; i < s.repeats; i++) {
       const dropPath = total > 1 ? (config.dropPathRate * out.length) / (total - 1) : 0
-      const spec: BlockSpec = { inChannels: cin, outChannels: s.channels, stride: i === 0 ? s.stride : 1, expansion: s.expansion, headDim: s.headDim, dropPath, layerScaleInit: config.layerScaleInit }
+      const spec: BlockSpec = {
+        inChannels: cin,
+        outChannels: s.channels,
+        stride: i === 0 ? s.stride : 1,
+        expansion: s.expansion,
+        headDim: s.headDim,
+        dropPath,
+        layerScaleInit: config.layerScaleInit,
+      }
       out.push({ type: s.block, stage, spec })
       cin = s.channels
     }
@@ -59,14 +67,23 @@ export class MetaNet extends Module {
   /** A named configuration ('mn-t', 'mn-s', 'mn-b4', 'mn-b15') or a full one. */
   constructor(config: MetaNetConfig | string, overrides: Partial<MetaNetConfig> = {}) {
     super()
-    const c = typeof config === 'string' ? metaNetConfig(config, overrides) : validateConfig({ ...config, ...overrides })
+    const c =
+      typeof config === 'string' ? metaNetConfig(config, overrides) : validateConfig({ ...config, ...overrides })
     this.config = c
-    this.stem = new Sequential(new Conv2d(c.inChannels, c.stemWidth, 3, { stride: 2, padding: 1, bias: false }), new BatchNorm2d(c.stemWidth), new GELU())
+    this.stem = new Sequential(
+      new Conv2d(c.inChannels, c.stemWidth, 3, { stride: 2, padding: 1, bias: false }),
+      new BatchNorm2d(c.stemWidth),
+      new GELU(),
+    )
     const plan = planBlocks(c)
     this.blocks = new Sequential(...plan.map((b) => new BLOCKS[b.type](b.spec)))
     this.stageEnds = c.stages.map((_, s) => plan.map((b) => b.stage).lastIndexOf(s))
     const last = c.stages[c.stages.length - 1].channels
-    this.head = new Sequential(new Conv2d(last, c.headWidth, 1, { bias: false }), new BatchNorm2d(c.headWidth), new GELU())
+    this.head = new Sequential(
+      new Conv2d(last, c.headWidth, 1, { bias: false }),
+      new BatchNorm2d(c.headWidth),
+      new GELU(),
+    )
     this.classifier = c.numClasses > 0 ? new Linear(c.headWidth, c.numClasses) : new Identity()
     // Transformer-style init for every Linear (truncated normal, std 0.02, zero bias); convs keep torch's default.
     this.apply((m) => {
@@ -129,9 +146,12 @@ export class MetaNet extends Module {
   /** Runs the blocks of stage `i` on the previous stage's output (the stem's for stage 0). */
   forwardStage(i: number, y: Tensor): Tensor {
     if (!Number.isInteger(i) || i < 0 || i >= this.stageCount)
-      throw new Error(`MetaNet '${this.config.name}'.forwardStage: stage must be an integer in [0, ${this.stageCount}), got ${i}`)
+      throw new Error(
+        `MetaNet '${this.config.name}'.forwardStage: stage must be an integer in [0, ${this.stageCount}), got ${i}`,
+      )
     const blocks = this.blocks.children()
-    for (let b = i === 0 ? 0 : this.stageEnds[i - 1] + 1; b <= this.stageEnds[i]; b++) y = blocks[b].forward(y) as Tensor
+    for (let b = i === 0 ? 0 : this.stageEnds[i - 1] + 1; b <= this.stageEnds[i]; b++)
+      y = blocks[b].forward(y) as Tensor
     return y
   }
 

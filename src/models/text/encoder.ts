@@ -59,7 +59,16 @@ export class TextEncoder extends Module {
 
   constructor(opts: TextEncoderOptions) {
     super()
-    const { vocabSize, maxLength = 64, width = 256, depth = 4, numHeads = 4, mlpRatio = 4, dropPathRate = 0, padId = 0 } = opts
+    const {
+      vocabSize,
+      maxLength = 64,
+      width = 256,
+      depth = 4,
+      numHeads = 4,
+      mlpRatio = 4,
+      dropPathRate = 0,
+      padId = 0,
+    } = opts
     this.vocabSize = vocabSize
     this.maxLength = maxLength
     this.width = width
@@ -68,7 +77,9 @@ export class TextEncoder extends Module {
     noGrad(() => init.zeros_(this.token_embedding.weight.select(0, padId)))
     this.positional_embedding = init.normal_(newParameter([maxLength, width]), 0, 0.01)
     const dpr = (i: number) => (depth > 1 ? (dropPathRate * i) / (depth - 1) : 0)
-    this.blocks = new ModuleList(Array.from({ length: depth }, (_, i) => new Block(width, numHeads, { mlpRatio, dropPath: dpr(i), eps: 1e-5 })))
+    this.blocks = new ModuleList(
+      Array.from({ length: depth }, (_, i) => new Block(width, numHeads, { mlpRatio, dropPath: dpr(i), eps: 1e-5 })),
+    )
     this.ln_final = new LayerNorm(width)
     this.mlm_head = new MaskedLMHead(width, vocabSize)
     for (const m of this.modules())
@@ -80,7 +91,13 @@ export class TextEncoder extends Module {
 
   static countParameters(opts: TextEncoderOptions): number {
     const { vocabSize, maxLength = 64, width = 256, depth = 4, mlpRatio = 4 } = opts
-    return vocabSize * width + maxLength * width + depth * Block.countParameters(width, mlpRatio) + normParams(width) + MaskedLMHead.countParameters(width, vocabSize)
+    return (
+      vocabSize * width +
+      maxLength * width +
+      depth * Block.countParameters(width, mlpRatio) +
+      normParams(width) +
+      MaskedLMHead.countParameters(width, vocabSize)
+    )
   }
 
   /**
@@ -93,7 +110,9 @@ export class TextEncoder extends Module {
     const [N, L] = inputIds.shape
     if (L > this.maxLength) throw new Error(`TextEncoder: sequence length ${L} exceeds maxLength ${this.maxLength}`)
     if (attentionMask && (attentionMask.ndim !== 2 || attentionMask.shape[0] !== N || attentionMask.shape[1] !== L))
-      throw new Error(`TextEncoder: attentionMask ${shapeStr(attentionMask.shape)} must match the ids ${shapeStr(inputIds.shape)}`)
+      throw new Error(
+        `TextEncoder: attentionMask ${shapeStr(attentionMask.shape)} must match the ids ${shapeStr(inputIds.shape)}`,
+      )
     // true = may attend; [N, 1, 1, L] broadcasts over heads and queries.
     const keys = attentionMask ? attentionMask.ne(0).reshape([N, 1, 1, L]) : null
     let h = this.token_embedding.forward(inputIds).add(this.positional_embedding.narrow(0, 0, L))

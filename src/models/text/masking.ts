@@ -15,8 +15,13 @@ export interface MaskOptions {
   generator?: Generator
 }
 
-export function maskTokens(inputIds: Tensor, tokenizer: Tokenizer, opts: MaskOptions = {}): { inputIds: Tensor; labels: Tensor } {
-  if (inputIds.dtype !== 'int32' || inputIds.ndim !== 2) throw new Error(`maskTokens: expected int32 ids [N, L], got ${inputIds.dtype} ${shapeStr(inputIds.shape)}`)
+export function maskTokens(
+  inputIds: Tensor,
+  tokenizer: Tokenizer,
+  opts: MaskOptions = {},
+): { inputIds: Tensor; labels: Tensor } {
+  if (inputIds.dtype !== 'int32' || inputIds.ndim !== 2)
+    throw new Error(`maskTokens: expected int32 ids [N, L], got ${inputIds.dtype} ${shapeStr(inputIds.shape)}`)
   const prob = opts.prob ?? 0.15
   if (!(prob >= 0 && prob <= 1)) throw new Error(`maskTokens: prob must be in [0, 1], got ${prob}`)
   const g = opts.generator ?? defaultGenerator

@@ -42,10 +42,18 @@ export class Tokenizer {
   readonly numSpecial = SPECIAL_TOKENS.length
   readonly #ids: Map<string, number>
 
-  constructor(readonly vocab: readonly string[], readonly level: TokenizerLevel = 'word', readonly lowercase = true) {
-    if (level !== 'word' && level !== 'char') throw new Error(`Tokenizer: level must be 'word' or 'char', got '${String(level)}'`)
+  constructor(
+    readonly vocab: readonly string[],
+    readonly level: TokenizerLevel = 'word',
+    readonly lowercase = true,
+  ) {
+    if (level !== 'word' && level !== 'char')
+      throw new Error(`Tokenizer: level must be 'word' or 'char', got '${String(level)}'`)
     SPECIAL_TOKENS.forEach((s, i) => {
-      if (vocab[i] !== s) throw new Error(`Tokenizer: the vocabulary must start with ${SPECIAL_TOKENS.join(' ')}, got '${vocab[i]}' at ${i}`)
+      if (vocab[i] !== s)
+        throw new Error(
+          `Tokenizer: the vocabulary must start with ${SPECIAL_TOKENS.join(' ')}, got '${vocab[i]}' at ${i}`,
+        )
     })
     this.#ids = new Map(vocab.map((t, i) => [t, i]))
     if (this.#ids.size !== vocab.length) throw new Error('Tokenizer: the vocabulary has duplicate tokens')
@@ -56,7 +64,10 @@ export class Tokenizer {
     const lowercase = opts.lowercase ?? level === 'word'
     const minFreq = opts.minFreq ?? 1
     const maxVocab = opts.maxVocab ?? Infinity
-    if (maxVocab < SPECIAL_TOKENS.length) throw new Error(`Tokenizer.fromCorpus: maxVocab ${maxVocab} leaves no room for the ${SPECIAL_TOKENS.length} special tokens`)
+    if (maxVocab < SPECIAL_TOKENS.length)
+      throw new Error(
+        `Tokenizer.fromCorpus: maxVocab ${maxVocab} leaves no room for the ${SPECIAL_TOKENS.length} special tokens`,
+      )
     const probe = new Tokenizer([...SPECIAL_TOKENS], level, lowercase)
     const counts = new Map<string, number>()
     for (const text of texts) for (const tok of probe.split(text)) counts.set(tok, (counts.get(tok) ?? 0) + 1)
@@ -76,12 +87,12 @@ export class Tokenizer {
   /** The tokens of a text, before lookup. */
   split(text: string): string[] {
     const s = this.lowercase ? text.toLowerCase() : text
-    return this.level === 'char' ? Array.from(s) : s.match(WORD) ?? []
+    return this.level === 'char' ? Array.from(s) : (s.match(WORD) ?? [])
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const ids = this.split(text).map((t) => this.#ids.get(t) ?? this.unkId)
-    const out = opts.addCls ?? true ? [this.clsId, ...ids] : ids
+    const out = (opts.addCls ?? true) ? [this.clsId, ...ids] : ids
     return opts.maxLength === undefined ? out : out.slice(0, opts.maxLength)
   }
 
@@ -90,7 +101,8 @@ export class Tokenizer {
     const skip = opts.skipSpecial ?? true
     const toks: string[] = []
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocab.length) throw new Error(`Tokenizer.decode: id ${id} is outside the vocabulary of ${this.vocab.length}`)
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocab.length)
+        throw new Error(`Tokenizer.decode: id ${id} is outside the vocabulary of ${this.vocab.length}`)
       if (skip && id < this.numSpecial) continue
       toks.push(this.vocab[id])
     }
@@ -110,7 +122,10 @@ export class Tokenizer {
         mask[i * L + j] = 1
       }),
     )
-    return { inputIds: tensor(ids, { shape: [rows.length, L] }), attentionMask: tensor(mask, { shape: [rows.length, L] }) }
+    return {
+      inputIds: tensor(ids, { shape: [rows.length, L] }),
+      attentionMask: tensor(mask, { shape: [rows.length, L] }),
+    }
   }
 
   toJSON(): { level: TokenizerLevel; lowercase: boolean; vocab: string[] } {

@@ -13,7 +13,8 @@ export class GELU extends Module {
   /** 'tanh' selects the tanh approximation, as torch.nn.GELU(approximate='tanh'). */
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super()
-    if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${String(approximate)}'`)
+    if (approximate !== 'none' && approximate !== 'tanh')
+      throw new Error(`GELU: approximate must be 'none' or 'tanh', got '${String(approximate)}'`)
   }
   override forward(x: Tensor): Tensor {
     return gelu(x, this.approximate)

@@ -28,7 +28,9 @@ export interface MultiheadAttentionForwardOptions {
   keyPaddingMask?: Tensor | null
   /** Return the attention weights (default true, as torch); false allows the fused kernel. */
   needWeights?: boolean
-  /** [L, S] or [N * numHeads, L, S]: true marks pairs NOT allowed to attend (torch's MHA convention); floats are added. */
+  /**
+   * [L, S] or [N * numHeads, L, S]: true marks pairs NOT allowed to attend (torch's MHA convention); floats are added.
+   */
   attnMask?: Tensor | null
   /** Average the returned weights over heads (default true). */
   averageAttnWeights?: boolean
@@ -69,7 +71,7 @@ export class MultiheadAttention extends Module {
     this.registerParameter('q_proj_weight', packed ? null : newParameter([E, E], dtype))
     this.registerParameter('k_proj_weight', packed ? null : newParameter([E, this.kdim], dtype))
     this.registerParameter('v_proj_weight', packed ? null : newParameter([E, this.vdim], dtype))
-    this.registerParameter('in_proj_bias', opts.bias ?? true ? newParameter([3 * E], dtype) : null)
+    this.registerParameter('in_proj_bias', (opts.bias ?? true) ? newParameter([3 * E], dtype) : null)
     this.registerModule('out_proj', new Linear(E, E, { bias: opts.bias ?? true, dtype }))
     this.resetParameters()
   }
@@ -86,19 +88,32 @@ export class MultiheadAttention extends Module {
 
   /** torch's init: xavier uniform on the input projections, zero biases; out_proj's weight keeps Linear's init. */
   resetParameters(): void {
-    for (const w of [this.in_proj_weight, this.q_proj_weight, this.k_proj_weight, this.v_proj_weight]) if (w) xavierUniform_(w)
+    for (const w of [this.in_proj_weight, this.q_proj_weight, this.k_proj_weight, this.v_proj_weight])
+      if (w) xavierUniform_(w)
     if (this.in_proj_bias) constant_(this.in_proj_bias, 0)
     if (this.out_proj.bias) constant_(this.out_proj.bias, 0)
   }
 
-  override forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+  override forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    opts: MultiheadAttentionForwardOptions = {},
+  ): [Tensor, Tensor | null] {
     const L = 'MultiheadAttention'
-    for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const)
-      if (!(t instanceof Tensor)) throw new Error(`${L}: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`)
+    for (const [name, t] of [
+      ['query', query],
+      ['key', key],
+      ['value', value],
+    ] as const)
+      if (!(t instanceof Tensor))
+        throw new Error(`${L}: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`)
     const unbatched = query.ndim === 2
     const want = unbatched ? 2 : 3
     if ((query.ndim !== 2 && query.ndim !== 3) || key.ndim !== want || value.ndim !== want)
-      throw new Error(`${L}: expected query, key and value all 3-d (batched) or all 2-d, got ${shapeStr(query.shape)}, ${shapeStr(key.shape)}, ${shapeStr(value.shape)}`)
+      throw new Error(
+        `${L}: expected query, key and value all 3-d (batched) or all 2-d, got ${shapeStr(query.shape)}, ${shapeStr(key.shape)}, ${shapeStr(value.shape)}`,
+      )
     // Internally [N, L, E].
     const toNLE = (t: Tensor) => (unbatched ? t.unsqueeze(0) : this.batchFirst ? t : t.transpose(0, 1))
     const q0 = toNLE(query)
@@ -106,7 +121,14 @@ export class MultiheadAttention extends Module {
     const v0 = toNLE(value)
     const [N, Lq, E] = q0.shape
     const S = k0.shape[1]
-    if (E !== this.embedDim || k0.shape[2] !== this.kdim || v0.shape[2] !== this.vdim || k0.shape[0] !== N || v0.shape[0] !== N || v0.shape[1] !== S)
+    if (
+      E !== this.embedDim ||
+      k0.shape[2] !== this.kdim ||
+      v0.shape[2] !== this.vdim ||
+      k0.shape[0] !== N ||
+      v0.shape[0] !== N ||
+      v0.shape[1] !== S
+    )
       throw new Error(
         `${L}: query ${shapeStr(query.shape)}, key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)} do not fit embedDim ${this.embedDim}, kdim ${this.kdim}, vdim ${this.vdim} (batchFirst ${this.batchFirst})`,
       )
@@ -130,7 +152,7 @@ export class MultiheadAttention extends Module {
       let attn = softmax(scores, -1)
       if (p > 0) attn = dropout(attn, p, true)
       out = matmul(attn, vh)
-      const w = opts.averageAttnWeights ?? true ? attn.mean(1) : attn
+      const w = (opts.averageAttnWeights ?? true) ? attn.mean(1) : attn
       weights = unbatched ? w.squeeze(0) : w
     } else {
       out = scaledDotProductAttention(qh, kh, vh, { attnMask: mask, dropoutP: p, isCausal: causalOnly })
@@ -141,7 +163,14 @@ export class MultiheadAttention extends Module {
   }
 
   /** q, k, v = the input projections; one GEMM when query, key and value are the same tensor. */
-  private project(query: Tensor, key: Tensor, value: Tensor, q0: Tensor, k0: Tensor, v0: Tensor): [Tensor, Tensor, Tensor] {
+  private project(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    q0: Tensor,
+    k0: Tensor,
+    v0: Tensor,
+  ): [Tensor, Tensor, Tensor] {
     const E = this.embedDim
     const b = this.in_proj_bias
     const bias = (i: number) => (b ? b.narrow(0, i * E, E) : null)
@@ -158,23 +187,33 @@ export class MultiheadAttention extends Module {
   }
 
   /** attnMask, keyPaddingMask and isCausal as one float mask added to the scores, broadcastable to [N, H, L, S]. */
-  private additiveMask(opts: MultiheadAttentionForwardOptions, N: number, Lq: number, S: number, dtype: DType, unbatched: boolean): Tensor | null {
+  private additiveMask(
+    opts: MultiheadAttentionForwardOptions,
+    N: number,
+    Lq: number,
+    S: number,
+    dtype: DType,
+    unbatched: boolean,
+  ): Tensor | null {
     const L = 'MultiheadAttention'
     const H = this.numHeads
-    const asFloat = (m: Tensor) => (m.dtype === 'bool' ? where(m, full([], -Infinity, { dtype, device: m.device }), 0) : m.to(dtype))
+    const asFloat = (m: Tensor) =>
+      m.dtype === 'bool' ? where(m, full([], -Infinity, { dtype, device: m.device }), 0) : m.to(dtype)
     let mask: Tensor | null = null
     let attnMask = opts.attnMask ?? null
     if (!attnMask && opts.isCausal) attnMask = causalMask(Lq, S)
     if (attnMask) {
       const m = attnMask
       if (m.ndim === 2 && m.shape[0] === Lq && m.shape[1] === S) mask = asFloat(m)
-      else if (m.ndim === 3 && m.shape[0] === N * H && m.shape[1] === Lq && m.shape[2] === S) mask = asFloat(m).reshape([N, H, Lq, S])
+      else if (m.ndim === 3 && m.shape[0] === N * H && m.shape[1] === Lq && m.shape[2] === S)
+        mask = asFloat(m).reshape([N, H, Lq, S])
       else throw new Error(`${L}: attnMask ${shapeStr(m.shape)} must be [${Lq}, ${S}] or [${N * H}, ${Lq}, ${S}]`)
     }
     const kpm = opts.keyPaddingMask ?? null
     if (kpm) {
       const want = unbatched ? [S] : [N, S]
-      if (kpm.ndim !== want.length || kpm.shape.some((s, i) => s !== want[i])) throw new Error(`${L}: keyPaddingMask ${shapeStr(kpm.shape)} must be ${shapeStr(want)}`)
+      if (kpm.ndim !== want.length || kpm.shape.some((s, i) => s !== want[i]))
+        throw new Error(`${L}: keyPaddingMask ${shapeStr(kpm.shape)} must be ${shapeStr(want)}`)
       const k = asFloat(kpm).reshape([N, 1, 1, S])
       mask = mask ? mask.add(k) : k
     }

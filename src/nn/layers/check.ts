@@ -7,6 +7,7 @@ export function checkPositiveInt(layer: string, arg: string, v: unknown, min = 1
 }
 
 export function checkProbability(layer: string, arg: string, p: unknown): number {
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`${layer}: ${arg} must be a probability in [0, 1], got ${JSON.stringify(p)}`)
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+    throw new Error(`${layer}: ${arg} must be a probability in [0, 1], got ${JSON.stringify(p)}`)
   return p
 }

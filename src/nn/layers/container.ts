@@ -5,13 +5,17 @@ import type { Tensor } from '../../tensor/tensor'
 import { Module } from '../module'
 
 function checkModule(where: string, m: unknown): Module {
-  if (!(m instanceof Module)) throw new Error(`${where}: expected a Module, got ${m === null ? 'null' : typeof m === 'object' ? (m as object).constructor?.name : typeof m}`)
+  if (!(m instanceof Module))
+    throw new Error(
+      `${where}: expected a Module, got ${m === null ? 'null' : typeof m === 'object' ? (m as object).constructor?.name : typeof m}`,
+    )
   return m
 }
 
 function index(where: string, i: number, length: number): number {
   const j = i < 0 ? i + length : i
-  if (!Number.isInteger(i) || j < 0 || j >= length) throw new Error(`${where}: index ${i} is out of range for ${length} modules`)
+  if (!Number.isInteger(i) || j < 0 || j >= length)
+    throw new Error(`${where}: index ${i} is out of range for ${length} modules`)
   return j
 }
 
@@ -27,7 +31,8 @@ export class Sequential extends Module {
   /** A Sequential with named children, in the order given (torch's Sequential(OrderedDict(...))). */
   static named(entries: [string, Module][] | Record<string, Module>): Sequential {
     const seq = new Sequential()
-    for (const [name, m] of Array.isArray(entries) ? entries : Object.entries(entries)) seq.registerModule(name, checkModule(`Sequential.named: '${name}'`, m))
+    for (const [name, m] of Array.isArray(entries) ? entries : Object.entries(entries))
+      seq.registerModule(name, checkModule(`Sequential.named: '${name}'`, m))
     return seq
   }
 

@@ -10,8 +10,10 @@ import { checkPositiveInt } from './check'
 export type Size2 = number | readonly [number, number]
 
 function pair(layer: string, arg: string, v: Size2, min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? [v[0], v[1]] : [NaN, NaN]
-  if (!p.every((n) => Number.isInteger(n) && n >= min)) throw new Error(`${layer}: ${arg} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`)
+  const p: [number, number] =
+    typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? [v[0], v[1]] : [NaN, NaN]
+  if (!p.every((n) => Number.isInteger(n) && n >= min))
+    throw new Error(`${layer}: ${arg} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`)
   return p
 }
 
@@ -67,13 +69,14 @@ export class Conv2d extends Module {
     this.dilation = pair(L, 'dilation', opts.dilation ?? 1, 1)
     this.groups = opts.groups ?? 1
     checkGroups(L, inChannels, outChannels, this.groups)
-    if (padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1)) throw new Error(`${L}: padding 'same' needs stride 1, got ${JSON.stringify(opts.stride)}`)
+    if (padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1))
+      throw new Error(`${L}: padding 'same' needs stride 1, got ${JSON.stringify(opts.stride)}`)
     this.paddingMode = opts.paddingMode ?? 'zeros'
     if (!['zeros', 'reflect', 'replicate'].includes(this.paddingMode))
       throw new Error(`${L}: paddingMode must be 'zeros', 'reflect' or 'replicate', got '${String(this.paddingMode)}'`)
     const dtype = opts.dtype ?? 'float32'
     this.weight = newParameter([outChannels, inChannels / this.groups, ...this.kernelSize], dtype)
-    this.bias = opts.bias ?? true ? newParameter([outChannels], dtype) : null
+    this.bias = (opts.bias ?? true) ? newParameter([outChannels], dtype) : null
     resetConv(this.weight, this.bias)
   }
 
@@ -96,9 +99,11 @@ export class Conv2d extends Module {
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=${JSON.stringify(this.kernelSize)}, stride=${JSON.stringify(this.stride)}` +
+    return (
+      `${this.inChannels}, ${this.outChannels}, kernelSize=${JSON.stringify(this.kernelSize)}, stride=${JSON.stringify(this.stride)}` +
       `, padding=${JSON.stringify(this.padding)}, dilation=${JSON.stringify(this.dilation)}, groups=${this.groups}, bias=${this.bias !== null}` +
       (this.paddingMode !== 'zeros' ? `, paddingMode='${this.paddingMode}'` : '')
+    )
   }
 }
 
@@ -139,7 +144,7 @@ export class ConvTranspose2d extends Module {
     const dtype = opts.dtype ?? 'float32'
     // torch's layout: [in, out / groups, kh, kw].
     this.weight = newParameter([inChannels, outChannels / this.groups, ...this.kernelSize], dtype)
-    this.bias = opts.bias ?? true ? newParameter([outChannels], dtype) : null
+    this.bias = (opts.bias ?? true) ? newParameter([outChannels], dtype) : null
     resetConv(this.weight, this.bias)
   }
 
@@ -147,24 +152,34 @@ export class ConvTranspose2d extends Module {
   override forward(x: Tensor, outputSize?: readonly [number, number]): Tensor {
     const outputPadding = outputSize ? this.outputPaddingFor(x, outputSize) : this.outputPadding
     return convTranspose2d(x, this.weight, this.bias, {
-      stride: this.stride, padding: this.padding, outputPadding, dilation: this.dilation, groups: this.groups,
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding,
+      dilation: this.dilation,
+      groups: this.groups,
     })
   }
 
   private outputPaddingFor(x: Tensor, outputSize: readonly [number, number]): [number, number] {
-    if (x.ndim < 3) throw new Error(`ConvTranspose2d: expected a [C, H, W] or [N, C, H, W] input, got [${x.shape.join(', ')}]`)
+    if (x.ndim < 3)
+      throw new Error(`ConvTranspose2d: expected a [C, H, W] or [N, C, H, W] input, got [${x.shape.join(', ')}]`)
     const inSize = x.shape.slice(-2)
     return [0, 1].map((d) => {
-      const min = (inSize[d] - 1) * this.stride[d] - 2 * this.padding[d] + this.dilation[d] * (this.kernelSize[d] - 1) + 1
+      const min =
+        (inSize[d] - 1) * this.stride[d] - 2 * this.padding[d] + this.dilation[d] * (this.kernelSize[d] - 1) + 1
       const extra = outputSize[d] - min
       if (!Number.isInteger(outputSize[d]) || extra < 0 || extra >= Math.max(this.stride[d], this.dilation[d]))
-        throw new Error(`ConvTranspose2d: outputSize ${JSON.stringify(outputSize)} is not reachable from input [${x.shape.join(', ')}] (dim ${d} can be ${min} to ${min + Math.max(this.stride[d], this.dilation[d]) - 1})`)
+        throw new Error(
+          `ConvTranspose2d: outputSize ${JSON.stringify(outputSize)} is not reachable from input [${x.shape.join(', ')}] (dim ${d} can be ${min} to ${min + Math.max(this.stride[d], this.dilation[d]) - 1})`,
+        )
       return extra
     }) as [number, number]
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=${JSON.stringify(this.kernelSize)}, stride=${JSON.stringify(this.stride)}` +
+    return (
+      `${this.inChannels}, ${this.outChannels}, kernelSize=${JSON.stringify(this.kernelSize)}, stride=${JSON.stringify(this.stride)}` +
       `, padding=${JSON.stringify(this.padding)}, outputPadding=${JSON.stringify(this.outputPadding)}, groups=${this.groups}, bias=${this.bias !== null}`
+    )
   }
 }

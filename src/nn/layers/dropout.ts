@@ -34,7 +34,11 @@ export function dropPath(x: Tensor, p: number, training: boolean, scaleByKeep = 
   if (p === 0 || !training) return x
   if (x.ndim === 0) throw new Error('dropPath: expected an input with a batch dim, got a 0-d tensor')
   const keepProb = 1 - p
-  const u = rand([x.shape[0], ...new Array<number>(x.ndim - 1).fill(1)], { dtype: x.dtype, device: x.device, generator })
+  const u = rand([x.shape[0], ...new Array<number>(x.ndim - 1).fill(1)], {
+    dtype: x.dtype,
+    device: x.device,
+    generator,
+  })
   const kept = u.lt(keepProb)
   let mask = kept.to(x.dtype)
   u.dispose()

@@ -26,7 +26,9 @@ export class Embedding extends Module {
     this.embeddingDim = checkPositiveInt('Embedding', 'embeddingDim', embeddingDim)
     const pad = opts.paddingIdx ?? null
     if (pad !== null && (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings))
-      throw new Error(`Embedding: paddingIdx must be an integer in [${-numEmbeddings}, ${numEmbeddings - 1}], got ${pad}`)
+      throw new Error(
+        `Embedding: paddingIdx must be an integer in [${-numEmbeddings}, ${numEmbeddings - 1}], got ${pad}`,
+      )
     this.paddingIdx = pad === null ? null : pad < 0 ? pad + numEmbeddings : pad
     this.weight = newParameter([numEmbeddings, embeddingDim], opts.dtype ?? 'float32')
     this.resetParameters()

@@ -4,7 +4,10 @@ import { flatten } from '../../ops'
 import { Module } from '../module'
 
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super()
   }
   override forward(x: Tensor): Tensor {

@@ -24,7 +24,7 @@ export class Linear extends Module {
     this.outFeatures = checkPositiveInt('Linear', 'outFeatures', outFeatures, 0)
     const dtype = opts.dtype ?? 'float32'
     this.weight = newParameter([outFeatures, inFeatures], dtype)
-    this.bias = opts.bias ?? true ? newParameter([outFeatures], dtype) : null
+    this.bias = (opts.bias ?? true) ? newParameter([outFeatures], dtype) : null
     this.resetParameters()
   }
 

@@ -40,7 +40,8 @@ abstract class BatchNormBase extends Module {
     this.numFeatures = checkPositiveInt(L, 'numFeatures', numFeatures)
     this.eps = opts.eps ?? 1e-5
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum
-    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) throw new Error(`${L}: momentum must be in [0, 1] or null, got ${this.momentum}`)
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1))
+      throw new Error(`${L}: momentum must be in [0, 1] or null, got ${this.momentum}`)
     this.affine = opts.affine ?? true
     this.trackRunningStats = opts.trackRunningStats ?? true
     const dtype = opts.dtype ?? 'float32'
@@ -79,11 +80,18 @@ abstract class BatchNormBase extends Module {
     // Batch statistics in training, or in eval when there are no running ones to use.
     const useBatchStats = this.training || (this.running_mean === null && this.running_var === null)
     const passStats = !this.training || this.trackRunningStats
-    return batchNorm(x, passStats ? this.running_mean : null, passStats ? this.running_var : null, this.weight, this.bias, {
-      training: useBatchStats,
-      momentum: factor,
-      eps: this.eps,
-    })
+    return batchNorm(
+      x,
+      passStats ? this.running_mean : null,
+      passStats ? this.running_var : null,
+      this.weight,
+      this.bias,
+      {
+        training: useBatchStats,
+        momentum: factor,
+        eps: this.eps,
+      },
+    )
   }
 
   override extraRepr(): string {
@@ -94,7 +102,8 @@ abstract class BatchNormBase extends Module {
 /** Batch normalisation over [N, C] or [N, C, L] inputs. */
 export class BatchNorm1d extends BatchNormBase {
   protected checkInput(x: Tensor): void {
-    if (x.ndim !== 2 && x.ndim !== 3) throw new Error(`BatchNorm1d: expected a 2-d or 3-d input [N, C(, L)], got ${shapeStr(x.shape)}`)
+    if (x.ndim !== 2 && x.ndim !== 3)
+      throw new Error(`BatchNorm1d: expected a 2-d or 3-d input [N, C(, L)], got ${shapeStr(x.shape)}`)
   }
 }
 
@@ -160,7 +169,8 @@ export class GroupNorm extends Module {
     super()
     this.numGroups = checkPositiveInt('GroupNorm', 'numGroups', numGroups)
     this.numChannels = checkPositiveInt('GroupNorm', 'numChannels', numChannels)
-    if (numChannels % numGroups) throw new Error(`GroupNorm: numChannels ${numChannels} must be divisible by numGroups ${numGroups}`)
+    if (numChannels % numGroups)
+      throw new Error(`GroupNorm: numChannels ${numChannels} must be divisible by numGroups ${numGroups}`)
     this.eps = opts.eps ?? 1e-5
     this.affine = opts.affine ?? true
     const dtype = opts.dtype ?? 'float32'

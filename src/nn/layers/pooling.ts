@@ -13,7 +13,10 @@ export interface MaxPool2dOptions {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Size2, readonly opts: MaxPool2dOptions = {}) {
+  constructor(
+    readonly kernelSize: Size2,
+    readonly opts: MaxPool2dOptions = {},
+  ) {
     super()
   }
   override forward(x: Tensor): Tensor {
@@ -34,7 +37,10 @@ export interface AvgPool2dOptions {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Size2, readonly opts: AvgPool2dOptions = {}) {
+  constructor(
+    readonly kernelSize: Size2,
+    readonly opts: AvgPool2dOptions = {},
+  ) {
     super()
   }
   override forward(x: Tensor): Tensor {

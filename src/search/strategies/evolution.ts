@@ -14,14 +14,18 @@ export interface EvolutionOptions {
 export function agingEvolution(options: EvolutionOptions = {}): Strategy {
   const population = options.population ?? 8
   const sampleSize = options.sampleSize ?? 3
-  if (!Number.isInteger(population) || population < 2) throw new RangeError(`agingEvolution: population must be an integer >= 2, got ${population}`)
+  if (!Number.isInteger(population) || population < 2)
+    throw new RangeError(`agingEvolution: population must be an integer >= 2, got ${population}`)
   if (!Number.isInteger(sampleSize) || sampleSize < 1 || sampleSize > population)
-    throw new RangeError(`agingEvolution: sampleSize must be an integer in [1, population = ${population}], got ${sampleSize}`)
+    throw new RangeError(
+      `agingEvolution: sampleSize must be an integer in [1, population = ${population}], got ${sampleSize}`,
+    )
   return {
     name: 'evolution',
     propose(ctx) {
       const { history, rng, cardinalities } = ctx
-      if (history.length < population) return firstFeasible(ctx, 'aging evolution', () => randomGenome(cardinalities, rng))
+      if (history.length < population)
+        return firstFeasible(ctx, 'aging evolution', () => randomGenome(cardinalities, rng))
       const alive = history.slice(-population)
       return firstFeasible(ctx, 'aging evolution', () => {
         let parent = alive[rng.int(0, alive.length)]

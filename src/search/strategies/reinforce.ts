@@ -20,7 +20,11 @@ const softmax = (logits: Float64Array): number[] => {
 }
 
 /** The policy's logits after learning from `history` in order. */
-export function replayPolicy(ctx: Pick<ProposalContext, 'cardinalities' | 'active'>, history: Observation[], options: ReinforceOptions = {}): Float64Array[] {
+export function replayPolicy(
+  ctx: Pick<ProposalContext, 'cardinalities' | 'active'>,
+  history: Observation[],
+  options: ReinforceOptions = {},
+): Float64Array[] {
   const lr = options.lr ?? 0.3
   const decay = options.baselineDecay ?? 0.8
   const logits = ctx.cardinalities.map((n) => new Float64Array(n))

@@ -37,9 +37,12 @@ export function firstFeasible(ctx: ProposalContext, strategy: string, draw: () =
     const g = draw()
     if (ctx.feasible(g)) return g
   }
-  throw new Error(`${strategy}: no feasible genome in ${MAX_DRAWS} draws: the budget is too tight for the space, or every network under it was tried`)
+  throw new Error(
+    `${strategy}: no feasible genome in ${MAX_DRAWS} draws: the budget is too tight for the space, or every network under it was tried`,
+  )
 }
 
 export const randomGenome = (cardinalities: number[], rng: Rng): Genome => cardinalities.map((n) => rng.int(0, n))
 
-export const activeGenes = (ctx: Pick<ProposalContext, 'active'>, genome: Genome): number[] => (ctx.active ? ctx.active(genome) : genome.map((_, i) => i))
+export const activeGenes = (ctx: Pick<ProposalContext, 'active'>, genome: Genome): number[] =>
+  ctx.active ? ctx.active(genome) : genome.map((_, i) => i)

@@ -43,7 +43,11 @@ t.test('NMS keeps the right boxes', async (t) => {
   t.same([...nms([0, 0, 4, 4, 0, 0, 4, 4], [0.5, 0.5], 0.5)], [0], 'equal scores: the lower index wins')
   for (const c of heads.nms) {
     t.same([...nms(c.boxes.data, c.scores.data, c.iouThreshold)], c.keep, `${c.name}: as torchvision's nms`)
-    t.same([...batchedNms(c.boxes.data, c.scores.data, c.labels.data, c.iouThreshold)], c.keepBatched, `${c.name}: as torchvision's batched_nms`)
+    t.same(
+      [...batchedNms(c.boxes.data, c.scores.data, c.labels.data, c.iouThreshold)],
+      c.keepBatched,
+      `${c.name}: as torchvision's batched_nms`,
+    )
   }
 })
 

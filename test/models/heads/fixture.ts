@@ -10,6 +10,9 @@ export interface Enc {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const heads: Record<string, any[]> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'heads.json'), 'utf8'))
+export const heads: Record<string, any[]> = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'heads.json'), 'utf8'),
+)
 
-export const build = (e: Enc, dtype: 'float32' | 'float64' = 'float64'): Tensor => tensor(e.data, { shape: e.shape, dtype })
+export const build = (e: Enc, dtype: 'float32' | 'float64' = 'float64'): Tensor =>
+  tensor(e.data, { shape: e.shape, dtype })

@@ -11,7 +11,9 @@ const BATCHES = 4
 
 iv.manualSeed(0)
 const world = iv.data.worldDataset({ size: 64, seed: 7, imageSize: 64, targets: ['objects', 'segmentation', 'depth'] })
-const batches = Array.from({ length: BATCHES }, (_, b) => collate(Array.from({ length: 16 }, (_, i) => world.get(b * 16 + i) as iv.data.Sample)))
+const batches = Array.from({ length: BATCHES }, (_, b) =>
+  collate(Array.from({ length: 16 }, (_, i) => world.get(b * 16 + i) as iv.data.Sample)),
+)
 const tensors = batches.map(batchToTensors)
 const backbone = iv.createModel('mn-t', { imageSize: 64 })
 
@@ -20,14 +22,17 @@ function train(epochs: number, step: (k: number) => number[]): { first: number[]
   const means: number[][] = []
   for (let e = 0; e < epochs; e++) {
     const sums: number[] = []
-    for (let k = 0; k < BATCHES; k++) iv.scope(() => step(k)).forEach((v, i) => (sums[i] = (sums[i] ?? 0) + v / BATCHES))
+    for (let k = 0; k < BATCHES; k++)
+      iv.scope(() => step(k)).forEach((v, i) => (sums[i] = (sums[i] ?? 0) + v / BATCHES))
     means.push(sums)
   }
   return { first: means[0], last: means[epochs - 1] }
 }
 
 t.test('mn-t + Detector lowers the detection loss', async (t) => {
-  const det = new Detector(backbone.featureChannels, world.info.labelSpaces.shape.size, { strides: backbone.featureStrides })
+  const det = new Detector(backbone.featureChannels, world.info.labelSpaces.shape.size, {
+    strides: backbone.featureStrides,
+  })
   const opt = new iv.AdamW([...backbone.parameters(), ...det.parameters()], { lr: 2e-3, weightDecay: 1e-4 })
   const { first, last } = train(6, (k) => {
     const l = det.loss(backbone.forwardFeatures(tensors[k].images), batches[k].objects!)
