@@ -10,7 +10,7 @@ import {
   type Tensor,
 } from '../../src'
 import { native } from '../../src/backend/native'
-import { checkParity } from './nn-fixture'
+import { checkParity } from './fixture'
 import { assertClose } from '../helpers'
 
 const gen = new Generator(6)
@@ -20,7 +20,7 @@ const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(s
 t.test(
   'scaledDotProductAttention matches PyTorch (bool and float masks, causal, scale, strided q, tiles crossing 64)',
   async (t) => {
-    checkParity(t, 'scaledDotProductAttention', (c, i) =>
+    checkParity(t, 'attention', 'scaledDotProductAttention', (c, i) =>
       sdpa(i.q, i.k, i.v, { attnMask: i.mask ?? null, ...(c.options as { isCausal?: boolean; scale?: number }) }),
     )
   },

@@ -2,7 +2,8 @@ import t from 'tap'
 import { conv2d, convTranspose2d, gradcheck, Generator, randn, tensor, Tensor, zeros } from '../../src'
 import { native } from '../../src/backend/native'
 import type { Conv2dOptions, ConvTranspose2dOptions } from '../../src/ops/conv'
-import { checkParity, descriptor } from './conv-fixture'
+import { describe } from '../../src/backend/kernel-calls'
+import { checkParity } from './fixture'
 
 const gen = new Generator(7)
 const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(shape, { dtype, generator: gen })
@@ -11,12 +12,12 @@ const rg = (shape: number[]) => r(shape).requiresGrad_()
 t.test(
   'conv2d matches PyTorch (fixture: strides, paddings, dilations, groups, depthwise, fused activations, layouts)',
   async (t) => {
-    checkParity(t, 'conv2d', (c, i) => conv2d(i.x, i.weight, i.bias ?? null, c.options as Conv2dOptions))
+    checkParity(t, 'conv', 'conv2d', (c, i) => conv2d(i.x, i.weight, i.bias ?? null, c.options as Conv2dOptions))
   },
 )
 
 t.test('convTranspose2d matches PyTorch', async (t) => {
-  checkParity(t, 'convTranspose2d', (c, i) =>
+  checkParity(t, 'conv', 'convTranspose2d', (c, i) =>
     convTranspose2d(i.x, i.weight, i.bias ?? null, c.options as ConvTranspose2dOptions),
   )
 })
@@ -228,7 +229,7 @@ t.test('conv2d and convTranspose2d reject bad inputs with errors naming the op a
 })
 
 t.test('the native conv entry points throw on malformed calls instead of crashing', async (t) => {
-  const f = (a: Tensor) => descriptor(a)
+  const f = (a: Tensor) => describe(a)
   const x = zeros([2, 4, 6, 6])
   const w = zeros([3, 4, 3, 3])
   const y = zeros([2, 3, 6, 6])

@@ -12,7 +12,7 @@ import {
   type Tensor,
 } from '../../src'
 import { native } from '../../src/backend/native'
-import { checkParity } from './nn-fixture'
+import { checkParity } from './fixture'
 import { assertClose } from '../helpers'
 
 const gen = new Generator(4)
@@ -21,12 +21,12 @@ const r = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen }
 const idx = (v: number[], shape?: number[]) => tensor(v, { dtype: 'int32', shape })
 
 t.test('indexSelect, embedding, gather and scatterAdd match PyTorch', async (t) => {
-  checkParity(t, 'indexSelect', (c, i) => indexSelect(i.x, c.options.dim as number, i.index))
-  checkParity(t, 'embedding', (c, i) =>
+  checkParity(t, 'indexing', 'indexSelect', (c, i) => indexSelect(i.x, c.options.dim as number, i.index))
+  checkParity(t, 'indexing', 'embedding', (c, i) =>
     embedding(i.indices, i.weight, { paddingIdx: c.options.paddingIdx as number | null }),
   )
-  checkParity(t, 'gather', (c, i) => i.x.gather(c.options.dim as number, i.index))
-  checkParity(t, 'scatterAdd', (c, i) => i.x.scatterAdd(c.options.dim as number, i.index, i.src))
+  checkParity(t, 'indexing', 'gather', (c, i) => i.x.gather(c.options.dim as number, i.index))
+  checkParity(t, 'indexing', 'scatterAdd', (c, i) => i.x.scatterAdd(c.options.dim as number, i.index, i.src))
 })
 
 t.test('float64 gradcheck (repeated indices accumulate)', async (t) => {

@@ -18,7 +18,7 @@ import {
   type Tensor,
 } from '../../src'
 import { native } from '../../src/backend/native'
-import { checkParity } from './nn-fixture'
+import { checkParity } from './fixture'
 import { assertClose } from '../helpers'
 
 const gen = new Generator(8)
@@ -30,23 +30,27 @@ type Opts = { reduction?: Reduction; beta?: number; ignoreIndex?: number; labelS
 t.test(
   'crossEntropy matches PyTorch (weights, ignoreIndex, label smoothing, reductions, segmentation, probabilities, unbatched)',
   async (t) => {
-    checkParity(t, 'crossEntropy', (c, i) => crossEntropy(i.x, i.t, { weight: i.w ?? null, ...(c.options as Opts) }))
+    checkParity(t, 'loss', 'crossEntropy', (c, i) =>
+      crossEntropy(i.x, i.t, { weight: i.w ?? null, ...(c.options as Opts) }),
+    )
   },
 )
 
 t.test('elementwise losses, cosineSimilarity and normalize match PyTorch', async (t) => {
-  checkParity(t, 'binaryCrossEntropyWithLogits', (c, i) =>
+  checkParity(t, 'loss', 'binaryCrossEntropyWithLogits', (c, i) =>
     binaryCrossEntropyWithLogits(i.x, i.y, {
       weight: i.w ?? null,
       posWeight: i.pw ?? null,
       reduction: c.options.reduction as Reduction,
     }),
   )
-  checkParity(t, 'mseLoss', (c, i) => mseLoss(i.x, i.y, c.options as Opts))
-  checkParity(t, 'l1Loss', (c, i) => l1Loss(i.x, i.y, c.options as Opts))
-  checkParity(t, 'smoothL1Loss', (c, i) => smoothL1Loss(i.x, i.y, c.options as Opts))
-  checkParity(t, 'cosineSimilarity', (c, i) => cosineSimilarity(i.a, i.b, c.options as { dim: number; eps: number }))
-  checkParity(t, 'normalize', (c, i) => normalize(i.x, c.options as { p: number; dim: number }))
+  checkParity(t, 'loss', 'mseLoss', (c, i) => mseLoss(i.x, i.y, c.options as Opts))
+  checkParity(t, 'loss', 'l1Loss', (c, i) => l1Loss(i.x, i.y, c.options as Opts))
+  checkParity(t, 'loss', 'smoothL1Loss', (c, i) => smoothL1Loss(i.x, i.y, c.options as Opts))
+  checkParity(t, 'loss', 'cosineSimilarity', (c, i) =>
+    cosineSimilarity(i.a, i.b, c.options as { dim: number; eps: number }),
+  )
+  checkParity(t, 'loss', 'normalize', (c, i) => normalize(i.x, c.options as { p: number; dim: number }))
 })
 
 t.test('float64 gradcheck', async (t) => {

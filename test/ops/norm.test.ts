@@ -1,7 +1,7 @@
 import t from 'tap'
 import { batchNorm, gradcheck, groupNorm, layerNorm, randn, tensor, Generator, type Tensor } from '../../src'
 import { native } from '../../src/backend/native'
-import { checkParity } from './nn-fixture'
+import { checkParity } from './fixture'
 import { assertClose } from '../helpers'
 
 const gen = new Generator(11)
@@ -11,7 +11,7 @@ const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(s
 t.test(
   'batchNorm matches PyTorch (train/eval, [N, C] and NCHW, batch 1, running-stat updates, strided input)',
   async (t) => {
-    checkParity(t, 'batchNorm', (c, i) =>
+    checkParity(t, 'norm', 'batchNorm', (c, i) =>
       batchNorm(
         i.x,
         i.rm,
@@ -25,13 +25,13 @@ t.test(
 )
 
 t.test('layerNorm matches PyTorch', async (t) => {
-  checkParity(t, 'layerNorm', (c, i) =>
+  checkParity(t, 'norm', 'layerNorm', (c, i) =>
     layerNorm(i.x, c.options.normalizedShape as number[], i.w ?? null, i.b ?? null, c.options.eps as number),
   )
 })
 
 t.test('groupNorm matches PyTorch', async (t) => {
-  checkParity(t, 'groupNorm', (c, i) =>
+  checkParity(t, 'norm', 'groupNorm', (c, i) =>
     groupNorm(i.x, c.options.numGroups as number, i.w ?? null, i.b ?? null, c.options.eps as number),
   )
 })

@@ -2,15 +2,16 @@ import t from 'tap'
 import { adaptiveAvgPool2d, avgPool2d, gradcheck, Generator, maxPool2d, randn, tensor, Tensor, zeros } from '../../src'
 import { native } from '../../src/backend/native'
 import type { AvgPool2dOptions, MaxPool2dOptions } from '../../src/ops/pool'
-import { checkParity, descriptor } from './conv-fixture'
+import { describe } from '../../src/backend/kernel-calls'
+import { checkParity } from './fixture'
 
 const gen = new Generator(11)
 const rg = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen }).requiresGrad_()
 
 t.test('pooling matches PyTorch (fixture)', async (t) => {
-  checkParity(t, 'maxPool2d', (c, i) => maxPool2d(i.x, c.options as unknown as MaxPool2dOptions))
-  checkParity(t, 'avgPool2d', (c, i) => avgPool2d(i.x, c.options as unknown as AvgPool2dOptions))
-  checkParity(t, 'adaptiveAvgPool2d', (c, i) => adaptiveAvgPool2d(i.x, c.options.outputSize as number))
+  checkParity(t, 'pool', 'maxPool2d', (c, i) => maxPool2d(i.x, c.options as unknown as MaxPool2dOptions))
+  checkParity(t, 'pool', 'avgPool2d', (c, i) => avgPool2d(i.x, c.options as unknown as AvgPool2dOptions))
+  checkParity(t, 'pool', 'adaptiveAvgPool2d', (c, i) => adaptiveAvgPool2d(i.x, c.options.outputSize as number))
 })
 
 t.test('pooling gradcheck (float64)', async (t) => {
@@ -88,7 +89,7 @@ t.test('pooling rejects bad inputs with errors naming the op and shapes', async 
 })
 
 t.test('the native pooling entry points throw on malformed calls instead of crashing', async (t) => {
-  const f = (a: Tensor) => descriptor(a)
+  const f = (a: Tensor) => describe(a)
   const x = zeros([1, 2, 6, 6])
   const y = zeros([1, 2, 3, 3])
   const idx = zeros([1, 2, 3, 3], { dtype: 'int32' })

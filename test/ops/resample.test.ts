@@ -2,19 +2,20 @@ import t from 'tap'
 import { gradcheck, Generator, interpolate, pad, randn, tensor, Tensor, zeros } from '../../src'
 import { native } from '../../src/backend/native'
 import type { InterpolateOptions, PadMode } from '../../src/ops/resample'
-import { checkParity, descriptor } from './conv-fixture'
+import { describe } from '../../src/backend/kernel-calls'
+import { checkParity } from './fixture'
 
 const gen = new Generator(13)
 const rg = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen }).requiresGrad_()
 
 t.test('pad and interpolate match PyTorch (fixture)', async (t) => {
-  checkParity(t, 'pad', (c, i) =>
+  checkParity(t, 'resample', 'pad', (c, i) =>
     pad(i.x, c.options.pads as number[], {
       mode: c.options.mode as PadMode,
       value: c.options.value as number | undefined,
     }),
   )
-  checkParity(t, 'interpolate', (c, i) => interpolate(i.x, c.options as InterpolateOptions))
+  checkParity(t, 'resample', 'interpolate', (c, i) => interpolate(i.x, c.options as InterpolateOptions))
 })
 
 t.test('pad and interpolate gradcheck (float64)', async (t) => {
@@ -106,7 +107,7 @@ t.test('pad and interpolate reject bad inputs with errors naming the op and shap
 })
 
 t.test('the native pad and interpolate entry points throw on malformed calls instead of crashing', async (t) => {
-  const f = (a: Tensor) => descriptor(a)
+  const f = (a: Tensor) => describe(a)
   const x = zeros([1, 2, 3, 4])
   const call =
     (name: string, ...args: unknown[]) =>

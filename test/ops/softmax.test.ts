@@ -1,7 +1,7 @@
 import t from 'tap'
 import { dropout, Generator, gradcheck, logSoftmax, ones, randn, softmax, tensor, type Tensor } from '../../src'
 import { native } from '../../src/backend/native'
-import { checkParity } from './nn-fixture'
+import { checkParity } from './fixture'
 import { assertClose } from '../helpers'
 
 const gen = new Generator(5)
@@ -11,8 +11,8 @@ const r = (shape: number[], dtype: 'float32' | 'float64' = 'float64') => randn(s
 t.test(
   'softmax and logSoftmax match PyTorch (rows, middle and leading dims, strided input, large values)',
   async (t) => {
-    checkParity(t, 'softmax', (c, i) => softmax(i.x, c.options.dim as number))
-    checkParity(t, 'logSoftmax', (c, i) => i.x.logSoftmax(c.options.dim as number))
+    checkParity(t, 'softmax', 'softmax', (c, i) => softmax(i.x, c.options.dim as number))
+    checkParity(t, 'softmax', 'logSoftmax', (c, i) => i.x.logSoftmax(c.options.dim as number))
   },
 )
 
