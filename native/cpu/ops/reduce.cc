@@ -14,33 +14,6 @@
 namespace iv {
 namespace {
 
-// Walks the reduced block of one output element, calling f(value, flatIndex).
-template <class T, class F>
-inline void walk(const T* base, const StridedLayout& L, int64_t count, F&& f) {
-  if (L.ndim <= 1) {
-    const int64_t s = L.ndim == 0 ? 0 : L.strides[0][0];
-    if (s == 1)
-      for (int64_t i = 0; i < count; i++) f(base[i], i);
-    else
-      for (int64_t i = 0; i < count; i++) f(base[i * s], i);
-    return;
-  }
-  int64_t idx[kMaxDims] = {0};
-  int64_t off = 0;
-  const int last = L.ndim - 1;
-  const int64_t inner = L.shape[last], sIn = L.strides[0][last];
-  for (int64_t i = 0; i < count; i += inner) {
-    for (int64_t j = 0; j < inner; j++) f(base[off + j * sIn], i + j);
-    for (int d = last - 1; d >= 0; d--) {
-      idx[d]++;
-      off += L.strides[0][d];
-      if (idx[d] < L.shape[d]) break;
-      off -= L.shape[d] * L.strides[0][d];
-      idx[d] = 0;
-    }
-  }
-}
-
 // Calls f(offset) for every element of a strided block, in order.
 template <class F>
 inline void forEachOffset(const StridedLayout& L, int64_t count, F&& f) {
@@ -63,6 +36,13 @@ inline void forEachOffset(const StridedLayout& L, int64_t count, F&& f) {
       idx[d] = 0;
     }
   }
+}
+
+// Walks the reduced block of one output element, calling f(value, flatIndex).
+template <class T, class F>
+inline void walk(const T* base, const StridedLayout& L, int64_t count, F&& f) {
+  int64_t i = 0;
+  forEachOffset(L, count, [&](int64_t off) { f(base[off], i++); });
 }
 
 // The sum of n values at stride s in double, over eight independent accumulators so that the
