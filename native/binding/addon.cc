@@ -1,3 +1,4 @@
+#include <cstring>
 #include <exception>
 #include <string>
 #include "registry.h"
@@ -7,6 +8,17 @@ namespace iv {
 std::vector<ExportEntry>& exportRegistry() {
   static std::vector<ExportEntry> entries;
   return entries;
+}
+
+std::vector<const char*>& bfloat16Registry() {
+  static std::vector<const char*> names;
+  return names;
+}
+
+bool acceptsBfloat16(const char* name) {
+  for (const char* n : bfloat16Registry())
+    if (std::strcmp(n, name) == 0) return true;
+  return false;
 }
 
 Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
@@ -26,6 +38,9 @@ Napi::Object initAddon(Napi::Env env, Napi::Object exports) {
     };
     exports.Set(name, Napi::Function::New(env, wrapped, name));
   }
+  Napi::Array bf16 = Napi::Array::New(env, bfloat16Registry().size());
+  for (uint32_t i = 0; i < bfloat16Registry().size(); i++) bf16.Set(i, bfloat16Registry()[i]);
+  exports.Set("bfloat16Kernels", bf16);
   return exports;
 }
 

@@ -1,4 +1,5 @@
 #include "args.h"
+#include "registry.h"
 #include <cmath>
 #include <sstream>
 
@@ -11,6 +12,7 @@ size_t dtypeSize(DType d) {
     case DType::int32: return 4;
     case DType::uint8: return 1;
     case DType::boolean: return 1;
+    case DType::bfloat16: return 2;
   }
   return 0;
 }
@@ -22,6 +24,7 @@ const char* dtypeName(DType d) {
     case DType::int32: return "int32";
     case DType::uint8: return "uint8";
     case DType::boolean: return "bool";
+    case DType::bfloat16: return "bfloat16";
   }
   return "?";
 }
@@ -116,7 +119,11 @@ TensorArg hostTensor(const Args& args, size_t i, const char* name) {
   if (!(offD >= 0 && offD <= 1099511627776.0) || offD != std::trunc(offD))
     args.fail(arg + ": offset must be a non-negative integer");
   int32_t code = dt.As<Napi::Number>().Int32Value();
-  if (code < 0 || code > 4) args.fail(arg + ": unknown dtype code " + std::to_string(code));
+  if (code < 0 || code > 5) args.fail(arg + ": unknown dtype code " + std::to_string(code));
+  // Kernels that take bfloat16 say so (IV_BFLOAT16); the others would misread its 2-byte
+  // elements, so the TypeScript layer widens for them and a direct call is refused here.
+  if (code == 5 && !acceptsBfloat16(args.op()))
+    args.fail(arg + ": " + args.op() + " does not take bfloat16 tensors (widen them to float32 first)");
   t.dtype = static_cast<DType>(code);
   if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
     args.fail(arg + ": shape and strides must be integer arrays of the same length");

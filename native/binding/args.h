@@ -8,7 +8,7 @@
 
 namespace iv {
 
-enum class DType : int32_t { float32 = 0, float64 = 1, int32 = 2, uint8 = 3, boolean = 4 };
+enum class DType : int32_t { float32 = 0, float64 = 1, int32 = 2, uint8 = 3, boolean = 4, bfloat16 = 5 };
 
 size_t dtypeSize(DType d);
 

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include "../../binding/elementwise_args.h"
 #include "../../binding/registry.h"
+#include "../bfloat16.h"
 #include "../cpu_features.h"
 #include "../strided.h"
 #include "rows_simd.h"
@@ -437,7 +438,9 @@ void runCopy(const TensorArg& out, const TensorArg& src) {
     if (toBool) {
       for (int64_t i = 0; i < n; i++) po[i * so] = ps[i * ss] != I(0) ? O(1) : O(0);
     } else if (so == 1 && ss == 1) {
-      for (int64_t i = 0; i < n; i++) po[i] = static_cast<O>(ps[i]);
+      if constexpr (std::is_same_v<O, bfloat16> && std::is_same_v<I, float>) narrowToBfloat16(ps, po, n);
+      else if constexpr (std::is_same_v<O, float> && std::is_same_v<I, bfloat16>) widenBfloat16(ps, po, n);
+      else for (int64_t i = 0; i < n; i++) po[i] = static_cast<O>(ps[i]);
     } else {
       for (int64_t i = 0; i < n; i++) po[i * so] = static_cast<O>(ps[i * ss]);
     }
@@ -450,6 +453,7 @@ void copyFrom(const TensorArg& out, const TensorArg& src) {
     case DType::float32: runCopy<O, float>(out, src); break;
     case DType::float64: runCopy<O, double>(out, src); break;
     case DType::int32: runCopy<O, int32_t>(out, src); break;
+    case DType::bfloat16: runCopy<O, bfloat16>(out, src); break;
     default: runCopy<O, uint8_t>(out, src); break;
   }
 }
@@ -462,6 +466,7 @@ Napi::Value copy(const Napi::CallbackInfo& info) {
     case DType::float32: copyFrom<float>(c.out, c.src); break;
     case DType::float64: copyFrom<double>(c.out, c.src); break;
     case DType::int32: copyFrom<int32_t>(c.out, c.src); break;
+    case DType::bfloat16: copyFrom<bfloat16>(c.out, c.src); break;
     default: copyFrom<uint8_t>(c.out, c.src); break;
   }
   return info.Env().Undefined();
@@ -488,6 +493,7 @@ Napi::Value fill(const Napi::CallbackInfo& info) {
     case DType::float64: runFill<double>(out, v); break;
     case DType::int32: runFill<int32_t>(out, static_cast<int32_t>(v)); break;
     case DType::boolean: runFill<uint8_t>(out, v != 0 ? 1 : 0); break;
+    case DType::bfloat16: runFill<bfloat16>(out, bfloat16(v)); break;
     default: runFill<uint8_t>(out, static_cast<uint8_t>(v)); break;
   }
   return info.Env().Undefined();
@@ -495,6 +501,8 @@ Napi::Value fill(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+IV_BFLOAT16("copy");
+IV_BFLOAT16("fill");
 IV_EXPORT("unary", unary);
 IV_EXPORT("binary", binary);
 IV_EXPORT("where", where);
