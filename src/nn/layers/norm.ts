@@ -72,10 +72,19 @@ abstract class BatchNormBase extends Module {
   override forward(x: Tensor): Tensor {
     this.checkInput(x)
     let factor = this.momentum ?? 0
-    if (this.training && this.trackRunningStats && this.num_batches_tracked) {
-      const n = this.num_batches_tracked.item() + 1
-      this.num_batches_tracked.fill_(n)
-      if (this.momentum === null) factor = 1 / n
+    const tracked = this.num_batches_tracked
+    if (this.training && this.trackRunningStats && tracked) {
+      if (this.momentum === null) {
+        // The cumulative average needs the count on the host; a fixed momentum does not, so
+        // the count is bumped where it lives (no device-to-host read, no stream sync).
+        const n = tracked.item() + 1
+        tracked.fill_(n)
+        factor = 1 / n
+      } else {
+        const one = full([], 1, { dtype: 'int32', device: tracked.device })
+        tracked.addInPlace(one)
+        one.dispose()
+      }
     }
     // Batch statistics in training, or in eval when there are no running ones to use.
     const useBatchStats = this.training || (this.running_mean === null && this.running_var === null)
