@@ -31,6 +31,8 @@ abstract class BatchNormBase extends Module {
   declare running_mean: Tensor | null
   declare running_var: Tensor | null
   declare num_batches_tracked: Tensor | null
+  /** The conv this norm was folded into for inference (foldBatchNorm); it then passes x through. */
+  foldedInto: string | null = null
 
   protected abstract checkInput(x: Tensor): void
 
@@ -71,6 +73,13 @@ abstract class BatchNormBase extends Module {
 
   override forward(x: Tensor): Tensor {
     this.checkInput(x)
+    if (this.foldedInto !== null) {
+      if (this.training)
+        throw new Error(
+          `${this.constructor.name}: folded into ${this.foldedInto} for inference (foldBatchNorm); load unfolded weights to train`,
+        )
+      return x
+    }
     let factor = this.momentum ?? 0
     const tracked = this.num_batches_tracked
     if (this.training && this.trackRunningStats && tracked) {
