@@ -106,6 +106,7 @@ declare module '../tensor/tensor' {
     to(target: DType | Device): Tensor
     float(): Tensor
     double(): Tensor
+    bfloat16(): Tensor
     int(): Tensor
     bool(): Tensor
     cpu(): Tensor
@@ -375,6 +376,9 @@ const methods: { [K in Exclude<AttachedMethod, 'T'>]: Tensor[K] } & ThisType<Ten
   },
   double() {
     return views.to(this, 'float64')
+  },
+  bfloat16() {
+    return views.to(this, 'bfloat16')
   },
   int() {
     return views.to(this, 'int32')

@@ -49,6 +49,7 @@ t.test('casts out of bfloat16: exact widening, truncation to int32, bool', async
   t.same(Array.from(a.to('int32').data()), FIXTURE.cases.toInt32)
   t.same(iv.tensor([0, -0, 0.5, NaN], { dtype: 'bfloat16' }).to('bool').toArray(), [false, false, true, true])
   t.same(iv.tensor([1.00390625, 3], { dtype: 'bfloat16' }).toArray(), [1.0, 3], '1 + 2^-8 is a tie and rounds to 1')
+  t.same(iv.tensor([1.01171875]).bfloat16().toArray(), [1.015625], '1 + 3 * 2^-8 is a tie and rounds up to even')
   t.equal(iv.full([2], 0.1, { dtype: 'bfloat16' }).data()[1], widen(0x3dcd), 'full rounds its value')
 })
 
