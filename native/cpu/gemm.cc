@@ -235,8 +235,9 @@ void packA(const Plan<float, bfloat16>& pl, bool tA, const bfloat16* A, int64_t 
     if (!tA) {
       for (int64_t i = 0; i < mr; i++) {
         const bfloat16* src = A + (i0 + ip + i) * lda + k0;
-        for (int64_t k = 0; k < kc; k += kKb)
-          std::memcpy(p + k * MR + i * kKb, src + k, std::min(kKb, kc - k) * sizeof(bfloat16));
+        int64_t k = 0;
+        for (; k + kKb <= kc; k += kKb) std::memcpy(p + k * MR + i * kKb, src + k, kKb * sizeof(bfloat16));
+        if (k < kc) std::memcpy(p + k * MR + i * kKb, src + k, (kc - k) * sizeof(bfloat16));
       }
     } else {
       for (int64_t k = 0; k < kc; k++) {
@@ -252,10 +253,16 @@ void packB(const Plan<float, bfloat16>&, bool tB, const bfloat16* B, int64_t ldb
            int64_t nr, int64_t NR, bfloat16* p) {
   if (nr < NR || kc % 2) std::fill(p, p + paddedK<bfloat16>(kc) * NR, bfloat16());
   if (!tB) {
-    for (int64_t k = 0; k < kc; k++) {
-      const bfloat16* src = B + (k0 + k) * ldb + j0;
-      bfloat16* dst = p + k / 2 * 2 * NR + k % 2;
-      for (int64_t j = 0; j < nr; j++) dst[2 * j] = src[j];
+    // Rows k and k + 1 interleaved (as raw words, which the compiler vectorises).
+    uint16_t* dst = &p->bits;
+    for (int64_t k = 0; k < kc; k += 2, dst += 2 * NR) {
+      const uint16_t* r0 = &B[(k0 + k) * ldb + j0].bits;
+      if (k + 1 < kc) {
+        const uint16_t* r1 = r0 + ldb;
+        for (int64_t j = 0; j < nr; j++) dst[2 * j] = r0[j], dst[2 * j + 1] = r1[j];
+      } else {
+        for (int64_t j = 0; j < nr; j++) dst[2 * j] = r0[j];
+      }
     }
   } else {
     // A column of B^T holds its K pairs next to each other.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -41,9 +42,11 @@ inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const bfloat
   sbgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
-std::vector<float> widen(const bfloat16* p, int64_t n) {
-  std::vector<float> v(static_cast<size_t>(n));
-  widenBfloat16(p, v.data(), n);
+// A float32 copy of n bfloat16 elements (none for a null p).
+std::unique_ptr<float[]> widen(const bfloat16* p, int64_t n) {
+  if (!p) return nullptr;
+  std::unique_ptr<float[]> v(new float[n]);
+  widenBfloat16(p, v.get(), n);
   return v;
 }
 
@@ -314,14 +317,13 @@ void backwardWeightImages(const ConvGeom& g, int64_t nbMax, const In* gy, const 
 // Depthwise kernels are direct (no GEMM): bfloat16 operands run them widened.
 void depthwiseForward(const ConvGeom& g, const bfloat16* x, const bfloat16* w, const float* bias, float* y, float* pre,
                       Act act) {
-  depthwiseForward(g, widen(x, g.N * g.C * g.H * g.W).data(), widen(w, g.K * g.kh * g.kw).data(), bias, y, pre, act);
+  depthwiseForward(g, widen(x, g.N * g.C * g.H * g.W).get(), widen(w, g.K * g.kh * g.kw).get(), bias, y, pre, act);
 }
 void depthwiseBackwardInput(const ConvGeom& g, const bfloat16* gy, const bfloat16* w, float* gx) {
-  depthwiseBackwardInput(g, widen(gy, g.N * g.K * g.Ho * g.Wo).data(), widen(w, g.K * g.kh * g.kw).data(), gx);
+  depthwiseBackwardInput(g, widen(gy, g.N * g.K * g.Ho * g.Wo).get(), widen(w, g.K * g.kh * g.kw).get(), gx);
 }
 void depthwiseBackwardWeight(const ConvGeom& g, const bfloat16* gy, const bfloat16* x, float* gw, float* gb) {
-  depthwiseBackwardWeight(g, widen(gy, g.N * g.K * g.Ho * g.Wo).data(), widen(x, g.N * g.C * g.H * g.W).data(), gw,
-                          gb);
+  depthwiseBackwardWeight(g, widen(gy, g.N * g.K * g.Ho * g.Wo).get(), widen(x, g.N * g.C * g.H * g.W).get(), gw, gb);
 }
 
 template <class In, class Out>
@@ -447,14 +449,15 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
 
 // ---- entry points (arguments parsed by native/binding/conv_args.cc) -------------------
 
-// A float32 stand-in for a bfloat16 tensor (or none for an absent one), rounded into it once
-// the kernel is done.
+// A float32 stand-in for a bfloat16 output tensor (or none for an absent one), rounded into
+// it once the kernel is done. Uninitialised: the kernels write every element, as they do
+// their float tensors.
 struct Float32Scratch {
-  std::vector<float> v;
-  explicit Float32Scratch(const TensorArg& t) : v(t.data ? static_cast<size_t>(t.numel()) : 0) {}
-  float* get() { return v.empty() ? nullptr : v.data(); }
+  std::unique_ptr<float[]> v;
+  explicit Float32Scratch(const TensorArg& t) : v(t.data ? new float[t.numel()] : nullptr) {}
+  float* get() { return v.get(); }
   void roundInto(const TensorArg& t) const {
-    if (t.data) narrowToBfloat16(v.data(), t.ptr<bfloat16>(), t.numel());
+    if (t.data) narrowToBfloat16(v.get(), t.ptr<bfloat16>(), t.numel());
   }
 };
 
@@ -470,9 +473,8 @@ Napi::Value conv2d(const Napi::CallbackInfo& info) {
             a.pre.ptr<double>(), a.act);
   } else {
     Float32Scratch y(a.out), pre(a.pre);
-    const std::vector<float> bias = a.bias.data ? widen(a.bias.ptr<bfloat16>(), a.geom.K) : std::vector<float>();
-    forward(a.geom, a.x.ptr<bfloat16>(), a.weight.ptr<bfloat16>(), bias.empty() ? nullptr : bias.data(), y.get(),
-            pre.get(), a.act);
+    const std::unique_ptr<float[]> bias = widen(a.bias.ptr<bfloat16>(), a.geom.K);
+    forward(a.geom, a.x.ptr<bfloat16>(), a.weight.ptr<bfloat16>(), bias.get(), y.get(), pre.get(), a.act);
     y.roundInto(a.out);
     pre.roundInto(a.pre);
   }

@@ -2,7 +2,7 @@
 // read in place (native/binding/matmul_args.h). bfloat16 accumulates in a float32 copy of
 // out (bias included) and rounds each output once.
 #include <algorithm>
-#include <vector>
+#include <memory>
 #include "../../binding/matmul_args.h"
 #include "../../binding/registry.h"
 #include "../bfloat16.h"
@@ -13,15 +13,16 @@ namespace {
 
 void matmulBfloat16(const MatmulArgs& m, const GemmLayout& oa, const GemmLayout& ob) {
   const int64_t B = m.B, M = m.M, N = m.N, K = m.K;
-  std::vector<float> acc(static_cast<size_t>(B * M * N));
+  const std::unique_ptr<float[]> scratch(new float[B * M * N]);  // all written before read
+  float* acc = scratch.get();
   if (m.hasBias) {
     const bfloat16* bias = m.bias.ptr<bfloat16>();
     for (int64_t i = 0; i < B * M; i++)
       for (int64_t j = 0; j < N; j++) acc[i * N + j] = bias[j * m.bias.strides[0]];
   }
   sbgemmBatched(B, oa.trans, ob.trans, M, N, K, 1.0f, m.a.ptr<bfloat16>(), oa.ld, oa.batchStride,
-                m.b.ptr<bfloat16>(), ob.ld, ob.batchStride, m.hasBias ? 1.0f : 0.0f, acc.data(), N, M * N);
-  narrowToBfloat16(acc.data(), m.out.ptr<bfloat16>(), B * M * N);
+                m.b.ptr<bfloat16>(), ob.ld, ob.batchStride, m.hasBias ? 1.0f : 0.0f, acc, N, M * N);
+  narrowToBfloat16(acc, m.out.ptr<bfloat16>(), B * M * N);
 }
 
 Napi::Value matmul(const Napi::CallbackInfo& info) {
