@@ -4,7 +4,19 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-const sections = ['matmul', 'conv', 'nn-ops', 'ops', 'transfer', 'optim', 'train-step', 'data', 'stages', 'stage-gains']
+const sections = [
+  'matmul',
+  'conv',
+  'nn-ops',
+  'ops',
+  'transfer',
+  'optim',
+  'train-step',
+  'precision',
+  'data',
+  'stages',
+  'stage-gains',
+]
 const wanted = process.argv.slice(2)
 for (const name of wanted.length ? wanted : sections) {
   const file = path.join(__dirname, `${name}.ts`)

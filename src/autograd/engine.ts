@@ -1,6 +1,7 @@
 // Reverse-mode differentiation: a topological walk from the output back to the leaves.
 // Intermediate gradients are freed as soon as their node has run, so backward's memory
 // peak is the graph's widest cut, not its length.
+import { withoutAutocast } from './autocast-mode'
 import { noGrad } from './grad-mode'
 import type { GradNode } from './node'
 import { profilerHooks } from '../backend/profiler-hooks'
@@ -126,8 +127,9 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 export function backward(root: Tensor, gradient?: Tensor | BackwardOptions, options?: BackwardOptions): void {
-  if (profilerHooks.active) profilerHooks.backwardPass(() => runBackward(root, gradient, options))
-  else runBackward(root, gradient, options)
+  const run = () => withoutAutocast(() => runBackward(root, gradient, options))
+  if (profilerHooks.active) profilerHooks.backwardPass(run)
+  else run()
 }
 
 function runBackward(root: Tensor, gradient?: Tensor | BackwardOptions, options?: BackwardOptions): void {

@@ -112,5 +112,5 @@ export const cpuBackend: Backend = {
   fromHost(t: Tensor, data: TypedArray): void {
     hostView(t).set(data)
   },
-  ...kernelCalls(native, 'CPU'),
+  ...kernelCalls(native, 'CPU', (bytes) => cpuBackend.allocate(bytes)),
 }

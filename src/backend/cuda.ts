@@ -70,11 +70,10 @@ class CudaStorage implements Storage {
 }
 
 export function makeCudaBackend(addon: CudaAddon): Backend {
+  const allocate = (bytes: number): Storage => new CudaStorage(addon, addon.alloc(bytes), bytes)
   return {
     device: 'cuda',
-    allocate(bytes: number): Storage {
-      return new CudaStorage(addon, addon.alloc(bytes), bytes)
-    },
+    allocate,
     toHost(t: Tensor): TypedArray {
       if (t.storage.disposed) throw new Error('data: the tensor was disposed')
       const out = newTypedArray(t.dtype, t.numel)
@@ -84,7 +83,7 @@ export function makeCudaBackend(addon: CudaAddon): Backend {
     fromHost(t: Tensor, data: TypedArray): void {
       addon.fromHost(describe(t) as CudaDescriptor, data)
     },
-    ...kernelCalls(addon as unknown as Record<string, unknown>, 'CUDA'),
+    ...kernelCalls(addon as unknown as Record<string, unknown>, 'CUDA', allocate),
   }
 }
 

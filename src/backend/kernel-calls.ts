@@ -1,7 +1,7 @@
 // The Backend methods that only turn Tensors into an addon's descriptors and call the kernel
 // of the same name: identical for the CPU and the CUDA addon, which export the same entry
 // points with the same argument lists.
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from './backend'
+import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp } from './backend'
 import { dtypeCode } from './element-types'
 import { profilerHooks } from './profiler-hooks'
 import type { Tensor } from '../tensor/tensor'
@@ -24,13 +24,17 @@ export type KernelCalls = Pick<
   'copy' | 'fill' | 'unary' | 'binary' | 'where' | 'reduce' | 'matmul' | 'run' | 'has'
 >
 
-export function kernelCalls(addon: Addon, deviceName: string): KernelCalls {
+export function kernelCalls(addon: Addon, deviceName: string, allocate: (bytes: number) => Storage): KernelCalls {
+  const takesBfloat16 = new Set(Array.isArray(addon.bfloat16Kernels) ? (addon.bfloat16Kernels as string[]) : [])
+  const copy = addon.copy as KernelFn
   const call = (name: string, ...args: unknown[]): unknown => {
     const fn = addon[name]
     if (typeof fn !== 'function') throw new Error(`${name}: no such ${deviceName} kernel`)
-    const described = args.map((a) => (isTensor(a) ? describe(a) : a))
-    if (profilerHooks.active) return profilerHooks.kernel(name, args, () => (fn as KernelFn)(...described))
-    return (fn as KernelFn)(...described)
+    const widen = !takesBfloat16.has(name) && args.some((a) => isTensor(a) && a.dtype === 'bfloat16')
+    const run = widen
+      ? () => callWidened(fn as KernelFn, args, copy, allocate)
+      : () => (fn as KernelFn)(...args.map((a) => (isTensor(a) ? describe(a) : a)))
+    return profilerHooks.active ? profilerHooks.kernel(name, args, run) : run()
   }
   return {
     copy: (out, src) => void call('copy', out, src),
@@ -42,5 +46,65 @@ export function kernelCalls(addon: Addon, deviceName: string): KernelCalls {
     matmul: (out, a, b, bias) => void call('matmul', out, a, b, bias),
     run: call,
     has: (name) => typeof addon[name] === 'function',
+  }
+}
+
+const FLOAT32 = dtypeCode.float32
+const BFLOAT16 = dtypeCode.bfloat16
+
+/** The lowest and highest element a view touches (null when it has none). */
+function span(t: Tensor): [number, number] | null {
+  let lo = t.offset
+  let hi = t.offset
+  for (let d = 0; d < t.shape.length; d++) {
+    if (t.shape[d] === 0) return null
+    const reach = (t.shape[d] - 1) * t.strides[d]
+    if (reach < 0) lo += reach
+    else hi += reach
+  }
+  return [lo, hi]
+}
+
+/**
+ * Runs a kernel that has no bfloat16 code on float32 mirrors of the bfloat16 storages it is
+ * given, as PyTorch's CPU kernels compute bfloat16 in float32: each storage's touched span is
+ * widened once (views of one storage share its mirror, so in-place kernels keep their
+ * aliasing), the kernel runs, and every mirror is rounded back once. Inputs come back
+ * unchanged, since widening is exact; outputs are rounded once, to nearest even.
+ */
+function callWidened(fn: KernelFn, args: unknown[], copy: KernelFn, allocate: (bytes: number) => Storage): unknown {
+  const mirrors = new Map<Storage, { lo: number; hi: number; storage?: Storage }>()
+  const empties: Storage[] = []
+  for (const a of args) {
+    if (!isTensor(a) || a.dtype !== 'bfloat16') continue
+    const s = span(a)
+    if (!s) continue
+    const m = mirrors.get(a.storage)
+    if (m) [m.lo, m.hi] = [Math.min(m.lo, s[0]), Math.max(m.hi, s[1])]
+    else mirrors.set(a.storage, { lo: s[0], hi: s[1] })
+  }
+  try {
+    for (const [source, m] of mirrors) {
+      const n = m.hi - m.lo + 1
+      m.storage = allocate(n * 4)
+      copy([m.storage.handle, 0, [n], [1], FLOAT32], [source.handle, m.lo, [n], [1], BFLOAT16])
+    }
+    const described = args.map((a) => {
+      if (!isTensor(a)) return a
+      if (a.dtype !== 'bfloat16') return describe(a)
+      const m = mirrors.get(a.storage)
+      if (m && span(a)) return [m.storage!.handle, a.offset - m.lo, a.shape, a.strides, FLOAT32]
+      empties.push(allocate(0))
+      return [empties[empties.length - 1].handle, 0, a.shape, a.strides, FLOAT32]
+    })
+    const result = fn(...described)
+    for (const [source, m] of mirrors) {
+      const n = m.hi - m.lo + 1
+      copy([source.handle, m.lo, [n], [1], BFLOAT16], [m.storage!.handle, 0, [n], [1], FLOAT32])
+    }
+    return result
+  } finally {
+    for (const m of mirrors.values()) m.storage?.release()
+    for (const e of empties) e.release()
   }
 }

@@ -1,6 +1,7 @@
 // `intern-vision pretrain`: runs one upstream stage of a preset (src/intern/presets.ts) into its
 // stage folder, or with --dry-run builds the stage's models and runs one step on random data of
 // the right shapes, so a paper preset can be checked without its data or its hardware.
+import type { Precision } from '../train/fit'
 import { parseArgs } from 'node:util'
 import { collate, type Batch } from '../data/collate'
 import { isMainProcess } from '../distributed/rank'
@@ -50,6 +51,8 @@ paper-mn-b15.
   --seed N           default 0
   --out DIR          default runs/<preset>/<stage name>
   --resume           continue the checkpoint in --out
+  --precision P      float32 (default) or bf16: train under autocast to bfloat16 (matmul, conv,
+                     attention), float32 weights and optimizer state
   --nproc N          train data-parallel as N processes on this machine (reruns the command
                      under mpirun): the same global batch and sample order, so the stage folder
                      is that of one process up to round-off and BatchNorm's per-rank batch
@@ -76,6 +79,7 @@ interface Args {
   out?: string
   resume: boolean
   nproc?: number
+  precision: Precision
   dryRun: boolean
   quiet: boolean
 }
@@ -98,6 +102,7 @@ function parse(argv: string[]): Args | 'help' {
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
       nproc: { type: 'string' },
+      precision: { type: 'string', default: 'float32' },
       'dry-run': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -114,6 +119,8 @@ function parse(argv: string[]): Args | 'help' {
     if (!Number.isInteger(n) || n < min) throw new Error(`pretrain: --${key} must be an integer >= ${min}, got '${v}'`)
     return n
   }
+  if (values.precision !== 'float32' && values.precision !== 'bf16')
+    throw new Error(`pretrain: --precision must be float32 or bf16, got '${values.precision}'`)
   const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').filter((s) => s !== ''))
   return {
     stage,
@@ -127,6 +134,7 @@ function parse(argv: string[]): Args | 'help' {
     out: values.out,
     resume: values.resume!,
     nproc: int('nproc', values.nproc, 1),
+    precision: values.precision,
     dryRun: values['dry-run']!,
     quiet: values.quiet!,
   }
@@ -314,6 +322,7 @@ async function run(a: Args): Promise<StageCard> {
       out,
       resume: a.resume,
       sources: a.sources ?? p.sources,
+      precision: a.precision,
       log,
     })
   }
@@ -333,6 +342,7 @@ async function run(a: Args): Promise<StageCard> {
       seed: a.seed,
       out: a.out ?? runDir(a, `expert-${type}`),
       resume: a.resume,
+      precision: a.precision,
       log,
     })
   }
@@ -351,6 +361,7 @@ async function run(a: Args): Promise<StageCard> {
     seed: a.seed,
     out: a.out ?? runDir(a, `generalist-${types.join('-')}`),
     resume: a.resume,
+    precision: a.precision,
     log,
   })
 }

@@ -10,11 +10,12 @@ import { MetaNet, resnet18 } from '../models'
 import type { Module } from '../nn'
 import { AdamW, cosineSchedule, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '../optim'
 import { crossEntropy } from '../ops'
+import { autocast } from '../autograd/autocast-mode'
 import { noGrad } from '../autograd/grad-mode'
 import { scope } from '../tensor/memory'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
-import { fit } from '../train'
+import { fit, type Precision } from '../train'
 import { relaunched } from './nproc'
 import { profileUsage, profiled, takeProfileFlag } from '../profiler/cli'
 
@@ -35,12 +36,14 @@ export interface TrainArgs {
   checkpointEvery: number
   /** Ranks on this machine (--nproc): the command reruns itself under mpirun with that many. */
   nproc?: number
+  /** 'bf16': forward passes under autocast('bfloat16'), float32 weights. */
+  precision: Precision
 }
 
 export const TRAIN_USAGE = `usage: intern-vision train [options]
 
 Trains a zoo model on a GV-D dataset with AdamW and a warmup-cosine schedule, checkpointing
-into the run folder, then evaluates it on the test split (report.json). Without --resume, a
+into the run folder, then evaluates it on the test split (report.json), in the training precision. Without --resume, a
 run folder's earlier checkpoint and log are moved aside (<name>.previous-<n>) first.
   --data D             world, fashion-mnist or digits (default world)
   --model M            mn-t, mn-s, mn-b4 or resnet18 (default mn-t)
@@ -55,6 +58,8 @@ run folder's earlier checkpoint and log are moved aside (<name>.previous-<n>) fi
   --checkpoint-every N steps between checkpoints; one is always written at the end (default 100)
   --out DIR            the run folder (default runs/<model>-<data>)
   --resume             continue the run in --out from its checkpoint
+  --precision P        float32 (default) or bf16: forward passes under autocast to bfloat16
+                       (matmul, conv, attention), float32 weights and optimizer state
   --nproc N            train data-parallel as N processes on this machine (reruns the command
                        under mpirun; --batch-size stays the global batch, a multiple of N).
                        Under mpirun or srun, the command is one rank and needs no --nproc
@@ -82,6 +87,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | null {
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
       nproc: { type: 'string' },
+      precision: { type: 'string', default: 'float32' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -98,6 +104,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs | null {
     throw new UsageError(`--data must be world, fashion-mnist or digits, got '${data}'`)
   if (!MODELS.includes(values.model!))
     throw new UsageError(`--model must be one of ${MODELS.join(', ')}, got '${values.model}'`)
+  if (values.precision !== 'float32' && values.precision !== 'bf16')
+    throw new UsageError(`--precision must be float32 or bf16, got '${values.precision}'`)
   const lr = Number(values.lr)
   if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`--lr must be a positive number, got '${values.lr}'`)
   return {
@@ -116,6 +124,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs | null {
     out: values.out ?? path.join('runs', `${values.model}-${data}`),
     resume: values.resume!,
     nproc: values.nproc === undefined ? undefined : int('nproc', values.nproc, 1),
+    precision: values.precision,
   }
 }
 
@@ -195,7 +204,7 @@ function schedule(steps: number) {
     : cosineSchedule({ totalSteps: steps })
 }
 
-function evaluate(model: Module, loader: DataLoader, labelSpace: string): Promise<number> {
+function evaluate(model: Module, loader: DataLoader, labelSpace: string, precision: Precision): Promise<number> {
   model.eval()
   let correct = 0
   let total = 0
@@ -204,7 +213,8 @@ function evaluate(model: Module, loader: DataLoader, labelSpace: string): Promis
       correct += scope(() =>
         noGrad(() => {
           const b = batchToTensors(batch)
-          const logits = model.forward(b.images) as Tensor
+          const forward = () => model.forward(b.images) as Tensor
+          const logits = precision === 'bf16' ? autocast('bfloat16', forward) : forward()
           return logits.argmax(1).eq(b.labels![labelSpace]).sum().item()
         }),
       )
@@ -250,6 +260,7 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
       scheduler,
       epochs: Math.ceil(a.steps / perEpoch),
       maxSteps: a.steps,
+      precision: a.precision,
       batches: (epoch) => {
         trainLoader.epoch = epoch
         return trainLoader
@@ -264,11 +275,12 @@ export async function train(a: TrainArgs): Promise<{ accuracy: number; steps: nu
       log: { jsonlPath: path.join(a.out, 'log.jsonl'), every: 25 },
     })
     // Every rank evaluates (the ranks hold the same weights); rank 0 writes the report.
-    const accuracy = await evaluate(model, testLoader, t.labelSpace)
+    const accuracy = await evaluate(model, testLoader, t.labelSpace, a.precision)
     const report = {
       data: a.data,
       model: a.model,
       parameters: model.numParameters(),
+      precision: a.precision,
       steps: result.steps,
       resumedFrom: result.resumedFrom,
       testImages: t.test.length,

@@ -18,7 +18,7 @@ import { AdamW, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '..
 import { scope } from '../tensor/memory'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
-import { fit, type StepOutput } from '../train/fit'
+import { fit, type Precision, type StepOutput } from '../train/fit'
 import { amateurViews, captionTokenizer, defaultImageTextSources, imageTextDataset } from './amateur-data'
 import { AmateurModel, DEFAULT_MODEL_SHAPE, type AmateurModelConfig } from './amateur-model'
 import { amateurLoss, resolveAmateurWeights, type AmateurLossInputs, type AmateurWeights } from './losses'
@@ -54,6 +54,8 @@ export interface AmateurOptions {
   scheduleSteps?: number
   /** Steps between checkpoints (default 100). */
   checkpointEvery?: number
+  /** 'bf16' trains under autocast('bfloat16') with float32 weights (default 'float32'). */
+  precision?: Precision
   log?: { quiet?: boolean }
   /** Card name: 'amateur' by default; the image-text-only baseline is 'baseline-image-text'. */
   name?: string
@@ -181,6 +183,7 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
     step: (batch, m) => amateurStep(m as AmateurModel, batch, weights),
     checkpoint: { path: checkpointFile, every: o.checkpointEvery ?? 100 },
     resume: o.resume,
+    precision: o.precision,
     log: { quiet: o.log?.quiet, every: 25 },
     onStep: ({ step, epoch, loss, lr, metrics }) => {
       const means = dp.mean({ total: loss, ...metrics })
@@ -215,6 +218,7 @@ export async function trainAmateur(o: AmateurOptions): Promise<StageCard> {
       scheduleSteps,
       warmupSteps,
       checkpointEvery: o.checkpointEvery ?? 100,
+      precision: o.precision ?? 'float32',
       model: modelConfig,
     },
     createdAt: new Date().toISOString(),

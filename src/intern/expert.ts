@@ -13,7 +13,7 @@ import { AdamW, LRScheduler, paramGroupsNoDecay, warmupCosineSchedule } from '..
 import { packageVersion } from '../runtime'
 import { manualSeed } from '../tensor/random'
 import type { Tensor } from '../tensor/tensor'
-import { fit } from '../train/fit'
+import { fit, type Precision } from '../train/fit'
 import { readStageLog, StageLog } from './stage-log'
 import {
   BalancedBatches,
@@ -60,6 +60,8 @@ export interface StageTrainingOptions {
   log?: { quiet?: boolean }
   /** Steps between checkpoints (default: a tenth of the run, at most 50). */
   checkpointEvery?: number
+  /** 'bf16' trains under autocast('bfloat16') with float32 weights (default 'float32'). */
+  precision?: Precision
 }
 
 /** An expert: the shared backbone (stage keys `backbone.*`) and its per-source heads (`head.*`). */
@@ -138,6 +140,7 @@ export interface StageRun<B> {
   lr: number
   steps: number
   checkpointEvery?: number
+  precision?: Precision
   /** Batch i of the run, a pure function of i (exact resume rests on it): `part`'s share of it. */
   batch: (i: number, part: BatchPart) => Promise<B>
   /** The per-source shares of a batch, which the ranks divide among them. */
@@ -179,6 +182,7 @@ export async function runStage<B>(r: StageRun<B>): Promise<StageCard> {
     },
     maxSteps: r.steps,
     clipGradNorm: 5,
+    precision: r.precision,
     checkpoint: {
       path: path.join(r.out, CHECKPOINT_FILE),
       every: r.checkpointEvery ?? Math.max(1, Math.min(50, Math.round(r.steps / 10))),
@@ -259,6 +263,7 @@ export async function trainExpert(o: ExpertOptions): Promise<StageCard> {
     lr: o.lr,
     steps: o.steps,
     checkpointEvery: o.checkpointEvery,
+    precision: o.precision,
     batch: (i, part) => batches.get(i, part),
     shares: share,
     step: (raw) => model.head.loss(model.backbone, toSourceBatches(raw)),
@@ -270,7 +275,15 @@ export async function trainExpert(o: ExpertOptions): Promise<StageCard> {
       sources: sources.map((s) => s.name),
       batchSize: o.batchSize,
       parents,
-      config: { type, init: o.init, lr: o.lr, seed: o.seed, batchSize: o.batchSize, steps: o.steps },
+      config: {
+        type,
+        init: o.init,
+        lr: o.lr,
+        seed: o.seed,
+        batchSize: o.batchSize,
+        steps: o.steps,
+        precision: o.precision ?? 'float32',
+      },
     },
   })
 }

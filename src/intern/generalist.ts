@@ -283,6 +283,7 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
     lr: o.lr,
     steps: o.steps,
     checkpointEvery: o.checkpointEvery,
+    precision: o.precision,
     batch: (i, part) => Promise.all(streams.map((s) => s.get(i, part))),
     shares: sourceShares.flat(),
     step: (raw) => {
@@ -313,6 +314,7 @@ export async function trainGeneralist(o: GeneralistOptions): Promise<StageCard> 
         seed: o.seed,
         batchSize: o.batchSize,
         steps: o.steps,
+        precision: o.precision ?? 'float32',
       },
     },
   })

@@ -22,7 +22,7 @@ export interface SafetensorsContents {
   metadata: Metadata
 }
 
-/** What the file's dtype tag is, and what it becomes here (I64 narrows, F16/BF16 widen). */
+/** What the file's dtype tag is, and what it becomes here (I64 narrows, F16 widens). */
 const READ_DTYPES: Record<string, { bytes: number; dtype: DType }> = {
   F32: { bytes: 4, dtype: 'float32' },
   F64: { bytes: 8, dtype: 'float64' },
@@ -31,10 +31,17 @@ const READ_DTYPES: Record<string, { bytes: number; dtype: DType }> = {
   BOOL: { bytes: 1, dtype: 'bool' },
   I64: { bytes: 8, dtype: 'int32' },
   F16: { bytes: 2, dtype: 'float32' },
-  BF16: { bytes: 2, dtype: 'float32' },
+  BF16: { bytes: 2, dtype: 'bfloat16' },
 }
 
-const WRITE_DTYPES: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', uint8: 'U8', bool: 'BOOL' }
+const WRITE_DTYPES: Record<DType, string> = {
+  float32: 'F32',
+  float64: 'F64',
+  bfloat16: 'BF16',
+  int32: 'I32',
+  uint8: 'U8',
+  bool: 'BOOL',
+}
 
 /** The reference implementation refuses headers above 100 MB; so do we (a bad length would otherwise allocate). */
 const MAX_HEADER_BYTES = 100_000_000
@@ -182,13 +189,13 @@ function parseEntry(name: string, raw: unknown, dataLen: number, source: string)
 }
 
 /** Reads one entry into a fresh CPU tensor: the native dtypes straight into its memory,
- * chunk by chunk; I64, F16 and BF16 through a bounded scratch buffer. */
+ * chunk by chunk; I64 and F16 through a bounded scratch buffer. */
 function decode(e: Entry, src: ByteSource, at: number): Tensor {
   const { dtype } = READ_DTYPES[e.tag]
   const out = Tensor.empty(e.shape, dtype, 'cpu')
   try {
     const total = e.end - e.begin
-    if (e.tag === 'I64' || e.tag === 'F16' || e.tag === 'BF16') {
+    if (e.tag === 'I64' || e.tag === 'F16') {
       const width = READ_DTYPES[e.tag].bytes
       const dst = hostView(out)
       const scratch = new Uint8Array(Math.min(total, CHUNK))
@@ -216,17 +223,10 @@ function decode(e: Entry, src: ByteSource, at: number): Tensor {
 
 function convert(e: Entry, dv: DataView, i: number, element: number, source: string): number {
   if (e.tag === 'F16') return halfToFloat(dv.getUint16(i * 2, true))
-  if (e.tag === 'BF16') return bfloat16ToFloat(dv.getUint16(i * 2, true))
   const v = dv.getBigInt64(i * 8, true)
   if (v > 2147483647n || v < -2147483648n)
     fail(source, `tensor '${e.name}' (I64) holds ${v} at element ${element}, outside the int32 range it is read into`)
   return Number(v)
-}
-
-const bfloat16Scratch = new DataView(new ArrayBuffer(4))
-function bfloat16ToFloat(bits: number): number {
-  bfloat16Scratch.setUint32(0, bits << 16, true)
-  return bfloat16Scratch.getFloat32(0, true)
 }
 
 function halfToFloat(h: number): number {

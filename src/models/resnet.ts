@@ -67,6 +67,14 @@ export class BasicBlock extends ResidualBlock {
     return this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()))
   }
 
+  /** conv1 -> bn1 and conv2 -> bn2 apply in sequence (foldBatchNorm's pairs). */
+  convBatchNormPairs(): [string, string][] {
+    return [
+      ['conv1', 'bn1'],
+      ['conv2', 'bn2'],
+    ]
+  }
+
   lastNorm(): BatchNorm2d {
     return this.bn2
   }
@@ -111,6 +119,15 @@ export class Bottleneck extends ResidualBlock {
   protected branch(x: Tensor): Tensor {
     const y = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu())).relu()
     return this.bn3.forward(this.conv3.forward(y))
+  }
+
+  /** convN -> bnN apply in sequence (foldBatchNorm's pairs). */
+  convBatchNormPairs(): [string, string][] {
+    return [
+      ['conv1', 'bn1'],
+      ['conv2', 'bn2'],
+      ['conv3', 'bn3'],
+    ]
   }
 
   lastNorm(): BatchNorm2d {
@@ -230,6 +247,11 @@ export class ResNet extends Module {
   /** Strides of forwardFeatures' outputs against the input. */
   get featureStrides(): number[] {
     return this.stageStrides
+  }
+
+  /** The stem's conv1 -> bn1 (foldBatchNorm's pair). */
+  convBatchNormPairs(): [string, string][] {
+    return [['conv1', 'bn1']]
   }
 
   /** conv1, bn1, relu, max-pool: the input of layer1. */

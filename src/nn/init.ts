@@ -30,7 +30,7 @@ export type FanMode = 'fanIn' | 'fanOut'
 /** Writes draw() into every element of t, in row-major order. */
 function fill<T extends Tensor>(op: string, t: T, draw: () => number): T {
   t.checkAlive(op)
-  if (!isFloating(t.dtype)) throw new Error(`${op}: expected a float32 or float64 tensor, got ${t.dtype}`)
+  if (!isFloating(t.dtype)) throw new Error(`${op}: expected a floating-point tensor, got ${t.dtype}`)
   const n = t.numel
   if (t.device === 'cpu' && t.isContiguous()) {
     const dst = hostView(t)

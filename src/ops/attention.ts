@@ -2,6 +2,7 @@
 // the forward saves only a logsumexp per query and the backward recomputes probabilities
 // tile by tile, so memory is O(L * E) however long the sequence (an additive mask that
 // requires grad is the exception: its gradient is [.., L, S] by nature).
+import { autocastLow } from './autocast'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { drawSeed, type Generator } from '../tensor/random'
@@ -29,6 +30,12 @@ export interface AttentionOptions {
  * A query whose keys are all masked gets a zero output and zero gradients.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  return autocastLow([q, k, v, opts.attnMask], (q, k, v, attnMask) =>
+    attentionIn(q, k, v, attnMask === opts.attnMask ? opts : { ...opts, attnMask }),
+  )
+}
+
+function attentionIn(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
   const op = 'scaledDotProductAttention'
   checkTensor(op, q, 'query')
   checkTensor(op, k, 'key')

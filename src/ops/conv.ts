@@ -1,6 +1,7 @@
 // 2-d convolutions, NCHW (torch.nn.functional.conv2d / conv_transpose2d). The kernels take
 // dense tensors and explicit top/bottom/left/right padding; convTranspose2d is the
 // convolution's input gradient run forwards, so the two share three native kernels.
+import { autocastLow } from './autocast'
 import { record } from '../autograd/node'
 import { isGradEnabled } from '../autograd/grad-mode'
 import { isFloating } from '../tensor/dtype'
@@ -56,6 +57,10 @@ type ConvParams = [number, number, number, number, number, number, number, numbe
 
 /** torch.nn.functional.conv2d: x [N, C, H, W] (or [C, H, W]), weight [K, C / groups, kh, kw], bias [K]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  return autocastLow([x, weight, bias], (x, weight, bias) => conv2dIn(x, weight, bias, opts))
+}
+
+function conv2dIn(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: Conv2dOptions): Tensor {
   const op = 'conv2d'
   const u = unbatched(op, x, (x4) => conv2d(x4, weight, bias, opts))
   if (u) return u
@@ -143,6 +148,15 @@ export function convTranspose2d(
   weight: Tensor,
   bias?: Tensor | null,
   opts: ConvTranspose2dOptions = {},
+): Tensor {
+  return autocastLow([x, weight, bias], (x, weight, bias) => convTranspose2dIn(x, weight, bias, opts))
+}
+
+function convTranspose2dIn(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  opts: ConvTranspose2dOptions,
 ): Tensor {
   const op = 'convTranspose2d'
   const u = unbatched(op, x, (x4) => convTranspose2d(x4, weight, bias, opts))

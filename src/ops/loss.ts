@@ -4,6 +4,7 @@
 // compositions of elementwise ops elsewhere; binaryCrossEntropyWithLogits and the norms get
 // explicit gradients so that they stay exact where a composition has a kink (x = 0, a zero
 // vector).
+import { autocastFloat32 } from './autocast'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { broadcastShapes, normalizeDim, numelOf, sameShape, shapeStr } from '../tensor/shape'
@@ -104,7 +105,7 @@ function fusedPointwiseLoss(
 
 function checkFloat(op: string, t: Tensor, arg: string): void {
   checkTensor(op, t, arg)
-  if (!isFloating(t.dtype)) throw new Error(`${op}: ${arg} must be float32 or float64, got ${t.dtype}`)
+  if (!isFloating(t.dtype)) throw new Error(`${op}: ${arg} must be floating-point, got ${t.dtype}`)
 }
 
 function checkPair(op: string, x: Tensor, y: Tensor): void {
@@ -130,6 +131,12 @@ export interface CrossEntropyOptions {
  * number of positions).
  */
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  return autocastFloat32([logits, opts.weight], (logits, weight) =>
+    crossEntropyIn(logits, target, weight === opts.weight ? opts : { ...opts, weight }),
+  )
+}
+
+function crossEntropyIn(logits: Tensor, target: Tensor, opts: CrossEntropyOptions): Tensor {
   const op = 'crossEntropy'
   checkFloat(op, logits, 'input')
   checkTensor(op, target, 'target')
@@ -219,6 +226,10 @@ export interface BceOptions {
 
 /** Sigmoid and binary cross-entropy in one stable expression (torch.nn.functional.binary_cross_entropy_with_logits). */
 export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, opts: BceOptions = {}): Tensor {
+  return autocastFloat32([x, y], (x, y) => binaryCrossEntropyWithLogitsIn(x, y, opts))
+}
+
+function binaryCrossEntropyWithLogitsIn(x: Tensor, y: Tensor, opts: BceOptions): Tensor {
   const op = 'binaryCrossEntropyWithLogits'
   checkPair(op, x, y)
   if (!sameShape(x.shape, y.shape))
@@ -282,12 +293,20 @@ export interface ReductionOptions {
 }
 
 export function mseLoss(x: Tensor, y: Tensor, opts: ReductionOptions = {}): Tensor {
+  return autocastFloat32([x, y], (x, y) => mseLossIn(x, y, opts))
+}
+
+function mseLossIn(x: Tensor, y: Tensor, opts: ReductionOptions): Tensor {
   checkPair('mseLoss', x, y)
   if (hasFusedLoss(x)) return fusedPointwiseLoss('mseLoss', 'mse', x, y, checkReduction('mseLoss', opts.reduction))
   return reduce('mseLoss', x.sub(y).square(), opts.reduction)
 }
 
 export function l1Loss(x: Tensor, y: Tensor, opts: ReductionOptions = {}): Tensor {
+  return autocastFloat32([x, y], (x, y) => l1LossIn(x, y, opts))
+}
+
+function l1LossIn(x: Tensor, y: Tensor, opts: ReductionOptions): Tensor {
   checkPair('l1Loss', x, y)
   if (hasFusedLoss(x)) return fusedPointwiseLoss('l1Loss', 'l1', x, y, checkReduction('l1Loss', opts.reduction))
   return reduce('l1Loss', x.sub(y).abs(), opts.reduction)
@@ -295,6 +314,10 @@ export function l1Loss(x: Tensor, y: Tensor, opts: ReductionOptions = {}): Tenso
 
 /** 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta beyond (d = x - y; beta 0 is l1Loss). */
 export function smoothL1Loss(x: Tensor, y: Tensor, opts: ReductionOptions & { beta?: number } = {}): Tensor {
+  return autocastFloat32([x, y], (x, y) => smoothL1LossIn(x, y, opts))
+}
+
+function smoothL1LossIn(x: Tensor, y: Tensor, opts: ReductionOptions & { beta?: number }): Tensor {
   const op = 'smoothL1Loss'
   checkPair(op, x, y)
   const beta = opts.beta ?? 1
@@ -347,6 +370,10 @@ export interface NormalizeOptions {
 
 /** x / max(|x|_p, eps) along dim (torch.nn.functional.normalize). */
 export function normalize(x: Tensor, opts: NormalizeOptions = {}): Tensor {
+  return autocastFloat32([x], (x) => normalizeIn(x, opts))
+}
+
+function normalizeIn(x: Tensor, opts: NormalizeOptions): Tensor {
   const op = 'normalize'
   checkFloat(op, x, 'input')
   const { p = 2, eps = 1e-12 } = opts
@@ -364,6 +391,10 @@ export interface CosineSimilarityOptions {
  * (torch.nn.functional.cosine_similarity; the clamps do not enter the gradient, as there).
  */
 export function cosineSimilarity(a: Tensor, b: Tensor, opts: CosineSimilarityOptions = {}): Tensor {
+  return autocastFloat32([a, b], (a, b) => cosineSimilarityIn(a, b, opts))
+}
+
+function cosineSimilarityIn(a: Tensor, b: Tensor, opts: CosineSimilarityOptions): Tensor {
   const op = 'cosineSimilarity'
   checkFloat(op, a, 'x1')
   checkFloat(op, b, 'x2')

@@ -1,4 +1,5 @@
 // matmul (batched, broadcast, 1-d operands as in PyTorch) and linear, on the native GEMM.
+import { autocastLow } from './autocast'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { broadcastShapes, shapeStr } from '../tensor/shape'
@@ -27,6 +28,10 @@ function as3d(t: Tensor, batch: number[]): Tensor {
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  return autocastLow([a, b], (a, b) => matmulIn(a, b))
+}
+
+function matmulIn(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', a, 'input')
   checkTensor('matmul', b, 'other')
   checkSameDevice('matmul', a, b)
@@ -58,6 +63,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** y = x @ weight^T + bias, weight [out, in], x [..., in] (torch.nn.functional.linear). */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return autocastLow([x, weight, bias], (x, weight, bias) => linearIn(x, weight, bias))
+}
+
+function linearIn(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   checkTensor('linear', x, 'input')
   checkTensor('linear', weight, 'weight')
   if (bias) checkTensor('linear', bias, 'bias')

@@ -1,6 +1,7 @@
 // Normalisation layers on fused native kernels: batchNorm, layerNorm, groupNorm. Each
 // forward saves the per-channel (or per-row, per-group) mean and inverse std, and the
 // backward kernel produces every needed gradient in one call.
+import { autocastFloat32 } from './autocast'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { numelOf, shapeStr } from '../tensor/shape'
@@ -27,7 +28,7 @@ function checkParam(
 
 function checkInput(op: string, x: Tensor, minDims: number, what: string): void {
   checkTensor(op, x, 'input')
-  if (!isFloating(x.dtype)) throw new Error(`${op}: input must be float32 or float64, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`${op}: input must be floating-point, got ${x.dtype}`)
   if (x.ndim < minDims) throw new Error(`${op}: input must be ${what}, got shape ${shapeStr(x.shape)}`)
 }
 
@@ -50,6 +51,19 @@ export function batchNorm(
   weight?: Tensor | null,
   bias?: Tensor | null,
   opts: BatchNormOptions = {},
+): Tensor {
+  return autocastFloat32([x, weight, bias], (x, weight, bias) =>
+    batchNormIn(x, runningMean, runningVar, weight, bias, opts),
+  )
+}
+
+function batchNormIn(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  opts: BatchNormOptions,
 ): Tensor {
   const op = 'batchNorm'
   checkInput(op, x, 2, '[N, C, ...]')
@@ -94,6 +108,16 @@ export function layerNorm(
   weight?: Tensor | null,
   bias?: Tensor | null,
   eps = 1e-5,
+): Tensor {
+  return autocastFloat32([x, weight, bias], (x, weight, bias) => layerNormIn(x, normalizedShape, weight, bias, eps))
+}
+
+function layerNormIn(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  eps: number,
 ): Tensor {
   const op = 'layerNorm'
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape]
@@ -146,6 +170,16 @@ export function groupNorm(
   weight?: Tensor | null,
   bias?: Tensor | null,
   eps = 1e-5,
+): Tensor {
+  return autocastFloat32([x, weight, bias], (x, weight, bias) => groupNormIn(x, numGroups, weight, bias, eps))
+}
+
+function groupNormIn(
+  x: Tensor,
+  numGroups: number,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  eps: number,
 ): Tensor {
   const op = 'groupNorm'
   checkInput(op, x, 2, '[N, C, ...]')

@@ -28,7 +28,7 @@ export interface AvgPool2dOptions {
 function checkInput(op: string, x: Tensor): void {
   if (x.ndim !== 4)
     throw new Error(`${op}: expected a 3-d [C, H, W] or 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
-  if (!isFloating(x.dtype)) throw new Error(`${op}: expected a float32 or float64 input, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`${op}: expected a floating-point input, got ${x.dtype}`)
 }
 
 // PyTorch's pooling_output_shape: in ceil mode the last window must start inside the input

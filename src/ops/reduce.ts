@@ -1,5 +1,6 @@
 // Reductions over any set of dims, with keepDim. The reduced dims are permuted to the end
 // (a free view) so that one kernel serves every combination.
+import { autocastFloat32 } from './autocast'
 import type { ReduceOp } from '../backend/backend'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
@@ -44,11 +45,19 @@ const toFloat = (x: Tensor): Tensor => (isFloating(x.dtype) ? x : x.to('float32'
 const spread = (g: Tensor, r: Reduced, x: Tensor): Tensor => expandTo(g.reshape(r.keptShape), x.shape)
 
 export function sum(x: Tensor, dim?: number | number[], keepDim = false): Tensor {
+  return autocastFloat32([x], (x) => sumIn(x, dim, keepDim))
+}
+
+function sumIn(x: Tensor, dim: number | number[] | undefined, keepDim: boolean): Tensor {
   const r = runReduce('sum', 'sum', x, dim, keepDim)
   return record('sum', r.out, [x], (g) => [spread(g, r, x)])
 }
 
 export function mean(x: Tensor, dim?: number | number[], keepDim = false): Tensor {
+  return autocastFloat32([x], (x) => meanIn(x, dim, keepDim))
+}
+
+function meanIn(x: Tensor, dim: number | number[] | undefined, keepDim: boolean): Tensor {
   const input = toFloat(x)
   const r = runReduce('mean', 'mean', input, dim, keepDim)
   return record('mean', r.out, [input], (g) => [spread(g.div(r.count), r, input)])
@@ -61,6 +70,10 @@ export interface VarOptions {
 }
 
 export function variance(x: Tensor, dim?: number | number[], opts: VarOptions = {}): Tensor {
+  return autocastFloat32([x], (x) => varianceIn(x, dim, opts))
+}
+
+function varianceIn(x: Tensor, dim: number | number[] | undefined, opts: VarOptions): Tensor {
   const input = toFloat(x)
   const correction = opts.correction ?? 1
   const r = runReduce('var', 'var', input, dim, opts.keepDim ?? false, correction)
@@ -106,6 +119,10 @@ export const argmax = (x: Tensor, dim?: number, keepDim = false): Tensor => argE
 export const argmin = (x: Tensor, dim?: number, keepDim = false): Tensor => argExtremum('argmin', x, dim, keepDim)
 
 export function logsumexp(x: Tensor, dim: number | number[], keepDim = false): Tensor {
+  return autocastFloat32([x], (x) => logsumexpIn(x, dim, keepDim))
+}
+
+function logsumexpIn(x: Tensor, dim: number | number[], keepDim: boolean): Tensor {
   const input = toFloat(x)
   const r = runReduce('logsumexp', 'logsumexp', input, dim, keepDim)
   return record('logsumexp', r.out, [input], (g) => [
@@ -114,6 +131,10 @@ export function logsumexp(x: Tensor, dim: number | number[], keepDim = false): T
 }
 
 export function prod(x: Tensor, dim?: number | number[], keepDim = false): Tensor {
+  return autocastFloat32([x], (x) => prodIn(x, dim, keepDim))
+}
+
+function prodIn(x: Tensor, dim: number | number[] | undefined, keepDim: boolean): Tensor {
   const r = runReduce('prod', 'prod', x, dim, keepDim)
   // d(prod)/dx_i = prod / x_i; exact where no element is zero.
   return record('prod', r.out, [x], (g) => [spread(g.mul(r.out), r, x).div(x)])

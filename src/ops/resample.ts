@@ -28,7 +28,7 @@ export function pad(x: Tensor, pads: readonly number[], opts: PadOptions = {}): 
     throw new Error(`${op}: mode must be 'constant', 'reflect' or 'replicate', got '${String(mode)}'`)
   if (mode !== 'constant' && opts.value !== undefined && opts.value !== 0)
     throw new Error(`${op}: value applies only to mode 'constant', got mode '${mode}'`)
-  if (!isFloating(x.dtype)) throw new Error(`${op}: expected a float32 or float64 input, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`${op}: expected a floating-point input, got ${x.dtype}`)
   if (
     !Array.isArray(pads) ||
     pads.length % 2 !== 0 ||
@@ -86,7 +86,7 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   if (mode !== 'nearest' && mode !== 'bilinear')
     throw new Error(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`)
   if (x.ndim !== 4) throw new Error(`${op}: mode '${mode}' expects a 4-d [N, C, H, W] input, got ${shapeStr(x.shape)}`)
-  if (!isFloating(x.dtype)) throw new Error(`${op}: expected a float32 or float64 input, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`${op}: expected a floating-point input, got ${x.dtype}`)
   if (mode === 'nearest' && opts.alignCorners !== undefined)
     throw new Error(`${op}: alignCorners can only be set with mode 'bilinear'`)
   if ((opts.size === undefined) === (opts.scaleFactor === undefined))

@@ -1,5 +1,6 @@
 // softmax and logSoftmax along a dim, and dropout, on native kernels. The softmax kernels
 // see a contiguous [outer, K, inner] view with the softmax over K.
+import { autocastFloat32 } from './autocast'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { drawSeed, type Generator } from '../tensor/random'
@@ -9,7 +10,7 @@ import { checkTensor, kernelView } from './util'
 
 function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
   checkTensor(op, x, 'input')
-  if (!isFloating(x.dtype)) throw new Error(`${op}: input must be float32 or float64, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`${op}: input must be floating-point, got ${x.dtype}`)
   const d = normalizeDim(op, dim, x.ndim)
   const shape3 = x.ndim === 0 ? [1, 1, 1] : [numelOf(x.shape.slice(0, d)), x.shape[d], numelOf(x.shape.slice(d + 1))]
   const log = op === 'logSoftmax'
@@ -28,9 +29,10 @@ function softmaxOp(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor
 }
 
 /** exp(x) / sum(exp(x)) along dim (torch.softmax). */
-export const softmax = (x: Tensor, dim: number): Tensor => softmaxOp('softmax', x, dim)
+export const softmax = (x: Tensor, dim: number): Tensor => autocastFloat32([x], (x) => softmaxOp('softmax', x, dim))
 /** x - logsumexp(x) along dim, computed stably in one kernel (torch.log_softmax). */
-export const logSoftmax = (x: Tensor, dim: number): Tensor => softmaxOp('logSoftmax', x, dim)
+export const logSoftmax = (x: Tensor, dim: number): Tensor =>
+  autocastFloat32([x], (x) => softmaxOp('logSoftmax', x, dim))
 
 export interface DropoutOptions {
   /** Draws the mask's seed; defaultGenerator when omitted. */
@@ -45,7 +47,7 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, p = 0.5, training = true, opts: DropoutOptions = {}): Tensor {
   checkTensor('dropout', x, 'input')
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`)
-  if (!isFloating(x.dtype)) throw new Error(`dropout: input must be float32 or float64, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`dropout: input must be floating-point, got ${x.dtype}`)
   if (!training || p === 0) return x
   if (p === 1) return x.mul(0)
   const [lo, hi] = drawSeed(opts.generator)

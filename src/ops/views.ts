@@ -1,7 +1,7 @@
 // Shape ops. Views share memory with their input (no copy); reshape copies only when the
 // strides cannot describe the new shape, as in PyTorch.
 import { record } from '../autograd/node'
-import { checkDType, type Device, type DType } from '../tensor/dtype'
+import { checkDType, isFloating, type Device, type DType } from '../tensor/dtype'
 import { contiguousStrides, normalizeDim, numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
 import { zeros } from '../tensor/creation'
@@ -268,7 +268,6 @@ export function to(x: Tensor, target: DType | Device): Tensor {
   if (dtype === x.dtype) return x
   const out = Tensor.empty(x.shape, dtype, x.device)
   x.backend.copy(out, x)
-  const differentiable =
-    (dtype === 'float32' || dtype === 'float64') && (x.dtype === 'float32' || x.dtype === 'float64')
+  const differentiable = isFloating(dtype) && isFloating(x.dtype)
   return differentiable ? record('to', out, [x], (g) => [to(g, x.dtype)]) : out
 }

@@ -35,7 +35,7 @@ export function clipGradNorm_(
     if (g.disposed)
       throw new Error(`${fn}: the gradient of parameter ${i} (shape ${shapeStr(param.shape)}) was disposed`)
     if (!isFloating(g.dtype))
-      throw new Error(`${fn}: the gradient of parameter ${i} has dtype ${g.dtype}, expected float32 or float64`)
+      throw new Error(`${fn}: the gradient of parameter ${i} has dtype ${g.dtype}, expected a floating-point dtype`)
     grads.push(g)
   })
   if (grads.length === 0) return 0

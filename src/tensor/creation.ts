@@ -23,7 +23,17 @@ function finish(t: Tensor, opts: TensorOptions): Tensor {
   return out
 }
 
+// Host arrays hold element values: bfloat16 values arrive as float32 and are rounded on the device.
+const hostArray = (dtype: DType, n: number): TypedArray => newTypedArray(dtype === 'bfloat16' ? 'float32' : dtype, n)
+
 function fromHostArray(data: TypedArray, shape: number[], dtype: DType, opts: TensorOptions): Tensor {
+  if (dtype === 'bfloat16') {
+    const wide = fromHostArray(data, shape, 'float32', {})
+    const t = Tensor.empty(shape, dtype, 'cpu')
+    t.backend.copy(t, wide)
+    wide.dispose()
+    return finish(t, opts)
+  }
   const t = Tensor.empty(shape, dtype, 'cpu')
   const src = dtypeOfArray(data) === dtype ? data : newTypedArray(dtype, data.length)
   // set() converts as element assignment does, natively; only bool needs truthiness.
@@ -83,7 +93,7 @@ export function tensor(
   const target = opts.shape ? checkShape('tensor', opts.shape) : shape
   if (numelOf(target) !== flat.length)
     throw new Error(`tensor: shape ${shapeStr(target)} needs ${numelOf(target)} elements, the data has ${flat.length}`)
-  const arr = newTypedArray(dtype, flat.length)
+  const arr = hostArray(dtype, flat.length)
   for (let i = 0; i < flat.length; i++) arr[i] = flat[i]
   return fromHostArray(arr, target, dtype, opts)
 }
@@ -119,7 +129,7 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   const n = Math.max(0, Math.ceil((end - start) / step))
   const allInt = [start, end, step].every(Number.isInteger)
   const dtype = opts.dtype ?? (allInt ? 'int32' : 'float32')
-  const arr = newTypedArray(dtype, n)
+  const arr = hostArray(dtype, n)
   for (let i = 0; i < n; i++) arr[i] = start + i * step
   return fromHostArray(arr, [n], dtype, opts)
 }
@@ -129,14 +139,14 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   if (!Number.isInteger(steps) || steps < 0)
     throw new Error(`linspace: steps must be a non-negative integer, got ${steps}`)
   const dtype = opts.dtype ?? 'float32'
-  const arr = newTypedArray(dtype, steps)
+  const arr = hostArray(dtype, steps)
   for (let i = 0; i < steps; i++) arr[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1)
   return fromHostArray(arr, [steps], dtype, opts)
 }
 
 export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   const dtype = opts.dtype ?? 'float32'
-  const arr = newTypedArray(dtype, n * m)
+  const arr = hostArray(dtype, n * m)
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1
   return fromHostArray(arr, [n, m], dtype, opts)
 }
@@ -145,16 +155,17 @@ function randomTensor(op: string, shape: number[], opts: RandomOptions, draw: (g
   const dtype = checkDType(op, opts.dtype ?? 'float32')
   checkShape(op, shape)
   const g = opts.generator ?? defaultGenerator
-  const arr = newTypedArray(dtype, numelOf(shape))
+  const arr = hostArray(dtype, numelOf(shape))
   for (let i = 0; i < arr.length; i++) arr[i] = draw(g)
   return fromHostArray(arr, shape, dtype, opts)
 }
 
 /** Uniform in [0, 1). */
 export function rand(shape: number[], opts: RandomOptions = {}): Tensor {
-  const float32 = (opts.dtype ?? 'float32') === 'float32'
-  // A float32 draw rounded up to 1.0 would leave [0, 1): redraw-free clamp below 1.
-  return randomTensor('rand', shape, opts, (g) => (float32 ? Math.min(g.random(), 0.99999994) : g.random()))
+  // A draw rounded up to 1.0 in float32 or bfloat16 would leave [0, 1): clamp below 1 instead.
+  const below1: Partial<Record<DType, number>> = { float32: 0.99999994, bfloat16: 0.99609375 }
+  const top = below1[opts.dtype ?? 'float32'] ?? 1
+  return randomTensor('rand', shape, opts, (g) => Math.min(g.random(), top))
 }
 
 /** Standard normal. */

@@ -5,7 +5,7 @@
 import type { Storage } from '../backend/backend'
 import { backendFor, type Backend } from '../backend'
 import type { GradNode } from '../autograd/node'
-import { dtypeBytes, type Device, type DType, type TypedArray } from './dtype'
+import { dtypeBytes, isFloating, type Device, type DType, type TypedArray } from './dtype'
 import { track } from './memory'
 import { contiguousStrides, numelOf, shapeStr } from './shape'
 
@@ -37,6 +37,8 @@ export class Tensor {
   /** An uninitialised contiguous tensor (the op layer's output allocator). */
   static empty(shape: readonly number[], dtype: DType = 'float32', device: Device = 'cpu'): Tensor {
     const n = numelOf(shape)
+    if (dtype === 'bfloat16' && device !== 'cpu')
+      throw new Error(`bfloat16 tensors live on the CPU only: the CUDA kernels take float32 (asked for ${device})`)
     const storage = backendFor(device).allocate(n * dtypeBytes[dtype])
     return new Tensor(storage, 0, [...shape], contiguousStrides(shape), dtype)
   }
@@ -105,10 +107,12 @@ export class Tensor {
 
   // ---- reading out ----
 
-  /** A copy of the elements in row-major order, as a typed array (bool reads as Uint8Array). */
+  /** A copy of the elements in row-major order, as a typed array (bool reads as Uint8Array,
+   * bfloat16 as the Float32Array of its values, which widen exactly). */
   data(): TypedArray {
     this.checkAlive('data')
-    const c = this.isContiguous() ? this : Tensor.empty(this.shape, this.dtype, this.device)
+    const hostType = this.dtype === 'bfloat16' ? 'float32' : this.dtype
+    const c = this.isContiguous() && hostType === this.dtype ? this : Tensor.empty(this.shape, hostType, this.device)
     if (c !== this) this.backend.copy(c, this)
     const out = this.backend.toHost(c)
     if (c !== this) c.dispose()
@@ -152,7 +156,7 @@ export class Tensor {
 
   requiresGrad_(flag = true): this {
     if (flag && this.gradFn) throw new Error('requiresGrad_: only leaf tensors can be set to require grad')
-    if (flag && this.dtype !== 'float32' && this.dtype !== 'float64')
+    if (flag && !isFloating(this.dtype))
       throw new Error(`requiresGrad_: only floating-point tensors can require gradients, got ${this.dtype}`)
     this.requiresGrad = flag
     return this

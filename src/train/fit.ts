@@ -3,6 +3,7 @@
 // model and optimizer state, the schedule's step, and the default generator's state; and on
 // `batches(epoch)` giving the same batches for the same epoch (seeded shuffling), so that a
 // resumed run skips the batches the stopped run had already taken.
+import { autocast } from '../autograd/autocast-mode'
 import * as fs from 'node:fs'
 import { loadCheckpoint, saveCheckpoint, type TreeValue } from '../io/checkpoint'
 import type { Module } from '../nn/module'
@@ -15,6 +16,8 @@ import { scope } from '../tensor/memory'
 import { Tensor } from '../tensor/tensor'
 import { Progress } from './progress'
 import { moveAside, truncateLog } from './run-files'
+
+export type Precision = 'float32' | 'bf16'
 
 export type StepOutput = Tensor | { loss: Tensor; metrics?: Record<string, number> }
 
@@ -31,6 +34,11 @@ export interface FitOptions<B> {
   /** Stops after this many optimizer steps in all (counting those before a resume). */
   maxSteps?: number
   clipGradNorm?: number
+  /**
+   * 'bf16' runs each step's forward under autocast('bfloat16') (matmul, conv and attention in
+   * bfloat16, the rest in float32); the parameters and optimizer state stay float32.
+   */
+  precision?: Precision
   /** Saved every `every` steps and after the last step. */
   checkpoint?: { path: string; every: number }
   /**
@@ -94,6 +102,11 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
   if (opts.checkpoint && (!Number.isInteger(opts.checkpoint.every) || opts.checkpoint.every < 1))
     throw new Error(`fit: checkpoint.every must be a positive integer, got ${opts.checkpoint.every}`)
   if (opts.resume && !opts.checkpoint) throw new Error('fit: resume needs checkpoint.path')
+  const precision = opts.precision ?? 'float32'
+  if (precision !== 'float32' && precision !== 'bf16')
+    throw new Error(`fit: precision must be 'float32' or 'bf16', got ${JSON.stringify(opts.precision)}`)
+  const forward = (batch: B): StepOutput =>
+    precision === 'bf16' ? autocast('bfloat16', () => opts.step(batch, opts.model)) : opts.step(batch, opts.model)
   let step = 0
   let pos: Position = { epoch: 0, batchInEpoch: 0 }
   let resumedFrom: number | null = null
@@ -133,7 +146,7 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
     for await (const batch of opts.batches(epoch) as AsyncIterable<B>) {
       if (index++ < skip) continue
       const { loss, metrics } = scope(() => {
-        const out = opts.step(batch, opts.model)
+        const out = forward(batch)
         const l = out instanceof Tensor ? out : out.loss
         opts.optimizer.zeroGrad()
         l.backward()

@@ -1,2 +1,2 @@
-export { fit, type FitOptions, type FitResult, type StepOutput } from './fit'
+export { fit, type FitOptions, type FitResult, type Precision, type StepOutput } from './fit'
 export { Progress, formatDuration, type ProgressOptions } from './progress'

@@ -32,7 +32,7 @@ t.test('reads the file PyTorch wrote: every dtype, values and metadata', async (
     BOOL: 'bool',
     I64: 'int32',
     F16: 'float32',
-    BF16: 'float32',
+    BF16: 'bfloat16',
   }
   for (const [name, exp] of Object.entries(EXPECTED.tensors)) {
     const x = tensors[name]

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { dtypeCode } from '../../src/backend/element-types'
 import {
   Generator,
   gradcheck,
@@ -185,7 +186,7 @@ t.test('bad inputs get clear errors', async (t) => {
   d.dispose()
   t.throws(() => sdpa(d, k, v), /scaledDotProductAttention: the tensor of shape \[2, 3, 4\] was disposed/)
   const n = native as unknown as Record<string, (...a: unknown[]) => unknown>
-  const code = { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }
+  const code = dtypeCode
   const desc = (x: Tensor) => [x.storage.handle, x.offset, x.shape, x.strides, code[x.dtype]]
   const out = r([2, 3, 6])
   const lse = r([2, 3])

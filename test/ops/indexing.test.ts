@@ -1,4 +1,5 @@
 import t from 'tap'
+import { dtypeCode } from '../../src/backend/element-types'
 import {
   embedding,
   gather,
@@ -123,7 +124,7 @@ t.test('bad inputs get clear errors, out-of-range indices included', async (t) =
 
 t.test('native entry points check indices and descriptors before writing', async (t) => {
   const n = native as unknown as Record<string, (...a: unknown[]) => unknown>
-  const code = { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }
+  const code = dtypeCode
   const desc = (v: Tensor) => [v.storage.handle, v.offset, v.shape, v.strides, code[v.dtype]]
   const x = r([2, 5, 3])
   const out = r([2, 2, 3])

@@ -83,7 +83,7 @@ t.test('pad and interpolate reject bad inputs with errors naming the op and shap
   t.throws(() => pad(x, [-5, 0]), /pad: padding \(-5, 0\) gives dim 3 of input \[1, 2, 3, 4\] size -1/)
   t.throws(() => pad(x, [1, 1], { mode: 'circular' as PadMode }), /pad: mode must be/)
   t.throws(() => pad(x, [1, 1], { mode: 'reflect', value: 2 }), /pad: value applies only to mode 'constant'/)
-  t.throws(() => pad(x.to('int32'), [1, 1]), /pad: expected a float32 or float64 input, got int32/)
+  t.throws(() => pad(x.to('int32'), [1, 1]), /pad: expected a floating-point input, got int32/)
   t.throws(
     () => interpolate(randn([2, 3, 4]), { size: 5 }),
     /interpolate: mode 'nearest' expects a 4-d \[N, C, H, W\] input, got \[2, 3, 4\]/,

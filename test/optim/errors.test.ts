@@ -1,6 +1,7 @@
 // Bad input: clear errors that name the function, the argument and the shapes; malformed
 // calls to the native entry points throw instead of crashing.
 import t from 'tap'
+import { dtypeCode } from '../../src/backend/element-types'
 import * as iv from '../../src'
 import { native } from '../../src/backend/native'
 import {
@@ -231,13 +232,7 @@ t.test('clipGradNorm_, EMA, groups and schedules', async (t) => {
 
 t.test('native entry points reject malformed calls', async (t) => {
   const f = (n: number, dtype: iv.DType = 'float32') => iv.zeros([n], { dtype })
-  const d = (x: iv.Tensor) => [
-    x.storage.handle,
-    x.offset,
-    x.shape,
-    x.strides,
-    { float32: 0, float64: 1, int32: 2, uint8: 3, bool: 4 }[x.dtype],
-  ]
+  const d = (x: iv.Tensor) => [x.storage.handle, x.offset, x.shape, x.strides, dtypeCode[x.dtype]]
   const call = (name: string, ...args: unknown[]) => (native[name] as (...a: unknown[]) => unknown)(...args)
   const p = f(8),
     g = f(8),

@@ -2,7 +2,7 @@ import t from 'tap'
 import * as iv from '../../src'
 import type { DType, TypedArray } from '../../src'
 
-const dtypes: DType[] = ['float32', 'float64', 'int32', 'uint8', 'bool']
+const dtypes: DType[] = ['float32', 'float64', 'bfloat16', 'int32', 'uint8', 'bool']
 
 // Values each dtype holds exactly, edge cases included.
 function sample(dtype: DType, n: number): TypedArray {
@@ -16,6 +16,14 @@ function sample(dtype: DType, n: number): TypedArray {
     case 'float64': {
       const a = Float64Array.from({ length: n }, () => g.normal() * 1e6)
       a.set([0, -0, NaN, Infinity, 5e-324, Number.MAX_VALUE, Math.PI].slice(0, n))
+      return a
+    }
+    case 'bfloat16': {
+      // Float32 values with the low 16 bits cleared: exactly representable, read back as float32.
+      const a = Float32Array.from({ length: n }, () => g.normal() * 1e3)
+      a.set([0, -0, NaN, Infinity, -Infinity, 9.183549615799121e-41, 3.3895313892515355e38].slice(0, n))
+      const bits = new Uint32Array(a.buffer)
+      for (let i = 0; i < n; i++) bits[i] &= 0xffff0000
       return a
     }
     case 'int32': {

@@ -7,7 +7,7 @@ import { Tensor } from '../../tensor/tensor'
 export function checkFloatTensor(fn: string, name: string, x: unknown): Tensor {
   if (!(x instanceof Tensor)) throw new Error(`${fn}: ${name} must be a Tensor, got ${x === null ? 'null' : typeof x}`)
   x.checkAlive(fn)
-  if (!isFloating(x.dtype)) throw new Error(`${fn}: ${name} must be float32 or float64, got ${x.dtype}`)
+  if (!isFloating(x.dtype)) throw new Error(`${fn}: ${name} must be floating-point, got ${x.dtype}`)
   return x
 }
 

@@ -45,7 +45,7 @@ export function checkFeatures(fn: string, features: unknown, channels: readonly 
   const N = features[0] instanceof Tensor ? features[0].shape[0] : -1
   features.forEach((f, i) => {
     if (!(f instanceof Tensor)) throw new Error(`${fn}: feature ${i} must be a Tensor`)
-    if (!isFloating(f.dtype)) throw new Error(`${fn}: feature ${i} must be float32 or float64, got ${f.dtype}`)
+    if (!isFloating(f.dtype)) throw new Error(`${fn}: feature ${i} must be floating-point, got ${f.dtype}`)
     if (f.ndim !== 4 || f.shape[1] !== channels[i] || f.shape[0] !== N)
       throw new Error(`${fn}: feature ${i} must be [${N}, ${channels[i]}, H, W], got ${shapeStr(f.shape)}`)
   })

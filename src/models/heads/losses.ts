@@ -18,7 +18,7 @@ function checkPair(fn: string, input: Tensor, target: Tensor): void {
     [target, 'target'],
   ] as const) {
     if (!(t instanceof Tensor)) throw new Error(`${fn}: ${arg} must be a Tensor`)
-    if (!isFloating(t.dtype)) throw new Error(`${fn}: ${arg} must be float32 or float64, got ${t.dtype}`)
+    if (!isFloating(t.dtype)) throw new Error(`${fn}: ${arg} must be floating-point, got ${t.dtype}`)
   }
   if (!sameShape(input.shape, target.shape))
     throw new Error(`${fn}: target ${shapeStr(target.shape)} must have the input's shape ${shapeStr(input.shape)}`)

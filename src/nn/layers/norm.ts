@@ -31,6 +31,8 @@ abstract class BatchNormBase extends Module {
   declare running_mean: Tensor | null
   declare running_var: Tensor | null
   declare num_batches_tracked: Tensor | null
+  /** The conv this norm was folded into for inference (foldBatchNorm); it then passes x through. */
+  foldedInto: string | null = null
 
   protected abstract checkInput(x: Tensor): void
 
@@ -71,11 +73,27 @@ abstract class BatchNormBase extends Module {
 
   override forward(x: Tensor): Tensor {
     this.checkInput(x)
+    if (this.foldedInto !== null) {
+      if (this.training)
+        throw new Error(
+          `${this.constructor.name}: folded into ${this.foldedInto} for inference (foldBatchNorm); load unfolded weights to train`,
+        )
+      return x
+    }
     let factor = this.momentum ?? 0
-    if (this.training && this.trackRunningStats && this.num_batches_tracked) {
-      const n = this.num_batches_tracked.item() + 1
-      this.num_batches_tracked.fill_(n)
-      if (this.momentum === null) factor = 1 / n
+    const tracked = this.num_batches_tracked
+    if (this.training && this.trackRunningStats && tracked) {
+      if (this.momentum === null) {
+        // The cumulative average needs the count on the host; a fixed momentum does not, so
+        // the count is bumped where it lives (no device-to-host read, no stream sync).
+        const n = tracked.item() + 1
+        tracked.fill_(n)
+        factor = 1 / n
+      } else {
+        const one = full([], 1, { dtype: 'int32', device: tracked.device })
+        tracked.addInPlace(one)
+        one.dispose()
+      }
     }
     // Batch statistics in training, or in eval when there are no running ones to use.
     const useBatchStats = this.training || (this.running_mean === null && this.running_var === null)
