@@ -5,8 +5,6 @@
 // timed separately and without autograd bookkeeping. Then the convolutions in bfloat16
 // (float32 accumulation) beside our float32 and PyTorch's bfloat16 (oneDNN).
 import * as iv from '../src'
-import { native } from '../src/backend/native'
-import { bfloat16Empty, bfloat16Randn, freeStorage } from './bfloat16-storage'
 import { hasTorch, printTable, timeIt, torchRun } from './util'
 
 interface Case {
@@ -67,27 +65,26 @@ const ours: number[][] = iv.noGrad(() =>
 )
 
 const convs = cases.filter((c) => c.w)
-const kernels = native as unknown as Record<string, (...args: unknown[]) => void>
-const oursBf16: number[][] = convs.map((c) => {
-  const w = c.w!
-  const o = (n: number) => Math.floor((n + 2 * c.padding - w[2]) / c.stride) + 1
-  const yShape = [c.x[0], w[0], o(c.x[2]), o(c.x[3])]
-  const x = bfloat16Randn(c.x),
-    wt = bfloat16Randn(w),
-    gy = bfloat16Randn(yShape)
-  const y = bfloat16Empty(yShape),
-    gx = bfloat16Empty(c.x),
-    gw = bfloat16Empty(w)
-  const p = c.padding
-  const params = [c.stride, c.stride, p, p, p, p, 1, 1, c.groups]
-  const times = [
-    timeIt(() => kernels.conv2d(y, x, wt, null, params, 'none', null), RUNS),
-    timeIt(() => kernels.conv2dBackwardInput(gx, gy, wt, params), RUNS),
-    timeIt(() => kernels.conv2dBackwardWeight(gw, null, gy, x, params), RUNS),
-  ]
-  freeStorage(x, wt, gy, y, gx, gw)
-  return times
-})
+const oursBf16: number[][] = iv.noGrad(() =>
+  convs.map((c) => {
+    const x = iv.randn(c.x).to('bfloat16')
+    const w = iv.randn(c.w!).to('bfloat16')
+    const opts = { stride: c.stride, padding: c.padding, groups: c.groups }
+    const y = iv.conv2d(x, w, null, opts)
+    const gy = iv.randn(y.shape).to('bfloat16')
+    const p = c.padding
+    const params = [c.stride, c.stride, p, p, p, p, 1, 1, c.groups]
+    const gx = iv.Tensor.empty(x.shape, 'bfloat16')
+    const gw = iv.Tensor.empty(w.shape, 'bfloat16')
+    const times = [
+      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
+    ]
+    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
+    return times
+  }),
+)
 
 const torch = hasTorch
   ? torchRun<number[][]>(`

@@ -2,8 +2,6 @@
 // im2col GEMMs see them), beside PyTorch CPU's (OpenBLAS) in the same run, 2 threads; then
 // bfloat16 (float32 accumulation) beside our float32 and PyTorch's bfloat16 (oneDNN).
 import * as iv from '../src'
-import { native } from '../src/backend/native'
-import { bfloat16Empty, bfloat16Randn, freeStorage } from './bfloat16-storage'
 import { hasTorch, printTable, timeIt, torchRun } from './util'
 
 const shapes: [string, number, number, number][] = [
@@ -26,11 +24,9 @@ const ours = shapes.map(([, m, k, n]) => {
   return (2 * m * k * n) / s / 1e9
 })
 const oursBf16 = shapes.map(([, m, k, n]) => {
-  const a = bfloat16Randn([1, m, k])
-  const b = bfloat16Randn([1, k, n])
-  const out = bfloat16Empty([1, m, n])
-  const s = timeIt(() => native.matmul(out, a, b, null), m * k * n > 1e9 ? 5 : 15, 2)
-  freeStorage(a, b, out)
+  const a = iv.randn([m, k]).to('bfloat16')
+  const b = iv.randn([k, n]).to('bfloat16')
+  const s = timeIt(() => a.matmul(b).dispose(), m * k * n > 1e9 ? 5 : 15, 2)
   return (2 * m * k * n) / s / 1e9
 })
 
