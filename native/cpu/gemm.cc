@@ -112,7 +112,7 @@ Plan<double> doublePlan() {
 // Only where avx512Bf16Active(). The float blocking: its bfloat16 panels take half the bytes
 // (kc = 512, the same bytes, measured no faster).
 Plan<float, bfloat16> bfloat16Plan() {
-  return {avx512bf16::kMr, avx512bf16::kNr, 256, 14 * 24, avx512bf16::gemmKernel, nullptr};
+  return {avx512bf16::kMr, avx512bf16::kNr, 256, 14 * 24, avx512bf16::gemmKernel, avx512bf16::transposeBf16};
 }
 
 // A growable scratch buffer, one per thread and role, so steady-state calls allocate (and
@@ -241,11 +241,8 @@ void packA(const Plan<float, bfloat16>& pl, bool tA, const bfloat16* A, int64_t 
         if (k < kc) std::memcpy(p + k * MR + i * kKb, src + k, (kc - k) * sizeof(bfloat16));
       }
     } else {
-      for (int64_t k = 0; k < kc; k++) {
-        const bfloat16* src = A + (k0 + k) * lda + i0 + ip;
-        bfloat16* dst = p + (k / kKb) * MR * kKb + k % kKb;
-        for (int64_t i = 0; i < mr; i++) dst[i * kKb] = src[i];
-      }
+      for (int64_t k = 0; k < kc; k += kKb)
+        pl.transpose(A + (k0 + k) * lda + i0 + ip, lda, std::min(kKb, kc - k), mr, p + k * MR, kKb);
     }
   }
 }
@@ -266,14 +263,7 @@ void packB(const Plan<float, bfloat16>&, bool tB, const bfloat16* B, int64_t ldb
       }
     }
   } else {
-    // A column of B^T holds its K pairs next to each other.
-    for (int64_t j = 0; j < nr; j++) {
-      const bfloat16* src = B + (j0 + j) * ldb + k0;
-      bfloat16* dst = p + 2 * j;
-      int64_t k = 0;
-      for (; k + 1 < kc; k += 2) std::memcpy(dst + k * NR, src + k, 2 * sizeof(bfloat16));
-      if (k < kc) dst[k * NR] = src[k];
-    }
+    avx512bf16::packBTransposed(B + j0 * ldb + k0, ldb, kc, nr, NR, p);
   }
 }
 

@@ -49,6 +49,12 @@ namespace avx512bf16 {
 constexpr int64_t kMr = 14, kNr = 32;
 void gemmKernel(int64_t kc, const bfloat16* a, const bfloat16* b, float* c, int64_t ldc, float alpha, float beta,
                 int64_t mr, int64_t nr, const bfloat16* next);
+// transposeF32's contract for bfloat16, to pack a transposed A.
+void transposeBf16(const bfloat16* src, int64_t lds, int64_t rows, int64_t cols, bfloat16* dst, int64_t ldd);
+// The B micro-panel of a transposed B, whose row j (at src + j * lds) is column j of op(B)
+// with its K pairs adjacent: element (k, j) for k < kc, j < nr goes to
+// dst[(k / 2) * 2 * NR + 2 * j + k % 2]; the rest of the panel is left as it is.
+void packBTransposed(const bfloat16* src, int64_t lds, int64_t kc, int64_t nr, int64_t NR, bfloat16* dst);
 }  // namespace avx512bf16
 
 }  // namespace iv
