@@ -4,7 +4,6 @@
 // 16-bit words: this file must not instantiate bfloat16's inline conversions (a baseline
 // caller could be linked against this file's AVX-512 copy of them).
 #include <immintrin.h>
-#include <algorithm>
 #include <cstring>
 #include "gemm_kernels.h"
 
@@ -15,6 +14,8 @@ namespace {
 
 constexpr int64_t kKb = kGemmKBlock;
 constexpr int64_t kPairBytes = 4, kBPairBytes = 2 * kNr * 2;
+
+inline int64_t atMost8(int64_t n) { return n < 8 ? n : 8; }
 
 inline __mmask16 mask16(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
@@ -114,7 +115,7 @@ void transposeBf16(const bfloat16* src, int64_t lds, int64_t rows, int64_t cols,
       }
       // u[4h + 0]: columns 4h, 4h + 1 of rows 0-3; u[4h + 2]: the same of rows 4-7; u[4h + 1],
       // u[4h + 3]: columns 4h + 2, 4h + 3.
-      const int64_t n = std::min<int64_t>(8, cols - c0);
+      const int64_t n = atMost8(cols - c0);
       for (int64_t c = 0; c < n; c++) {
         const int h = static_cast<int>(c / 4), pair = static_cast<int>(c % 4 / 2);
         const __m128i lo = u[4 * h + pair], hi = u[4 * h + 2 + pair];
@@ -130,10 +131,10 @@ void packBTransposed(const bfloat16* src, int64_t lds, int64_t kc, int64_t nr, i
   uint16_t* d = reinterpret_cast<uint16_t*>(dst);
   const int64_t pairs = kc / 2;
   for (int64_t j0 = 0; j0 < nr; j0 += 8) {
-    const int64_t nj = std::min<int64_t>(8, nr - j0);
+    const int64_t nj = atMost8(nr - j0);
     const __mmask8 jm = __mmask8((1u << nj) - 1);
     for (int64_t p0 = 0; p0 < pairs; p0 += 8) {
-      const __mmask8 pm = __mmask8((1u << std::min<int64_t>(8, pairs - p0)) - 1);
+      const __mmask8 pm = __mmask8((1u << atMost8(pairs - p0)) - 1);
       __m256 x[8];
       for (int q = 0; q < 8; q++)
         x[q] = q < nj ? _mm256_castsi256_ps(_mm256_maskz_loadu_epi32(pm, s + (j0 + q) * lds + 2 * p0))
@@ -151,7 +152,7 @@ void packBTransposed(const bfloat16* src, int64_t lds, int64_t kc, int64_t nr, i
       }
       // u[r] (r < 4) holds pair r and pair r + 4 of rows j0..j0 + 3 in its two halves, u[r + 4]
       // the same of rows j0 + 4..j0 + 7.
-      const int64_t np = std::min<int64_t>(8, pairs - p0);
+      const int64_t np = atMost8(pairs - p0);
       for (int64_t q = 0; q < np; q++) {
         const int r = static_cast<int>(q % 4);
         const __m256 row = _mm256_permute2f128_ps(u[r], u[r + 4], q < 4 ? 0x20 : 0x31);
