@@ -314,16 +314,13 @@ void backwardWeightImages(const ConvGeom& g, int64_t nbMax, const In* gy, const 
   }
 }
 
-// Depthwise kernels are direct (no GEMM): bfloat16 operands run them widened.
+// The depthwise kernels widen bfloat16 activations plane by plane; their weights widen here.
 void depthwiseForward(const ConvGeom& g, const bfloat16* x, const bfloat16* w, const float* bias, float* y, float* pre,
                       Act act) {
-  depthwiseForward(g, widen(x, g.N * g.C * g.H * g.W).get(), widen(w, g.K * g.kh * g.kw).get(), bias, y, pre, act);
+  depthwiseForward(g, x, widen(w, g.K * g.kh * g.kw).get(), bias, y, pre, act);
 }
 void depthwiseBackwardInput(const ConvGeom& g, const bfloat16* gy, const bfloat16* w, float* gx) {
-  depthwiseBackwardInput(g, widen(gy, g.N * g.K * g.Ho * g.Wo).get(), widen(w, g.K * g.kh * g.kw).get(), gx);
-}
-void depthwiseBackwardWeight(const ConvGeom& g, const bfloat16* gy, const bfloat16* x, float* gw, float* gb) {
-  depthwiseBackwardWeight(g, widen(gy, g.N * g.K * g.Ho * g.Wo).get(), widen(x, g.N * g.C * g.H * g.W).get(), gw, gb);
+  depthwiseBackwardInput(g, gy, widen(w, g.K * g.kh * g.kw).get(), gx);
 }
 
 template <class In, class Out>
