@@ -184,7 +184,8 @@ void packA(const Plan<T>& pl, bool tA, const In* A, int64_t lda, int64_t i0, int
       // Each block of 8 rows of A^T becomes MR rows of 8 (past kc: zero, never read).
       for (int64_t k = 0; k < kc; k += kKb) {
         T* dst = p + k * MR;
-        pl.transpose(reinterpret_cast<const T*>(A) + (k0 + k) * lda + i0 + ip, lda, std::min(kKb, kc - k), mr, dst, kKb);
+        const T* src = reinterpret_cast<const T*>(A) + (k0 + k) * lda + i0 + ip;
+        pl.transpose(src, lda, std::min(kKb, kc - k), mr, dst, kKb);
         if (alpha != T(1))
           for (int64_t e = 0; e < mr * kKb; e++) dst[e] *= alpha;
         std::memset(dst + mr * kKb, 0, (MR - mr) * kKb * sizeof(T));

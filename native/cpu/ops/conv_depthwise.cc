@@ -231,9 +231,9 @@ void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw
           const In* gyn = gy + (n * g.K + k) * P;
           if (gyw)
             for (int64_t i = 0; i < P; i++) gyw[i] = static_cast<float>(gyn[i]);
+          const float* gyf = gyw ? gyw : reinterpret_cast<const float*>(gyn);
           float s = 0.f;
-          avx512::dwWeightGradF32(xp, wpf, gyw ? gyw : reinterpret_cast<const float*>(gyn), t.kh, t.kw, t.sh, t.sw, g.Ho,
-                                  g.Wo, gwk, gb ? &s : nullptr);
+          avx512::dwWeightGradF32(xp, wpf, gyf, t.kh, t.kw, t.sh, t.sw, g.Ho, g.Wo, gwk, gb ? &s : nullptr);
           bsum += s;
         }
         if (gb) gb[k] = T(bsum);
