@@ -23,6 +23,12 @@
       "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"]
     },
     {
+      "target_name": "kernels_avx512bf16",
+      "type": "static_library",
+      "sources": ["<!@(node native/sources.js avx512bf16)"],
+      "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512bf16", "-mavx2", "-mfma", "-mf16c"]
+    },
+    {
       "target_name": "kernels_fastmath",
       "type": "static_library",
       "sources": ["<!@(node native/sources.js fastmath)"],
@@ -30,7 +36,7 @@
     },
     {
       "target_name": "intern_vision",
-      "dependencies": ["kernels_avx2", "kernels_avx512", "kernels_fastmath"],
+      "dependencies": ["kernels_avx2", "kernels_avx512", "kernels_avx512bf16", "kernels_fastmath"],
       "sources": ["<!@(node native/sources.js base)"],
       "libraries": ["-pthread", "-lmvec"],
       "ldflags": ["-pthread"]

@@ -2,7 +2,8 @@
 // maxPool2d GB/s (input read), beside PyTorch CPU (oneDNN) in the same run, 2 threads.
 // The batch is 8 (BENCH_CONV_BATCH=32 for ResNet's training batch; same ratios, 4x longer).
 // Kernels are timed through the native entry points the ops call, so the three passes are
-// timed separately and without autograd bookkeeping.
+// timed separately and without autograd bookkeeping. Then the convolutions in bfloat16
+// (float32 accumulation) beside our float32 and PyTorch's bfloat16 (oneDNN).
 import * as iv from '../src'
 import { hasTorch, printTable, timeIt, torchRun } from './util'
 
@@ -63,6 +64,28 @@ const ours: number[][] = iv.noGrad(() =>
   }),
 )
 
+const convs = cases.filter((c) => c.w)
+const oursBf16: number[][] = iv.noGrad(() =>
+  convs.map((c) => {
+    const x = iv.randn(c.x).to('bfloat16')
+    const w = iv.randn(c.w!).to('bfloat16')
+    const opts = { stride: c.stride, padding: c.padding, groups: c.groups }
+    const y = iv.conv2d(x, w, null, opts)
+    const gy = iv.randn(y.shape).to('bfloat16')
+    const p = c.padding
+    const params = [c.stride, c.stride, p, p, p, p, 1, 1, c.groups]
+    const gx = iv.Tensor.empty(x.shape, 'bfloat16')
+    const gw = iv.Tensor.empty(w.shape, 'bfloat16')
+    const times = [
+      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
+    ]
+    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
+    return times
+  }),
+)
+
 const torch = hasTorch
   ? torchRun<number[][]>(`
 import torch.nn.functional as F
@@ -80,13 +103,30 @@ for c in json.loads(${JSON.stringify(JSON.stringify(cases))}):
         out.append([timeit(lambda: F.conv2d(x, w, None, s, p, 1, g), ${RUNS}),
                     timeit(back([True, False, False]), ${RUNS}),
                     timeit(back([False, True, False]), ${RUNS})])
+        x, w, gy = x.bfloat16(), w.bfloat16(), gy.bfloat16()
+        out.append([timeit(lambda: F.conv2d(x, w, None, s, p, 1, g), ${RUNS}),
+                    timeit(back([True, False, False]), ${RUNS}),
+                    timeit(back([False, True, False]), ${RUNS})])
 print(json.dumps(out))`)
   : null
+
+// PyTorch's rows: float32 per case, each conv's followed by its bfloat16 row.
+function splitTorchRows(rs: number[][]): { f32: number[][]; bf16: number[][] } {
+  const f32: number[][] = [],
+    bf16: number[][] = []
+  let r = 0
+  for (const c of cases) {
+    f32.push(rs[r++])
+    if (c.w) bf16.push(rs[r++])
+  }
+  return { f32, bf16 }
+}
+const torchRows = torch ? splitTorchRows(torch) : null
 
 const rows: (string | number)[][] = []
 cases.forEach((c, i) =>
   ours[i].forEach((s, j) => {
-    const t = torch ? torch[i][j] : NaN
+    const t = torchRows ? torchRows.f32[i][j] : NaN
     rows.push([c.name, c.w ? passes[j] : 'forward', c.w ? 'GFLOP/s' : 'GB/s', work(c) / s, work(c) / t, t / s])
   }),
 )
@@ -94,5 +134,15 @@ printTable(
   `conv2d / maxPool2d float32, batch ${N}, 2 threads (median of ${RUNS}; kernel set: ${iv.cpuInfo().isa})`,
   ['shape', 'pass', 'unit', 'intern-vision', 'PyTorch', 'ratio'],
   rows,
+)
+printTable(
+  `conv2d bfloat16 (float32 accumulation), batch ${N}, 2 threads, GFLOP/s (median of ${RUNS}; AVX512-BF16: ${iv.cpuInfo().bf16})`,
+  ['shape', 'pass', 'intern-vision', 'PyTorch', 'ratio', 'over our float32'],
+  convs.flatMap((c, i) =>
+    oursBf16[i].map((s, j) => {
+      const t = torchRows ? torchRows.bf16[i][j] : NaN
+      return [c.name, passes[j], work(c) / s, work(c) / t, t / s, ours[cases.indexOf(c)][j] / s]
+    }),
+  ),
 )
 if (!hasTorch) console.log('(PyTorch not importable: install Debian python3-torch for the comparison columns)')

@@ -1,5 +1,6 @@
 // matmul GFLOP/s, square and at shapes from ResNet/MetaNet training steps (M x K x N as
-// im2col GEMMs see them), beside PyTorch CPU's (OpenBLAS) in the same run, 2 threads.
+// im2col GEMMs see them), beside PyTorch CPU's (OpenBLAS) in the same run, 2 threads; then
+// bfloat16 (float32 accumulation) beside our float32 and PyTorch's bfloat16 (oneDNN).
 import * as iv from '../src'
 import { hasTorch, printTable, timeIt, torchRun } from './util'
 
@@ -22,15 +23,23 @@ const ours = shapes.map(([, m, k, n]) => {
   const s = timeIt(() => a.matmul(b).dispose(), runs, 2)
   return (2 * m * k * n) / s / 1e9
 })
+const oursBf16 = shapes.map(([, m, k, n]) => {
+  const a = iv.randn([m, k]).to('bfloat16')
+  const b = iv.randn([k, n]).to('bfloat16')
+  const s = timeIt(() => a.matmul(b).dispose(), m * k * n > 1e9 ? 5 : 15, 2)
+  return (2 * m * k * n) / s / 1e9
+})
 
 const torch = hasTorch
-  ? torchRun<number[]>(`
+  ? torchRun<number[][]>(`
 shapes = ${JSON.stringify(shapes.map(([, m, k, n]) => [m, k, n]))}
 out = []
 for m, k, n in shapes:
     a = torch.randn(m, k); b = torch.randn(k, n)
     s = timeit(lambda: torch.mm(a, b), 5 if m * k * n > 1e9 else 15, 2)
-    out.append(2 * m * k * n / s / 1e9)
+    a, b = a.bfloat16(), b.bfloat16()
+    s16 = timeit(lambda: torch.mm(a, b), 5 if m * k * n > 1e9 else 15, 2)
+    out.append([2 * m * k * n / s / 1e9, 2 * m * k * n / s16 / 1e9])
 print(json.dumps(out))`)
   : null
 
@@ -43,8 +52,22 @@ printTable(
     k,
     n,
     ours[i],
-    torch ? torch[i] : NaN,
-    torch ? ours[i] / torch[i] : NaN,
+    torch ? torch[i][0] : NaN,
+    torch ? ours[i] / torch[i][0] : NaN,
+  ]),
+)
+printTable(
+  `matmul bfloat16 (float32 accumulation), 2 threads, GFLOP/s (median; AVX512-BF16: ${iv.cpuInfo().bf16})`,
+  ['shape', 'M', 'K', 'N', 'intern-vision', 'PyTorch', 'ratio', 'over our float32'],
+  shapes.map(([name, m, k, n], i) => [
+    name,
+    m,
+    k,
+    n,
+    oursBf16[i],
+    torch ? torch[i][1] : NaN,
+    torch ? oursBf16[i] / torch[i][1] : NaN,
+    oursBf16[i] / ours[i],
   ]),
 )
 if (!hasTorch) console.log('(PyTorch not importable: install Debian python3-torch for the comparison columns)')

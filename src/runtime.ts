@@ -14,8 +14,9 @@ export function getNumThreads(): number {
   return native.cpuInfo().threads
 }
 
-/** Which kernel set runs (avx512, avx2 or generic; INTERN_VISION_ISA lowers it) and threads. */
-export function cpuInfo(): { isa: string; detectedIsa: string; threads: number } {
+/** Which kernel set runs (avx512, avx2 or generic; INTERN_VISION_ISA lowers it), whether the
+ * bfloat16 GEMM runs on AVX512-BF16 (`bf16`; INTERN_VISION_ISA=avx512 turns it off), and threads. */
+export function cpuInfo(): { isa: string; detectedIsa: string; bf16: boolean; threads: number } {
   return native.cpuInfo()
 }
 

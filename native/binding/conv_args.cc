@@ -18,7 +18,7 @@ ConvGeom parseGeom(Args& args, size_t paramsAt, const TensorArg& in, const char*
   if (in.shape.size() != 4 || w.shape.size() != 4 || out.shape.size() != 4)
     args.fail(std::string("expected 4-d ") + inName + " [N, C, H, W], weight [K, C/groups, kh, kw] and " + outName +
               " [N, K, Ho, Wo], got " + in.shapeString() + ", " + w.shapeString() + " and " + out.shapeString());
-  if (in.dtype != w.dtype || in.dtype != out.dtype || !isFloat(in.dtype))
+  if (in.dtype != w.dtype || in.dtype != out.dtype || !(isFloat(in.dtype) || in.dtype == DType::bfloat16))
     args.fail(std::string("tensors must share a float dtype, got ") + inName + " " + dtypeName(in.dtype) +
               ", weight " + dtypeName(w.dtype) + ", " + outName + " " + dtypeName(out.dtype));
   if (!in.contiguous() || !w.contiguous() || !out.contiguous())

@@ -16,15 +16,15 @@ MatmulArgs parseMatmulArgs(Args& args, bool float32Only) {
   m.B = out.shape[0], m.M = out.shape[1], m.N = out.shape[2], m.K = a.shape[2];
   if (a.shape[0] != m.B || b.shape[0] != m.B || a.shape[1] != m.M || b.shape[1] != m.K || b.shape[2] != m.N)
     args.fail("shapes do not chain: a " + a.shapeString() + " @ b " + b.shapeString() + " -> out " + out.shapeString());
-  const bool dtypeOk = float32Only ? a.dtype == DType::float32 : isFloat(a.dtype);
+  const bool dtypeOk = float32Only ? a.dtype == DType::float32 : isFloat(a.dtype) || a.dtype == DType::bfloat16;
   if (a.dtype != b.dtype || a.dtype != out.dtype || !dtypeOk)
-    args.fail(std::string("a, b and out must share a ") + (float32Only ? "float32" : "float") + " dtype, got " +
-              dtypeName(a.dtype) + ", " + dtypeName(b.dtype) + ", " + dtypeName(out.dtype));
+    args.fail(std::string("a, b and out must share a ") + (float32Only ? "float32" : "float") + " dtype, got a " +
+              dtypeName(a.dtype) + ", b " + dtypeName(b.dtype) + ", out " + dtypeName(out.dtype));
   if (out.strides[2] != 1 || out.strides[1] != m.N || (m.B > 1 && out.strides[0] != m.M * m.N))
     args.fail("out must be contiguous, shape " + out.shapeString());
   if (m.hasBias && (m.bias.shape.size() != 1 || m.bias.shape[0] != m.N || m.bias.dtype != out.dtype))
     args.fail("bias must be 1-d of length " + std::to_string(m.N) + " and dtype " + dtypeName(out.dtype) + ", got " +
-              m.bias.shapeString());
+              dtypeName(m.bias.dtype) + " " + m.bias.shapeString());
   return m;
 }
 

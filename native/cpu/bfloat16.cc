@@ -12,9 +12,13 @@ constexpr int64_t kGrain = int64_t(1) << 16;
 
 void widenBfloat16(const bfloat16* src, float* dst, int64_t n) {
   parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+    // Local copies of the pointers: the stores could alias the captured ones, which keeps
+    // the loop scalar.
+    const bfloat16* s = src;
+    float* d = dst;
     for (int64_t i = b; i < e; i++) {
-      const uint32_t u = static_cast<uint32_t>(src[i].bits) << 16;
-      std::memcpy(dst + i, &u, 4);
+      const uint32_t u = static_cast<uint32_t>(s[i].bits) << 16;
+      std::memcpy(d + i, &u, 4);
     }
   });
 }

@@ -1,4 +1,7 @@
 #include "cpu_features.h"
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <cstring>
 #include "../binding/registry.h"
@@ -24,13 +27,32 @@ static Isa requestedIsa() {
   Isa want = best;
   if (!std::strcmp(env, "generic")) want = Isa::generic;
   else if (!std::strcmp(env, "avx2")) want = Isa::avx2;
-  else if (!std::strcmp(env, "avx512")) want = Isa::avx512;
+  else if (!std::strcmp(env, "avx512") || !std::strcmp(env, "avx512bf16")) want = Isa::avx512;
   return static_cast<int>(want) < static_cast<int>(best) ? want : best;
 }
 
 Isa activeIsa() {
   static Isa isa = requestedIsa();
   return isa;
+}
+
+bool detectAvx512Bf16() {
+#if defined(__x86_64__) || defined(_M_X64)
+  // detectIsa() has checked that the OS saves the AVX-512 state; the feature bit is CPUID
+  // leaf 7, subleaf 1, EAX bit 5.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return detectIsa() == Isa::avx512 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax >> 5 & 1u);
+#else
+  return false;
+#endif
+}
+
+bool avx512Bf16Active() {
+  static const bool active = [] {
+    const char* env = std::getenv("INTERN_VISION_ISA");
+    return activeIsa() == Isa::avx512 && detectAvx512Bf16() && !(env && !std::strcmp(env, "avx512"));
+  }();
+  return active;
 }
 
 const char* isaName(Isa isa) {
@@ -47,6 +69,7 @@ Napi::Value cpuInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("isa", isaName(activeIsa()));
   o.Set("detectedIsa", isaName(detectIsa()));
+  o.Set("bf16", avx512Bf16Active());
   o.Set("threads", numThreads());
   return o;
 }

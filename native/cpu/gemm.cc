@@ -5,6 +5,8 @@
 // (KC x NR, sized for L1) and every A micro-panel. Packing absorbs transA/transB, the
 // leading dimensions, alpha and zero padding of edge tiles, so the kernels see one layout
 // (gemm_kernels.h). Kernels exist per instruction set and are picked at run time.
+// bfloat16 operands either pack into K-pair panels for the AVX512-BF16 kernel or widen to
+// float32 while packing and run the float kernels: both accumulate in float32.
 #include "gemm.h"
 #include <sys/mman.h>
 #include <algorithm>
@@ -14,6 +16,8 @@
 #include <memory>
 #include <new>
 #include <thread>
+#include <type_traits>
+#include "bfloat16.h"
 #include "cpu_features.h"
 #include "gemm_kernels.h"
 #include "parallel.h"
@@ -26,20 +30,31 @@ constexpr int64_t kKb = kGemmKBlock;
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
-template <class T>
-using KernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int64_t mr, int64_t nr,
-                          const T* next);
+// T: the type of C and of the accumulators; P: the type of the packed panels (T, or
+// bfloat16 in K pairs, whose kernel also takes alpha).
+template <class T, class P>
+using KernelFn = std::conditional_t<
+    std::is_same_v<P, bfloat16>,
+    void (*)(int64_t kc, const P* a, const P* b, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,
+             const P* next),
+    void (*)(int64_t kc, const P* a, const P* b, T* c, int64_t ldc, T beta, int64_t mr, int64_t nr, const P* next)>;
 
 template <class T>
 using TransposeFn = void (*)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd);
 
-template <class T>
+template <class T, class P = T>
 struct Plan {
   int64_t mr, nr;  // micro-tile
   int64_t kc, mc;  // an A block (mc x kc) stays in L2 and a B micro-panel (kc x nr) in L1
-  KernelFn<T> kernel;
-  TransposeFn<T> transpose;  // vectorised transposing copy for packing, or null
+  KernelFn<T, P> kernel;
+  TransposeFn<P> transpose;  // vectorised transposing copy for packing, or null
 };
+
+// K rows of a packed B micro-panel: kc, rounded up to whole pairs for bfloat16 panels.
+template <class P>
+constexpr int64_t paddedK(int64_t kc) {
+  return std::is_same_v<P, bfloat16> ? (kc + 1) / 2 * 2 : kc;
+}
 
 // Portable kernel for any x86-64: MR x NR accumulators in 16-byte vectors (SSE2 registers;
 // GCC/Clang vector extensions), the same shape of loop as the ISA kernels.
@@ -94,6 +109,12 @@ Plan<double> doublePlan() {
   }
 }
 
+// Only where avx512Bf16Active(). The float blocking: its bfloat16 panels take half the bytes
+// (kc = 512, the same bytes, measured no faster).
+Plan<float, bfloat16> bfloat16Plan() {
+  return {avx512bf16::kMr, avx512bf16::kNr, 256, 14 * 24, avx512bf16::gemmKernel, avx512bf16::transposeBf16};
+}
+
 // A growable scratch buffer, one per thread and role, so steady-state calls allocate (and
 // page-fault) nothing. Large ones ask for transparent huge pages: a packed B slice spans
 // thousands of 4 KB pages, which the kernels would otherwise walk through the TLB.
@@ -139,9 +160,9 @@ struct PanelStates {
 thread_local PanelStates tlsPanelStates;
 
 // Rows [i0, i0 + mc) x columns [k0, k0 + kc) of alpha * op(A), as MR-row micro-panels of
-// roundUp(kc, 8) columns each.
-template <class T>
-void packA(const Plan<T>& pl, bool tA, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+// roundUp(kc, 8) columns each (In is T, or bfloat16 widened on the way).
+template <class In, class T>
+void packA(const Plan<T>& pl, bool tA, const In* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
            T alpha, T* p) {
   const int64_t MR = pl.mr, kcp = roundUp(kc, kKb);
   for (int64_t ip = 0; ip < mc; ip += MR, p += MR * kcp) {
@@ -153,24 +174,25 @@ void packA(const Plan<T>& pl, bool tA, const T* A, int64_t lda, int64_t i0, int6
           for (int64_t k = 0; k < kcp; k += kKb) std::memset(dst + k * MR, 0, kKb * sizeof(T));
           continue;
         }
-        const T* src = A + (i0 + ip + i) * lda + k0;
+        const In* src = A + (i0 + ip + i) * lda + k0;
         int64_t k = 0;
         for (; k + kKb <= kc; k += kKb)
           for (int64_t kk = 0; kk < kKb; kk++) dst[k * MR + kk] = alpha * src[k + kk];
         for (int64_t kk = 0; k + kk < kc; kk++) dst[k * MR + kk] = alpha * src[k + kk];
       }
-    } else if (pl.transpose) {
+    } else if (std::is_same_v<In, T> && pl.transpose) {
       // Each block of 8 rows of A^T becomes MR rows of 8 (past kc: zero, never read).
       for (int64_t k = 0; k < kc; k += kKb) {
         T* dst = p + k * MR;
-        pl.transpose(A + (k0 + k) * lda + i0 + ip, lda, std::min(kKb, kc - k), mr, dst, kKb);
+        const T* src = reinterpret_cast<const T*>(A) + (k0 + k) * lda + i0 + ip;
+        pl.transpose(src, lda, std::min(kKb, kc - k), mr, dst, kKb);
         if (alpha != T(1))
           for (int64_t e = 0; e < mr * kKb; e++) dst[e] *= alpha;
         std::memset(dst + mr * kKb, 0, (MR - mr) * kKb * sizeof(T));
       }
     } else {
       for (int64_t k = 0; k < kc; k++) {
-        const T* src = A + (k0 + k) * lda + i0 + ip;
+        const In* src = A + (k0 + k) * lda + i0 + ip;
         T* dst = p + (k / kKb) * MR * kKb + k % kKb;
         for (int64_t i = 0; i < mr; i++) dst[i * kKb] = alpha * src[i];
         for (int64_t i = mr; i < MR; i++) dst[i * kKb] = T(0);
@@ -179,26 +201,70 @@ void packA(const Plan<T>& pl, bool tA, const T* A, int64_t lda, int64_t i0, int6
   }
 }
 
-// Rows [k0, k0 + kc) x columns [j0, j0 + nr) of op(B) as one kc x NR micro-panel.
-template <class T>
-void packB(const Plan<T>& pl, bool tB, const T* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr,
+// Rows [k0, k0 + kc) x columns [j0, j0 + nr) of op(B) as one kc x NR micro-panel (In is T,
+// or bfloat16 widened on the way).
+template <class In, class T>
+void packB(const Plan<T>& pl, bool tB, const In* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr,
            int64_t NR, T* p) {
-  if (tB && pl.transpose) {
-    pl.transpose(B + j0 * ldb + k0, ldb, nr, kc, p, NR);
+  if (std::is_same_v<In, T> && tB && pl.transpose) {
+    pl.transpose(reinterpret_cast<const T*>(B) + j0 * ldb + k0, ldb, nr, kc, p, NR);
   } else if (!tB) {
     for (int64_t k = 0; k < kc; k++) {
-      const T* src = B + (k0 + k) * ldb + j0;
+      const In* src = B + (k0 + k) * ldb + j0;
       T* dst = p + k * NR;
-      std::memcpy(dst, src, nr * sizeof(T));
+      if constexpr (std::is_same_v<In, T>) std::memcpy(dst, src, nr * sizeof(T));
+      else for (int64_t j = 0; j < nr; j++) dst[j] = T(src[j]);
       for (int64_t j = nr; j < NR; j++) dst[j] = T(0);
     }
   } else {
     for (int64_t j = 0; j < nr; j++) {
-      const T* src = B + (j0 + j) * ldb + k0;
-      for (int64_t k = 0; k < kc; k++) p[k * NR + j] = src[k];
+      const In* src = B + (j0 + j) * ldb + k0;
+      for (int64_t k = 0; k < kc; k++) p[k * NR + j] = T(src[k]);
     }
     for (int64_t j = nr; j < NR; j++)
       for (int64_t k = 0; k < kc; k++) p[k * NR + j] = T(0);
+  }
+}
+
+// The same two blocks as bfloat16 K-pair panels for the AVX512-BF16 kernel (layouts in
+// gemm_kernels.h), zero past the edges and past an odd kc; the kernel applies alpha.
+void packA(const Plan<float, bfloat16>& pl, bool tA, const bfloat16* A, int64_t lda, int64_t i0, int64_t mc,
+           int64_t k0, int64_t kc, float, bfloat16* p) {
+  const int64_t MR = pl.mr, kcp = roundUp(kc, kKb);
+  for (int64_t ip = 0; ip < mc; ip += MR, p += MR * kcp) {
+    const int64_t mr = std::min(MR, mc - ip);
+    if (mr < MR || kc < kcp) std::fill(p, p + MR * kcp, bfloat16());
+    if (!tA) {
+      for (int64_t i = 0; i < mr; i++) {
+        const bfloat16* src = A + (i0 + ip + i) * lda + k0;
+        int64_t k = 0;
+        for (; k + kKb <= kc; k += kKb) std::memcpy(p + k * MR + i * kKb, src + k, kKb * sizeof(bfloat16));
+        if (k < kc) std::memcpy(p + k * MR + i * kKb, src + k, (kc - k) * sizeof(bfloat16));
+      }
+    } else {
+      for (int64_t k = 0; k < kc; k += kKb)
+        pl.transpose(A + (k0 + k) * lda + i0 + ip, lda, std::min(kKb, kc - k), mr, p + k * MR, kKb);
+    }
+  }
+}
+
+void packB(const Plan<float, bfloat16>&, bool tB, const bfloat16* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+           int64_t nr, int64_t NR, bfloat16* p) {
+  if (nr < NR || kc % 2) std::fill(p, p + paddedK<bfloat16>(kc) * NR, bfloat16());
+  if (!tB) {
+    // Rows k and k + 1 interleaved (as raw words, which the compiler vectorises).
+    uint16_t* dst = &p->bits;
+    for (int64_t k = 0; k < kc; k += 2, dst += 2 * NR) {
+      const uint16_t* r0 = &B[(k0 + k) * ldb + j0].bits;
+      if (k + 1 < kc) {
+        const uint16_t* r1 = r0 + ldb;
+        for (int64_t j = 0; j < nr; j++) dst[2 * j] = r0[j], dst[2 * j + 1] = r1[j];
+      } else {
+        for (int64_t j = 0; j < nr; j++) dst[2 * j] = r0[j];
+      }
+    }
+  } else {
+    avx512bf16::packBTransposed(B + j0 * ldb + k0, ldb, kc, nr, NR, p);
   }
 }
 
@@ -218,9 +284,9 @@ constexpr int64_t kMaxPackedB = int64_t(1) << 22;
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
 
-template <class T>
-void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+template <class In, class T, class P>
+void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha, const In* A, int64_t lda,
+          const In* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     scaleC(M, N, beta, C, ldc);
@@ -233,12 +299,14 @@ void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
   const int64_t ncMax = std::max(NR, kMaxPackedB / K / NR * NR);
   const int64_t nc = roundUp(ceilDiv(N, ceilDiv(N, ncMax)), NR);
   const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(numThreads(), M * N * K / kMinWorkPerThread));
-  T* bp = tlsPackB.get<T>(K * std::min(nc, roundUp(N, NR)));
+  P* bp = tlsPackB.get<P>(paddedK<P>(K) * std::min(nc, roundUp(N, NR)));
 
   for (int64_t j0 = 0; j0 < N; j0 += nc) {
     const int64_t ncur = std::min(nc, N - j0), ncp = roundUp(ncur, NR), np = ncp / NR, items = nkb * np;
     // Panel w = kb * np + q (K block kb, columns q * NR on) is at bp + kb * kcb * ncp + q * kc * NR.
-    auto panel = [&](int64_t w) { return bp + w / np * kcb * ncp + w % np * std::min(kcb, K - w / np * kcb) * NR; };
+    auto panel = [&](int64_t w) {
+      return bp + w / np * kcb * ncp + w % np * paddedK<P>(std::min(kcb, K - w / np * kcb)) * NR;
+    };
     std::atomic<int>* state = tlsPanelStates.reset(items);
     auto packPanel = [&](int64_t w) {
       const int64_t kb = w / np, q = w % np, k0 = kb * kcb;
@@ -267,7 +335,7 @@ void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
     // another thread has claimed, so they are shared out without a barrier and a thread
     // that starts late finds them done; later it waits only on a panel still being packed.
     parallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
-      T* ap = tlsPackA.get<T>(ceilDiv(mt, nmb) * MR * roundUp(kcb, kKb));
+      P* ap = tlsPackA.get<P>(ceilDiv(mt, nmb) * MR * roundUp(kcb, kKb));
       for (int64_t t = t0; t < t1; t++)
         for (int64_t i = 0, w = items * t / threads; i < items && claim(w); i++, w = w + 1 == items ? 0 : w + 1)
           packPanel(w);
@@ -281,17 +349,20 @@ void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
           packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, ap);
           const T bet = kb == 0 ? beta : T(1);
           // Each kernel call prefetches its share (kc / 8 lines) of the next B micro-panel.
-          const int64_t share = kc / kKb * (64 / int64_t(sizeof(T)));
+          const int64_t share = kc / kKb * (64 / int64_t(sizeof(P))), kp = paddedK<P>(kc);
           for (int64_t q = q0; q < q1; q++) {
             const int64_t w = kb * np + q;
             while (state[w].load(std::memory_order_acquire) != kReady) std::this_thread::yield();
-            const T* bq = panel(w);
+            const P* bq = panel(w);
             const int64_t nr = std::min(NR, ncur - q * NR);
             T* cq = C + i0 * ldc + j0 + q * NR;
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const int64_t off = ir / MR * share;
-              const T* next = q + 1 < q1 && off + share <= kc * NR ? bq + kc * NR + off : nullptr;
-              pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, bet, std::min(MR, mc - ir), nr, next);
+              const P* next = q + 1 < q1 && off + share <= kp * NR ? bq + kp * NR + off : nullptr;
+              if constexpr (std::is_same_v<P, bfloat16>)
+                pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, alpha, bet, std::min(MR, mc - ir), nr, next);
+              else
+                pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, bet, std::min(MR, mc - ir), nr, next);
             }
           }
         }
@@ -303,9 +374,9 @@ void gemm(const Plan<T>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
 // Products smaller than this (multiply-adds) go one per thread rather than split inside.
 constexpr int64_t kMinInsideWork = int64_t(1) << 21;
 
-template <class T>
-void gemmBatched(const Plan<T>& pl, int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha,
-                 const T* A, int64_t lda, int64_t sA, const T* B, int64_t ldb, int64_t sB, T beta, T* C, int64_t ldc,
+template <class In, class T, class P>
+void gemmBatched(const Plan<T, P>& pl, int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha,
+                 const In* A, int64_t lda, int64_t sA, const In* B, int64_t ldb, int64_t sB, T beta, T* C, int64_t ldc,
                  int64_t sC) {
   auto one = [&](int64_t b) {
     gemm(pl, tA, tB, M, N, K, alpha, A + b * sA, lda, B + b * sB, ldb, beta, C + b * sC, ldc);
@@ -339,6 +410,18 @@ void dgemmBatched(int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t
                   int64_t lda, int64_t sA, const double* B, int64_t ldb, int64_t sB, double beta, double* C,
                   int64_t ldc, int64_t sC) {
   gemmBatched(doublePlan(), batch, tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
+}
+void sbgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const bfloat16* A, int64_t lda,
+            const bfloat16* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (avx512Bf16Active()) gemm(bfloat16Plan(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else gemm(floatPlan(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void sbgemmBatched(int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const bfloat16* A,
+                   int64_t lda, int64_t sA, const bfloat16* B, int64_t ldb, int64_t sB, float beta, float* C,
+                   int64_t ldc, int64_t sC) {
+  if (avx512Bf16Active())
+    gemmBatched(bfloat16Plan(), batch, tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
+  else gemmBatched(floatPlan(), batch, tA, tB, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
 }
 
 }  // namespace iv

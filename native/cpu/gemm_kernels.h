@@ -16,6 +16,8 @@
 
 namespace iv {
 
+struct bfloat16;
+
 constexpr int64_t kGemmKBlock = 8;
 
 namespace avx512 {
@@ -38,5 +40,21 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
 // src[r * lds + c] for r < rows, c < cols, and zero for rows <= r < ldd (a multiple of 8).
 void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd);
 }  // namespace avx2
+
+// bfloat16 operands, float32 accumulation (vdpbf16ps multiplies K pairs). The A micro-panel
+// has the layout above, where the pair (k, k + 1), k even, is adjacent; the B micro-panel holds
+// element (k, j) at b[(k / 2) * 2 * NR + 2 * j + k % 2]. Both are zero past an odd kc. The
+// kernel writes alpha * AB (+ beta * C), as alpha cannot be folded into bfloat16 panels.
+namespace avx512bf16 {
+constexpr int64_t kMr = 14, kNr = 32;
+void gemmKernel(int64_t kc, const bfloat16* a, const bfloat16* b, float* c, int64_t ldc, float alpha, float beta,
+                int64_t mr, int64_t nr, const bfloat16* next);
+// transposeF32's contract for bfloat16, to pack a transposed A.
+void transposeBf16(const bfloat16* src, int64_t lds, int64_t rows, int64_t cols, bfloat16* dst, int64_t ldd);
+// The B micro-panel of a transposed B, whose row j (at src + j * lds) is column j of op(B)
+// with its K pairs adjacent: element (k, j) for k < kc, j < nr goes to
+// dst[(k / 2) * 2 * NR + 2 * j + k % 2]; the rest of the panel is left as it is.
+void packBTransposed(const bfloat16* src, int64_t lds, int64_t kc, int64_t nr, int64_t NR, bfloat16* dst);
+}  // namespace avx512bf16
 
 }  // namespace iv

@@ -13,7 +13,7 @@ export interface NativeAddon {
   alignedOffset(buffer: ArrayBuffer): number
   /** Bytes and blocks this thread's alloc() made that are not yet freed. */
   memoryStats(): { bytes: number; blocks: number }
-  cpuInfo(): { isa: string; detectedIsa: string; threads: number }
+  cpuInfo(): { isa: string; detectedIsa: string; bf16: boolean; threads: number }
   setNumThreads(n: number): void
   unary(op: string, out: Descriptor, x: Descriptor, a: number, b: number): void
   binary(op: string, out: Descriptor, a: Descriptor, b: Descriptor, alpha: number): void

@@ -5,14 +5,20 @@
 // images shares one column matrix and one GEMM instead. Depthwise convolutions (one input
 // channel per group) go to the direct kernels of conv_depthwise.cc. convTranspose2d reuses
 // these entry points (its forward is the input gradient, its input gradient the forward).
+// The lowering is templated on In, the type of the operands (x, weight, gradOutput and the
+// column matrix), and Out, the type of GEMM outputs and of what sums them: both float or
+// double, or bfloat16 operands with float32 outputs, which the bfloat16 entry points round
+// once into their tensors (so a weight gradient sums over images in float32).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
 #include "../../binding/conv_args.h"
 #include "../../binding/registry.h"
+#include "../bfloat16.h"
 #include "../gemm.h"
 #include "../parallel.h"
 #include "conv.h"
@@ -30,6 +36,18 @@ inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float*
 inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
                  int64_t ldb, double beta, double* C, int64_t ldc) {
   dgemm(tA, tB, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+}
+inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const bfloat16* A, int64_t lda,
+                 const bfloat16* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sbgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+// A float32 copy of n bfloat16 elements (none for a null p).
+std::unique_ptr<float[]> widen(const bfloat16* p, int64_t n) {
+  if (!p) return nullptr;
+  std::unique_ptr<float[]> v(new float[n]);
+  widenBfloat16(p, v.get(), n);
+  return v;
 }
 
 // A growable 64-byte-aligned buffer per thread, so steady-state calls allocate nothing.
@@ -105,7 +123,7 @@ void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, in
           if (g.sw == 1) std::memcpy(dst + off, plane + src, cnt * sizeof(T));
           else for (int64_t t = 0; t < cnt; t++) dst[off + t] = plane[src + t * g.sw];
         },
-        [&](int64_t off, int64_t cnt) { std::memset(dst + off, 0, cnt * sizeof(T)); });
+        [&](int64_t off, int64_t cnt) { std::fill(dst + off, dst + off + cnt, T(0)); });
   }
 }
 
@@ -216,53 +234,54 @@ void gatherImages(const ConvGeom& g, const T* y, int64_t n0, int64_t nb, int64_t
   });
 }
 
-template <class T>
-void forwardImages(const ConvGeom& g, int64_t nbMax, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
+template <class In, class Out>
+void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, const Out* bias, Out* y, Out* pre,
+                   Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  T* col = tlsCol.get<T>(R * nbMax * P);
-  T* out = tlsTmp.get<T>(Kg * nbMax * P);
+  In* col = tlsCol.get<In>(R * nbMax * P);
+  Out* out = tlsTmp.get<Out>(Kg * nbMax * P);
   const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
     for (int64_t gi = 0; gi < G; gi++) {
       im2colImages(g, x, n0, nb, gi, R, col, idx);
-      gemm(false, false, Kg, ld, R, w + gi * Kg * R, R, col, ld, T(0), out, ld);
+      gemm(false, false, Kg, ld, R, w + gi * Kg * R, R, col, ld, Out(0), out, ld);
       parallelFor(nb * Kg, 16, [&](int64_t a, int64_t b) {
         for (int64_t it = a; it < b; it++) {
           const int64_t i = it / Kg, k = it % Kg, o = ((n0 + i) * g.K + gi * Kg + k) * P;
-          std::memcpy(y + o, out + k * ld + i * P, P * sizeof(T));
+          std::memcpy(y + o, out + k * ld + i * P, P * sizeof(Out));
           if (bias || pre || act != Act::none)
-            epilogue(y + o, pre ? pre + o : nullptr, P, bias ? bias[gi * Kg + k] : T(0), act);
+            epilogue(y + o, pre ? pre + o : nullptr, P, bias ? bias[gi * Kg + k] : Out(0), act);
         }
       });
     }
   }
 }
 
-template <class T>
-void backwardInputImages(const ConvGeom& g, int64_t nbMax, const T* gy, const T* w, T* gx) {
+template <class In, class Out>
+void backwardInputImages(const ConvGeom& g, int64_t nbMax, const In* gy, const In* w, Out* gx) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
-  T* col = tlsCol.get<T>(R * nbMax * P);
-  T* gyb = tlsTmp.get<T>(Kg * nbMax * P);
+  Out* col = tlsCol.get<Out>(R * nbMax * P);
+  In* gyb = tlsTmp.get<In>(Kg * nbMax * P);
   const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
     for (int64_t gi = 0; gi < G; gi++) {
       gatherImages(g, gy, n0, nb, gi, gyb);
-      gemm(true, false, R, ld, Kg, w + gi * Kg * R, R, gyb, ld, T(0), col, ld);
+      gemm(true, false, R, ld, Kg, w + gi * Kg * R, R, gyb, ld, Out(0), col, ld);
       parallelFor(nb * Cg, 4, [&](int64_t a, int64_t b) {
         while (a < b) {
           const int64_t i = a / Cg, c0 = a % Cg, c1 = std::min(Cg, c0 + (b - a));
-          T* gxg = gx + ((n0 + i) * g.C + gi * Cg) * HW;
-          std::memset(gxg + c0 * HW, 0, (c1 - c0) * HW * sizeof(T));
+          Out* gxg = gx + ((n0 + i) * g.C + gi * Cg) * HW;
+          std::memset(gxg + c0 * HW, 0, (c1 - c0) * HW * sizeof(Out));
           if (idx) {
             const int64_t taps = g.kh * g.kw;
             for (int64_t c = c0; c < c1; c++) {
-              T* plane = gxg + c * HW;
+              Out* plane = gxg + c * HW;
               for (int64_t t = 0; t < taps; t++) {
-                const T* src = col + (c * taps + t) * ld + i * P;
+                const Out* src = col + (c * taps + t) * ld + i * P;
                 const int32_t* ix = idx + t * P;
                 for (int64_t p = 0; p < P; p++)
                   if (ix[p] >= 0) plane[ix[p]] += src[p];
@@ -278,11 +297,11 @@ void backwardInputImages(const ConvGeom& g, int64_t nbMax, const T* gy, const T*
   }
 }
 
-template <class T>
-void backwardWeightImages(const ConvGeom& g, int64_t nbMax, const T* gy, const T* x, T* gw) {
+template <class In, class Out>
+void backwardWeightImages(const ConvGeom& g, int64_t nbMax, const In* gy, const In* x, Out* gw) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  T* col = tlsCol.get<T>(R * nbMax * P);
-  T* gyb = tlsTmp.get<T>(Kg * nbMax * P);
+  In* col = tlsCol.get<In>(R * nbMax * P);
+  In* gyb = tlsTmp.get<In>(Kg * nbMax * P);
   const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
@@ -290,66 +309,75 @@ void backwardWeightImages(const ConvGeom& g, int64_t nbMax, const T* gy, const T
     for (int64_t gi = 0; gi < G; gi++) {
       gatherImages(g, gy, n0, nb, gi, gyb);
       im2colImages(g, x, n0, nb, gi, R, col, idx);
-      gemm(false, true, Kg, R, ld, gyb, ld, col, ld, n0 == 0 ? T(0) : T(1), gw + gi * Kg * R, R);
+      gemm(false, true, Kg, R, ld, gyb, ld, col, ld, n0 == 0 ? Out(0) : Out(1), gw + gi * Kg * R, R);
     }
   }
 }
 
-template <class T>
-void forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
+// The depthwise kernels widen bfloat16 activations plane by plane; their weights widen here.
+void depthwiseForward(const ConvGeom& g, const bfloat16* x, const bfloat16* w, const float* bias, float* y, float* pre,
+                      Act act) {
+  depthwiseForward(g, x, widen(w, g.K * g.kh * g.kw).get(), bias, y, pre, act);
+}
+void depthwiseBackwardInput(const ConvGeom& g, const bfloat16* gy, const bfloat16* w, float* gx) {
+  depthwiseBackwardInput(g, gy, widen(w, g.K * g.kh * g.kw).get(), gx);
+}
+
+template <class In, class Out>
+void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act) {
   if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  if (const int64_t nb = imageBlock(g, R, P, sizeof(T))) return forwardImages(g, nb, x, w, bias, y, pre, act);
+  if (const int64_t nb = imageBlock(g, R, P, sizeof(In))) return forwardImages(g, nb, x, w, bias, y, pre, act);
   const bool direct = isPointwise(g);
-  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T)), tiles = ceilDiv(P, tile);
+  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles;
   const bool spread = spreadItems(items);
   auto item = [&](int64_t it) {
     const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
-    const T* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
-    const T* B = xg + c0;
+    const In* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
+    const In* B = xg + c0;
     int64_t ldb = P;
     if (!direct) {
-      T* col = tlsCol.get<T>(R * nc);
+      In* col = tlsCol.get<In>(R * nc);
       maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col, nc); });
       B = col;
       ldb = nc;
     }
     const int64_t o = (n * g.K + gi * Kg) * P + c0;
-    gemm(false, false, Kg, nc, R, w + gi * Kg * R, R, B, ldb, T(0), y + o, P);
+    gemm(false, false, Kg, nc, R, w + gi * Kg * R, R, B, ldb, Out(0), y + o, P);
     if (bias || pre || act != Act::none)
       maybeParallel(!spread, Kg, 8, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; k++)
-          epilogue(y + o + k * P, pre ? pre + o + k * P : nullptr, nc, bias ? bias[gi * Kg + k] : T(0), act);
+          epilogue(y + o + k * P, pre ? pre + o + k * P : nullptr, nc, bias ? bias[gi * Kg + k] : Out(0), act);
       });
   };
   if (spread) parallelFor(items, 1, [&](int64_t a, int64_t b) { for (int64_t it = a; it < b; it++) item(it); });
   else for (int64_t it = 0; it < items; it++) item(it);
 }
 
-template <class T>
-void backwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+template <class In, class Out>
+void backwardInput(const ConvGeom& g, const In* gy, const In* w, Out* gx) {
   if (g.C == g.groups) return depthwiseBackwardInput(g, gy, w, gx);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
-  if (const int64_t nb = imageBlock(g, R, P, sizeof(T))) return backwardInputImages(g, nb, gy, w, gx);
+  if (const int64_t nb = imageBlock(g, R, P, sizeof(Out))) return backwardInputImages(g, nb, gy, w, gx);
   const bool direct = isPointwise(g);
-  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T));
+  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(Out));
   // Tiles of one image add into the same planes, so images are the unit of parallel work.
   const bool spread = spreadItems(g.N);
   auto image = [&](int64_t n) {
-    T* gxn = gx + n * g.C * HW;
-    if (!direct) std::memset(gxn, 0, g.C * HW * sizeof(T));
+    Out* gxn = gx + n * g.C * HW;
+    if (!direct) std::memset(gxn, 0, g.C * HW * sizeof(Out));
     for (int64_t gi = 0; gi < G; gi++) {
-      const T* wg = w + gi * Kg * R;
-      const T* gyg = gy + (n * g.K + gi * Kg) * P;
+      const In* wg = w + gi * Kg * R;
+      const In* gyg = gy + (n * g.K + gi * Kg) * P;
       if (direct) {
-        gemm(true, false, Cg, P, Kg, wg, R, gyg, P, T(0), gxn + gi * Cg * HW, HW);
+        gemm(true, false, Cg, P, Kg, wg, R, gyg, P, Out(0), gxn + gi * Cg * HW, HW);
         continue;
       }
       for (int64_t c0 = 0; c0 < P; c0 += tile) {
         const int64_t nc = std::min(tile, P - c0);
-        T* col = tlsCol.get<T>(R * nc);
-        gemm(true, false, R, nc, Kg, wg, R, gyg + c0, P, T(0), col, nc);
+        Out* col = tlsCol.get<Out>(R * nc);
+        gemm(true, false, R, nc, Kg, wg, R, gyg + c0, P, Out(0), col, nc);
         maybeParallel(!spread, Cg, 1, [&](int64_t a, int64_t b) { col2im(g, col, c0, nc, a, b, gxn + gi * Cg * HW, nc); });
       }
     }
@@ -358,59 +386,59 @@ void backwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   else for (int64_t n = 0; n < g.N; n++) image(n);
 }
 
-template <class T>
-void biasGrad(const ConvGeom& g, const T* gy, T* gb) {
+template <class In, class Out>
+void biasGrad(const ConvGeom& g, const In* gy, Out* gb) {
   const int64_t P = g.Ho * g.Wo;
   parallelFor(g.K, 8, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; k++) {
       double s = 0;
       for (int64_t n = 0; n < g.N; n++) {
-        const T* p = gy + (n * g.K + k) * P;
-        for (int64_t i = 0; i < P; i++) s += p[i];
+        const In* p = gy + (n * g.K + k) * P;
+        for (int64_t i = 0; i < P; i++) s += static_cast<double>(p[i]);
       }
-      gb[k] = T(s);
+      gb[k] = Out(s);
     }
   });
 }
 
-template <class T>
-void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
+template <class In, class Out>
+void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* gb) {
   if (g.C == g.groups) return depthwiseBackwardWeight(g, gy, x, gw, gb);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  if (const int64_t nb = imageBlock(g, R, P, sizeof(T))) {
+  if (const int64_t nb = imageBlock(g, R, P, sizeof(In))) {
     backwardWeightImages(g, nb, gy, x, gw);
     if (gb) biasGrad(g, gy, gb);
     return;
   }
   const bool direct = isPointwise(g);
-  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(T)), tiles = ceilDiv(P, tile);
+  const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles, wsize = g.K * R;
   const bool spread = spreadItems(items);
   // Thread t sums its share of the items into its own copy of gw (copy 0 is gw itself).
   const int64_t copies = spread ? numThreads() : 1;
-  std::vector<T> extra(static_cast<size_t>((copies - 1) * wsize));
-  std::memset(gw, 0, wsize * sizeof(T));
+  std::vector<Out> extra(static_cast<size_t>((copies - 1) * wsize));
+  std::memset(gw, 0, wsize * sizeof(Out));
   auto share = [&](int64_t t) {
-    T* acc = t == 0 ? gw : extra.data() + (t - 1) * wsize;
-    if (t > 0) std::memset(acc, 0, wsize * sizeof(T));
+    Out* acc = t == 0 ? gw : extra.data() + (t - 1) * wsize;
+    if (t > 0) std::memset(acc, 0, wsize * sizeof(Out));
     for (int64_t it = items * t / copies, end = items * (t + 1) / copies; it < end; it++) {
       const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
-      const T* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
-      const T* B = xg + c0;
+      const In* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
+      const In* B = xg + c0;
       int64_t ldb = P;
       if (!direct) {
-        T* col = tlsCol.get<T>(R * nc);
+        In* col = tlsCol.get<In>(R * nc);
         maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) { im2col(g, xg, c0, nc, r0, r1, col, nc); });
         B = col;
         ldb = nc;
       }
-      gemm(false, true, Kg, R, nc, gy + (n * g.K + gi * Kg) * P + c0, P, B, ldb, T(1), acc + gi * Kg * R, R);
+      gemm(false, true, Kg, R, nc, gy + (n * g.K + gi * Kg) * P + c0, P, B, ldb, Out(1), acc + gi * Kg * R, R);
     }
   };
   if (spread) parallelFor(copies, 1, [&](int64_t a, int64_t b) { for (int64_t t = a; t < b; t++) share(t); });
   else share(0);
   for (int64_t t = 1; t < copies; t++) {
-    const T* src = extra.data() + (t - 1) * wsize;
+    const Out* src = extra.data() + (t - 1) * wsize;
     for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
   }
   if (gb) biasGrad(g, gy, gb);
@@ -418,16 +446,35 @@ void backwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
 
 // ---- entry points (arguments parsed by native/binding/conv_args.cc) -------------------
 
+// A float32 stand-in for a bfloat16 output tensor (or none for an absent one), rounded into
+// it once the kernel is done. Uninitialised: the kernels write every element, as they do
+// their float tensors.
+struct Float32Scratch {
+  std::unique_ptr<float[]> v;
+  explicit Float32Scratch(const TensorArg& t) : v(t.data ? new float[t.numel()] : nullptr) {}
+  float* get() { return v.get(); }
+  void roundInto(const TensorArg& t) const {
+    if (t.data) narrowToBfloat16(v.get(), t.ptr<bfloat16>(), t.numel());
+  }
+};
+
 Napi::Value conv2d(const Napi::CallbackInfo& info) {
   Args args(info, "conv2d", 7);
   const Conv2dArgs a = parseConv2dArgs(args);
   if (a.geom.N == 0) return info.Env().Undefined();
-  if (a.x.dtype == DType::float32)
-    forward<float>(a.geom, a.x.ptr<float>(), a.weight.ptr<float>(), a.bias.ptr<float>(), a.out.ptr<float>(),
-                   a.pre.ptr<float>(), a.act);
-  else
-    forward<double>(a.geom, a.x.ptr<double>(), a.weight.ptr<double>(), a.bias.ptr<double>(), a.out.ptr<double>(),
-                    a.pre.ptr<double>(), a.act);
+  if (a.x.dtype == DType::float32) {
+    forward(a.geom, a.x.ptr<float>(), a.weight.ptr<float>(), a.bias.ptr<float>(), a.out.ptr<float>(),
+            a.pre.ptr<float>(), a.act);
+  } else if (a.x.dtype == DType::float64) {
+    forward(a.geom, a.x.ptr<double>(), a.weight.ptr<double>(), a.bias.ptr<double>(), a.out.ptr<double>(),
+            a.pre.ptr<double>(), a.act);
+  } else {
+    Float32Scratch y(a.out), pre(a.pre);
+    const std::unique_ptr<float[]> bias = widen(a.bias.ptr<bfloat16>(), a.geom.K);
+    forward(a.geom, a.x.ptr<bfloat16>(), a.weight.ptr<bfloat16>(), bias.get(), y.get(), pre.get(), a.act);
+    y.roundInto(a.out);
+    pre.roundInto(a.pre);
+  }
   return info.Env().Undefined();
 }
 
@@ -435,22 +482,33 @@ Napi::Value conv2dBackwardInput(const Napi::CallbackInfo& info) {
   Args args(info, "conv2dBackwardInput", 4);
   const Conv2dBackwardInputArgs a = parseConv2dBackwardInputArgs(args);
   if (a.geom.N == 0) return info.Env().Undefined();
-  if (a.gradInput.dtype == DType::float32)
-    backwardInput<float>(a.geom, a.gradOutput.ptr<float>(), a.weight.ptr<float>(), a.gradInput.ptr<float>());
-  else
-    backwardInput<double>(a.geom, a.gradOutput.ptr<double>(), a.weight.ptr<double>(), a.gradInput.ptr<double>());
+  if (a.gradInput.dtype == DType::float32) {
+    backwardInput(a.geom, a.gradOutput.ptr<float>(), a.weight.ptr<float>(), a.gradInput.ptr<float>());
+  } else if (a.gradInput.dtype == DType::float64) {
+    backwardInput(a.geom, a.gradOutput.ptr<double>(), a.weight.ptr<double>(), a.gradInput.ptr<double>());
+  } else {
+    Float32Scratch gx(a.gradInput);
+    backwardInput(a.geom, a.gradOutput.ptr<bfloat16>(), a.weight.ptr<bfloat16>(), gx.get());
+    gx.roundInto(a.gradInput);
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value conv2dBackwardWeight(const Napi::CallbackInfo& info) {
   Args args(info, "conv2dBackwardWeight", 5);
   const Conv2dBackwardWeightArgs a = parseConv2dBackwardWeightArgs(args);
-  if (a.x.dtype == DType::float32)
-    backwardWeight<float>(a.geom, a.gradOutput.ptr<float>(), a.x.ptr<float>(), a.gradWeight.ptr<float>(),
-                          a.gradBias.ptr<float>());
-  else
-    backwardWeight<double>(a.geom, a.gradOutput.ptr<double>(), a.x.ptr<double>(), a.gradWeight.ptr<double>(),
-                           a.gradBias.ptr<double>());
+  if (a.x.dtype == DType::float32) {
+    backwardWeight(a.geom, a.gradOutput.ptr<float>(), a.x.ptr<float>(), a.gradWeight.ptr<float>(),
+                   a.gradBias.ptr<float>());
+  } else if (a.x.dtype == DType::float64) {
+    backwardWeight(a.geom, a.gradOutput.ptr<double>(), a.x.ptr<double>(), a.gradWeight.ptr<double>(),
+                   a.gradBias.ptr<double>());
+  } else {
+    Float32Scratch gw(a.gradWeight), gb(a.gradBias);
+    backwardWeight(a.geom, a.gradOutput.ptr<bfloat16>(), a.x.ptr<bfloat16>(), gw.get(), gb.get());
+    gw.roundInto(a.gradWeight);
+    gb.roundInto(a.gradBias);
+  }
   return info.Env().Undefined();
 }
 
@@ -459,5 +517,8 @@ Napi::Value conv2dBackwardWeight(const Napi::CallbackInfo& info) {
 IV_EXPORT("conv2d", conv2d);
 IV_EXPORT("conv2dBackwardInput", conv2dBackwardInput);
 IV_EXPORT("conv2dBackwardWeight", conv2dBackwardWeight);
+IV_BFLOAT16("conv2d");
+IV_BFLOAT16("conv2dBackwardInput");
+IV_BFLOAT16("conv2dBackwardWeight");
 
 }  // namespace iv

@@ -43,12 +43,12 @@ inline void epilogue(T* y, T* pre, int64_t n, T bias, Act act) {
 }
 
 // Direct kernels for depthwise convolution (groups == C, K a multiple of C), all tensors
-// contiguous. bias and pre may be null.
-template <class T>
-void depthwiseForward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act);
-template <class T>
-void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx);
-template <class T>
-void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb);
+// contiguous. bias and pre may be null. The activations (In) are T, or bfloat16 with T float.
+template <class In, class T>
+void depthwiseForward(const ConvGeom& g, const In* x, const T* w, const T* bias, T* y, T* pre, Act act);
+template <class In, class T>
+void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx);
+template <class In, class T>
+void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw, T* gb);
 
 }  // namespace iv

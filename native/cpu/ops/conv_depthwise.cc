@@ -4,11 +4,14 @@
 // whole blocks of kBlock outputs with no edge tests, which the compiler turns into vector
 // code; the plane and its output stay in L1/L2 while all taps run over them. On AVX-512
 // CPUs float32 with dilation 1 and width stride 1 or 2 goes to conv_depthwise_avx512.cc
-// instead (3x3 stride 1 reading the unpadded plane with masked loads, no copy).
+// instead (3x3 stride 1 reading the unpadded plane with masked loads, no copy). bfloat16
+// operands (In) widen to float32 (T) as their planes are padded, so only the outputs need a
+// float32 copy (the caller's).
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include "../bfloat16.h"
 #include "../cpu_features.h"
 #include "../parallel.h"
 #include "conv.h"
@@ -42,8 +45,8 @@ thread_local Scratch tlsPlane, tlsGrad;
 
 // dst (hp x wp) = src (h x w) shifted down by top and right by left (either may be
 // negative), zero elsewhere.
-template <class T>
-void padPlane(const T* src, int64_t h, int64_t w, int64_t top, int64_t left, T* dst, int64_t hp, int64_t wp) {
+template <class In, class T>
+void padPlane(const In* src, int64_t h, int64_t w, int64_t top, int64_t left, T* dst, int64_t hp, int64_t wp) {
   const int64_t c0 = clampTo(left, 0, wp), c1 = clampTo(left + w, c0, wp);
   for (int64_t r = 0; r < hp; r++) {
     T* d = dst + r * wp;
@@ -53,7 +56,9 @@ void padPlane(const T* src, int64_t h, int64_t w, int64_t top, int64_t left, T* 
       continue;
     }
     std::memset(d, 0, c0 * sizeof(T));
-    std::memcpy(d + c0, src + ih * w + (c0 - left), (c1 - c0) * sizeof(T));
+    const In* s = src + ih * w + (c0 - left);
+    if constexpr (std::is_same_v<In, T>) std::memcpy(d + c0, s, (c1 - c0) * sizeof(T));
+    else for (int64_t i = 0; i < c1 - c0; i++) d[c0 + i] = static_cast<T>(s[i]);
     std::memset(d + c1, 0, (wp - c1) * sizeof(T));
   }
 }
@@ -107,12 +112,12 @@ inline int64_t avx512Cols(const Taps& t, int64_t wo) { return roundUp(wo, kBlock
 
 }  // namespace
 
-template <class T>
-void depthwiseForward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* pre, Act act) {
+template <class In, class T>
+void depthwiseForward(const ConvGeom& g, const In* x, const T* w, const T* bias, T* y, T* pre, Act act) {
   const Taps t = tapsOf(g);
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
   const bool fast = std::is_same<T, float>::value && avx512Taps(t);
-  const bool direct = fast && t.kh == 3 && t.kw == 3 && t.sh == 1 && t.sw == 1;
+  const bool direct = fast && std::is_same_v<In, T> && t.kh == 3 && t.kw == 3 && t.sh == 1 && t.sw == 1;
   const int64_t hp = paddedRows(t, g.Ho), wp = fast ? avx512Cols(t, g.Wo) : paddedCols(t, g.Wo);
   parallelFor(g.N * g.K, 1, [&](int64_t a, int64_t b) {
     T* xp = direct ? nullptr : tlsPlane.get<T>(hp * wp);
@@ -139,8 +144,8 @@ void depthwiseForward(const ConvGeom& g, const T* x, const T* w, const T* bias, 
   });
 }
 
-template <class T>
-void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+template <class In, class T>
+void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) {
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo, HW = g.H * g.W;
   const Taps t = tapsOf(g);
   if (g.sh == 1 && g.sw == 1) {
@@ -149,7 +154,7 @@ void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
     const bool fast = std::is_same<T, float>::value && avx512Taps(t);
     const int64_t hp = paddedRows(t, g.H), wp = fast ? avx512Cols(t, g.W) : paddedCols(t, g.W);
     const int64_t top = g.dh * (g.kh - 1) - g.pt, left = g.dw * (g.kw - 1) - g.pl;
-    const bool direct = fast && t.kh == 3 && t.kw == 3;
+    const bool direct = fast && std::is_same_v<In, T> && t.kh == 3 && t.kw == 3;
     parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {
       T* gyp = direct ? nullptr : tlsPlane.get<T>(hp * wp);
       T flipped[64];
@@ -185,14 +190,14 @@ void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
       std::memset(gxp, 0, hp * wp * sizeof(T));
       for (int64_t m = 0; m < mult; m++) {
         const int64_t k = c * mult + m;
-        const T* gyk = gy + (n * g.K + k) * P;
+        const In* gyk = gy + (n * g.K + k) * P;
         for (int64_t r = 0; r < g.Ho; r++)
           for (int64_t i = 0; i < g.kh; i++)
             for (int64_t j = 0; j < g.kw; j++) {
               const T wv = w[k * taps + i * g.kw + j];
               T* d = gxp + (r * g.sh + i * g.dh) * wp + j * g.dw;
-              const T* s = gyk + r * g.Wo;
-              for (int64_t e = 0; e < g.Wo; e++) d[e * g.sw] += wv * s[e];
+              const In* s = gyk + r * g.Wo;
+              for (int64_t e = 0; e < g.Wo; e++) d[e * g.sw] += wv * static_cast<T>(s[e]);
             }
       }
       T* out = gx + plane * HW;
@@ -205,8 +210,8 @@ void depthwiseBackwardInput(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   });
 }
 
-template <class T>
-void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, T* gb) {
+template <class In, class T>
+void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw, T* gb) {
   const Taps t = tapsOf(g);
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
   const int64_t hp = paddedRows(t, g.Ho), wp = paddedCols(t, g.Wo), wb = roundUp(g.Wo, kBlock);
@@ -215,16 +220,20 @@ void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, 
     const int64_t wpf = avx512Cols(t, g.Wo);
     parallelFor(g.K, 1, [&](int64_t a, int64_t b) {
       float* xp = tlsPlane.get<float>(hp * wpf);
+      float* gyw = std::is_same_v<In, float> ? nullptr : tlsGrad.get<float>(P);
       for (int64_t k = a; k < b; k++) {
         const int64_t c = k / mult;
         float* gwk = reinterpret_cast<float*>(gw + k * taps);
         for (int64_t i = 0; i < taps; i++) gwk[i] = 0.f;
         double bsum = 0;
         for (int64_t n = 0; n < g.N; n++) {
-          padPlane(reinterpret_cast<const float*>(x) + (n * g.C + c) * g.H * g.W, g.H, g.W, g.pt, g.pl, xp, hp, wpf);
+          padPlane(x + (n * g.C + c) * g.H * g.W, g.H, g.W, g.pt, g.pl, xp, hp, wpf);
+          const In* gyn = gy + (n * g.K + k) * P;
+          if (gyw)
+            for (int64_t i = 0; i < P; i++) gyw[i] = static_cast<float>(gyn[i]);
+          const float* gyf = gyw ? gyw : reinterpret_cast<const float*>(gyn);
           float s = 0.f;
-          avx512::dwWeightGradF32(xp, wpf, reinterpret_cast<const float*>(gy) + (n * g.K + k) * P, t.kh, t.kw, t.sh,
-                                  t.sw, g.Ho, g.Wo, gwk, gb ? &s : nullptr);
+          avx512::dwWeightGradF32(xp, wpf, gyf, t.kh, t.kw, t.sh, t.sw, g.Ho, g.Wo, gwk, gb ? &s : nullptr);
           bsum += s;
         }
         if (gb) gb[k] = T(bsum);
@@ -273,12 +282,14 @@ void depthwiseBackwardWeight(const ConvGeom& g, const T* gy, const T* x, T* gw, 
   });
 }
 
-template void depthwiseForward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*, Act);
-template void depthwiseForward<double>(const ConvGeom&, const double*, const double*, const double*, double*, double*,
-                                       Act);
-template void depthwiseBackwardInput<float>(const ConvGeom&, const float*, const float*, float*);
-template void depthwiseBackwardInput<double>(const ConvGeom&, const double*, const double*, double*);
-template void depthwiseBackwardWeight<float>(const ConvGeom&, const float*, const float*, float*, float*);
-template void depthwiseBackwardWeight<double>(const ConvGeom&, const double*, const double*, double*, double*);
+template void depthwiseForward(const ConvGeom&, const float*, const float*, const float*, float*, float*, Act);
+template void depthwiseForward(const ConvGeom&, const double*, const double*, const double*, double*, double*, Act);
+template void depthwiseForward(const ConvGeom&, const bfloat16*, const float*, const float*, float*, float*, Act);
+template void depthwiseBackwardInput(const ConvGeom&, const float*, const float*, float*);
+template void depthwiseBackwardInput(const ConvGeom&, const double*, const double*, double*);
+template void depthwiseBackwardInput(const ConvGeom&, const bfloat16*, const float*, float*);
+template void depthwiseBackwardWeight(const ConvGeom&, const float*, const float*, float*, float*);
+template void depthwiseBackwardWeight(const ConvGeom&, const double*, const double*, double*, double*);
+template void depthwiseBackwardWeight(const ConvGeom&, const bfloat16*, const bfloat16*, float*, float*);
 
 }  // namespace iv
