@@ -27,6 +27,15 @@ function as3d(t: Tensor, batch: number[]): Tensor {
   return view
 }
 
+/** x @ y summed over the batch dims that `shape` broadcast. In bfloat16 the sum accumulates in
+ * float32 and rounds once, as one GEMM over the batch would (not once per product). */
+function productSummedTo(x: Tensor, y: Tensor, shape: readonly number[]): Tensor {
+  const broadcast =
+    x.ndim > shape.length || y.ndim > shape.length || x.shape.slice(0, -2).some((s, i) => s !== shape[i])
+  if (x.dtype !== 'bfloat16' || !broadcast) return sumTo(matmul(x, y), shape)
+  return sumTo(matmul(x.float(), y.float()), shape).to('bfloat16')
+}
+
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return autocastLow([a, b], (a, b) => matmulIn(a, b))
 }
@@ -56,8 +65,8 @@ function matmulIn(a: Tensor, b: Tensor): Tensor {
   a.backend.matmul(o3, a3, b3, null)
   releaseTemporaries([ea, eb, a3, b3, o3], [a, b])
   return record('matmul', out, [a, b], (g) => [
-    a.requiresGrad ? sumTo(matmul(g, b.transpose(-1, -2)), a.shape) : null,
-    b.requiresGrad ? sumTo(matmul(a.transpose(-1, -2), g), b.shape) : null,
+    a.requiresGrad ? productSummedTo(g, b.transpose(-1, -2), a.shape) : null,
+    b.requiresGrad ? productSummedTo(a.transpose(-1, -2), g, b.shape) : null,
   ])
 }
 

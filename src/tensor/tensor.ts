@@ -196,7 +196,7 @@ export const attachedMethods = [
   'matmul', 'softmax', 'logSoftmax', 'gather', 'scatterAdd', 'indexSelect',
   'reshape', 'view', 'permute', 'transpose', 't', 'T', 'expand', 'expandAs', 'squeeze', 'unsqueeze',
   'flatten', 'narrow', 'slice', 'select', 'split', 'chunk', 'contiguous', 'clone', 'where',
-  'to', 'float', 'double', 'int', 'bool', 'cpu', 'cuda', 'zerosLike', 'onesLike',
+  'to', 'float', 'double', 'bfloat16', 'int', 'bool', 'cpu', 'cuda', 'zerosLike', 'onesLike',
 ] as const
 
 export type AttachedMethod = (typeof attachedMethods)[number]
