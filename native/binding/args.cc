@@ -103,59 +103,99 @@ std::vector<int64_t> Args::ints(size_t i, const char* name) const {
   return out;
 }
 
+// Reads the layout [offset, dtype, ndim, shape..., strides...] of the packed descriptor
+// [buffer, Float64Array]: one typed-array read instead of an N-API call per number.
+static bool readPackedLayout(const Napi::Value& v, double& offset, int32_t& code, TensorArg& t) {
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(v.Env(), v, &type, &n, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array)
+    return false;
+  const double* m = static_cast<const double*>(data);
+  if (n < 3 || m[2] < 0 || m[2] > 16 || m[2] != std::trunc(m[2]) || n != 3 + 2 * static_cast<size_t>(m[2]))
+    return false;
+  const size_t ndim = static_cast<size_t>(m[2]);
+  t.shape.resize(ndim);
+  t.strides.resize(ndim);
+  for (size_t k = 0; k < 2 * ndim; k++) {
+    const double d = m[3 + k];
+    if (!(std::fabs(d) <= 9007199254740992.0) || d != std::trunc(d)) return false;
+    (k < ndim ? t.shape[k] : t.strides[k - ndim]) = static_cast<int64_t>(d);
+  }
+  offset = m[0];
+  if (m[1] != std::trunc(m[1]) || !(std::fabs(m[1]) < 1e6)) return false;
+  code = static_cast<int32_t>(m[1]);
+  return true;
+}
+
 TensorArg hostTensor(const Args& args, size_t i, const char* name) {
-  const std::string arg = std::string("argument '") + name + "'";
+  const auto fail = [&](const std::string& problem) {
+    args.fail(std::string("argument '") + name + "'" + problem);
+  };
+  const char* form = " must be a tensor descriptor [buffer, offset, shape, strides, dtype]";
   const Napi::Value v = args.at(i);
-  if (!v.IsArray()) args.fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
+  if (!v.IsArray()) fail(form);
   Napi::Array d = v.As<Napi::Array>();
-  if (d.Length() != 5) args.fail(arg + " must be a tensor descriptor [buffer, offset, shape, strides, dtype]");
+  const uint32_t length = d.Length();
+  if (length != 5 && length != 2) fail(form);
   Napi::Value buf = d.Get(0u);
-  if (!buf.IsArrayBuffer()) args.fail(arg + ": storage must be an ArrayBuffer");
-  Napi::ArrayBuffer ab = buf.As<Napi::ArrayBuffer>();
+  void* bytes = nullptr;
+  size_t byteLength = 0;
+  if (!buf.IsArrayBuffer() || napi_get_arraybuffer_info(buf.Env(), buf, &bytes, &byteLength) != napi_ok)
+    fail(": storage must be an ArrayBuffer");
   TensorArg t;
-  Napi::Value off = d.Get(1u), dt = d.Get(4u);
-  if (!off.IsNumber() || !dt.IsNumber()) args.fail(arg + ": offset and dtype must be numbers");
-  const double offD = off.As<Napi::Number>().DoubleValue();
+  double offD;
+  int32_t code;
+  if (length == 2) {
+    if (!readPackedLayout(d.Get(1u), offD, code, t))
+      fail(": the packed layout must be a Float64Array [offset, dtype, ndim, shape..., strides...]");
+  } else {
+    Napi::Value off = d.Get(1u), dt = d.Get(4u);
+    if (!off.IsNumber() || !dt.IsNumber()) fail(": offset and dtype must be numbers");
+    offD = off.As<Napi::Number>().DoubleValue();
+    code = dt.As<Napi::Number>().Int32Value();
+    if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
+      fail(": shape and strides must be integer arrays of the same length");
+  }
   if (!(offD >= 0 && offD <= 1099511627776.0) || offD != std::trunc(offD))
-    args.fail(arg + ": offset must be a non-negative integer");
-  int32_t code = dt.As<Napi::Number>().Int32Value();
-  if (code < 0 || code > 5) args.fail(arg + ": unknown dtype code " + std::to_string(code));
+    fail(": offset must be a non-negative integer");
+  if (code < 0 || code > 5) fail(": unknown dtype code " + std::to_string(code));
   // Kernels that take bfloat16 say so (IV_BFLOAT16); the others would misread its 2-byte
   // elements, so the TypeScript layer widens for them and a direct call is refused here.
   if (code == 5 && !acceptsBfloat16(args.op()))
-    args.fail(arg + ": " + args.op() + " does not take bfloat16 tensors (widen them to float32 first)");
+    fail(std::string(": ") + args.op() + " does not take bfloat16 tensors (widen them to float32 first)");
   t.dtype = static_cast<DType>(code);
-  if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
-    args.fail(arg + ": shape and strides must be integer arrays of the same length");
-  if (ab.ByteLength() == 0 || ab.Data() == nullptr) args.fail(arg + ": tensor storage was disposed");
-  const size_t pad = alignmentPad(ab.Data());
-  const int64_t capacity =
-      ab.ByteLength() <= pad ? 0 : static_cast<int64_t>((ab.ByteLength() - pad) / dtypeSize(t.dtype));
-  placeView(args, t, arg, static_cast<int64_t>(offD), static_cast<char*>(ab.Data()) + pad, capacity);
+  if (byteLength == 0 || bytes == nullptr) fail(": tensor storage was disposed");
+  const size_t pad = alignmentPad(bytes);
+  const int64_t capacity = byteLength <= pad ? 0 : static_cast<int64_t>((byteLength - pad) / dtypeSize(t.dtype));
+  placeView(args, t, name, static_cast<int64_t>(offD), static_cast<char*>(bytes) + pad, capacity);
   return t;
 }
 
-void placeView(const Args& args, TensorArg& t, const std::string& arg, int64_t offset, char* base, int64_t capacity) {
+void placeView(const Args& args, TensorArg& t, const char* name, int64_t offset, char* base, int64_t capacity) {
+  // The message is built only on failure: this runs for every tensor of every call.
+  const auto fail = [&](const std::string& problem) { args.fail(std::string("argument '") + name + "'" + problem); };
   // Bounds: the lowest and highest element the view can touch must lie in the storage.
   int64_t lo = offset, hi = offset;
   constexpr int64_t kLimit = int64_t(1) << 40;
-  if (t.shape.size() > 16) args.fail(arg + ": more than 16 dimensions");
+  if (t.shape.size() > 16) fail(": more than 16 dimensions");
   for (size_t k = 0; k < t.shape.size(); k++) {
-    if (t.shape[k] < 0) args.fail(arg + ": negative size in shape " + t.shapeString());
+    if (t.shape[k] < 0) fail(": negative size in shape " + t.shapeString());
     if (t.shape[k] > kLimit || t.strides[k] > kLimit || t.strides[k] < -kLimit)
-      args.fail(arg + ": size or stride out of range in shape " + t.shapeString());
+      fail(": size or stride out of range in shape " + t.shapeString());
     if (t.shape[k] == 0) { lo = offset; hi = offset - 1; break; }
     int64_t span;
     if (__builtin_mul_overflow(t.shape[k] - 1, t.strides[k], &span) ||
         __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi))
-      args.fail(arg + ": view " + t.shapeString() + " overflows its index range");
+      fail(": view " + t.shapeString() + " overflows its index range");
   }
   int64_t count = 1;
   for (int64_t sz : t.shape)
     if (__builtin_mul_overflow(count, sz, &count) || count > kLimit)
-      args.fail(arg + ": shape " + t.shapeString() + " has too many elements");
+      fail(": shape " + t.shapeString() + " has too many elements");
   if (hi >= lo && (lo < 0 || hi >= capacity))
-    args.fail(arg + ": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
+    fail(": view " + t.shapeString() + " at offset " + std::to_string(offset) + " exceeds its storage of " +
               std::to_string(capacity) + " elements");
   t.data = base + offset * static_cast<int64_t>(dtypeSize(t.dtype));
 }

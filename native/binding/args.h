@@ -72,7 +72,7 @@ TensorArg optionalVector(const Args& args, size_t i, const char* name, int64_t n
 // Reads the integer arrays of a descriptor; false when a value is not an integer.
 bool readInts(const Napi::Value& v, std::vector<int64_t>& out);
 // Checks a view's shape and strides against the storage (capacity in elements) and sets
-// t.data from base; `arg` opens every message.
-void placeView(const Args& args, TensorArg& t, const std::string& arg, int64_t offset, char* base, int64_t capacity);
+// t.data from base; messages name the argument.
+void placeView(const Args& args, TensorArg& t, const char* name, int64_t offset, char* base, int64_t capacity);
 
 }  // namespace iv

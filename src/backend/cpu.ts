@@ -1,5 +1,5 @@
 import type { Backend, Storage } from './backend'
-import { kernelCalls } from './kernel-calls'
+import { describePacked, kernelCalls } from './kernel-calls'
 import { native } from './native'
 import { profilerHooks } from './profiler-hooks'
 import { typedArrayFor } from './element-types'
@@ -64,14 +64,17 @@ export function cpuMemoryStats(): { bytes: number; blocks: number; cachedBytes: 
 
 class CpuStorage implements Storage {
   readonly device = 'cpu' as const
-  /** Byte offset of the 64-byte aligned data inside the buffer (the kernels align alike). */
-  readonly byteOffset: number
   private refs = 1
+  private aligned = -1
   constructor(
     readonly handle: ArrayBuffer,
     readonly byteLength: number,
-  ) {
-    this.byteOffset = native.alignedOffset(handle)
+  ) {}
+  /** Byte offset of the 64-byte aligned data inside the buffer (the kernels align alike); asked
+   * of the addon on the first host read only, as kernels never need it from here. */
+  get byteOffset(): number {
+    if (this.aligned < 0) this.aligned = native.alignedOffset(this.handle)
+    return this.aligned
   }
   get disposed(): boolean {
     return this.refs <= 0
@@ -112,5 +115,5 @@ export const cpuBackend: Backend = {
   fromHost(t: Tensor, data: TypedArray): void {
     hostView(t).set(data)
   },
-  ...kernelCalls(native, 'CPU', (bytes) => cpuBackend.allocate(bytes)),
+  ...kernelCalls(native, 'CPU', (bytes) => cpuBackend.allocate(bytes), describePacked),
 }

@@ -14,6 +14,25 @@ export function describe(t: Tensor): [unknown, number, number[], number[], numbe
   return [t.storage.handle, t.offset, t.shape, t.strides, dtypeCode[t.dtype]]
 }
 
+/** The same as [storage handle, Float64Array [offset, dtype code, ndim, shape..., strides...]],
+ * which the CPU addon reads in one go; the layout is made once per view (views never change). */
+export function describePacked(t: Tensor): [unknown, Float64Array] {
+  let layout = t.packedLayout
+  if (layout === undefined) {
+    const n = t.shape.length
+    layout = new Float64Array(3 + 2 * n)
+    layout[0] = t.offset
+    layout[1] = dtypeCode[t.dtype]
+    layout[2] = n
+    for (let k = 0; k < n; k++) {
+      layout[3 + k] = t.shape[k]
+      layout[3 + n + k] = t.strides[k]
+    }
+    t.packedLayout = layout
+  }
+  return [t.storage.handle, layout]
+}
+
 // Tensors carry a brand, so the backend recognises them without loading the tensor layer.
 function isTensor(a: unknown): a is Tensor {
   return typeof a === 'object' && a !== null && (a as { isTensor?: unknown }).isTensor === true
@@ -24,16 +43,30 @@ export type KernelCalls = Pick<
   'copy' | 'fill' | 'unary' | 'binary' | 'where' | 'reduce' | 'matmul' | 'run' | 'has'
 >
 
-export function kernelCalls(addon: Addon, deviceName: string, allocate: (bytes: number) => Storage): KernelCalls {
+export function kernelCalls(
+  addon: Addon,
+  deviceName: string,
+  allocate: (bytes: number) => Storage,
+  descriptor: (t: Tensor) => unknown = describe,
+): KernelCalls {
   const takesBfloat16 = new Set(Array.isArray(addon.bfloat16Kernels) ? (addon.bfloat16Kernels as string[]) : [])
   const copy = addon.copy as KernelFn
   const call = (name: string, ...args: unknown[]): unknown => {
     const fn = addon[name]
     if (typeof fn !== 'function') throw new Error(`${name}: no such ${deviceName} kernel`)
-    const widen = !takesBfloat16.has(name) && args.some((a) => isTensor(a) && a.dtype === 'bfloat16')
-    const run = widen
-      ? () => callWidened(fn as KernelFn, args, copy, allocate)
-      : () => (fn as KernelFn)(...args.map((a) => (isTensor(a) ? describe(a) : a)))
+    // The common path first, without closures: this runs once per op.
+    let bfloat16 = false
+    const described = new Array<unknown>(args.length)
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]
+      if (!isTensor(a)) described[i] = a
+      else {
+        described[i] = descriptor(a)
+        if (a.dtype === 'bfloat16') bfloat16 = true
+      }
+    }
+    const widen = bfloat16 && !takesBfloat16.has(name)
+    const run = () => (widen ? callWidened(fn as KernelFn, args, copy, allocate) : (fn as KernelFn)(...described))
     return profilerHooks.active ? profilerHooks.kernel(name, args, run) : run()
   }
   return {

@@ -36,6 +36,7 @@ export class Parameter extends Tensor {
     self.shape = [...data.shape]
     self.strides = [...data.strides]
     self.dtype = data.dtype
+    this.packedLayout = undefined
   }
 
   override toString(): string {

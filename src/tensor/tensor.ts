@@ -21,6 +21,8 @@ export class Tensor {
   gradFn: GradNode | null = null
   /** Set by retainGrad(): a non-leaf that keeps its .grad after backward. */
   retainsGrad = false
+  /** The CPU addon's packed layout of this view (src/backend/kernel-calls.ts), made on first use. */
+  packedLayout: Float64Array | undefined = undefined
   private disposedFlag = false
 
   /** Internal: use the creation functions (tensor, zeros, ...) or the view ops. */

@@ -84,7 +84,7 @@ TensorArg deviceTensor(const Args& args, size_t i, const char* name) {
   t.dtype = static_cast<DType>(c);
   if (!readInts(d.Get(2u), t.shape) || !readInts(d.Get(3u), t.strides) || t.shape.size() != t.strides.size())
     args.fail(arg + ": shape and strides must be integer arrays of the same length");
-  placeView(args, t, arg, static_cast<int64_t>(offD), static_cast<char*>(h->block.ptr),
+  placeView(args, t, name, static_cast<int64_t>(offD), static_cast<char*>(h->block.ptr),
             static_cast<int64_t>(h->bytes / dtypeSize(t.dtype)));
   return t;
 }
