@@ -441,6 +441,9 @@ void runCopy(const TensorArg& out, const TensorArg& src) {
       if constexpr (std::is_same_v<O, bfloat16> && std::is_same_v<I, float>) narrowToBfloat16(ps, po, n);
       else if constexpr (std::is_same_v<O, float> && std::is_same_v<I, bfloat16>) widenBfloat16(ps, po, n);
       else for (int64_t i = 0; i < n; i++) po[i] = static_cast<O>(ps[i]);
+    } else if (so == 1 && ss == 0) {
+      // A broadcast source (the gradient of a sum, expanded): a fill, which vectorises.
+      std::fill(po, po + n, static_cast<O>(ps[0]));
     } else {
       for (int64_t i = 0; i < n; i++) po[i * so] = static_cast<O>(ps[i * ss]);
     }
