@@ -85,7 +85,12 @@ cases.push([
 ])
 
 const words = process.argv.slice(2)
-if (words.length) cases.splice(0, cases.length, ...cases.filter(([name]) => words.some((w) => name.toLowerCase().includes(w.toLowerCase()))))
+if (words.length)
+  cases.splice(
+    0,
+    cases.length,
+    ...cases.filter(([name]) => words.some((w) => name.toLowerCase().includes(w.toLowerCase()))),
+  )
 const ours = cases.map(
   ([, fn]) =>
     timeIt(
