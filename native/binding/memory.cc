@@ -102,7 +102,8 @@ Napi::Value adviseHugePages(const Napi::CallbackInfo& info) {
   if (!info[0].IsArrayBuffer()) args.fail("argument 'buffer' must be an ArrayBuffer");
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   const uintptr_t at = reinterpret_cast<uintptr_t>(ab.Data());
-  const uintptr_t start = (at + kHugePage - 1) / kHugePage * kHugePage, end = (at + ab.ByteLength()) / kHugePage * kHugePage;
+  const uintptr_t start = (at + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t end = (at + ab.ByteLength()) / kHugePage * kHugePage;
   const bool advised = end > start && madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0;
   return Napi::Boolean::New(info.Env(), advised);
 }

@@ -37,7 +37,8 @@ void forwardF(const float* x, float* y, int64_t outer, int64_t K, int64_t inner,
     return;
   }
   const int64_t blocks = (inner + kSoftmaxColumns - 1) / kSoftmaxColumns;
-  parallelFor(outer * blocks, std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns)), [&](int64_t q0, int64_t q1) {
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns));
+  parallelFor(outer * blocks, grain, [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
       const int64_t o = q / blocks, i0 = (q % blocks) * kSoftmaxColumns;
       const int64_t at = o * K * inner + i0;
@@ -55,7 +56,8 @@ void backwardF(const float* g, const float* y, float* dx, int64_t outer, int64_t
     return;
   }
   const int64_t blocks = (inner + kSoftmaxColumns - 1) / kSoftmaxColumns;
-  parallelFor(outer * blocks, std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns)), [&](int64_t q0, int64_t q1) {
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns));
+  parallelFor(outer * blocks, grain, [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
       const int64_t o = q / blocks, i0 = (q % blocks) * kSoftmaxColumns;
       const int64_t at = o * K * inner + i0;
