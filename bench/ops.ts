@@ -1,6 +1,7 @@
 // The ops without a section of their own: elementwise, reductions, views, indexing, pooling,
 // resampling, normalisation and the rest, forward + backward at one training-sized shape
 // each, beside PyTorch CPU's on the same shapes in the same run (2 threads, median ms).
+// `npx tsx bench/ops.ts softmax cat` runs only the cases whose names contain a given word.
 import * as iv from '../src'
 import { hasTorch, printTable, timeIt, torchRun } from './util'
 
@@ -34,6 +35,8 @@ const cases: Case[] = [
   ['cat on C', () => iv.cat([x, y], 1), 'torch.cat([x, y], 1)'],
   ['softmax [256, 1000]', () => iv.softmax(logits, 1), 'F.softmax(logits, 1)'],
   ['logSoftmax [256, 1000]', () => iv.logSoftmax(logits, 1), 'F.log_softmax(logits, 1)'],
+  ['softmax over C', () => iv.softmax(x, 1), 'F.softmax(x, 1)'],
+  ['logSoftmax over C', () => iv.logSoftmax(x, 1), 'F.log_softmax(x, 1)'],
   ['groupNorm 8 groups', () => iv.groupNorm(x, 8), 'F.group_norm(x, 8)'],
   ['dropout p=0.1', () => iv.dropout(x, 0.1, true), 'F.dropout(x, 0.1, True)'],
   ['embedding [64x128] of [10000, 256]', () => iv.embedding(ids, table), 'F.embedding(ids, table)'],
@@ -81,6 +84,13 @@ cases.push([
   'F.conv_transpose2d(x, convT, stride=2)',
 ])
 
+const words = process.argv.slice(2)
+if (words.length)
+  cases.splice(
+    0,
+    cases.length,
+    ...cases.filter(([name]) => words.some((w) => name.toLowerCase().includes(w.toLowerCase()))),
+  )
 const ours = cases.map(
   ([, fn]) =>
     timeIt(

@@ -1,6 +1,7 @@
 #include "parallel.h"
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -46,6 +47,7 @@ class Pool {
     inParallel_ = true;
     work();
     inParallel_ = false;
+    spinUntil([this] { return pending_ == 0 && active_ == 0; });
     lock.lock();
     done_.wait(lock, [this] { return pending_ == 0 && active_ == 0; });
   }
@@ -61,9 +63,23 @@ class Pool {
     }
   }
 
+  // Waits up to kSpin for ready() without sleeping. Kernels come back to back in a training
+  // step, and a sleeping thread takes tens of microseconds to wake on a VM: as long as a
+  // small kernel. OpenMP's threads spin likewise before they sleep.
+  template <class Ready>
+  static void spinUntil(Ready ready) {
+    constexpr auto kSpin = std::chrono::microseconds(100);
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (!ready()) {
+      for (int i = 0; i < 64; i++) __builtin_ia32_pause();
+      if (std::chrono::steady_clock::now() > until) return;
+    }
+  }
+
   void loop() {
     uint64_t seen = 0;
     for (;;) {
+      spinUntil([&] { return stopping_ || generation_ != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -92,11 +108,13 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  bool stopping_ = false;
-  uint64_t generation_ = 0;
+  // Written under mutex_; atomic so that spinUntil may read them without it.
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> pending_{0}, active_{0};
   RangeFn fn_ = nullptr;
   void* ctx_ = nullptr;
-  int64_t n_ = 0, chunks_ = 0, pending_ = 0, active_ = 0;
+  int64_t n_ = 0, chunks_ = 0;
   std::atomic<int64_t> next_{0};
   static thread_local bool inParallel_;
 };

@@ -1,8 +1,9 @@
+import * as os from 'node:os'
 import type { Backend, Storage } from './backend'
 import { describePacked, kernelCalls } from './kernel-calls'
 import { native } from './native'
 import { profilerHooks } from './profiler-hooks'
-import { typedArrayFor } from './element-types'
+import { newTypedArray, typedArrayFor } from './element-types'
 import type { TypedArray } from '../tensor/dtype'
 import type { Tensor } from '../tensor/tensor'
 
@@ -17,12 +18,23 @@ import type { Tensor } from '../tensor/tensor'
 const cache = new Map<number, ArrayBuffer[]>()
 let cachedBytes = 0
 let cachedBlocks = 0
-const cacheLimit = Number(process.env.INTERN_VISION_CACHE_BYTES ?? 512 * 2 ** 20)
+const cacheLimit = cacheLimitBytes(process.env.INTERN_VISION_CACHE_BYTES)
 const poison = process.env.INTERN_VISION_POISON === '1'
 // Blocks below this cost less to allocate afresh (calloc from malloc's heap: no page faults)
 // than to move into the cache (structuredClone's transfer, about 1 us, a third of a tiny op's
 // time: bench/transfer.ts). Poisoned runs cache every size, so tests catch unwritten output.
 const smallBlock = poison ? 0 : 16 * 1024
+
+/** The cache's size: INTERN_VISION_CACHE_BYTES, or a quarter of the machine's memory, which
+ * holds a ResNet-18 step's peak (689 MB at batch 64: bench/RESULTS.md) so that a training
+ * loop reuses every buffer instead of faulting in fresh pages each step. */
+function cacheLimitBytes(setting: string | undefined): number {
+  if (setting === undefined) return Math.floor(os.totalmem() / 4)
+  const bytes = Number(setting)
+  if (setting.trim() === '' || !Number.isFinite(bytes) || bytes < 0)
+    throw new Error(`INTERN_VISION_CACHE_BYTES must be a non-negative number of bytes, got '${setting}'`)
+  return bytes
+}
 
 function takeCached(bytes: number): ArrayBuffer | undefined {
   const bin = cache.get(bytes)
@@ -89,6 +101,8 @@ class CpuStorage implements Storage {
   }
 }
 
+const hugePageBytes = 2 * 2 ** 20
+
 /** A live byte view of part of a contiguous CPU tensor's memory, for tensors of any size
  * (a typed array over all of a tensor is limited to 2^32 elements). */
 export function hostBytes(t: Tensor, start: number, length: number): Uint8Array {
@@ -110,7 +124,14 @@ export const cpuBackend: Backend = {
   },
   toHost(t: Tensor): TypedArray {
     if (t.storage.disposed) throw new Error('data: the tensor was disposed')
-    return hostView(t).slice()
+    const view = hostView(t)
+    if (view.byteLength < hugePageBytes) return view.slice()
+    // A large new array is freshly mapped memory: huge pages asked for before its first
+    // write take 512 times fewer page faults (bench/transfer.ts).
+    const out = newTypedArray(t.dtype, view.length)
+    native.adviseHugePages(out.buffer as ArrayBuffer)
+    out.set(view)
+    return out
   },
   fromHost(t: Tensor, data: TypedArray): void {
     hostView(t).set(data)

@@ -11,6 +11,8 @@ export interface NativeAddon {
   alloc(bytes: number): ArrayBuffer
   free(buffer: ArrayBuffer): boolean
   alignedOffset(buffer: ArrayBuffer): number
+  /** Asks for transparent huge pages on a large host array before its first write. */
+  adviseHugePages(buffer: ArrayBuffer): boolean
   /** Bytes and blocks this thread's alloc() made that are not yet freed. */
   memoryStats(): { bytes: number; blocks: number }
   cpuInfo(): { isa: string; detectedIsa: string; bf16: boolean; threads: number }

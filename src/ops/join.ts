@@ -25,11 +25,18 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   let at = 0
   for (const t of tensors) {
     starts.push(at)
-    const region = out.asView(t.shape, out.strides, out.offset + at * out.strides[d])
-    out.backend.copy(region, t)
-    region.dispose()
     at += t.shape[d]
   }
+  // One native pass of block copies where the backend has it and every input is contiguous
+  // in the output's dtype; otherwise one copy (with any cast) into each input's region.
+  if (out.backend.has('cat') && tensors.every((t) => t.dtype === dtype && t.isContiguous()))
+    out.backend.run('cat', out, d, ...tensors)
+  else
+    tensors.forEach((t, i) => {
+      const region = out.asView(t.shape, out.strides, out.offset + starts[i] * out.strides[d])
+      out.backend.copy(region, t)
+      region.dispose()
+    })
   return record('cat', out, tensors, (g) =>
     tensors.map((t, i) => (t.requiresGrad ? narrow(g, d, starts[i], t.shape[d]).to(t.dtype) : null)),
   )

@@ -58,6 +58,35 @@ t.test('softmax over long rows and many columns (vector and blocked paths)', asy
   t.same(Array.from(y.slice(2)), [1, 0], 'a -inf entry gets probability 0')
 })
 
+t.test('float32 gradients of the vector rows and column blocks match float64 (gradchecked above)', async (t) => {
+  // [4, 70, 1]: rows longer than two vectors; [3, 5, 70]: one full column block of 64 and a
+  // partial one; [2, 40, 3]: only a partial block.
+  for (const [shape, dim] of [
+    [[4, 70], 1],
+    [[3, 5, 70], 1],
+    [[2, 40, 3], 1],
+    [[6, 4, 9, 11], 1],
+  ] as const) {
+    const x = r([...shape], 'float32').mul(3)
+    const g = r([...shape], 'float32')
+    for (const op of [softmax, logSoftmax]) {
+      const grads = (['float32', 'float64'] as const).map((dtype) => {
+        const xd = x.to(dtype).detach().requiresGrad_()
+        op(xd, dim).mul(g.to(dtype)).sum().backward()
+        return (xd.grad as Tensor).data()
+      })
+      assertClose(t, grads[0], grads[1], 1e-4, 2e-6, `${op.name} ${shape} dim ${dim}`)
+    }
+  }
+  // The gradient of a sum arrives broadcast; softmax's rows sum to 1, so its gradient is 0.
+  const x = r([8, 100], 'float32').requiresGrad_()
+  softmax(x, 1).sum().backward()
+  t.ok(
+    (x.grad as Tensor).data().every((v) => Math.abs(v) < 1e-6),
+    'd/dx sum(softmax(x)) = 0',
+  )
+})
+
 t.test('dropout: identity in eval, scaled Bernoulli mask in training, reproducible from a seed', async (t) => {
   const x = ones([200, 500])
   t.equal(dropout(x, 0.5, false), x, 'eval returns the input')

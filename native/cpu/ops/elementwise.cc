@@ -293,6 +293,16 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
       forEachRow(L, [&](const int64_t* off, int64_t n) { fn(pa + off[1], pb + off[2], o + off[0], n); });
       return;
     }
+    // add and sub (a gradient accumulating into a leaf's, a residual sum) on the widest vectors.
+    const int64_t sb = L.innerStride(2);
+    const bool rowsOk = L.innerStride(0) == 1 && L.innerStride(1) == 1 && (sb == 0 || sb == 1);
+    if ((op == B::add || op == B::sub) && rows && rowsOk) {
+      const float a = static_cast<float>(op == B::sub ? -alpha : alpha);
+      forEachRow(L, [&](const int64_t* off, int64_t n) {
+        rows->axpy(pa + off[1], pb + off[2], sb, o + off[0], n, a);
+      });
+      return;
+    }
   }
   if constexpr (Float) {
     switch (op) {
@@ -441,6 +451,9 @@ void runCopy(const TensorArg& out, const TensorArg& src) {
       if constexpr (std::is_same_v<O, bfloat16> && std::is_same_v<I, float>) narrowToBfloat16(ps, po, n);
       else if constexpr (std::is_same_v<O, float> && std::is_same_v<I, bfloat16>) widenBfloat16(ps, po, n);
       else for (int64_t i = 0; i < n; i++) po[i] = static_cast<O>(ps[i]);
+    } else if (so == 1 && ss == 0) {
+      // A broadcast source (the gradient of a sum, expanded): a fill, which vectorises.
+      std::fill(po, po + n, static_cast<O>(ps[0]));
     } else {
       for (int64_t i = 0; i < n; i++) po[i * so] = static_cast<O>(ps[i * ss]);
     }

@@ -19,6 +19,8 @@ struct RowsSimd {
   double (*expSum)(const float* x, int64_t n, float sub);
   // out[i] = a * exp(x[i] - sub) - b * w[i].
   void (*scaledExp)(const float* x, float* out, int64_t n, float sub, float a, float b, const float* w);
+  // out[i] = x[i] + a * y[i * ys], ys 1 or 0 (one broadcast value): add and sub, in place too.
+  void (*axpy)(const float* x, const float* y, int64_t ys, float* out, int64_t n, float a);
 };
 
 const RowsSimd* rowsSimdAvx512();

@@ -1,98 +1,96 @@
 // Softmax and log-softmax along one dim, forward and backward, and dropout. The op layer
 // passes contiguous tensors viewed as [outer, K, inner] with the softmax over K: inner == 1
 // is the common row case (vectorised along the row); otherwise a block of inner positions
-// is reduced together so that loads stay unit-stride.
+// is reduced together so that loads stay unit-stride. Float32 runs the widest instruction
+// set's sweeps (softmax_kernels.inc); float64 the plain loops below. Both split the rows
+// or blocks across threads.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 #include "../../binding/softmax_args.h"
 #include "../../binding/registry.h"
+#include "../cpu_features.h"
 #include "../parallel.h"
-#include "vmath.h"
+#include "softmax_kernels.inc"
 
 namespace iv {
 namespace {
 
-constexpr int64_t kInnerBlock = 256;
+// Items of work per thread below which splitting costs more than it saves.
+constexpr int64_t kGrainElements = 16384;
 
-
-// exp(x - m), summed; float rows use the vector exp.
-inline double expSub(const float* x, float* y, int64_t n, float m) { return expSubRow(x, y, n, m); }
-inline double expSub(const double* x, double* y, int64_t n, double m) {
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += (y[i] = std::exp(x[i] - m));
-  return s;
-}
-inline float rowMax(const float* x, int64_t n) { return maxRow(x, n); }
-inline double rowMax(const double* x, int64_t n) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-  return m;
+const SoftmaxKernelsF& floatKernels() {
+  switch (activeIsa()) {
+    case Isa::avx512: return *softmaxKernelsAvx512();
+    case Isa::avx2: return *softmaxKernelsAvx2();
+    default: return kSoftmaxKernels;
+  }
 }
 
-template <class T>
-void softmaxRows(const T* px, T* py, int64_t rows, int64_t K, bool log) {
-  parallelFor(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const T* x = px + r * K;
-      T* y = py + r * K;
-      const T m = rowMax(x, K);
-      const double s = expSub(x, y, K, m);
-      if (log) {
-        const T shift = static_cast<T>(m + std::log(s));
-        for (int64_t k = 0; k < K; k++) y[k] = x[k] - shift;
-      } else {
-        const T inv = static_cast<T>(1.0 / s);
-        for (int64_t k = 0; k < K; k++) y[k] *= inv;
-      }
+void forwardF(const float* x, float* y, int64_t outer, int64_t K, int64_t inner, bool log) {
+  const SoftmaxKernelsF& f = floatKernels();
+  if (inner == 1) {
+    parallelFor(outer, std::max<int64_t>(1, kGrainElements / K), [&](int64_t r0, int64_t r1) {
+      f.forwardRows(x, y, r0, r1, K, log);
+    });
+    return;
+  }
+  const int64_t blocks = (inner + kSoftmaxColumns - 1) / kSoftmaxColumns;
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns));
+  parallelFor(outer * blocks, grain, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; q++) {
+      const int64_t o = q / blocks, i0 = (q % blocks) * kSoftmaxColumns;
+      const int64_t at = o * K * inner + i0;
+      f.forwardColumns(x + at, y + at, K, inner, std::min(kSoftmaxColumns, inner - i0), log);
     }
   });
 }
 
-template <class T>
-void softmaxColumns(const T* px, T* py, int64_t outer, int64_t K, int64_t inner, bool log) {
-  const int64_t blocks = (inner + kInnerBlock - 1) / kInnerBlock;
-  parallelFor(outer * blocks, 1, [&](int64_t q0, int64_t q1) {
-    T m[kInnerBlock];
-    double s[kInnerBlock];
+void backwardF(const float* g, const float* y, float* dx, int64_t outer, int64_t K, int64_t inner, bool log) {
+  const SoftmaxKernelsF& f = floatKernels();
+  if (inner == 1) {
+    parallelFor(outer, std::max<int64_t>(1, kGrainElements / K), [&](int64_t r0, int64_t r1) {
+      f.backwardRows(g, y, dx, r0, r1, K, log);
+    });
+    return;
+  }
+  const int64_t blocks = (inner + kSoftmaxColumns - 1) / kSoftmaxColumns;
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns));
+  parallelFor(outer * blocks, grain, [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
-      const int64_t o = q / blocks, i0 = (q % blocks) * kInnerBlock, n = std::min(kInnerBlock, inner - i0);
-      const T* x = px + o * K * inner + i0;
-      T* y = py + o * K * inner + i0;
-      for (int64_t i = 0; i < n; i++) m[i] = -std::numeric_limits<T>::infinity(), s[i] = 0;
-      for (int64_t k = 0; k < K; k++)
-        for (int64_t i = 0; i < n; i++) m[i] = std::max(m[i], x[k * inner + i]);
-      for (int64_t k = 0; k < K; k++)
-        for (int64_t i = 0; i < n; i++) s[i] += (y[k * inner + i] = std::exp(x[k * inner + i] - m[i]));
-      for (int64_t i = 0; i < n; i++) s[i] = log ? m[i] + std::log(s[i]) : 1.0 / s[i];
-      for (int64_t k = 0; k < K; k++)
-        for (int64_t i = 0; i < n; i++)
-          y[k * inner + i] = log ? static_cast<T>(x[k * inner + i] - s[i]) : static_cast<T>(y[k * inner + i] * s[i]);
+      const int64_t o = q / blocks, i0 = (q % blocks) * kSoftmaxColumns;
+      const int64_t at = o * K * inner + i0;
+      f.backwardColumns(g + at, y + at, dx + at, K, inner, std::min(kSoftmaxColumns, inner - i0), log);
     }
   });
 }
 
-// softmax: dx = y * (g - sum(g * y)); log-softmax: dx = g - exp(y) * sum(g).
-template <class T>
-void softmaxBackwardImpl(const T* pg, const T* py, T* pd, int64_t outer, int64_t K, int64_t inner, bool log) {
-  const int64_t blocks = (inner + kInnerBlock - 1) / kInnerBlock;
-  parallelFor(outer * blocks, std::max<int64_t>(1, 8192 / std::max<int64_t>(K * inner, 1)), [&](int64_t q0, int64_t q1) {
-    double s[kInnerBlock];
+// Float64: one position of the inner dim at a time (stride inner along K).
+void forwardD(const double* px, double* py, int64_t outer, int64_t K, int64_t inner, bool log) {
+  parallelFor(outer * inner, std::max<int64_t>(1, kGrainElements / K), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
-      const int64_t o = q / blocks, i0 = (q % blocks) * kInnerBlock, n = std::min(kInnerBlock, inner - i0);
-      const int64_t base = o * K * inner + i0;
-      const T *g = pg + base, *y = py + base;
-      T* d = pd + base;
-      for (int64_t i = 0; i < n; i++) s[i] = 0;
+      const double* x = px + (q / inner) * K * inner + q % inner;
+      double* y = py + (x - px);
+      double m = -std::numeric_limits<double>::infinity(), s = 0;
+      for (int64_t k = 0; k < K; k++) m = x[k * inner] > m ? x[k * inner] : m;
+      for (int64_t k = 0; k < K; k++) s += (y[k * inner] = std::exp(x[k * inner] - m));
+      const double shift = m + std::log(s), inv = 1 / s;
+      for (int64_t k = 0; k < K; k++) y[k * inner] = log ? x[k * inner] - shift : y[k * inner] * inv;
+    }
+  });
+}
+
+void backwardD(const double* pg, const double* py, double* pd, int64_t outer, int64_t K, int64_t inner, bool log) {
+  parallelFor(outer * inner, std::max<int64_t>(1, kGrainElements / K), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; q++) {
+      const int64_t at = (q / inner) * K * inner + q % inner;
+      const double *g = pg + at, *y = py + at;
+      double* d = pd + at;
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += log ? g[k * inner] : g[k * inner] * y[k * inner];
       for (int64_t k = 0; k < K; k++)
-        for (int64_t i = 0; i < n; i++)
-          s[i] += log ? static_cast<double>(g[k * inner + i]) : static_cast<double>(g[k * inner + i]) * y[k * inner + i];
-      for (int64_t k = 0; k < K; k++)
-        for (int64_t i = 0; i < n; i++) {
-          const int64_t e = k * inner + i;
-          d[e] = log ? static_cast<T>(g[e] - std::exp(y[e]) * s[i]) : static_cast<T>(y[e] * (g[e] - s[i]));
-        }
+        d[k * inner] = log ? g[k * inner] - std::exp(y[k * inner]) * s : y[k * inner] * (g[k * inner] - s);
     }
   });
 }
@@ -103,13 +101,8 @@ Napi::Value softmaxForward(const Napi::CallbackInfo& info) {
   const TensorArg &x = a.x, &out = a.out;
   const int64_t outer = x.shape[0], K = x.shape[1], inner = x.shape[2];
   if (x.numel() == 0) return info.Env().Undefined();
-  if (x.dtype == DType::float32) {
-    if (inner == 1) softmaxRows(x.ptr<float>(), out.ptr<float>(), outer, K, a.log);
-    else softmaxColumns(x.ptr<float>(), out.ptr<float>(), outer, K, inner, a.log);
-  } else {
-    if (inner == 1) softmaxRows(x.ptr<double>(), out.ptr<double>(), outer, K, a.log);
-    else softmaxColumns(x.ptr<double>(), out.ptr<double>(), outer, K, inner, a.log);
-  }
+  if (x.dtype == DType::float32) forwardF(x.ptr<float>(), out.ptr<float>(), outer, K, inner, a.log);
+  else forwardD(x.ptr<double>(), out.ptr<double>(), outer, K, inner, a.log);
   return info.Env().Undefined();
 }
 
@@ -120,9 +113,9 @@ Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
   const int64_t outer = y.shape[0], K = y.shape[1], inner = y.shape[2];
   if (y.numel() == 0) return info.Env().Undefined();
   if (y.dtype == DType::float32)
-    softmaxBackwardImpl(a.grad.ptr<float>(), y.ptr<float>(), a.gradX.ptr<float>(), outer, K, inner, a.log);
+    backwardF(a.grad.ptr<float>(), y.ptr<float>(), a.gradX.ptr<float>(), outer, K, inner, a.log);
   else
-    softmaxBackwardImpl(a.grad.ptr<double>(), y.ptr<double>(), a.gradX.ptr<double>(), outer, K, inner, a.log);
+    backwardD(a.grad.ptr<double>(), y.ptr<double>(), a.gradX.ptr<double>(), outer, K, inner, a.log);
   return info.Env().Undefined();
 }
 

@@ -1,0 +1,81 @@
+// The CPU allocator: blocks of 2 MiB and more are mapped with huge pages asked for, data()
+// of a large tensor advises its new array the same way, and the cache of freed buffers is
+// sized from the machine's memory unless INTERN_VISION_CACHE_BYTES says otherwise.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import * as iv from '../../src'
+
+const SRC = path.join(__dirname, '..', '..', 'src')
+const MiB = 2 ** 20
+
+t.test('large blocks count exactly in memoryStats(), move to the cache, and leave on emptyCache()', async (t) => {
+  iv.emptyCache()
+  const base = iv.memoryStats()
+  // 6 MiB + 12 bytes: three huge pages and a tail in small pages
+  const x = iv.zeros([6 * MiB + 12], { dtype: 'uint8' })
+  t.equal(iv.memoryStats().bytes - base.bytes, 6 * MiB + 12, 'live bytes are the bytes asked for')
+  t.equal(iv.memoryStats().blocks - base.blocks, 1)
+  t.ok(
+    (x.data() as Uint8Array).every((v) => v === 0),
+    'the mapped block reads as zeros',
+  )
+  x.dispose()
+  const cached = iv.memoryStats()
+  t.equal(cached.bytes, base.bytes, 'a disposed block is no longer live')
+  t.equal(cached.cachedBytes - base.cachedBytes, 6 * MiB + 12, 'it waits in the cache')
+  iv.emptyCache()
+  t.equal(iv.memoryStats().cachedBytes, 0, 'emptyCache() frees it')
+})
+
+t.test('data() of large tensors (huge-page destination) returns every element', async (t) => {
+  for (const dtype of ['float32', 'float64', 'int32'] as const) {
+    const n = 3 * MiB + 5
+    const x = iv.arange(0, n, 1, { dtype })
+    const d = x.data()
+    t.equal(d.length, n, `${dtype} length`)
+    let wrong = 0
+    for (let i = 0; i < n; i += 997) if (d[i] !== i) wrong++
+    t.equal(wrong, 0, `${dtype} values`)
+    t.equal(d[n - 1], n - 1, `${dtype} last value`)
+    d[0] = -1
+    t.equal(x.data()[0], 0, `${dtype}: the array is a copy, not a view of the tensor`)
+  }
+  const v = iv
+    .arange(0, 4 * MiB)
+    .reshape([2 * MiB, 2])
+    .transpose(0, 1)
+  t.same(Array.from(v.data().subarray(0, 3)), [0, 2, 4], 'a strided view reads in its own order')
+})
+
+function child(code: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  })
+  return { status: r.status, stdout: r.stdout.trim().split('\n').pop() ?? '', stderr: r.stderr }
+}
+
+// A disposed block of `mib` MiB: cached or freed?
+const cachesBlock = (mib: number) => `
+  const iv = require(${JSON.stringify(SRC)})
+  iv.empty([${mib * MiB}], { dtype: 'uint8' }).dispose()
+  console.log(iv.memoryStats().cachedBytes)
+`
+
+t.test('the cache is sized from the machine, or from INTERN_VISION_CACHE_BYTES', async (t) => {
+  // A block is cached when it is at most a quarter of the cache's size: by default a quarter
+  // of the machine's memory, so 200 MiB blocks (above the old fixed 512 MiB cache's 128 MiB).
+  const byDefault = child(cachesBlock(200))
+  t.equal(byDefault.status, 0, byDefault.stderr.slice(-400))
+  t.equal(Number(byDefault.stdout), 200 * MiB <= os.totalmem() / 16 ? 200 * MiB : 0, 'default size')
+  const small = child(cachesBlock(4), { INTERN_VISION_CACHE_BYTES: String(8 * MiB) })
+  t.equal(Number(small.stdout), 0, 'a 4 MiB block is above a quarter of an 8 MiB cache')
+  const enough = child(cachesBlock(4), { INTERN_VISION_CACHE_BYTES: String(16 * MiB) })
+  t.equal(Number(enough.stdout), 4 * MiB, 'and fits a 16 MiB one')
+  const bad = child(cachesBlock(1), { INTERN_VISION_CACHE_BYTES: 'lots' })
+  t.not(bad.status, 0, 'a setting that is not a number is refused')
+  t.match(bad.stderr, /INTERN_VISION_CACHE_BYTES must be a non-negative number of bytes, got 'lots'/)
+})
