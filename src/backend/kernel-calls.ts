@@ -66,7 +66,8 @@ export function kernelCalls(
       }
     }
     const widen = bfloat16 && !takesBfloat16.has(name)
-    const run = () => (widen ? callWidened(fn as KernelFn, args, copy, allocate) : (fn as KernelFn)(...described))
+    const run = () =>
+      widen ? callWidened(fn as KernelFn, args, copy, allocate, ONE_OUTPUT.has(name)) : (fn as KernelFn)(...described)
     return profilerHooks.active ? profilerHooks.kernel(name, args, run) : run()
   }
   return {
@@ -81,6 +82,9 @@ export function kernelCalls(
     has: (name) => typeof addon[name] === 'function',
   }
 }
+
+// The core kernels whose first tensor argument is their one output, written whole.
+const ONE_OUTPUT = new Set(['copy', 'fill', 'unary', 'binary', 'where', 'reduce', 'matmul'])
 
 const FLOAT32 = dtypeCode.float32
 const BFLOAT16 = dtypeCode.bfloat16
@@ -103,24 +107,37 @@ function span(t: Tensor): [number, number] | null {
  * given, as PyTorch's CPU kernels compute bfloat16 in float32: each storage's touched span is
  * widened once (views of one storage share its mirror, so in-place kernels keep their
  * aliasing), the kernel runs, and every mirror is rounded back once. Inputs come back
- * unchanged, since widening is exact; outputs are rounded once, to nearest even.
+ * unchanged, since widening is exact; outputs are rounded once, to nearest even. When the
+ * first tensor is known to be the only output (`oneOutput`), only its mirror is rounded back,
+ * and a dense output that no input shares is not widened first.
  */
-function callWidened(fn: KernelFn, args: unknown[], copy: KernelFn, allocate: (bytes: number) => Storage): unknown {
-  const mirrors = new Map<Storage, { lo: number; hi: number; storage?: Storage }>()
+function callWidened(
+  fn: KernelFn,
+  args: unknown[],
+  copy: KernelFn,
+  allocate: (bytes: number) => Storage,
+  oneOutput: boolean,
+): unknown {
+  const mirrors = new Map<Storage, { lo: number; hi: number; storage?: Storage; views: number }>()
   const empties: Storage[] = []
   for (const a of args) {
     if (!isTensor(a) || a.dtype !== 'bfloat16') continue
     const s = span(a)
     if (!s) continue
     const m = mirrors.get(a.storage)
-    if (m) [m.lo, m.hi] = [Math.min(m.lo, s[0]), Math.max(m.hi, s[1])]
-    else mirrors.set(a.storage, { lo: s[0], hi: s[1] })
+    if (m) [m.lo, m.hi, m.views] = [Math.min(m.lo, s[0]), Math.max(m.hi, s[1]), m.views + 1]
+    else mirrors.set(a.storage, { lo: s[0], hi: s[1], views: 1 })
   }
+  const out = oneOutput ? (args.find(isTensor) as Tensor | undefined) : undefined
+  const written = out?.dtype === 'bfloat16' ? mirrors.get(out.storage) : undefined
+  // Nothing to widen: every element of the mirror is written before it is read.
+  const blank = written !== undefined && written.views === 1 && written.hi - written.lo + 1 === out!.numel
   try {
     for (const [source, m] of mirrors) {
       const n = m.hi - m.lo + 1
       m.storage = allocate(n * 4)
-      copy([m.storage.handle, 0, [n], [1], FLOAT32], [source.handle, m.lo, [n], [1], BFLOAT16])
+      if (!(blank && m === written))
+        copy([m.storage.handle, 0, [n], [1], FLOAT32], [source.handle, m.lo, [n], [1], BFLOAT16])
     }
     const described = args.map((a) => {
       if (!isTensor(a)) return a
@@ -132,6 +149,7 @@ function callWidened(fn: KernelFn, args: unknown[], copy: KernelFn, allocate: (b
     })
     const result = fn(...described)
     for (const [source, m] of mirrors) {
+      if (oneOutput && m !== written) continue
       const n = m.hi - m.lo + 1
       copy([source.handle, m.lo, [n], [1], BFLOAT16], [m.storage!.handle, 0, [n], [1], FLOAT32])
     }
