@@ -16,18 +16,9 @@ namespace {
 constexpr int64_t kMr = kSgemmMr;
 constexpr int64_t kKb = kGemmKBlock;
 
-// Lane masks for the first n lanes of a row's vector.
-inline __mmask16 mask16(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
-inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
+#include "gemm_tile_avx512.h"
 
-// Every cache line of [p, p + bytes), aligned or not.
-inline void prefetchRow(const void* p, int bytes) {
-  const char* q = static_cast<const char*>(p);
-  for (int off = 0; off < bytes; off += 64) _mm_prefetch(q + off, _MM_HINT_T0);
-  _mm_prefetch(q + bytes - 1, _MM_HINT_T0);
-}
+inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
 
 }  // namespace
 
@@ -71,23 +62,7 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
     }
   }
   for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 128);
-  const __mmask16 m0 = mask16(nr), m1 = mask16(nr - 16);
-  const __m512 vbeta = _mm512_set1_ps(beta);
-#pragma GCC unroll 14
-  for (int i = 0; i < kMr; i++) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-    __m512 r0 = acc[i][0], r1 = acc[i][1];
-    if (beta == 1.0f) {
-      r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, row));
-      r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, row + 16));
-    } else if (beta != 0.0f) {
-      r0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m0, row), r0);
-      r1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m1, row + 16), r1);
-    }
-    _mm512_mask_storeu_ps(row, m0, r0);
-    _mm512_mask_storeu_ps(row + 16, m1, r1);
-  }
+  storeTile(acc, c, ldc, 1.0f, beta, mr, nr);
 }
 
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,

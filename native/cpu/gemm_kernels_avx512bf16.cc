@@ -17,15 +17,7 @@ constexpr int64_t kPairBytes = 4, kBPairBytes = 2 * kNr * 2;
 
 inline int64_t atMost8(int64_t n) { return n < 8 ? n : 8; }
 
-inline __mmask16 mask16(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
-
-inline void prefetchRow(const void* p, int bytes) {
-  const char* q = static_cast<const char*>(p);
-  for (int off = 0; off < bytes; off += 64) _mm_prefetch(q + off, _MM_HINT_T0);
-  _mm_prefetch(q + bytes - 1, _MM_HINT_T0);
-}
+#include "gemm_tile_avx512.h"
 
 // One K pair: row i's pair at a + i * 8 words, the B pair row at b.
 inline void pairStep(__m512 (&acc)[kMr][2], const char* a, const char* b) {
@@ -67,27 +59,7 @@ void gemmKernel(int64_t kc, const bfloat16* ap, const bfloat16* bp, float* c, in
   }
   for (int64_t q = 0; p < pairs; p++, q++) pairStep(acc, a + q * kPairBytes, b + q * kBPairBytes);
   for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 128);
-  const __mmask16 m0 = mask16(nr), m1 = mask16(nr - 16);
-  const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
-#pragma GCC unroll 14
-  for (int i = 0; i < kMr; i++) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-    __m512 r0 = acc[i][0], r1 = acc[i][1];
-    if (alpha != 1.0f) {
-      r0 = _mm512_mul_ps(r0, valpha);
-      r1 = _mm512_mul_ps(r1, valpha);
-    }
-    if (beta == 1.0f) {
-      r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, row));
-      r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, row + 16));
-    } else if (beta != 0.0f) {
-      r0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m0, row), r0);
-      r1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m1, row + 16), r1);
-    }
-    _mm512_mask_storeu_ps(row, m0, r0);
-    _mm512_mask_storeu_ps(row + 16, m1, r1);
-  }
+  storeTile(acc, c, ldc, alpha, beta, mr, nr);
 }
 
 // 8 x 8 blocks of 16-bit words: a masked load per source row (never past cols), three rounds

@@ -28,12 +28,12 @@ const SoftmaxKernelsF& floatKernels() {
   }
 }
 
-void forwardF(const float* x, float* y, int64_t outer, int64_t K, int64_t inner, bool log) {
-  const SoftmaxKernelsF& f = floatKernels();
+// Splits a float32 softmax over [outer, K, inner] across threads: whole rows when inner is 1,
+// else blocks of kSoftmaxColumns inner positions; rows(r0, r1) and columns(at, width) sweep them.
+template <class Rows, class Columns>
+void splitFloat(int64_t outer, int64_t K, int64_t inner, Rows&& rows, Columns&& columns) {
   if (inner == 1) {
-    parallelFor(outer, std::max<int64_t>(1, kGrainElements / K), [&](int64_t r0, int64_t r1) {
-      f.forwardRows(x, y, r0, r1, K, log);
-    });
+    parallelFor(outer, std::max<int64_t>(1, kGrainElements / K), rows);
     return;
   }
   const int64_t blocks = (inner + kSoftmaxColumns - 1) / kSoftmaxColumns;
@@ -41,29 +41,23 @@ void forwardF(const float* x, float* y, int64_t outer, int64_t K, int64_t inner,
   parallelFor(outer * blocks, grain, [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
       const int64_t o = q / blocks, i0 = (q % blocks) * kSoftmaxColumns;
-      const int64_t at = o * K * inner + i0;
-      f.forwardColumns(x + at, y + at, K, inner, std::min(kSoftmaxColumns, inner - i0), log);
+      columns(o * K * inner + i0, std::min(kSoftmaxColumns, inner - i0));
     }
   });
 }
 
+void forwardF(const float* x, float* y, int64_t outer, int64_t K, int64_t inner, bool log) {
+  const SoftmaxKernelsF& f = floatKernels();
+  splitFloat(
+      outer, K, inner, [&](int64_t r0, int64_t r1) { f.forwardRows(x, y, r0, r1, K, log); },
+      [&](int64_t at, int64_t width) { f.forwardColumns(x + at, y + at, K, inner, width, log); });
+}
+
 void backwardF(const float* g, const float* y, float* dx, int64_t outer, int64_t K, int64_t inner, bool log) {
   const SoftmaxKernelsF& f = floatKernels();
-  if (inner == 1) {
-    parallelFor(outer, std::max<int64_t>(1, kGrainElements / K), [&](int64_t r0, int64_t r1) {
-      f.backwardRows(g, y, dx, r0, r1, K, log);
-    });
-    return;
-  }
-  const int64_t blocks = (inner + kSoftmaxColumns - 1) / kSoftmaxColumns;
-  const int64_t grain = std::max<int64_t>(1, kGrainElements / (K * kSoftmaxColumns));
-  parallelFor(outer * blocks, grain, [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; q++) {
-      const int64_t o = q / blocks, i0 = (q % blocks) * kSoftmaxColumns;
-      const int64_t at = o * K * inner + i0;
-      f.backwardColumns(g + at, y + at, dx + at, K, inner, std::min(kSoftmaxColumns, inner - i0), log);
-    }
-  });
+  splitFloat(
+      outer, K, inner, [&](int64_t r0, int64_t r1) { f.backwardRows(g, y, dx, r0, r1, K, log); },
+      [&](int64_t at, int64_t width) { f.backwardColumns(g + at, y + at, dx + at, K, inner, width, log); });
 }
 
 // Float64: one position of the inner dim at a time (stride inner along K).
