@@ -6,7 +6,7 @@
 //   npx tsx bench/transfer.ts          (also a section of npm run bench)
 import * as iv from '../src'
 import { cpuBackend } from '../src/backend/cpu'
-import { describe } from '../src/backend/kernel-calls'
+import { describe, describePacked } from '../src/backend/kernel-calls'
 import { native, type Descriptor } from '../src/backend/native'
 import { Tensor } from '../src/tensor/tensor'
 import { hasTorch, median, printTable, torchRun } from './util'
@@ -112,15 +112,19 @@ printTable(
   [[oursUs, torchOp ?? NaN, torchOp ? torchOp / oursUs : NaN, profiledUs]],
 )
 
-// Where an op's time goes: the native call alone (descriptors made once) and the output's
-// allocation and release through the CPU backend.
+// Where an op's time goes: the native call alone (descriptors made once, in the classic form
+// and in the packed one the backend sends), the backend call, and the output's allocation and
+// release through the CPU backend.
 const out = Tensor.empty([1])
 const [da, db, dout] = [a, b, out].map((t) => describe(t) as Descriptor)
+const [pa, pb, pout] = [a, b, out].map((t) => describePacked(t) as Descriptor)
 printTable(
   'Parts of that op (median microseconds)',
   ['part', 'us'],
   [
-    ['native binary add, descriptors ready', perCallUs(() => native.binary('add', dout, da, db, 1))],
+    ['native binary add, classic descriptors ready', perCallUs(() => native.binary('add', dout, da, db, 1))],
+    ['native binary add, packed descriptors ready', perCallUs(() => native.binary('add', pout, pa, pb, 1))],
+    ['cpuBackend.binary (packs the cached layouts)', perCallUs(() => cpuBackend.binary('add', out, a, b))],
     ['allocate + release a 4-byte block', perCallUs(() => cpuBackend.allocate(4).release())],
     ['allocate + release a 64 KiB block (cached size)', perCallUs(() => cpuBackend.allocate(65536).release())],
   ],

@@ -5,7 +5,8 @@ import * as path from 'node:path'
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon
 
-export type Descriptor = [ArrayBuffer, number, number[], number[], number]
+/** [buffer, offset, shape, strides, dtype code], or the packed [buffer, Float64Array layout]. */
+export type Descriptor = [ArrayBuffer, number, number[], number[], number] | [ArrayBuffer, Float64Array]
 
 export interface NativeAddon {
   alloc(bytes: number): ArrayBuffer
