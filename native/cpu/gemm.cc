@@ -21,6 +21,7 @@
 #include "cpu_features.h"
 #include "gemm_kernels.h"
 #include "parallel.h"
+#include "scratch.h"
 
 namespace iv {
 namespace {
@@ -115,31 +116,6 @@ Plan<float, bfloat16> bfloat16Plan() {
   return {avx512bf16::kMr, avx512bf16::kNr, 256, 14 * 24, avx512bf16::gemmKernel, avx512bf16::transposeBf16};
 }
 
-// A growable scratch buffer, one per thread and role, so steady-state calls allocate (and
-// page-fault) nothing. Large ones ask for transparent huge pages: a packed B slice spans
-// thousands of 4 KB pages, which the kernels would otherwise walk through the TLB.
-struct Scratch {
-  void* p = nullptr;
-  size_t bytes = 0;
-  ~Scratch() { std::free(p); }
-  template <class T>
-  T* get(int64_t n) {
-    const size_t want = static_cast<size_t>(n) * sizeof(T);
-    if (want > bytes) {
-      constexpr size_t kHuge = size_t(1) << 21;
-      const size_t align = want >= kHuge ? kHuge : 64;
-      const size_t size = (want + align - 1) / align * align;
-      std::free(p);
-      p = std::aligned_alloc(align, size);
-      bytes = p ? size : 0;
-      if (!p) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-      if (align == kHuge) madvise(p, size, MADV_HUGEPAGE);
-#endif
-    }
-    return static_cast<T*>(p);
-  }
-};
 thread_local Scratch tlsPackA, tlsPackB;
 
 // Per-panel state of a packed B slice while threads fill and read it: free, claimed by a
@@ -284,9 +260,13 @@ constexpr int64_t kMaxPackedB = int64_t(1) << 22;
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
 
-template <class In, class T, class P>
-void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha, const In* A, int64_t lda,
-          const In* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+// The blocked product with its packed operands written by fillA(i0, mc, k0, kc, dst), rows
+// [i0, i0 + mc) x columns [k0, k0 + kc) of alpha * op(A) as MR-row micro-panels (packA's
+// layout), and fillB(k0, kc, j0, nr, NR, dst), rows [k0, k0 + kc) x columns [j0, j0 + nr) of
+// op(B) as one kc x NR micro-panel.
+template <class T, class P, class FillA, class FillB>
+void gemmCore(const Plan<T, P>& pl, int64_t M, int64_t N, int64_t K, T alpha, FillA&& fillA, FillB&& fillB, T beta,
+              T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     scaleC(M, N, beta, C, ldc);
@@ -310,7 +290,7 @@ void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t 
     std::atomic<int>* state = tlsPanelStates.reset(items);
     auto packPanel = [&](int64_t w) {
       const int64_t kb = w / np, q = w % np, k0 = kb * kcb;
-      packB(pl, tB, B, ldb, k0, std::min(kcb, K - k0), j0 + q * NR, std::min(NR, ncur - q * NR), NR, panel(w));
+      fillB(k0, std::min(kcb, K - k0), j0 + q * NR, std::min(NR, ncur - q * NR), NR, panel(w));
       state[w].store(kReady, std::memory_order_release);
     };
     auto claim = [&](int64_t w) {
@@ -346,7 +326,7 @@ void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t 
         if (q0 >= q1) continue;
         for (int64_t kb = 0; kb < nkb; kb++) {
           const int64_t k0 = kb * kcb, kc = std::min(kcb, K - k0), kcp = roundUp(kc, kKb);
-          packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, ap);
+          fillA(i0, mc, k0, kc, ap);
           const T bet = kb == 0 ? beta : T(1);
           // Each kernel call prefetches its share (kc / 8 lines) of the next B micro-panel.
           const int64_t share = kc / kKb * (64 / int64_t(sizeof(P))), kp = paddedK<P>(kc);
@@ -369,6 +349,18 @@ void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t 
       }
     });
   }
+}
+
+template <class In, class T, class P>
+void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha, const In* A, int64_t lda,
+          const In* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  gemmCore(
+      pl, M, N, K, alpha,
+      [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, P* dst) { packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, dst); },
+      [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, P* dst) {
+        packB(pl, tB, B, ldb, k0, kc, j0, nr, NR, dst);
+      },
+      beta, C, ldc);
 }
 
 // Products smaller than this (multiply-adds) go one per thread rather than split inside.
@@ -400,6 +392,15 @@ void sgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const
 void dgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
            const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
   gemm(doublePlan(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void sgemmFilledB(bool tA, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, FillPanelFn fill, void* ctx,
+                  float beta, float* C, int64_t ldc) {
+  const Plan<float> pl = floatPlan();
+  gemmCore(
+      pl, M, N, K, 1.0f,
+      [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) { packA(pl, tA, A, lda, i0, mc, k0, kc, 1.0f, dst); },
+      [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) { fill(ctx, k0, kc, j0, nr, NR, dst); },
+      beta, C, ldc);
 }
 void sgemmBatched(int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, int64_t sA, const float* B, int64_t ldb, int64_t sB, float beta, float* C, int64_t ldc,

@@ -4,6 +4,7 @@
 // (NaNs included), as BLAS does.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 namespace iv {
 
@@ -13,6 +14,23 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
            const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+
+// C = op(A) * B + beta * C for a B that is not stored as a matrix (the convolutions' column
+// matrix): fill(ctx, k0, kc, j0, nr, NR, dst) writes rows [k0, k0 + kc) x columns [j0, j0 + nr)
+// of B into dst[k * NR + j], and zero for nr <= j < NR, where NR is the kernel's panel width.
+// Threads call it concurrently, once per panel, and read every panel it writes M times.
+using FillPanelFn = void (*)(void* ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst);
+void sgemmFilledB(bool transA, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, FillPanelFn fill,
+                  void* ctx, float beta, float* C, int64_t ldc);
+template <class F>
+inline void sgemmFilledB(bool transA, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, F&& fill,
+                         float beta, float* C, int64_t ldc) {
+  using Fn = std::remove_reference_t<F>;
+  auto tramp = [](void* c, int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
+    (*static_cast<Fn*>(c))(k0, kc, j0, nr, NR, dst);
+  };
+  sgemmFilledB(transA, M, N, K, A, lda, tramp, const_cast<void*>(static_cast<const void*>(&fill)), beta, C, ldc);
+}
 
 // `batch` independent products, matrix b of each operand at base + b * stride (stride 0
 // broadcasts one matrix to every product). Small products are spread over threads by batch.

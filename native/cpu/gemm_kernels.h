@@ -27,6 +27,10 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
                  const float* next);
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
                  int64_t nr, const double* next);
+// sgemmKernel with B read in place: row k of the kc x 32 B block is the 32 floats at
+// b + rowOffset[k] (all readable), for the implicit-GEMM convolution (conv_implicit.cc).
+void sgemmKernelOffsetB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, float* c, int64_t ldc,
+                        float beta, int64_t mr, int64_t nr);
 }  // namespace avx512
 
 namespace avx2 {

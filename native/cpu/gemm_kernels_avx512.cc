@@ -20,10 +20,11 @@ constexpr int64_t kKb = kGemmKBlock;
 
 inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
 
-}  // namespace
-
-void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
-                 const float* next) {
+// The float tile over kc, B row k at brow(k) (32 floats): a packed micro-panel, or rows
+// read in place by the implicit-GEMM convolution.
+template <class BRow>
+inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
+                      const float* next) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 14
   for (int i = 0; i < kMr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -32,7 +33,7 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
   // B micro-panel into L2.
   int64_t pr = 0;
   int64_t k = 0;
-  for (; k + kKb <= kc; k += kKb, a += kMr * kKb, b += kKb * 32) {
+  for (; k + kKb <= kc; k += kKb, a += kMr * kKb) {
     if (pr < mr) {
       prefetchRow(c + pr * ldc, 128);
       pr++;
@@ -43,7 +44,8 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
     }
 #pragma GCC unroll 2
     for (int kk = 0; kk < kKb; kk++) {
-      const __m512 b0 = _mm512_loadu_ps(b + kk * 32), b1 = _mm512_loadu_ps(b + kk * 32 + 16);
+      const float* b = brow(k + kk);
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
       for (int i = 0; i < kMr; i++) {
         const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
@@ -53,7 +55,8 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
     }
   }
   for (int64_t kk = 0; k < kc; k++, kk++) {
-    const __m512 b0 = _mm512_loadu_ps(b + kk * 32), b1 = _mm512_loadu_ps(b + kk * 32 + 16);
+    const float* b = brow(k);
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < kMr; i++) {
       const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
@@ -63,6 +66,18 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
   }
   for (; pr < mr; pr++) prefetchRow(c + pr * ldc, 128);
   storeTile(acc, c, ldc, 1.0f, beta, mr, nr);
+}
+
+}  // namespace
+
+void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
+                 const float* next) {
+  sgemmTile(kc, a, [b](int64_t k) { return b + k * 32; }, c, ldc, beta, mr, nr, next);
+}
+
+void sgemmKernelOffsetB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, float* c, int64_t ldc,
+                        float beta, int64_t mr, int64_t nr) {
+  sgemmTile(kc, a, [b, rowOffset](int64_t k) { return b + rowOffset[k]; }, c, ldc, beta, mr, nr, nullptr);
 }
 
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,

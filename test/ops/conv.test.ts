@@ -24,18 +24,23 @@ t.test('convTranspose2d matches PyTorch', async (t) => {
 
 // A direct float64 evaluation of the definition, for shapes too large for the fixture: they
 // span several im2col tiles and both work splits (one image per thread, threads per GEMM).
+type Shape = { x: number[]; w: number[]; s: number | number[]; p: number | number[]; d?: number | number[]; groups: number }
+const pair = (v: number | number[]) => (typeof v === 'number' ? [v, v] : v)
 function reference(
   x: Float64Array,
   xs: number[],
   w: Float64Array,
   ws: number[],
   go: Float64Array,
-  o: { s: number; p: number; groups: number },
+  o: Shape,
 ) {
   const [N, C, H, W] = xs
   const [K, Cg, kh, kw] = ws
-  const Ho = Math.floor((H + 2 * o.p - kh) / o.s) + 1
-  const Wo = Math.floor((W + 2 * o.p - kw) / o.s) + 1
+  const [sh, sw] = pair(o.s)
+  const [ph, pw] = pair(o.p)
+  const [dh, dw] = pair(o.d ?? 1)
+  const Ho = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1
+  const Wo = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1
   const Kg = K / o.groups
   const y = new Float64Array(N * K * Ho * Wo)
   const gx = new Float64Array(x.length)
@@ -50,8 +55,8 @@ function reference(
           for (let c = 0; c < Cg; c++)
             for (let i = 0; i < kh; i++)
               for (let j = 0; j < kw; j++) {
-                const h = a * o.s - o.p + i
-                const v = b * o.s - o.p + j
+                const h = a * sh - ph + i * dh
+                const v = b * sw - pw + j * dw
                 if (h < 0 || h >= H || v < 0 || v >= W) continue
                 const xi = ((n * C + g * Cg + c) * H + h) * W + v
                 const wi = ((k * Cg + c) * kh + i) * kw + j
@@ -76,12 +81,27 @@ function maxRel(a: ArrayLike<number>, b: Float64Array): number {
 }
 
 t.test('conv2d over several column tiles and both work splits matches a direct evaluation', async (t) => {
-  const shapes: { x: number[]; w: number[]; s: number; p: number; groups: number }[] = [
+  const shapes: (Shape & { x: number[] })[] = [
     { x: [1, 32, 16, 16], w: [5, 32, 3, 3], s: 1, p: 1, groups: 1 }, // one image: threads inside each GEMM
     { x: [4, 24, 14, 14], w: [6, 12, 3, 3], s: 1, p: 1, groups: 2 }, // images spread over threads
     { x: [5, 16, 13, 17], w: [4, 16, 3, 3], s: 2, p: 1, groups: 1 },
     { x: [4, 8, 18, 18], w: [6, 8, 1, 1], s: 1, p: 0, groups: 1 }, // 1x1: the input is the GEMM operand
     { x: [1, 8, 18, 18], w: [6, 4, 1, 1], s: 1, p: 0, groups: 2 },
+    // 14+ output channels per group (on AVX-512: the implicit GEMM, conv_implicit.cc): row
+    // tiles with an edge, several K blocks, stride phases, dilation, grid columns past Wo.
+    { x: [2, 16, 17, 19], w: [20, 16, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [2, 40, 11, 12], w: [30, 40, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [3, 8, 20, 18], w: [16, 8, 3, 3], s: 2, p: 1, groups: 1 },
+    { x: [2, 6, 23, 21], w: [15, 6, 5, 3], s: [2, 3], p: [2, 0], groups: 1 },
+    { x: [2, 12, 15, 16], w: [28, 6, 3, 3], s: 1, p: 2, d: 2, groups: 2 },
+    { x: [1, 5, 19, 13], w: [14, 5, 2, 4], s: 1, p: 0, groups: 1 },
+    { x: [1, 16, 12, 12], w: [16, 16, 3, 3], s: 1, p: 3, groups: 1 }, // padding past the kernel's reach
+    // Small planes (64 positions or fewer): blocks of images share one GEMM whose column
+    // panels are filled straight from the input, a panel spanning images where P < 32.
+    { x: [5, 20, 6, 7], w: [24, 20, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [9, 16, 4, 4], w: [16, 16, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [4, 28, 5, 5], w: [28, 14, 3, 3], s: 1, p: 1, groups: 2 },
+    { x: [3, 16, 9, 9], w: [20, 16, 3, 3], s: 2, p: 0, groups: 1 },
   ]
   for (const sh of shapes) {
     const x64 = r(sh.x)
@@ -104,8 +124,8 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     ] as const) {
       const x = x64.to(dtype).detach().requiresGrad_()
       const w = w64.to(dtype).detach().requiresGrad_()
-      const y = conv2d(x, w, null, { stride: sh.s, padding: sh.p, groups: sh.groups })
-      const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} groups ${sh.groups} ${dtype}`
+      const y = conv2d(x, w, null, { stride: sh.s, padding: sh.p, dilation: sh.d ?? 1, groups: sh.groups })
+      const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} padding ${sh.p} dilation ${sh.d ?? 1} groups ${sh.groups} ${dtype}`
       t.ok(maxRel(y.data(), full.y) < tol, `${label}: output`)
       y.backward(go64.to(dtype))
       t.ok(maxRel((x.grad as Tensor).data(), full.gx) < tol, `${label}: input gradient`)

@@ -15,13 +15,16 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "../../binding/conv_args.h"
 #include "../../binding/registry.h"
 #include "../bfloat16.h"
 #include "../gemm.h"
 #include "../parallel.h"
+#include "../scratch.h"
 #include "conv.h"
+#include "conv_implicit.h"
 
 namespace iv {
 namespace {
@@ -50,23 +53,6 @@ std::unique_ptr<float[]> widen(const bfloat16* p, int64_t n) {
   return v;
 }
 
-// A growable 64-byte-aligned buffer per thread, so steady-state calls allocate nothing.
-struct Scratch {
-  void* p = nullptr;
-  size_t bytes = 0;
-  ~Scratch() { std::free(p); }
-  template <class T>
-  T* get(int64_t n) {
-    const size_t want = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
-    if (want > bytes) {
-      std::free(p);
-      p = std::aligned_alloc(64, want);
-      bytes = p ? want : 0;
-      if (!p) throw std::bad_alloc();
-    }
-    return static_cast<T*>(p);
-  }
-};
 thread_local Scratch tlsCol;
 
 // Runs f over [0, n) on the pool when `spread`, else on the calling thread (which is then
@@ -234,19 +220,51 @@ void gatherImages(const ConvGeom& g, const T* y, int64_t n0, int64_t nb, int64_t
   });
 }
 
+// Columns [j0, j0 + nr) of rows [k0, k0 + kc) of the column matrix of images n0 on (group
+// gi), written straight into a GEMM micro-panel (dst[k * NR + j], zero past nr): the float
+// image-batched forward never stores the matrix, so each of its elements is written once.
+template <class T>
+void fillColumnPanel(const ConvGeom& g, const T* x, int64_t n0, int64_t gi, const int32_t* idx, int64_t k0,
+                     int64_t kc, int64_t j0, int64_t nr, int64_t NR, T* dst) {
+  const int64_t Cg = g.C / g.groups, P = g.Ho * g.Wo, taps = g.kh * g.kw, HW = g.H * g.W;
+  for (int64_t k = 0; k < kc; k++) {
+    const int64_t r = k0 + k;
+    const int32_t* ix = idx + (r % taps) * P;
+    const T* chan = x + (n0 * g.C + gi * Cg + r / taps) * HW;
+    T* row = dst + k * NR;
+    for (int64_t j = 0; j < nr;) {
+      const int64_t col = j0 + j, p = col % P, len = std::min(nr - j, P - p);
+      const T* plane = chan + col / P * g.C * HW;
+      for (int64_t q = 0; q < len; q++) row[j + q] = ix[p + q] >= 0 ? plane[ix[p + q]] : T(0);
+      j += len;
+    }
+    std::fill(row + nr, row + NR, T(0));
+  }
+}
+
 template <class In, class Out>
 void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, const Out* bias, Out* y, Out* pre,
                    Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  In* col = tlsCol.get<In>(R * nbMax * P);
+  constexpr bool filled = std::is_same_v<In, float> && std::is_same_v<Out, float>;
+  In* col = filled ? nullptr : tlsCol.get<In>(R * nbMax * P);
   Out* out = tlsTmp.get<Out>(Kg * nbMax * P);
-  const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
+  const std::vector<int32_t> table = smallPlanes(g) || filled ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
     for (int64_t gi = 0; gi < G; gi++) {
-      im2colImages(g, x, n0, nb, gi, R, col, idx);
-      gemm(false, false, Kg, ld, R, w + gi * Kg * R, R, col, ld, Out(0), out, ld);
+      if constexpr (filled) {
+        sgemmFilledB(
+            false, Kg, ld, R, w + gi * Kg * R, R,
+            [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
+              fillColumnPanel(g, x, n0, gi, idx, k0, kc, j0, nr, NR, dst);
+            },
+            0.0f, out, ld);
+      } else {
+        im2colImages(g, x, n0, nb, gi, R, col, idx);
+        gemm(false, false, Kg, ld, R, w + gi * Kg * R, R, col, ld, Out(0), out, ld);
+      }
       parallelFor(nb * Kg, 16, [&](int64_t a, int64_t b) {
         for (int64_t it = a; it < b; it++) {
           const int64_t i = it / Kg, k = it % Kg, o = ((n0 + i) * g.K + gi * Kg + k) * P;
@@ -327,8 +345,14 @@ template <class In, class Out>
 void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act) {
   if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  if (const int64_t nb = imageBlock(g, R, P, sizeof(In))) return forwardImages(g, nb, x, w, bias, y, pre, act);
+  // The float image-batched path stores no column matrix: its block is bounded by the
+  // output block (Kg rows) instead.
+  constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
+  if (const int64_t nb = imageBlock(g, isFloat ? Kg : R, P, sizeof(In)))
+    return forwardImages(g, nb, x, w, bias, y, pre, act);
   const bool direct = isPointwise(g);
+  if constexpr (isFloat)
+    if (!direct && implicitConvForward(g, x, w, bias, y, pre, act)) return;
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles;
   const bool spread = spreadItems(items);
@@ -356,8 +380,43 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
 }
 
 template <class In, class Out>
+void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act);
+
+thread_local Scratch tlsFlipped;
+// Fewer input channels per group than the AVX-512 GEMM's row tile: the forward GEMM would
+// be mostly padding rows, where col2im's GEMM has kh * kw * Kg rows.
+constexpr int64_t kMinChannelsAsForward = 14;
+
+// The input gradient of a stride-1 convolution as a forward one, where that is the faster
+// lowering (float32; not 1x1, whose input gradient is one GEMM; at least a row tile of
+// input channels per group): gx[c, h, w] sums gy[k, h + pt - i dh, w + pl - j dw] w[k, c,
+// i, j], the convolution of gy, padded by the kernel's reach less the forward padding, with
+// w'[c, k, i', j'] = w[k, c, kh - 1 - i', kw - 1 - j'] (per group).
+bool backwardInputAsForward(const ConvGeom& g, const float* gy, const float* w, float* gx) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw;
+  const ConvGeom t{g.N,  g.K,  g.Ho, g.Wo, g.C,  g.H,  g.W, g.kh, g.kw, 1, 1, (g.kh - 1) * g.dh - g.pt,
+                   (g.kw - 1) * g.dw - g.pl, g.dh, g.dw, g.groups};
+  if (g.sh != 1 || g.sw != 1 || taps == 1 || Cg < kMinChannelsAsForward || t.pt < 0 || t.pl < 0) return false;
+  float* flipped = tlsFlipped.get<float>(g.C * Kg * taps);
+  parallelFor(g.C, 4, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+      const int64_t gi = c / Cg, ci = c % Cg;
+      for (int64_t k = 0; k < Kg; k++) {
+        const float* src = w + ((gi * Kg + k) * Cg + ci) * taps;
+        float* dst = flipped + (c * Kg + k) * taps;
+        for (int64_t tap = 0; tap < taps; tap++) dst[taps - 1 - tap] = src[tap];
+      }
+    }
+  });
+  forward<float, float>(t, gy, flipped, nullptr, gx, nullptr, Act::none);
+  return true;
+}
+
+template <class In, class Out>
 void backwardInput(const ConvGeom& g, const In* gy, const In* w, Out* gx) {
   if (g.C == g.groups) return depthwiseBackwardInput(g, gy, w, gx);
+  if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
+    if (backwardInputAsForward(g, gy, w, gx)) return;
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
   if (const int64_t nb = imageBlock(g, R, P, sizeof(Out))) return backwardInputImages(g, nb, gy, w, gx);
   const bool direct = isPointwise(g);

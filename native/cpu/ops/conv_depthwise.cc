@@ -14,6 +14,7 @@
 #include "../bfloat16.h"
 #include "../cpu_features.h"
 #include "../parallel.h"
+#include "../scratch.h"
 #include "conv.h"
 #include "conv_depthwise_kernels.h"
 
@@ -25,22 +26,6 @@ constexpr int64_t kBlock = 16;
 inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 inline int64_t clampTo(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-struct Scratch {
-  void* p = nullptr;
-  size_t bytes = 0;
-  ~Scratch() { std::free(p); }
-  template <class T>
-  T* get(int64_t n) {
-    const size_t want = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
-    if (want > bytes) {
-      std::free(p);
-      p = std::aligned_alloc(64, want);
-      bytes = p ? want : 0;
-      if (!p) throw std::bad_alloc();
-    }
-    return static_cast<T*>(p);
-  }
-};
 thread_local Scratch tlsPlane, tlsGrad;
 
 // dst (hp x wp) = src (h x w) shifted down by top and right by left (either may be

@@ -1,0 +1,215 @@
+// Implicit-GEMM convolution forward, float32 on AVX-512. The im2col lowering (conv.cc)
+// writes each input element kh * kw times into a column matrix, and the GEMM copies that
+// again into its packed panels: at 64 output channels those copies cost about as much as
+// the multiply-adds. Here each image is copied once, zero-padded and split into its stride
+// phases (xq[c][a][b][u][v] = padded x[c][u * sh + a][v * sw + b]), which makes the values
+// that a run of output positions reads for one kernel tap consecutive: row r = (c, i, j) of
+// the column matrix is xq at rowOffset[r], over output positions laid out on a grid Wq wide
+// (Wq >= Wo). The micro-kernel reads those rows in place (avx512::sgemmKernelOffsetB); the
+// grid's columns past Wo are computed and dropped. The weights are packed once per call.
+#include "conv_implicit.h"
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+#include "../cpu_features.h"
+#include "../gemm_kernels.h"
+#include "../parallel.h"
+#include "../scratch.h"
+
+namespace iv {
+namespace {
+
+constexpr int64_t kMr = avx512::kSgemmMr, kNr = avx512::kSgemmNr, kKb = kGemmKBlock;
+// K rows per block: a kernel's strip of B rows (kc x 32 floats, from a few input rows per
+// channel) stays in L1 while every row tile of the weights passes over it.
+constexpr int64_t kKc = 256;
+// The output tile a work item accumulates (Kg x chunk columns) stays within this.
+constexpr int64_t kTileBytes = int64_t(128) << 10;
+// Padded images per block of the batch: copied, then computed while still in cache.
+constexpr int64_t kBlockBytes = int64_t(8) << 20;
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+thread_local Scratch tlsImages, tlsWeights, tlsTile;
+
+// An image's padded, phase-split copy: channel c, phase (a, b) holds padded x[c][u * sh +
+// a][v * sw + b] at c * plane + (a * sw + b) * Hq * Wq + u * Wq + v. Output positions run over
+// a grid Wq wide (the columns past Wo are junk): row r = (c, i, j) of a group's column matrix
+// at grid position p is the copy's element rowOffsets[r] + p (from the group's first plane).
+struct PaddedLayout {
+  int64_t Hq, Wq;  // a phase plane
+  int64_t plane;   // one channel: sh * sw phase planes
+  int64_t image;   // floats per image: C planes, then zeros that the last panels read past
+  int64_t Po;      // output positions on the grid: Ho * Wq
+};
+
+// The kernel's blocking of one forward product.
+struct Blocking {
+  int64_t panels;    // Po in 32-column panels
+  int64_t nkb, kcb;  // K blocks of the column matrix (R rows)
+  int64_t mt;        // 14-row tiles of the Kg output channels
+};
+
+Blocking blockingOf(const PaddedLayout& l, int64_t R, int64_t Kg) {
+  Blocking b;
+  b.panels = ceilDiv(l.Po, kNr);
+  b.nkb = ceilDiv(R, kKc);
+  b.kcb = roundUp(ceilDiv(R, b.nkb), kKb);
+  b.mt = ceilDiv(Kg, kMr);
+  return b;
+}
+
+PaddedLayout paddedLayout(const ConvGeom& g) {
+  PaddedLayout l;
+  const int64_t Hp = std::max(g.pt + g.H, (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+  const int64_t Wp = std::max(g.pl + g.W, (g.Wo - 1) * g.sw + (g.kw - 1) * g.dw + 1);
+  l.Hq = ceilDiv(Hp, g.sh);
+  l.Wq = ceilDiv(Wp, g.sw);
+  l.plane = g.sh * g.sw * l.Hq * l.Wq;
+  l.Po = g.Ho * l.Wq;
+  l.image = g.C * l.plane + roundUp(l.Po, kNr) + kNr;
+  return l;
+}
+
+// Offset of column-matrix row r = (c, i, j) from a group's first padded plane.
+std::vector<int32_t> rowOffsets(const ConvGeom& g, const PaddedLayout& l) {
+  const int64_t taps = g.kh * g.kw, phase = l.Hq * l.Wq, R = g.C / g.groups * taps;
+  std::vector<int32_t> off(static_cast<size_t>(R));
+  for (int64_t r = 0; r < R; r++) {
+    const int64_t c = r / taps, i = r % taps / g.kw, j = r % g.kw, di = i * g.dh, dj = j * g.dw;
+    off[r] = static_cast<int32_t>(c * l.plane + (di % g.sh * g.sw + dj % g.sw) * phase + di / g.sh * l.Wq + dj / g.sw);
+  }
+  return off;
+}
+
+// Channels [c0, c1) of one image x into dst (one image's layout; the trailing zeros with
+// the last channel).
+void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t c0, int64_t c1, float* dst) {
+  const int64_t HW = g.H * g.W;
+  for (int64_t c = c0; c < c1; c++) {
+    const float* src = x + c * HW;
+    float* plane = dst + c * l.plane;
+    for (int64_t a = 0; a < g.sh; a++)
+      for (int64_t b = 0; b < g.sw; b++) {
+        float* ph = plane + (a * g.sw + b) * l.Hq * l.Wq;
+        // Columns v read input column v * sw + b - pl: valid for v in [v0, v1).
+        const int64_t v0 = std::min(l.Wq, ceilDiv(std::max<int64_t>(0, g.pl - b), g.sw));
+        const int64_t v1 = std::max(v0, std::min(l.Wq, ceilDiv(g.W + g.pl - b, g.sw)));
+        for (int64_t u = 0; u < l.Hq; u++) {
+          float* row = ph + u * l.Wq;
+          const int64_t h = u * g.sh + a - g.pt;
+          if (h < 0 || h >= g.H || v0 == v1) {
+            std::memset(row, 0, l.Wq * sizeof(float));
+            continue;
+          }
+          std::memset(row, 0, v0 * sizeof(float));
+          const float* in = src + h * g.W + v0 * g.sw + b - g.pl;
+          if (g.sw == 1) std::memcpy(row + v0, in, (v1 - v0) * sizeof(float));
+          else for (int64_t v = v0; v < v1; v++) row[v] = in[(v - v0) * g.sw];
+          std::memset(row + v1, 0, (l.Wq - v1) * sizeof(float));
+        }
+      }
+  }
+  if (c1 == g.C) std::memset(dst + g.C * l.plane, 0, (l.image - g.C * l.plane) * sizeof(float));
+}
+
+// Non-negative padding, and offsets that fit int32.
+bool paddedLayoutFits(const ConvGeom& g) {
+  return g.pt >= 0 && g.pl >= 0 && paddedLayout(g).image < std::numeric_limits<int32_t>::max();
+}
+
+// The weights of every group, [Kg, R] each, as the kernel's A micro-panels: group gi, K
+// block kb, row tile t at gi * groupSize + kb * mt * 14 * kcb + t * 14 * roundUp(kc, 8).
+float* packWeights(const ConvGeom& g, const Blocking& l, const float* w, int64_t Kg, int64_t R) {
+  const int64_t groupSize = l.nkb * l.mt * kMr * l.kcb;
+  float* packed = tlsWeights.get<float>(g.groups * groupSize);
+  parallelFor(g.groups * l.nkb * l.mt, 4, [&](int64_t a, int64_t b) {
+    for (int64_t it = a; it < b; it++) {
+      const int64_t gi = it / (l.nkb * l.mt), kb = it / l.mt % l.nkb, t = it % l.mt;
+      const int64_t k0 = kb * l.kcb, kc = std::min(l.kcb, R - k0), kcp = roundUp(kc, kKb);
+      float* p = packed + gi * groupSize + kb * l.mt * kMr * l.kcb + t * kMr * kcp;
+      for (int64_t i = 0; i < kMr; i++) {
+        const int64_t row = t * kMr + i;
+        const float* src = w + (gi * Kg + row) * R + k0;
+        for (int64_t k = 0; k < kcp; k++) p[k / kKb * kMr * kKb + i * kKb + k % kKb] = row < Kg && k < kc ? src[k] : 0.0f;
+      }
+    }
+  });
+  return packed;
+}
+
+void forwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre, Act act) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, R = Cg * g.kh * g.kw, P = g.Ho * g.Wo;
+  const PaddedLayout l = paddedLayout(g);
+  const Blocking bk = blockingOf(l, R, Kg);
+  const std::vector<int32_t> off = rowOffsets(g, l);
+  const float* packed = packWeights(g, bk, w, Kg, R);
+  const int64_t groupSize = bk.nkb * bk.mt * kMr * bk.kcb;
+  // Panels per work item: the item's output tile stays within kTileBytes.
+  const int64_t chunk = std::clamp<int64_t>(kTileBytes / (bk.mt * kMr * kNr * 4), 1, bk.panels);
+  const int64_t chunks = ceilDiv(bk.panels, chunk), ldt = chunk * kNr;
+  const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
+  float* images = tlsImages.get<float>(block * l.image);
+
+  for (int64_t n0 = 0; n0 < g.N; n0 += block) {
+    const int64_t nb = std::min(block, g.N - n0);
+    parallelFor(nb * g.C, 8, [&](int64_t a, int64_t b) {
+      while (a < b) {
+        const int64_t i = a / g.C, c0 = a % g.C, c1 = std::min(g.C, c0 + (b - a));
+        padImage(g, l, x + (n0 + i) * g.C * g.H * g.W, c0, c1, images + i * l.image);
+        a += c1 - c0;
+      }
+    });
+    parallelFor(nb * G * chunks, 1, [&](int64_t a, int64_t b) {
+      float* tile = tlsTile.get<float>(bk.mt * kMr * ldt);
+      for (int64_t it = a; it < b; it++) {
+        const int64_t i = it / (G * chunks), gi = it / chunks % G, q0 = it % chunks * chunk;
+        const int64_t q1 = std::min(bk.panels, q0 + chunk);
+        const float* xg = images + i * l.image + gi * Cg * l.plane;
+        const float* wg = packed + gi * groupSize;
+        for (int64_t q = q0; q < q1; q++)
+          for (int64_t kb = 0; kb < bk.nkb; kb++) {
+            const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
+            const float* wb = wg + kb * bk.mt * kMr * bk.kcb;
+            for (int64_t t = 0; t < bk.mt; t++)
+              avx512::sgemmKernelOffsetB(kc, wb + t * kMr * kcp, xg + q * kNr, off.data() + k0,
+                                         tile + t * kMr * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f,
+                                         std::min(kMr, Kg - t * kMr), kNr);
+          }
+        // Rows of the grid that the item's positions [p0, p1) cover, without the columns
+        // past Wo, into y (with the epilogue).
+        const int64_t p0 = q0 * kNr, p1 = std::min(l.Po, q1 * kNr);
+        for (int64_t ho = p0 / l.Wq; ho * l.Wq < p1; ho++) {
+          const int64_t w0 = std::max<int64_t>(0, p0 - ho * l.Wq), w1 = std::min(g.Wo, p1 - ho * l.Wq);
+          if (w0 >= w1) continue;
+          for (int64_t k = 0; k < Kg; k++) {
+            const int64_t o = ((n0 + i) * g.K + gi * Kg + k) * P + ho * g.Wo + w0;
+            std::memcpy(y + o, tile + k * ldt + ho * l.Wq + w0 - p0, (w1 - w0) * sizeof(float));
+            if (bias || pre || act != Act::none)
+              epilogue(y + o, pre ? pre + o : nullptr, w1 - w0, bias ? bias[gi * Kg + k] : 0.0f, act);
+          }
+        }
+      }
+    });
+  }
+}
+
+// Where the im2col lowering is as good: 1x1 kernels (their column matrix is the input, or a
+// subsample of it, not kh * kw copies) and fewer than one row tile of output channels.
+bool applies(const ConvGeom& g) {
+  if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N == 0) return false;
+  return g.kh * g.kw > 1 && g.K / g.groups >= kMr && paddedLayoutFits(g);
+}
+
+}  // namespace
+
+bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
+                         Act act) {
+  if (!applies(g)) return false;
+  forwardCore(g, x, w, bias, y, pre, act);
+  return true;
+}
+
+}  // namespace iv
