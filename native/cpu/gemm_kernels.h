@@ -28,7 +28,10 @@ void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,
                  int64_t nr, const double* next);
 // sgemmKernel with B read in place: row k of the kc x 32 B block is the 32 floats at
-// b + rowOffset[k] (all readable), for the implicit-GEMM convolution (conv_implicit.cc).
+// b + rowOffset[k] (all readable), for the implicit-GEMM convolution (conv_implicit.cc). A
+// tile of mr <= kSgemmShortMr rows runs a kernel that short, in the time of its rows, and
+// takes its A micro-panel packed kSgemmShortMr rows wide (so 64 rows are 4 x 14 + 8).
+constexpr int64_t kSgemmShortMr = 8;
 void sgemmKernelOffsetB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, float* c, int64_t ldc,
                         float beta, int64_t mr, int64_t nr);
 }  // namespace avx512

@@ -20,20 +20,20 @@ constexpr int64_t kKb = kGemmKBlock;
 
 inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
 
-// The float tile over kc, B row k at brow(k) (32 floats): a packed micro-panel, or rows
-// read in place by the implicit-GEMM convolution.
-template <class BRow>
+// The float Mr x 32 tile over kc, B row k at brow(k) (32 floats): a packed micro-panel, or
+// rows read in place by the implicit-GEMM convolution. A's micro-panel is Mr rows wide.
+template <int Mr, class BRow>
 inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
                       const float* next) {
-  __m512 acc[kMr][2];
+  __m512 acc[Mr][2];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < Mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   // The C tile is read and written after the loop. Its rows are prefetched one per k block
   // (issuing all 42 lines at once stalls on the L1 miss buffers), and a stretch of the next
   // B micro-panel into L2.
   int64_t pr = 0;
   int64_t k = 0;
-  for (; k + kKb <= kc; k += kKb, a += kMr * kKb) {
+  for (; k + kKb <= kc; k += kKb, a += Mr * kKb) {
     if (pr < mr) {
       prefetchRow(c + pr * ldc, 128);
       pr++;
@@ -47,7 +47,7 @@ inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t l
       const float* b = brow(k + kk);
       const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
-      for (int i = 0; i < kMr; i++) {
+      for (int i = 0; i < Mr; i++) {
         const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
         acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
         acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -58,7 +58,7 @@ inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t l
     const float* b = brow(k);
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
-    for (int i = 0; i < kMr; i++) {
+    for (int i = 0; i < Mr; i++) {
       const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
       acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -72,12 +72,14 @@ inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t l
 
 void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
                  const float* next) {
-  sgemmTile(kc, a, [b](int64_t k) { return b + k * 32; }, c, ldc, beta, mr, nr, next);
+  sgemmTile<kMr>(kc, a, [b](int64_t k) { return b + k * 32; }, c, ldc, beta, mr, nr, next);
 }
 
 void sgemmKernelOffsetB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, float* c, int64_t ldc,
                         float beta, int64_t mr, int64_t nr) {
-  sgemmTile(kc, a, [b, rowOffset](int64_t k) { return b + rowOffset[k]; }, c, ldc, beta, mr, nr, nullptr);
+  auto brow = [b, rowOffset](int64_t k) { return b + rowOffset[k]; };
+  if (mr <= kSgemmShortMr) sgemmTile<kSgemmShortMr>(kc, a, brow, c, ldc, beta, mr, nr, nullptr);
+  else sgemmTile<kMr>(kc, a, brow, c, ldc, beta, mr, nr, nullptr);
 }
 
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,

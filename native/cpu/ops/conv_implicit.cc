@@ -45,11 +45,39 @@ struct PaddedLayout {
   int64_t Po;      // output positions on the grid: Ho * Wq
 };
 
+// A tile of output-channel rows: `rows` from row0, packed `width` rows wide (14, or the
+// short kernel's 8 for 8 rows or fewer), its A micro-panel `lead` rows into a K block's.
+struct RowTile {
+  int64_t row0, rows, width, lead;
+};
+
+// Rows cut into 14- and 8-row tiles, so that 64 rows cost 4 x 14 + 8 instead of 5 x 14: the
+// fewest rows of kernel time (ties: fewer short tiles), the short tiles last.
+std::vector<RowTile> rowTiles(int64_t rows) {
+  int64_t bestLong = 0, bestShort = 0, bestCost = -1;
+  for (int64_t s = 0; s <= kMr; s++) {
+    const int64_t l = ceilDiv(std::max<int64_t>(0, rows - s * avx512::kSgemmShortMr), kMr);
+    const int64_t cost = l * kMr + s * avx512::kSgemmShortMr;
+    if (bestCost < 0 || cost < bestCost) bestCost = cost, bestLong = l, bestShort = s;
+  }
+  std::vector<RowTile> tiles;
+  int64_t row = 0, lead = 0;
+  for (int64_t t = 0; t < bestLong + bestShort && row < rows; t++) {
+    const int64_t cap = t < bestLong ? kMr : avx512::kSgemmShortMr, n = std::min(cap, rows - row);
+    const int64_t width = n <= avx512::kSgemmShortMr ? avx512::kSgemmShortMr : kMr;
+    tiles.push_back({row, n, width, lead});
+    row += n;
+    lead += width;
+  }
+  return tiles;
+}
+
 // The kernel's blocking of one forward product.
 struct Blocking {
   int64_t panels;    // Po in 32-column panels
   int64_t nkb, kcb;  // K blocks of the column matrix (R rows)
-  int64_t mt;        // 14-row tiles of the Kg output channels
+  std::vector<RowTile> tiles;  // of the Kg output channels
+  int64_t width;     // the tiles' packed rows
 };
 
 Blocking blockingOf(const PaddedLayout& l, int64_t R, int64_t Kg) {
@@ -57,7 +85,8 @@ Blocking blockingOf(const PaddedLayout& l, int64_t R, int64_t Kg) {
   b.panels = ceilDiv(l.Po, kNr);
   b.nkb = ceilDiv(R, kKc);
   b.kcb = roundUp(ceilDiv(R, b.nkb), kKb);
-  b.mt = ceilDiv(Kg, kMr);
+  b.tiles = rowTiles(Kg);
+  b.width = b.tiles.back().lead + b.tiles.back().width;
   return b;
 }
 
@@ -121,19 +150,20 @@ bool paddedLayoutFits(const ConvGeom& g) {
 }
 
 // The weights of every group, [Kg, R] each, as the kernel's A micro-panels: group gi, K
-// block kb, row tile t at gi * groupSize + kb * mt * 14 * kcb + t * 14 * roundUp(kc, 8).
-float* packWeights(const ConvGeom& g, const Blocking& l, const float* w, int64_t Kg, int64_t R) {
-  const int64_t groupSize = l.nkb * l.mt * kMr * l.kcb;
+// block kb, row tile t at gi * groupSize + kb * width * kcb + t.lead * roundUp(kc, 8).
+float* packWeights(const ConvGeom& g, const Blocking& bk, const float* w, int64_t Kg, int64_t R) {
+  const int64_t groupSize = bk.nkb * bk.width * bk.kcb, nt = static_cast<int64_t>(bk.tiles.size());
   float* packed = tlsWeights.get<float>(g.groups * groupSize);
-  parallelFor(g.groups * l.nkb * l.mt, 4, [&](int64_t a, int64_t b) {
+  parallelFor(g.groups * bk.nkb * nt, 4, [&](int64_t a, int64_t b) {
     for (int64_t it = a; it < b; it++) {
-      const int64_t gi = it / (l.nkb * l.mt), kb = it / l.mt % l.nkb, t = it % l.mt;
-      const int64_t k0 = kb * l.kcb, kc = std::min(l.kcb, R - k0), kcp = roundUp(kc, kKb);
-      float* p = packed + gi * groupSize + kb * l.mt * kMr * l.kcb + t * kMr * kcp;
-      for (int64_t i = 0; i < kMr; i++) {
-        const int64_t row = t * kMr + i;
-        const float* src = w + (gi * Kg + row) * R + k0;
-        for (int64_t k = 0; k < kcp; k++) p[k / kKb * kMr * kKb + i * kKb + k % kKb] = row < Kg && k < kc ? src[k] : 0.0f;
+      const int64_t gi = it / (bk.nkb * nt), kb = it / nt % bk.nkb;
+      const RowTile& t = bk.tiles[it % nt];
+      const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
+      float* p = packed + gi * groupSize + kb * bk.width * bk.kcb + t.lead * kcp;
+      for (int64_t i = 0; i < t.width; i++) {
+        const float* src = w + (gi * Kg + t.row0 + i) * R + k0;
+        for (int64_t k = 0; k < kcp; k++)
+          p[k / kKb * t.width * kKb + i * kKb + k % kKb] = i < t.rows && k < kc ? src[k] : 0.0f;
       }
     }
   });
@@ -146,9 +176,9 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
   const Blocking bk = blockingOf(l, R, Kg);
   const std::vector<int32_t> off = rowOffsets(g, l);
   const float* packed = packWeights(g, bk, w, Kg, R);
-  const int64_t groupSize = bk.nkb * bk.mt * kMr * bk.kcb;
+  const int64_t groupSize = bk.nkb * bk.width * bk.kcb;
   // Panels per work item: the item's output tile stays within kTileBytes.
-  const int64_t chunk = std::clamp<int64_t>(kTileBytes / (bk.mt * kMr * kNr * 4), 1, bk.panels);
+  const int64_t chunk = std::clamp<int64_t>(kTileBytes / (Kg * kNr * 4), 1, bk.panels);
   const int64_t chunks = ceilDiv(bk.panels, chunk), ldt = chunk * kNr;
   const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
   float* images = tlsImages.get<float>(block * l.image);
@@ -163,7 +193,7 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
       }
     });
     parallelFor(nb * G * chunks, 1, [&](int64_t a, int64_t b) {
-      float* tile = tlsTile.get<float>(bk.mt * kMr * ldt);
+      float* tile = tlsTile.get<float>(Kg * ldt);
       for (int64_t it = a; it < b; it++) {
         const int64_t i = it / (G * chunks), gi = it / chunks % G, q0 = it % chunks * chunk;
         const int64_t q1 = std::min(bk.panels, q0 + chunk);
@@ -172,11 +202,11 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
         for (int64_t q = q0; q < q1; q++)
           for (int64_t kb = 0; kb < bk.nkb; kb++) {
             const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
-            const float* wb = wg + kb * bk.mt * kMr * bk.kcb;
-            for (int64_t t = 0; t < bk.mt; t++)
-              avx512::sgemmKernelOffsetB(kc, wb + t * kMr * kcp, xg + q * kNr, off.data() + k0,
-                                         tile + t * kMr * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f,
-                                         std::min(kMr, Kg - t * kMr), kNr);
+            const float* wb = wg + kb * bk.width * bk.kcb;
+            for (const RowTile& t : bk.tiles)
+              avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, xg + q * kNr, off.data() + k0,
+                                         tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows,
+                                         kNr);
           }
         // Rows of the grid that the item's positions [p0, p1) cover, without the columns
         // past Wo, into y (with the epilogue).
