@@ -460,6 +460,64 @@ void biasGrad(const ConvGeom& g, const In* gy, Out* gb) {
   });
 }
 
+thread_local Scratch tlsPadded, tlsGradGrid, tlsPartial;
+// Below this many column-matrix rows (a stem's 3 x 3 x 3) the junk columns cost more than
+// im2col's walk saves (measured on ResNet-18's stem).
+constexpr int64_t kMinRowsPadded = 64;
+
+// The float32 weight gradient of a kernel larger than 1x1 over planes too large for the
+// image-batched lowering, with the column matrix read from padded images (conv_implicit.h):
+// each of its rows is then one copy of consecutive floats instead of im2col's walk over
+// output rows (which cost about a third of this pass), at the price of the grid's junk
+// columns, which meet zeros in a gy laid out on the same grid. Per image: gw += gyGrid
+// colTile^T over column tiles that stay in L2, images spread over threads each with its own
+// partial sum where there are enough of them. Float32 on every instruction set (only the GEMM
+// kernels differ).
+bool backwardWeightPadded(const ConvGeom& g, const float* gy, const float* x, float* gw) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
+  if (g.kh * g.kw == 1 || R < kMinRowsPadded || !paddedLayoutFits(g)) return false;
+  const PaddedLayout l = paddedLayout(g);
+  const std::vector<int32_t> off = rowOffsets(g, l);
+  const int64_t tile = tileColumns(R, l.Po, sizeof(float)), wsize = g.K * R;
+  const bool spread = spreadItems(g.N);
+  const int64_t copies = spread ? numThreads() : 1;
+  float* extra = tlsPartial.get<float>((copies - 1) * wsize);
+  auto share = [&](int64_t t) {
+    float* acc = t == 0 ? gw : extra + (t - 1) * wsize;
+    std::memset(acc, 0, wsize * sizeof(float));
+    float* padded = tlsPadded.get<float>(l.image);
+    float* grid = tlsGradGrid.get<float>(g.K * l.Po);
+    for (int64_t n = g.N * t / copies, end = g.N * (t + 1) / copies; n < end; n++) {
+      maybeParallel(!spread, g.C, 8, [&](int64_t c0, int64_t c1) { padImage(g, l, x + n * g.C * HW, c0, c1, padded); });
+      maybeParallel(!spread, g.K, 8, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; k++)
+          for (int64_t ho = 0; ho < g.Ho; ho++) {
+            float* row = grid + k * l.Po + ho * l.Wq;
+            std::memcpy(row, gy + (n * g.K + k) * P + ho * g.Wo, g.Wo * sizeof(float));
+            std::fill(row + g.Wo, row + l.Wq, 0.0f);
+          }
+      });
+      for (int64_t gi = 0; gi < G; gi++)
+        for (int64_t c0 = 0; c0 < l.Po; c0 += tile) {
+          const int64_t nc = std::min(tile, l.Po - c0);
+          float* col = tlsCol.get<float>(R * nc);
+          const float* xg = padded + gi * Cg * l.plane + c0;
+          maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; r++) std::memcpy(col + r * nc, xg + off[r], nc * sizeof(float));
+          });
+          gemm(false, true, Kg, R, nc, grid + gi * Kg * l.Po + c0, l.Po, col, nc, 1.0f, acc + gi * Kg * R, R);
+        }
+    }
+  };
+  if (spread) parallelFor(copies, 1, [&](int64_t a, int64_t b) { for (int64_t t = a; t < b; t++) share(t); });
+  else share(0);
+  for (int64_t t = 1; t < copies; t++) {
+    const float* src = extra + (t - 1) * wsize;
+    for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
+  }
+  return true;
+}
+
 template <class In, class Out>
 void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* gb) {
   if (g.C == g.groups) return depthwiseBackwardWeight(g, gy, x, gw, gb);
@@ -469,6 +527,11 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
     if (gb) biasGrad(g, gy, gb);
     return;
   }
+  if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
+    if (backwardWeightPadded(g, gy, x, gw)) {
+      if (gb) biasGrad(g, gy, gb);
+      return;
+    }
   const bool direct = isPointwise(g);
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles, wsize = g.K * R;

@@ -34,17 +34,6 @@ inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 thread_local Scratch tlsImages, tlsWeights, tlsTile;
 
-// An image's padded, phase-split copy: channel c, phase (a, b) holds padded x[c][u * sh +
-// a][v * sw + b] at c * plane + (a * sw + b) * Hq * Wq + u * Wq + v. Output positions run over
-// a grid Wq wide (the columns past Wo are junk): row r = (c, i, j) of a group's column matrix
-// at grid position p is the copy's element rowOffsets[r] + p (from the group's first plane).
-struct PaddedLayout {
-  int64_t Hq, Wq;  // a phase plane
-  int64_t plane;   // one channel: sh * sw phase planes
-  int64_t image;   // floats per image: C planes, then zeros that the last panels read past
-  int64_t Po;      // output positions on the grid: Ho * Wq
-};
-
 // A tile of output-channel rows: `rows` from row0, packed `width` rows wide (14, or the
 // short kernel's 8 for 8 rows or fewer), its A micro-panel `lead` rows into a K block's.
 struct RowTile {
@@ -90,6 +79,8 @@ Blocking blockingOf(const PaddedLayout& l, int64_t R, int64_t Kg) {
   return b;
 }
 
+}  // namespace
+
 PaddedLayout paddedLayout(const ConvGeom& g) {
   PaddedLayout l;
   const int64_t Hp = std::max(g.pt + g.H, (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1);
@@ -102,7 +93,6 @@ PaddedLayout paddedLayout(const ConvGeom& g) {
   return l;
 }
 
-// Offset of column-matrix row r = (c, i, j) from a group's first padded plane.
 std::vector<int32_t> rowOffsets(const ConvGeom& g, const PaddedLayout& l) {
   const int64_t taps = g.kh * g.kw, phase = l.Hq * l.Wq, R = g.C / g.groups * taps;
   std::vector<int32_t> off(static_cast<size_t>(R));
@@ -113,8 +103,6 @@ std::vector<int32_t> rowOffsets(const ConvGeom& g, const PaddedLayout& l) {
   return off;
 }
 
-// Channels [c0, c1) of one image x into dst (one image's layout; the trailing zeros with
-// the last channel).
 void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t c0, int64_t c1, float* dst) {
   const int64_t HW = g.H * g.W;
   for (int64_t c = c0; c < c1; c++) {
@@ -144,10 +132,11 @@ void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t 
   if (c1 == g.C) std::memset(dst + g.C * l.plane, 0, (l.image - g.C * l.plane) * sizeof(float));
 }
 
-// Non-negative padding, and offsets that fit int32.
 bool paddedLayoutFits(const ConvGeom& g) {
   return g.pt >= 0 && g.pl >= 0 && paddedLayout(g).image < std::numeric_limits<int32_t>::max();
 }
+
+namespace {
 
 // The weights of every group, [Kg, R] each, as the kernel's A micro-panels: group gi, K
 // block kb, row tile t at gi * groupSize + kb * width * kcb + t.lead * roundUp(kc, 8).

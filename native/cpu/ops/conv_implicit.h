@@ -1,8 +1,32 @@
-// Implicit-GEMM convolution (conv_implicit.cc).
+// Implicit-GEMM convolution (conv_implicit.cc): each image zero-padded and split into its
+// stride phases, so that every row of the column matrix is a run of consecutive floats.
 #pragma once
+#include <cstdint>
+#include <vector>
 #include "conv.h"
 
 namespace iv {
+
+// An image's padded, phase-split copy: channel c, phase (a, b) holds padded x[c][u * sh +
+// a][v * sw + b] at c * plane + (a * sw + b) * Hq * Wq + u * Wq + v. Output positions run over
+// a grid Wq wide (the columns past Wo are junk): row r = (c, i, j) of a group's column matrix
+// at grid position p is the copy's element rowOffsets[r] + p (from the group's first plane).
+struct PaddedLayout {
+  int64_t Hq, Wq;  // a phase plane
+  int64_t plane;   // one channel: sh * sw phase planes
+  int64_t image;   // floats per image: C planes, then zeros that the last panels read past
+  int64_t Po;      // output positions on the grid: Ho * Wq
+};
+
+PaddedLayout paddedLayout(const ConvGeom& g);
+// Non-negative padding, and offsets that fit int32.
+bool paddedLayoutFits(const ConvGeom& g);
+// Offset of column-matrix row r = (c, i, j) from a group's first padded plane.
+std::vector<int32_t> rowOffsets(const ConvGeom& g, const PaddedLayout& l);
+// Channels [c0, c1) of one image x into dst (one image's layout; the trailing zeros with
+// the last channel).
+void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t c0, int64_t c1, float* dst);
+
 
 // Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place.
 // Returns false, having done nothing, where it does not apply (depthwise, 1x1, fewer than a
