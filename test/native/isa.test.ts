@@ -3,14 +3,26 @@ import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 
 // Every kernel set must compute the same thing: each child lowers the set with
-// INTERN_VISION_ISA and prints a matmul and a few elementwise results.
+// INTERN_VISION_ISA and prints a matmul, a few elementwise results and convolutions with
+// their gradients.
 const script = `
   const iv = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'src'))})
   iv.manualSeed(5)
   const a = iv.randn([67, 131]), b = iv.randn([131, 45])
   const y = a.matmul(b).add(1).gelu().sum(1)
   const d = iv.randn([33, 17], { dtype: 'float64' }).matmul(iv.randn([17, 29], { dtype: 'float64' })).sum(0)
-  console.log(JSON.stringify({ isa: iv.cpuInfo().isa, y: Array.from(y.data()), d: Array.from(d.data()) }))
+  // Convolutions on every lowering: AVX-512's implicit GEMM (large planes, 20 channels: a
+  // 14- and a short row tile), the image-batched one (small planes), stride phases; input
+  // gradients as flipped forwards, weight gradients from padded images.
+  const conv = []
+  for (const [xs, ws, stride] of [[[3, 16, 12, 12], [20, 16, 3, 3], 1], [[5, 16, 6, 6], [16, 16, 3, 3], 1], [[2, 8, 13, 11], [16, 8, 3, 3], 2]]) {
+    const x = iv.randn(xs).requiresGrad_(), w = iv.randn(ws).requiresGrad_()
+    const out = iv.conv2d(x, w, null, { stride, padding: 1 })
+    out.pow(2).sum().backward()
+    conv.push(...out.sum([0, 2, 3]).data(), ...x.grad.sum([0, 1]).data(), ...w.grad.sum([0, 1]).data())
+  }
+  y.data().forEach((v) => conv.push(v))
+  console.log(JSON.stringify({ isa: iv.cpuInfo().isa, y: conv, d: Array.from(d.data()) }))
 `
 
 function run(isa: string): { isa: string; y: number[]; d: number[] } {
