@@ -1,0 +1,69 @@
+// The convolutions of a ResNet-18 CIFAR training step (bench/train-step.ts's model, batch 64,
+// 2 threads): forward, input gradient and weight gradient of every distinct layer shape, in
+// ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum. Kernels are timed through
+// the native entry points the ops call, as in bench/conv.ts. ONLY=<text> keeps the shapes
+// whose name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds).
+import * as iv from '../src'
+import { hasTorch, printTable, timeIt, torchRun } from './util'
+const N = Number(process.env.BENCH_CONV_BATCH ?? 64)
+const only = process.env.ONLY
+let cases = [
+  { name: 'stem 3->64 32', x: [N, 3, 32, 32], w: [64, 3, 3, 3], stride: 1, padding: 1 },
+  { name: '64->64 32', x: [N, 64, 32, 32], w: [64, 64, 3, 3], stride: 1, padding: 1 },
+  { name: '64->128 s2 32', x: [N, 64, 32, 32], w: [128, 64, 3, 3], stride: 2, padding: 1 },
+  { name: '1x1 64->128 s2', x: [N, 64, 32, 32], w: [128, 64, 1, 1], stride: 2, padding: 0 },
+  { name: '128->128 16', x: [N, 128, 16, 16], w: [128, 128, 3, 3], stride: 1, padding: 1 },
+  { name: '128->256 s2 16', x: [N, 128, 16, 16], w: [256, 128, 3, 3], stride: 2, padding: 1 },
+  { name: '256->256 8', x: [N, 256, 8, 8], w: [256, 256, 3, 3], stride: 1, padding: 1 },
+  { name: '256->512 s2 8', x: [N, 256, 8, 8], w: [512, 256, 3, 3], stride: 2, padding: 1 },
+  { name: '512->512 4', x: [N, 512, 4, 4], w: [512, 512, 3, 3], stride: 1, padding: 1 },
+]
+if (only) cases = cases.filter((c) => c.name.includes(only))
+const RUNS = 5
+iv.setNumThreads(2)
+const ours = iv.noGrad(() =>
+  cases.map((c) => {
+    const x = iv.randn(c.x),
+      w = iv.randn(c.w)
+    const opts = { stride: c.stride, padding: c.padding }
+    const y = iv.conv2d(x, w, null, opts)
+    const gy = iv.randn(y.shape)
+    const p = c.padding
+    const params = [c.stride, c.stride, p, p, p, p, 1, 1, 1]
+    const gx = iv.Tensor.empty(x.shape),
+      gw = iv.Tensor.empty(w.shape)
+    const times = [
+      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
+      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
+    ]
+    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
+    return times
+  }),
+)
+const torch =
+  hasTorch && !process.env.NO_TORCH
+    ? torchRun<number[][]>(`
+import torch.nn.functional as F
+out = []
+for c in json.loads(${JSON.stringify(JSON.stringify(cases))}):
+    x = torch.randn(*c['x']); s, p = c['stride'], c['padding']
+    with torch.no_grad():
+        w = torch.randn(*c['w'])
+        gy = torch.randn_like(F.conv2d(x, w, None, s, p))
+        back = lambda mask: (lambda: torch.ops.aten.convolution_backward(gy, x, w, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, mask))
+        out.append([timeit(lambda: F.conv2d(x, w, None, s, p), ${RUNS}), timeit(back([True, False, False]), ${RUNS}), timeit(back([False, True, False]), ${RUNS})])
+print(json.dumps(out))`)
+    : null
+const rows: (string | number)[][] = []
+const total = [0, 0]
+cases.forEach((c, i) =>
+  ['fwd', 'gx', 'gw'].forEach((p, j) => {
+    const t = torch ? torch[i][j] : NaN
+    total[0] += ours[i][j]
+    total[1] += t
+    rows.push([c.name, p, ours[i][j] * 1e3, t * 1e3, t / ours[i][j]])
+  }),
+)
+rows.push(['total', '', total[0] * 1e3, total[1] * 1e3, total[1] / total[0]])
+printTable(`ResNet-18 CIFAR convs, batch ${N}, ms`, ['shape', 'pass', 'intern-vision ms', 'PyTorch ms', 'ratio'], rows)
