@@ -24,16 +24,16 @@ t.test('convTranspose2d matches PyTorch', async (t) => {
 
 // A direct float64 evaluation of the definition, for shapes too large for the fixture: they
 // span several im2col tiles and both work splits (one image per thread, threads per GEMM).
-type Shape = { x: number[]; w: number[]; s: number | number[]; p: number | number[]; d?: number | number[]; groups: number }
+type Shape = {
+  x: number[]
+  w: number[]
+  s: number | number[]
+  p: number | number[]
+  d?: number | number[]
+  groups: number
+}
 const pair = (v: number | number[]) => (typeof v === 'number' ? [v, v] : v)
-function reference(
-  x: Float64Array,
-  xs: number[],
-  w: Float64Array,
-  ws: number[],
-  go: Float64Array,
-  o: Shape,
-) {
+function reference(x: Float64Array, xs: number[], w: Float64Array, ws: number[], go: Float64Array, o: Shape) {
   const [N, C, H, W] = xs
   const [K, Cg, kh, kw] = ws
   const [sh, sw] = pair(o.s)
@@ -87,14 +87,14 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [5, 16, 13, 17], w: [4, 16, 3, 3], s: 2, p: 1, groups: 1 },
     { x: [4, 8, 18, 18], w: [6, 8, 1, 1], s: 1, p: 0, groups: 1 }, // 1x1: the input is the GEMM operand
     { x: [1, 8, 18, 18], w: [6, 4, 1, 1], s: 1, p: 0, groups: 2 },
-    // 14+ output channels per group (on AVX-512: the implicit GEMM, conv_implicit.cc): row
+    // 14+ output channels and 64+ column rows per group (on AVX-512: the implicit GEMM, conv_implicit.cc): row
     // tiles with an edge, several K blocks, stride phases, dilation, grid columns past Wo.
     { x: [2, 16, 17, 19], w: [20, 16, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [2, 40, 11, 12], w: [30, 40, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [3, 8, 20, 18], w: [16, 8, 3, 3], s: 2, p: 1, groups: 1 },
     { x: [2, 6, 23, 21], w: [15, 6, 5, 3], s: [2, 3], p: [2, 0], groups: 1 },
-    { x: [2, 12, 15, 16], w: [28, 6, 3, 3], s: 1, p: 2, d: 2, groups: 2 },
-    { x: [1, 5, 19, 13], w: [14, 5, 2, 4], s: 1, p: 0, groups: 1 },
+    { x: [2, 16, 15, 16], w: [28, 8, 3, 3], s: 1, p: 2, d: 2, groups: 2 },
+    { x: [1, 8, 19, 13], w: [14, 8, 2, 4], s: 1, p: 0, groups: 1 },
     { x: [1, 16, 12, 12], w: [16, 16, 3, 3], s: 1, p: 3, groups: 1 }, // padding past the kernel's reach
     // Small planes (64 positions or fewer): blocks of images share one GEMM whose column
     // panels are filled straight from the input, a panel spanning images where P < 32.

@@ -20,6 +20,7 @@
 #include "../../binding/conv_args.h"
 #include "../../binding/registry.h"
 #include "../bfloat16.h"
+#include "../cpu_features.h"
 #include "../gemm.h"
 #include "../parallel.h"
 #include "../scratch.h"
@@ -167,6 +168,15 @@ int64_t imageBlock(const ConvGeom& g, int64_t R, int64_t P, size_t elem) {
   return std::min(nb, (ceilDiv(g.N, blocks) + q - 1) / q * q);
 }
 
+// dst[q] = src[ix[q]], 0 where ix[q] < 0: the tap index's gather (AVX-512's masked gathers
+// for float32 where active).
+template <class T>
+void gatherOrZero(const T* src, const int32_t* ix, int64_t n, T* dst) {
+  if constexpr (std::is_same_v<T, float>)
+    if (activeIsa() == Isa::avx512) return avx512::gatherOrZero(src, ix, n, dst);
+  for (int64_t q = 0; q < n; q++) dst[q] = ix[q] >= 0 ? src[ix[q]] : T(0);
+}
+
 // For small planes: per kernel tap, the input offset each output position reads (-1: padding),
 // so im2col and col2im become plain gathers and scatters instead of per-row segment walks.
 std::vector<int32_t> tapIndex(const ConvGeom& g) {
@@ -196,8 +206,7 @@ void im2colImages(const ConvGeom& g, const T* x, int64_t n0, int64_t nb, int64_t
         for (int64_t r = r0; r < r1; r++) {
           const T* plane = xn + (r / taps) * HW;
           const int32_t* ix = idx + (r % taps) * P;
-          T* dst = col + r * ld + i * P;
-          for (int64_t p = 0; p < P; p++) dst[p] = ix[p] >= 0 ? plane[ix[p]] : T(0);
+          gatherOrZero(plane, ix, P, col + r * ld + i * P);
         }
       } else {
         im2col(g, xn, 0, P, r0, r1, col + i * P, ld);
@@ -234,8 +243,7 @@ void fillColumnPanel(const ConvGeom& g, const T* x, int64_t n0, int64_t gi, cons
     T* row = dst + k * NR;
     for (int64_t j = 0; j < nr;) {
       const int64_t col = j0 + j, p = col % P, len = std::min(nr - j, P - p);
-      const T* plane = chan + col / P * g.C * HW;
-      for (int64_t q = 0; q < len; q++) row[j + q] = ix[p + q] >= 0 ? plane[ix[p + q]] : T(0);
+      gatherOrZero(chan + col / P * g.C * HW, ix + p, len, row + j);
       j += len;
     }
     std::fill(row + nr, row + NR, T(0));

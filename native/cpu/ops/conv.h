@@ -51,4 +51,9 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx);
 template <class In, class T>
 void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw, T* gb);
 
+namespace avx512 {
+// dst[q] = src[ix[q]] for q < n, and 0 where ix[q] < 0 (conv_gather_avx512.cc).
+void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);
+}  // namespace avx512
+
 }  // namespace iv

@@ -24,6 +24,9 @@ constexpr int64_t kMr = avx512::kSgemmMr, kNr = avx512::kSgemmNr, kKb = kGemmKBl
 // K rows per block: a kernel's strip of B rows (kc x 32 floats, from a few input rows per
 // channel) stays in L1 while every row tile of the weights passes over it.
 constexpr int64_t kKc = 256;
+// Fewest column-matrix rows (R) for this lowering (below it, ResNet-18's stem measured faster
+// through im2col).
+constexpr int64_t kMinRows = 64;
 // The output tile a work item accumulates (Kg x chunk columns) stays within this.
 constexpr int64_t kTileBytes = int64_t(128) << 10;
 // Padded images per block of the batch: copied, then computed while still in cache.
@@ -216,10 +219,11 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
 }
 
 // Where the im2col lowering is as good: 1x1 kernels (their column matrix is the input, or a
-// subsample of it, not kh * kw copies) and fewer than one row tile of output channels.
+// subsample of it, not kh * kw copies), fewer than one row tile of output channels, and
+// short reductions (a stem's 3 x 3 x 3 rows: each kernel call then does little work).
 bool applies(const ConvGeom& g) {
   if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N == 0) return false;
-  return g.kh * g.kw > 1 && g.K / g.groups >= kMr && paddedLayoutFits(g);
+  return g.kh * g.kw > 1 && g.K / g.groups >= kMr && g.C / g.groups * g.kh * g.kw >= kMinRows && paddedLayoutFits(g);
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t 
 
 // Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place.
 // Returns false, having done nothing, where it does not apply (depthwise, 1x1, fewer than a
-// row tile of output channels per group, negative padding); conv.cc then lowers via im2col.
+// row tile of output channels per group or 64 column-matrix rows, negative padding); conv.cc
+// then lowers via im2col.
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act);
 
