@@ -5,6 +5,11 @@
 // images shares one column matrix and one GEMM instead. Depthwise convolutions (one input
 // channel per group) go to the direct kernels of conv_depthwise.cc. convTranspose2d reuses
 // these entry points (its forward is the input gradient, its input gradient the forward).
+// float32 takes faster routes where they apply: on AVX-512 the forward runs as an implicit
+// GEMM over padded images (conv_implicit.cc); the image-batched forward fills the GEMM's
+// column panels straight from the input; a stride-1 input gradient is the forward
+// convolution of gy with the flipped kernel; the weight gradient of large planes copies the
+// column matrix's rows from padded images.
 // The lowering is templated on In, the type of the operands (x, weight, gradOutput and the
 // column matrix), and Out, the type of GEMM outputs and of what sums them: both float or
 // double, or bfloat16 operands with float32 outputs, which the bfloat16 entry points round
