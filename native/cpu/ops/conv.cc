@@ -234,24 +234,39 @@ void gatherImages(const ConvGeom& g, const T* y, int64_t n0, int64_t nb, int64_t
   });
 }
 
-// Columns [j0, j0 + nr) of rows [k0, k0 + kc) of the column matrix of images n0 on (group
-// gi), written straight into a GEMM micro-panel (dst[k * NR + j], zero past nr): the float
-// image-batched forward never stores the matrix, so each of its elements is written once.
-template <class T>
-void fillColumnPanel(const ConvGeom& g, const T* x, int64_t n0, int64_t gi, const int32_t* idx, int64_t k0,
-                     int64_t kc, int64_t j0, int64_t nr, int64_t NR, T* dst) {
-  const int64_t Cg = g.C / g.groups, P = g.Ho * g.Wo, taps = g.kh * g.kw, HW = g.H * g.W;
+thread_local Scratch tlsPadded;
+
+// Copies a run of n floats; the runs of small planes are whole output rows (8 or 4 long).
+inline void copyRun(float* dst, const float* src, int64_t n) {
+  if (n == 8) std::memcpy(dst, src, 8 * sizeof(float));
+  else if (n == 4) std::memcpy(dst, src, 4 * sizeof(float));
+  else std::memcpy(dst, src, n * sizeof(float));
+}
+
+// Columns [j0, j0 + nr) of rows [k0, k0 + kc) of the column matrix of a block of padded
+// images (conv_implicit.h; group gi), written straight into a GEMM micro-panel (dst[k * NR +
+// j], zero past nr), so the matrix is never stored. One tap's values for an output row are
+// consecutive in a padded image: the panel's runs (output rows, or parts of them) are laid
+// out once and copied for every row.
+void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padded, const int32_t* off, int64_t gi,
+                     int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
+  struct Run {
+    int64_t dst, src, len;
+  };
+  constexpr int64_t kMaxRuns = 32;  // a panel is at most 32 positions wide
+  Run runs[kMaxRuns];
+  const int64_t P = g.Ho * g.Wo, group = g.C / g.groups * gi * l.plane;
+  int64_t count = 0;
+  for (int64_t j = 0; j < nr && count < kMaxRuns;) {
+    const int64_t col = j0 + j, p = col % P, ho = p / g.Wo, wo = p % g.Wo, len = std::min(nr - j, g.Wo - wo);
+    runs[count++] = {j, col / P * l.image + group + ho * l.Wq + wo, len};
+    j += len;
+  }
   for (int64_t k = 0; k < kc; k++) {
-    const int64_t r = k0 + k;
-    const int32_t* ix = idx + (r % taps) * P;
-    const T* chan = x + (n0 * g.C + gi * Cg + r / taps) * HW;
-    T* row = dst + k * NR;
-    for (int64_t j = 0; j < nr;) {
-      const int64_t col = j0 + j, p = col % P, len = std::min(nr - j, P - p);
-      gatherOrZero(chan + col / P * g.C * HW, ix + p, len, row + j);
-      j += len;
-    }
-    std::fill(row + nr, row + NR, T(0));
+    const float* base = padded + off[k0 + k];
+    float* row = dst + k * NR;
+    for (int64_t t = 0; t < count; t++) copyRun(row + runs[t].dst, base + runs[t].src, runs[t].len);
+    std::fill(row + nr, row + NR, 0.0f);
   }
 }
 
@@ -259,22 +274,38 @@ template <class In, class Out>
 void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, const Out* bias, Out* y, Out* pre,
                    Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  constexpr bool filled = std::is_same_v<In, float> && std::is_same_v<Out, float>;
+  // float32 fills the GEMM's panels from padded images; other types (and negative padding)
+  // store the column matrix.
+  const bool filled = std::is_same_v<In, float> && std::is_same_v<Out, float> && paddedLayoutFits(g);
+  const PaddedLayout l = paddedLayout(g);
   In* col = filled ? nullptr : tlsCol.get<In>(R * nbMax * P);
+  In* padded = filled ? tlsPadded.get<In>(nbMax * l.image) : nullptr;
   Out* out = tlsTmp.get<Out>(Kg * nbMax * P);
-  const std::vector<int32_t> table = smallPlanes(g) || filled ? tapIndex(g) : std::vector<int32_t>();
+  const std::vector<int32_t> off = filled ? rowOffsets(g, l) : std::vector<int32_t>();
+  const std::vector<int32_t> table = !filled && smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
+    if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
+      if (filled)
+        parallelFor(nb * g.C, 8, [&](int64_t a, int64_t b) {
+          while (a < b) {
+            const int64_t i = a / g.C, c0 = a % g.C, c1 = std::min(g.C, c0 + (b - a));
+            padImage(g, l, x + (n0 + i) * g.C * g.H * g.W, c0, c1, padded + i * l.image);
+            a += c1 - c0;
+          }
+        });
     for (int64_t gi = 0; gi < G; gi++) {
-      if constexpr (filled) {
-        sgemmFilledB(
-            false, Kg, ld, R, w + gi * Kg * R, R,
-            [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
-              fillColumnPanel(g, x, n0, gi, idx, k0, kc, j0, nr, NR, dst);
-            },
-            0.0f, out, ld);
-      } else {
+      if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>) {
+        if (filled)
+          sgemmFilledB(
+              false, Kg, ld, R, w + gi * Kg * R, R,
+              [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
+                fillColumnPanel(g, l, padded, off.data(), gi, k0, kc, j0, nr, NR, dst);
+              },
+              0.0f, out, ld);
+      }
+      if (!filled) {
         im2colImages(g, x, n0, nb, gi, R, col, idx);
         gemm(false, false, Kg, ld, R, w + gi * Kg * R, R, col, ld, Out(0), out, ld);
       }
@@ -473,7 +504,7 @@ void biasGrad(const ConvGeom& g, const In* gy, Out* gb) {
   });
 }
 
-thread_local Scratch tlsPadded, tlsGradGrid, tlsPartial;
+thread_local Scratch tlsGradGrid, tlsPartial;
 // Below this many column-matrix rows (a stem's 3 x 3 x 3) the junk columns cost more than
 // im2col's walk saves (measured on ResNet-18's stem).
 constexpr int64_t kMinRowsPadded = 64;
