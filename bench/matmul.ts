@@ -13,6 +13,9 @@ const shapes: [string, number, number, number][] = [
   ['conv 3x3 128ch 28px (784x1152x128)', 784, 1152, 128],
   ['stem 7x7 (12544x147x64)', 12544, 147, 64],
   ['linear 256x2048 -> 1000', 256, 2048, 1000],
+  ['GEMV: vector x matrix (1x4096x4096)', 1, 4096, 4096],
+  ['GEMV: matrix x vector (4096x4096x1)', 4096, 4096, 1],
+  ['GEMV: linear, batch 1 (1x2048x1000)', 1, 2048, 1000],
 ]
 
 iv.setNumThreads(2)

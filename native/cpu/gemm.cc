@@ -351,9 +351,116 @@ void gemmCore(const Plan<T, P>& pl, int64_t M, int64_t N, int64_t K, T alpha, Fi
   }
 }
 
+// ---- matrix-vector products ---------------------------------------------------------
+// With M or N equal to 1 the product is a matrix-vector one and bound by reading the matrix
+// once: packing it (three passes over it) would cost more than the multiply-adds. Two forms:
+// dot products of the matrix's rows with the vector, or sums of its rows scaled by the
+// vector's elements (axpy), both streaming the matrix in its own layout.
+
+// 16-byte vectors (SSE2: the baseline, enough for a memory-bound loop).
+template <class T>
+struct Vec16;
+template <>
+struct Vec16<float> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <>
+struct Vec16<double> {
+  typedef double type __attribute__((vector_size(16)));
+};
+template <class T>
+using Vec = typename Vec16<T>::type;
+
+// sum_k row[k] x[k], in four independent vector accumulators.
+template <class T>
+T dot(const T* row, const T* x, int64_t K) {
+  constexpr int64_t L = 16 / sizeof(T);
+  Vec<T> acc[4] = {};
+  int64_t k = 0;
+  for (; k + 4 * L <= K; k += 4 * L)
+    for (int u = 0; u < 4; u++) {
+      Vec<T> a, b;
+      std::memcpy(&a, row + k + u * L, sizeof a);
+      std::memcpy(&b, x + k + u * L, sizeof b);
+      acc[u] += a * b;
+    }
+  const Vec<T> v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  T s = 0;
+  for (int64_t l = 0; l < L; l++) s += v[l];
+  for (; k < K; k++) s += row[k] * x[k];
+  return s;
+}
+
+// Stores y[i] = alpha * v + beta * y[i] (beta 0 never reads y).
+template <class T>
+inline void storeScaled(T* y, T v, T alpha, T beta) {
+  *y = beta == T(0) ? alpha * v : alpha * v + beta * *y;
+}
+
+// y[i * incy] = alpha * sum_k A[i * lda + k] x[k] + beta * y[i * incy], i < rows: the dot
+// form, rows split over threads.
+template <class T>
+void gemvDot(int64_t rows, int64_t K, const T* A, int64_t lda, const T* x, T alpha, T beta, T* y, int64_t incy) {
+  parallelFor(rows, std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(K, 1)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) storeScaled(y + i * incy, dot(A + i * lda, x, K), alpha, beta);
+  });
+}
+
+// y[j * incy] = alpha * sum_k x[k] A[k * lda + j] + beta * y[j * incy], j < cols: the axpy
+// form, columns split over threads in blocks whose sums stay in L1.
+template <class T>
+void gemvAxpy(int64_t cols, int64_t K, const T* A, int64_t lda, const T* x, T alpha, T beta, T* y, int64_t incy) {
+  constexpr int64_t kMaxBlock = 1024;
+  // At least one block per thread when the work is worth splitting.
+  const int64_t threads = std::min<int64_t>(numThreads(), std::max<int64_t>(1, cols * K / kMinWorkPerThread));
+  const int64_t block = std::min(kMaxBlock, roundUp(ceilDiv(cols, threads), 16));
+  parallelFor(ceilDiv(cols, block), 1,
+              [&](int64_t b0, int64_t b1) {
+                T acc[kMaxBlock];
+                for (int64_t b = b0; b < b1; b++) {
+                  const int64_t j0 = b * block, n = std::min(block, cols - j0);
+                  std::fill(acc, acc + n, T(0));
+                  for (int64_t k = 0; k < K; k++) {
+                    const T* row = A + k * lda + j0;
+                    const T s = x[k];
+                    for (int64_t j = 0; j < n; j++) acc[j] += s * row[j];
+                  }
+                  for (int64_t j = 0; j < n; j++) storeScaled(y + (j0 + j) * incy, acc[j], alpha, beta);
+                }
+              });
+}
+
+thread_local Scratch tlsVector;
+
+// The product when M or N is 1 (and K > 0, alpha != 0): true if it was one.
+template <class T>
+bool gemv(bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M != 1 && N != 1) return false;
+  // The vector operand, contiguous (copied where it is strided).
+  auto contiguous = [&](const T* v, int64_t stride) {
+    if (stride == 1) return v;
+    T* c = tlsVector.get<T>(K);
+    for (int64_t k = 0; k < K; k++) c[k] = v[k * stride];
+    return static_cast<const T*>(c);
+  };
+  if (N == 1) {  // C[:, 0] = op(A) x, x = op(B)[:, 0]
+    const T* x = contiguous(B, tB ? 1 : ldb);
+    if (!tA) gemvDot(M, K, A, lda, x, alpha, beta, C, ldc);
+    else gemvAxpy(M, K, A, lda, x, alpha, beta, C, ldc);
+  } else {  // C[0, :] = a op(B), a = op(A)[0, :]
+    const T* a = contiguous(A, tA ? lda : 1);
+    if (!tB) gemvAxpy(N, K, B, ldb, a, alpha, beta, C, 1);
+    else gemvDot(N, K, B, ldb, a, alpha, beta, C, 1);
+  }
+  return true;
+}
+
 template <class In, class T, class P>
 void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t K, T alpha, const In* A, int64_t lda,
           const In* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<In, T>)
+    if (M > 0 && N > 0 && K > 0 && alpha != T(0) && gemv(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   gemmCore(
       pl, M, N, K, alpha,
       [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, P* dst) { packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, dst); },

@@ -33,6 +33,35 @@ t.test('matmul matches a reference at awkward sizes and layouts', async (t) => {
   }
 })
 
+t.test('matrix-vector products (M or N of 1) match a reference in every layout, with and without bias', async (t) => {
+  // Sizes on both sides of the thread split, odd lengths past the vector loops' tails.
+  for (const [m, k, n] of [
+    [1, 37, 23],
+    [29, 37, 1],
+    [1, 1100, 600],
+    [600, 1100, 1],
+    [1, 3, 2500],
+  ]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const a = iv.randn([m, k], { dtype })
+      const b = iv.randn([k, n], { dtype })
+      const ref = reference(a, b)
+      const tol = dtype === 'float32' ? 1e-4 : 1e-12
+      const label = `${m}x${k}x${n} ${dtype}`
+      assertClose(t, a.matmul(b).data(), ref, tol, tol, label)
+      const at = a.t().contiguous().t()
+      const bt = b.t().contiguous().t()
+      assertClose(t, at.matmul(b).data(), ref, tol, tol, `${label}, A transposed`)
+      assertClose(t, a.matmul(bt).data(), ref, tol, tol, `${label}, B transposed`)
+      assertClose(t, at.matmul(bt).data(), ref, tol, tol, `${label}, both transposed`)
+      // linear adds its bias through the GEMM's beta = 1
+      const bias = iv.randn([n], { dtype })
+      const withBias = ref.map((v, i) => v + (bias.data()[i % n] as number))
+      assertClose(t, iv.linear(a, b.t(), bias).data(), withBias, tol, tol, `${label}, linear with bias`)
+    }
+  }
+})
+
 t.test('matmul batches, broadcasts and handles vectors', async (t) => {
   const a = iv.randn([2, 1, 3, 4])
   const b = iv.randn([5, 4, 6])
