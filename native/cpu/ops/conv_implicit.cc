@@ -170,7 +170,11 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
   const float* packed = packWeights(g, bk, w, Kg, R);
   const int64_t groupSize = bk.nkb * bk.width * bk.kcb;
   // Panels per work item: the item's output tile stays within kTileBytes.
-  const int64_t chunk = std::clamp<int64_t>(kTileBytes / (Kg * kNr * 4), 1, bk.panels);
+  int64_t chunk = std::clamp<int64_t>(kTileBytes / (Kg * kNr * 4), 1, bk.panels);
+  // Few images (inference at batch 1): as many chunks per image as make the items a multiple
+  // of the thread count, so no thread idles for a last odd item.
+  if (g.N * G < 8 * numThreads())
+    chunk = ceilDiv(bk.panels, std::min(bk.panels, roundUp(ceilDiv(bk.panels, chunk), numThreads())));
   const int64_t chunks = ceilDiv(bk.panels, chunk), ldt = chunk * kNr;
   const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
   float* images = tlsImages.get<float>(block * l.image);
