@@ -24,15 +24,9 @@ t.test('convTranspose2d matches PyTorch', async (t) => {
 
 // A direct float64 evaluation of the definition, for shapes too large for the fixture: they
 // span several im2col tiles and both work splits (one image per thread, threads per GEMM).
-type Shape = {
-  x: number[]
-  w: number[]
-  s: number | number[]
-  p: number | number[]
-  d?: number | number[]
-  groups: number
-}
-const pair = (v: number | number[]) => (typeof v === 'number' ? [v, v] : v)
+type Pair = number | [number, number]
+type Shape = { x: number[]; w: number[]; s: Pair; p: Pair; d?: Pair; groups: number }
+const pair = (v: Pair) => (typeof v === 'number' ? [v, v] : v)
 function reference(x: Float64Array, xs: number[], w: Float64Array, ws: number[], go: Float64Array, o: Shape) {
   const [N, C, H, W] = xs
   const [K, Cg, kh, kw] = ws
@@ -81,7 +75,7 @@ function maxRel(a: ArrayLike<number>, b: Float64Array): number {
 }
 
 t.test('conv2d over several column tiles and both work splits matches a direct evaluation', async (t) => {
-  const shapes: (Shape & { x: number[] })[] = [
+  const shapes: Shape[] = [
     { x: [1, 32, 16, 16], w: [5, 32, 3, 3], s: 1, p: 1, groups: 1 }, // one image: threads inside each GEMM
     { x: [4, 24, 14, 14], w: [6, 12, 3, 3], s: 1, p: 1, groups: 2 }, // images spread over threads
     { x: [5, 16, 13, 17], w: [4, 16, 3, 3], s: 2, p: 1, groups: 1 },
