@@ -1,10 +1,10 @@
 // The convolutions of a ResNet-18 CIFAR training step (bench/train-step.ts's model, batch 64,
 // 2 threads): forward, input gradient and weight gradient of every distinct layer shape, in
-// ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum. Kernels are timed through
-// the native entry points the ops call, as in bench/conv.ts. ONLY=<text> keeps the shapes
+// ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum (bench/util.ts
+// timeConvPasses). ONLY=<text> keeps the shapes
 // whose name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds).
 import * as iv from '../src'
-import { hasTorch, printTable, timeIt, torchRun } from './util'
+import { hasTorch, printTable, timeConvPasses, torchRun } from './util'
 const N = Number(process.env.BENCH_CONV_BATCH ?? 64)
 const only = process.env.ONLY
 let cases = [
@@ -21,26 +21,7 @@ let cases = [
 if (only) cases = cases.filter((c) => c.name.includes(only))
 const RUNS = 5
 iv.setNumThreads(2)
-const ours = iv.noGrad(() =>
-  cases.map((c) => {
-    const x = iv.randn(c.x),
-      w = iv.randn(c.w)
-    const opts = { stride: c.stride, padding: c.padding }
-    const y = iv.conv2d(x, w, null, opts)
-    const gy = iv.randn(y.shape)
-    const p = c.padding
-    const params = [c.stride, c.stride, p, p, p, p, 1, 1, 1]
-    const gx = iv.Tensor.empty(x.shape),
-      gw = iv.Tensor.empty(w.shape)
-    const times = [
-      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
-      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
-      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
-    ]
-    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
-    return times
-  }),
-)
+const ours = cases.map((c) => timeConvPasses(c.x, c.w, { stride: c.stride, padding: c.padding }, RUNS))
 const torch =
   hasTorch && !process.env.NO_TORCH
     ? torchRun<number[][]>(`

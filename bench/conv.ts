@@ -1,11 +1,11 @@
 // conv2d forward / input-grad / weight-grad GFLOP/s at ResNet-50 and MetaNet shapes, and
 // maxPool2d GB/s (input read), beside PyTorch CPU (oneDNN) in the same run, 2 threads.
 // The batch is 8 (BENCH_CONV_BATCH=32 for ResNet's training batch; same ratios, 4x longer).
-// Kernels are timed through the native entry points the ops call, so the three passes are
-// timed separately and without autograd bookkeeping. Then the convolutions in bfloat16
-// (float32 accumulation) beside our float32 and PyTorch's bfloat16 (oneDNN).
+// The three passes are timed separately (bench/util.ts timeConvPasses). Then the
+// convolutions in bfloat16 (float32 accumulation) beside our float32 and PyTorch's bfloat16
+// (oneDNN).
 import * as iv from '../src'
-import { hasTorch, printTable, timeIt, torchRun } from './util'
+import { hasTorch, printTable, timeConvPasses, timeIt, torchRun } from './util'
 
 interface Case {
   name: string
@@ -38,52 +38,19 @@ function work(c: Case): number {
 
 iv.setNumThreads(2)
 // Seconds per call: [forward, input-grad, weight-grad] (the pool has forward only).
-const ours: number[][] = iv.noGrad(() =>
-  cases.map((c) => {
-    const x = iv.randn(c.x)
-    if (!c.w) {
-      const s = timeIt(() => iv.maxPool2d(x, { kernelSize: 3, stride: c.stride, padding: c.padding }).dispose(), RUNS)
-      x.dispose()
-      return [s]
-    }
-    const w = iv.randn(c.w)
-    const opts = { stride: c.stride, padding: c.padding, groups: c.groups }
-    const y = iv.conv2d(x, w, null, opts)
-    const gy = iv.randn(y.shape)
-    const p = c.padding
-    const params = [c.stride, c.stride, p, p, p, p, 1, 1, c.groups]
-    const gx = iv.Tensor.empty(x.shape)
-    const gw = iv.Tensor.empty(w.shape)
-    const times = [
-      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
-      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
-      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
-    ]
-    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
-    return times
-  }),
-)
+const ours: number[][] = cases.map((c) => {
+  if (c.w) return timeConvPasses(c.x, c.w, { stride: c.stride, padding: c.padding, groups: c.groups }, RUNS)
+  const x = iv.randn(c.x)
+  const s = iv.noGrad(() =>
+    timeIt(() => iv.maxPool2d(x, { kernelSize: 3, stride: c.stride, padding: c.padding }).dispose(), RUNS),
+  )
+  x.dispose()
+  return [s]
+})
 
 const convs = cases.filter((c) => c.w)
-const oursBf16: number[][] = iv.noGrad(() =>
-  convs.map((c) => {
-    const x = iv.randn(c.x).to('bfloat16')
-    const w = iv.randn(c.w!).to('bfloat16')
-    const opts = { stride: c.stride, padding: c.padding, groups: c.groups }
-    const y = iv.conv2d(x, w, null, opts)
-    const gy = iv.randn(y.shape).to('bfloat16')
-    const p = c.padding
-    const params = [c.stride, c.stride, p, p, p, p, 1, 1, c.groups]
-    const gx = iv.Tensor.empty(x.shape, 'bfloat16')
-    const gw = iv.Tensor.empty(w.shape, 'bfloat16')
-    const times = [
-      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), RUNS),
-      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), RUNS),
-      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), RUNS),
-    ]
-    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
-    return times
-  }),
+const oursBf16: number[][] = convs.map((c) =>
+  timeConvPasses(c.x, c.w!, { stride: c.stride, padding: c.padding, groups: c.groups }, RUNS, 'bfloat16'),
 )
 
 const torch = hasTorch

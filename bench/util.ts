@@ -3,6 +3,7 @@
 // comparison that matters is the ratio printed beside each figure.
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
+import * as iv from '../src'
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -66,4 +67,36 @@ function formatNumber(x: number): string {
   if (Math.abs(x) >= 100) return x.toFixed(0)
   if (Math.abs(x) >= 10) return x.toFixed(1)
   return x.toFixed(2)
+}
+
+/**
+ * Median seconds per call of conv2d's three passes, [forward, input gradient, weight
+ * gradient], on random tensors of x's and w's shapes in `dtype`. The gradients are timed
+ * through the native entry points the ops call, so each pass is timed alone and without
+ * autograd bookkeeping.
+ */
+export function timeConvPasses(
+  xShape: number[],
+  wShape: number[],
+  opts: { stride: number; padding: number; groups?: number },
+  runs: number,
+  dtype: iv.DType = 'float32',
+): number[] {
+  return iv.noGrad(() => {
+    const x = iv.randn(xShape).to(dtype)
+    const w = iv.randn(wShape).to(dtype)
+    const y = iv.conv2d(x, w, null, opts)
+    const gy = iv.randn(y.shape).to(dtype)
+    const { stride: s, padding: p, groups = 1 } = opts
+    const params = [s, s, p, p, p, p, 1, 1, groups]
+    const gx = iv.Tensor.empty(x.shape, dtype)
+    const gw = iv.Tensor.empty(w.shape, dtype)
+    const times = [
+      timeIt(() => iv.conv2d(x, w, null, opts).dispose(), runs),
+      timeIt(() => x.backend.run('conv2dBackwardInput', gx, gy, w, params), runs),
+      timeIt(() => x.backend.run('conv2dBackwardWeight', gw, null, gy, x, params), runs),
+    ]
+    for (const t of [x, w, y, gy, gx, gw]) t.dispose()
+    return times
+  })
 }
