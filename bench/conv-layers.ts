@@ -1,8 +1,8 @@
 // The convolutions of a ResNet-18 CIFAR training step (bench/train-step.ts's model, batch 64,
 // 2 threads): forward, input gradient and weight gradient of every distinct layer shape, in
 // ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum (bench/util.ts
-// timeConvPasses). ONLY=<text> keeps the shapes
-// whose name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds).
+// timeConvPasses). ONLY=<text> keeps the shapes whose name contains it; NO_TORCH=1 skips
+// PyTorch (for alternating runs of two builds).
 import * as iv from '../src'
 import { hasTorch, printTable, timeConvPasses, torchRun } from './util'
 const N = Number(process.env.BENCH_CONV_BATCH ?? 64)
