@@ -287,14 +287,7 @@ void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, c
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
     if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
-      if (filled)
-        parallelFor(nb * g.C, 8, [&](int64_t a, int64_t b) {
-          while (a < b) {
-            const int64_t i = a / g.C, c0 = a % g.C, c1 = std::min(g.C, c0 + (b - a));
-            padImage(g, l, x + (n0 + i) * g.C * g.H * g.W, c0, c1, padded + i * l.image);
-            a += c1 - c0;
-          }
-        });
+      if (filled) padImages(g, l, x, n0, nb, padded);
     for (int64_t gi = 0; gi < G; gi++) {
       if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>) {
         if (filled)

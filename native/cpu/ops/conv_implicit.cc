@@ -135,6 +135,16 @@ void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t 
   if (c1 == g.C) std::memset(dst + g.C * l.plane, 0, (l.image - g.C * l.plane) * sizeof(float));
 }
 
+void padImages(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t n0, int64_t nb, float* padded) {
+  parallelFor(nb * g.C, 8, [&](int64_t a, int64_t b) {
+    while (a < b) {
+      const int64_t i = a / g.C, c0 = a % g.C, c1 = std::min(g.C, c0 + (b - a));
+      padImage(g, l, x + (n0 + i) * g.C * g.H * g.W, c0, c1, padded + i * l.image);
+      a += c1 - c0;
+    }
+  });
+}
+
 bool paddedLayoutFits(const ConvGeom& g) {
   return g.pt >= 0 && g.pl >= 0 && paddedLayout(g).image < std::numeric_limits<int32_t>::max();
 }
@@ -181,13 +191,7 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
 
   for (int64_t n0 = 0; n0 < g.N; n0 += block) {
     const int64_t nb = std::min(block, g.N - n0);
-    parallelFor(nb * g.C, 8, [&](int64_t a, int64_t b) {
-      while (a < b) {
-        const int64_t i = a / g.C, c0 = a % g.C, c1 = std::min(g.C, c0 + (b - a));
-        padImage(g, l, x + (n0 + i) * g.C * g.H * g.W, c0, c1, images + i * l.image);
-        a += c1 - c0;
-      }
-    });
+    padImages(g, l, x, n0, nb, images);
     parallelFor(nb * G * chunks, 1, [&](int64_t a, int64_t b) {
       float* tile = tlsTile.get<float>(Kg * ldt);
       for (int64_t it = a; it < b; it++) {

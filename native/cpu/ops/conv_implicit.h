@@ -26,6 +26,8 @@ std::vector<int32_t> rowOffsets(const ConvGeom& g, const PaddedLayout& l);
 // Channels [c0, c1) of one image x into dst (one image's layout; the trailing zeros with
 // the last channel).
 void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t c0, int64_t c1, float* dst);
+// Images [n0, n0 + nb) of x into consecutive layouts from padded, channels over threads.
+void padImages(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t n0, int64_t nb, float* padded);
 
 
 // Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place.
