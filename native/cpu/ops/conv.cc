@@ -7,9 +7,9 @@
 // these entry points (its forward is the input gradient, its input gradient the forward).
 // float32 takes faster routes where they apply: on AVX-512 the forward runs as an implicit
 // GEMM over padded images (conv_implicit.cc); the image-batched forward fills the GEMM's
-// column panels straight from the input; a stride-1 input gradient is the forward
-// convolution of gy with the flipped kernel; the weight gradient of large planes copies the
-// column matrix's rows from padded images.
+// column panels from padded images, storing no column matrix; a stride-1 input gradient is
+// the forward convolution of gy with the flipped kernel; the weight gradient of large planes
+// copies the column matrix's rows from padded images.
 // The lowering is templated on In, the type of the operands (x, weight, gradOutput and the
 // column matrix), and Out, the type of GEMM outputs and of what sums them: both float or
 // double, or bfloat16 operands with float32 outputs, which the bfloat16 entry points round
@@ -505,7 +505,7 @@ constexpr int64_t kMinRowsPadded = 64;
 // The float32 weight gradient of a kernel larger than 1x1 over planes too large for the
 // image-batched lowering, with the column matrix read from padded images (conv_implicit.h):
 // each of its rows is then one copy of consecutive floats instead of im2col's walk over
-// output rows (which cost about a third of this pass), at the price of the grid's junk
+// output rows, at the price of the grid's junk
 // columns, which meet zeros in a gy laid out on the same grid. Per image: gw += gyGrid
 // colTile^T over column tiles that stay in L2, images spread over threads each with its own
 // partial sum where there are enough of them. Float32 on every instruction set (only the GEMM
