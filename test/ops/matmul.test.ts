@@ -106,6 +106,19 @@ t.test('matmul and linear pass gradcheck', async (t) => {
     iv.gradcheck((a, b) => a.matmul(b), [leaf([4]), leaf([2, 4, 3])]),
     'vector',
   )
+  // M or N of 1: the forward and both gradients run the matrix-vector path
+  t.ok(
+    iv.gradcheck((a, b) => a.matmul(b), [leaf([1, 7]), leaf([7, 5])]),
+    'row vector times matrix',
+  )
+  t.ok(
+    iv.gradcheck((a, b) => a.matmul(b), [leaf([6, 7]), leaf([7, 1])]),
+    'matrix times column vector',
+  )
+  t.ok(
+    iv.gradcheck((x, w, b) => iv.linear(x, w, b), [leaf([1, 9]), leaf([4, 9]), leaf([4])]),
+    'linear, batch 1',
+  )
   t.ok(
     iv.gradcheck((x, w, b) => iv.linear(x, w, b), [leaf([2, 3, 4]), leaf([5, 4]), leaf([5])]),
     'linear',

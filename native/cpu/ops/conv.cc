@@ -382,10 +382,10 @@ template <class In, class Out>
 void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act) {
   if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  // The float image-batched path stores no column matrix: its block is bounded by the
-  // output block (Kg rows) instead.
+  // The float image-batched path fills its panels from padded images and stores no column
+  // matrix: its block is bounded by the output block (Kg rows) instead.
   constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
-  if (const int64_t nb = imageBlock(g, isFloat ? Kg : R, P, sizeof(In)))
+  if (const int64_t nb = imageBlock(g, isFloat && paddedLayoutFits(g) ? Kg : R, P, sizeof(In)))
     return forwardImages(g, nb, x, w, bias, y, pre, act);
   const bool direct = isPointwise(g);
   if constexpr (isFloat)
@@ -497,7 +497,28 @@ void biasGrad(const ConvGeom& g, const In* gy, Out* gb) {
   });
 }
 
-thread_local Scratch tlsGradGrid, tlsPartial;
+// Sums a weight gradient over `items` work items: with `spread`, thread t runs its share of
+// them into its own zeroed copy of gw (copy 0 is gw itself) and the copies are added at the
+// end; else one share runs them all into gw, with the threads inside each item.
+// body(begin, end, acc) runs items [begin, end) into acc.
+template <class Out, class Body>
+void sumOverShares(bool spread, int64_t items, int64_t wsize, Out* gw, Body&& body) {
+  const int64_t copies = spread ? numThreads() : 1;
+  std::vector<Out> extra(static_cast<size_t>((copies - 1) * wsize));
+  auto share = [&](int64_t t) {
+    Out* acc = t == 0 ? gw : extra.data() + (t - 1) * wsize;
+    std::memset(acc, 0, wsize * sizeof(Out));
+    body(items * t / copies, items * (t + 1) / copies, acc);
+  };
+  if (spread) parallelFor(copies, 1, [&](int64_t a, int64_t b) { for (int64_t t = a; t < b; t++) share(t); });
+  else share(0);
+  for (int64_t t = 1; t < copies; t++) {
+    const Out* src = extra.data() + (t - 1) * wsize;
+    for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
+  }
+}
+
+thread_local Scratch tlsGradGrid;
 // Below this many column-matrix rows (a stem's 3 x 3 x 3) the junk columns cost more than
 // im2col's walk saves (measured on ResNet-18's stem).
 constexpr int64_t kMinRowsPadded = 64;
@@ -517,14 +538,10 @@ bool backwardWeightPadded(const ConvGeom& g, const float* gy, const float* x, fl
   const std::vector<int32_t> off = rowOffsets(g, l);
   const int64_t tile = tileColumns(R, l.Po, sizeof(float)), wsize = g.K * R;
   const bool spread = spreadItems(g.N);
-  const int64_t copies = spread ? numThreads() : 1;
-  float* extra = tlsPartial.get<float>((copies - 1) * wsize);
-  auto share = [&](int64_t t) {
-    float* acc = t == 0 ? gw : extra + (t - 1) * wsize;
-    std::memset(acc, 0, wsize * sizeof(float));
+  sumOverShares(spread, g.N, wsize, gw, [&](int64_t n0, int64_t n1, float* acc) {
     float* padded = tlsPadded.get<float>(l.image);
     float* grid = tlsGradGrid.get<float>(g.K * l.Po);
-    for (int64_t n = g.N * t / copies, end = g.N * (t + 1) / copies; n < end; n++) {
+    for (int64_t n = n0; n < n1; n++) {
       maybeParallel(!spread, g.C, 8, [&](int64_t c0, int64_t c1) { padImage(g, l, x + n * g.C * HW, c0, c1, padded); });
       maybeParallel(!spread, g.K, 8, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; k++)
@@ -545,13 +562,7 @@ bool backwardWeightPadded(const ConvGeom& g, const float* gy, const float* x, fl
           gemm(false, true, Kg, R, nc, grid + gi * Kg * l.Po + c0, l.Po, col, nc, 1.0f, acc + gi * Kg * R, R);
         }
     }
-  };
-  if (spread) parallelFor(copies, 1, [&](int64_t a, int64_t b) { for (int64_t t = a; t < b; t++) share(t); });
-  else share(0);
-  for (int64_t t = 1; t < copies; t++) {
-    const float* src = extra + (t - 1) * wsize;
-    for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
-  }
+  });
   return true;
 }
 
@@ -573,14 +584,8 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles, wsize = g.K * R;
   const bool spread = spreadItems(items);
-  // Thread t sums its share of the items into its own copy of gw (copy 0 is gw itself).
-  const int64_t copies = spread ? numThreads() : 1;
-  std::vector<Out> extra(static_cast<size_t>((copies - 1) * wsize));
-  std::memset(gw, 0, wsize * sizeof(Out));
-  auto share = [&](int64_t t) {
-    Out* acc = t == 0 ? gw : extra.data() + (t - 1) * wsize;
-    if (t > 0) std::memset(acc, 0, wsize * sizeof(Out));
-    for (int64_t it = items * t / copies, end = items * (t + 1) / copies; it < end; it++) {
+  sumOverShares(spread, items, wsize, gw, [&](int64_t i0, int64_t i1, Out* acc) {
+    for (int64_t it = i0; it < i1; it++) {
       const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
       const In* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
       const In* B = xg + c0;
@@ -593,13 +598,7 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
       }
       gemm(false, true, Kg, R, nc, gy + (n * g.K + gi * Kg) * P + c0, P, B, ldb, Out(1), acc + gi * Kg * R, R);
     }
-  };
-  if (spread) parallelFor(copies, 1, [&](int64_t a, int64_t b) { for (int64_t t = a; t < b; t++) share(t); });
-  else share(0);
-  for (int64_t t = 1; t < copies; t++) {
-    const Out* src = extra.data() + (t - 1) * wsize;
-    for (int64_t i = 0; i < wsize; i++) gw[i] += src[i];
-  }
+  });
   if (gb) biasGrad(g, gy, gb);
 }
 
