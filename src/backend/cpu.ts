@@ -3,7 +3,7 @@ import type { Backend, Storage } from './backend'
 import { describePacked, kernelCalls } from './kernel-calls'
 import { native } from './native'
 import { profilerHooks } from './profiler-hooks'
-import { newTypedArray, typedArrayFor } from './element-types'
+import { typedArrayFor } from './element-types'
 import type { TypedArray } from '../tensor/dtype'
 import type { Tensor } from '../tensor/tensor'
 
@@ -101,7 +101,8 @@ class CpuStorage implements Storage {
   }
 }
 
-const hugePageBytes = 2 * 2 ** 20
+/** From this size data() copies into a block of the addon's (copyToHost in memory.cc). */
+const hostBlockBytes = 2 * 2 ** 20
 
 /** A live byte view of part of a contiguous CPU tensor's memory, for tensors of any size
  * (a typed array over all of a tensor is limited to 2^32 elements). */
@@ -125,13 +126,12 @@ export const cpuBackend: Backend = {
   toHost(t: Tensor): TypedArray {
     if (t.storage.disposed) throw new Error('data: the tensor was disposed')
     const view = hostView(t)
-    if (view.byteLength < hugePageBytes) return view.slice()
-    // A large new array is freshly mapped memory: huge pages asked for before its first
-    // write take 512 times fewer page faults (bench/transfer.ts).
-    const out = newTypedArray(t.dtype, view.length)
-    native.adviseHugePages(out.buffer as ArrayBuffer)
-    out.set(view)
-    return out
+    if (view.byteLength < hostBlockBytes) return view.slice()
+    // A large array comes from the addon: huge pages, filled by the worker threads and reused
+    // once V8 frees the array, since a fresh page's first touch is the cost (bench/transfer.ts).
+    const s = t.storage as CpuStorage
+    const bytes = native.copyToHost(s.handle, view.byteOffset, view.byteLength)
+    return typedArrayFor(t.dtype, bytes, 0, view.length)
   },
   fromHost(t: Tensor, data: TypedArray): void {
     hostView(t).set(data)

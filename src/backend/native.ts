@@ -12,8 +12,8 @@ export interface NativeAddon {
   alloc(bytes: number): ArrayBuffer
   free(buffer: ArrayBuffer): boolean
   alignedOffset(buffer: ArrayBuffer): number
-  /** Asks for transparent huge pages on a large host array before its first write. */
-  adviseHugePages(buffer: ArrayBuffer): boolean
+  /** A new ArrayBuffer holding a copy of `bytes` (>= 2 MiB) bytes of `buffer` from `byteOffset`. */
+  copyToHost(buffer: ArrayBuffer, byteOffset: number, bytes: number): ArrayBuffer
   /** Bytes and blocks this thread's alloc() made that are not yet freed. */
   memoryStats(): { bytes: number; blocks: number }
   cpuInfo(): { isa: string; detectedIsa: string; bf16: boolean; threads: number }

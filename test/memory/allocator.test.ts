@@ -1,11 +1,15 @@
 // The CPU allocator: blocks of 2 MiB and more are mapped with huge pages asked for, data()
-// of a large tensor advises its new array the same way, and the cache of freed buffers is
-// sized from the machine's memory unless INTERN_VISION_CACHE_BYTES says otherwise.
+// of a large tensor copies into a huge-page block of the addon's that is reused once V8 frees
+// the array, and the cache of freed buffers is sized from the machine's memory unless
+// INTERN_VISION_CACHE_BYTES says otherwise.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import * as iv from '../../src'
+import { native } from '../../src/backend/native'
 
 const SRC = path.join(__dirname, '..', '..', 'src')
 const MiB = 2 ** 20
@@ -47,6 +51,43 @@ t.test('data() of large tensors (huge-page destination) returns every element', 
     .reshape([2 * MiB, 2])
     .transpose(0, 1)
   t.same(Array.from(v.data().subarray(0, 3)), [0, 2, 4], 'a strided view reads in its own order')
+})
+
+t.test('data() reuses the block of a freed array: exact length, every element its own', async (t) => {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  const n = 3 * MiB
+  // Same size class (whole 2 MiB pages), different lengths and contents: a reused block must
+  // show only the new array's elements.
+  for (const [len, sign] of [
+    [n, 1],
+    [n - 3, -1],
+    [n - 1000, 1],
+    [n, -1],
+  ] as const) {
+    gc()
+    const base = iv.arange(0, n + 8).mul(sign)
+    // A contiguous view at an offset into its storage.
+    const x = base.narrow(0, 5, len)
+    const d = x.data() as Float32Array
+    t.equal(d.length, len, `length ${len}`)
+    t.equal(d.buffer.byteLength, len * 4, 'the array buffer holds exactly the elements')
+    let wrong = 0
+    for (let i = 0; i < len; i += 1009) if (d[i] !== sign * (i + 5)) wrong++
+    t.equal(wrong, 0, `values (sign ${sign})`)
+    t.equal(d[len - 1], sign * (len + 4), 'last value')
+    base.dispose()
+  }
+  gc()
+})
+
+t.test('copyToHost refuses ranges outside the buffer, naming the op', async (t) => {
+  const x = iv.zeros([MiB])
+  const buffer = (x.storage as unknown as { handle: ArrayBuffer }).handle
+  t.throws(() => native.copyToHost(buffer, 0, buffer.byteLength + 4), /copyToHost: .*must lie in the buffer/)
+  t.throws(() => native.copyToHost(buffer, -4, 2 * MiB), /copyToHost: .*must lie in the buffer/)
+  t.throws(() => native.copyToHost(buffer, 0, 1024), /at least 2097152/)
+  x.dispose()
 })
 
 function child(code: string, env: Record<string, string> = {}) {
