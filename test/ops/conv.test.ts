@@ -96,6 +96,11 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [9, 16, 4, 4], w: [16, 16, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [4, 28, 5, 5], w: [28, 14, 3, 3], s: 1, p: 1, groups: 2 },
     { x: [3, 16, 9, 9], w: [20, 16, 3, 3], s: 2, p: 0, groups: 1 },
+    // Weight gradient with 32+ input and 8+ output channels per group (on AVX-512: images copied
+    // channels-last, conv_implicit.cc): several image blocks and K blocks; a channel panel with
+    // an edge, groups, strides, dilation.
+    { x: [3, 64, 48, 48], w: [10, 64, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [2, 80, 9, 7], w: [20, 40, 3, 3], s: [2, 1], p: [1, 2], d: 2, groups: 2 },
   ]
   for (const sh of shapes) {
     const x64 = r(sh.x)

@@ -570,6 +570,11 @@ template <class In, class Out>
 void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* gb) {
   if (g.C == g.groups) return depthwiseBackwardWeight(g, gy, x, gw, gb);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
+    if (implicitConvBackwardWeight(g, gy, x, gw)) {
+      if (gb) biasGrad(g, gy, gb);
+      return;
+    }
   if (const int64_t nb = imageBlock(g, R, P, sizeof(In))) {
     backwardWeightImages(g, nb, gy, x, gw);
     if (gb) biasGrad(g, gy, gb);

@@ -234,12 +234,158 @@ bool applies(const ConvGeom& g) {
   return g.kh * g.kw > 1 && g.K / g.groups >= kMr && g.C / g.groups * g.kh * g.kw >= kMinRows && paddedLayoutFits(g);
 }
 
+// ---- weight gradient ------------------------------------------------------------------
+// gw[k, (c, i, j)] sums gy[k, p] x[c, ho sh + i dh - pt, wo sw + j dw - pl] over the images
+// and output positions p = (ho, wo): a product whose reduction runs over positions. The
+// images are copied padded and channels-last, so at position p and tap (i, j) the channels
+// are consecutive floats: the kernel's B row for reduction step p is a run of 32 channels at
+// posOffset[p] plus the tap's offset, read in place, and A is gy packed in row tiles over the
+// positions. The product comes out tap-major ([k][i][j][c]) and is reordered into gw at the
+// end. Each thread owns whole column panels (a tap's 32 channels), so no partial sums.
+
+// An image padded and channels-last: pixel (u, v) of the padded plane at (u * Wp + v) * C.
+struct ChannelsLast {
+  int64_t Hp, Wp;
+  int64_t image;  // floats per image: the pixels, then a panel's width that the last reads past
+};
+
+ChannelsLast channelsLast(const ConvGeom& g) {
+  ChannelsLast l;
+  l.Hp = std::max(g.pt + g.H, (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+  l.Wp = std::max(g.pl + g.W, (g.Wo - 1) * g.sw + (g.kw - 1) * g.dw + 1);
+  l.image = l.Hp * l.Wp * g.C + kNr;
+  return l;
+}
+
+// Padded rows [u0, u1) of image x into dst (one image's channels-last layout).
+void padChannelsLast(const ConvGeom& g, const ChannelsLast& l, const float* x, int64_t u0, int64_t u1, float* dst) {
+  const int64_t C = g.C, rowFloats = l.Wp * C;
+  for (int64_t u = u0; u < u1; u++) {
+    float* row = dst + u * rowFloats;
+    const int64_t h = u - g.pt;
+    if (h < 0 || h >= g.H) {
+      std::memset(row, 0, rowFloats * sizeof(float));
+      continue;
+    }
+    std::memset(row, 0, g.pl * C * sizeof(float));
+    avx512::transpose(x + h * g.W, C, g.W, g.H * g.W, row + g.pl * C, C);
+    std::memset(row + (g.pl + g.W) * C, 0, (l.Wp - g.pl - g.W) * C * sizeof(float));
+  }
+  if (u1 == l.Hp) std::memset(dst + l.Hp * rowFloats, 0, kNr * sizeof(float));
+}
+
+bool appliesToWeightGrad(const ConvGeom& g) {
+  if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N == 0 || g.kh * g.kw == 1) return false;
+  if (g.pt < 0 || g.pl < 0 || g.K / g.groups < avx512::kSgemmShortMr || g.C / g.groups < kNr) return false;
+  return channelsLast(g).image < std::numeric_limits<int32_t>::max();
+}
+
+// Images per block: a block's channels-last copies and packed gy stay within this.
+constexpr int64_t kGradBlockBytes = int64_t(2) << 20;
+
+void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, float* gw) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = Cg * taps, P = g.Ho * g.Wo;
+  const ChannelsLast l = channelsLast(g);
+  const int64_t nb = std::clamp<int64_t>(kGradBlockBytes / ((g.K * P + l.image) * 4), 1,
+                                         std::min(g.N, std::numeric_limits<int32_t>::max() / l.image));
+  // Reduction steps (positions) of a full block: offsets of their pixels, and of their gy
+  // values within one channel's run of the block (runs of 8 that stay in one image).
+  const int64_t steps = nb * P;
+  std::vector<int32_t> posOffset(static_cast<size_t>(steps));
+  for (int64_t q = 0; q < steps; q++) {
+    const int64_t n = q / P, ho = q % P / g.Wo, wo = q % g.Wo;
+    posOffset[q] = static_cast<int32_t>(n * l.image + (ho * g.sh * l.Wp + wo * g.sw) * g.C);
+  }
+  Blocking bk;
+  bk.nkb = ceilDiv(steps, kKc);
+  bk.kcb = roundUp(ceilDiv(steps, bk.nkb), kKb);
+  bk.tiles = rowTiles(Kg);
+  bk.width = bk.tiles.back().lead + bk.tiles.back().width;
+  const int64_t groupSize = bk.nkb * bk.width * bk.kcb, nt = static_cast<int64_t>(bk.tiles.size());
+  const int64_t cPanels = ceilDiv(Cg, kNr), columns = G * taps * cPanels;
+  float* images = tlsImages.get<float>(nb * l.image);
+  float* packed = tlsWeights.get<float>(G * groupSize);
+  // The product, tap-major: row k of group gi, column tap * Cg + c.
+  float* product = tlsTile.get<float>(g.K * R);
+
+  for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
+    const int64_t m = std::min(nb, g.N - n0), ksteps = m * P;
+    parallelFor(m * l.Hp, 4, [&](int64_t a, int64_t b) {
+      while (a < b) {
+        const int64_t i = a / l.Hp, u0 = a % l.Hp, u1 = std::min(l.Hp, u0 + (b - a));
+        padChannelsLast(g, l, x + (n0 + i) * g.C * g.H * g.W, u0, u1, images + i * l.image);
+        a += u1 - u0;
+      }
+    });
+    // gy of the block in the kernel's A micro-panels: group gi, K block kb, row tile t at
+    // gi * groupSize + kb * width * kcb + t.lead * roundUp(kc, 8), runs of 8 steps copied.
+    const int64_t nkb = ceilDiv(ksteps, bk.kcb);
+    parallelFor(G * nkb * nt, 2, [&](int64_t a, int64_t b) {
+      for (int64_t it = a; it < b; it++) {
+        const int64_t gi = it / (nkb * nt), kb = it / nt % nkb;
+        const RowTile& t = bk.tiles[it % nt];
+        const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, ksteps - k0), kcp = roundUp(kc, kKb);
+        float* p = packed + gi * groupSize + kb * bk.width * bk.kcb + t.lead * kcp;
+        for (int64_t s = 0; s < kcp; s += kKb) {
+          float* d = p + s / kKb * t.width * kKb;
+          const int64_t q = k0 + s, n = q / P, pos = q % P;
+          const bool run = s + kKb <= kc && pos + kKb <= P;
+          for (int64_t i = 0; i < t.width; i++) {
+            float* di = d + i * kKb;
+            if (i >= t.rows) {
+              std::memset(di, 0, kKb * sizeof(float));
+              continue;
+            }
+            const float* src = gy + ((n0 + n) * g.K + gi * Kg + t.row0 + i) * P + pos;
+            if (run) {
+              std::memcpy(di, src, kKb * sizeof(float));
+              continue;
+            }
+            for (int64_t e = 0; e < kKb; e++) {
+              const int64_t qe = q + e, ne = qe / P;
+              di[e] = s + e < kc ? gy[((n0 + ne) * g.K + gi * Kg + t.row0 + i) * P + qe % P] : 0.0f;
+            }
+          }
+        }
+      }
+    });
+    // A thread's columns inside each K block: the block's A panels stay in L2 while every
+    // column passes over them.
+    parallelFor(columns, 1, [&](int64_t a, int64_t b) {
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, ksteps - k0), kcp = roundUp(kc, kKb);
+        const float* ab = packed + kb * bk.width * bk.kcb;
+        const float beta = n0 == 0 && kb == 0 ? 0.0f : 1.0f;
+        for (int64_t col = a; col < b; col++) {
+          const int64_t gi = col / (taps * cPanels), tap = col / cPanels % taps, c0 = col % cPanels * kNr;
+          const int64_t i = tap / g.kw, j = tap % g.kw, nr = std::min(kNr, Cg - c0);
+          const float* bBase = images + (i * g.dh * l.Wp + j * g.dw) * g.C + gi * Cg + c0;
+          for (const RowTile& t : bk.tiles)
+            avx512::sgemmKernelOffsetB(kc, ab + gi * groupSize + t.lead * kcp, bBase, posOffset.data() + k0,
+                                       product + (gi * Kg + t.row0) * R + tap * Cg + c0, R, beta, t.rows, nr);
+        }
+      }
+    });
+  }
+  parallelFor(g.K, 4, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++)
+      for (int64_t c = 0; c < Cg; c++)
+        for (int64_t tap = 0; tap < taps; tap++) gw[k * R + c * taps + tap] = product[k * R + tap * Cg + c];
+  });
+}
+
 }  // namespace
 
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act) {
   if (!applies(g)) return false;
   forwardCore(g, x, w, bias, y, pre, act);
+  return true;
+}
+
+bool implicitConvBackwardWeight(const ConvGeom& g, const float* gy, const float* x, float* gw) {
+  if (!appliesToWeightGrad(g)) return false;
+  backwardWeightCore(g, gy, x, gw);
   return true;
 }
 

@@ -36,5 +36,10 @@ void padImages(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t
 // then lowers via im2col.
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act);
+// Weight gradient on AVX-512 machines (float32; gw overwritten): the images copied
+// channels-last, so the micro-kernel reads a tap's channels in place. Returns false, having
+// done nothing, where it does not apply (depthwise, 1x1, fewer than 8 output or 32 input
+// channels per group, negative padding).
+bool implicitConvBackwardWeight(const ConvGeom& g, const float* gy, const float* x, float* gw);
 
 }  // namespace iv
