@@ -108,6 +108,31 @@ t.test('sigmoid and silu keep their accuracy in both tails, and NaN and infiniti
   )
 })
 
+t.test('gelu and silu gradients in float32 (the vector rows) match their derivatives', async (t) => {
+  // 37 values: whole vectors of every width and a partial one; gelu within the series erf's
+  // exact range, silu out to where its gradient leaves float32's normal range.
+  const grid = (lo: number, hi: number) => Array.from({ length: 37 }, (_, i) => lo + ((hi - lo) * i) / 36)
+  const pdf = (v: number) => Math.exp((-v * v) / 2) / Math.sqrt(2 * Math.PI)
+  const sig = (v: number) => 1 / (1 + Math.exp(-v))
+  const cases = [
+    ['gelu', grid(-4, 4), (x: iv.Tensor) => x.gelu(), (v: number) => 0.5 * (1 + erf(v / Math.SQRT2)) + v * pdf(v)],
+    ['silu', grid(-80, 30), (x: iv.Tensor) => x.silu(), (v: number) => sig(v) * (1 + v * (1 - sig(v)))],
+  ] as const
+  for (const [name, v, fn, grad] of cases) {
+    const x = iv.tensor(v).requiresGrad_()
+    const g = iv.tensor(v.map((_, i) => 1 + (i % 3)))
+    fn(x).backward(g)
+    assertClose(
+      t,
+      (x.grad as iv.Tensor).data(),
+      v.map((a, i) => (1 + (i % 3)) * grad(a)),
+      1e-5,
+      1e-30,
+      `${name} gradient`,
+    )
+  }
+})
+
 t.test(
   'hardswish and its gradient in float32 vectors: the kinks at +-3, whole vectors and a partial one',
   async (t) => {

@@ -118,10 +118,10 @@ const RowsSimd* simdRows() {
 FastUnary fastUnary(U op) {
   const RowsSimd* rows = simdRows();
   switch (op) {
-    case U::gelu: return fastmath::gelu;
+    case U::gelu: return rows ? rows->gelu : fastmath::gelu;
     case U::sigmoid: return rows ? rows->sigmoid : fastmath::sigmoid;
     case U::hardswish: return rows ? rows->hardswish : nullptr;
-    case U::silu: return fastmath::silu;
+    case U::silu: return rows ? rows->silu : fastmath::silu;
     case U::exp: return fastmath::exp;
     default: return nullptr;
   }
@@ -285,8 +285,8 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
   T* o = out.ptr<T>();
   if constexpr (std::is_same_v<T, float>) {
     const RowsSimd* rows = simdRows();
-    FastGrad fn = op == B::geluGrad                  ? fastmath::geluGrad
-                  : op == B::siluGrad                ? fastmath::siluGrad
+    FastGrad fn = op == B::geluGrad                  ? (rows ? rows->geluGrad : fastmath::geluGrad)
+                  : op == B::siluGrad                ? (rows ? rows->siluGrad : fastmath::siluGrad)
                   : op == B::hardswishGrad && rows ? rows->hardswishGrad
                                                      : nullptr;
     if (fn && L.innerStride(0) == 1 && L.innerStride(1) == 1 && L.innerStride(2) == 1) {

@@ -10,6 +10,11 @@ namespace iv {
 struct RowsSimd {
   // y = sigmoid(x) over n contiguous values.
   void (*sigmoid)(const float* x, float* y, int64_t n);
+  // y = gelu(x) (the erf form) and silu(x) = x sigmoid(x), and their gradients out = g dy/dx.
+  void (*gelu)(const float* x, float* y, int64_t n);
+  void (*geluGrad)(const float* x, const float* g, float* out, int64_t n);
+  void (*silu)(const float* x, float* y, int64_t n);
+  void (*siluGrad)(const float* x, const float* g, float* out, int64_t n);
   // y = x min(max(x + 3, 0), 6) / 6, and its gradient out = g d y / dx (elementwise.cc's forms).
   void (*hardswish)(const float* x, float* y, int64_t n);
   void (*hardswishGrad)(const float* x, const float* g, float* out, int64_t n);
