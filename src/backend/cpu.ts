@@ -12,17 +12,19 @@ import type { Tensor } from '../tensor/tensor'
 // zeroing (V8 zero-fills new ArrayBuffers). Like PyTorch's caching allocator, the cache holds
 // memory the process no longer uses; emptyCache() gives it back. Reused memory is not
 // zeroed, as empty() promises nothing; INTERN_VISION_POISON=1 fills it with NaN bytes
-// (0xff) so that a kernel reading an output it never wrote shows up in tests. A disposed
-// buffer's memory moves to a new ArrayBuffer (structuredClone's transfer, no copy), which
-// detaches the old one: a stale descriptor still reads as disposed, never as reused memory.
+// (0xff) so that a kernel reading an output it never wrote shows up in tests. A cached buffer
+// keeps its ArrayBuffer: moving the memory to a new one at each reuse (so that stale views
+// were detached) made V8 count every reuse as fresh external memory and scavenge twice per mn-t
+// training step. Stale tensors are refused before they reach a kernel instead: every kernel
+// call checks its tensors' storage (kernel-calls.ts).
 const cache = new Map<number, ArrayBuffer[]>()
 let cachedBytes = 0
 let cachedBlocks = 0
 const cacheLimit = cacheLimitBytes(process.env.INTERN_VISION_CACHE_BYTES)
 const poison = process.env.INTERN_VISION_POISON === '1'
-// Blocks below this cost less to allocate afresh (calloc from malloc's heap: no page faults)
-// than to move into the cache (structuredClone's transfer, about 1 us, a third of a tiny op's
-// time: bench/transfer.ts). Poisoned runs cache every size, so tests catch unwritten output.
+// Blocks below this cost little to allocate afresh (calloc from malloc's heap: no page
+// faults) and are freed at once. Poisoned runs cache every size, so tests catch unwritten
+// output.
 const smallBlock = poison ? 0 : 16 * 1024
 
 /** The cache's size: INTERN_VISION_CACHE_BYTES, or a quarter of the machine's memory, which
@@ -51,10 +53,9 @@ function putCached(buffer: ArrayBuffer, bytes: number): void {
     native.free(buffer)
     return
   }
-  const moved = structuredClone(buffer, { transfer: [buffer] })
   const bin = cache.get(bytes)
-  if (bin) bin.push(moved)
-  else cache.set(bytes, [moved])
+  if (bin) bin.push(buffer)
+  else cache.set(bytes, [buffer])
   cachedBytes += bytes
   cachedBlocks++
 }

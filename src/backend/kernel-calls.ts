@@ -14,13 +14,30 @@ export function describe(t: Tensor): [unknown, number, number[], number[], numbe
   return [t.storage.handle, t.offset, t.shape, t.strides, dtypeCode[t.dtype]]
 }
 
+// Layouts are carved out of shared slabs. A small Float64Array of its own is moved off V8's
+// heap, into a buffer of its own, the first time the addon reads it; thousands of those per
+// training step drove V8 into a scavenge for "external memory pressure" twice a step (mn-t,
+// bench/train-step.ts). A slab stays alive while a layout in it does: kept small, so one
+// long-lived tensor pins 8 KB.
+const slabDoubles = 1024
+let slab = new Float64Array(slabDoubles)
+let slabUsed = 0
+function layoutArray(n: number): Float64Array {
+  if (slabUsed + n > slabDoubles) {
+    slab = new Float64Array(slabDoubles)
+    slabUsed = 0
+  }
+  slabUsed += n
+  return slab.subarray(slabUsed - n, slabUsed)
+}
+
 /** The same as [storage handle, Float64Array [offset, dtype code, ndim, shape..., strides...]],
  * which the CPU addon reads in one go; the layout is made once per view (views never change). */
 export function describePacked(t: Tensor): [unknown, Float64Array] {
   let layout = t.packedLayout
   if (layout === undefined) {
     const n = t.shape.length
-    layout = new Float64Array(3 + 2 * n)
+    layout = layoutArray(3 + 2 * n)
     layout[0] = t.offset
     layout[1] = dtypeCode[t.dtype]
     layout[2] = n
@@ -61,6 +78,9 @@ export function kernelCalls(
       const a = args[i]
       if (!isTensor(a)) described[i] = a
       else {
+        // A disposed tensor's memory may already belong to another (the allocator's cache).
+        if (a.storage.disposed)
+          throw new Error(`${name}: argument ${i}: the tensor of shape [${a.shape.join(', ')}] was disposed`)
         described[i] = descriptor(a)
         if (a.dtype === 'bfloat16') bfloat16 = true
       }

@@ -10,6 +10,12 @@ export type BackendName = 'mpi' | 'nccl'
 export type NativeReduceOp = 'sum' | 'prod' | 'max' | 'min'
 type Descriptor = ReturnType<typeof describe>
 
+/** A live tensor's descriptor: a disposed one's memory may already belong to another. */
+function live(op: string, t: Tensor): Descriptor {
+  if (t.storage.disposed) throw new Error(`${op}: the tensor of shape [${t.shape.join(', ')}] was disposed`)
+  return describe(t)
+}
+
 /** The entry points each backend's addon provides (native/distributed/mpi.cc, native/cuda/binding/nccl.cc). */
 export interface CollectiveAddon {
   allReduce(t: Descriptor, op: NativeReduceOp): number
@@ -45,17 +51,17 @@ export class Communicator {
 
   /** In place on a contiguous tensor. */
   allReduce(t: Tensor, op: NativeReduceOp): Work {
-    return this.started('allReduce', this.addon.allReduce(describe(t), op))
+    return this.started('allReduce', this.addon.allReduce(live('allReduce', t), op))
   }
 
   /** In place on a contiguous tensor: every rank ends with rank src's values. */
   broadcast(t: Tensor, src: number): Work {
-    return this.started('broadcast', this.addon.broadcast(describe(t), src))
+    return this.started('broadcast', this.addon.broadcast(live('broadcast', t), src))
   }
 
   /** recv (contiguous, worldSize times send's elements) gets every rank's send, in rank order. */
   allGather(send: Tensor, recv: Tensor): Work {
-    return this.started('allGather', this.addon.allGather(describe(send), describe(recv)))
+    return this.started('allGather', this.addon.allGather(live('allGather', send), live('allGather', recv)))
   }
 
   barrier(): Work {

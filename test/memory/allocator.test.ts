@@ -9,6 +9,7 @@ import * as path from 'node:path'
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 import * as iv from '../../src'
+import { cpuBackend } from '../../src/backend/cpu'
 import { native } from '../../src/backend/native'
 
 const SRC = path.join(__dirname, '..', '..', 'src')
@@ -79,6 +80,27 @@ t.test('data() reuses the block of a freed array: exact length, every element it
     base.dispose()
   }
   gc()
+})
+
+t.test('a disposed tensor whose buffer another now holds is refused, and the new tensor is untouched', async (t) => {
+  const x = iv.randn([8192])
+  const stale = x.reshape([64, 128])
+  x.dispose()
+  stale.dispose()
+  const y = iv.full([8192], 3)
+  const handle = (v: iv.Tensor) => (v.storage as unknown as { handle: ArrayBuffer }).handle
+  t.equal(handle(y), handle(x), 'the cached buffer went to the next tensor of its size')
+  t.throws(() => stale.add(1), /was disposed/, 'an op on a stale view')
+  t.throws(
+    () => cpuBackend.run('fill', stale, 7),
+    /fill: argument 0: the tensor of shape \[64, 128\] was disposed/,
+    'a kernel call with a stale view, below the ops',
+  )
+  t.ok(
+    (y.data() as Float32Array).every((v) => v === 3),
+    'the new tensor keeps its values',
+  )
+  y.dispose()
 })
 
 t.test('copyToHost refuses ranges outside the buffer, naming the op', async (t) => {
