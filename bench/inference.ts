@@ -3,9 +3,9 @@
 // convs (nn.foldBatchNorm), beside PyTorch CPU eager on the same architectures in the same run
 // (2 threads; ResNets written out below, MetaNet from scripts/fixtures/models.py).
 import * as iv from '../src'
-import { MetaNet, resnet18, resnet50, metaNetConfig } from '../src/models'
+import { MetaNet, resnet18, resnet50 } from '../src/models'
 import type { Module } from '../src/nn'
-import { hasTorch, printTable, timeIt, torchRun } from './util'
+import { hasTorch, printTable, timeIt, torchMetaNetConfig, torchRun } from './util'
 
 iv.setNumThreads(2)
 const batches = (process.env.BENCH_INFER_BATCHES ?? '1,64').split(',').map(Number)
@@ -17,7 +17,6 @@ function imagesPerSecond(model: Module, batch: number): number {
   return batch / timeIt(() => iv.scope(() => iv.noGrad(() => void model.forward(x))), runs, 1)
 }
 
-const b4 = metaNetConfig('mn-b4')
 const cases: [string, () => Module, string][] = [
   ['resnet18', () => resnet18({ numClasses: 1000 }), 'resnet(BasicBlock, [2, 2, 2, 2])'],
   ['resnet50', () => resnet50({ numClasses: 1000 }), 'resnet(Bottleneck, [3, 4, 6, 3])'],
@@ -33,12 +32,7 @@ const ours = cases.map(([, make]) => {
   return { plain, folded }
 })
 
-const mnB4 = {
-  stem: b4.stemWidth,
-  head: b4.headWidth,
-  head_dim: b4.stages.find((s) => s.block === 'sa' || s.block === 'xca')?.headDim ?? 32,
-  stages: b4.stages.map((s) => [s.block, s.repeats, s.expansion, s.channels, s.stride]),
-}
+const mnB4 = torchMetaNetConfig('mn-b4')
 const torch = hasTorch
   ? torchRun<number[][]>(`
 import sys, os

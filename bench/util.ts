@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as iv from '../src'
+import { metaNetConfig } from '../src/models'
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -99,4 +100,16 @@ export function timeConvPasses(
     for (const t of [x, w, y, gy, gx, gw]) t.dispose()
     return times
   })
+}
+
+/** A named MetaNet configuration in the form of scripts/fixtures/models.py's MetaNet (the
+ * PyTorch reference module), for the benches' PyTorch side. */
+export function torchMetaNetConfig(name: string): Record<string, unknown> {
+  const c = metaNetConfig(name)
+  return {
+    stem: c.stemWidth,
+    head: c.headWidth,
+    head_dim: c.stages.find((s) => s.block === 'sa' || s.block === 'xca')?.headDim ?? 32,
+    stages: c.stages.map((s) => [s.block, s.repeats, s.expansion, s.channels, s.stride]),
+  }
 }
