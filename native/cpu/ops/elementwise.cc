@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 #include "../../binding/elementwise_args.h"
 #include "../../binding/registry.h"
 #include "../bfloat16.h"
@@ -289,8 +290,20 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
                   : op == B::siluGrad                ? (rows ? rows->siluGrad : fastmath::siluGrad)
                   : op == B::hardswishGrad && rows ? rows->hardswishGrad
                                                      : nullptr;
-    if (fn && L.innerStride(0) == 1 && L.innerStride(1) == 1 && L.innerStride(2) == 1) {
-      forEachRow(L, [&](const int64_t* off, int64_t n) { fn(pa + off[1], pb + off[2], o + off[0], n); });
+    if (fn && L.innerStride(0) == 1 && L.innerStride(1) == 1) {
+      // A gradient with another inner stride (an expanded scalar's is 0, from sum().backward())
+      // is laid out contiguously per row first: the transcendentals cost far more than the copy.
+      const int64_t sg = L.innerStride(2);
+      forEachRow(L, [&](const int64_t* off, int64_t n) {
+        const float* g = pb + off[2];
+        if (sg != 1) {
+          static thread_local std::vector<float> row;
+          row.resize(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; i++) row[i] = g[i * sg];
+          g = row.data();
+        }
+        fn(pa + off[1], g, o + off[0], n);
+      });
       return;
     }
     // add and sub (a gradient accumulating into a leaf's, a residual sum) on the widest vectors.
