@@ -7,10 +7,13 @@
 // the event loop, so a synchronous training loop piled them up, and so did a count kept by
 // JS finalizers.) free() detaches the buffer, which releases the memory at once and turns
 // stale views empty instead of dangling.
-// Blocks of 2 MiB and more are mapped directly, 2 MiB aligned, with transparent huge pages
-// asked for (madvise): a fresh page's first touch is slow on a VM, and a huge page takes one
-// fault where 4 KiB pages take 512. calloc would serve such blocks from the heap once glibc
-// has raised its mmap threshold, already touched, where the advice comes too late.
+// Blocks of 128 KiB and more are mapped here, 2 MiB aligned, with transparent huge pages
+// asked for (madvise; they apply to the whole 2 MiB pages of a block): a fresh page's first
+// touch is slow on a VM (about 12 us per 4 KiB page here: bench/transfer.ts), and a huge page
+// takes one fault where 4 KiB pages take 512. When V8 frees such a block (a tensor the GC
+// collected, a detached buffer, a data() array), it waits in a cache for the next block of its
+// span, whose pages are then already faulted in; emptyCache() drains it. glibc would serve
+// these sizes from fresh mappings and hand them back to the system when freed.
 #include <sys/mman.h>
 #include <unistd.h>
 #include <atomic>
@@ -42,10 +45,12 @@ constexpr size_t kHugePage = size_t(2) << 20;
 // pages, so a block just above 2 MiB does not hold 4 MiB.
 inline size_t mappedSpan(size_t total) { return (total + 4095) / 4096 * 4096; }
 
-// Zeroed memory of `total` bytes: mapped from kHugePage up, 2 MiB aligned with huge pages
-// asked for; calloc'd below.
-void* allocateZeroed(size_t total) {
-  if (total < kHugePage) return std::calloc(total, 1);
+// Blocks from this size up are mapped here and cached once freed; smaller ones are calloc'd.
+constexpr size_t kMappedMin = size_t(128) << 10;
+
+// Memory of `total` bytes (kMappedMin or more): mapped 2 MiB aligned with huge pages asked
+// for (used where the block spans whole 2 MiB pages), zeroed by the kernel.
+void* mapBlock(size_t total) {
   const size_t span = mappedSpan(total);
   void* raw = mmap(nullptr, span + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
@@ -57,13 +62,88 @@ void* allocateZeroed(size_t total) {
   return reinterpret_cast<void*>(start);
 }
 
-void releaseZeroed(void* data, size_t total) {
-  if (total < kHugePage) std::free(data);
-  else munmap(data, mappedSpan(total));
+// Mapped blocks that V8 has freed, by span: a block is kept when it is at most a quarter of
+// the limit and fits under it (the rule of the TypeScript cache, which sets the limit). V8
+// may free a buffer on another thread (its GC's), hence the lock.
+class MappedBlocks {
+ public:
+  // A cached block of total's span (old contents), or a fresh zeroed one; null if out of memory.
+  void* take(size_t total, bool& reused) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(mappedSpan(total));
+      if (it != free_.end()) {
+        void* p = it->second;
+        cached_ -= it->first;
+        free_.erase(it);
+        reused = true;
+        return p;
+      }
+    }
+    reused = false;
+    return mapBlock(total);
+  }
+  void give(void* data, size_t total) {
+    const size_t span = mappedSpan(total);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (span <= limit_ / 4 && cached_ + span <= limit_) {
+        free_.emplace(span, data);
+        cached_ += span;
+        return;
+      }
+    }
+    munmap(data, span);
+  }
+  void setLimit(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    limit_ = bytes;
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [span, p] : free_) munmap(p, span);
+    free_.clear();
+    cached_ = 0;
+  }
+  size_t cachedBytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_;
+  }
+
+ private:
+  size_t limit_ = size_t(512) << 20;
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+
+// Never destroyed: V8 can free buffers after the addon's static destructors would run.
+MappedBlocks* mappedBlocks = new MappedBlocks();
+
+// INTERN_VISION_POISON=1 (the tests): a reused block is filled with NaN bytes, as the
+// TypeScript cache fills its reused buffers, so an output a kernel never writes shows up.
+const bool poisonReused = [] {
+  const char* v = std::getenv("INTERN_VISION_POISON");
+  return v && std::strcmp(v, "1") == 0;
+}();
+
+// Memory of `total` bytes: zeroed (calloc) below kMappedMin; a mapped block from there up,
+// reused (not zeroed, as empty() promises nothing) where the cache has one.
+void* allocateBlock(size_t total) {
+  if (total < kMappedMin) return std::calloc(total, 1);
+  bool reused = false;
+  void* p = mappedBlocks->take(total, reused);
+  if (p && reused && poisonReused) std::memset(p, 0xff, total);
+  return p;
+}
+
+void releaseBlock(void* data, size_t total) {
+  if (total < kMappedMin) std::free(data);
+  else mappedBlocks->give(data, total);
 }
 
 void releaseStorage(void* data, size_t length, void* counter) {
-  releaseZeroed(data, length);
+  releaseBlock(data, length);
   auto* c = static_cast<LiveStorage*>(counter);
   c->bytes.fetch_sub(static_cast<int64_t>(length - kStorageAlignment), std::memory_order_relaxed);
   c->blocks.fetch_sub(1, std::memory_order_relaxed);
@@ -79,7 +159,7 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
     args.fail("cannot allocate " + std::to_string(bytes) + " bytes: more than this machine's " +
               std::to_string(physical) + " bytes of memory");
   const size_t total = static_cast<size_t>(bytes) + kStorageAlignment;
-  void* data = allocateZeroed(total);
+  void* data = allocateBlock(total);
   if (!data) args.fail("cannot allocate " + std::to_string(bytes) + " bytes: out of memory");
   live->bytes.fetch_add(bytes, std::memory_order_relaxed);
   live->blocks.fetch_add(1, std::memory_order_relaxed);
@@ -98,70 +178,31 @@ Napi::Value freeBuffer(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-// Host arrays for data() of large tensors. A fresh 4 KiB page costs about 12 us on its first
-// touch on this VM (a new 64 MiB array fills at 0.3 GB/s, bench/transfer.ts), and glibc maps
-// an array this large fresh each time. So these arrays are mapped here in whole huge pages,
-// filled by the worker threads (their faults overlap), and when V8 frees one, its block waits
-// in a small cache for the next read-out of its size class, whose pages are then already
-// faulted in. A reused block keeps its old bytes past the end of the new array, where no
-// view reaches.
-class HostBlocks {
- public:
-  // The block size for an array of `bytes`: its size class.
-  static size_t span(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
-  void* take(size_t bytes) {
-    const size_t want = span(bytes);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(want);
-      if (it != free_.end()) {
-        void* p = it->second;
-        free_.erase(it);
-        cached_ -= want;
-        return p;
-      }
-    }
-    return allocateZeroed(want);
-  }
-  // Called by V8 on whichever thread frees the array.
-  static void give(void* data, size_t bytes, void* self) {
-    static_cast<HostBlocks*>(self)->keep(data, span(bytes));
-  }
-
- private:
-  static constexpr size_t kMaxCached = size_t(256) << 20;
-  void keep(void* data, size_t want) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (cached_ + want <= kMaxCached) {
-        free_.emplace(want, data);
-        cached_ += want;
-        return;
-      }
-    }
-    releaseZeroed(data, want);
-  }
-  std::mutex mutex_;
-  std::multimap<size_t, void*> free_;
-  size_t cached_ = 0;
-};
-
-// Never destroyed: arrays can be freed by V8 after the addon's static destructors would run.
-HostBlocks* hostBlocks = new HostBlocks();
+// Host arrays for data() of all but small tensors: mapped blocks, in whole huge pages from 2
+// MiB (glibc maps an array this large fresh each time, and frees it the same way), filled by
+// the worker threads (their faults overlap);
+// when V8 frees one, its block joins the tensors' cache of mapped blocks, so the next
+// read-out of its size writes into pages already faulted in. A reused block keeps its old
+// bytes past the end of the new array, where no view reaches.
+inline size_t hostSpan(size_t bytes) {
+  return bytes >= kHugePage ? (bytes + kHugePage - 1) / kHugePage * kHugePage : mappedSpan(bytes);
+}
+void releaseHostArray(void* data, size_t bytes, void*) { mappedBlocks->give(data, hostSpan(bytes)); }
 
 // copyToHost(buffer, byteOffset, bytes): a new ArrayBuffer of exactly `bytes` bytes holding a
-// copy of buffer[byteOffset, byteOffset + bytes), for arrays of 2 MiB and more.
+// copy of buffer[byteOffset, byteOffset + bytes), for arrays of kMappedMin bytes and more.
 Napi::Value copyToHost(const Napi::CallbackInfo& info) {
   Args args(info, "copyToHost", 3);
   if (!info[0].IsArrayBuffer()) args.fail("argument 'buffer' must be an ArrayBuffer");
   Napi::ArrayBuffer src = info[0].As<Napi::ArrayBuffer>();
   const int64_t offset = args.integer(1, "byteOffset"), bytes = args.integer(2, "bytes");
-  if (offset < 0 || bytes < static_cast<int64_t>(kHugePage) ||
+  if (offset < 0 || bytes < static_cast<int64_t>(kMappedMin) ||
       offset + bytes > static_cast<int64_t>(src.ByteLength()))
     args.fail("bytes [" + std::to_string(offset) + ", " + std::to_string(offset + bytes) +
               ") must lie in the buffer of " + std::to_string(src.ByteLength()) + " bytes and span at least " +
-              std::to_string(kHugePage));
-  void* data = hostBlocks->take(static_cast<size_t>(bytes));
+              std::to_string(kMappedMin));
+  bool reused = false;
+  void* data = mappedBlocks->take(hostSpan(static_cast<size_t>(bytes)), reused);
   if (!data) args.fail("cannot allocate " + std::to_string(bytes) + " bytes: out of memory");
   const char* from = static_cast<const char*>(src.Data()) + offset;
   char* to = static_cast<char*>(data);
@@ -171,7 +212,7 @@ Napi::Value copyToHost(const Napi::CallbackInfo& info) {
     std::memcpy(to + begin, from + begin, static_cast<size_t>(end - begin));
   });
   std::shared_ptr<v8::BackingStore> store =
-      v8::ArrayBuffer::NewBackingStore(data, static_cast<size_t>(bytes), HostBlocks::give, hostBlocks);
+      v8::ArrayBuffer::NewBackingStore(data, static_cast<size_t>(bytes), releaseHostArray, nullptr);
   v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(v8::Isolate::GetCurrent(), std::move(store));
   return Napi::Value(info.Env(), reinterpret_cast<napi_value>(*buffer));
 }
@@ -184,10 +225,28 @@ Napi::Value alignedOffset(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(alignmentPad(ab.Data())));
 }
 
-// Bytes and blocks this thread allocated that are not yet freed (cached buffers included).
+// setCachedBlockLimit(bytes): the most bytes of freed mapped blocks kept for reuse.
+Napi::Value setCachedBlockLimit(const Napi::CallbackInfo& info) {
+  Args args(info, "setCachedBlockLimit", 1);
+  const int64_t bytes = args.integer(0, "bytes");
+  if (bytes < 0) args.fail("argument 'bytes' must be non-negative, got " + std::to_string(bytes));
+  mappedBlocks->setLimit(static_cast<size_t>(bytes));
+  return info.Env().Undefined();
+}
+
+// Unmaps the mapped blocks V8 has freed (emptyCache()).
+Napi::Value releaseCachedBlocks(const Napi::CallbackInfo& info) {
+  Args args(info, "releaseCachedBlocks", 0);
+  mappedBlocks->clear();
+  return info.Env().Undefined();
+}
+
+// Bytes and blocks this thread allocated that are not yet freed (cached buffers included),
+// and the bytes of freed mapped blocks waiting for reuse (all threads).
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   Args args(info, "memoryStats", 0);
   Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("mappedCachedBytes", Napi::Number::New(info.Env(), static_cast<double>(mappedBlocks->cachedBytes())));
   out.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(live->bytes.load(std::memory_order_relaxed))));
   out.Set("blocks", Napi::Number::New(info.Env(), static_cast<double>(live->blocks.load(std::memory_order_relaxed))));
   return out;
@@ -200,5 +259,7 @@ IV_EXPORT("free", freeBuffer);
 IV_EXPORT("alignedOffset", alignedOffset);
 IV_EXPORT("copyToHost", copyToHost);
 IV_EXPORT("memoryStats", memoryStats);
+IV_EXPORT("releaseCachedBlocks", releaseCachedBlocks);
+IV_EXPORT("setCachedBlockLimit", setCachedBlockLimit);
 
 }  // namespace iv

@@ -21,6 +21,9 @@ const cache = new Map<number, ArrayBuffer[]>()
 let cachedBytes = 0
 let cachedBlocks = 0
 const cacheLimit = cacheLimitBytes(process.env.INTERN_VISION_CACHE_BYTES)
+// The addon keeps the blocks of buffers V8 has freed (memory.cc) by the same rule, within a
+// smaller bound: those belong to no tensor the program holds.
+native.setCachedBlockLimit(Math.min(cacheLimit, 512 * 2 ** 20))
 const poison = process.env.INTERN_VISION_POISON === '1'
 // Blocks below this cost little to allocate afresh (calloc from malloc's heap: no page
 // faults) and are freed at once. Poisoned runs cache every size, so tests catch unwritten
@@ -60,19 +63,26 @@ function putCached(buffer: ArrayBuffer, bytes: number): void {
   cachedBlocks++
 }
 
-/** Frees the buffers cached for reuse (torch.cuda.empty_cache's CPU twin). */
+/** Frees the buffers cached for reuse (torch.cuda.empty_cache's CPU twin), and the blocks the
+ * addon keeps from buffers V8 has freed. */
 export function emptyCpuCache(): void {
   for (const bin of cache.values()) for (const b of bin) native.free(b)
   cache.clear()
   cachedBytes = 0
   cachedBlocks = 0
+  native.releaseCachedBlocks()
 }
 
 /** Live tensor memory: what the addon allocated and has not freed (its count drops the moment
- * the GC frees a buffer), less what waits in the cache. */
+ * the GC frees a buffer), less what waits in the cache; cachedBytes also counts the freed
+ * blocks the addon keeps for reuse. */
 export function cpuMemoryStats(): { bytes: number; blocks: number; cachedBytes: number } {
   const allocated = native.memoryStats()
-  return { bytes: allocated.bytes - cachedBytes, blocks: allocated.blocks - cachedBlocks, cachedBytes }
+  return {
+    bytes: allocated.bytes - cachedBytes,
+    blocks: allocated.blocks - cachedBlocks,
+    cachedBytes: cachedBytes + allocated.mappedCachedBytes,
+  }
 }
 
 class CpuStorage implements Storage {
@@ -103,7 +113,7 @@ class CpuStorage implements Storage {
 }
 
 /** From this size data() copies into a block of the addon's (copyToHost in memory.cc). */
-const hostBlockBytes = 2 * 2 ** 20
+const hostBlockBytes = 128 * 2 ** 10
 
 /** A live byte view of part of a contiguous CPU tensor's memory, for tensors of any size
  * (a typed array over all of a tensor is limited to 2^32 elements). */
@@ -128,8 +138,9 @@ export const cpuBackend: Backend = {
     if (t.storage.disposed) throw new Error('data: the tensor was disposed')
     const view = hostView(t)
     if (view.byteLength < hostBlockBytes) return view.slice()
-    // A large array comes from the addon: huge pages, filled by the worker threads and reused
-    // once V8 frees the array, since a fresh page's first touch is the cost (bench/transfer.ts).
+    // A larger array comes from the addon: mapped memory (huge pages from 2 MiB), filled by the
+    // worker threads and reused once V8 frees the array, since a fresh page's first touch is
+    // the cost here (bench/transfer.ts).
     const s = t.storage as CpuStorage
     const bytes = native.copyToHost(s.handle, view.byteOffset, view.byteLength)
     return typedArrayFor(t.dtype, bytes, 0, view.length)

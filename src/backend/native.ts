@@ -12,10 +12,15 @@ export interface NativeAddon {
   alloc(bytes: number): ArrayBuffer
   free(buffer: ArrayBuffer): boolean
   alignedOffset(buffer: ArrayBuffer): number
-  /** A new ArrayBuffer holding a copy of `bytes` (>= 2 MiB) bytes of `buffer` from `byteOffset`. */
+  /** A new ArrayBuffer holding a copy of `bytes` (>= 128 KiB) bytes of `buffer` from `byteOffset`. */
   copyToHost(buffer: ArrayBuffer, byteOffset: number, bytes: number): ArrayBuffer
-  /** Bytes and blocks this thread's alloc() made that are not yet freed. */
-  memoryStats(): { bytes: number; blocks: number }
+  /** Bytes and blocks this thread's alloc() made that are not yet freed, and the bytes of
+   * freed mapped blocks (2 MiB and more) the addon keeps for reuse. */
+  memoryStats(): { bytes: number; blocks: number; mappedCachedBytes: number }
+  /** Unmaps the freed blocks kept for reuse. */
+  releaseCachedBlocks(): void
+  /** The most bytes of freed blocks kept for reuse (a block above a quarter of it is not kept). */
+  setCachedBlockLimit(bytes: number): void
   cpuInfo(): { isa: string; detectedIsa: string; bf16: boolean; threads: number }
   setNumThreads(n: number): void
   unary(op: string, out: Descriptor, x: Descriptor, a: number, b: number): void
