@@ -223,12 +223,11 @@ void layerNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
           }
         if (!wantX) continue;
         // dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)), dy = g * w
-        double sdy = 0, sdyx = 0;
-        for (int64_t k = 0; k < K; k++) {
-          const double dy = static_cast<double>(grow[k]) * wv[k];
-          sdy += dy;
-          sdyx += dy * ((row[k] - mu) * rs);
-        }
+        const T* w = wv.data();
+        const double sdy = sum8(K, [grow, w](int64_t k) { return static_cast<double>(grow[k]) * w[k]; });
+        const double sdyx = sum8(K, [grow, w, row, mu, rs](int64_t k) {
+          return static_cast<double>(grow[k]) * w[k] * ((row[k] - mu) * rs);
+        });
         const T c1 = static_cast<T>(sdy * invK), c2 = static_cast<T>(sdyx * invK);
         T* orow = gx.ptr<T>() + r * K;
         for (int64_t k = 0; k < K; k++) orow[k] = rs * (grow[k] * wv[k] - c1 - (row[k] - mu) * rs * c2);
