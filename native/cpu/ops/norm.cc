@@ -9,22 +9,10 @@
 #include "../../binding/norm_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
+#include "../sum8.h"
 
 namespace iv {
 namespace {
-
-// The sum of term(i) for i < n in double, as eight partial sums: one running sum waits on
-// each add's latency (about 4 cycles an element, which made these kernels slower than the
-// memory they read); eight keep the adders busy.
-template <class F>
-inline double sum8(int64_t n, F term) {
-  double a[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) a[k] += term(i + k);
-  for (int k = 0; i < n; i++, k++) a[k] += term(i);
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
 
 template <class T>
 inline T at(const TensorArg& t, bool present, int64_t i, T fallback) {
