@@ -180,10 +180,9 @@ Napi::Value freeBuffer(const Napi::CallbackInfo& info) {
 
 // Host arrays for data() of all but small tensors: mapped blocks, in whole huge pages from 2
 // MiB (glibc maps an array this large fresh each time, and frees it the same way), filled by
-// the worker threads (their faults overlap);
-// when V8 frees one, its block joins the tensors' cache of mapped blocks, so the next
-// read-out of its size writes into pages already faulted in. A reused block keeps its old
-// bytes past the end of the new array, where no view reaches.
+// the worker threads (their faults overlap). When V8 frees one, its block joins the cache of
+// mapped blocks, so the next read-out of its size writes into pages already faulted in. A
+// reused block keeps its old bytes past the end of the new array, where no view reaches.
 inline size_t hostSpan(size_t bytes) {
   return bytes >= kHugePage ? (bytes + kHugePage - 1) / kHugePage * kHugePage : mappedSpan(bytes);
 }

@@ -15,10 +15,9 @@ export function describe(t: Tensor): [unknown, number, number[], number[], numbe
 }
 
 // Layouts are carved out of shared slabs. A small Float64Array of its own is moved off V8's
-// heap, into a buffer of its own, the first time the addon reads it; thousands of those per
-// training step drove V8 into a scavenge for "external memory pressure" twice a step (mn-t,
-// bench/train-step.ts). A slab stays alive while a layout in it does: kept small, so one
-// long-lived tensor pins 8 KB.
+// heap, into a buffer of its own, the first time the addon reads it: an allocation and a copy
+// for every view of a training step. A slab stays alive while a layout in it does: kept small,
+// so one long-lived tensor pins 8 KB.
 const slabDoubles = 1024
 let slab = new Float64Array(slabDoubles)
 let slabUsed = 0

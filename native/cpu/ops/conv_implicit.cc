@@ -275,7 +275,7 @@ void padChannelsLast(const ConvGeom& g, const ChannelsLast& l, const float* x, i
 }
 
 bool appliesToWeightGrad(const ConvGeom& g) {
-  if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N == 0 || g.kh * g.kw == 1) return false;
+  if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N * g.Ho * g.Wo == 0 || g.kh * g.kw == 1) return false;
   if (g.pt < 0 || g.pl < 0 || g.K / g.groups < avx512::kSgemmShortMr || g.C / g.groups < kNr) return false;
   return channelsLast(g).image < std::numeric_limits<int32_t>::max();
 }
@@ -288,8 +288,8 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
   const ChannelsLast l = channelsLast(g);
   const int64_t nb = std::clamp<int64_t>(kGradBlockBytes / ((g.K * P + l.image) * 4), 1,
                                          std::min(g.N, std::numeric_limits<int32_t>::max() / l.image));
-  // Reduction steps (positions) of a full block: offsets of their pixels, and of their gy
-  // values within one channel's run of the block (runs of 8 that stay in one image).
+  // Reduction steps (output positions) of a full block: the offsets of the pixels they read
+  // at tap (0, 0), in the block's channels-last images.
   const int64_t steps = nb * P;
   std::vector<int32_t> posOffset(static_cast<size_t>(steps));
   for (int64_t q = 0; q < steps; q++) {
