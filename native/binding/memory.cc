@@ -5,8 +5,8 @@
 // runs the moment the memory goes (GC or free()), so the live count below is exact at any
 // time, even in a synchronous loop. (N-API finalizers were tried first: Node defers them to
 // the event loop, so a synchronous training loop piled them up, and so did a count kept by
-// JS finalizers.) free() detaches the buffer, which releases the memory at once and turns
-// stale views empty instead of dangling.
+// JS finalizers.) free() detaches the buffer, which releases the memory at once (a mapped
+// block to the cache below) and turns stale views empty instead of dangling.
 // Blocks of 128 KiB and more are mapped here, 2 MiB aligned, with transparent huge pages
 // asked for (madvise; they apply to the whole 2 MiB pages of a block): a fresh page's first
 // touch is slow on a VM (about 12 us per 4 KiB page here: bench/transfer.ts), and a huge page

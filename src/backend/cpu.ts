@@ -14,8 +14,8 @@ import type { Tensor } from '../tensor/tensor'
 // zeroed, as empty() promises nothing; INTERN_VISION_POISON=1 fills it with NaN bytes
 // (0xff) so that a kernel reading an output it never wrote shows up in tests. A cached buffer
 // keeps its ArrayBuffer: moving the memory to a new one at each reuse (so that stale views
-// were detached) made V8 count every reuse as fresh external memory and scavenge twice per mn-t
-// training step. Stale tensors are refused before they reach a kernel instead: every kernel
+// were detached) made V8 count every reuse as fresh external memory and scavenge several times
+// per training step. Stale tensors are refused before they reach a kernel instead: every kernel
 // call checks its tensors' storage (kernel-calls.ts).
 const cache = new Map<number, ArrayBuffer[]>()
 let cachedBytes = 0

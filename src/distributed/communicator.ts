@@ -12,7 +12,7 @@ type Descriptor = ReturnType<typeof describe>
 
 /** A live tensor's descriptor: a disposed one's memory may already belong to another. */
 function live(op: string, t: Tensor): Descriptor {
-  if (t.storage.disposed) throw new Error(`${op}: the tensor of shape [${t.shape.join(', ')}] was disposed`)
+  t.checkAlive(op)
   return describe(t)
 }
 

@@ -65,19 +65,22 @@ std::vector<RowTile> rowTiles(int64_t rows) {
 }
 
 // The kernel's blocking of one forward product.
+// The kernel's blocking of one product: its reduction in K blocks and its A rows in tiles
+// (forward: the column matrix's R rows and the Kg output channels; weight gradient: the
+// output positions and the Kg output channels).
 struct Blocking {
-  int64_t panels;    // Po in 32-column panels
-  int64_t nkb, kcb;  // K blocks of the column matrix (R rows)
-  std::vector<RowTile> tiles;  // of the Kg output channels
-  int64_t width;     // the tiles' packed rows
+  int64_t nkb, kcb;            // K blocks
+  std::vector<RowTile> tiles;  // of the A rows
+  int64_t width;               // the tiles' packed rows
+  // Floats of one group's packed A: every K block's tiles.
+  int64_t groupSize() const { return nkb * width * kcb; }
 };
 
-Blocking blockingOf(const PaddedLayout& l, int64_t R, int64_t Kg) {
+Blocking blockingOf(int64_t reduction, int64_t rows) {
   Blocking b;
-  b.panels = ceilDiv(l.Po, kNr);
-  b.nkb = ceilDiv(R, kKc);
-  b.kcb = roundUp(ceilDiv(R, b.nkb), kKb);
-  b.tiles = rowTiles(Kg);
+  b.nkb = ceilDiv(reduction, kKc);
+  b.kcb = roundUp(ceilDiv(reduction, b.nkb), kKb);
+  b.tiles = rowTiles(rows);
   b.width = b.tiles.back().lead + b.tiles.back().width;
   return b;
 }
@@ -151,41 +154,59 @@ bool paddedLayoutFits(const ConvGeom& g) {
 
 namespace {
 
-// The weights of every group, [Kg, R] each, as the kernel's A micro-panels: group gi, K
-// block kb, row tile t at gi * groupSize + kb * width * kcb + t.lead * roundUp(kc, 8).
-float* packWeights(const ConvGeom& g, const Blocking& bk, const float* w, int64_t Kg, int64_t R) {
-  const int64_t groupSize = bk.nkb * bk.width * bk.kcb, nt = static_cast<int64_t>(bk.tiles.size());
-  float* packed = tlsWeights.get<float>(g.groups * groupSize);
-  parallelFor(g.groups * bk.nkb * nt, 4, [&](int64_t a, int64_t b) {
+// A's rows for every group as the kernel's micro-panels: group gi, K block kb, row tile t at
+// gi * groupSize + kb * width * kcb + t.lead * roundUp(kc, 8), zeros past a tile's rows and
+// past the reduction. row(gi, r, k) points at row r's value at reduction step k; the values of
+// steps k .. k + 7 lie consecutively where run(k) says so, and are copied as one run.
+template <class Row, class Run>
+void packRowTiles(int64_t groups, const Blocking& bk, int64_t reduction, float* packed, Row row, Run run) {
+  const int64_t groupSize = bk.groupSize(), nt = static_cast<int64_t>(bk.tiles.size());
+  const int64_t nkb = ceilDiv(reduction, bk.kcb);
+  parallelFor(groups * nkb * nt, 2, [&](int64_t a, int64_t b) {
     for (int64_t it = a; it < b; it++) {
-      const int64_t gi = it / (bk.nkb * nt), kb = it / nt % bk.nkb;
+      const int64_t gi = it / (nkb * nt), kb = it / nt % nkb;
       const RowTile& t = bk.tiles[it % nt];
-      const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
+      const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, reduction - k0), kcp = roundUp(kc, kKb);
       float* p = packed + gi * groupSize + kb * bk.width * bk.kcb + t.lead * kcp;
-      for (int64_t i = 0; i < t.width; i++) {
-        const float* src = w + (gi * Kg + t.row0 + i) * R + k0;
-        for (int64_t k = 0; k < kcp; k++)
-          p[k / kKb * t.width * kKb + i * kKb + k % kKb] = i < t.rows && k < kc ? src[k] : 0.0f;
+      for (int64_t s = 0; s < kcp; s += kKb) {
+        float* d = p + s / kKb * t.width * kKb;
+        const bool whole = s + kKb <= kc && run(k0 + s);
+        for (int64_t i = 0; i < t.width; i++) {
+          float* di = d + i * kKb;
+          if (i >= t.rows) std::memset(di, 0, kKb * sizeof(float));
+          else if (whole) std::memcpy(di, row(gi, t.row0 + i, k0 + s), kKb * sizeof(float));
+          else
+            for (int64_t e = 0; e < kKb; e++) di[e] = s + e < kc ? *row(gi, t.row0 + i, k0 + s + e) : 0.0f;
+        }
       }
     }
   });
+}
+
+// The weights of every group, [Kg, R] each, packed once per call (packRowTiles).
+float* packWeights(const ConvGeom& g, const Blocking& bk, const float* w, int64_t Kg, int64_t R) {
+  float* packed = tlsWeights.get<float>(g.groups * bk.groupSize());
+  packRowTiles(
+      g.groups, bk, R, packed, [&](int64_t gi, int64_t r, int64_t k) { return w + (gi * Kg + r) * R + k; },
+      [](int64_t) { return true; });
   return packed;
 }
 
 void forwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre, Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, R = Cg * g.kh * g.kw, P = g.Ho * g.Wo;
   const PaddedLayout l = paddedLayout(g);
-  const Blocking bk = blockingOf(l, R, Kg);
+  const Blocking bk = blockingOf(R, Kg);
+  const int64_t panels = ceilDiv(l.Po, kNr);  // output positions in 32-column panels
   const std::vector<int32_t> off = rowOffsets(g, l);
   const float* packed = packWeights(g, bk, w, Kg, R);
-  const int64_t groupSize = bk.nkb * bk.width * bk.kcb;
+  const int64_t groupSize = bk.groupSize();
   // Panels per work item: the item's output tile stays within kTileBytes.
-  int64_t chunk = std::clamp<int64_t>(kTileBytes / (Kg * kNr * 4), 1, bk.panels);
+  int64_t chunk = std::clamp<int64_t>(kTileBytes / (Kg * kNr * 4), 1, panels);
   // Few images (inference at batch 1): as many chunks per image as make the items a multiple
   // of the thread count, so no thread idles for a last odd item.
   if (g.N * G < 8 * numThreads())
-    chunk = ceilDiv(bk.panels, std::min(bk.panels, roundUp(ceilDiv(bk.panels, chunk), numThreads())));
-  const int64_t chunks = ceilDiv(bk.panels, chunk), ldt = chunk * kNr;
+    chunk = ceilDiv(panels, std::min(panels, roundUp(ceilDiv(panels, chunk), numThreads())));
+  const int64_t chunks = ceilDiv(panels, chunk), ldt = chunk * kNr;
   const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
   float* images = tlsImages.get<float>(block * l.image);
 
@@ -196,7 +217,7 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
       float* tile = tlsTile.get<float>(Kg * ldt);
       for (int64_t it = a; it < b; it++) {
         const int64_t i = it / (G * chunks), gi = it / chunks % G, q0 = it % chunks * chunk;
-        const int64_t q1 = std::min(bk.panels, q0 + chunk);
+        const int64_t q1 = std::min(panels, q0 + chunk);
         const float* xg = images + i * l.image + gi * Cg * l.plane;
         const float* wg = packed + gi * groupSize;
         for (int64_t q = q0; q < q1; q++)
@@ -296,12 +317,8 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
     const int64_t n = q / P, ho = q % P / g.Wo, wo = q % g.Wo;
     posOffset[q] = static_cast<int32_t>(n * l.image + (ho * g.sh * l.Wp + wo * g.sw) * g.C);
   }
-  Blocking bk;
-  bk.nkb = ceilDiv(steps, kKc);
-  bk.kcb = roundUp(ceilDiv(steps, bk.nkb), kKb);
-  bk.tiles = rowTiles(Kg);
-  bk.width = bk.tiles.back().lead + bk.tiles.back().width;
-  const int64_t groupSize = bk.nkb * bk.width * bk.kcb, nt = static_cast<int64_t>(bk.tiles.size());
+  const Blocking bk = blockingOf(steps, Kg);
+  const int64_t groupSize = bk.groupSize();
   const int64_t cPanels = ceilDiv(Cg, kNr), columns = G * taps * cPanels;
   float* images = tlsImages.get<float>(nb * l.image);
   float* packed = tlsWeights.get<float>(G * groupSize);
@@ -317,38 +334,13 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
         a += u1 - u0;
       }
     });
-    // gy of the block in the kernel's A micro-panels: group gi, K block kb, row tile t at
-    // gi * groupSize + kb * width * kcb + t.lead * roundUp(kc, 8), runs of 8 steps copied.
+    // gy of the block as A: row k of group gi at step q is gy[n0 + q / P][gi * Kg + k][q % P],
+    // runs of 8 steps consecutive within an image.
     const int64_t nkb = ceilDiv(ksteps, bk.kcb);
-    parallelFor(G * nkb * nt, 2, [&](int64_t a, int64_t b) {
-      for (int64_t it = a; it < b; it++) {
-        const int64_t gi = it / (nkb * nt), kb = it / nt % nkb;
-        const RowTile& t = bk.tiles[it % nt];
-        const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, ksteps - k0), kcp = roundUp(kc, kKb);
-        float* p = packed + gi * groupSize + kb * bk.width * bk.kcb + t.lead * kcp;
-        for (int64_t s = 0; s < kcp; s += kKb) {
-          float* d = p + s / kKb * t.width * kKb;
-          const int64_t q = k0 + s, n = q / P, pos = q % P;
-          const bool run = s + kKb <= kc && pos + kKb <= P;
-          for (int64_t i = 0; i < t.width; i++) {
-            float* di = d + i * kKb;
-            if (i >= t.rows) {
-              std::memset(di, 0, kKb * sizeof(float));
-              continue;
-            }
-            const float* src = gy + ((n0 + n) * g.K + gi * Kg + t.row0 + i) * P + pos;
-            if (run) {
-              std::memcpy(di, src, kKb * sizeof(float));
-              continue;
-            }
-            for (int64_t e = 0; e < kKb; e++) {
-              const int64_t qe = q + e, ne = qe / P;
-              di[e] = s + e < kc ? gy[((n0 + ne) * g.K + gi * Kg + t.row0 + i) * P + qe % P] : 0.0f;
-            }
-          }
-        }
-      }
-    });
+    packRowTiles(
+        G, bk, ksteps, packed,
+        [&](int64_t gi, int64_t k, int64_t q) { return gy + ((n0 + q / P) * g.K + gi * Kg + k) * P + q % P; },
+        [&](int64_t q) { return q % P + kKb <= P; });
     // A thread's columns inside each K block: the block's A panels stay in L2 while every
     // column passes over them.
     parallelFor(columns, 1, [&](int64_t a, int64_t b) {

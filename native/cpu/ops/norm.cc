@@ -9,7 +9,7 @@
 #include "../../binding/norm_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
-#include "../sum8.h"
+#include "row_sums.h"
 
 namespace iv {
 namespace {
@@ -36,7 +36,7 @@ void batchNormForwardImpl(const TensorArg& out, const TensorArg& x, const Tensor
         double s = 0;
         for (int64_t n = 0; n < N; n++) {
           const T* row = px + (n * C + c) * S;
-          s += sum8(S, [row](int64_t i) { return static_cast<double>(row[i]); });
+          s += sumRow(row, S);
         }
         mean = s / static_cast<double>(M);
         double ss = 0;
@@ -99,7 +99,7 @@ void batchNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
       if (training || wantW || wantB) {
         for (int64_t n = 0; n < N; n++) {
           const T *row = px + (n * C + c) * S, *grow = pg + (n * C + c) * S;
-          sg += sum8(S, [grow](int64_t i) { return static_cast<double>(grow[i]); });
+          sg += sumRow(grow, S);
           sgx += sum8(S, [row, grow, mu](int64_t i) { return grow[i] * (row[i] - mu); });
         }
       }
@@ -137,7 +137,7 @@ Napi::Value batchNormBackward(const Napi::CallbackInfo& info) {
 
 template <class T>
 void rowStats(const T* p, int64_t n, double eps, double& mean, double& rstd) {
-  mean = sum8(n, [p](int64_t i) { return static_cast<double>(p[i]); }) / static_cast<double>(n);
+  mean = sumRow(p, n) / static_cast<double>(n);
   const double ss = sum8(n, [p, mean](int64_t i) {
     const double d = p[i] - mean;
     return d * d;
@@ -299,7 +299,7 @@ void groupNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
   parallelFor(N * C, std::max<int64_t>(1, 4096 / std::max<int64_t>(S, 1)), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
       const T *row = px + q * S, *grow = pg + q * S;
-      sg[q] = sum8(S, [grow](int64_t i) { return static_cast<double>(grow[i]); });
+      sg[q] = sumRow(grow, S);
       sgx[q] = sum8(S, [row, grow](int64_t i) { return static_cast<double>(grow[i]) * row[i]; });
     }
   });

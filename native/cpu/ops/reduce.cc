@@ -12,7 +12,7 @@
 #include "../../binding/registry.h"
 #include "../cpu_features.h"
 #include "../strided.h"
-#include "reduce_sum.h"
+#include "row_sums.h"
 
 namespace iv {
 namespace {
@@ -46,36 +46,6 @@ template <class T, class F>
 inline void walk(const T* base, const StridedLayout& L, int64_t count, F&& f) {
   int64_t i = 0;
   forEachOffset(L, count, [&](int64_t off) { f(base[off], i++); });
-}
-
-// The sum of n values at stride s in double, over eight independent accumulators so that the
-// adds do not wait on each other.
-using SumFloats = double (*)(const float* p, int64_t n);
-SumFloats vectorSumFloats() {
-  switch (activeIsa()) {
-    case Isa::avx512: return sumFloatsAvx512;
-    case Isa::avx2: return sumFloatsAvx2;
-    default: return nullptr;
-  }
-}
-
-template <class T>
-inline double sumRow(const T* p, int64_t n, int64_t s) {
-  if constexpr (std::is_same_v<T, float>) {
-    static const SumFloats sumFloats = vectorSumFloats();
-    if (s == 1 && sumFloats) return sumFloats(p, n);
-  }
-  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  if (s == 1) {
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; k++) a[k] += static_cast<double>(p[i + k]);
-  } else {
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; k++) a[k] += static_cast<double>(p[(i + k) * s]);
-  }
-  for (; i < n; i++) a[0] += static_cast<double>(p[i * s]);
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 // The sum of a strided block: whole inner rows at a time.
