@@ -67,7 +67,7 @@ function ours(c: Case): number {
       }
     },
     c.runs,
-    1,
+    3,
   )
 }
 
@@ -105,7 +105,7 @@ for c in cases:
     def run():
         step()
         for p in params: p.grad = None
-    out.append(timeit(run, c['runs'], 1))
+    out.append(timeit(run, c['runs'], 3))
 print(json.dumps(out))
 `
 

@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 
 // Every kernel set must compute the same thing: each child lowers the set with
-// INTERN_VISION_ISA and prints a matmul, a few elementwise results and convolutions with
-// their gradients.
+// INTERN_VISION_ISA and prints a matmul, a few elementwise results, convolutions and a layer
+// norm with their gradients.
 const script = `
   const iv = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'src'))})
   iv.manualSeed(5)
@@ -21,6 +21,11 @@ const script = `
     out.pow(2).sum().backward()
     conv.push(...out.sum([0, 2, 3]).data(), ...x.grad.sum([0, 1]).data(), ...w.grad.sum([0, 1]).data())
   }
+  // Layer norm rows (vector rows on AVX2 and AVX-512, double sums on generic), a row tail too.
+  const lx = iv.randn([9, 53]).mul(2).add(3).requiresGrad_(), lw = iv.randn([53]).requiresGrad_(), lb = iv.randn([53]).requiresGrad_()
+  const ln = iv.layerNorm(lx, [53], lw, lb)
+  ln.pow(2).sum().backward()
+  conv.push(...ln.sum(1).data(), ...lx.grad.sum(1).data(), ...lw.grad.data(), ...lb.grad.data())
   y.data().forEach((v) => conv.push(v))
   console.log(JSON.stringify({ isa: iv.cpuInfo().isa, y: conv, d: Array.from(d.data()) }))
 `

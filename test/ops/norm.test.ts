@@ -38,6 +38,47 @@ t.test('groupNorm matches PyTorch', async (t) => {
   )
 })
 
+// float32 rows take the vector kernels (float lanes, float partial sums of the weight and bias
+// gradients); float64 takes the double-sum loops. Tails shorter than a vector, rows longer
+// than one summation block, many row chunks and a large mean all have to agree.
+t.test('float32 layerNorm and its gradients agree with the float64 kernels', async (t) => {
+  const g = new Generator(3)
+  for (const [M, K, offset] of [
+    [3, 5, 0],
+    [200, 53, 0],
+    [130, 1100, 0],
+    [70, 64, 50],
+  ]) {
+    for (const affine of ['both', 'weight', 'none'] as const) {
+      const x32 = randn([M, K], { generator: g }).mul(2).add(offset)
+      const w32 = affine === 'none' ? null : randn([K], { generator: g })
+      const b32 = affine === 'both' ? randn([K], { generator: g }) : null
+      const go = randn([M, K], { generator: g })
+      const run = (dtype: 'float32' | 'float64') => {
+        const [x, w, b] = [x32, w32, b32].map((p) => p && p.to(dtype).detach().requiresGrad_())
+        layerNorm(x!, [K], w, b).backward(go.to(dtype))
+        return [layerNorm(x!, [K], w, b), x!.grad, w?.grad, b?.grad]
+      }
+      const single = run('float32')
+      const double = run('float64')
+      const names = ['out', 'grad x', 'grad weight', 'grad bias']
+      single.forEach((v, i) => {
+        if (!v) return
+        const want = double[i]!
+        const scale = Math.max(1, want.abs().max().item())
+        assertClose(
+          t,
+          v.data(),
+          want.data(),
+          1e-5,
+          2e-5 * scale,
+          `[${M}, ${K}] offset ${offset} ${affine}: ${names[i]}`,
+        )
+      })
+    }
+  }
+})
+
 t.test('float64 gradcheck', async (t) => {
   const rm = r([3])
   const rv = r([3]).abs().add(0.5)

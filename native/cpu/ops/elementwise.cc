@@ -107,15 +107,6 @@ void mapUnary(const StridedLayout& L, T* o, const T* p, F f) {
 using FastUnary = void (*)(const float*, float*, int64_t);
 using FastGrad = void (*)(const float*, const float*, float*, int64_t);
 
-// The vector rows of the widest instruction set (rows_simd.inc); null on baseline x86-64.
-const RowsSimd* simdRows() {
-  switch (activeIsa()) {
-    case Isa::avx512: return rowsSimdAvx512();
-    case Isa::avx2: return rowsSimdAvx2();
-    default: return nullptr;
-  }
-}
-
 FastUnary fastUnary(U op) {
   const RowsSimd* rows = simdRows();
   switch (op) {

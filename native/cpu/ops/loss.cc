@@ -33,14 +33,7 @@ struct Problem {
   double wsum;
 };
 
-// float32 rows run on the widest instruction set (rows_simd.inc), else on vmath's baseline.
-const RowsSimd* simdRows() {
-  static const RowsSimd* rows = activeIsa() == Isa::avx512 ? rowsSimdAvx512()
-                                : activeIsa() == Isa::avx2 ? rowsSimdAvx2()
-                                                           : nullptr;
-  return rows;
-}
-
+// float32 rows run on the widest instruction set (simdRows), else on vmath's baseline.
 inline double expSum(const float* x, float* scratch, int64_t n, float m) {
   return simdRows() ? simdRows()->expSum(x, n, m) : expSubRow(x, scratch, n, m);
 }

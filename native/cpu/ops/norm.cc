@@ -10,6 +10,7 @@
 #include "../../binding/registry.h"
 #include "../parallel.h"
 #include "row_sums.h"
+#include "rows_simd.h"
 
 namespace iv {
 namespace {
@@ -157,7 +158,18 @@ void layerNormForwardImpl(const TensorArg& out, const TensorArg& x, const Tensor
   }
   const T* px = x.ptr<T>();
   T* po = out.ptr<T>();
-  parallelFor(M, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1));
+  if constexpr (std::is_same_v<T, float>) {
+    if (const RowsSimd* rows = simdRows()) {
+      parallelFor(M, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++)
+          rows->layerNorm(px + r * K, po + r * K, K, wv.data(), bv.data(), static_cast<float>(eps),
+                          saveMean.ptr<float>() + r, saveRstd.ptr<float>() + r);
+      });
+      return;
+    }
+  }
+  parallelFor(M, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T* row = px + r * K;
       T* orow = po + r * K;
@@ -182,6 +194,37 @@ Napi::Value layerNormForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The float32 backward on the vector rows. The weight and bias gradients sum over rows in
+// float partial sums, one per chunk of at most 64 rows (so each rounds like a 64-term sum),
+// which are added up in double afterwards; threads never share an accumulator.
+void layerNormBackwardRows(const RowsSimd& rows, const TensorArg& gx, bool wantX, const TensorArg& gw, bool wantW,
+                           const TensorArg& gb, bool wantB, const float* px, const float* pg, const float* w,
+                           const float* mean, const float* rstd, int64_t M, int64_t K) {
+  const bool params = wantW || wantB;
+  const int64_t chunks = params ? std::max<int64_t>(std::min<int64_t>(M, 4 * numThreads()), (M + 63) / 64) : M;
+  std::vector<float> pw(wantW ? chunks * K : 0), pb(wantB ? chunks * K : 0);
+  float* pgx = wantX ? gx.ptr<float>() : nullptr;
+  parallelFor(chunks, params ? 1 : std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t a0, int64_t a1) {
+    for (int64_t a = a0; a < a1; a++) {
+      const int64_t r0 = params ? M * a / chunks : a, r1 = params ? M * (a + 1) / chunks : a + 1;
+      for (int64_t r = r0; r < r1; r++)
+        rows.layerNormGrad(px + r * K, pg + r * K, w, mean[r], rstd[r], pgx ? pgx + r * K : nullptr,
+                           wantW ? pw.data() + a * K : nullptr, wantB ? pb.data() + a * K : nullptr, K);
+    }
+  });
+  const auto total = [&](const std::vector<float>& partial, const TensorArg& out) {
+    parallelFor(K, 256, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; k++) {
+        double s = 0;
+        for (int64_t a = 0; a < chunks; a++) s += partial[a * K + k];
+        out.ptr<float>()[k * out.strides[0]] = static_cast<float>(s);
+      }
+    });
+  };
+  if (wantW) total(pw, gw);
+  if (wantB) total(pb, gb);
+}
+
 template <class T>
 void layerNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw, bool wantW, const TensorArg& gb,
                            bool wantB, const TensorArg& g, const TensorArg& x, const TensorArg& w, bool hasW,
@@ -190,6 +233,11 @@ void layerNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw,
   std::vector<T> wv(K);
   for (int64_t k = 0; k < K; k++) wv[k] = at<T>(w, hasW, k, T(1));
   const T *px = x.ptr<T>(), *pg = g.ptr<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    if (const RowsSimd* rows = simdRows())
+      return layerNormBackwardRows(*rows, gx, wantX, gw, wantW, gb, wantB, px, pg, wv.data(), mean.ptr<float>(),
+                                   rstd.ptr<float>(), M, K);
+  }
   // Weight and bias gradients sum over rows: each chunk of rows fills its own partial sums,
   // added up afterwards, so threads never share an accumulator.
   const bool params = wantW || wantB;

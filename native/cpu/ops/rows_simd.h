@@ -4,6 +4,7 @@
 // no inline code crosses between the instruction-set libraries.
 #pragma once
 #include <cstdint>
+#include "../cpu_features.h"
 
 namespace iv {
 
@@ -26,9 +27,29 @@ struct RowsSimd {
   void (*scaledExp)(const float* x, float* out, int64_t n, float sub, float a, float b, const float* w);
   // out[i] = x[i] + a * y[i * ys], ys 1 or 0 (one broadcast value): add and sub, in place too.
   void (*axpy)(const float* x, const float* y, int64_t ys, float* out, int64_t n, float a);
+  // Layer norm of one row: y = (x - mean) rstd w + b, mean and rstd = 1 / sqrt(var + eps)
+  // stored (two-pass statistics).
+  void (*layerNorm)(const float* x, float* y, int64_t n, const float* w, const float* b, float eps, float* mean,
+                    float* rstd);
+  // Its gradient for one row given g = dL/dy: gx = rstd (g w - mean(g w) - xhat mean(g w xhat))
+  // with xhat = (x - mean) rstd, and accW += g xhat, accB += g; a null output is skipped.
+  void (*layerNormGrad)(const float* x, const float* g, const float* w, float mean, float rstd, float* gx,
+                        float* accW, float* accB, int64_t n);
 };
 
 const RowsSimd* rowsSimdAvx512();
 const RowsSimd* rowsSimdAvx2();
+
+namespace {
+// The rows of the widest instruction set active (activeIsa, read once); null on baseline
+// x86-64. Internal linkage: the *_avx512.cc units include this header too, and their copy of
+// an inline function must never stand in for the baseline one.
+inline const RowsSimd* simdRows() {
+  static const RowsSimd* rows = activeIsa() == Isa::avx512 ? rowsSimdAvx512()
+                                : activeIsa() == Isa::avx2 ? rowsSimdAvx2()
+                                                           : nullptr;
+  return rows;
+}
+}  // namespace
 
 }  // namespace iv

@@ -22,15 +22,29 @@ inline vfloat vload(const float* p) { return *reinterpret_cast<const vfloat*>(p)
 inline void vstore(float* p, vfloat v) { *reinterpret_cast<vfloat*>(p) = v; }
 inline vfloat vmax(vfloat a, vfloat b) { return a > b ? a : b; }
 
+// Horizontal sum and maximum as a tree: the upper half folded onto the lower until four lanes
+// are left, not a chain of kVF - 1 dependent adds (part of each row's fixed cost).
+typedef float vfloat4 __attribute__((vector_size(16), aligned(4)));
+template <class V, class F>
+inline vfloat4 foldToFour(V v, F f) {
+  if constexpr (sizeof(V) == 16) {
+    return v;
+  } else {
+    typedef float half __attribute__((vector_size(sizeof(V) / 2), aligned(4)));
+    half lo, hi;
+    __builtin_memcpy(&lo, &v, sizeof(half));
+    __builtin_memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(half), sizeof(half));
+    return foldToFour(f(lo, hi), f);
+  }
+}
 inline float hsum(vfloat v) {
-  float s = 0;
-  for (int i = 0; i < kVF; i++) s += v[i];
-  return s;
+  const vfloat4 q = foldToFour(v, [](auto a, auto b) { return a + b; });
+  return (q[0] + q[2]) + (q[1] + q[3]);
 }
 inline float hmax(vfloat v) {
-  float m = v[0];
-  for (int i = 1; i < kVF; i++) m = v[i] > m ? v[i] : m;
-  return m;
+  const vfloat4 q = foldToFour(v, [](auto a, auto b) { return a > b ? a : b; });
+  const float a = q[0] > q[2] ? q[0] : q[2], b = q[1] > q[3] ? q[1] : q[3];
+  return a > b ? a : b;
 }
 
 // exp(x) to about 2 ulp (Cephes' polynomial after Cody-Waite reduction). Inputs below
