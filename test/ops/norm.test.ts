@@ -5,6 +5,7 @@ import { cpuBackend } from '../../src/backend/cpu'
 import { native } from '../../src/backend/native'
 import { checkParity } from './fixture'
 import { assertClose } from '../helpers'
+import { shapeStr } from '../../src/tensor/shape'
 
 const gen = new Generator(11)
 const rg = (shape: number[]) => randn(shape, { dtype: 'float64', generator: gen }).requiresGrad_()
@@ -38,45 +39,70 @@ t.test('groupNorm matches PyTorch', async (t) => {
   )
 })
 
-// float32 rows take the vector kernels (float lanes, float partial sums of the weight and bias
-// gradients); float64 takes the double-sum loops. Tails shorter than a vector, rows longer
-// than one summation block, many row chunks and a large mean all have to agree.
-t.test('float32 layerNorm and its gradients agree with the float64 kernels', async (t) => {
+// float32 rows take the vector kernels (float lanes; layer norm's weight and bias gradients
+// in float partial sums); float64 takes the double-sum loops. Rows shorter than a vector or
+// with a tail, rows longer than one summation block, many row chunks and a large mean all
+// have to agree, for each norm and each affine choice.
+const norms: {
+  name: string
+  shapes: [number[], number][] // input shape and the weight's length
+  apply: (x: Tensor, w: Tensor | null, b: Tensor | null) => Tensor
+}[] = [
+  {
+    name: 'layerNorm',
+    shapes: [
+      [[3, 5], 5],
+      [[200, 53], 53],
+      [[130, 1100], 1100],
+      [[70, 64], 64],
+    ],
+    apply: (x, w, b) => layerNorm(x, [x.shape[1]], w, b),
+  },
+  {
+    name: 'batchNorm',
+    shapes: [
+      [[4, 3, 5], 3],
+      [[3, 4, 53], 4],
+      [[2, 3, 1100], 3],
+    ],
+    apply: (x, w, b) => batchNorm(x, null, null, w, b, { training: true }),
+  },
+  {
+    name: 'groupNorm',
+    shapes: [
+      [[2, 4, 5], 4],
+      [[3, 6, 53], 6],
+      [[2, 2, 1100], 2],
+    ],
+    apply: (x, w, b) => groupNorm(x, 2, w, b),
+  },
+]
+t.test('float32 norms and their gradients agree with the float64 kernels', async (t) => {
   const g = new Generator(3)
-  for (const [M, K, offset] of [
-    [3, 5, 0],
-    [200, 53, 0],
-    [130, 1100, 0],
-    [70, 64, 50],
-  ]) {
-    for (const affine of ['both', 'weight', 'none'] as const) {
-      const x32 = randn([M, K], { generator: g }).mul(2).add(offset)
-      const w32 = affine === 'none' ? null : randn([K], { generator: g })
-      const b32 = affine === 'both' ? randn([K], { generator: g }) : null
-      const go = randn([M, K], { generator: g })
-      const run = (dtype: 'float32' | 'float64') => {
-        const [x, w, b] = [x32, w32, b32].map((p) => p && p.to(dtype).detach().requiresGrad_())
-        layerNorm(x!, [K], w, b).backward(go.to(dtype))
-        return [layerNorm(x!, [K], w, b), x!.grad, w?.grad, b?.grad]
-      }
-      const single = run('float32')
-      const double = run('float64')
-      const names = ['out', 'grad x', 'grad weight', 'grad bias']
-      single.forEach((v, i) => {
-        if (!v) return
-        const want = double[i]!
-        const scale = Math.max(1, want.abs().max().item())
-        assertClose(
-          t,
-          v.data(),
-          want.data(),
-          1e-5,
-          2e-5 * scale,
-          `[${M}, ${K}] offset ${offset} ${affine}: ${names[i]}`,
-        )
-      })
-    }
-  }
+  for (const norm of norms)
+    for (const [shape, C] of norm.shapes)
+      for (const offset of [0, 50])
+        for (const affine of ['both', 'weight', 'none'] as const) {
+          const x32 = randn(shape, { generator: g }).mul(2).add(offset)
+          const w32 = affine === 'none' ? null : randn([C], { generator: g })
+          const b32 = affine === 'both' ? randn([C], { generator: g }) : null
+          const go = randn(shape, { generator: g })
+          const run = (dtype: 'float32' | 'float64') => {
+            const [x, w, b] = [x32, w32, b32].map((p) => p && p.to(dtype).detach().requiresGrad_())
+            norm.apply(x!, w, b).backward(go.to(dtype))
+            return [norm.apply(x!, w, b), x!.grad, w?.grad, b?.grad]
+          }
+          const single = run('float32')
+          const double = run('float64')
+          const names = ['out', 'grad x', 'grad weight', 'grad bias']
+          single.forEach((v, i) => {
+            if (!v) return
+            const want = double[i]!
+            const scale = Math.max(1, want.abs().max().item())
+            const where = `${norm.name} ${shapeStr(shape)} offset ${offset} ${affine}: ${names[i]}`
+            assertClose(t, v.data(), want.data(), 1e-5, 2e-5 * scale, where)
+          })
+        }
 })
 
 t.test('float64 gradcheck', async (t) => {

@@ -27,6 +27,13 @@ struct RowsSimd {
   void (*scaledExp)(const float* x, float* out, int64_t n, float sub, float a, float b, const float* w);
   // out[i] = x[i] + a * y[i * ys], ys 1 or 0 (one broadcast value): add and sub, in place too.
   void (*axpy)(const float* x, const float* y, int64_t ys, float* out, int64_t n, float a);
+  // Sums of one row for the norms' statistics: sum (x - c)^2 and sum g (x - c), in float
+  // lanes added into a double every 1024 values.
+  double (*sumSquaredDeviations)(const float* x, int64_t n, float c);
+  double (*sumProductDeviations)(const float* g, const float* x, int64_t n, float c);
+  // y = a x + b (a norm's output), and out = a g - b x - c (a norm's input gradient).
+  void (*scaleShift)(const float* x, float* y, int64_t n, float a, float b);
+  void (*normGrad)(const float* g, const float* x, float* out, int64_t n, float a, float b, float c);
   // Layer norm of one row: y = (x - mean) rstd w + b, mean and rstd = 1 / sqrt(var + eps)
   // stored (two-pass statistics).
   void (*layerNorm)(const float* x, float* y, int64_t n, const float* w, const float* b, float eps, float* mean,
