@@ -96,6 +96,9 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [9, 16, 4, 4], w: [16, 16, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [4, 28, 5, 5], w: [28, 14, 3, 3], s: 1, p: 1, groups: 2 },
     { x: [3, 16, 9, 9], w: [20, 16, 3, 3], s: 2, p: 0, groups: 1 },
+    // On AVX-512 small planes take the implicit GEMM with panels gathered over images: two K
+    // blocks, row tiles of 14 and 8, several panels per work item, a last panel cut short.
+    { x: [7, 40, 5, 5], w: [30, 40, 3, 3], s: 1, p: 1, groups: 1 },
     // Weight gradient with 32+ input and 8+ output channels per group (on AVX-512: images copied
     // channels-last, conv_implicit.cc): several image blocks and K blocks; a channel panel with
     // an edge, groups, strides, dilation.
@@ -188,6 +191,20 @@ t.test('a fused activation equals the activation applied after the conv', async 
   ] as const) {
     const fused = conv2d(x, w, b, { padding: 1, activation: act })
     t.ok(maxRel(fused.data(), f(plain).to('float64').data() as Float64Array) < 1e-6, act)
+  }
+})
+
+// Enough small images (600 channels) that the padded copies come in two blocks of the batch,
+// with a bias and each fused activation: float32 (on AVX-512 the small-plane implicit GEMM)
+// against the float64 lowering of the same values.
+t.test('small-plane convolutions over several image blocks, with bias and fused activations', async (t) => {
+  const x = r([100, 600, 4, 4], 'float32')
+  const w = r([20, 600, 3, 3], 'float32').mul(0.05)
+  const b = r([20], 'float32')
+  for (const activation of [undefined, 'relu', 'gelu', 'silu'] as const) {
+    const single = conv2d(x, w, b, { padding: 1, activation })
+    const double = conv2d(x.to('float64'), w.to('float64'), b.to('float64'), { padding: 1, activation })
+    t.ok(maxRel(single.data(), double.data() as Float64Array) < 1e-5, activation ?? 'no activation')
   }
 })
 

@@ -237,40 +237,6 @@ void gatherImages(const ConvGeom& g, const T* y, int64_t n0, int64_t nb, int64_t
 
 thread_local Scratch tlsPadded;
 
-// Copies a run of n floats; the runs of small planes are whole output rows (8 or 4 long).
-inline void copyRun(float* dst, const float* src, int64_t n) {
-  if (n == 8) std::memcpy(dst, src, 8 * sizeof(float));
-  else if (n == 4) std::memcpy(dst, src, 4 * sizeof(float));
-  else std::memcpy(dst, src, n * sizeof(float));
-}
-
-// Columns [j0, j0 + nr) of rows [k0, k0 + kc) of the column matrix of a block of padded
-// images (conv_implicit.h; group gi), written straight into a GEMM micro-panel (dst[k * NR +
-// j], zero past nr), so the matrix is never stored. One tap's values for an output row are
-// consecutive in a padded image: the panel's runs (output rows, or parts of them) are laid
-// out once and copied for every row.
-void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padded, const int32_t* off, int64_t gi,
-                     int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
-  struct Run {
-    int64_t dst, src, len;
-  };
-  constexpr int64_t kMaxRuns = 32;  // a panel is at most 32 positions wide
-  Run runs[kMaxRuns];
-  const int64_t P = g.Ho * g.Wo, group = g.C / g.groups * gi * l.plane;
-  int64_t count = 0;
-  for (int64_t j = 0; j < nr && count < kMaxRuns;) {
-    const int64_t col = j0 + j, p = col % P, ho = p / g.Wo, wo = p % g.Wo, len = std::min(nr - j, g.Wo - wo);
-    runs[count++] = {j, col / P * l.image + group + ho * l.Wq + wo, len};
-    j += len;
-  }
-  for (int64_t k = 0; k < kc; k++) {
-    const float* base = padded + off[k0 + k];
-    float* row = dst + k * NR;
-    for (int64_t t = 0; t < count; t++) copyRun(row + runs[t].dst, base + runs[t].src, runs[t].len);
-    std::fill(row + nr, row + NR, 0.0f);
-  }
-}
-
 template <class In, class Out>
 void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, const Out* bias, Out* y, Out* pre,
                    Act act) {
@@ -386,11 +352,11 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
   // The float image-batched path fills its panels from padded images and stores no column
   // matrix: its block is bounded by the output block (Kg rows) instead.
   constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
-  if (const int64_t nb = imageBlock(g, isFloat && paddedLayoutFits(g) ? Kg : R, P, sizeof(In)))
-    return forwardImages(g, nb, x, w, bias, y, pre, act);
   const bool direct = isPointwise(g);
   if constexpr (isFloat)
     if (!direct && implicitConvForward(g, x, w, bias, y, pre, act)) return;
+  if (const int64_t nb = imageBlock(g, isFloat && paddedLayoutFits(g) ? Kg : R, P, sizeof(In)))
+    return forwardImages(g, nb, x, w, bias, y, pre, act);
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles;
   const bool spread = spreadItems(items);

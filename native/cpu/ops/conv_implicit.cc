@@ -35,7 +35,7 @@ constexpr int64_t kBlockBytes = int64_t(8) << 20;
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
-thread_local Scratch tlsImages, tlsWeights, tlsTile;
+thread_local Scratch tlsImages, tlsWeights, tlsTile, tlsPanel;
 
 // A tile of output-channel rows: `rows` from row0, packed `width` rows wide (14, or the
 // short kernel's 8 for 8 rows or fewer), its A micro-panel `lead` rows into a K block's.
@@ -148,6 +148,40 @@ void padImages(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t
   });
 }
 
+namespace {
+// Copies a run of n floats; the runs of small planes are whole output rows (8 or 4 long).
+inline void copyRun(float* dst, const float* src, int64_t n) {
+  if (n == 8) std::memcpy(dst, src, 8 * sizeof(float));
+  else if (n == 4) std::memcpy(dst, src, 4 * sizeof(float));
+  else std::memcpy(dst, src, n * sizeof(float));
+}
+}  // namespace
+
+// The column matrix is never stored: one tap's values for an output row are consecutive in a
+// padded image, so the panel's runs (output rows, or parts of them) are laid out once and
+// copied for every row.
+void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padded, const int32_t* off, int64_t gi,
+                     int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
+  struct Run {
+    int64_t dst, src, len;
+  };
+  constexpr int64_t kMaxRuns = 32;  // a panel is at most 32 positions wide
+  Run runs[kMaxRuns];
+  const int64_t P = g.Ho * g.Wo, group = g.C / g.groups * gi * l.plane;
+  int64_t count = 0;
+  for (int64_t j = 0; j < nr && count < kMaxRuns;) {
+    const int64_t col = j0 + j, p = col % P, ho = p / g.Wo, wo = p % g.Wo, len = std::min(nr - j, g.Wo - wo);
+    runs[count++] = {j, col / P * l.image + group + ho * l.Wq + wo, len};
+    j += len;
+  }
+  for (int64_t k = 0; k < kc; k++) {
+    const float* base = padded + off[k0 + k];
+    float* row = dst + k * NR;
+    for (int64_t t = 0; t < count; t++) copyRun(row + runs[t].dst, base + runs[t].src, runs[t].len);
+    std::fill(row + nr, row + NR, 0.0f);
+  }
+}
+
 bool paddedLayoutFits(const ConvGeom& g) {
   return g.pt >= 0 && g.pl >= 0 && paddedLayout(g).image < std::numeric_limits<int32_t>::max();
 }
@@ -241,6 +275,73 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
             if (bias || pre || act != Act::none)
               epilogue(y + o, pre ? pre + o : nullptr, w1 - w0, bias ? bias[gi * Kg + k] : 0.0f, act);
           }
+        }
+      }
+    });
+  }
+}
+
+// ---- forward over small planes -----------------------------------------------------------
+// At Ho Wo <= 64 a grid row Wq wide leaves much of a 32-column panel to junk columns (a 4x4
+// output fills 16 of 32 on its 6-wide grid). Here a panel's columns are the output positions
+// of consecutive images instead, gathered from the padded copies (fillColumnPanel) into a
+// buffer per K block; the same micro-kernel reads it with row offsets k * 32, so the weights
+// stay packed once per call in the 14- and 8-row tiles, shared by the threads.
+constexpr int64_t kSmallPlane = 64;
+
+void smallPlaneForwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
+                           Act act) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, R = Cg * g.kh * g.kw, P = g.Ho * g.Wo;
+  const PaddedLayout l = paddedLayout(g);
+  const Blocking bk = blockingOf(R, Kg);
+  const std::vector<int32_t> off = rowOffsets(g, l);
+  std::vector<int32_t> panelRows(bk.kcb);
+  for (int64_t k = 0; k < bk.kcb; k++) panelRows[k] = static_cast<int32_t>(k * kNr);
+  const float* packed = packWeights(g, bk, w, Kg, R);
+  const int64_t groupSize = bk.groupSize();
+  const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
+  float* images = tlsImages.get<float>(block * l.image);
+
+  for (int64_t n0 = 0; n0 < g.N; n0 += block) {
+    const int64_t nb = std::min(block, g.N - n0), columns = nb * P, panels = ceilDiv(columns, kNr);
+    // Panels per work item: each row tile of weights is read once per item and K block, so
+    // more panels read the weights less often; the item's output tile (Kg rows) stays within
+    // two kTileBytes and its filled panels within one, both in L2.
+    const int64_t fit = std::min(2 * kTileBytes / (Kg * kNr * 4), kTileBytes / (bk.kcb * kNr * 4));
+    const int64_t chunk = std::clamp<int64_t>(fit, 1, ceilDiv(panels, numThreads()));
+    const int64_t chunks = ceilDiv(panels, chunk), ldt = chunk * kNr;
+    padImages(g, l, x, n0, nb, images);
+    parallelFor(G * chunks, 1, [&](int64_t a, int64_t b) {
+      float* tile = tlsTile.get<float>(Kg * ldt);
+      float* filled = tlsPanel.get<float>(chunk * bk.kcb * kNr);
+      for (int64_t it = a; it < b; it++) {
+        const int64_t gi = it / chunks, q0 = it % chunks * chunk, q1 = std::min(panels, q0 + chunk);
+        const float* wg = packed + gi * groupSize;
+        // Per K block: the item's panels filled, then each row tile of the weights (read from
+        // L3 where they are large) over all of them while it is in L1.
+        for (int64_t kb = 0; kb < bk.nkb; kb++) {
+          const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
+          for (int64_t q = q0; q < q1; q++)
+            fillColumnPanel(g, l, images, off.data(), gi, k0, kc, q * kNr, std::min(kNr, columns - q * kNr), kNr,
+                            filled + (q - q0) * kc * kNr);
+          const float* wb = wg + kb * bk.width * bk.kcb;
+          for (const RowTile& t : bk.tiles)
+            for (int64_t q = q0; q < q1; q++)
+              avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, filled + (q - q0) * kc * kNr, panelRows.data(),
+                                         tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows,
+                                         std::min(kNr, columns - q * kNr));
+        }
+        // The item's columns [j0, j1), image by image, into y (with the epilogue).
+        const int64_t j0 = q0 * kNr, j1 = std::min(columns, q1 * kNr);
+        for (int64_t j = j0; j < j1;) {
+          const int64_t i = j / P, p = j % P, len = std::min(j1 - j, P - p);
+          for (int64_t k = 0; k < Kg; k++) {
+            const int64_t o = ((n0 + i) * g.K + gi * Kg + k) * P + p;
+            std::memcpy(y + o, tile + k * ldt + j - j0, len * sizeof(float));
+            if (bias || pre || act != Act::none)
+              epilogue(y + o, pre ? pre + o : nullptr, len, bias ? bias[gi * Kg + k] : 0.0f, act);
+          }
+          j += len;
         }
       }
     });
@@ -371,7 +472,8 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act) {
   if (!applies(g)) return false;
-  forwardCore(g, x, w, bias, y, pre, act);
+  if (g.Ho * g.Wo <= kSmallPlane) smallPlaneForwardCore(g, x, w, bias, y, pre, act);
+  else forwardCore(g, x, w, bias, y, pre, act);
   return true;
 }
 

@@ -28,12 +28,18 @@ std::vector<int32_t> rowOffsets(const ConvGeom& g, const PaddedLayout& l);
 void padImage(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t c0, int64_t c1, float* dst);
 // Images [n0, n0 + nb) of x into consecutive layouts from padded, channels over threads.
 void padImages(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t n0, int64_t nb, float* padded);
+// Columns [j0, j0 + nr) of rows [k0, k0 + kc) of the column matrix of a block of padded
+// images (column j: image j / (Ho Wo), position j % (Ho Wo); group gi), written into a GEMM
+// micro-panel: dst[k * NR + j], zeros past nr.
+void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padded, const int32_t* off, int64_t gi,
+                     int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst);
 
 
-// Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place.
-// Returns false, having done nothing, where it does not apply (depthwise, 1x1, fewer than a
-// row tile of output channels per group or 64 column-matrix rows, negative padding); conv.cc
-// then lowers via im2col.
+// Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place,
+// or at small planes (Ho Wo <= 64) from panels gathered over several images. Returns false,
+// having done nothing, where it does not apply (depthwise, 1x1, fewer than a row tile of
+// output channels per group or 64 column-matrix rows, negative padding); conv.cc then lowers
+// via im2col.
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act);
 // Weight gradient on AVX-512 machines (float32; gw overwritten): the images copied
