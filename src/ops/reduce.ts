@@ -26,7 +26,12 @@ function runReduce(
   checkTensor(name, x, 'input')
   const dims = normalizeDims(name, dim, x.ndim)
   const keptDims = [...Array(x.ndim).keys()].filter((d) => !dims.includes(d))
-  const perm = [...keptDims, ...dims]
+  // A reduced dim along which x does not move (stride 0: an expanded gradient, a broadcast)
+  // repeats one value: sum, mean, max and min need not visit it (sum scales by its size).
+  const skips = isFloating(x.dtype) && (op === 'sum' || op === 'mean' || op === 'max' || op === 'min')
+  const repeated = skips ? dims.filter((d) => x.strides[d] === 0 && x.shape[d] > 0) : []
+  const visited = dims.filter((d) => !repeated.includes(d))
+  const perm = [...keptDims, ...visited]
   const xp = x.asView(
     perm.map((d) => x.shape[d]),
     perm.map((d) => x.strides[d]),
@@ -35,10 +40,25 @@ function runReduce(
   const outShape = keepDim ? keptShape : keptDims.map((d) => x.shape[d])
   const outDtype = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype
   const out = Tensor.empty(outShape, outDtype, x.device)
-  x.backend.reduce(op, out, xp, dims.length, correction)
+  x.backend.reduce(op, out, xp, visited.length, correction)
   xp.dispose()
+  const repeats = op === 'sum' ? repeated.reduce((n, d) => n * x.shape[d], 1) : 1
+  if (repeats !== 1 && out.numel > 0) scaleInPlace(out, repeats)
   const count = dims.reduce((n, d) => n * x.shape[d], 1)
   return { out, keptShape, count }
+}
+
+// out *= factor, through the backend's multiply by a one-element tensor seen at out's shape.
+function scaleInPlace(out: Tensor, factor: number): void {
+  const scalar = Tensor.empty([1], out.dtype, out.device)
+  out.backend.fill(scalar, factor)
+  const spread = scalar.asView(
+    out.shape,
+    out.shape.map(() => 0),
+  )
+  out.backend.binary('mul', out, out, spread)
+  spread.dispose()
+  scalar.dispose()
 }
 
 const toFloat = (x: Tensor): Tensor => (isFloating(x.dtype) ? x : x.to('float32'))

@@ -81,6 +81,40 @@ t.test('reductions of strided views', async (t) => {
     assertClose(t, view.sum(dims).data(), copy.sum(dims).data(), 1e-6, 1e-6, `sum over ${dims}`)
 })
 
+// Reduced dims of stride 0 (expanded tensors: broadcast gradients) are not visited: sum
+// scales by their size, mean, max and min skip them. Each must equal the reduction of the
+// materialised copy, for every mix of expanded and real dims, with keepDim, and in float64.
+t.test('reductions over expanded dims equal those over the materialised tensor', async (t) => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const base = iv.randn([3, 1, 5, 1], { dtype })
+    const view = base.expand([3, 4, 5, 6])
+    const copy = view.contiguous()
+    for (const dims of [[1], [3], [1, 3], [0, 1], [0, 1, 2, 3], [2], [1, 2, 3]])
+      for (const keepDim of [false, true]) {
+        for (const op of ['sum', 'mean', 'max', 'min'] as const) {
+          const got = view[op](dims, keepDim)
+          const want = copy[op](dims, keepDim)
+          t.same(got.shape, want.shape, `${dtype} ${op} over ${dims} keepDim ${keepDim}: shape`)
+          assertClose(t, got.data(), want.data(), 1e-6, 1e-6, `${dtype} ${op} over ${dims} keepDim ${keepDim}`)
+        }
+      }
+  }
+  // An expanded dim of size 0 still sums to 0; integer sums keep their kernel.
+  t.same(iv.zeros([2, 1]).expand([2, 0]).sum(1).toArray(), [0, 0])
+  t.same(
+    iv
+      .tensor([[2], [3]], { dtype: 'int32' })
+      .expand([2, 4])
+      .sum(1)
+      .toArray(),
+    [8, 12],
+  )
+  // The gradient of a sum over an expanded dim reaches the base once per repeat.
+  const x = iv.randn([3, 1]).requiresGrad_()
+  x.expand([3, 5]).sum(1).sum().backward()
+  t.same(x.grad!.toArray(), [[5], [5], [5]])
+})
+
 t.test('reductions pass gradcheck', async (t) => {
   const cases: [string, (x: iv.Tensor) => iv.Tensor][] = [
     ['sum', (x) => x.sum(1)],
