@@ -290,7 +290,8 @@ void runBinary(B op, const TensorArg& out, const TensorArg& a, const TensorArg& 
         if (sg != 1) {
           static thread_local std::vector<float> row;
           row.resize(static_cast<size_t>(n));
-          for (int64_t i = 0; i < n; i++) row[i] = g[i * sg];
+          if (sg == 0) std::fill(row.begin(), row.end(), g[0]);
+          else for (int64_t i = 0; i < n; i++) row[i] = g[i * sg];
           g = row.data();
         }
         fn(pa + off[1], g, o + off[0], n);
