@@ -99,6 +99,15 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     // On AVX-512 small planes take the implicit GEMM with panels gathered over images: two K
     // blocks, row tiles of 14 and 8, several panels per work item, a last panel cut short.
     { x: [7, 40, 5, 5], w: [30, 40, 3, 3], s: 1, p: 1, groups: 1 },
+    // With 128+ output channels small planes go channels-last, positions grouped by the taps
+    // that read inside the image: channel blocks with a short run (40) and three per tap (264),
+    // a partial output panel (130), groups, stride and dilation, and positions that read only
+    // padding (padding 3 on a 2x2 image).
+    { x: [3, 40, 4, 4], w: [130, 40, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [2, 264, 5, 5], w: [256, 264, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [2, 64, 4, 4], w: [256, 32, 3, 3], s: 1, p: 1, groups: 2 },
+    { x: [2, 48, 8, 8], w: [256, 48, 3, 3], s: 2, p: 2, d: 2, groups: 1 },
+    { x: [2, 32, 2, 2], w: [128, 32, 3, 3], s: 1, p: 3, groups: 1 },
     // Weight gradient with 32+ input and 8+ output channels per group (on AVX-512: images copied
     // channels-last, conv_implicit.cc): several image blocks and K blocks; a channel panel with
     // an edge, groups, strides, dilation.
@@ -195,16 +204,22 @@ t.test('a fused activation equals the activation applied after the conv', async 
 })
 
 // Enough small images (600 channels) that the padded copies come in two blocks of the batch,
-// with a bias and each fused activation: float32 (on AVX-512 the small-plane implicit GEMM)
-// against the float64 lowering of the same values.
+// with a bias and each fused activation: float32 (on AVX-512 the small-plane implicit GEMMs:
+// panels over images at 20 output channels, channels-last at 128) against the float64
+// lowering of the same values.
 t.test('small-plane convolutions over several image blocks, with bias and fused activations', async (t) => {
   const x = r([100, 600, 4, 4], 'float32')
-  const w = r([20, 600, 3, 3], 'float32').mul(0.05)
-  const b = r([20], 'float32')
-  for (const activation of [undefined, 'relu', 'gelu', 'silu'] as const) {
-    const single = conv2d(x, w, b, { padding: 1, activation })
-    const double = conv2d(x.to('float64'), w.to('float64'), b.to('float64'), { padding: 1, activation })
-    t.ok(maxRel(single.data(), double.data() as Float64Array) < 1e-5, activation ?? 'no activation')
+  for (const K of [20, 128]) {
+    const w = r([K, 600, 3, 3], 'float32').mul(0.05)
+    const b = r([K], 'float32')
+    for (const activation of [undefined, 'relu', 'gelu', 'silu'] as const) {
+      const single = conv2d(x, w, b, { padding: 1, activation })
+      const double = conv2d(x.to('float64'), w.to('float64'), b.to('float64'), { padding: 1, activation })
+      t.ok(
+        maxRel(single.data(), double.data() as Float64Array) < 1e-5,
+        `${K} channels, ${activation ?? 'no activation'}`,
+      )
+    }
   }
 })
 

@@ -9,6 +9,7 @@
 // grid's columns past Wo are computed and dropped. The weights are packed once per call.
 #include "conv_implicit.h"
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -35,7 +36,7 @@ constexpr int64_t kBlockBytes = int64_t(8) << 20;
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
-thread_local Scratch tlsImages, tlsWeights, tlsTile, tlsPanel;
+thread_local Scratch tlsImages, tlsWeights, tlsTile, tlsPanel, tlsReordered;
 
 // A tile of output-channel rows: `rows` from row0, packed `width` rows wide (14, or the
 // short kernel's 8 for 8 rows or fewer), its A micro-panel `lead` rows into a K block's.
@@ -467,12 +468,174 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
   });
 }
 
+// ---- forward over small planes, channels-last, without the padding taps ------------------
+// At a small plane many positions read only padding through some taps (a 4x4 output under a
+// 3x3 kernel with padding 1: 44 of its 144 position-taps). Here the product is transposed:
+// rows are output positions, columns output channels, and the reduction runs tap-major ((i,
+// j), then c). The images are copied padded and channels-last, so a position's values for
+// one tap are Cg consecutive floats: A packs them in runs of 8. Positions fall into classes by
+// the taps whose input lies inside the image, and each class's product runs over the K
+// blocks of its own taps only. B is the weights reordered once per call to [tap, c][k] (rows
+// Kp wide, zeros past Kg), read in place by the offset-B micro-kernel.
+
+struct TapClass {
+  std::vector<int32_t> positions;  // p = ho * Wo + wo
+  std::vector<int32_t> taps;       // those reading inside the image, ascending
+};
+
+std::vector<TapClass> tapClasses(const ConvGeom& g) {
+  std::vector<TapClass> classes;
+  for (int64_t p = 0; p < g.Ho * g.Wo; p++) {
+    const int64_t ho = p / g.Wo, wo = p % g.Wo;
+    std::vector<int32_t> taps;
+    for (int64_t t = 0; t < g.kh * g.kw; t++) {
+      const int64_t h = ho * g.sh - g.pt + t / g.kw * g.dh, w = wo * g.sw - g.pl + t % g.kw * g.dw;
+      if (h >= 0 && h < g.H && w >= 0 && w < g.W) taps.push_back(static_cast<int32_t>(t));
+    }
+    auto it = std::find_if(classes.begin(), classes.end(), [&](const TapClass& c) { return c.taps == taps; });
+    if (it == classes.end()) it = classes.insert(classes.end(), TapClass{{}, taps});
+    it->positions.push_back(static_cast<int32_t>(p));
+  }
+  return classes;
+}
+
+// Channels per K block: Cg in equal blocks of at most kKc (a multiple of 8 where Cg allows),
+// so no block straddles two taps.
+int64_t channelBlock(int64_t Cg) {
+  int64_t b = ceilDiv(Cg, kKc);
+  while (Cg % b || (Cg % kKb == 0 && Cg / b % kKb)) b++;
+  return Cg / b;
+}
+
+// Where it measured faster than smallPlaneForwardCore: 32+ input channels per group, and 256+
+// output channels, or 128+ where a fifth of the position-taps read only padding (a 4x4
+// output under a 3x3 kernel).
+bool appliesChannelsLast(const ConvGeom& g) {
+  const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups, R = g.kh * g.kw * Cg, Kp = roundUp(Kg, kNr);
+  if (g.Ho * g.Wo > kSmallPlane || Cg < 32 || Kg < 128 || g.pt < 0 || g.pl < 0) return false;
+  if (R * Kp >= std::numeric_limits<int32_t>::max() || channelsLast(g).image >= std::numeric_limits<int32_t>::max())
+    return false;
+  if (Kg >= 256) return true;
+  int64_t read = 0;
+  for (const TapClass& c : tapClasses(g)) read += static_cast<int64_t>(c.positions.size() * c.taps.size());
+  return read <= g.Ho * g.Wo * g.kh * g.kw * 4 / 5;
+}
+
+void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                             float* pre, Act act) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = taps * Cg, P = g.Ho * g.Wo;
+  const int64_t Kp = roundUp(Kg, kNr), kcb = channelBlock(Cg), kcp = roundUp(kcb, kKb), perTap = Cg / kcb;
+  const ChannelsLast l = channelsLast(g);
+  const std::vector<TapClass> classes = tapClasses(g);
+  // B: wt[gi][t * Cg + c][k] = w[gi * Kg + k][c][t], 16 output channels at a time so that
+  // both sides move in runs.
+  float* wt = tlsReordered.get<float>(G * R * Kp);
+  parallelFor(G * ceilDiv(Kp, 16), 1, [&](int64_t a, int64_t b) {
+    for (int64_t it = a; it < b; it++) {
+      const int64_t gi = it / ceilDiv(Kp, 16), k0 = it % ceilDiv(Kp, 16) * 16, k1 = std::min(Kp, k0 + 16);
+      float* dst = wt + gi * R * Kp;
+      for (int64_t r = 0; r < R; r++) {
+        const int64_t t = r / Cg, c = r % Cg;
+        for (int64_t k = k0; k < k1; k++)
+          dst[r * Kp + k] = k < Kg ? w[((gi * Kg + k) * Cg + c) * taps + t] : 0.0f;
+      }
+    }
+  });
+  std::vector<int32_t> rowOffset(R);
+  for (int64_t r = 0; r < R; r++) rowOffset[r] = static_cast<int32_t>(r * Kp);
+  // Positions per work item: its output tile (rows x Kp) within two kTileBytes.
+  const int64_t rowsPerItem = std::max<int64_t>(kMr, 2 * kTileBytes / (Kp * 4) / kMr * kMr);
+  const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
+  float* images = tlsImages.get<float>(block * l.image);
+
+  for (int64_t n0 = 0; n0 < g.N; n0 += block) {
+    const int64_t nb = std::min(block, g.N - n0);
+    parallelFor(nb * l.Hp, 4, [&](int64_t a, int64_t b) {
+      while (a < b) {
+        const int64_t i = a / l.Hp, u0 = a % l.Hp, u1 = std::min(l.Hp, u0 + (b - a));
+        padChannelsLast(g, l, x + (n0 + i) * g.C * g.H * g.W, u0, u1, images + i * l.image);
+        a += u1 - u0;
+      }
+    });
+    struct Item {
+      int64_t gi, cls, r0, r1;  // rows r: image r / positions, position r % positions
+    };
+    std::vector<Item> items;
+    for (int64_t gi = 0; gi < G; gi++)
+      for (int64_t ci = 0; ci < static_cast<int64_t>(classes.size()); ci++) {
+        const int64_t rows = nb * static_cast<int64_t>(classes[ci].positions.size());
+        for (int64_t r = 0; r < rows; r += rowsPerItem) items.push_back({gi, ci, r, std::min(rows, r + rowsPerItem)});
+      }
+    // Items differ in size (a class's taps), so threads claim them one at a time.
+    std::atomic<int64_t> next{0};
+    const int64_t count = static_cast<int64_t>(items.size());
+    parallelFor(std::min<int64_t>(numThreads(), count), 1, [&](int64_t, int64_t) {
+      float* tile = tlsTile.get<float>(rowsPerItem * Kp);
+      for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < count;) {
+        const Item& item = items[it];
+        const TapClass& cls = classes[item.cls];
+        const int64_t npos = static_cast<int64_t>(cls.positions.size()), rows = item.r1 - item.r0;
+        const std::vector<RowTile> tiles = rowTiles(rows);
+        const int64_t width = tiles.back().lead + tiles.back().width;
+        // A: per K block (tap, channel block) and row tile, [k / 8][tile rows][8].
+        const int64_t nblocks = static_cast<int64_t>(cls.taps.size()) * perTap;
+        float* packed = tlsPanel.get<float>(std::max<int64_t>(1, nblocks) * width * kcp);
+        for (int64_t bi = 0; bi < nblocks; bi++) {
+          const int64_t t = cls.taps[bi / perTap], c0 = bi % perTap * kcb, ti = t / g.kw, tj = t % g.kw;
+          for (const RowTile& rt : tiles) {
+            float* dst = packed + bi * width * kcp + rt.lead * kcp;
+            for (int64_t rr = 0; rr < rt.width; rr++) {
+              if (rr >= rt.rows) {  // the short tile's rows past its positions
+                for (int64_t k8 = 0; k8 < kcp; k8 += kKb) std::fill_n(dst + k8 * rt.width + rr * kKb, kKb, 0.0f);
+                continue;
+              }
+              const int64_t r = item.r0 + rt.row0 + rr, i = r / npos, p = cls.positions[r % npos];
+              const int64_t u = p / g.Wo * g.sh + ti * g.dh, v = p % g.Wo * g.sw + tj * g.dw;
+              const float* src = images + i * l.image + (u * l.Wp + v) * g.C + item.gi * Cg + c0;
+              for (int64_t k8 = 0; k8 < kcp; k8 += kKb) {
+                float* run = dst + k8 * rt.width + rr * kKb;
+                const int64_t n = std::min(kKb, kcb - k8);  // a last run of fewer channels: zeros after
+                if (n == kKb) std::memcpy(run, src + k8, kKb * 4);
+                else std::fill(std::copy(src + k8, src + k8 + n, run), run + kKb, 0.0f);
+              }
+            }
+          }
+        }
+        if (nblocks == 0)
+          for (int64_t r = 0; r < rows; r++) std::fill(tile + r * Kp, tile + (r + 1) * Kp, 0.0f);
+        const float* wg = wt + item.gi * R * Kp;
+        for (int64_t bi = 0; bi < nblocks; bi++) {
+          const int64_t k0 = cls.taps[bi / perTap] * Cg + bi % perTap * kcb;
+          for (int64_t q = 0; q < Kp; q += kNr)
+            for (const RowTile& rt : tiles)
+              avx512::sgemmKernelOffsetB(kcb, packed + bi * width * kcp + rt.lead * kcp, wg + q, rowOffset.data() + k0,
+                                         tile + rt.row0 * Kp + q, Kp, bi == 0 ? 0.0f : 1.0f, rt.rows, kNr);
+        }
+        // Rows (positions) into y's planes.
+        for (int64_t r = 0; r < rows; r++) {
+          const int64_t i = (item.r0 + r) / npos, p = cls.positions[(item.r0 + r) % npos];
+          float* yo = y + ((n0 + i) * g.K + item.gi * Kg) * P + p;
+          for (int64_t k = 0; k < Kg; k++) yo[k * P] = tile[r * Kp + k];
+        }
+      }
+    });
+    if (bias || pre || act != Act::none)
+      parallelFor(nb * g.K, 16, [&](int64_t a, int64_t b) {
+        for (int64_t r = a; r < b; r++) {
+          const int64_t o = (n0 * g.K + r) * P;
+          epilogue(y + o, pre ? pre + o : nullptr, P, bias ? bias[r % g.K] : 0.0f, act);
+        }
+      });
+  }
+}
+
 }  // namespace
 
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act) {
   if (!applies(g)) return false;
-  if (g.Ho * g.Wo <= kSmallPlane) smallPlaneForwardCore(g, x, w, bias, y, pre, act);
+  if (appliesChannelsLast(g)) channelsLastForwardCore(g, x, w, bias, y, pre, act);
+  else if (g.Ho * g.Wo <= kSmallPlane) smallPlaneForwardCore(g, x, w, bias, y, pre, act);
   else forwardCore(g, x, w, bias, y, pre, act);
   return true;
 }
