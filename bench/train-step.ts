@@ -2,7 +2,8 @@
 // ResNet-18 (CIFAR layout, 32 px) and MetaNets mn-t and mn-s at 32 and 64 px and mn-b4 at 64
 // px (10 classes), beside PyTorch CPU's on the same architectures (the reference modules of
 // scripts/fixtures/models.py, built from our configurations; their parameter counts are
-// checked against ours) in the same run. ONLY=<text> keeps the cases whose name contains it.
+// checked against ours) in the same run. ONLY=<text> keeps the cases whose name contains it;
+// NO_TORCH=1 skips PyTorch (for alternating runs of two builds).
 //   npx tsx bench/train-step.ts          (also a section of npm run bench)
 import * as iv from '../src'
 import { MetaNet, resnet18 } from '../src/models'
@@ -55,8 +56,9 @@ const torchCases = cases.map((c) => ({
   size: c.size,
   config: c.model === 'resnet18' ? null : torchMetaNetConfig(c.model),
 }))
-const torch = hasTorch
-  ? torchRun<{ parameters: number; imagesPerSecond: number }[]>(`
+const torch =
+  hasTorch && !process.env.NO_TORCH
+    ? torchRun<{ parameters: number; imagesPerSecond: number }[]>(`
 import sys, os
 sys.path.insert(0, os.path.join(os.getcwd(), 'scripts', 'fixtures'))
 from models import ResNet18Cifar, MetaNet
@@ -69,7 +71,7 @@ for c in json.loads('${JSON.stringify(torchCases)}'):
         opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
     out.append({'parameters': sum(p.numel() for p in m.parameters()), 'imagesPerSecond': ${batch} / timeit(step, 5, 2)})
 print(json.dumps(out))`)
-  : null
+    : null
 
 // A reference module with another parameter count is another architecture: no ratio then.
 const mismatched = cases.filter((_, i) => torch && torch[i].parameters !== ours[i].parameters)

@@ -349,12 +349,12 @@ template <class In, class Out>
 void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act) {
   if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
-  // The float image-batched path fills its panels from padded images and stores no column
-  // matrix: its block is bounded by the output block (Kg rows) instead.
   constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
   const bool direct = isPointwise(g);
   if constexpr (isFloat)
     if (!direct && implicitConvForward(g, x, w, bias, y, pre, act)) return;
+  // The float image-batched path fills its panels from padded images and stores no column
+  // matrix: its block is bounded by the output block (Kg rows) instead.
   if (const int64_t nb = imageBlock(g, isFloat && paddedLayoutFits(g) ? Kg : R, P, sizeof(In)))
     return forwardImages(g, nb, x, w, bias, y, pre, act);
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);

@@ -36,10 +36,11 @@ void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padd
 
 
 // Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place,
-// or at small planes (Ho Wo <= 64) from panels gathered over several images. Returns false,
-// having done nothing, where it does not apply (depthwise, 1x1, fewer than a row tile of
-// output channels per group or 64 column-matrix rows, negative padding); conv.cc then lowers
-// via im2col.
+// or at small planes (Ho Wo <= 64) from panels gathered over several images, or there, with
+// many output channels, from channels-last copies without the taps that read only padding.
+// Returns false, having done nothing, where it does not apply (depthwise, 1x1, fewer than a
+// row tile of output channels per group or 64 column-matrix rows, negative padding); conv.cc
+// then lowers via im2col.
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act);
 // Weight gradient on AVX-512 machines (float32; gw overwritten): the images copied
