@@ -46,6 +46,7 @@ const cases: Case[] = [
     () => iv.indexSelect(table, 0, ids.flatten().narrow(0, 0, 4096)),
     'torch.index_select(table, 0, ids.flatten()[:4096])',
   ],
+  ['maxPool2d 3x3 s2', () => iv.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }), 'F.max_pool2d(x, 3, 2, 1)'],
   ['avgPool2d 2x2', () => iv.avgPool2d(x, { kernelSize: 2 }), 'F.avg_pool2d(x, 2)'],
   ['adaptiveAvgPool2d 1', () => iv.adaptiveAvgPool2d(x, 1), 'F.adaptive_avg_pool2d(x, 1)'],
   ['pad reflect 2', () => iv.pad(x, [2, 2, 2, 2], { mode: 'reflect' }), "F.pad(x, (2, 2, 2, 2), mode='reflect')"],

@@ -57,6 +57,43 @@ t.test('maxPool2d: NaN wins and ties route the gradient to the first maximum, as
   t.same(Array.from((x.grad as Tensor).data()), [0, 1, 0, 0, 1, 0, 0, 0])
 })
 
+// float32 takes vector column maxima (then each window across them); float64 the scalar
+// loop. On values with many ties (few distinct integers, zeros as after a ReLU) and a few NaNs,
+// every window option must pick the same maxima and the same indices (the gradient lands on
+// the same elements).
+t.test('float32 maxPool2d picks the same maxima and indices as the float64 loop', async (t) => {
+  const g = new Generator(5)
+  const x64 = randn([3, 5, 13, 37], { dtype: 'float64', generator: g }).mul(1.5).round().relu()
+  const withNaN = x64.clone()
+  const data = withNaN.data() as Float64Array
+  for (const i of [17, 500, 2100, 5000]) data[i] = NaN
+  const nanInput = tensor(Array.from(data), { dtype: 'float64' }).reshape(x64.shape)
+  const options: MaxPool2dOptions[] = [
+    { kernelSize: 3, stride: 2, padding: 1 },
+    { kernelSize: 2 },
+    { kernelSize: [3, 5], stride: [1, 2], padding: [1, 2] },
+    { kernelSize: 3, stride: 2, dilation: 2, padding: 1 },
+    { kernelSize: 3, stride: 2, ceilMode: true },
+  ]
+  for (const input of [x64, nanInput])
+    for (const o of options) {
+      const grads = (['float32', 'float64'] as const).map((dtype) => {
+        const x = input.to(dtype).detach().requiresGrad_()
+        const y = maxPool2d(x, o)
+        y.backward(
+          tensor(
+            Array.from({ length: y.numel }, (_, i) => (i % 7) + 1),
+            { dtype },
+          ).reshape(y.shape),
+        )
+        return [Array.from(y.data()), Array.from(x.grad!.data())]
+      })
+      const label = `${JSON.stringify(o)}${input === nanInput ? ' with NaNs' : ''}`
+      t.same(grads[0][0], grads[1][0], `${label}: maxima`)
+      t.same(grads[0][1], grads[1][1], `${label}: gradients at the chosen indices`)
+    }
+})
+
 t.test('pooling rejects bad inputs with errors naming the op and shapes', async (t) => {
   const x = randn([1, 2, 5, 5])
   t.throws(

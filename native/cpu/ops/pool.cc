@@ -6,10 +6,12 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "../../binding/pool_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
+#include "rows_simd.h"
 
 namespace iv {
 namespace {
@@ -18,9 +20,31 @@ using Pool = PoolGeometry;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
+// One output row from the column maxima of its window's input rows (cm, with their rows in
+// ch): across the window's columns the largest value wins, ties going to the earlier row,
+// then the earlier column, which is the first maximum in the window's row-major order.
+template <class T>
+void maxRowFromColumns(const Pool& g, const T* cm, const int32_t* ch, int64_t h0, T* yr, int32_t* ir) {
+  for (int64_t c = 0; c < g.Wo; c++) {
+    int64_t w0 = c * g.sw - g.pw;
+    const int64_t w1 = std::min<int64_t>(w0 + (g.kw - 1) * g.dw + 1, g.W);
+    while (w0 < 0) w0 += g.dw;
+    T m = -std::numeric_limits<T>::infinity();
+    int64_t best = -1, bestRow = 0;
+    for (int64_t w = w0; w < w1; w += g.dw)
+      if (best < 0 || cm[w] > m || (cm[w] == m && ch[w] < bestRow)) m = cm[w], bestRow = ch[w], best = w;
+    yr[c] = m;
+    ir[c] = best < 0 ? -1 : static_cast<int32_t>((h0 + bestRow * g.dh) * g.W + best);
+  }
+}
+
 template <class T>
 void maxForward(const Pool& g, const T* x, T* y, int32_t* idx) {
+  const RowsSimd* rows = std::is_same_v<T, float> ? simdRows() : nullptr;
   parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    thread_local std::vector<float> cm;
+    thread_local std::vector<int32_t> ch;
+    if (rows) cm.resize(g.W), ch.resize(g.W);
     for (int64_t pl = a; pl < b; pl++) {
       const T* xp = x + pl * g.H * g.W;
       T* yp = y + pl * g.Ho * g.Wo;
@@ -29,6 +53,15 @@ void maxForward(const Pool& g, const T* x, T* y, int32_t* idx) {
         int64_t h0 = r * g.sh - g.ph;
         const int64_t h1 = std::min<int64_t>(h0 + (g.kh - 1) * g.dh + 1, g.H);
         while (h0 < 0) h0 += g.dh;
+        // float32 on vectors: the column maxima of the window's rows, then each output's
+        // window across them; a row with a NaN keeps the scalar loop (NaN's own rule).
+        if constexpr (std::is_same_v<T, float>) {
+          if (rows && h0 < h1 &&
+              rows->columnMax(xp + h0 * g.W, g.dh * g.W, (h1 - h0 + g.dh - 1) / g.dh, g.W, cm.data(), ch.data())) {
+            maxRowFromColumns(g, cm.data(), ch.data(), h0, yp + r * g.Wo, ip + r * g.Wo);
+            continue;
+          }
+        }
         for (int64_t c = 0; c < g.Wo; c++) {
           int64_t w0 = c * g.sw - g.pw;
           const int64_t w1 = std::min<int64_t>(w0 + (g.kw - 1) * g.dw + 1, g.W);

@@ -34,6 +34,10 @@ struct RowsSimd {
   // y = a x + b (a norm's output), and out = a g - b x - c (a norm's input gradient).
   void (*scaleShift)(const float* x, float* y, int64_t n, float a, float b);
   void (*normGrad)(const float* g, const float* x, float* out, int64_t n, float a, float b, float c);
+  // Column maxima of `rows` rows of n floats, `stride` apart: m[w] the largest x[r * stride + w]
+  // and arg[w] its row r (the first of equals). Returns false, leaving m and arg unspecified,
+  // if any value is NaN.
+  bool (*columnMax)(const float* x, int64_t stride, int64_t rows, int64_t n, float* m, int32_t* arg);
   // Layer norm of one row: y = (x - mean) rstd w + b, mean and rstd = 1 / sqrt(var + eps)
   // stored (two-pass statistics).
   void (*layerNorm)(const float* x, float* y, int64_t n, const float* w, const float* b, float eps, float* mean,
