@@ -108,6 +108,11 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [2, 64, 4, 4], w: [256, 32, 3, 3], s: 1, p: 1, groups: 2 },
     { x: [2, 48, 8, 8], w: [256, 48, 3, 3], s: 2, p: 2, d: 2, groups: 1 },
     { x: [2, 32, 2, 2], w: [128, 32, 3, 3], s: 1, p: 3, groups: 1 },
+    // Depthwise with strides: the input gradient scatters into column phases of a padded
+    // plane, then crops; a channel multiplier, input rows and columns no window covers,
+    // stride 3 and dilation.
+    { x: [2, 4, 7, 6], w: [8, 1, 3, 3], s: 2, p: 0, groups: 4 },
+    { x: [1, 3, 8, 9], w: [3, 1, 3, 2], s: [3, 2], p: [1, 1], d: [1, 2], groups: 3 },
     // Weight gradient with 32+ input and 8+ output channels per group (on AVX-512: images copied
     // channels-last, conv_implicit.cc): several image blocks and K blocks; a channel panel with
     // an edge, groups, strides, dilation.

@@ -166,13 +166,17 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) 
     });
     return;
   }
-  // Strided: scatter each output's contribution into a padded plane, then crop.
+  // Strided: scatter each output's contribution into a padded plane, then crop. The plane is
+  // kept split into its sw column phases (padded column x at phase x % sw, index x / sw), so
+  // a tap adds a contiguous row of gy times its weight (a loop that vectorises) instead of
+  // every sw-th element.
   const int64_t hp = paddedRows(t, g.Ho), wp = (g.Wo - 1) * g.sw + g.dw * (g.kw - 1) + 1;
+  const int64_t wq = (wp + g.sw - 1) / g.sw;
   parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {
-    T* gxp = tlsPlane.get<T>(hp * wp);
+    T* gxp = tlsPlane.get<T>(g.sw * hp * wq);
     for (int64_t plane = a; plane < b; plane++) {
       const int64_t n = plane / g.C, c = plane % g.C;
-      std::memset(gxp, 0, hp * wp * sizeof(T));
+      std::memset(gxp, 0, g.sw * hp * wq * sizeof(T));
       for (int64_t m = 0; m < mult; m++) {
         const int64_t k = c * mult + m;
         const In* gyk = gy + (n * g.K + k) * P;
@@ -180,17 +184,28 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) 
           for (int64_t i = 0; i < g.kh; i++)
             for (int64_t j = 0; j < g.kw; j++) {
               const T wv = w[k * taps + i * g.kw + j];
-              T* d = gxp + (r * g.sh + i * g.dh) * wp + j * g.dw;
-              const In* s = gyk + r * g.Wo;
-              for (int64_t e = 0; e < g.Wo; e++) d[e * g.sw] += wv * static_cast<T>(s[e]);
+              const int64_t x0 = j * g.dw;
+              T* __restrict d = gxp + (x0 % g.sw * hp + r * g.sh + i * g.dh) * wq + x0 / g.sw;
+              const In* __restrict s = gyk + r * g.Wo;
+              for (int64_t e = 0; e < g.Wo; e++) d[e] += wv * static_cast<T>(s[e]);
             }
       }
-      T* out = gx + plane * HW;
-      for (int64_t h = 0; h < g.H; h++)
-        for (int64_t v = 0; v < g.W; v++) {
-          const int64_t r = h + g.pt, c2 = v + g.pl;
-          out[h * g.W + v] = r < hp && c2 < wp ? gxp[r * wp + c2] : T(0);
+      // Crop: output column v is padded column v + pl, at phase (v + pl) % sw; each phase's
+      // columns are read in a run.
+      const int64_t W = g.W, sw = g.sw, pl = g.pl, inside = std::min(W, wp - pl);
+      for (int64_t h = 0; h < g.H; h++) {
+        T* __restrict orow = gx + plane * HW + h * W;
+        const int64_t r = h + g.pt;
+        if (r >= hp) {
+          std::fill(orow, orow + W, T(0));
+          continue;
         }
+        for (int64_t v0 = 0; v0 < std::min(sw, inside); v0++) {
+          const T* __restrict src = gxp + ((v0 + pl) % sw * hp + r) * wq + (v0 + pl) / sw;
+          for (int64_t v = v0, q = 0; v < inside; v += sw, q++) orow[v] = src[q];
+        }
+        std::fill(orow + std::max<int64_t>(inside, 0), orow + W, T(0));
+      }
     }
   });
 }
