@@ -23,6 +23,7 @@ const cases: Case[] = [
   { name: '3x3 s2 128->128 56->28', x: [N, 128, 56, 56], w: [128, 128, 3, 3], stride: 2, padding: 1, groups: 1 },
   { name: 'depthwise 3x3 96ch 56x56', x: [N, 96, 56, 56], w: [96, 1, 3, 3], stride: 1, padding: 1, groups: 96 },
   { name: 'depthwise 3x3 384ch 28x28', x: [N, 384, 28, 28], w: [384, 1, 3, 3], stride: 1, padding: 1, groups: 384 },
+  { name: 'depthwise 3x3 s2 96ch 56->28', x: [N, 96, 56, 56], w: [96, 1, 3, 3], stride: 2, padding: 1, groups: 96 },
   { name: 'maxPool 3x3 s2 64ch 112x112', x: [N, 64, 112, 112], w: null, stride: 2, padding: 1, groups: 1 },
 ]
 const passes = ['forward', 'input-grad', 'weight-grad'] as const
