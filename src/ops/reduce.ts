@@ -5,6 +5,7 @@ import type { ReduceOp } from '../backend/backend'
 import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { normalizeDim, normalizeDims, shapeStr } from '../tensor/shape'
+import { full } from '../tensor/creation'
 import { Tensor } from '../tensor/tensor'
 import { checkTensor, expandTo } from './util'
 
@@ -48,16 +49,12 @@ function runReduce(
   return { out, keptShape, count }
 }
 
-// out *= factor, through the backend's multiply by a one-element tensor seen at out's shape.
+// out *= factor, through the backend's multiply by a scalar expanded to out's shape.
 function scaleInPlace(out: Tensor, factor: number): void {
-  const scalar = Tensor.empty([1], out.dtype, out.device)
-  out.backend.fill(scalar, factor)
-  const spread = scalar.asView(
-    out.shape,
-    out.shape.map(() => 0),
-  )
+  const scalar = full([], factor, { dtype: out.dtype, device: out.device })
+  const spread = expandTo(scalar, out.shape)
   out.backend.binary('mul', out, out, spread)
-  spread.dispose()
+  if (spread !== scalar) spread.dispose()
   scalar.dispose()
 }
 

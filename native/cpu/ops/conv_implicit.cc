@@ -397,6 +397,18 @@ void padChannelsLast(const ConvGeom& g, const ChannelsLast& l, const float* x, i
   if (u1 == l.Hp) std::memset(dst + l.Hp * rowFloats, 0, kNr * sizeof(float));
 }
 
+// Images [n0, n0 + nb) of x into consecutive channels-last layouts, padded rows over threads.
+void padImagesChannelsLast(const ConvGeom& g, const ChannelsLast& l, const float* x, int64_t n0, int64_t nb,
+                           float* images) {
+  parallelFor(nb * l.Hp, 4, [&](int64_t a, int64_t b) {
+    while (a < b) {
+      const int64_t i = a / l.Hp, u0 = a % l.Hp, u1 = std::min(l.Hp, u0 + (b - a));
+      padChannelsLast(g, l, x + (n0 + i) * g.C * g.H * g.W, u0, u1, images + i * l.image);
+      a += u1 - u0;
+    }
+  });
+}
+
 bool appliesToWeightGrad(const ConvGeom& g) {
   if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N * g.Ho * g.Wo == 0 || g.kh * g.kw == 1) return false;
   if (g.pt < 0 || g.pl < 0 || g.K / g.groups < avx512::kSgemmShortMr || g.C / g.groups < kNr) return false;
@@ -429,13 +441,7 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
 
   for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
     const int64_t m = std::min(nb, g.N - n0), ksteps = m * P;
-    parallelFor(m * l.Hp, 4, [&](int64_t a, int64_t b) {
-      while (a < b) {
-        const int64_t i = a / l.Hp, u0 = a % l.Hp, u1 = std::min(l.Hp, u0 + (b - a));
-        padChannelsLast(g, l, x + (n0 + i) * g.C * g.H * g.W, u0, u1, images + i * l.image);
-        a += u1 - u0;
-      }
-    });
+    padImagesChannelsLast(g, l, x, n0, m, images);
     // gy of the block as A: row k of group gi at step q is gy[n0 + q / P][gi * Kg + k][q % P],
     // runs of 8 steps consecutive within an image.
     const int64_t nkb = ceilDiv(ksteps, bk.kcb);
@@ -550,13 +556,7 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
 
   for (int64_t n0 = 0; n0 < g.N; n0 += block) {
     const int64_t nb = std::min(block, g.N - n0);
-    parallelFor(nb * l.Hp, 4, [&](int64_t a, int64_t b) {
-      while (a < b) {
-        const int64_t i = a / l.Hp, u0 = a % l.Hp, u1 = std::min(l.Hp, u0 + (b - a));
-        padChannelsLast(g, l, x + (n0 + i) * g.C * g.H * g.W, u0, u1, images + i * l.image);
-        a += u1 - u0;
-      }
-    });
+    padImagesChannelsLast(g, l, x, n0, nb, images);
     struct Item {
       int64_t gi, cls, r0, r1;  // rows r: image r / positions, position r % positions
     };

@@ -20,15 +20,21 @@ using Pool = PoolGeometry;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
+// The input columns [w0, w1) (every dw-th) of output column c's window, inside the plane.
+inline void columnWindow(const Pool& g, int64_t c, int64_t& w0, int64_t& w1) {
+  w0 = c * g.sw - g.pw;
+  w1 = std::min<int64_t>(w0 + (g.kw - 1) * g.dw + 1, g.W);
+  while (w0 < 0) w0 += g.dw;
+}
+
 // One output row from the column maxima of its window's input rows (cm, with their rows in
 // ch): across the window's columns the largest value wins, ties going to the earlier row,
 // then the earlier column, which is the first maximum in the window's row-major order.
 template <class T>
 void maxRowFromColumns(const Pool& g, const T* cm, const int32_t* ch, int64_t h0, T* yr, int32_t* ir) {
   for (int64_t c = 0; c < g.Wo; c++) {
-    int64_t w0 = c * g.sw - g.pw;
-    const int64_t w1 = std::min<int64_t>(w0 + (g.kw - 1) * g.dw + 1, g.W);
-    while (w0 < 0) w0 += g.dw;
+    int64_t w0, w1;
+    columnWindow(g, c, w0, w1);
     T m = -std::numeric_limits<T>::infinity();
     int64_t best = -1, bestRow = 0;
     for (int64_t w = w0; w < w1; w += g.dw)
@@ -63,9 +69,8 @@ void maxForward(const Pool& g, const T* x, T* y, int32_t* idx) {
           }
         }
         for (int64_t c = 0; c < g.Wo; c++) {
-          int64_t w0 = c * g.sw - g.pw;
-          const int64_t w1 = std::min<int64_t>(w0 + (g.kw - 1) * g.dw + 1, g.W);
-          while (w0 < 0) w0 += g.dw;
+          int64_t w0, w1;
+          columnWindow(g, c, w0, w1);
           // NaN wins, as in PyTorch; ties keep the first maximum. A window that dilation
           // makes miss the input entirely yields -inf and index -1 (no gradient).
           int64_t best = h0 < h1 && w0 < w1 ? h0 * g.W + w0 : -1;
