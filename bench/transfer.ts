@@ -1,7 +1,7 @@
 // Host transfers and the fixed cost of one op. data() (tensor -> TypedArray) and fromHost
 // (iv.tensor(typedArray)) in GB/s beside plain TypedArray copies in the same run: one into a
 // new array (which pays for fresh pages) and one into a reused array (the memcpy alone).
-// Then the time of one add of two [1] tensors, median over 10k calls, beside PyTorch's
+// Then the time of one add of two [1] tensors, timed in batches, beside PyTorch's
 // `a + b` timed the same way, and the same while iv.profile records.
 //   npx tsx bench/transfer.ts          (also a section of npm run bench)
 import * as iv from '../src'
@@ -85,51 +85,56 @@ printTable(
 )
 
 // One op's fixed cost: argument checks, output allocation, N-API, the kernel, the Tensor.
-const calls = 10_000
+// Timed in batches of 100 calls (two clock reads per call would cost more than PyTorch's op),
+// median over batches of the mean per call; PyTorch's side is timed the same way.
+const batches = 200
+const batch = 100
 const a = iv.randn([1])
 const b = iv.randn([1])
-/** Median microseconds of fn over `calls` calls after 1000 unmeasured ones. */
+/** Median microseconds per call of fn, over `batches` batches after 20 unmeasured ones. */
 function perCallUs(fn: () => void): number {
   const perCall: number[] = []
-  for (let i = 0; i < calls + 1000; i++) {
+  for (let i = 0; i < batches + 20; i++) {
     const t0 = ns()
-    fn()
+    for (let k = 0; k < batch; k++) fn()
     const t1 = ns()
-    if (i >= 1000) perCall.push((t1 - t0) / 1e3)
+    if (i >= 20) perCall.push((t1 - t0) / 1e3 / batch)
   }
   return median(perCall)
 }
-// The result is freed inside the timed region, as PyTorch's `y = a + b` frees the last y.
 const tinyAddUs = () => perCallUs(() => iv.add(a, b).dispose())
 const torchOp = torchRun<number>(`
 a, b = torch.randn(1), torch.randn(1)
 ts = []
-for i in range(${calls + 1000}):
-    t0 = time.perf_counter_ns(); y = a + b; t1 = time.perf_counter_ns()
-    if i >= 1000: ts.append((t1 - t0) / 1e3)
+for i in range(${batches + 20}):
+    t0 = time.perf_counter_ns()
+    for k in range(${batch}): y = a + b
+    t1 = time.perf_counter_ns()
+    if i >= 20: ts.append((t1 - t0) / 1e3 / ${batch})
 print(json.dumps(statistics.median(ts)))
 `)
 const oursUs = tinyAddUs()
 // The same loop while iv.profile records (what a profile adds to each op).
 const profiledUs = iv.profile(tinyAddUs, { print: false, keepEvents: false }).value
 printTable(
-  `Fixed cost of one op: add of two [1] tensors (median of ${calls} calls, microseconds)`,
+  `Fixed cost of one op: add of two [1] tensors (microseconds per call, median of ${batches} batches of ${batch})`,
   ['intern-vision us', 'PyTorch us', 'PyTorch / ours', 'intern-vision profiled us'],
   [[oursUs, torchOp ?? NaN, torchOp ? torchOp / oursUs : NaN, profiledUs]],
 )
 
-// Where an op's time goes: the native call alone (descriptors made once, in the classic form
-// and in the packed one the backend sends), the backend call, and the output's allocation and
-// release through the CPU backend.
+// Where an op's time goes: the native call alone (descriptors made once: the classic form,
+// and the flat handle + packed layout the CPU backend sends), the backend call, and the
+// output's allocation and release through the CPU backend.
 const out = Tensor.empty([1])
 const [da, db, dout] = [a, b, out].map((t) => describe(t) as Descriptor)
-const [pa, pb, pout] = [a, b, out].map((t) => describePacked(t) as Descriptor)
+const [[ha, la], [hb, lb], [hout, lout]] = [a, b, out].map(describePacked)
+const binary = native.binary as (...args: unknown[]) => void
 printTable(
   'Parts of that op (median microseconds)',
   ['part', 'us'],
   [
     ['native binary add, classic descriptors ready', perCallUs(() => native.binary('add', dout, da, db, 1))],
-    ['native binary add, packed descriptors ready', perCallUs(() => native.binary('add', pout, pa, pb, 1))],
+    ['native binary add, flat descriptors ready', perCallUs(() => binary('add', hout, lout, ha, la, hb, lb, 1))],
     ['cpuBackend.binary (packs the cached layouts)', perCallUs(() => cpuBackend.binary('add', out, a, b))],
     ['allocate + release a 4-byte block', perCallUs(() => cpuBackend.allocate(4).release())],
     ['allocate + release a 64 KiB block (cached size)', perCallUs(() => cpuBackend.allocate(65536).release())],

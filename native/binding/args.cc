@@ -48,9 +48,32 @@ std::string TensorArg::shapeString() const { return iv::shapeString(shape); }
 
 Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count, TensorReader reader)
     : info_(info), op_(op), reader_(reader) {
-  if (info.Length() != count) {
+  const size_t raw = info.Length();
+  // More values than arguments (or a variadic parser): some tensors may have come flat. A
+  // kernel takes no other ArrayBuffer, so an ArrayBuffer followed by a typed array is one tensor.
+  const bool folds = count == kAnyCount || raw > count;
+  const napi_env env = info.Env();
+  if (raw > kInlineArgs) {
+    spill_.resize(2 * raw);
+    values_ = spill_.data();
+    layouts_ = spill_.data() + raw;
+  }
+  for (size_t j = 0; j < raw; count_++) {
+    const napi_value v = info[j];
+    bool buffer = false, typed = false;
+    if (folds && j + 1 < raw && napi_is_arraybuffer(env, v, &buffer) == napi_ok && buffer &&
+        napi_is_typedarray(env, info[j + 1], &typed) == napi_ok && typed) {
+      layouts_[count_] = info[j + 1];
+      j += 2;
+    } else {
+      layouts_[count_] = nullptr;
+      j++;
+    }
+    values_[count_] = v;
+  }
+  if (count != kAnyCount && count_ != count) {
     std::ostringstream s;
-    s << "expected " << count << " arguments, got " << info.Length();
+    s << "expected " << count << " arguments, got " << count_;
     fail(s.str());
   }
 }
@@ -59,11 +82,11 @@ void Args::fail(const std::string& message) const {
   throw Napi::Error::New(info_.Env(), std::string(op_) + ": " + message);
 }
 
-bool Args::isNullish(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
+bool Args::isNullish(size_t i) const { return at(i).IsNull() || at(i).IsUndefined(); }
 
 double Args::number(size_t i, const char* name) const {
-  if (!info_[i].IsNumber()) fail(std::string("argument '") + name + "' must be a number");
-  return info_[i].As<Napi::Number>().DoubleValue();
+  if (!at(i).IsNumber()) fail(std::string("argument '") + name + "' must be a number");
+  return at(i).As<Napi::Number>().DoubleValue();
 }
 
 int64_t Args::integer(size_t i, const char* name) const {
@@ -74,13 +97,19 @@ int64_t Args::integer(size_t i, const char* name) const {
 }
 
 bool Args::boolean(size_t i, const char* name) const {
-  if (!info_[i].IsBoolean()) fail(std::string("argument '") + name + "' must be a boolean");
-  return info_[i].As<Napi::Boolean>().Value();
+  if (!at(i).IsBoolean()) fail(std::string("argument '") + name + "' must be a boolean");
+  return at(i).As<Napi::Boolean>().Value();
 }
 
 std::string Args::string(size_t i, const char* name) const {
-  if (!info_[i].IsString()) fail(std::string("argument '") + name + "' must be a string");
-  return info_[i].As<Napi::String>().Utf8Value();
+  if (!at(i).IsString()) fail(std::string("argument '") + name + "' must be a string");
+  // Op names are short: one copy into a stack buffer, without Utf8Value's measuring pass.
+  char buffer[64];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(info_.Env(), at(i), buffer, sizeof buffer, &length) == napi_ok &&
+      length + 1 < sizeof buffer)
+    return std::string(buffer, length);
+  return at(i).As<Napi::String>().Utf8Value();
 }
 
 bool readInts(const Napi::Value& v, std::vector<int64_t>& out) {
@@ -97,14 +126,21 @@ bool readInts(const Napi::Value& v, std::vector<int64_t>& out) {
   return true;
 }
 
+bool readInts(const Napi::Value& v, Dims& out) {
+  std::vector<int64_t> values;
+  if (!readInts(v, values) || values.size() > kMaxViewDims) return false;
+  out = Dims(values);
+  return true;
+}
+
 std::vector<int64_t> Args::ints(size_t i, const char* name) const {
   std::vector<int64_t> out;
-  if (!readInts(info_[i], out)) fail(std::string("argument '") + name + "' must be an array of integers");
+  if (!readInts(at(i), out)) fail(std::string("argument '") + name + "' must be an array of integers");
   return out;
 }
 
-// Reads the layout [offset, dtype, ndim, shape..., strides...] of the packed descriptor
-// [buffer, Float64Array]: one typed-array read instead of an N-API call per number.
+// Reads a packed layout, the Float64Array [offset, dtype, ndim, shape..., strides...] that
+// comes after a flat tensor's buffer: one typed-array read instead of an N-API call per number.
 static bool readPackedLayout(const Napi::Value& v, double& offset, int32_t& code, TensorArg& t) {
   napi_typedarray_type type;
   size_t n = 0;
@@ -133,13 +169,11 @@ TensorArg hostTensor(const Args& args, size_t i, const char* name) {
   const auto fail = [&](const std::string& problem) {
     args.fail(std::string("argument '") + name + "'" + problem);
   };
-  const char* form = " must be a tensor descriptor [buffer, offset, shape, strides, dtype]";
   const Napi::Value v = args.at(i);
-  if (!v.IsArray()) fail(form);
-  Napi::Array d = v.As<Napi::Array>();
-  const uint32_t length = d.Length();
-  if (length != 5 && length != 2) fail(form);
-  Napi::Value buf = d.Get(0u);
+  const napi_value layout = args.flatLayout(i);
+  if (!layout && (!v.IsArray() || v.As<Napi::Array>().Length() != 5))
+    fail(" must be a tensor descriptor [buffer, offset, shape, strides, dtype], or a buffer and its packed layout");
+  Napi::Value buf = layout ? v : v.As<Napi::Array>().Get(0u);
   void* bytes = nullptr;
   size_t byteLength = 0;
   if (!buf.IsArrayBuffer() || napi_get_arraybuffer_info(buf.Env(), buf, &bytes, &byteLength) != napi_ok)
@@ -147,10 +181,11 @@ TensorArg hostTensor(const Args& args, size_t i, const char* name) {
   TensorArg t;
   double offD;
   int32_t code;
-  if (length == 2) {
-    if (!readPackedLayout(d.Get(1u), offD, code, t))
+  if (layout) {
+    if (!readPackedLayout(Napi::Value(v.Env(), layout), offD, code, t))
       fail(": the packed layout must be a Float64Array [offset, dtype, ndim, shape..., strides...]");
   } else {
+    Napi::Array d = v.As<Napi::Array>();
     Napi::Value off = d.Get(1u), dt = d.Get(4u);
     if (!off.IsNumber() || !dt.IsNumber()) fail(": offset and dtype must be numbers");
     offD = off.As<Napi::Number>().DoubleValue();

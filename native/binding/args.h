@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "dims.h"
 
 namespace iv {
 
@@ -24,8 +25,8 @@ const char* dtypeName(DType d);
 struct TensorArg {
   void* data = nullptr;
   DType dtype = DType::float32;
-  std::vector<int64_t> shape;
-  std::vector<int64_t> strides;
+  Dims shape;
+  Dims strides;
   int64_t numel() const;
   bool contiguous() const;
   std::string shapeString() const;
@@ -39,11 +40,24 @@ class Args;
 using TensorReader = TensorArg (*)(const Args& args, size_t i, const char* name);
 TensorArg hostTensor(const Args& args, size_t i, const char* name);
 
+// The arguments of one native call. A tensor comes either as one descriptor value or, from the
+// CPU backend, flat as two arguments: its storage ArrayBuffer and its packed layout (a
+// Float64Array [offset, dtype, ndim, shape..., strides...]). Flat pairs are folded into one
+// argument index here, so parsers count arguments as JavaScript sees them in the op; the flat
+// form saves reading two elements out of an array per tensor (napi_get_element), a fifth of
+// the native call's time on a tiny tensor.
 class Args {
  public:
+  // count: the arguments after folding, or kAnyCount for a parser that checks its own.
+  static constexpr size_t kAnyCount = SIZE_MAX;
   Args(const Napi::CallbackInfo& info, const char* op, size_t count, TensorReader reader = hostTensor);
   Napi::Env env() const { return info_.Env(); }
-  Napi::Value at(size_t i) const { return info_[i]; }
+  Args(const Args&) = delete;
+  Args& operator=(const Args&) = delete;
+  Napi::Value at(size_t i) const { return Napi::Value(info_.Env(), values_[i]); }
+  size_t count() const { return count_; }
+  // The packed layout of argument i when it came flat, else nullptr.
+  napi_value flatLayout(size_t i) const { return layouts_[i]; }
   [[noreturn]] void fail(const std::string& message) const;
   double number(size_t i, const char* name) const;
   int64_t integer(size_t i, const char* name) const;
@@ -55,9 +69,17 @@ class Args {
   const char* op() const { return op_; }
 
  private:
+  // Up to kInlineArgs values live here; a longer call (cat of many tensors) spills to the heap.
+  static constexpr size_t kInlineArgs = 24;
   const Napi::CallbackInfo& info_;
   const char* op_;
   TensorReader reader_;
+  size_t count_ = 0;
+  napi_value inlineValues_[kInlineArgs];
+  napi_value inlineLayouts_[kInlineArgs];
+  std::vector<napi_value> spill_;
+  napi_value* values_ = inlineValues_;
+  napi_value* layouts_ = inlineLayouts_;
 };
 
 // For the argument parsers (<family>_args.cc) and the tensor readers; the checks fail with
@@ -71,6 +93,8 @@ void requireContiguous(const Args& args, const TensorArg& t, const char* name, c
 TensorArg optionalVector(const Args& args, size_t i, const char* name, int64_t n, DType dtype, bool& present);
 // Reads the integer arrays of a descriptor; false when a value is not an integer.
 bool readInts(const Napi::Value& v, std::vector<int64_t>& out);
+// The same for a view's sizes or strides: false also beyond kMaxViewDims values.
+bool readInts(const Napi::Value& v, Dims& out);
 // Checks a view's shape and strides against the storage (capacity in elements) and sets
 // t.data from base; messages name the argument.
 void placeView(const Args& args, TensorArg& t, const char* name, int64_t offset, char* base, int64_t capacity);

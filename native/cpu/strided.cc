@@ -3,7 +3,7 @@
 
 namespace iv {
 
-StridedLayout makeLayout(const std::vector<int64_t>& shape, const std::vector<const std::vector<int64_t>*>& strides) {
+StridedLayout makeLayout(const Dims& shape, std::initializer_list<const Dims*> strides) {
   StridedLayout L;
   L.operands = static_cast<int>(strides.size());
   if (L.operands > kMaxOperands) throw std::invalid_argument("too many operands");
@@ -12,7 +12,7 @@ StridedLayout makeLayout(const std::vector<int64_t>& shape, const std::vector<co
     if (shape[d] == 1) continue;
     if (L.ndim == kMaxDims) throw std::invalid_argument("tensors of more than 16 dimensions are not supported");
     L.shape[L.ndim] = shape[d];
-    for (int k = 0; k < L.operands; k++) L.strides[k][L.ndim] = (*strides[k])[d];
+    for (int k = 0; k < L.operands; k++) L.strides[k][L.ndim] = (*strides.begin()[k])[d];
     L.ndim++;
   }
   // Merge dim d into d+1 where every operand is contiguous across the pair.

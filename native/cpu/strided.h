@@ -28,7 +28,7 @@ struct StridedLayout {
 };
 
 // All operands must have `shape` (broadcast inputs are expanded views with stride 0).
-StridedLayout makeLayout(const std::vector<int64_t>& shape, const std::vector<const std::vector<int64_t>*>& strides);
+StridedLayout makeLayout(const Dims& shape, std::initializer_list<const Dims*> strides);
 
 // Calls fn(offsets, n) for every row, or for chunks of a long row, where offsets[k] is operand
 // k's element offset of the first element. Work is split among threads by rows or, when there

@@ -1,6 +1,6 @@
 import * as os from 'node:os'
 import type { Backend, Storage } from './backend'
-import { describePacked, kernelCalls } from './kernel-calls'
+import { kernelCalls } from './kernel-calls'
 import { native } from './native'
 import { profilerHooks } from './profiler-hooks'
 import { typedArrayFor } from './element-types'
@@ -25,10 +25,8 @@ const cacheLimit = cacheLimitBytes(process.env.INTERN_VISION_CACHE_BYTES)
 // smaller bound: those belong to no tensor the program holds.
 native.setCachedBlockLimit(Math.min(cacheLimit, 512 * 2 ** 20))
 const poison = process.env.INTERN_VISION_POISON === '1'
-// Blocks below this cost little to allocate afresh (calloc from malloc's heap: no page
-// faults) and are freed at once. Poisoned runs cache every size, so tests catch unwritten
-// output.
-const smallBlock = poison ? 0 : 16 * 1024
+/** At most this many buffers wait in the cache (an ArrayBuffer object each, whatever its size). */
+export const maxCachedBlocks = 1 << 16
 
 /** The cache's size: INTERN_VISION_CACHE_BYTES, or a quarter of the machine's memory, which
  * holds a ResNet-18 step's peak (689 MB at batch 64: bench/RESULTS.md) so that a training
@@ -52,7 +50,10 @@ function takeCached(bytes: number): ArrayBuffer | undefined {
 }
 
 function putCached(buffer: ArrayBuffer, bytes: number): void {
-  if (bytes < smallBlock || bytes > cacheLimit / 4 || cachedBytes + bytes > cacheLimit) {
+  // Small blocks are cached too: a cached one costs a Map lookup, a fresh one an external
+  // ArrayBuffer (calloc, and V8's external-memory accounting, which brings scavenges nearer).
+  // The count bound keeps many tiny blocks, whose bytes the limit barely sees, from piling up.
+  if (bytes > cacheLimit / 4 || cachedBytes + bytes > cacheLimit || cachedBlocks >= maxCachedBlocks) {
     native.free(buffer)
     return
   }
@@ -148,5 +149,5 @@ export const cpuBackend: Backend = {
   fromHost(t: Tensor, data: TypedArray): void {
     hostView(t).set(data)
   },
-  ...kernelCalls(native, 'CPU', (bytes) => cpuBackend.allocate(bytes), describePacked),
+  ...kernelCalls(native, 'CPU', (bytes) => cpuBackend.allocate(bytes), true),
 }

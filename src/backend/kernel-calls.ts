@@ -30,9 +30,14 @@ function layoutArray(n: number): Float64Array {
   return slab.subarray(slabUsed - n, slabUsed)
 }
 
-/** The same as [storage handle, Float64Array [offset, dtype code, ndim, shape..., strides...]],
- * which the CPU addon reads in one go; the layout is made once per view (views never change). */
+/** The CPU addon's flat form of a tensor: two arguments, its storage handle and the layout
+ * Float64Array [offset, dtype code, ndim, shape..., strides...], which the addon reads in one go
+ * (the layout is made once per view: views never change). */
 export function describePacked(t: Tensor): [unknown, Float64Array] {
+  return [t.storage.handle, packedLayout(t)]
+}
+
+function packedLayout(t: Tensor): Float64Array {
   let layout = t.packedLayout
   if (layout === undefined) {
     const n = t.shape.length
@@ -46,7 +51,7 @@ export function describePacked(t: Tensor): [unknown, Float64Array] {
     }
     t.packedLayout = layout
   }
-  return [t.storage.handle, layout]
+  return layout
 }
 
 // Tensors carry a brand, so the backend recognises them without loading the tensor layer.
@@ -63,41 +68,49 @@ export function kernelCalls(
   addon: Addon,
   deviceName: string,
   allocate: (bytes: number) => Storage,
-  descriptor: (t: Tensor) => unknown = describe,
+  /** CPU: each tensor goes flat, as its handle and packed layout; CUDA: as one descriptor. */
+  flat = false,
 ): KernelCalls {
   const takesBfloat16 = new Set(Array.isArray(addon.bfloat16Kernels) ? (addon.bfloat16Kernels as string[]) : [])
   const copy = addon.copy as KernelFn
-  const call = (name: string, ...args: unknown[]): unknown => {
-    const fn = addon[name]
+  // fn comes from the wrapper: `addon.binary` is a named load, `addon[name]` with the name
+  // varying across ops a megamorphic one, every op.
+  const call = (name: string, fn: unknown, args: unknown[]): unknown => {
     if (typeof fn !== 'function') throw new Error(`${name}: no such ${deviceName} kernel`)
     // The common path first, without closures: this runs once per op.
     let bfloat16 = false
-    const described = new Array<unknown>(args.length)
+    const described: unknown[] = []
     for (let i = 0; i < args.length; i++) {
       const a = args[i]
-      if (!isTensor(a)) described[i] = a
+      if (!isTensor(a)) described.push(a)
       else {
         // A disposed tensor's memory may already belong to another (the allocator's cache).
         if (a.storage.disposed)
           throw new Error(`${name}: argument ${i}: the tensor of shape [${a.shape.join(', ')}] was disposed`)
-        described[i] = descriptor(a)
+        if (flat) described.push(a.storage.handle, packedLayout(a))
+        else described.push(describe(a))
         if (a.dtype === 'bfloat16') bfloat16 = true
       }
     }
     const widen = bfloat16 && !takesBfloat16.has(name)
-    const run = () =>
-      widen ? callWidened(fn as KernelFn, args, copy, allocate, ONE_OUTPUT.has(name)) : (fn as KernelFn)(...described)
-    return profilerHooks.active ? profilerHooks.kernel(name, args, run) : run()
+    if (profilerHooks.active)
+      return profilerHooks.kernel(name, args, () => invoke(fn as KernelFn, widen, name, args, described))
+    return invoke(fn as KernelFn, widen, name, args, described)
   }
+  // A function, not a closure made per call: under tsx (esbuild's keepNames) every named
+  // closure costs an Object.defineProperty of its name, a quarter of a tiny op's time.
+  const invoke = (fn: KernelFn, widen: boolean, name: string, args: unknown[], described: unknown[]): unknown =>
+    widen ? callWidened(fn, args, copy, allocate, ONE_OUTPUT.has(name)) : fn(...described)
   return {
-    copy: (out, src) => void call('copy', out, src),
-    fill: (out, value) => void call('fill', out, value),
-    unary: (op: UnaryOp, out, x, a = NaN, b = NaN) => void call('unary', op, out, x, a, b),
-    binary: (op: BinaryOp, out, a, b, alpha = 1) => void call('binary', op, out, a, b, alpha),
-    where: (out, cond, a, b) => void call('where', out, cond, a, b),
-    reduce: (op: ReduceOp, out, x, reduced, correction = 0) => void call('reduce', op, out, x, reduced, correction),
-    matmul: (out, a, b, bias) => void call('matmul', out, a, b, bias),
-    run: call,
+    copy: (out, src) => void call('copy', addon.copy, [out, src]),
+    fill: (out, value) => void call('fill', addon.fill, [out, value]),
+    unary: (op: UnaryOp, out, x, a = NaN, b = NaN) => void call('unary', addon.unary, [op, out, x, a, b]),
+    binary: (op: BinaryOp, out, a, b, alpha = 1) => void call('binary', addon.binary, [op, out, a, b, alpha]),
+    where: (out, cond, a, b) => void call('where', addon.where, [out, cond, a, b]),
+    reduce: (op: ReduceOp, out, x, reduced, correction = 0) =>
+      void call('reduce', addon.reduce, [op, out, x, reduced, correction]),
+    matmul: (out, a, b, bias) => void call('matmul', addon.matmul, [out, a, b, bias]),
+    run: (name, ...args) => call(name, addon[name], args),
     has: (name) => typeof addon[name] === 'function',
   }
 }

@@ -23,6 +23,8 @@ const rank: Record<DType, number> = { bool: 0, uint8: 1, int32: 2, bfloat16: 3, 
 
 /** PyTorch's promotion between two tensors' dtypes. */
 export function promoteTypes(a: DType, b: DType): DType {
+  // Equal dtypes first: the table lookup with a varying key is a megamorphic load.
+  if (a === b) return a
   return rank[a] >= rank[b] ? a : b
 }
 
@@ -34,6 +36,7 @@ const category: Record<DType, number> = { bool: 0, uint8: 1, int32: 1, bfloat16:
  * float32 [n] + float64 [] is float32 but int32 [n] + float64 [] is float64.
  */
 export function promoteTensorTypes(a: { dtype: DType; ndim: number }, b: { dtype: DType; ndim: number }): DType {
+  if (a.dtype === b.dtype) return a.dtype
   if ((a.ndim === 0) === (b.ndim === 0)) return promoteTypes(a.dtype, b.dtype)
   const [dim, zero] = a.ndim === 0 ? [b.dtype, a.dtype] : [a.dtype, b.dtype]
   return category[zero] > category[dim] ? promoteTypes(dim, zero) : dim

@@ -25,6 +25,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
+  if (shapes.length === 2 && sameShape(shapes[0], shapes[1])) return [...shapes[0]]
   const ndim = Math.max(...shapes.map((s) => s.length))
   const out = new Array<number>(ndim).fill(1)
   for (const shape of shapes) {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as iv from '../../src'
-import { cpuBackend } from '../../src/backend/cpu'
+import { cpuBackend, maxCachedBlocks } from '../../src/backend/cpu'
 import { native } from '../../src/backend/native'
 
 const SRC = path.join(__dirname, '..', '..', 'src')
@@ -118,6 +118,23 @@ t.test('the block of a buffer V8 frees is kept for the next of its size, and emp
   y.dispose()
   iv.emptyCache()
   t.equal(iv.memoryStats().cachedBytes, 0, 'emptyCache() leaves nothing cached')
+})
+
+t.test('tiny blocks are cached for reuse, up to maxCachedBlocks of them', async (t) => {
+  iv.emptyCache()
+  const base = native.memoryStats().blocks
+  const first = cpuBackend.allocate(12)
+  const handle = first.handle
+  first.release()
+  const again = cpuBackend.allocate(12)
+  t.equal(again.handle, handle, 'a released 12-byte buffer comes back for the next 12 bytes')
+  again.release()
+  const many = Array.from({ length: maxCachedBlocks + 1000 }, () => cpuBackend.allocate(4))
+  for (const s of many) s.release()
+  const kept = native.memoryStats().blocks - base
+  t.ok(kept > 0 && kept <= maxCachedBlocks, `${kept} blocks kept after releasing ${many.length}`)
+  iv.emptyCache()
+  t.equal(native.memoryStats().blocks, base, 'emptyCache() frees them')
 })
 
 t.test('copyToHost refuses ranges outside the buffer, naming the op', async (t) => {

@@ -28,7 +28,8 @@ struct CatArgs {
 // cat(out, dim, x0, x1, ...): out and every input contiguous, of out's dtype, with out's
 // shape outside dim, their sizes along dim adding up to out's.
 CatArgs parseCatArgs(const Napi::CallbackInfo& info) {
-  Args args(info, "cat", std::max<size_t>(info.Length(), 3));
+  Args args(info, "cat", Args::kAnyCount);
+  if (args.count() < 3) args.fail("expected at least 3 arguments, got " + std::to_string(args.count()));
   CatArgs a;
   a.out = args.tensor(0, "out");
   a.dim = args.integer(1, "dim");
@@ -37,7 +38,7 @@ CatArgs parseCatArgs(const Napi::CallbackInfo& info) {
   if (a.dim < 0 || a.dim >= nd)
     args.fail("dim " + std::to_string(a.dim) + " is out of range for out of shape " + a.out.shapeString());
   int64_t along = 0;
-  for (size_t i = 2; i < info.Length(); i++) {
+  for (size_t i = 2; i < args.count(); i++) {
     const std::string name = "tensors[" + std::to_string(i - 2) + "]";
     TensorArg t = args.tensor(i, name.c_str());
     bool fits = t.shape.size() == a.out.shape.size();

@@ -123,11 +123,12 @@ void reduceColumns(R op, O* o, const T* p, const StridedLayout& outer, const Str
 template <class T, class O>
 void runReduce(R op, const TensorArg& out, const TensorArg& x, size_t reduced, double correction) {
   const size_t keep = x.shape.size() - reduced;
-  std::vector<int64_t> redShape(x.shape.begin() + keep, x.shape.end());
-  std::vector<int64_t> redStrides(x.strides.begin() + keep, x.strides.end());
-  std::vector<int64_t> keepShape(x.shape.begin(), x.shape.begin() + keep);
-  std::vector<int64_t> keepStrides(x.strides.begin(), x.strides.begin() + keep);
-  std::vector<int64_t> outStrides(keep);
+  const Dims redShape(x.shape.begin() + keep, x.shape.end());
+  const Dims redStrides(x.strides.begin() + keep, x.strides.end());
+  const Dims keepShape(x.shape.begin(), x.shape.begin() + keep);
+  const Dims keepStrides(x.strides.begin(), x.strides.begin() + keep);
+  Dims outStrides;
+  outStrides.resize(keep);
   {
     int64_t s = 1;
     for (size_t d = keep; d-- > 0;) {
