@@ -1,8 +1,12 @@
 // One profiled training step (batch 64, 2 threads, SGD with momentum: bench/train-step.ts's
 // step), after warm-up steps, with its parts labelled by recordFunction. ResNet-18 (CIFAR
-// layout, 32x32) unless MODEL names a MetaNet (mn-t, mn-s, mn-b4, ...) and SIZE its input.
-// Prints the per-op table and, with a path argument, writes the Chrome trace.
+// layout at 64 px and below, ImageNet's above) unless MODEL names a MetaNet (mn-t, mn-s,
+// mn-b4, ...); SIZE is the input size, BENCH_TRAIN_BATCH the batch. EVAL=1 profiles an
+// inference forward instead (eval mode, no grad), SHAPES=1 gives each kernel's input shapes a
+// row of their own (recordShapes). Prints the per-op table and, with a path argument, writes
+// the Chrome trace.
 //   [MODEL=mn-t SIZE=32] npx tsx bench/profile-step.ts [trace.json]
+//   EVAL=1 SHAPES=1 BENCH_TRAIN_BATCH=1 SIZE=224 npx tsx bench/profile-step.ts
 import * as os from 'node:os'
 import * as iv from '../src'
 import { MetaNet, resnet18 } from '../src/models'
@@ -13,24 +17,31 @@ iv.manualSeed(0)
 
 const name = process.env.MODEL ?? 'resnet18'
 const size = Number(process.env.SIZE ?? 32)
-const model = name === 'resnet18' ? resnet18({ numClasses: 10, cifar: true }) : new MetaNet(name, { numClasses: 10 })
+const inference = process.env.EVAL === '1'
+const model =
+  name === 'resnet18' ? resnet18({ numClasses: 10, cifar: size <= 64 }) : new MetaNet(name, { numClasses: 10 })
 const opt = new iv.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 })
 const x = iv.randn([batch, 3, size, size])
 const y = iv.randint(0, 10, [batch])
-model.train()
+if (inference) model.eval()
+else model.train()
 
-const step = () =>
+const trainStep = () =>
   iv.scope(() => {
     opt.zeroGrad()
     const loss = iv.recordFunction('forward', () => iv.crossEntropy(model.forward(x) as iv.Tensor, y))
     loss.backward()
     iv.recordFunction('optimizer.step', () => opt.step())
   })
+const forward = () => iv.scope(() => iv.noGrad(() => void model.forward(x)))
+const step = inference ? forward : trainStep
 
 for (let i = 0; i < 3; i++) step()
 const load = os.loadavg()[0]
-const result = iv.profile(step, { print: false, trace: process.argv[2], rowLimit: 30 })
+const recordShapes = process.env.SHAPES === '1'
+const result = iv.profile(step, { print: false, trace: process.argv[2], rowLimit: 30, recordShapes })
+const what = name === 'resnet18' ? `ResNet-18${size <= 64 ? ' CIFAR' : ''}` : name
 console.log(
-  `${name === 'resnet18' ? 'ResNet-18 CIFAR' : name} training step, ${size} px, batch ${batch}, ${iv.getNumThreads()} threads; load average ${load.toFixed(1)} on ${os.cpus().length} cores`,
+  `${what} ${inference ? 'inference forward' : 'training step'}, ${size} px, batch ${batch}, ${iv.getNumThreads()} threads; load average ${load.toFixed(1)} on ${os.cpus().length} cores`,
 )
 console.log(result.table())

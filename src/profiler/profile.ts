@@ -16,12 +16,15 @@ export interface ProfileOptions extends TableOptions {
   /** Keep every span in `events` (default true; a trace keeps them regardless). Rows and
    * totals need no spans kept, which is what a long run wants. */
   keepEvents?: boolean
+  /** Record the shapes of each kernel's tensor arguments and give each (op, shapes) a row of
+   * its own (torch.profiler's record_shapes with group_by_input_shape); default false. */
+  recordShapes?: boolean
 }
 
 export interface ProfileResult<T> extends ProfileTotals {
   /** What fn returned (resolved, for an async fn). */
   value: T
-  /** One row per (name, pass, kind), by self time. */
+  /** One row per (name, pass, kind), and input shapes when recorded, by self time. */
   rows: ProfileRow[]
   /** Every span, in the order they ended; null when keepEvents was false. */
   events: ProfileEvent[] | null
@@ -29,7 +32,7 @@ export interface ProfileResult<T> extends ProfileTotals {
   table(opts?: TableOptions): string
 }
 
-const OPTION_KEYS = new Set(['print', 'trace', 'keepEvents', 'sortBy', 'rowLimit'])
+const OPTION_KEYS = new Set(['print', 'trace', 'keepEvents', 'recordShapes', 'sortBy', 'rowLimit'])
 const idleHooks = { ...profilerHooks }
 let current: Recorder | null = null
 
@@ -45,10 +48,22 @@ function kernelName(name: string, args: readonly unknown[]): string {
   return name.endsWith('Forward') ? name.slice(0, -'Forward'.length) : name
 }
 
-function start(keepEvents: boolean): Recorder {
+/** The shapes of a kernel's tensor arguments, in order: '[64, 3, 32, 32] [64, 3, 3, 3]'. */
+function tensorShapes(args: readonly unknown[]): string {
+  const shapes: string[] = []
+  for (const a of args) {
+    const shape = (a as { isTensor?: unknown; shape?: number[] } | null)?.shape
+    if ((a as { isTensor?: unknown } | null)?.isTensor === true && shape) shapes.push(`[${shape.join(', ')}]`)
+  }
+  return shapes.join(' ')
+}
+
+function start(keepEvents: boolean, recordShapes: boolean): Recorder {
   const rec = new Recorder(() => memoryStats().bytes, keepEvents)
   current = rec
-  profilerHooks.kernel = (name, args, run) => rec.span(kernelName(name, args), 'kernel', run)
+  profilerHooks.kernel = recordShapes
+    ? (name, args, run) => rec.span(kernelName(name, args), 'kernel', run, tensorShapes(args))
+    : (name, args, run) => rec.span(kernelName(name, args), 'kernel', run)
   profilerHooks.backwardPass = (run) => rec.span('backward', 'backward', run)
   profilerHooks.backwardNode = (name, run) => rec.span(`${name}.backward`, 'backward', run)
   profilerHooks.allocated = (bytes) => rec.allocated(bytes)
@@ -64,11 +79,13 @@ function stop(): void {
 function checkOptions(options: unknown): ProfileOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new Error(
-      `profile: options must be an object {print, trace, keepEvents, sortBy, rowLimit}, got ${Array.isArray(options) ? 'an array' : options === null ? 'null' : typeof options}`,
+      `profile: options must be an object {print, trace, keepEvents, recordShapes, sortBy, rowLimit}, got ${Array.isArray(options) ? 'an array' : options === null ? 'null' : typeof options}`,
     )
   for (const key of Object.keys(options))
     if (!OPTION_KEYS.has(key))
-      throw new Error(`profile: unknown option '${key}' (expected print, trace, keepEvents, sortBy, rowLimit)`)
+      throw new Error(
+        `profile: unknown option '${key}' (expected print, trace, keepEvents, recordShapes, sortBy, rowLimit)`,
+      )
   const o = options as ProfileOptions
   if (o.trace !== undefined && (typeof o.trace !== 'string' || o.trace === ''))
     throw new Error(`profile: option 'trace' must be a file path, got ${JSON.stringify(o.trace)}`)
@@ -76,6 +93,8 @@ function checkOptions(options: unknown): ProfileOptions {
     throw new Error(`profile: option 'print' must be a boolean, got ${typeof o.print}`)
   if (o.keepEvents !== undefined && typeof o.keepEvents !== 'boolean')
     throw new Error(`profile: option 'keepEvents' must be a boolean, got ${typeof o.keepEvents}`)
+  if (o.recordShapes !== undefined && typeof o.recordShapes !== 'boolean')
+    throw new Error(`profile: option 'recordShapes' must be a boolean, got ${typeof o.recordShapes}`)
   if (o.rowLimit !== undefined && (!Number.isInteger(o.rowLimit) || o.rowLimit < 1))
     throw new Error(`profile: option 'rowLimit' must be a positive integer, got ${o.rowLimit}`)
   if (o.sortBy !== undefined && o.sortBy !== 'self' && o.sortBy !== 'total')
@@ -139,7 +158,7 @@ export function profile<T>(
     throw new Error(
       'profile: a profile is already recording (profiles do not nest; label parts of one with recordFunction)',
     )
-  const rec = start(opts.keepEvents !== false || opts.trace !== undefined)
+  const rec = start(opts.keepEvents !== false || opts.trace !== undefined, opts.recordShapes === true)
   let value: T | Promise<T>
   try {
     value = fn()

@@ -20,6 +20,20 @@ export interface ProfileEvent {
   selfMs: number
   /** Bytes of tensor memory allocated for this span (outputs, for a kernel). */
   bytes: number
+  /** The shapes of a kernel's tensor arguments, in order, when the profile records shapes. */
+  shapes?: string
+}
+
+/** The spans of one (kind, pass, name), and shapes where recorded, summed. */
+export interface SpanTotals {
+  name: string
+  kind: SpanKind
+  pass: Pass
+  shapes?: string
+  calls: number
+  totalMs: number
+  selfMs: number
+  bytes: number
 }
 
 interface OpenSpan {
@@ -31,10 +45,7 @@ export class Recorder {
   /** Every span, in the order they ended (kept only when asked: a long run makes millions). */
   readonly events: ProfileEvent[] | null
   /** The spans summed per (kind, pass, name). */
-  readonly totals = new Map<
-    string,
-    { name: string; kind: SpanKind; pass: Pass; calls: number; totalMs: number; selfMs: number; bytes: number }
-  >()
+  readonly totals = new Map<string, SpanTotals>()
   readonly t0 = performance.now()
   /** Live tensor memory at the start, raised by every allocation made while recording. */
   peakBytes: number
@@ -50,9 +61,10 @@ export class Recorder {
     this.peakBytes = liveBytes()
   }
 
-  span<T>(name: string, kind: SpanKind, run: () => T): T {
+  span<T>(name: string, kind: SpanKind, run: () => T, shapes?: string): T {
     const pass: Pass = kind === 'backward' || this.backwardDepth > 0 ? 'backward' : 'forward'
     const event: ProfileEvent = { name, kind, pass, startMs: 0, durMs: 0, selfMs: 0, bytes: 0 }
+    if (shapes !== undefined) event.shapes = shapes
     if (kind === 'kernel') event.bytes = this.takePending()
     else this.flushPending()
     const open: OpenSpan = { event, childMs: 0 }
@@ -77,13 +89,13 @@ export class Recorder {
 
   private add(e: ProfileEvent): void {
     this.events?.push(e)
-    const key = `${e.kind}\u0000${e.pass}\u0000${e.name}`
+    const key = `${e.kind}\u0000${e.pass}\u0000${e.name}\u0000${e.shapes ?? ''}`
     let t = this.totals.get(key)
-    if (!t)
-      this.totals.set(
-        key,
-        (t = { name: e.name, kind: e.kind, pass: e.pass, calls: 0, totalMs: 0, selfMs: 0, bytes: 0 }),
-      )
+    if (!t) {
+      t = { name: e.name, kind: e.kind, pass: e.pass, calls: 0, totalMs: 0, selfMs: 0, bytes: 0 }
+      if (e.shapes !== undefined) t.shapes = e.shapes
+      this.totals.set(key, t)
+    }
     t.calls++
     t.totalMs += e.durMs
     t.selfMs += e.selfMs

@@ -14,6 +14,8 @@ export interface ProfileRow {
   percent: number
   /** Tensor memory allocated for these calls (their outputs, for a kernel). */
   bytes: number
+  /** The kernel's tensor argument shapes, when the profile records shapes. */
+  shapes?: string
 }
 
 export interface ProfileTotals {
@@ -59,21 +61,33 @@ export function formatTable(rows: readonly ProfileRow[], totals: ProfileTotals, 
   const key = sortBy === 'self' ? (r: ProfileRow) => r.selfMs : (r: ProfileRow) => r.totalMs
   const shown = [...rows].sort((a, b) => key(b) - key(a)).slice(0, limit)
   const header = ['Name', 'Pass', 'Kind', 'Calls', 'Self ms', 'Self %', 'Total ms', 'Total %', 'Mean ms', 'Alloc MB']
+  const withShapes = rows.some((r) => r.shapes !== undefined)
+  if (withShapes) header.push('Input shapes')
   const wall = totals.wallMs
-  const cells = shown.map((r) => [
-    r.name,
-    r.pass,
-    r.kind,
-    String(r.calls),
-    ms(r.selfMs),
-    pct(wall > 0 ? (100 * r.selfMs) / wall : 0),
-    ms(r.totalMs),
-    pct(r.percent),
-    ms(r.meanMs),
-    mb(r.bytes),
-  ])
+  const cells = shown.map((r) => {
+    const c = [
+      r.name,
+      r.pass,
+      r.kind,
+      String(r.calls),
+      ms(r.selfMs),
+      pct(wall > 0 ? (100 * r.selfMs) / wall : 0),
+      ms(r.totalMs),
+      pct(r.percent),
+      ms(r.meanMs),
+      mb(r.bytes),
+    ]
+    if (withShapes) c.push(r.shapes ?? '')
+    return c
+  })
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
-  const line = (c: string[]) => c.map((s, i) => (i < 3 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ')
+  // Names and shapes to the left, numbers to the right.
+  const left = (i: number) => i < 3 || i === 10
+  const line = (c: string[]) =>
+    c
+      .map((s, i) => (left(i) ? s.padEnd(widths[i]) : s.padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
   const rule = widths.map((w) => '-'.repeat(w)).join('  ')
   const share = (x: number) => (wall > 0 ? pct((100 * x) / wall) : '-')
   return [

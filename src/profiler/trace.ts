@@ -34,7 +34,7 @@ export function chromeTrace(
       dur: (ns(e.startMs + e.durMs) - start) / 1000,
       pid,
       tid: e.pass === 'backward' ? BACKWARD_TID : FORWARD_TID,
-      args: { selfUs: Math.round(e.selfMs * 1e3), bytes: e.bytes },
+      args: { selfUs: Math.round(e.selfMs * 1e3), bytes: e.bytes, ...(e.shapes !== undefined && { shapes: e.shapes }) },
     }
   })
   return {

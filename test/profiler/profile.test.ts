@@ -230,6 +230,50 @@ t.test('outside a profile nothing records and the hooks are idle', (t) => {
   t.end()
 })
 
+t.test('recordShapes: a row per op and input shapes, in the table and the trace', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-profile-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'trace.json')
+  const [small, large, row] = [iv.randn([2, 3]), iv.randn([4, 5]), iv.randn([5])]
+  const work = () => {
+    small.add(small)
+    small.add(small)
+    large.add(large)
+    large.add(row) // a broadcast operand reaches the kernel expanded to the output's shape
+  }
+  const r = iv.profile(work, { ...quiet, recordShapes: true, trace: file })
+  const adds = r.rows.filter((x) => x.name === 'add')
+  t.same(
+    adds.map((x) => [x.shapes, x.calls]).sort(),
+    [
+      ['[2, 3] [2, 3] [2, 3]', 2],
+      ['[4, 5] [4, 5] [4, 5]', 2],
+    ],
+    'out, a, b shapes; calls grouped by them',
+  )
+  t.match(r.table(), /Input shapes\n/)
+  t.match(r.table(), /\nadd\s+forward\s+kernel\s+2 .*\[4, 5\] \[4, 5\] \[4, 5\]\n/)
+  const trace = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    traceEvents: { name: string; args?: { shapes?: string } }[]
+  }
+  t.same(
+    trace.traceEvents.filter((e) => e.name === 'add').map((e) => e.args?.shapes),
+    ['[2, 3] [2, 3] [2, 3]', '[2, 3] [2, 3] [2, 3]', '[4, 5] [4, 5] [4, 5]', '[4, 5] [4, 5] [4, 5]'],
+  )
+  const plain = iv.profile(work, quiet)
+  t.same(
+    plain.rows.filter((x) => x.name === 'add').map((x) => [x.calls, x.shapes]),
+    [[4, undefined]],
+    'without it, one row per op',
+  )
+  t.notMatch(plain.table(), /Input shapes/)
+  t.throws(
+    () => iv.profile(() => 0, { recordShapes: 'yes' } as never),
+    /profile: option 'recordShapes' must be a boolean, got string/,
+  )
+  t.end()
+})
+
 t.test('the table and bad input', (t) => {
   const a = iv.randn([4])
   const r = iv.profile(() => a.add(a).exp(), quiet)

@@ -533,22 +533,22 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
   const int64_t Kp = roundUp(Kg, kNr), kcb = channelBlock(Cg), kcp = roundUp(kcb, kKb), perTap = Cg / kcb;
   const ChannelsLast l = channelsLast(g);
   const std::vector<TapClass> classes = tapClasses(g);
-  // B: wt[gi][t * Cg + c][k] = w[gi * Kg + k][c][t], 16 output channels at a time so that
-  // both sides move in runs.
+  // B: wt[gi][c * taps + t][k] = w[gi * Kg + k][c][t], each group's weights transposed in
+  // 16 x 16 register tiles (columns past Kg zero); the reduction runs tap-major, so its step
+  // t * Cg + c reads row c * taps + t (rowOffset).
   float* wt = tlsReordered.get<float>(G * R * Kp);
-  parallelFor(G * ceilDiv(Kp, 16), 1, [&](int64_t a, int64_t b) {
+  parallelFor(G * ceilDiv(Kg, 16), 1, [&](int64_t a, int64_t b) {
     for (int64_t it = a; it < b; it++) {
-      const int64_t gi = it / ceilDiv(Kp, 16), k0 = it % ceilDiv(Kp, 16) * 16, k1 = std::min(Kp, k0 + 16);
+      const int64_t gi = it / ceilDiv(Kg, 16), k0 = it % ceilDiv(Kg, 16) * 16;
+      const int64_t rows = std::min<int64_t>(16, Kg - k0);
       float* dst = wt + gi * R * Kp;
-      for (int64_t r = 0; r < R; r++) {
-        const int64_t t = r / Cg, c = r % Cg;
-        for (int64_t k = k0; k < k1; k++)
-          dst[r * Kp + k] = k < Kg ? w[((gi * Kg + k) * Cg + c) * taps + t] : 0.0f;
-      }
+      avx512::transpose(w + (gi * Kg + k0) * R, rows, R, R, dst + k0, Kp);
+      if (k0 + rows == Kg && Kp > Kg)
+        for (int64_t r = 0; r < R; r++) std::fill(dst + r * Kp + Kg, dst + (r + 1) * Kp, 0.0f);
     }
   });
   std::vector<int32_t> rowOffset(R);
-  for (int64_t r = 0; r < R; r++) rowOffset[r] = static_cast<int32_t>(r * Kp);
+  for (int64_t r = 0; r < R; r++) rowOffset[r] = static_cast<int32_t>((r % Cg * taps + r / Cg) * Kp);
   // Positions per work item: its output tile (rows x Kp) within two kTileBytes.
   const int64_t rowsPerItem = std::max<int64_t>(kMr, 2 * kTileBytes / (Kp * 4) / kMr * kMr);
   const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
