@@ -1,13 +1,15 @@
 // The convolutions of a ResNet-18 CIFAR training step (bench/train-step.ts's model, batch 64,
 // 2 threads): forward, input gradient and weight gradient of every distinct layer shape, in
 // ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum (bench/util.ts
-// timeConvPasses). ONLY=<text> keeps the shapes whose name contains it; NO_TORCH=1 skips
-// PyTorch (for alternating runs of two builds).
+// timeConvPasses). LAYERS=imagenet takes ResNet-18's ImageNet layers at 224 px instead (with
+// BENCH_CONV_BATCH=1: batch-1 inference's convolutions). ONLY=<text> keeps the shapes whose
+// name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds).
 import * as iv from '../src'
 import { hasTorch, printTable, timeConvPasses, torchRun } from './util'
 const N = Number(process.env.BENCH_CONV_BATCH ?? 64)
 const only = process.env.ONLY
-let cases = [
+const imagenet = process.env.LAYERS === 'imagenet'
+const cifarLayers = [
   { name: 'stem 3->64 32', x: [N, 3, 32, 32], w: [64, 3, 3, 3], stride: 1, padding: 1 },
   { name: '64->64 32', x: [N, 64, 32, 32], w: [64, 64, 3, 3], stride: 1, padding: 1 },
   { name: '64->128 s2 32', x: [N, 64, 32, 32], w: [128, 64, 3, 3], stride: 2, padding: 1 },
@@ -18,6 +20,18 @@ let cases = [
   { name: '256->512 s2 8', x: [N, 256, 8, 8], w: [512, 256, 3, 3], stride: 2, padding: 1 },
   { name: '512->512 4', x: [N, 512, 4, 4], w: [512, 512, 3, 3], stride: 1, padding: 1 },
 ]
+const imagenetLayers = [
+  { name: 'stem 3->64 7x7 s2 224', x: [N, 3, 224, 224], w: [64, 3, 7, 7], stride: 2, padding: 3 },
+  { name: '64->64 56', x: [N, 64, 56, 56], w: [64, 64, 3, 3], stride: 1, padding: 1 },
+  { name: '64->128 s2 56', x: [N, 64, 56, 56], w: [128, 64, 3, 3], stride: 2, padding: 1 },
+  { name: '1x1 64->128 s2 56', x: [N, 64, 56, 56], w: [128, 64, 1, 1], stride: 2, padding: 0 },
+  { name: '128->128 28', x: [N, 128, 28, 28], w: [128, 128, 3, 3], stride: 1, padding: 1 },
+  { name: '128->256 s2 28', x: [N, 128, 28, 28], w: [256, 128, 3, 3], stride: 2, padding: 1 },
+  { name: '256->256 14', x: [N, 256, 14, 14], w: [256, 256, 3, 3], stride: 1, padding: 1 },
+  { name: '256->512 s2 14', x: [N, 256, 14, 14], w: [512, 256, 3, 3], stride: 2, padding: 1 },
+  { name: '512->512 7', x: [N, 512, 7, 7], w: [512, 512, 3, 3], stride: 1, padding: 1 },
+]
+let cases = imagenet ? imagenetLayers : cifarLayers
 if (only) cases = cases.filter((c) => c.name.includes(only))
 const RUNS = 5
 iv.setNumThreads(2)
@@ -47,4 +61,8 @@ cases.forEach((c, i) =>
   }),
 )
 rows.push(['total', '', total[0] * 1e3, total[1] * 1e3, total[1] / total[0]])
-printTable(`ResNet-18 CIFAR convs, batch ${N}, ms`, ['shape', 'pass', 'intern-vision ms', 'PyTorch ms', 'ratio'], rows)
+printTable(
+  `ResNet-18 ${imagenet ? 'ImageNet (224 px)' : 'CIFAR'} convs, batch ${N}, ms`,
+  ['shape', 'pass', 'intern-vision ms', 'PyTorch ms', 'ratio'],
+  rows,
+)

@@ -108,6 +108,10 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [2, 64, 4, 4], w: [256, 32, 3, 3], s: 1, p: 1, groups: 2 },
     { x: [2, 48, 8, 8], w: [256, 48, 3, 3], s: 2, p: 2, d: 2, groups: 1 },
     { x: [2, 32, 2, 2], w: [128, 32, 3, 3], s: 1, p: 3, groups: 1 },
+    // Few images: classes smaller than a row tile read every tap together (all of a 5x5
+    // output at batch 1; the edges and corners of a 7x7 one beside its interior class).
+    { x: [1, 32, 5, 5], w: [256, 32, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [1, 32, 7, 7], w: [264, 32, 3, 3], s: 1, p: 1, groups: 1 },
     // Depthwise with strides: the input gradient scatters into column phases of a padded
     // plane, then crops; a channel multiplier, input rows and columns no window covers,
     // stride 3 and dilation.

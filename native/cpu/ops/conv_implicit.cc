@@ -489,7 +489,11 @@ struct TapClass {
   std::vector<int32_t> taps;       // those reading inside the image, ascending
 };
 
-std::vector<TapClass> tapClasses(const ConvGeom& g) {
+// The output positions grouped by the taps that read inside the image. Classes that would
+// fill less than a row tile over `images` images (at batch 1, the corners and edges of a
+// small output) go into one class that reads every tap, padding included (zeros): their rows
+// then share full tiles instead of each running a mostly empty one.
+std::vector<TapClass> tapClasses(const ConvGeom& g, int64_t images) {
   std::vector<TapClass> classes;
   for (int64_t p = 0; p < g.Ho * g.Wo; p++) {
     const int64_t ho = p / g.Wo, wo = p % g.Wo;
@@ -502,6 +506,14 @@ std::vector<TapClass> tapClasses(const ConvGeom& g) {
     if (it == classes.end()) it = classes.insert(classes.end(), TapClass{{}, taps});
     it->positions.push_back(static_cast<int32_t>(p));
   }
+  const auto small = [&](const TapClass& c) { return images * static_cast<int64_t>(c.positions.size()) < kMr; };
+  if (std::count_if(classes.begin(), classes.end(), small) < 2) return classes;
+  TapClass merged;
+  for (int32_t t = 0; t < g.kh * g.kw; t++) merged.taps.push_back(t);
+  for (const TapClass& c : classes)
+    if (small(c)) merged.positions.insert(merged.positions.end(), c.positions.begin(), c.positions.end());
+  classes.erase(std::remove_if(classes.begin(), classes.end(), small), classes.end());
+  classes.push_back(std::move(merged));
   return classes;
 }
 
@@ -523,7 +535,7 @@ bool appliesChannelsLast(const ConvGeom& g) {
     return false;
   if (Kg >= 256) return true;
   int64_t read = 0;
-  for (const TapClass& c : tapClasses(g)) read += static_cast<int64_t>(c.positions.size() * c.taps.size());
+  for (const TapClass& c : tapClasses(g, g.N)) read += static_cast<int64_t>(c.positions.size() * c.taps.size());
   return read <= g.Ho * g.Wo * g.kh * g.kw * 4 / 5;
 }
 
@@ -532,7 +544,8 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = taps * Cg, P = g.Ho * g.Wo;
   const int64_t Kp = roundUp(Kg, kNr), kcb = channelBlock(Cg), kcp = roundUp(kcb, kKb), perTap = Cg / kcb;
   const ChannelsLast l = channelsLast(g);
-  const std::vector<TapClass> classes = tapClasses(g);
+  const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
+  const std::vector<TapClass> classes = tapClasses(g, block);
   // B: wt[gi][c * taps + t][k] = w[gi * Kg + k][c][t], each group's weights transposed in
   // 16 x 16 register tiles (columns past Kg zero); the reduction runs tap-major, so its step
   // t * Cg + c reads row c * taps + t (rowOffset).
@@ -551,7 +564,6 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
   for (int64_t r = 0; r < R; r++) rowOffset[r] = static_cast<int32_t>((r % Cg * taps + r / Cg) * Kp);
   // Positions per work item: its output tile (rows x Kp) within two kTileBytes.
   const int64_t rowsPerItem = std::max<int64_t>(kMr, 2 * kTileBytes / (Kp * 4) / kMr * kMr);
-  const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
   float* images = tlsImages.get<float>(block * l.image);
 
   for (int64_t n0 = 0; n0 < g.N; n0 += block) {
