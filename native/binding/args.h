@@ -44,8 +44,8 @@ TensorArg hostTensor(const Args& args, size_t i, const char* name);
 // CPU backend, flat as two arguments: its storage ArrayBuffer and its packed layout (a
 // Float64Array [offset, dtype, ndim, shape..., strides...]). Flat pairs are folded into one
 // argument index here, so parsers count arguments as JavaScript sees them in the op; the flat
-// form saves reading two elements out of an array per tensor (napi_get_element), a fifth of
-// the native call's time on a tiny tensor.
+// form saves reading two elements out of an array per tensor (napi_get_element), which
+// bench/transfer.ts's parts table shows against the classic descriptor.
 class Args {
  public:
   // count: the arguments after folding, or kAnyCount for a parser that checks its own.

@@ -1,5 +1,5 @@
 // The sizes or strides of a tensor view, kept inline: describing a tensor for a kernel call
-// allocates nothing (two std::vectors per tensor were a tenth of a tiny op's time). Views have
+// allocates nothing (two std::vectors per tensor cost a malloc and a free each). Views have
 // at most kMaxViewDims dimensions; the argument readers refuse more before filling one.
 #pragma once
 #include <algorithm>

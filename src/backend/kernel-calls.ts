@@ -55,7 +55,7 @@ function packedLayout(t: Tensor): Float64Array {
 }
 
 // Tensors carry a brand, so the backend recognises them without loading the tensor layer.
-function isTensor(a: unknown): a is Tensor {
+export function isTensor(a: unknown): a is Tensor {
   return typeof a === 'object' && a !== null && (a as { isTensor?: unknown }).isTensor === true
 }
 
@@ -98,7 +98,7 @@ export function kernelCalls(
     return invoke(fn as KernelFn, widen, name, args, described)
   }
   // A function, not a closure made per call: under tsx (esbuild's keepNames) every named
-  // closure costs an Object.defineProperty of its name, a quarter of a tiny op's time.
+  // closure costs an Object.defineProperty of its name, on every call.
   const invoke = (fn: KernelFn, widen: boolean, name: string, args: unknown[], described: unknown[]): unknown =>
     widen ? callWidened(fn, args, copy, allocate, ONE_OUTPUT.has(name)) : fn(...described)
   return {

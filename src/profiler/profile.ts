@@ -1,7 +1,9 @@
 // iv.profile(fn): torch.profiler for this engine. While fn runs, every native kernel call,
 // every autograd node's backward rule and every recordFunction range is timed; the result
 // holds the spans, one row per op and pass, and the split between kernel time and the rest.
+import { isTensor } from '../backend/kernel-calls'
 import { profilerHooks } from '../backend/profiler-hooks'
+import { shapeStr } from '../tensor/shape'
 import { atomicWrite } from '../io/atomic'
 import { memoryStats } from '../runtime'
 import { Recorder, type ProfileEvent } from './recorder'
@@ -50,12 +52,10 @@ function kernelName(name: string, args: readonly unknown[]): string {
 
 /** The shapes of a kernel's tensor arguments, in order: '[64, 3, 32, 32] [64, 3, 3, 3]'. */
 function tensorShapes(args: readonly unknown[]): string {
-  const shapes: string[] = []
-  for (const a of args) {
-    const shape = (a as { isTensor?: unknown; shape?: number[] } | null)?.shape
-    if ((a as { isTensor?: unknown } | null)?.isTensor === true && shape) shapes.push(`[${shape.join(', ')}]`)
-  }
-  return shapes.join(' ')
+  return args
+    .filter(isTensor)
+    .map((t) => shapeStr(t.shape))
+    .join(' ')
 }
 
 function start(keepEvents: boolean, recordShapes: boolean): Recorder {
