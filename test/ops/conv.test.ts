@@ -104,7 +104,7 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     // a partial output panel (130), groups, stride and dilation, and positions that read only
     // padding (padding 3 on a 2x2 image).
     { x: [3, 40, 4, 4], w: [130, 40, 3, 3], s: 1, p: 1, groups: 1 },
-    { x: [2, 264, 5, 5], w: [256, 264, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [2, 264, 5, 5], w: [248, 264, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [2, 64, 4, 4], w: [256, 32, 3, 3], s: 1, p: 1, groups: 2 },
     { x: [2, 48, 8, 8], w: [256, 48, 3, 3], s: 2, p: 2, d: 2, groups: 1 },
     { x: [2, 32, 2, 2], w: [128, 32, 3, 3], s: 1, p: 3, groups: 1 },
@@ -112,6 +112,15 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     // output at batch 1; the edges and corners of a 7x7 one beside its interior class).
     { x: [1, 32, 5, 5], w: [256, 32, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [1, 32, 7, 7], w: [264, 32, 3, 3], s: 1, p: 1, groups: 1 },
+    // Few positions over the batch against 256+ output channels (on AVX-512 the dot-product
+    // forward, conv_dot.cc): a last tile of one position and of one output channel, reduction
+    // blocks with a short last one, tiles spanning two images, groups with stride and
+    // dilation, 1x1 and an uneven kernel.
+    { x: [1, 64, 6, 6], w: [256, 64, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [3, 300, 4, 5], w: [260, 300, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [1, 128, 8, 8], w: [512, 64, 3, 3], s: 2, p: 2, d: 2, groups: 2 },
+    { x: [2, 520, 3, 3], w: [256, 520, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [1, 40, 6, 5], w: [256, 40, 5, 3], s: 1, p: [2, 0], groups: 1 },
     // Depthwise with strides: the input gradient scatters into column phases of a padded
     // plane, then crops; a channel multiplier, input rows and columns no window covers,
     // stride 3 and dilation.
@@ -235,6 +244,29 @@ t.test('small-plane convolutions over several image blocks, with bias and fused 
         `${K} channels, ${activation ?? 'no activation'}`,
       )
     }
+  }
+})
+
+// The dot-product forward's epilogue (on AVX-512: 36 positions, 256 output channels): bias and
+// each fused activation, and through gelu and silu the gradient, which reads the stored
+// pre-activation, against the float64 lowering of the same values.
+t.test('few-position convolutions with bias, fused activations and their gradients', async (t) => {
+  const x64 = r([1, 64, 6, 6])
+  const w64 = r([256, 64, 3, 3]).mul(0.05)
+  const b64 = r([256])
+  const go64 = r([1, 256, 6, 6])
+  for (const activation of [undefined, 'relu', 'gelu', 'silu'] as const) {
+    const run = (dtype: 'float32' | 'float64') => {
+      const x = x64.to(dtype).detach().requiresGrad_()
+      const y = conv2d(x, w64.to(dtype), b64.to(dtype), { padding: 1, activation })
+      y.backward(go64.to(dtype))
+      return { y: y.to('float64').data() as Float64Array, gx: (x.grad as Tensor).to('float64').data() as Float64Array }
+    }
+    const single = run('float32')
+    const double = run('float64')
+    const label = activation ?? 'no activation'
+    t.ok(maxRel(single.y, double.y) < 1e-5, `${label}: output`)
+    t.ok(maxRel(single.gx, double.gx) < 1e-5, `${label}: input gradient`)
   }
 })
 

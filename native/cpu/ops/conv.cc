@@ -31,6 +31,7 @@
 #include "../scratch.h"
 #include "row_sums.h"
 #include "conv.h"
+#include "conv_dot.h"
 #include "conv_implicit.h"
 
 namespace iv {
@@ -351,8 +352,10 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
   constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
   const bool direct = isPointwise(g);
-  if constexpr (isFloat)
+  if constexpr (isFloat) {
+    if (dotConvApplies(g)) return dotConvForward(g, x, w, bias, y, pre, act);
     if (!direct && implicitConvForward(g, x, w, bias, y, pre, act)) return;
+  }
   // The float image-batched path fills its panels from padded images and stores no column
   // matrix: its block is bounded by the output block (Kg rows) instead.
   if (const int64_t nb = imageBlock(g, isFloat && paddedLayoutFits(g) ? Kg : R, P, sizeof(In)))

@@ -56,6 +56,11 @@ namespace avx512 {
 void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (conv_transpose_avx512.cc).
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd);
+// c[j * ldc + i] = (c[j * ldc + i] if accumulate) + sum over r < n of a[i * lda + r] * b[j * ldb + r],
+// for i < rows <= kDotRows and j < cols <= kDotCols (conv_dot_avx512.cc).
+constexpr int kDotRows = 7, kDotCols = 3;
+void dotTile(int64_t n, const float* a, int64_t lda, int64_t rows, const float* b, int64_t ldb, int64_t cols,
+             float* c, int64_t ldc, bool accumulate);
 }  // namespace avx512
 
 }  // namespace iv
