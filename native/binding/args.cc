@@ -54,21 +54,21 @@ Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count, TensorR
   const bool folds = count == kAnyCount || raw > count;
   const napi_env env = info.Env();
   if (raw > kInlineArgs) {
-    spill_.resize(2 * raw);
-    values_ = spill_.data();
-    layouts_ = spill_.data() + raw;
+    spillValues_.resize(raw);
+    spillFlat_.resize(raw);
+    spillIsFlat_.resize(raw);
+    values_ = spillValues_.data();
+    flat_ = spillFlat_.data();
+    isFlat_ = reinterpret_cast<bool*>(spillIsFlat_.data());
   }
   for (size_t j = 0; j < raw; count_++) {
     const napi_value v = info[j];
-    bool buffer = false, typed = false;
-    if (folds && j + 1 < raw && napi_is_arraybuffer(env, v, &buffer) == napi_ok && buffer &&
-        napi_is_typedarray(env, info[j + 1], &typed) == napi_ok && typed) {
-      layouts_[count_] = info[j + 1];
-      j += 2;
-    } else {
-      layouts_[count_] = nullptr;
-      j++;
-    }
+    // The info calls answer napi_invalid_arg, without throwing, for a value of another type.
+    Flat& f = flat_[count_];
+    isFlat_[count_] = folds && j + 1 < raw && napi_get_arraybuffer_info(env, v, &f.bytes, &f.byteLength) == napi_ok &&
+                      napi_get_typedarray_info(env, info[j + 1], &f.layoutType, &f.layoutLength,
+                                               const_cast<void**>(&f.layout), nullptr, nullptr) == napi_ok;
+    j += isFlat_[count_] ? 2 : 1;
     values_[count_] = v;
   }
   if (count != kAnyCount && count_ != count) {
@@ -140,20 +140,16 @@ std::vector<int64_t> Args::ints(size_t i, const char* name) const {
 }
 
 // Reads a packed layout, the Float64Array [offset, dtype, ndim, shape..., strides...] that
-// comes after a flat tensor's buffer: one typed-array read instead of an N-API call per number.
-static bool readPackedLayout(const Napi::Value& v, double& offset, int32_t& code, TensorArg& t) {
-  napi_typedarray_type type;
-  size_t n = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(v.Env(), v, &type, &n, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_float64_array)
-    return false;
-  const double* m = static_cast<const double*>(data);
+// comes after a flat tensor's buffer.
+static bool readPackedLayout(const Args::Flat& f, double& offset, int32_t& code, TensorArg& t) {
+  if (f.layoutType != napi_float64_array) return false;
+  const double* m = static_cast<const double*>(f.layout);
+  const size_t n = f.layoutLength;
   if (n < 3 || m[2] < 0 || m[2] > 16 || m[2] != std::trunc(m[2]) || n != 3 + 2 * static_cast<size_t>(m[2]))
     return false;
   const size_t ndim = static_cast<size_t>(m[2]);
-  t.shape.resize(ndim);
-  t.strides.resize(ndim);
+  t.shape.setSize(ndim);
+  t.strides.setSize(ndim);
   for (size_t k = 0; k < 2 * ndim; k++) {
     const double d = m[3 + k];
     if (!(std::fabs(d) <= 9007199254740992.0) || d != std::trunc(d)) return false;
@@ -170,22 +166,24 @@ TensorArg hostTensor(const Args& args, size_t i, const char* name) {
     args.fail(std::string("argument '") + name + "'" + problem);
   };
   const Napi::Value v = args.at(i);
-  const napi_value layout = args.flatLayout(i);
-  if (!layout && (!v.IsArray() || v.As<Napi::Array>().Length() != 5))
+  const Args::Flat* flat = args.flat(i);
+  if (!flat && (!v.IsArray() || v.As<Napi::Array>().Length() != 5))
     fail(" must be a tensor descriptor [buffer, offset, shape, strides, dtype], or a buffer and its packed layout");
-  Napi::Value buf = layout ? v : v.As<Napi::Array>().Get(0u);
   void* bytes = nullptr;
   size_t byteLength = 0;
-  if (!buf.IsArrayBuffer() || napi_get_arraybuffer_info(buf.Env(), buf, &bytes, &byteLength) != napi_ok)
-    fail(": storage must be an ArrayBuffer");
   TensorArg t;
   double offD;
   int32_t code;
-  if (layout) {
-    if (!readPackedLayout(Napi::Value(v.Env(), layout), offD, code, t))
+  if (flat) {
+    bytes = flat->bytes;
+    byteLength = flat->byteLength;
+    if (!readPackedLayout(*flat, offD, code, t))
       fail(": the packed layout must be a Float64Array [offset, dtype, ndim, shape..., strides...]");
   } else {
     Napi::Array d = v.As<Napi::Array>();
+    Napi::Value buf = d.Get(0u);
+    if (!buf.IsArrayBuffer() || napi_get_arraybuffer_info(buf.Env(), buf, &bytes, &byteLength) != napi_ok)
+      fail(": storage must be an ArrayBuffer");
     Napi::Value off = d.Get(1u), dt = d.Get(4u);
     if (!off.IsNumber() || !dt.IsNumber()) fail(": offset and dtype must be numbers");
     offD = off.As<Napi::Number>().DoubleValue();

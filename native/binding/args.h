@@ -56,8 +56,17 @@ class Args {
   Args& operator=(const Args&) = delete;
   Napi::Value at(size_t i) const { return Napi::Value(info_.Env(), values_[i]); }
   size_t count() const { return count_; }
-  // The packed layout of argument i when it came flat, else nullptr.
-  napi_value flatLayout(size_t i) const { return layouts_[i]; }
+  // A tensor that came flat, its storage and packed layout read while folding (two N-API
+  // calls per tensor, not five).
+  struct Flat {
+    void* bytes;
+    size_t byteLength;
+    const void* layout;
+    size_t layoutLength;
+    napi_typedarray_type layoutType;
+  };
+  // Argument i's storage and layout when it came flat, else nullptr.
+  const Flat* flat(size_t i) const { return isFlat_[i] ? &flat_[i] : nullptr; }
   [[noreturn]] void fail(const std::string& message) const;
   double number(size_t i, const char* name) const;
   int64_t integer(size_t i, const char* name) const;
@@ -76,10 +85,14 @@ class Args {
   TensorReader reader_;
   size_t count_ = 0;
   napi_value inlineValues_[kInlineArgs];
-  napi_value inlineLayouts_[kInlineArgs];
-  std::vector<napi_value> spill_;
+  Flat inlineFlat_[kInlineArgs];
+  bool inlineIsFlat_[kInlineArgs];
+  std::vector<napi_value> spillValues_;
+  std::vector<Flat> spillFlat_;
+  std::vector<char> spillIsFlat_;
   napi_value* values_ = inlineValues_;
-  napi_value* layouts_ = inlineLayouts_;
+  Flat* flat_ = inlineFlat_;
+  bool* isFlat_ = inlineIsFlat_;
 };
 
 // For the argument parsers (<family>_args.cc) and the tensor readers; the checks fail with

@@ -15,6 +15,14 @@ constexpr size_t kMaxViewDims = 16;
 class Dims {
  public:
   Dims() = default;
+  // Copies only the n_ elements in use: a whole-array copy (rep movs of 128 bytes per Dims)
+  // was a visible part of every small kernel call.
+  Dims(const Dims& o) : n_(o.n_) { std::copy(o.v_, o.v_ + n_, v_); }
+  Dims& operator=(const Dims& o) {
+    n_ = o.n_;
+    std::copy(o.v_, o.v_ + n_, v_);
+    return *this;
+  }
   Dims(std::initializer_list<int64_t> values) { assign(values.begin(), values.end()); }
   Dims(const std::vector<int64_t>& values) { assign(values.data(), values.data() + values.size()); }
   template <class It>
@@ -27,6 +35,11 @@ class Dims {
   void resize(size_t n, int64_t value = 0) {
     check(n);
     for (size_t k = n_; k < n; k++) v_[k] = value;
+    n_ = static_cast<uint32_t>(n);
+  }
+  // Sets the size without writing elements: the caller fills [0, n) itself.
+  void setSize(size_t n) {
+    check(n);
     n_ = static_cast<uint32_t>(n);
   }
   void push_back(int64_t value) {

@@ -54,13 +54,11 @@ export class GradNode {
  */
 export function record(name: string, out: Tensor, inputs: (Tensor | null | undefined)[], backward: BackwardFn): Tensor {
   if (!isGradEnabled()) return out
+  // Most calls (inference, frozen inputs) record nothing: find that out without allocating.
   let any = false
-  const needs = inputs.map((t) => {
-    const n = t != null && t.requiresGrad
-    any ||= n
-    return n ? (t as Tensor) : null
-  })
+  for (let i = 0; i < inputs.length && !any; i++) any = inputs[i]?.requiresGrad === true
   if (!any) return out
+  const needs = inputs.map((t) => (t != null && t.requiresGrad ? t : null))
   out.requiresGrad = true
   out.gradFn = new GradNode(name, needs, backward)
   return out

@@ -101,11 +101,34 @@ export function kernelCalls(
   // closure costs an Object.defineProperty of its name, on every call.
   const invoke = (fn: KernelFn, widen: boolean, name: string, args: unknown[], described: unknown[]): unknown =>
     widen ? callWidened(fn, args, copy, allocate, ONE_OUTPUT.has(name)) : fn(...described)
+  // unary and binary are most of a step's calls, on tensors of a few elements as often as of
+  // millions: on the CPU they skip the argument array and its spread when every tensor is live,
+  // not bfloat16, and no profiler listens (otherwise call() handles them, with its errors).
+  const unaryFn = addon.unary as KernelFn
+  const binaryFn = addon.binary as KernelFn
+  const direct = (t: Tensor): boolean => !t.storage.disposed && t.dtype !== 'bfloat16'
   return {
     copy: (out, src) => void call('copy', addon.copy, [out, src]),
     fill: (out, value) => void call('fill', addon.fill, [out, value]),
-    unary: (op: UnaryOp, out, x, a = NaN, b = NaN) => void call('unary', addon.unary, [op, out, x, a, b]),
-    binary: (op: BinaryOp, out, a, b, alpha = 1) => void call('binary', addon.binary, [op, out, a, b, alpha]),
+    unary: (op: UnaryOp, out, x, a = NaN, b = NaN) => {
+      if (flat && !profilerHooks.active && typeof unaryFn === 'function' && direct(out) && direct(x))
+        unaryFn(op, out.storage.handle, packedLayout(out), x.storage.handle, packedLayout(x), a, b)
+      else call('unary', addon.unary, [op, out, x, a, b])
+    },
+    binary: (op: BinaryOp, out, a, b, alpha = 1) => {
+      if (flat && !profilerHooks.active && typeof binaryFn === 'function' && direct(out) && direct(a) && direct(b))
+        binaryFn(
+          op,
+          out.storage.handle,
+          packedLayout(out),
+          a.storage.handle,
+          packedLayout(a),
+          b.storage.handle,
+          packedLayout(b),
+          alpha,
+        )
+      else call('binary', addon.binary, [op, out, a, b, alpha])
+    },
     where: (out, cond, a, b) => void call('where', addon.where, [out, cond, a, b]),
     reduce: (op: ReduceOp, out, x, reduced, correction = 0) =>
       void call('reduce', addon.reduce, [op, out, x, reduced, correction]),

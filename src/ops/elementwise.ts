@@ -12,7 +12,8 @@ function runBinary(op: BinaryOp, a: Tensor, b: Tensor, shape: number[], outDtype
   const ea = expandTo(a, shape)
   const eb = expandTo(b, shape)
   a.backend.binary(op, out, ea, eb, alpha)
-  releaseTemporaries([ea, eb], [a, b])
+  if (ea !== a && ea !== b) ea.dispose() // broadcast views (releaseTemporaries, without its arrays)
+  if (eb !== a && eb !== b) eb.dispose()
   return out
 }
 

@@ -86,7 +86,7 @@ export function broadcastPair(
   const dtype = resultType(a, b)
   const ta = lift(op, a, dtype, like, 'input')
   const tb = lift(op, b, dtype, like, 'other')
-  checkSameDevice(op, ta, tb)
+  if (ta.storage.device !== tb.storage.device) checkSameDevice(op, ta, tb)
   const shape = broadcastShapes(op, ta.shape, tb.shape)
   return { a: ta, b: tb, shape, dtype }
 }
