@@ -270,4 +270,12 @@ t.test('elementwise ops reject bad input clearly', async (t) => {
   const d = iv.ones([2])
   d.dispose()
   t.throws(() => d.add(1), /was disposed/)
+  // The backend's own calls too (unary and binary take a direct path when all is well): a
+  // disposed tensor's memory may already belong to another.
+  const out = iv.zeros([2])
+  t.throws(
+    () => out.backend.binary('add', out, iv.ones([2]), d),
+    /binary: argument 3: the tensor of shape \[2\] was disposed/,
+  )
+  t.throws(() => out.backend.unary('neg', d, out), /unary: argument 1: the tensor of shape \[2\] was disposed/)
 })
