@@ -56,10 +56,10 @@ Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count, TensorR
   if (raw > kInlineArgs) {
     spillValues_.resize(raw);
     spillFlat_.resize(raw);
-    spillIsFlat_.resize(raw);
+    spillIsFlat_.reset(new bool[raw]);
     values_ = spillValues_.data();
     flat_ = spillFlat_.data();
-    isFlat_ = reinterpret_cast<bool*>(spillIsFlat_.data());
+    isFlat_ = spillIsFlat_.get();
   }
   for (size_t j = 0; j < raw; count_++) {
     const napi_value v = info[j];

@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 #include "dims.h"
@@ -89,7 +90,7 @@ class Args {
   bool inlineIsFlat_[kInlineArgs];
   std::vector<napi_value> spillValues_;
   std::vector<Flat> spillFlat_;
-  std::vector<char> spillIsFlat_;
+  std::unique_ptr<bool[]> spillIsFlat_;
   napi_value* values_ = inlineValues_;
   Flat* flat_ = inlineFlat_;
   bool* isFlat_ = inlineIsFlat_;
