@@ -104,19 +104,19 @@ export function kernelCalls(
   // unary and binary are most of a step's calls, on tensors of a few elements as often as of
   // millions: on the CPU they skip the argument array and its spread when every tensor is live,
   // not bfloat16, and no profiler listens (otherwise call() handles them, with its errors).
-  const unaryFn = addon.unary as KernelFn
-  const binaryFn = addon.binary as KernelFn
+  const unaryFn = flat && typeof addon.unary === 'function' ? (addon.unary as KernelFn) : null
+  const binaryFn = flat && typeof addon.binary === 'function' ? (addon.binary as KernelFn) : null
   const direct = (t: Tensor): boolean => !t.storage.disposed && t.dtype !== 'bfloat16'
   return {
     copy: (out, src) => void call('copy', addon.copy, [out, src]),
     fill: (out, value) => void call('fill', addon.fill, [out, value]),
     unary: (op: UnaryOp, out, x, a = NaN, b = NaN) => {
-      if (flat && !profilerHooks.active && typeof unaryFn === 'function' && direct(out) && direct(x))
+      if (unaryFn && !profilerHooks.active && direct(out) && direct(x))
         unaryFn(op, out.storage.handle, packedLayout(out), x.storage.handle, packedLayout(x), a, b)
       else call('unary', addon.unary, [op, out, x, a, b])
     },
     binary: (op: BinaryOp, out, a, b, alpha = 1) => {
-      if (flat && !profilerHooks.active && typeof binaryFn === 'function' && direct(out) && direct(a) && direct(b))
+      if (binaryFn && !profilerHooks.active && direct(out) && direct(a) && direct(b))
         binaryFn(
           op,
           out.storage.handle,

@@ -5,15 +5,15 @@ import { isFloating } from '../tensor/dtype'
 import { broadcastShapes } from '../tensor/shape'
 import { Tensor, type TensorLike } from '../tensor/tensor'
 import { zerosLike } from '../tensor/creation'
-import { broadcastPair, checkTensor, expandTo, lift, releaseTemporaries, sumTo } from './util'
+import { broadcastPair, checkTensor, expandTo, lift, releaseTemporaries, releaseTemporary, sumTo } from './util'
 
 function runBinary(op: BinaryOp, a: Tensor, b: Tensor, shape: number[], outDtype = a.dtype, alpha = 1): Tensor {
   const out = Tensor.empty(shape, outDtype, a.device)
   const ea = expandTo(a, shape)
   const eb = expandTo(b, shape)
   a.backend.binary(op, out, ea, eb, alpha)
-  if (ea !== a && ea !== b) ea.dispose() // broadcast views (releaseTemporaries, without its arrays)
-  if (eb !== a && eb !== b) eb.dispose()
+  releaseTemporary(ea, a, b)
+  releaseTemporary(eb, a, b)
   return out
 }
 

@@ -66,6 +66,12 @@ export function releaseTemporaries(temps: Tensor[], keepers: Tensor[]): void {
   for (const t of temps) if (!keepers.includes(t)) t.dispose()
 }
 
+/** releaseTemporaries for one view and two given tensors, without the arrays (a binary op's
+ * broadcast views: the hot path of every elementwise op). */
+export function releaseTemporary(t: Tensor, a: Tensor, b: Tensor): void {
+  if (t !== a && t !== b) t.dispose()
+}
+
 /** Sums a gradient over the dimensions that broadcasting added or stretched. */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g
