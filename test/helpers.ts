@@ -1,5 +1,8 @@
-// Shared test helpers: closeness with a clear message, and float64 random leaves.
+// Shared test helpers: closeness with a clear message, float64 random leaves, and a garbage
+// collection on demand for tests that count live memory.
 import type { Test } from 'tap'
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import { randn, type Tensor } from '../src'
 
 export function assertClose(
@@ -35,4 +38,18 @@ export function leaf(shape: number[], positive = false): Tensor {
   const x = randn(shape, { dtype: 'float64' })
   const v = positive ? x.abs().add(0.5) : x
   return v.requiresGrad_(true)
+}
+
+/** Runs full garbage collections now, so that tensors an earlier test dropped without disposing
+ * leave memoryStats() before a count is taken, not in the middle of a measurement. V8 frees the
+ * buffers a collection found dead on a background thread after it returns; the next collection
+ * waits for that, hence two. Enables --expose-gc for this process if needed. */
+export function collectGarbage(): void {
+  let gc = globalThis.gc as (() => void) | undefined
+  if (!gc) {
+    v8.setFlagsFromString('--expose-gc')
+    gc = vm.runInNewContext('gc') as () => void
+  }
+  gc()
+  gc()
 }

@@ -1,7 +1,9 @@
 import t from 'tap'
 import * as iv from '../../src'
+import { collectGarbage } from '../helpers'
 
 t.test('dispose frees at once; views keep the memory alive', async (t) => {
+  collectGarbage()
   const before = iv.memoryStats().bytes
   const x = iv.zeros([1024, 256])
   t.ok(iv.memoryStats().bytes - before >= 1024 * 1024)
@@ -17,6 +19,7 @@ t.test('dispose frees at once; views keep the memory alive', async (t) => {
 })
 
 t.test('scope disposes what it made, keeps what it returns', async (t) => {
+  collectGarbage()
   const before = iv.memoryStats().blocks
   const outer = iv.ones([4])
   const [kept, obj] = iv.scope(() => {
@@ -47,6 +50,7 @@ t.test('scope disposes what it made, keeps what it returns', async (t) => {
 })
 
 t.test('nested scopes hand returned tensors to the parent', async (t) => {
+  collectGarbage()
   const before = iv.memoryStats().blocks
   iv.scope(() => {
     const inner = iv.scope(() => iv.zeros([2]).add(1))

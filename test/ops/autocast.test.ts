@@ -3,7 +3,7 @@
 // parameters, a backward pass outside the region, nesting, freeing, and errors.
 import t from 'tap'
 import * as iv from '../../src'
-import { assertClose } from '../helpers'
+import { assertClose, collectGarbage } from '../helpers'
 
 const bf16 = (x: iv.Tensor) => x.to('bfloat16')
 const rounded = (x: iv.Tensor) => x.to('bfloat16').to('float32')
@@ -129,6 +129,7 @@ t.test('nesting, enabled: false, restoring after a throw', async (t) => {
 
 t.test('casts made without a graph are freed at once', async (t) => {
   const a = iv.randn([64, 64])
+  collectGarbage()
   const before = iv.memoryStats().bytes
   const y = iv.noGrad(() => iv.autocast('bfloat16', () => iv.matmul(a, a)))
   t.equal(iv.memoryStats().bytes - before, y.numel * 2, 'only the bfloat16 result stays')

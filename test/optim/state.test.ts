@@ -2,6 +2,7 @@
 // no-decay groups; results do not depend on the thread count.
 import t from 'tap'
 import * as iv from '../../src'
+import { collectGarbage } from '../helpers'
 import {
   AdamW,
   ExponentialMovingAverage,
@@ -157,6 +158,7 @@ t.test('state tensors outlive scopes; a step leaks no tensor memory', async (t) 
   for (const k of ['expAvg', 'expAvgSq', 'maxExpAvgSq'])
     t.notOk((st[k] as iv.Tensor).disposed, `${k} survives the scope`)
   train()
+  collectGarbage()
   const before = iv.memoryStats().blocks
   for (let i = 0; i < 5; i++) train()
   t.equal(iv.memoryStats().blocks, before, 'no blocks gained over 5 steps')

@@ -4,6 +4,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import * as iv from '../../src'
+import { collectGarbage } from '../helpers'
 
 const SRC = path.join(__dirname, '..', '..', 'src')
 
@@ -15,6 +16,7 @@ t.test('a loss returned from scope() still backpropagates to every input (item 1
     return w.grad!.clone()
   })
   w.grad = null
+  collectGarbage()
   const before = iv.memoryStats().blocks
   const loss = iv.scope(() => iv.linear(x, w).exp().mean())
   t.ok(iv.memoryStats().blocks > before + 1, 'the graph kept its intermediates alive')
