@@ -1,5 +1,5 @@
 import t from 'tap'
-import { conv2d, convTranspose2d, gradcheck, Generator, randn, tensor, Tensor, zeros } from '../../src'
+import { conv2d, convTranspose2d, getNumThreads, gradcheck, Generator, randn, tensor, Tensor, zeros } from '../../src'
 import { native } from '../../src/backend/native'
 import type { Conv2dOptions, ConvTranspose2dOptions } from '../../src/ops/conv'
 import { describe } from '../../src/backend/kernel-calls'
@@ -81,6 +81,12 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [5, 16, 13, 17], w: [4, 16, 3, 3], s: 2, p: 1, groups: 1 },
     { x: [4, 8, 18, 18], w: [6, 8, 1, 1], s: 1, p: 0, groups: 1 }, // 1x1: the input is the GEMM operand
     { x: [1, 8, 18, 18], w: [6, 4, 1, 1], s: 1, p: 0, groups: 2 },
+    // Stride 2 through im2col (more than 64 positions, too few output channels for the implicit
+    // GEMM; on AVX-512 each row segment is a masked every-other copy): an odd segment, one of
+    // 16 + 2 values, and segments cut by padding.
+    { x: [2, 8, 20, 18], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
+    { x: [1, 8, 40, 36], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
+    { x: [2, 4, 30, 37], w: [6, 4, 3, 3], s: 2, p: 1, groups: 1 },
     // 14+ output channels and 64+ column rows per group (on AVX-512: the implicit GEMM, conv_implicit.cc): row
     // tiles with an edge, several K blocks, stride phases, dilation, grid columns past Wo.
     { x: [2, 16, 17, 19], w: [20, 16, 3, 3], s: 1, p: 1, groups: 1 },
@@ -242,6 +248,33 @@ t.test('small-plane convolutions over several image blocks, with bias and fused 
       t.ok(
         maxRel(single.data(), double.data() as Float64Array) < 1e-5,
         `${K} channels, ${activation ?? 'no activation'}`,
+      )
+    }
+  }
+})
+
+// A batch of 4+ images per thread (on AVX-512 each thread pads one image and computes all of
+// it, conv_implicit.cc): an uneven split of the images, stride phases, two groups, several
+// output chunks per image, bias and fused activations, against the float64 lowering.
+t.test('implicit-GEMM convolutions over a batch, image by image on each thread', async (t) => {
+  const x = r([4 * getNumThreads() + 3, 32, 21, 19], 'float32')
+  for (const { w: shape, s, groups } of [
+    { w: [160, 32, 3, 3], s: 1, groups: 1 },
+    { w: [48, 16, 3, 3], s: 2, groups: 2 },
+  ]) {
+    const w = r(shape, 'float32').mul(0.1)
+    const b = r([shape[0]], 'float32')
+    for (const activation of [undefined, 'relu', 'silu'] as const) {
+      const single = conv2d(x, w, b, { stride: s, padding: 1, groups, activation })
+      const double = conv2d(x.to('float64'), w.to('float64'), b.to('float64'), {
+        stride: s,
+        padding: 1,
+        groups,
+        activation,
+      })
+      t.ok(
+        maxRel(single.data(), double.data() as Float64Array) < 1e-5,
+        `w [${shape}] stride ${s} groups ${groups} ${activation ?? 'no activation'}`,
       )
     }
   }

@@ -30,7 +30,8 @@ constexpr int64_t kKc = 256;
 constexpr int64_t kMinRows = 64;
 // The output tile a work item accumulates (Kg x chunk columns) stays within this.
 constexpr int64_t kTileBytes = int64_t(128) << 10;
-// Padded images per block of the batch: copied, then computed while still in cache.
+// Padded images per block when there are too few images to give each thread its own (a
+// batch pads image by image on each thread): copied, then computed while still in cache.
 constexpr int64_t kBlockBytes = int64_t(8) << 20;
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -242,9 +243,49 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
   if (g.N * G < 8 * numThreads())
     chunk = ceilDiv(panels, std::min(panels, roundUp(ceilDiv(panels, chunk), numThreads())));
   const int64_t chunks = ceilDiv(panels, chunk), ldt = chunk * kNr;
+  // Panels [q0, q1) of image n, group gi, from its padded copy `image`, into y.
+  auto compute = [&](const float* image, int64_t n, int64_t gi, int64_t q0, int64_t q1, float* tile) {
+    const float* xg = image + gi * Cg * l.plane;
+    const float* wg = packed + gi * groupSize;
+    for (int64_t q = q0; q < q1; q++)
+      for (int64_t kb = 0; kb < bk.nkb; kb++) {
+        const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
+        const float* wb = wg + kb * bk.width * bk.kcb;
+        for (const RowTile& t : bk.tiles)
+          avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, xg + q * kNr, off.data() + k0,
+                                     tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows, kNr);
+      }
+    // Rows of the grid that the positions [p0, p1) cover, without the columns past Wo, into y
+    // (with the epilogue).
+    const int64_t p0 = q0 * kNr, p1 = std::min(l.Po, q1 * kNr);
+    for (int64_t ho = p0 / l.Wq; ho * l.Wq < p1; ho++) {
+      const int64_t w0 = std::max<int64_t>(0, p0 - ho * l.Wq), w1 = std::min(g.Wo, p1 - ho * l.Wq);
+      if (w0 >= w1) continue;
+      for (int64_t k = 0; k < Kg; k++) {
+        const int64_t o = (n * g.K + gi * Kg + k) * P + ho * g.Wo + w0;
+        std::memcpy(y + o, tile + k * ldt + ho * l.Wq + w0 - p0, (w1 - w0) * sizeof(float));
+        if (bias || pre || act != Act::none)
+          epilogue(y + o, pre ? pre + o : nullptr, w1 - w0, bias ? bias[gi * Kg + k] : 0.0f, act);
+      }
+    }
+  };
+
+  // A batch: each thread pads one image at a time and computes all of it while the copy is in
+  // its L2 (a shared block of padded images would go out to L3 and come back).
+  if (g.N >= 4 * numThreads()) {
+    parallelFor(g.N, 1, [&](int64_t a, int64_t b) {
+      float* image = tlsImages.get<float>(l.image);
+      float* tile = tlsTile.get<float>(Kg * ldt);
+      for (int64_t n = a; n < b; n++) {
+        padImage(g, l, x + n * g.C * g.H * g.W, 0, g.C, image);
+        for (int64_t gi = 0; gi < G; gi++)
+          for (int64_t q0 = 0; q0 < panels; q0 += chunk) compute(image, n, gi, q0, std::min(panels, q0 + chunk), tile);
+      }
+    });
+    return;
+  }
   const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
   float* images = tlsImages.get<float>(block * l.image);
-
   for (int64_t n0 = 0; n0 < g.N; n0 += block) {
     const int64_t nb = std::min(block, g.N - n0);
     padImages(g, l, x, n0, nb, images);
@@ -252,31 +293,7 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
       float* tile = tlsTile.get<float>(Kg * ldt);
       for (int64_t it = a; it < b; it++) {
         const int64_t i = it / (G * chunks), gi = it / chunks % G, q0 = it % chunks * chunk;
-        const int64_t q1 = std::min(panels, q0 + chunk);
-        const float* xg = images + i * l.image + gi * Cg * l.plane;
-        const float* wg = packed + gi * groupSize;
-        for (int64_t q = q0; q < q1; q++)
-          for (int64_t kb = 0; kb < bk.nkb; kb++) {
-            const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
-            const float* wb = wg + kb * bk.width * bk.kcb;
-            for (const RowTile& t : bk.tiles)
-              avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, xg + q * kNr, off.data() + k0,
-                                         tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows,
-                                         kNr);
-          }
-        // Rows of the grid that the item's positions [p0, p1) cover, without the columns
-        // past Wo, into y (with the epilogue).
-        const int64_t p0 = q0 * kNr, p1 = std::min(l.Po, q1 * kNr);
-        for (int64_t ho = p0 / l.Wq; ho * l.Wq < p1; ho++) {
-          const int64_t w0 = std::max<int64_t>(0, p0 - ho * l.Wq), w1 = std::min(g.Wo, p1 - ho * l.Wq);
-          if (w0 >= w1) continue;
-          for (int64_t k = 0; k < Kg; k++) {
-            const int64_t o = ((n0 + i) * g.K + gi * Kg + k) * P + ho * g.Wo + w0;
-            std::memcpy(y + o, tile + k * ldt + ho * l.Wq + w0 - p0, (w1 - w0) * sizeof(float));
-            if (bias || pre || act != Act::none)
-              epilogue(y + o, pre ? pre + o : nullptr, w1 - w0, bias ? bias[gi * Kg + k] : 0.0f, act);
-          }
-        }
+        compute(images + i * l.image, n0 + i, gi, q0, std::min(panels, q0 + chunk), tile);
       }
     });
   }
