@@ -82,8 +82,7 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [4, 8, 18, 18], w: [6, 8, 1, 1], s: 1, p: 0, groups: 1 }, // 1x1: the input is the GEMM operand
     { x: [1, 8, 18, 18], w: [6, 4, 1, 1], s: 1, p: 0, groups: 2 },
     // Stride 2 through im2col (more than 64 positions, too few output channels for the implicit
-    // GEMM; on AVX-512 each row segment is a masked every-other copy): an odd segment, one of
-    // 16 + 2 values, and segments cut by padding.
+    // GEMM): row segments of odd length, of 18 values, and cut by padding.
     { x: [2, 8, 20, 18], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
     { x: [1, 8, 40, 36], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
     { x: [2, 4, 30, 37], w: [6, 4, 3, 3], s: 2, p: 1, groups: 1 },

@@ -114,10 +114,8 @@ void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, in
     forTapSegments(
         g, (r % taps) / g.kw, r % g.kw, c0, n,
         [&](int64_t off, int64_t src, int64_t cnt) {
-          if (g.sw == 1) return void(std::memcpy(dst + off, plane + src, cnt * sizeof(T)));
-          if constexpr (std::is_same_v<T, float>)
-            if (g.sw == 2 && activeIsa() == Isa::avx512) return avx512::copyEveryOther(plane + src, cnt, dst + off);
-          for (int64_t t = 0; t < cnt; t++) dst[off + t] = plane[src + t * g.sw];
+          if (g.sw == 1) std::memcpy(dst + off, plane + src, cnt * sizeof(T));
+          else for (int64_t t = 0; t < cnt; t++) dst[off + t] = plane[src + t * g.sw];
         },
         [&](int64_t off, int64_t cnt) { std::fill(dst + off, dst + off + cnt, T(0)); });
   }
