@@ -133,6 +133,8 @@ void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0,
       forTapSegments(
           g, tap / g.kw, tap % g.kw, c0, n,
           [&](int64_t off, int64_t dst, int64_t cnt) {
+            if constexpr (std::is_same_v<T, float>)
+              if (g.sw == 2 && activeIsa() == Isa::avx512) return avx512::addEveryOther(src + off, cnt, plane + dst);
             for (int64_t t = 0; t < cnt; t++) plane[dst + t * g.sw] += src[off + t];
           },
           [](int64_t, int64_t) {});

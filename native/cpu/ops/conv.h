@@ -54,6 +54,9 @@ void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw
 namespace avx512 {
 // dst[q] = src[ix[q]] for q < n, and 0 where ix[q] < 0 (conv_gather_avx512.cc).
 void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);
+// dst[2 q] += src[q] for q < n, nothing else written: a stride-2 row of col2im
+// (conv_gather_avx512.cc).
+void addEveryOther(const float* src, int64_t n, float* dst);
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (conv_transpose_avx512.cc).
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd);
 // c[j * ldc + i] = (c[j * ldc + i] if accumulate) + sum over r < n of a[i * lda + r] * b[j * ldb + r],
