@@ -238,9 +238,11 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
   const int64_t groupSize = bk.groupSize();
   // Panels per work item: the item's output tile stays within kTileBytes.
   int64_t chunk = std::clamp<int64_t>(kTileBytes / (Kg * kNr * 4), 1, panels);
-  // Few images (inference at batch 1): as many chunks per image as make the items a multiple
+  // A batch of 4+ images per thread goes image by image on each thread (below); else few
+  // images (inference at batch 1) take as many chunks per image as make the items a multiple
   // of the thread count, so no thread idles for a last odd item.
-  if (g.N * G < 8 * numThreads())
+  const bool perImage = g.N >= 4 * numThreads();
+  if (!perImage && g.N * G < 8 * numThreads())
     chunk = ceilDiv(panels, std::min(panels, roundUp(ceilDiv(panels, chunk), numThreads())));
   const int64_t chunks = ceilDiv(panels, chunk), ldt = chunk * kNr;
   // Panels [q0, q1) of image n, group gi, from its padded copy `image`, into y.
@@ -272,7 +274,7 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
 
   // A batch: each thread pads one image at a time and computes all of it while the copy is in
   // its L2 (a shared block of padded images would go out to L3 and come back).
-  if (g.N >= 4 * numThreads()) {
+  if (perImage) {
     parallelFor(g.N, 1, [&](int64_t a, int64_t b) {
       float* image = tlsImages.get<float>(l.image);
       float* tile = tlsTile.get<float>(Kg * ldt);
