@@ -113,6 +113,13 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [2, 64, 4, 4], w: [256, 32, 3, 3], s: 1, p: 1, groups: 2 },
     { x: [2, 48, 8, 8], w: [256, 48, 3, 3], s: 2, p: 2, d: 2, groups: 1 },
     { x: [2, 32, 2, 2], w: [128, 32, 3, 3], s: 1, p: 3, groups: 1 },
+    // Input gradients that run as a channels-last forward, the weights reordered with the
+    // flip applied (264 input channels per group: a partial panel), with groups, dilation and
+    // an uneven kernel.
+    { x: [2, 264, 4, 4], w: [40, 264, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [2, 528, 4, 4], w: [64, 264, 3, 3], s: 1, p: 1, groups: 2 },
+    { x: [2, 264, 5, 5], w: [40, 264, 3, 3], s: 1, p: 2, d: 2, groups: 1 },
+    { x: [2, 264, 5, 6], w: [40, 264, 3, 2], s: 1, p: [1, 0], groups: 1 },
     // Few images: classes smaller than a row tile read every tap together (all of a 5x5
     // output at batch 1; the edges and corners of a 7x7 one beside its interior class).
     { x: [1, 32, 5, 5], w: [256, 32, 3, 3], s: 1, p: 1, groups: 1 },

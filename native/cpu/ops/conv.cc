@@ -406,6 +406,7 @@ bool backwardInputAsForward(const ConvGeom& g, const float* gy, const float* w, 
   const ConvGeom t{g.N,  g.K,  g.Ho, g.Wo, g.C,  g.H,  g.W, g.kh, g.kw, 1, 1, (g.kh - 1) * g.dh - g.pt,
                    (g.kw - 1) * g.dw - g.pl, g.dh, g.dw, g.groups};
   if (g.sh != 1 || g.sw != 1 || taps == 1 || Cg < kMinChannelsAsForward || t.pt < 0 || t.pl < 0) return false;
+  if (!dotConvApplies(t) && implicitConvBackwardInputAsForward(t, gy, w, gx)) return true;
   float* flipped = tlsFlipped.get<float>(g.C * Kg * taps);
   parallelFor(g.C, 4, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; c++) {

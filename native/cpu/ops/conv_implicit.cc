@@ -558,31 +558,58 @@ bool appliesChannelsLast(const ConvGeom& g) {
   return read <= g.Ho * g.Wo * g.kh * g.kw * 4 / 5;
 }
 
-void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                             float* pre, Act act) {
+// B of the channels-last product, each group's Kg output channels in panels of 32 columns,
+// each panel [(c * taps + t)][32] (zeros past Kg): the weights transposed in 16 x 16 register
+// tiles, so that a K block of one panel is a few dozen KB that stays in L1 while every row
+// tile of A passes over it. With `flipped`, w is the weights of the
+// convolution whose input gradient this forward is ([Cg][Kg][kh][kw] per group, in this
+// forward's names): row c * taps + t then holds tap t of the original kernel, which the
+// forward reads as tap taps - 1 - t (rowOffsets), so no flipped copy is made.
+void reorderWeights(const ConvGeom& g, const float* w, bool flipped, float* wt) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = taps * Cg;
+  const int64_t panels = ceilDiv(Kg, kNr);
+  parallelFor(G * panels, 1, [&](int64_t a, int64_t b) {
+    for (int64_t it = a; it < b; it++) {
+      const int64_t gi = it / panels, k0 = it % panels * kNr, cols = std::min(kNr, Kg - k0);
+      float* panel = wt + (gi * panels + it % panels) * R * kNr;
+      if (cols < kNr) std::memset(panel, 0, R * kNr * sizeof(float));
+      if (!flipped) {
+        avx512::transpose(w + (gi * Kg + k0) * R, cols, R, R, panel, kNr);
+        continue;
+      }
+      // Output channel k0 + j here is input channel k0 + j of the original kernel, whose
+      // weights [Cg][Kg] x taps hold it as a run of taps floats at ((c * Kg) + k) * taps.
+      for (int64_t c = 0; c < Cg; c++)
+        avx512::transpose(w + ((gi * Cg + c) * Kg + k0) * taps, cols, taps, taps, panel + c * taps * kNr, kNr);
+    }
+  });
+}
+
+// The kernel's B row for reduction step t * Cg + c (tap-major): row c * taps + t of a panel,
+// or for flipped weights, c * taps + taps - 1 - t.
+std::vector<int32_t> reorderedRowOffsets(const ConvGeom& g, bool flipped) {
+  const int64_t Cg = g.C / g.groups, taps = g.kh * g.kw, R = taps * Cg;
+  std::vector<int32_t> off(static_cast<size_t>(R));
+  for (int64_t r = 0; r < R; r++) {
+    const int64_t t = r / Cg, c = r % Cg;
+    off[r] = static_cast<int32_t>((c * taps + (flipped ? taps - 1 - t : t)) * kNr);
+  }
+  return off;
+}
+
+void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, bool flipped, const float* bias,
+                             float* y, float* pre, Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = taps * Cg, P = g.Ho * g.Wo;
   const int64_t Kp = roundUp(Kg, kNr), kcb = channelBlock(Cg), kcp = roundUp(kcb, kKb), perTap = Cg / kcb;
   const ChannelsLast l = channelsLast(g);
   const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
   const std::vector<TapClass> classes = tapClasses(g, block);
-  // B: wt[gi][c * taps + t][k] = w[gi * Kg + k][c][t], each group's weights transposed in
-  // 16 x 16 register tiles (columns past Kg zero); the reduction runs tap-major, so its step
-  // t * Cg + c reads row c * taps + t (rowOffset).
   float* wt = tlsReordered.get<float>(G * R * Kp);
-  parallelFor(G * ceilDiv(Kg, 16), 1, [&](int64_t a, int64_t b) {
-    for (int64_t it = a; it < b; it++) {
-      const int64_t gi = it / ceilDiv(Kg, 16), k0 = it % ceilDiv(Kg, 16) * 16;
-      const int64_t rows = std::min<int64_t>(16, Kg - k0);
-      float* dst = wt + gi * R * Kp;
-      avx512::transpose(w + (gi * Kg + k0) * R, rows, R, R, dst + k0, Kp);
-      if (k0 + rows == Kg && Kp > Kg)
-        for (int64_t r = 0; r < R; r++) std::fill(dst + r * Kp + Kg, dst + (r + 1) * Kp, 0.0f);
-    }
-  });
-  std::vector<int32_t> rowOffset(R);
-  for (int64_t r = 0; r < R; r++) rowOffset[r] = static_cast<int32_t>((r % Cg * taps + r / Cg) * Kp);
-  // Positions per work item: its output tile (rows x Kp) within two kTileBytes.
-  const int64_t rowsPerItem = std::max<int64_t>(kMr, 2 * kTileBytes / (Kp * 4) / kMr * kMr);
+  reorderWeights(g, w, flipped, wt);
+  const std::vector<int32_t> rowOffset = reorderedRowOffsets(g, flipped);
+  // Positions per work item: its output tile (rows x Kp) within four kTileBytes. Each item
+  // reads all of B, so larger items read it less often (measured on 512 -> 512 at 4x4).
+  const int64_t rowsPerItem = std::max<int64_t>(kMr, 4 * kTileBytes / (Kp * 4) / kMr * kMr);
   float* images = tlsImages.get<float>(block * l.image);
 
   for (int64_t n0 = 0; n0 < g.N; n0 += block) {
@@ -595,9 +622,15 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
     for (int64_t gi = 0; gi < G; gi++)
       for (int64_t ci = 0; ci < static_cast<int64_t>(classes.size()); ci++) {
         const int64_t rows = nb * static_cast<int64_t>(classes[ci].positions.size());
-        for (int64_t r = 0; r < rows; r += rowsPerItem) items.push_back({gi, ci, r, std::min(rows, r + rowsPerItem)});
+        // Equal items (in whole row tiles), not full ones and a sliver: each reads all of B.
+        const int64_t size = roundUp(ceilDiv(rows, ceilDiv(rows, rowsPerItem)), kMr);
+        for (int64_t r = 0; r < rows; r += size) items.push_back({gi, ci, r, std::min(rows, r + size)});
       }
-    // Items differ in size (a class's taps), so threads claim them one at a time.
+    // Items differ in size (a class's taps), so threads claim them one at a time, the largest
+    // first (so the last ones claimed are small and the threads finish together).
+    std::stable_sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
+      return (a.r1 - a.r0) * classes[a.cls].taps.size() > (b.r1 - b.r0) * classes[b.cls].taps.size();
+    });
     std::atomic<int64_t> next{0};
     const int64_t count = static_cast<int64_t>(items.size());
     parallelFor(std::min<int64_t>(numThreads(), count), 1, [&](int64_t, int64_t) {
@@ -608,13 +641,17 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
         const int64_t npos = static_cast<int64_t>(cls.positions.size()), rows = item.r1 - item.r0;
         const std::vector<RowTile> tiles = rowTiles(rows);
         const int64_t width = tiles.back().lead + tiles.back().width;
-        // A: per K block (tap, channel block) and row tile, [k / 8][tile rows][8].
+        // Per K block (tap, channel block): A packed by row tile, [k / 8][tile rows][8], then
+        // the product over every panel of B while that block is in L2.
         const int64_t nblocks = static_cast<int64_t>(cls.taps.size()) * perTap;
-        float* packed = tlsPanel.get<float>(std::max<int64_t>(1, nblocks) * width * kcp);
+        float* packed = tlsPanel.get<float>(width * kcp);
+        const float* wg = wt + item.gi * R * Kp;
+        if (nblocks == 0)
+          for (int64_t r = 0; r < rows; r++) std::fill(tile + r * Kp, tile + (r + 1) * Kp, 0.0f);
         for (int64_t bi = 0; bi < nblocks; bi++) {
           const int64_t t = cls.taps[bi / perTap], c0 = bi % perTap * kcb, ti = t / g.kw, tj = t % g.kw;
           for (const RowTile& rt : tiles) {
-            float* dst = packed + bi * width * kcp + rt.lead * kcp;
+            float* dst = packed + rt.lead * kcp;
             for (int64_t rr = 0; rr < rt.width; rr++) {
               if (rr >= rt.rows) {  // the short tile's rows past its positions
                 for (int64_t k8 = 0; k8 < kcp; k8 += kKb) std::fill_n(dst + k8 * rt.width + rr * kKb, kKb, 0.0f);
@@ -631,15 +668,10 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
               }
             }
           }
-        }
-        if (nblocks == 0)
-          for (int64_t r = 0; r < rows; r++) std::fill(tile + r * Kp, tile + (r + 1) * Kp, 0.0f);
-        const float* wg = wt + item.gi * R * Kp;
-        for (int64_t bi = 0; bi < nblocks; bi++) {
-          const int64_t k0 = cls.taps[bi / perTap] * Cg + bi % perTap * kcb;
+          const int64_t k0 = t * Cg + c0;
           for (int64_t q = 0; q < Kp; q += kNr)
             for (const RowTile& rt : tiles)
-              avx512::sgemmKernelOffsetB(kcb, packed + bi * width * kcp + rt.lead * kcp, wg + q, rowOffset.data() + k0,
+              avx512::sgemmKernelOffsetB(kcb, packed + rt.lead * kcp, wg + q * R, rowOffset.data() + k0,
                                          tile + rt.row0 * Kp + q, Kp, bi == 0 ? 0.0f : 1.0f, rt.rows, kNr);
         }
         // Rows (positions) into y's planes.
@@ -665,9 +697,15 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                          Act act) {
   if (!applies(g)) return false;
-  if (appliesChannelsLast(g)) channelsLastForwardCore(g, x, w, bias, y, pre, act);
+  if (appliesChannelsLast(g)) channelsLastForwardCore(g, x, w, false, bias, y, pre, act);
   else if (g.Ho * g.Wo <= kSmallPlane) smallPlaneForwardCore(g, x, w, bias, y, pre, act);
   else forwardCore(g, x, w, bias, y, pre, act);
+  return true;
+}
+
+bool implicitConvBackwardInputAsForward(const ConvGeom& t, const float* gy, const float* w, float* gx) {
+  if (!applies(t) || !appliesChannelsLast(t)) return false;
+  channelsLastForwardCore(t, gy, w, true, nullptr, gx, nullptr, Act::none);
   return true;
 }
 
