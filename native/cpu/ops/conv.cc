@@ -327,6 +327,11 @@ void backwardInputImages(const ConvGeom& g, int64_t nbMax, const In* gy, const I
               for (int64_t t = 0; t < taps; t++) {
                 const Out* src = col + (c * taps + t) * ld + i * P;
                 const int32_t* ix = idx + t * P;
+                if constexpr (std::is_same_v<Out, float>)
+                  if (activeIsa() == Isa::avx512) {
+                    avx512::scatterAdd(src, ix, P, plane);
+                    continue;
+                  }
                 for (int64_t p = 0; p < P; p++)
                   if (ix[p] >= 0) plane[ix[p]] += src[p];
               }

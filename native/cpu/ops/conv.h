@@ -54,6 +54,9 @@ void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw
 namespace avx512 {
 // dst[q] = src[ix[q]] for q < n, and 0 where ix[q] < 0 (conv_gather_avx512.cc).
 void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);
+// dst[ix[q]] += src[q] for q < n where ix[q] >= 0, the ix[q] distinct: one tap's row of the
+// small-plane col2im (conv_gather_avx512.cc).
+void scatterAdd(const float* src, const int32_t* ix, int64_t n, float* dst);
 // dst[2 q] += src[q] for q < n, nothing else written: a stride-2 row of col2im
 // (conv_gather_avx512.cc).
 void addEveryOther(const float* src, int64_t n, float* dst);
