@@ -3,7 +3,8 @@
 // ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum (bench/util.ts
 // timeConvPasses). LAYERS=imagenet takes ResNet-18's ImageNet layers at 224 px instead (with
 // BENCH_CONV_BATCH=1: batch-1 inference's convolutions). ONLY=<text> keeps the shapes whose
-// name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds).
+// name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds); BENCH_RUNS
+// sets the timed runs per pass (median; default 5).
 import * as iv from '../src'
 import { hasTorch, printTable, timeConvPasses, torchRun } from './util'
 const N = Number(process.env.BENCH_CONV_BATCH ?? 64)
@@ -33,7 +34,7 @@ const imagenetLayers = [
 ]
 let cases = imagenet ? imagenetLayers : cifarLayers
 if (only) cases = cases.filter((c) => c.name.includes(only))
-const RUNS = 5
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 iv.setNumThreads(2)
 const ours = cases.map((c) => timeConvPasses(c.x, c.w, { stride: c.stride, padding: c.padding }, RUNS))
 const torch =
