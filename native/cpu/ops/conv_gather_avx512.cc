@@ -8,39 +8,33 @@
 namespace iv {
 namespace avx512 {
 
+namespace {
+
+// f(q, lanes, valid, i) for each block of 16 positions from q: `lanes` masks the positions below
+// n, `valid` those of them whose index is not negative (-1: padding), i holds the indices.
+template <class F>
+inline void forIndexBlocks(const int32_t* ix, int64_t n, F&& f) {
+  for (int64_t q = 0; q < n; q += 16) {
+    const __mmask16 lanes = n - q >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - q)) - 1);
+    const __m512i i = _mm512_maskz_loadu_epi32(lanes, ix + q);
+    f(q, lanes, _mm512_mask_cmpge_epi32_mask(lanes, i, _mm512_setzero_si512()), i);
+  }
+}
+
+}  // namespace
+
 void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst) {
-  const __m512i zero = _mm512_setzero_si512();
-  int64_t q = 0;
-  for (; q + 16 <= n; q += 16) {
-    const __m512i i = _mm512_loadu_si512(ix + q);
-    const __mmask16 m = _mm512_cmpge_epi32_mask(i, zero);
-    _mm512_storeu_ps(dst + q, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, src, 4));
-  }
-  if (q < n) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n - q)) - 1);
-    const __m512i i = _mm512_maskz_loadu_epi32(tail, ix + q);
-    const __mmask16 m = _mm512_mask_cmpge_epi32_mask(tail, i, zero);
-    _mm512_mask_storeu_ps(dst + q, tail, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, src, 4));
-  }
+  forIndexBlocks(ix, n, [&](int64_t q, __mmask16 lanes, __mmask16 valid, __m512i i) {
+    _mm512_mask_storeu_ps(dst + q, lanes, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, i, src, 4));
+  });
 }
 
 void scatterAdd(const float* src, const int32_t* ix, int64_t n, float* dst) {
   // The indices of one call are distinct, so the 16 lanes of a scatter never collide.
-  const __m512i zero = _mm512_setzero_si512();
-  int64_t q = 0;
-  for (; q + 16 <= n; q += 16) {
-    const __m512i i = _mm512_loadu_si512(ix + q);
-    const __mmask16 m = _mm512_cmpge_epi32_mask(i, zero);
-    const __m512 d = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, dst, 4);
-    _mm512_mask_i32scatter_ps(dst, m, i, _mm512_add_ps(d, _mm512_loadu_ps(src + q)), 4);
-  }
-  if (q < n) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n - q)) - 1);
-    const __m512i i = _mm512_maskz_loadu_epi32(tail, ix + q);
-    const __mmask16 m = _mm512_mask_cmpge_epi32_mask(tail, i, zero);
-    const __m512 d = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, dst, 4);
-    _mm512_mask_i32scatter_ps(dst, m, i, _mm512_add_ps(d, _mm512_maskz_loadu_ps(tail, src + q)), 4);
-  }
+  forIndexBlocks(ix, n, [&](int64_t q, __mmask16 lanes, __mmask16 valid, __m512i i) {
+    const __m512 d = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, i, dst, 4);
+    _mm512_mask_i32scatter_ps(dst, valid, i, _mm512_add_ps(d, _mm512_maskz_loadu_ps(lanes, src + q)), 4);
+  });
 }
 
 void addEveryOther(const float* src, int64_t n, float* dst) {
