@@ -561,10 +561,10 @@ bool appliesChannelsLast(const ConvGeom& g) {
 // B of the channels-last product, each group's Kg output channels in panels of 32 columns,
 // each panel [(c * taps + t)][32] (zeros past Kg): the weights transposed in 16 x 16 register
 // tiles, so that a K block of one panel is a few dozen KB that stays in L1 while every row
-// tile of A passes over it. With `flipped`, w is the weights of the
-// convolution whose input gradient this forward is ([Cg][Kg][kh][kw] per group, in this
-// forward's names): row c * taps + t then holds tap t of the original kernel, which the
-// forward reads as tap taps - 1 - t (rowOffsets), so no flipped copy is made.
+// tile of A passes over it. With `flipped`, w is the weights of the convolution whose input
+// gradient this forward is ([Cg][Kg][kh][kw] per group, in this forward's names): row
+// c * taps + t then holds tap t of the original kernel, which this forward reads as its tap
+// taps - 1 - t (reorderedRowOffsets), so no flipped copy is made.
 void reorderWeights(const ConvGeom& g, const float* w, bool flipped, float* wt) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = taps * Cg;
   const int64_t panels = ceilDiv(Kg, kNr);
@@ -577,8 +577,8 @@ void reorderWeights(const ConvGeom& g, const float* w, bool flipped, float* wt) 
         avx512::transpose(w + (gi * Kg + k0) * R, cols, R, R, panel, kNr);
         continue;
       }
-      // Output channel k0 + j here is input channel k0 + j of the original kernel, whose
-      // weights [Cg][Kg] x taps hold it as a run of taps floats at ((c * Kg) + k) * taps.
+      // Output channel k here is input channel k of the original kernel: for each of its
+      // output channels c, a run of taps floats at ((gi * Cg + c) * Kg + k) * taps.
       for (int64_t c = 0; c < Cg; c++)
         avx512::transpose(w + ((gi * Cg + c) * Kg + k0) * taps, cols, taps, taps, panel + c * taps * kNr, kNr);
     }
