@@ -36,6 +36,26 @@
 
 namespace iv {
 namespace {
+thread_local Scratch tlsFlipped;
+}  // namespace
+
+const float* flipKernel(const ConvGeom& t, const float* w) {
+  const int64_t G = t.groups, Cg = t.C / G, Kg = t.K / G, taps = t.kh * t.kw;
+  float* flipped = tlsFlipped.get<float>(t.K * Cg * taps);
+  parallelFor(t.K, 4, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) {
+      const int64_t gi = k / Kg, kk = k % Kg;
+      for (int64_t c = 0; c < Cg; c++) {
+        const float* src = w + ((gi * Cg + c) * Kg + kk) * taps;
+        float* dst = flipped + (k * Cg + c) * taps;
+        for (int64_t tap = 0; tap < taps; tap++) dst[taps - 1 - tap] = src[tap];
+      }
+    }
+  });
+  return flipped;
+}
+
+namespace {
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t floorDivS(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -372,15 +392,20 @@ void depthwiseBackwardInput(const ConvGeom& g, const bfloat16* gy, const bfloat1
   depthwiseBackwardInput(g, gy, widen(w, g.K * g.kh * g.kw).get(), gx);
 }
 
+// With `flipped` (float32, not depthwise): w is the kernel of the stride-1 convolution whose
+// input gradient this forward is (backwardInputAsForward), and each route takes its flip
+// (flipKernel's copy, or the channels-last reorder's own).
 template <class In, class Out>
-void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act) {
+void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act,
+             bool flipped = false) {
   if (g.C == g.groups) return depthwiseForward(g, x, w, bias, y, pre, act);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
   constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
   const bool direct = isPointwise(g);
   if constexpr (isFloat) {
-    if (dotConvApplies(g)) return dotConvForward(g, x, w, bias, y, pre, act);
-    if (!direct && implicitConvForward(g, x, w, bias, y, pre, act)) return;
+    if (dotConvApplies(g)) return dotConvForward(g, x, flipped ? flipKernel(g, w) : w, bias, y, pre, act);
+    if (!direct && implicitConvForward(g, x, w, flipped, bias, y, pre, act)) return;
+    if (flipped) w = flipKernel(g, w);
   }
   // The float image-batched path fills its panels from padded images and stores no column
   // matrix: its block is bounded by the output block (Kg rows) instead.
@@ -412,10 +437,6 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
   else for (int64_t it = 0; it < items; it++) item(it);
 }
 
-template <class In, class Out>
-void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act);
-
-thread_local Scratch tlsFlipped;
 // Fewer input channels per group than the AVX-512 GEMM's row tile: the forward GEMM would
 // be mostly padding rows, where col2im's GEMM has kh * kw * Kg rows.
 constexpr int64_t kMinChannelsAsForward = 14;
@@ -424,25 +445,13 @@ constexpr int64_t kMinChannelsAsForward = 14;
 // lowering (float32; not 1x1, whose input gradient is one GEMM; at least a row tile of
 // input channels per group): gx[c, h, w] sums gy[k, h + pt - i dh, w + pl - j dw] w[k, c,
 // i, j], the convolution of gy, padded by the kernel's reach less the forward padding, with
-// w'[c, k, i', j'] = w[k, c, kh - 1 - i', kw - 1 - j'] (per group).
+// the flipped kernel (flipKernel).
 bool backwardInputAsForward(const ConvGeom& g, const float* gy, const float* w, float* gx) {
-  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw;
+  const int64_t Cg = g.C / g.groups, taps = g.kh * g.kw;
   const ConvGeom t{g.N,  g.K,  g.Ho, g.Wo, g.C,  g.H,  g.W, g.kh, g.kw, 1, 1, (g.kh - 1) * g.dh - g.pt,
                    (g.kw - 1) * g.dw - g.pl, g.dh, g.dw, g.groups};
   if (g.sh != 1 || g.sw != 1 || taps == 1 || Cg < kMinChannelsAsForward || t.pt < 0 || t.pl < 0) return false;
-  if (!dotConvApplies(t) && implicitConvBackwardInputAsForward(t, gy, w, gx)) return true;
-  float* flipped = tlsFlipped.get<float>(g.C * Kg * taps);
-  parallelFor(g.C, 4, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; c++) {
-      const int64_t gi = c / Cg, ci = c % Cg;
-      for (int64_t k = 0; k < Kg; k++) {
-        const float* src = w + ((gi * Kg + k) * Cg + ci) * taps;
-        float* dst = flipped + (c * Kg + k) * taps;
-        for (int64_t tap = 0; tap < taps; tap++) dst[taps - 1 - tap] = src[tap];
-      }
-    }
-  });
-  forward<float, float>(t, gy, flipped, nullptr, gx, nullptr, Act::none);
+  forward<float, float>(t, gy, w, nullptr, gx, nullptr, Act::none, true);
   return true;
 }
 

@@ -51,6 +51,12 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx);
 template <class In, class T>
 void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw, T* gb);
 
+// The kernel of a forward convolution t that is the input gradient of a stride-1 one (conv.cc's
+// backwardInputAsForward), from that convolution's kernel w ([t.C][t.K / groups][kh][kw], its
+// own [K][Cg][kh][kw]): w'[k, c, i, j] = w[c, k, kh - 1 - i, kw - 1 - j] per group, in scratch
+// of the calling thread that the next call overwrites.
+const float* flipKernel(const ConvGeom& t, const float* w);
+
 namespace avx512 {
 // dst[q] = src[ix[q]] for q < n, and 0 where ix[q] < 0 (conv_gather_avx512.cc).
 void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);

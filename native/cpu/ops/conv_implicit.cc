@@ -694,18 +694,16 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
 
 }  // namespace
 
-bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
-                         Act act) {
+bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, bool flipped, const float* bias, float* y,
+                         float* pre, Act act) {
   if (!applies(g)) return false;
-  if (appliesChannelsLast(g)) channelsLastForwardCore(g, x, w, false, bias, y, pre, act);
-  else if (g.Ho * g.Wo <= kSmallPlane) smallPlaneForwardCore(g, x, w, bias, y, pre, act);
+  if (appliesChannelsLast(g)) {
+    channelsLastForwardCore(g, x, w, flipped, bias, y, pre, act);
+    return true;
+  }
+  if (flipped) w = flipKernel(g, w);
+  if (g.Ho * g.Wo <= kSmallPlane) smallPlaneForwardCore(g, x, w, bias, y, pre, act);
   else forwardCore(g, x, w, bias, y, pre, act);
-  return true;
-}
-
-bool implicitConvBackwardInputAsForward(const ConvGeom& t, const float* gy, const float* w, float* gx) {
-  if (!applies(t) || !appliesChannelsLast(t)) return false;
-  channelsLastForwardCore(t, gy, w, true, nullptr, gx, nullptr, Act::none);
   return true;
 }
 

@@ -38,17 +38,12 @@ void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padd
 // Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place,
 // or at small planes (Ho Wo <= 64) from panels gathered over several images, or there, with
 // many output channels, from channels-last copies without the taps that read only padding.
-// Returns false, having done nothing, where it does not apply (depthwise, 1x1, fewer than a
-// row tile of output channels per group or 64 column-matrix rows, negative padding); conv.cc
-// then lowers via im2col.
-bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
-                         Act act);
-// The input gradient of a stride-1 convolution as t, the forward convolution of gy with the
-// flipped kernel (conv.cc's backwardInputAsForward), where t runs channels-last: the
-// weights w of the original convolution ([C][Kg][kh][kw] in t's names, as [K][Cg][kh][kw]
-// in its own) are reordered with the flip applied, with no flipped copy. Returns false,
-// having done nothing, where t takes another path.
-bool implicitConvBackwardInputAsForward(const ConvGeom& t, const float* gy, const float* w, float* gx);
+// With `flipped`, w is to be flipped first (conv.h's flipKernel); the channels-last route
+// reorders it with the flip applied instead of copying it. Returns false, having done
+// nothing, where it does not apply (depthwise, 1x1, fewer than a row tile of output channels
+// per group or 64 column-matrix rows, negative padding); conv.cc then lowers via im2col.
+bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, bool flipped, const float* bias, float* y,
+                         float* pre, Act act);
 // Weight gradient on AVX-512 machines (float32; gw overwritten): the images copied
 // channels-last, so the micro-kernel reads a tap's channels in place. Returns false, having
 // done nothing, where it does not apply (depthwise, 1x1, fewer than 8 output or 32 input
