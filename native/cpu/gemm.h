@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include <vector>
+#include "cpu_features.h"
 
 namespace iv {
 
@@ -31,6 +33,19 @@ inline void sgemmFilledB(bool transA, int64_t M, int64_t N, int64_t K, const flo
   };
   sgemmFilledB(transA, M, N, K, A, lda, tramp, const_cast<void*>(static_cast<const void*>(&fill)), beta, C, ldc);
 }
+
+// op(A) packed once into the float kernel's panels, for products that share it (a
+// convolution's weights, image after image): sgemmPackedA then packs only B. The panels are
+// laid out for the kernel set active when packing, which the products keep using.
+struct PackedA {
+  int64_t M = 0, K = 0;
+  Isa isa = Isa::generic;
+  std::vector<float> panels;
+};
+PackedA sgemmPackA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
+// C = A * op(B) + beta * C, A from sgemmPackA.
+void sgemmPackedA(const PackedA& A, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc);
 
 // `batch` independent products, matrix b of each operand at base + b * stride (stride 0
 // broadcasts one matrix to every product). Small products are spread over threads by batch.

@@ -86,6 +86,11 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [2, 8, 20, 18], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
     { x: [1, 8, 40, 36], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
     { x: [2, 4, 30, 37], w: [6, 4, 3, 3], s: 2, p: 1, groups: 1 },
+    // Stride-2 input gradients whose column tiles (128 positions, at 1440+ column-matrix rows)
+    // end inside an output row: col2im adds a partial first and last row per tile; one image
+    // (threads inside the GEMM), and two with dilation and an odd width.
+    { x: [1, 256, 24, 24], w: [8, 256, 3, 3], s: 2, p: 1, groups: 1 },
+    { x: [2, 160, 26, 25], w: [6, 160, 3, 3], s: 2, p: 2, d: 2, groups: 1 },
     // 14+ output channels and 64+ column rows per group (on AVX-512: the implicit GEMM, conv_implicit.cc): row
     // tiles with an edge, several K blocks, stride phases, dilation, grid columns past Wo.
     { x: [2, 16, 17, 19], w: [20, 16, 3, 3], s: 1, p: 1, groups: 1 },

@@ -73,6 +73,35 @@ inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const bfloat
   sbgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+// op(A) of the products that apply the weights image after image: each group's weights
+// (Kg x R, the forward's) or their transpose (R x Kg, the input gradient's). For float32 they
+// are packed once per call (sgemmPackA), where each product would pack them again; other
+// types pack them in every product.
+template <class In, class Out>
+class GroupWeights {
+ public:
+  GroupWeights(const ConvGeom& g, const In* w, bool transposed)
+      : w_(w), Kg_(g.K / g.groups), R_(g.C / g.groups * g.kh * g.kw), transposed_(transposed) {
+    if constexpr (kPacks)
+      for (int64_t gi = 0; gi < g.groups; gi++)
+        packed_.push_back(sgemmPackA(transposed, rows(), depth(), w + gi * Kg_ * R_, R_));
+  }
+  // C (rows x N) = op(group gi's weights) times B (depth x N).
+  void multiply(int64_t gi, int64_t N, const In* B, int64_t ldb, Out* C, int64_t ldc) const {
+    if constexpr (kPacks) sgemmPackedA(packed_[gi], false, N, B, ldb, 0.0f, C, ldc);
+    else gemm(transposed_, false, rows(), N, depth(), w_ + gi * Kg_ * R_, R_, B, ldb, Out(0), C, ldc);
+  }
+
+ private:
+  static constexpr bool kPacks = std::is_same_v<In, float> && std::is_same_v<Out, float>;
+  int64_t rows() const { return transposed_ ? R_ : Kg_; }
+  int64_t depth() const { return transposed_ ? Kg_ : R_; }
+  const In* w_;
+  int64_t Kg_, R_;
+  bool transposed_;
+  std::vector<PackedA> packed_;
+};
+
 // A float32 copy of n bfloat16 elements (none for a null p).
 std::unique_ptr<float[]> widen(const bfloat16* p, int64_t n) {
   if (!p) return nullptr;
@@ -108,8 +137,11 @@ inline void forTapSegments(const ConvGeom& g, int64_t i, int64_t j, int64_t c0, 
   // Output columns whose input column wo * sw + base lies in [0, W).
   const int64_t woLo = std::max<int64_t>(0, floorDivS(-base + g.sw - 1, g.sw));
   const int64_t woHi = std::min<int64_t>(g.Wo, floorDivS(g.W - 1 - base, g.sw) + 1);
-  for (int64_t p = c0, end = c0 + n; p < end;) {
-    const int64_t ho = p / g.Wo, wo = p - ho * g.Wo, len = std::min(g.Wo - wo, end - p);
+  // Segments are output rows (the first and last may be partial): ho and wo advance by row,
+  // not by a division per segment.
+  int64_t ho = c0 / g.Wo, wo = c0 - ho * g.Wo;
+  for (int64_t p = c0, end = c0 + n; p < end; ho++, wo = 0) {
+    const int64_t len = std::min(g.Wo - wo, end - p);
     const int64_t ih = ho * g.sh - g.pt + i * g.dh, off = p - c0;
     if (ih < 0 || ih >= g.H) {
       pad(off, len);
@@ -164,6 +196,8 @@ void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, in
 // channels [ci0, ci1) of the group; each channel's rows touch only its own plane.
 template <class T>
 void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, T* x, int64_t ld) {
+  if constexpr (std::is_same_v<T, float>)
+    if (g.sw == 2 && activeIsa() == Isa::avx512) return avx512::col2imStride2(g, col, c0, n, ci0, ci1, x, ld);
   const int64_t taps = g.kh * g.kw, HW = g.H * g.W;
   for (int64_t ci = ci0; ci < ci1; ci++) {
     T* plane = x + ci * HW;
@@ -172,8 +206,6 @@ void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0,
       forTapSegments(
           g, tap / g.kw, tap % g.kw, c0, n,
           [&](int64_t off, int64_t dst, int64_t cnt) {
-            if constexpr (std::is_same_v<T, float>)
-              if (g.sw == 2 && activeIsa() == Isa::avx512) return avx512::addEveryOther(src + off, cnt, plane + dst);
             for (int64_t t = 0; t < cnt; t++) plane[dst + t * g.sw] += src[off + t];
           },
           [](int64_t, int64_t) {});
@@ -330,11 +362,12 @@ void backwardInputImages(const ConvGeom& g, int64_t nbMax, const In* gy, const I
   In* gyb = tlsTmp.get<In>(Kg * nbMax * P);
   const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
+  const GroupWeights<In, Out> wt(g, w, true);
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
     for (int64_t gi = 0; gi < G; gi++) {
       gatherImages(g, gy, n0, nb, gi, gyb);
-      gemm(true, false, R, ld, Kg, w + gi * Kg * R, R, gyb, ld, Out(0), col, ld);
+      wt.multiply(gi, ld, gyb, ld, col, ld);
       parallelFor(nb * Cg, 4, [&](int64_t a, int64_t b) {
         while (a < b) {
           const int64_t i = a / Cg, c0 = a % Cg, c1 = std::min(Cg, c0 + (b - a));
@@ -414,6 +447,7 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles;
   const bool spread = spreadItems(items);
+  const GroupWeights<In, Out> wg(g, w, false);
   auto item = [&](int64_t it) {
     const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
     const In* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
@@ -426,7 +460,7 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
       ldb = nc;
     }
     const int64_t o = (n * g.K + gi * Kg) * P + c0;
-    gemm(false, false, Kg, nc, R, w + gi * Kg * R, R, B, ldb, Out(0), y + o, P);
+    wg.multiply(gi, nc, B, ldb, y + o, P);
     if (bias || pre || act != Act::none)
       maybeParallel(!spread, Kg, 8, [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; k++)
@@ -466,20 +500,20 @@ void backwardInput(const ConvGeom& g, const In* gy, const In* w, Out* gx) {
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(Out));
   // Tiles of one image add into the same planes, so images are the unit of parallel work.
   const bool spread = spreadItems(g.N);
+  const GroupWeights<In, Out> wt(g, w, true);
   auto image = [&](int64_t n) {
     Out* gxn = gx + n * g.C * HW;
     if (!direct) std::memset(gxn, 0, g.C * HW * sizeof(Out));
     for (int64_t gi = 0; gi < G; gi++) {
-      const In* wg = w + gi * Kg * R;
       const In* gyg = gy + (n * g.K + gi * Kg) * P;
-      if (direct) {
-        gemm(true, false, Cg, P, Kg, wg, R, gyg, P, Out(0), gxn + gi * Cg * HW, HW);
+      if (direct) {  // R = Cg
+        wt.multiply(gi, P, gyg, P, gxn + gi * Cg * HW, HW);
         continue;
       }
       for (int64_t c0 = 0; c0 < P; c0 += tile) {
         const int64_t nc = std::min(tile, P - c0);
         Out* col = tlsCol.get<Out>(R * nc);
-        gemm(true, false, R, nc, Kg, wg, R, gyg + c0, P, Out(0), col, nc);
+        wt.multiply(gi, nc, gyg + c0, P, col, nc);
         maybeParallel(!spread, Cg, 1, [&](int64_t a, int64_t b) { col2im(g, col, c0, nc, a, b, gxn + gi * Cg * HW, nc); });
       }
     }

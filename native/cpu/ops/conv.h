@@ -63,9 +63,12 @@ void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);
 // dst[ix[q]] += src[q] for q < n where ix[q] >= 0, the ix[q] distinct: one tap's row of the
 // small-plane col2im (conv_gather_avx512.cc).
 void scatterAdd(const float* src, const int32_t* ix, int64_t n, float* dst);
-// dst[2 q] += src[q] for q < n, nothing else written: a stride-2 row of col2im
-// (conv_gather_avx512.cc).
-void addEveryOther(const float* src, int64_t n, float* dst);
+// conv.cc's col2im where sw == 2: the column matrix's values for output positions [c0, c0 +
+// n) (rows ld long) added into the planes of input channels [ci0, ci1) of the group at x. Each
+// input row is summed from its taps in registers, the two column phases interleaved, and
+// added once (conv_gather_avx512.cc).
+void col2imStride2(const ConvGeom& g, const float* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, float* x,
+                   int64_t ld);
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (conv_transpose_avx512.cc).
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd);
 // c[j * ldc + i] = (c[j * ldc + i] if accumulate) + sum over r < n of a[i * lda + r] * b[j * ldb + r],
