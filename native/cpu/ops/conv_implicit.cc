@@ -434,14 +434,26 @@ bool appliesToWeightGrad(const ConvGeom& g) {
   return channelsLast(g).image < std::numeric_limits<int32_t>::max();
 }
 
-// Images per block: a block's channels-last copies and packed gy stay within this.
+// Images per block: a block's channels-last copies and packed gy stay within this (per
+// thread where each thread takes its own blocks).
 constexpr int64_t kGradBlockBytes = int64_t(2) << 20;
+// Where the product (gw, tap-major) is at most this, each thread takes whole blocks of images
+// into its own copy of it, added up at the end: one thread's copies and packing (bound by
+// memory) then overlap the other's products, with no join per block. Larger products are
+// shared out by column, block after block.
+constexpr int64_t kPerThreadProductBytes = int64_t(1) << 20;
 
 void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, float* gw) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, taps = g.kh * g.kw, R = Cg * taps, P = g.Ho * g.Wo;
   const ChannelsLast l = channelsLast(g);
-  const int64_t nb = std::clamp<int64_t>(kGradBlockBytes / ((g.K * P + l.image) * 4), 1,
-                                         std::min(g.N, std::numeric_limits<int32_t>::max() / l.image));
+  const int64_t threads = numThreads(), size = g.K * R;
+  const auto imagesPerBlock = [&](int64_t bytes) {
+    return std::clamp<int64_t>(bytes / ((g.K * P + l.image) * 4), 1,
+                               std::min(g.N, std::numeric_limits<int32_t>::max() / l.image));
+  };
+  bool perThread = threads > 1 && size * 4 <= kPerThreadProductBytes;
+  int64_t nb = imagesPerBlock(perThread ? kGradBlockBytes / threads : kGradBlockBytes);
+  if (perThread && ceilDiv(g.N, nb) < 2 * threads) perThread = false, nb = imagesPerBlock(kGradBlockBytes);
   // Reduction steps (output positions) of a full block: the offsets of the pixels they read
   // at tap (0, 0), in the block's channels-last images.
   const int64_t steps = nb * P;
@@ -453,13 +465,13 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
   const Blocking bk = blockingOf(steps, Kg);
   const int64_t groupSize = bk.groupSize();
   const int64_t cPanels = ceilDiv(Cg, kNr), columns = G * taps * cPanels;
-  float* images = tlsImages.get<float>(nb * l.image);
-  float* packed = tlsWeights.get<float>(G * groupSize);
-  // The product, tap-major: row k of group gi, column tap * Cg + c.
-  float* product = tlsTile.get<float>(g.K * R);
 
-  for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
-    const int64_t m = std::min(nb, g.N - n0), ksteps = m * P;
+  // Images [n0, n0 + m) into the product acc (row k of group gi, column tap * Cg + c), added
+  // to it unless `first`. Threads share the work inside unless this runs on one of them.
+  auto block = [&](int64_t n0, int64_t m, float* acc, bool first) {
+    const int64_t ksteps = m * P;
+    float* images = tlsImages.get<float>(nb * l.image);
+    float* packed = tlsWeights.get<float>(G * groupSize);
     padImagesChannelsLast(g, l, x, n0, m, images);
     // gy of the block as A: row k of group gi at step q is gy[n0 + q / P][gi * Kg + k][q % P],
     // runs of 8 steps consecutive within an image.
@@ -474,16 +486,41 @@ void backwardWeightCore(const ConvGeom& g, const float* gy, const float* x, floa
       for (int64_t kb = 0; kb < nkb; kb++) {
         const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, ksteps - k0), kcp = roundUp(kc, kKb);
         const float* ab = packed + kb * bk.width * bk.kcb;
-        const float beta = n0 == 0 && kb == 0 ? 0.0f : 1.0f;
+        const float beta = first && kb == 0 ? 0.0f : 1.0f;
         for (int64_t col = a; col < b; col++) {
           const int64_t gi = col / (taps * cPanels), tap = col / cPanels % taps, c0 = col % cPanels * kNr;
           const int64_t i = tap / g.kw, j = tap % g.kw, nr = std::min(kNr, Cg - c0);
           const float* bBase = images + (i * g.dh * l.Wp + j * g.dw) * g.C + gi * Cg + c0;
           for (const RowTile& t : bk.tiles)
             avx512::sgemmKernelOffsetB(kc, ab + gi * groupSize + t.lead * kcp, bBase, posOffset.data() + k0,
-                                       product + (gi * Kg + t.row0) * R + tap * Cg + c0, R, beta, t.rows, nr);
+                                       acc + (gi * Kg + t.row0) * R + tap * Cg + c0, R, beta, t.rows, nr);
         }
       }
+    });
+  };
+
+  // The products to add up into gw: one, or one per thread.
+  const int64_t copies = perThread ? threads : 1;
+  float* product = tlsTile.get<float>(copies * size);
+  if (!perThread) {
+    for (int64_t n0 = 0; n0 < g.N; n0 += nb) block(n0, std::min(nb, g.N - n0), product, n0 == 0);
+  } else {
+    // Threads claim blocks as they go, so one slowed down (another process on its core) takes
+    // fewer.
+    std::atomic<int64_t> next{0};
+    const int64_t blocks = ceilDiv(g.N, nb);
+    parallelFor(copies, 1, [&](int64_t a, int64_t b) {
+      for (int64_t t = a; t < b; t++) {
+        float* acc = product + t * size;
+        bool first = true;
+        for (int64_t bi; (bi = next.fetch_add(1, std::memory_order_relaxed)) < blocks; first = false)
+          block(bi * nb, std::min(nb, g.N - bi * nb), acc, first);
+        if (first) std::memset(acc, 0, size * sizeof(float));
+      }
+    });
+    parallelFor(size, 4096, [&](int64_t a, int64_t b) {
+      for (int64_t t = 1; t < copies; t++)
+        for (int64_t e = a; e < b; e++) product[e] += product[t * size + e];
     });
   }
   parallelFor(g.K, 4, [&](int64_t k0, int64_t k1) {
