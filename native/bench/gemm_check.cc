@@ -72,7 +72,8 @@ void runCase(const Case& cs) {
   }
   if (cs.packedA) {
     if constexpr (sizeof(T) == 4) {
-      const iv::PackedA packed = iv::sgemmPackA(cs.tA, cs.m, cs.k, A.data(), lda);
+      static iv::PackedA packed;  // reused from case to case, as the convolutions reuse theirs
+      iv::sgemmPackA(cs.tA, cs.m, cs.k, A.data(), lda, packed);
       iv::sgemmPackedA(packed, cs.tB, cs.n, B.data(), ldb, float(cs.beta), C.data(), ldc);
     }
   } else if (nb == 1) {

@@ -520,8 +520,8 @@ void sgemmFilledB(bool tA, int64_t M, int64_t N, int64_t K, const float* A, int6
       [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) { fill(ctx, k0, kc, j0, nr, NR, dst); },
       beta, C, ldc);
 }
-PackedA sgemmPackA(bool tA, int64_t M, int64_t K, const float* A, int64_t lda) {
-  PackedA p;
+
+void sgemmPackA(bool tA, int64_t M, int64_t K, const float* A, int64_t lda, PackedA& p) {
   p.M = M, p.K = K, p.isa = activeIsa();
   const Plan<float> pl = floatPlan(p.isa);
   const int64_t kcb = kBlock(pl, std::max<int64_t>(K, 1)), rows = roundUp(std::max<int64_t>(M, 0), pl.mr);
@@ -538,7 +538,6 @@ PackedA sgemmPackA(bool tA, int64_t M, int64_t K, const float* A, int64_t lda) {
       a += p1 - p0;
     }
   });
-  return p;
 }
 
 void sgemmPackedA(const PackedA& A, bool tB, int64_t N, const float* B, int64_t ldb, float beta, float* C,

@@ -42,7 +42,9 @@ struct PackedA {
   Isa isa = Isa::generic;
   std::vector<float> panels;
 };
-PackedA sgemmPackA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda);
+// Packs op(A) into `packed`, reusing its storage (a PackedA kept between calls allocates
+// nothing once it has grown).
+void sgemmPackA(bool transA, int64_t M, int64_t K, const float* A, int64_t lda, PackedA& packed);
 // C = A * op(B) + beta * C, A from sgemmPackA.
 void sgemmPackedA(const PackedA& A, bool transB, int64_t N, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc);

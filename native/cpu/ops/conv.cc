@@ -73,18 +73,25 @@ inline void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const bfloat
   sbgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+// The packed weights of the calling thread's convolution (one per group), kept between calls
+// so that packing allocates nothing once they have grown.
+thread_local std::vector<PackedA> tlsPackedWeights;
+
 // op(A) of the products that apply the weights image after image: each group's weights
 // (Kg x R, the forward's) or their transpose (R x Kg, the input gradient's). For float32 they
 // are packed once per call (sgemmPackA), where each product would pack them again; other
-// types pack them in every product.
+// types pack them in every product. One at a time per thread (tlsPackedWeights).
 template <class In, class Out>
 class GroupWeights {
  public:
   GroupWeights(const ConvGeom& g, const In* w, bool transposed)
       : w_(w), Kg_(g.K / g.groups), R_(g.C / g.groups * g.kh * g.kw), transposed_(transposed) {
-    if constexpr (kPacks)
+    if constexpr (kPacks) {
+      if (tlsPackedWeights.size() < static_cast<size_t>(g.groups)) tlsPackedWeights.resize(g.groups);
+      packed_ = tlsPackedWeights.data();  // this thread's: multiply runs on any
       for (int64_t gi = 0; gi < g.groups; gi++)
-        packed_.push_back(sgemmPackA(transposed, rows(), depth(), w + gi * Kg_ * R_, R_));
+        sgemmPackA(transposed, rows(), depth(), w + gi * Kg_ * R_, R_, tlsPackedWeights[gi]);
+    }
   }
   // C (rows x N) = op(group gi's weights) times B (depth x N).
   void multiply(int64_t gi, int64_t N, const In* B, int64_t ldb, Out* C, int64_t ldc) const {
@@ -99,7 +106,7 @@ class GroupWeights {
   const In* w_;
   int64_t Kg_, R_;
   bool transposed_;
-  std::vector<PackedA> packed_;
+  const PackedA* packed_ = nullptr;
 };
 
 // A float32 copy of n bfloat16 elements (none for a null p).
