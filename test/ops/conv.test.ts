@@ -1,5 +1,16 @@
 import t from 'tap'
-import { conv2d, convTranspose2d, getNumThreads, gradcheck, Generator, randn, tensor, Tensor, zeros } from '../../src'
+import {
+  conv2d,
+  convTranspose2d,
+  getNumThreads,
+  gradcheck,
+  Generator,
+  randn,
+  setNumThreads,
+  tensor,
+  Tensor,
+  zeros,
+} from '../../src'
 import { native } from '../../src/backend/native'
 import type { Conv2dOptions, ConvTranspose2dOptions } from '../../src/ops/conv'
 import { describe } from '../../src/backend/kernel-calls'
@@ -290,6 +301,33 @@ t.test('implicit-GEMM convolutions over a batch, image by image on each thread',
         maxRel(single.data(), double.data() as Float64Array) < 1e-5,
         `w [${shape}] stride ${s} groups ${groups} ${activation ?? 'no activation'}`,
       )
+    }
+  }
+})
+
+// On AVX-512 a weight gradient with a small product (at most 1 MB) over at least two blocks of
+// images per thread runs each thread's blocks into its own copy of the product: at 1 thread
+// the column split, at 2 and 3 the copies, whatever this machine's default.
+t.test('channels-last weight gradients agree with float64 at 1, 2 and 3 threads', async (t) => {
+  const threads = getNumThreads()
+  t.teardown(() => setNumThreads(threads))
+  for (const { x: xs, w: ws, s } of [
+    { x: [32, 32, 24, 24], w: [16, 32, 3, 3], s: 1 },
+    { x: [30, 32, 33, 31], w: [24, 32, 3, 3], s: 2 },
+  ]) {
+    const x = r(xs, 'float32'),
+      w = r(ws, 'float32')
+    const gy = r(conv2d(x, w, null, { stride: s, padding: 1 }).shape, 'float32')
+    const weightGrad = (xi: Tensor, wi: Tensor, gyi: Tensor): Tensor => {
+      const wg = wi.clone().requiresGrad_()
+      conv2d(xi, wg, null, { stride: s, padding: 1 }).mul(gyi).sum().backward()
+      return wg.grad!
+    }
+    const want = weightGrad(x.to('float64'), w.to('float64'), gy.to('float64')).data() as Float64Array
+    for (const n of [1, 2, 3]) {
+      setNumThreads(n)
+      const got = weightGrad(x, w, gy).data()
+      t.ok(maxRel(got, want) < 1e-5, `x [${xs}] w [${ws}] stride ${s} at ${n} threads`)
     }
   }
 })
