@@ -199,12 +199,55 @@ void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t n, int64_t r0, in
   }
 }
 
+// Lanes [a, b) of 16 (clamped), as a mask.
+inline uint16_t laneRange(int64_t a, int64_t b) {
+  a = std::clamp<int64_t>(a, 0, 16), b = std::clamp<int64_t>(b, 0, 16);
+  return b <= a ? 0 : static_cast<uint16_t>(((1u << b) - 1) & ~((1u << a) - 1));
+}
+
+// The sums of col2im at sw == 2 (conv.h's Stride2Rows) for output positions [c0, c0 + n),
+// column-matrix rows ld long. Input column w = 2 m + b (phase b) of row h takes, from each
+// tap (i, j) with h = ho sh - pt + i dh, the value at output column wo = m + (b + pl - j dw)
+// / 2, where that is a whole number and (ho, wo) is in this tile.
+void col2imStride2(const ConvGeom& g, const float* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, float* x,
+                   int64_t ld) {
+  const int64_t p1 = c0 + n, hoFirst = c0 / g.Wo, hoLast = (p1 - 1) / g.Wo;
+  const int64_t hLo = std::max<int64_t>(0, hoFirst * g.sh - g.pt);
+  const int64_t hHi = std::min<int64_t>(g.H, hoLast * g.sh - g.pt + (g.kh - 1) * g.dh + 1);
+  const int64_t blocks = ceilDiv(g.W, 32);
+  std::vector<Stride2Term> terms;
+  std::vector<int64_t> start;
+  for (int64_t h = hLo; h < hHi; h++)
+    for (int64_t m0 = 0; m0 < blocks * 16; m0 += 16)
+      for (int b = 0; b < 2; b++) {
+        start.push_back(static_cast<int64_t>(terms.size()));
+        for (int64_t i = 0; i < g.kh; i++) {
+          const int64_t num = h + g.pt - i * g.dh;
+          if (num < 0 || num % g.sh) continue;
+          const int64_t ho = num / g.sh;
+          if (ho < hoFirst || ho > hoLast) continue;
+          // The tile's output columns of row ho: [woLo, woHi), at col index ho * Wo + wo - c0.
+          const int64_t woLo = ho == hoFirst ? c0 - ho * g.Wo : 0, woHi = ho == hoLast ? p1 - ho * g.Wo : g.Wo;
+          for (int64_t j = 0; j < g.kw; j++) {
+            const int64_t e = b + g.pl - j * g.dw;
+            if (e & 1) continue;
+            const int64_t wo0 = m0 + e / 2;  // the output column of lane 0
+            if (const uint16_t valid = laneRange(woLo - wo0, woHi - wo0))
+              terms.push_back({(i * g.kw + j) * ld + ho * g.Wo - c0 + wo0, valid});
+          }
+        }
+      }
+  start.push_back(static_cast<int64_t>(terms.size()));
+  const Stride2Rows rows{terms.data(), start.data(), hLo, hHi - hLo, blocks, g.W, g.H * g.W, g.kh * g.kw * ld};
+  avx512::col2imStride2(rows, col, ci0, ci1, x);
+}
+
 // Adds the column matrix back into the input planes (the adjoint of im2col), for the input
 // channels [ci0, ci1) of the group; each channel's rows touch only its own plane.
 template <class T>
 void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, T* x, int64_t ld) {
   if constexpr (std::is_same_v<T, float>)
-    if (g.sw == 2 && activeIsa() == Isa::avx512) return avx512::col2imStride2(g, col, c0, n, ci0, ci1, x, ld);
+    if (g.sw == 2 && activeIsa() == Isa::avx512) return col2imStride2(g, col, c0, n, ci0, ci1, x, ld);
   const int64_t taps = g.kh * g.kw, HW = g.H * g.W;
   for (int64_t ci = ci0; ci < ci1; ci++) {
     T* plane = x + ci * HW;

@@ -57,18 +57,33 @@ void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw
 // of the calling thread that the next call overwrites.
 const float* flipKernel(const ConvGeom& t, const float* w);
 
+// col2im at a horizontal stride of 2 as sums per input row, the same for every channel:
+// block k (16 columns of each phase) of input row hLo + k / blocks sums, into its even
+// columns, the terms [start[2 k], start[2 k + 1]) and into its odd columns [start[2 k + 1],
+// start[2 k + 2]). A term is the 16 column-matrix values from `offset` (counted from the
+// channel's first row), in the lanes `valid` (bit l: lane l).
+struct Stride2Term {
+  int64_t offset;
+  uint16_t valid;
+};
+struct Stride2Rows {
+  const Stride2Term* terms;
+  const int64_t* start;
+  int64_t hLo, rows, blocks;  // input rows [hLo, hLo + rows), each in blocks of 32 columns
+  int64_t W, plane, channel;  // input row and plane floats, column-matrix floats per channel
+};
+
 namespace avx512 {
 // dst[q] = src[ix[q]] for q < n, and 0 where ix[q] < 0 (conv_gather_avx512.cc).
 void gatherOrZero(const float* src, const int32_t* ix, int64_t n, float* dst);
 // dst[ix[q]] += src[q] for q < n where ix[q] >= 0, the ix[q] distinct: one tap's row of the
 // small-plane col2im (conv_gather_avx512.cc).
 void scatterAdd(const float* src, const int32_t* ix, int64_t n, float* dst);
-// conv.cc's col2im where sw == 2: the column matrix's values for output positions [c0, c0 +
-// n) (rows ld long) added into the planes of input channels [ci0, ci1) of the group at x. Each
-// input row is summed from its taps in registers, the two column phases interleaved, and
+// conv.cc's col2im where sw == 2, input row by input row: the sums that r lists (one
+// channel's column-matrix rows at col + ci * r.channel) added into the planes of channels
+// [ci0, ci1) at x. Each block's two column phases are summed in registers, interleaved and
 // added once (conv_gather_avx512.cc).
-void col2imStride2(const ConvGeom& g, const float* col, int64_t c0, int64_t n, int64_t ci0, int64_t ci1, float* x,
-                   int64_t ld);
+void col2imStride2(const Stride2Rows& r, const float* col, int64_t ci0, int64_t ci1, float* x);
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (conv_transpose_avx512.cc).
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd);
 // c[j * ldc + i] = (c[j * ldc + i] if accumulate) + sum over r < n of a[i * lda + r] * b[j * ldb + r],
