@@ -84,6 +84,10 @@ void scatterAdd(const float* src, const int32_t* ix, int64_t n, float* dst);
 // [ci0, ci1) at x. Each block's two column phases are summed in registers, interleaved and
 // added once (conv_gather_avx512.cc).
 void col2imStride2(const Stride2Rows& r, const float* col, int64_t ci0, int64_t ci1, float* x);
+// dst[k / 8 * stride + k % 8] = src[k] for k < n, then zeros to a multiple of 8: a row of a
+// GEMM A micro-panel (gemm_kernels.h), stride = its rows x 8. The n floats at `next` are
+// prefetched meanwhile (conv_gather_avx512.cc).
+void packRuns8(const float* src, int64_t n, float* dst, int64_t stride, const float* next);
 // dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (conv_transpose_avx512.cc).
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd);
 // c[j * ldc + i] = (c[j * ldc + i] if accumulate) + sum over r < n of a[i * lda + r] * b[j * ldb + r],

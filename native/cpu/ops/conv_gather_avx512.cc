@@ -1,7 +1,8 @@
 // conv.cc's gathers and scatters on AVX-512: the indexed gather of the small-plane lowering
 // (the tap index: an input offset per output position, -1 for padding) and its adjoint, the
 // input gradient's scatter-add, on masked gathers and scatters, 16 positions at a time; and
-// col2im at a horizontal stride of 2, input row by input row, from the terms conv.cc lists.
+// col2im at a horizontal stride of 2, input row by input row, from the terms conv.cc lists;
+// and the copy of a row into a GEMM A panel's runs of 8.
 // No STL here (docs/ARCHITECTURE.md on ISA files).
 #include <immintrin.h>
 #include "conv.h"
@@ -70,6 +71,18 @@ void col2imStride2(const Stride2Rows& r, const float* col, int64_t ci0, int64_t 
       if (const __mmask16 k1 = firstLanes(r.W - w0 - 16)) addMasked(d + 16, k1, _mm512_permutex2var_ps(even, hi, odd));
     }
   }
+}
+
+void packRuns8(const float* src, int64_t n, float* dst, int64_t stride, const float* next) {
+  for (int64_t k = 0; k < n; k += 16) _mm_prefetch(reinterpret_cast<const char*>(next + k), _MM_HINT_T0);
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m512 v = _mm512_loadu_ps(src + k);
+    _mm256_storeu_ps(dst + k / 8 * stride, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(dst + (k / 8 + 1) * stride, _mm512_extractf32x8_ps(v, 1));
+  }
+  for (; k < n; k += 8)
+    _mm256_storeu_ps(dst + k / 8 * stride, _mm256_maskz_loadu_ps(static_cast<__mmask8>(firstLanes(n - k)), src + k));
 }
 
 }  // namespace avx512
