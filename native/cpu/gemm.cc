@@ -500,6 +500,14 @@ void gemmBatched(const Plan<T, P>& pl, int64_t batch, bool tA, bool tB, int64_t 
 
 }  // namespace
 
+bool gemmFillsBetterTransposed(int64_t M, int64_t N) {
+  const Plan<float> pl = floatPlan();
+  const auto fill = [&](int64_t rows, int64_t cols) {
+    return double(rows) / roundUp(rows, pl.mr) * double(cols) / roundUp(cols, pl.nr);
+  };
+  return M > 0 && N > 0 && fill(N, M) > 1.1 * fill(M, N);
+}
+
 void sgemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
            int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm(floatPlan(), tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

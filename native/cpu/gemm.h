@@ -17,6 +17,11 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
 void dgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
            const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
 
+// Whether an M x N product fills the float kernel's micro-tiles (rows x panel columns)
+// better, by a tenth or more, as its N x M transpose: 64 x 27 fills 27 of 32 panel columns
+// and 64 of 70 tile rows on AVX-512, its transpose 27 of 28 rows and whole panels.
+bool gemmFillsBetterTransposed(int64_t M, int64_t N);
+
 // C = op(A) * B + beta * C for a B that is not stored as a matrix (the convolutions' column
 // matrix): fill(ctx, k0, kc, j0, nr, NR, dst) writes rows [k0, k0 + kc) x columns [j0, j0 + nr)
 // of B into dst[k * NR + j], and zero for nr <= j < NR, where NR is the kernel's panel width.

@@ -679,7 +679,11 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles, wsize = g.K * R;
   const bool spread = spreadItems(items);
+  // Each share sums gw^T = col gy^T instead where that fills the kernel's tiles better (a
+  // stem's 27 column-matrix rows against 64 output channels), and adds it in transposed.
+  const bool transposed = gemmFillsBetterTransposed(Kg, R);
   sumOverShares(spread, items, wsize, gw, [&](int64_t i0, int64_t i1, Out* acc) {
+    std::vector<Out> accT(transposed ? wsize : 0);  // group gi's [R][Kg] at gi * Kg * R
     for (int64_t it = i0; it < i1; it++) {
       const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
       const In* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
@@ -691,8 +695,14 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
         B = col;
         ldb = nc;
       }
-      gemm(false, true, Kg, R, nc, gy + (n * g.K + gi * Kg) * P + c0, P, B, ldb, Out(1), acc + gi * Kg * R, R);
+      const In* gyg = gy + (n * g.K + gi * Kg) * P + c0;
+      if (transposed) gemm(false, true, R, Kg, nc, B, ldb, gyg, P, Out(1), accT.data() + gi * Kg * R, Kg);
+      else gemm(false, true, Kg, R, nc, gyg, P, B, ldb, Out(1), acc + gi * Kg * R, R);
     }
+    if (transposed)
+      for (int64_t gi = 0; gi < G; gi++)
+        for (int64_t k = 0; k < Kg; k++)
+          for (int64_t r = 0; r < R; r++) acc[(gi * Kg + k) * R + r] += accT[(gi * R + r) * Kg + k];
   });
   if (gb) biasGrad(g, gy, gb);
 }
