@@ -159,7 +159,7 @@ void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, flo
     for (int64_t c = 0; c < cols; c += 8) {
       const int64_t ncol = cols - c > 8 ? 8 : cols - c;
       const __m256i m = maskFirst32(ncol);
-      // Each of the 8 rows a cache line ahead: the source is often a matrix read once from
+      // Each of the 8 rows 64 floats ahead: the source is often a matrix read once from
       // memory (a convolution's gy), whose 8 row streams, rows kilobytes apart, the hardware
       // prefetcher followed poorly (about a fifth of a stem's weight gradient).
       if (c % 16 == 0)
