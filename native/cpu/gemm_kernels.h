@@ -34,6 +34,10 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
 constexpr int64_t kSgemmShortMr = 8;
 void sgemmKernelOffsetB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, float* c, int64_t ldc,
                         float beta, int64_t mr, int64_t nr);
+// sgemmKernelOffsetB with B row k's columns 16..31 at b + rowOffset[k] + half, its columns
+// 0..15 at b + rowOffset[k]: two output rows of 16 positions that lie half floats apart.
+void sgemmKernelSplitB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, int64_t half, float* c,
+                       int64_t ldc, float beta, int64_t mr, int64_t nr);
 }  // namespace avx512
 
 namespace avx2 {

@@ -20,11 +20,12 @@ constexpr int64_t kKb = kGemmKBlock;
 
 inline __mmask8 mask8(int64_t n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? __mmask8(0) : __mmask8((1u << n) - 1); }
 
-// The float Mr x 32 tile over kc, B row k at brow(k) (32 floats): a packed micro-panel, or
-// rows read in place by the implicit-GEMM convolution. A's micro-panel is Mr rows wide.
+// The float Mr x 32 tile over kc, B row k's columns 0..15 at brow(k) and 16..31 at brow(k) +
+// half (16: 32 consecutive floats): a packed micro-panel, or rows read in place by the
+// implicit-GEMM convolution. A's micro-panel is Mr rows wide.
 template <int Mr, class BRow>
-inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
-                      const float* next) {
+inline void sgemmTile(int64_t kc, const float* a, BRow brow, int64_t half, float* c, int64_t ldc, float beta,
+                      int64_t mr, int64_t nr, const float* next) {
   __m512 acc[Mr][2];
 #pragma GCC unroll 14
   for (int i = 0; i < Mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -45,7 +46,7 @@ inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t l
 #pragma GCC unroll 2
     for (int kk = 0; kk < kKb; kk++) {
       const float* b = brow(k + kk);
-      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + half);
 #pragma GCC unroll 14
       for (int i = 0; i < Mr; i++) {
         const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
@@ -56,7 +57,7 @@ inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t l
   }
   for (int64_t kk = 0; k < kc; k++, kk++) {
     const float* b = brow(k);
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + half);
 #pragma GCC unroll 14
     for (int i = 0; i < Mr; i++) {
       const __m512 av = _mm512_set1_ps(a[i * kKb + kk]);
@@ -72,14 +73,19 @@ inline void sgemmTile(int64_t kc, const float* a, BRow brow, float* c, int64_t l
 
 void sgemmKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta, int64_t mr, int64_t nr,
                  const float* next) {
-  sgemmTile<kMr>(kc, a, [b](int64_t k) { return b + k * 32; }, c, ldc, beta, mr, nr, next);
+  sgemmTile<kMr>(kc, a, [b](int64_t k) { return b + k * 32; }, 16, c, ldc, beta, mr, nr, next);
 }
 
 void sgemmKernelOffsetB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, float* c, int64_t ldc,
                         float beta, int64_t mr, int64_t nr) {
+  sgemmKernelSplitB(kc, a, b, rowOffset, 16, c, ldc, beta, mr, nr);
+}
+
+void sgemmKernelSplitB(int64_t kc, const float* a, const float* b, const int32_t* rowOffset, int64_t half, float* c,
+                       int64_t ldc, float beta, int64_t mr, int64_t nr) {
   auto brow = [b, rowOffset](int64_t k) { return b + rowOffset[k]; };
-  if (mr <= kSgemmShortMr) sgemmTile<kSgemmShortMr>(kc, a, brow, c, ldc, beta, mr, nr, nullptr);
-  else sgemmTile<kMr>(kc, a, brow, c, ldc, beta, mr, nr, nullptr);
+  if (mr <= kSgemmShortMr) sgemmTile<kSgemmShortMr>(kc, a, brow, half, c, ldc, beta, mr, nr, nullptr);
+  else sgemmTile<kMr>(kc, a, brow, half, c, ldc, beta, mr, nr, nullptr);
 }
 
 void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta, int64_t mr,

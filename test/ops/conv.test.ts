@@ -111,6 +111,11 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [2, 16, 15, 16], w: [28, 8, 3, 3], s: 1, p: 2, d: 2, groups: 2 },
     { x: [1, 8, 19, 13], w: [14, 8, 2, 4], s: 1, p: 0, groups: 1 },
     { x: [1, 16, 12, 12], w: [16, 16, 3, 3], s: 1, p: 3, groups: 1 }, // padding past the kernel's reach
+    // Output rows of 16 or a multiple of 32: panels of output positions only, two rows of 16
+    // (an odd last row, stride 2, a batch over threads) or 32 of one row.
+    { x: [2, 16, 15, 16], w: [16, 16, 3, 3], s: 1, p: 1, groups: 1 },
+    { x: [8, 16, 32, 31], w: [16, 16, 3, 3], s: 2, p: 1, groups: 1 },
+    { x: [1, 8, 9, 64], w: [14, 8, 3, 3], s: 1, p: 1, groups: 1 },
     // A weight gradient over four blocks of images or more (two 48x48 images each, the last
     // one short), each thread into its own copy of the product, added up at the end.
     { x: [7, 32, 48, 48], w: [16, 32, 3, 3], s: 1, p: 1, groups: 1 },

@@ -228,11 +228,32 @@ float* packWeights(const ConvGeom& g, const Blocking& bk, const float* w, int64_
   return packed;
 }
 
+// The forward's 32-column panels over the grid. Where Wo is 16 or a multiple of 32 they hold
+// output positions only: a panel is two output rows of 16 (the kernel reads its second half
+// Wq floats on) or 32 positions of one row, instead of 32 grid columns with the junk ones
+// among them (2 of every 18 at 16 x 16 under a 3x3 kernel).
+struct GridPanels {
+  bool exact;          // columns are the output positions q * 32 ..
+  int64_t count, half;  // panels; the offset of a panel's columns 16..31 from its 0..15
+  int64_t Wo, Wq;
+  // Grid position of panel q's first column.
+  int64_t start(int64_t q) const {
+    if (!exact) return q * kNr;
+    return Wo == 16 ? 2 * q * Wq : q * kNr / Wo * Wq + q * kNr % Wo;
+  }
+};
+
+GridPanels gridPanels(const ConvGeom& g, const PaddedLayout& l) {
+  const bool exact = g.Wo == 16 || g.Wo % kNr == 0;
+  return {exact, ceilDiv(exact ? g.Ho * g.Wo : l.Po, kNr), g.Wo == 16 ? l.Wq : 16, g.Wo, l.Wq};
+}
+
 void forwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre, Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, R = Cg * g.kh * g.kw, P = g.Ho * g.Wo;
   const PaddedLayout l = paddedLayout(g);
   const Blocking bk = blockingOf(R, Kg);
-  const int64_t panels = ceilDiv(l.Po, kNr);  // output positions in 32-column panels
+  const GridPanels gp = gridPanels(g, l);
+  const int64_t panels = gp.count;
   const std::vector<int32_t> off = rowOffsets(g, l);
   const float* packed = packWeights(g, bk, w, Kg, R);
   const int64_t groupSize = bk.groupSize();
@@ -254,9 +275,19 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
         const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
         const float* wb = wg + kb * bk.width * bk.kcb;
         for (const RowTile& t : bk.tiles)
-          avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, xg + q * kNr, off.data() + k0,
-                                     tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows, kNr);
+          avx512::sgemmKernelSplitB(kc, wb + t.lead * kcp, xg + gp.start(q), off.data() + k0, gp.half,
+                                    tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows, kNr);
       }
+    if (gp.exact) {  // the tile's columns are positions [q0 * 32, ...)
+      const int64_t p0 = q0 * kNr, len = std::min(P, q1 * kNr) - p0;
+      for (int64_t k = 0; k < Kg; k++) {
+        const int64_t o = (n * g.K + gi * Kg + k) * P + p0;
+        std::memcpy(y + o, tile + k * ldt, len * sizeof(float));
+        if (bias || pre || act != Act::none)
+          epilogue(y + o, pre ? pre + o : nullptr, len, bias ? bias[gi * Kg + k] : 0.0f, act);
+      }
+      return;
+    }
     // Rows of the grid that the positions [p0, p1) cover, without the columns past Wo, into y
     // (with the epilogue).
     const int64_t p0 = q0 * kNr, p1 = std::min(l.Po, q1 * kNr);
