@@ -173,10 +173,12 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     // an edge, groups, strides, dilation.
     { x: [3, 64, 48, 48], w: [10, 64, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [2, 80, 9, 7], w: [20, 40, 3, 3], s: [2, 1], p: [1, 2], d: 2, groups: 2 },
-    // Weight gradient of a stem (27 column-matrix rows against 64 output channels per group):
-    // each share sums gw^T, which fills the GEMM tiles better, and adds it in transposed.
+    // Weight gradients of stems (27 or 147 column-matrix rows against 64 output channels per
+    // group): each share sums gw^T, which fills the GEMM tiles better, and adds it in
+    // transposed; im2col's and (7x7, stride 2) the padded copy's column matrix.
     { x: [3, 3, 20, 18], w: [64, 3, 3, 3], s: 1, p: 1, groups: 1 },
     { x: [2, 6, 12, 13], w: [128, 3, 3, 3], s: 1, p: 1, groups: 2 },
+    { x: [2, 3, 30, 28], w: [64, 3, 7, 7], s: 2, p: 3, groups: 1 },
   ]
   for (const sh of shapes) {
     const x64 = r(sh.x)

@@ -608,6 +608,34 @@ void sumOverShares(bool spread, int64_t items, int64_t wsize, Out* gw, Body&& bo
   }
 }
 
+// One share's weight-gradient sum: group gi's Kg x R block += gyRows colRows^T, a reduction
+// over output positions. Where the transposed product (col gy^T, R x Kg) fills the GEMM
+// kernel's tiles better (a stem's 27 or 147 column-matrix rows against 64 output channels,
+// gemmFillsBetterTransposed), it runs that way into a copy that finish() adds in.
+template <class In, class Out>
+class ProductSum {
+ public:
+  ProductSum(const ConvGeom& g, Out* acc)
+      : Kg_(g.K / g.groups), R_(g.C / g.groups * g.kh * g.kw), acc_(acc),
+        accT_(gemmFillsBetterTransposed(Kg_, R_) ? g.K * R_ : 0) {}
+  // Over n positions: gyRows (Kg rows, ldg apart), colRows (R rows, ldc apart).
+  void add(int64_t gi, int64_t n, const In* gyRows, int64_t ldg, const In* colRows, int64_t ldc) {
+    if (accT_.empty()) gemm(false, true, Kg_, R_, n, gyRows, ldg, colRows, ldc, Out(1), acc_ + gi * Kg_ * R_, R_);
+    else gemm(false, true, R_, Kg_, n, colRows, ldc, gyRows, ldg, Out(1), accT_.data() + gi * Kg_ * R_, Kg_);
+  }
+  void finish() {
+    const int64_t blocks = static_cast<int64_t>(accT_.size()) / (Kg_ * R_);
+    for (int64_t gi = 0; gi < blocks; gi++)
+      for (int64_t k = 0; k < Kg_; k++)
+        for (int64_t r = 0; r < R_; r++) acc_[(gi * Kg_ + k) * R_ + r] += accT_[(gi * R_ + r) * Kg_ + k];
+  }
+
+ private:
+  int64_t Kg_, R_;
+  Out* acc_;
+  std::vector<Out> accT_;  // group gi's R x Kg at gi * Kg * R
+};
+
 thread_local Scratch tlsGradGrid;
 // Below this many column-matrix rows (a stem's 3 x 3 x 3) the junk columns cost more than
 // im2col's walk saves (measured on ResNet-18's stem).
@@ -629,6 +657,7 @@ bool backwardWeightPadded(const ConvGeom& g, const float* gy, const float* x, fl
   const int64_t tile = tileColumns(R, l.Po, sizeof(float)), wsize = g.K * R;
   const bool spread = spreadItems(g.N);
   sumOverShares(spread, g.N, wsize, gw, [&](int64_t n0, int64_t n1, float* acc) {
+    ProductSum<float, float> sum(g, acc);
     float* padded = tlsPadded.get<float>(l.image);
     float* grid = tlsGradGrid.get<float>(g.K * l.Po);
     for (int64_t n = n0; n < n1; n++) {
@@ -649,9 +678,10 @@ bool backwardWeightPadded(const ConvGeom& g, const float* gy, const float* x, fl
           maybeParallel(!spread, R, 16, [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; r++) std::memcpy(col + r * nc, xg + off[r], nc * sizeof(float));
           });
-          gemm(false, true, Kg, R, nc, grid + gi * Kg * l.Po + c0, l.Po, col, nc, 1.0f, acc + gi * Kg * R, R);
+          sum.add(gi, nc, grid + gi * Kg * l.Po + c0, l.Po, col, nc);
         }
     }
+    sum.finish();
   });
   return true;
 }
@@ -679,11 +709,8 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
   const int64_t tile = direct ? P : tileColumns(R, P, sizeof(In)), tiles = ceilDiv(P, tile);
   const int64_t items = g.N * G * tiles, wsize = g.K * R;
   const bool spread = spreadItems(items);
-  // Each share sums gw^T = col gy^T instead where that fills the kernel's tiles better (a
-  // stem's 27 column-matrix rows against 64 output channels), and adds it in transposed.
-  const bool transposed = gemmFillsBetterTransposed(Kg, R);
   sumOverShares(spread, items, wsize, gw, [&](int64_t i0, int64_t i1, Out* acc) {
-    std::vector<Out> accT(transposed ? wsize : 0);  // group gi's [R][Kg] at gi * Kg * R
+    ProductSum<In, Out> sum(g, acc);
     for (int64_t it = i0; it < i1; it++) {
       const int64_t n = it / (G * tiles), gi = it / tiles % G, c0 = it % tiles * tile, nc = std::min(tile, P - c0);
       const In* xg = x + (n * g.C + gi * Cg) * g.H * g.W;
@@ -695,14 +722,9 @@ void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* 
         B = col;
         ldb = nc;
       }
-      const In* gyg = gy + (n * g.K + gi * Kg) * P + c0;
-      if (transposed) gemm(false, true, R, Kg, nc, B, ldb, gyg, P, Out(1), accT.data() + gi * Kg * R, Kg);
-      else gemm(false, true, Kg, R, nc, gyg, P, B, ldb, Out(1), acc + gi * Kg * R, R);
+      sum.add(gi, nc, gy + (n * g.K + gi * Kg) * P + c0, P, B, ldb);
     }
-    if (transposed)
-      for (int64_t gi = 0; gi < G; gi++)
-        for (int64_t k = 0; k < Kg; k++)
-          for (int64_t r = 0; r < R; r++) acc[(gi * Kg + k) * R + r] += accT[(gi * R + r) * Kg + k];
+    sum.finish();
   });
   if (gb) biasGrad(g, gy, gb);
 }
