@@ -162,12 +162,20 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     // stride 3 and dilation.
     { x: [2, 4, 7, 6], w: [8, 1, 3, 3], s: 2, p: 0, groups: 4 },
     { x: [1, 3, 8, 9], w: [3, 1, 3, 2], s: [3, 2], p: [1, 1], d: [1, 2], groups: 3 },
-    // Stride 2 without dilation (on AVX-512: four stride-1 correlations, one per phase of gx):
-    // even sizes with padding 1, a 5x4 kernel whose phases start inside gy, a 1x1 kernel
-    // whose odd phases get no tap.
+    // Stride 2 without dilation (on AVX-512: gx row by row, its even and odd columns summed
+    // apart): even sizes with padding 1, a 5x4 kernel whose taps start inside gy, a 1x1
+    // kernel that reaches no odd row or column.
     { x: [2, 3, 8, 10], w: [3, 1, 3, 3], s: 2, p: 1, groups: 3 },
     { x: [1, 2, 9, 7], w: [2, 1, 5, 4], s: 2, p: [2, 3], groups: 2 },
     { x: [2, 2, 6, 6], w: [2, 1, 1, 1], s: 2, p: 0, groups: 2 },
+    // Rows wider than one 32-column block (the second half of a block, a second block), with a
+    // channel multiplier.
+    { x: [2, 3, 9, 37], w: [6, 1, 3, 3], s: 2, p: 1, groups: 3 },
+    // Blocks that read gy unmasked only where all 16 lanes' columns lie inside it: the last
+    // one inside and the first one past either edge (gy columns -1 .. 33 without padding, 0 ..
+    // 32 with).
+    { x: [1, 2, 6, 70], w: [2, 1, 3, 3], s: 2, p: 0, groups: 2 },
+    { x: [1, 2, 5, 64], w: [2, 1, 3, 3], s: 2, p: 1, groups: 2 },
     // Weight gradient with 32+ input and 8+ output channels per group (on AVX-512: images copied
     // channels-last, conv_implicit.cc): several image blocks and K blocks; a channel panel with
     // an edge, groups, strides, dilation.

@@ -167,57 +167,17 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) 
     return;
   }
   if (std::is_same_v<T, float> && std::is_same_v<In, T> && avx512Taps(t) && g.sh == 2 && g.sw == 2) {
-    // Stride 2 as four stride-1 correlations: the rows of gx of parity a and columns of
-    // parity b take only the taps with i = a + pt and j = b + pl (mod 2), gx[2u + a][2q + b] =
-    // sum w[i][j] gy[u + (a + pt - i) / 2][q + (b + pl - j) / 2], a correlation of gy with
-    // that sub-kernel in reverse; each phase is computed whole, then spread into gx.
-    const int64_t H = g.H, W = g.W, Ho = g.Ho, Wo = g.Wo;
-    parallelFor(g.N * g.C, 1, [&](int64_t a0, int64_t a1) {
-      for (int64_t plane = a0; plane < a1; plane++) {
+    // Stride 2: gx row by row, its even and odd columns summed in registers from the gy rows
+    // and taps that reach them (avx512::dwBackwardInputS2F32).
+    parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {
+      for (int64_t plane = a; plane < b; plane++) {
         const int64_t n = plane / g.C, c = plane % g.C;
-        float* out = reinterpret_cast<float*>(gx) + plane * HW;
-        for (int64_t a = 0; a < 2; a++)
-          for (int64_t b = 0; b < 2; b++) {
-            const int64_t hu = (H - a + 1) / 2, wq = (W - b + 1) / 2;
-            // Taps of this phase: i from the parity of a + pt, every other one; ci, cj the
-            // gy row and column offsets of the last (largest) tap.
-            const int64_t i0 = (a + g.pt) % 2, j0 = (b + g.pl) % 2;
-            const int64_t khp = i0 < g.kh ? (g.kh - 1 - i0) / 2 + 1 : 0, kwp = j0 < g.kw ? (g.kw - 1 - j0) / 2 + 1 : 0;
-            if (hu <= 0 || wq <= 0) continue;
-            float* phase = tlsGrad.get<float>(hu * wq + khp * kwp);
-            float* sub = phase + hu * wq;
-            if (khp == 0 || kwp == 0) {
-              std::fill(phase, phase + hu * wq, 0.0f);
-            } else {
-              const int64_t ci = (a + g.pt - (i0 + 2 * (khp - 1))) / 2, cj = (b + g.pl - (j0 + 2 * (kwp - 1))) / 2;
-              const int64_t hp2 = hu + khp - 1, wp2 = roundUp(wq, kBlock) + kwp - 1;
-              float* xp = tlsPlane.get<float>(hp2 * wp2);
-              for (int64_t m = 0; m < mult; m++) {
-                const int64_t k = c * mult + m;
-                const float* gyk = reinterpret_cast<const float*>(gy) + (n * g.K + k) * P;
-                // xp[r][s] = gy[r + ci][s + cj], zero outside gy.
-                for (int64_t r = 0; r < hp2; r++) {
-                  float* row = xp + r * wp2;
-                  std::fill(row, row + wp2, 0.0f);
-                  const int64_t gr = r + ci;
-                  if (gr < 0 || gr >= Ho) continue;
-                  const int64_t s0 = std::max<int64_t>(0, -cj), s1 = std::min(wp2, Wo - cj);
-                  if (s0 < s1) std::memcpy(row + s0, gyk + gr * Wo + s0 + cj, (s1 - s0) * sizeof(float));
-                }
-                // sub[i'][j'] = w[i][j] with i = a + pt - 2 (i' + ci), j = b + pl - 2 (j' + cj).
-                for (int64_t ip = 0; ip < khp; ip++)
-                  for (int64_t jp = 0; jp < kwp; jp++)
-                    sub[ip * kwp + jp] = reinterpret_cast<const float*>(
-                        w)[k * taps + (a + g.pt - 2 * (ip + ci)) * g.kw + (b + g.pl - 2 * (jp + cj))];
-                avx512::dwCorrelateF32(xp, wp2, sub, khp, kwp, 1, 1, hu, wq, phase, m > 0);
-              }
-            }
-            for (int64_t u = 0; u < hu; u++) {
-              float* orow = out + (2 * u + a) * W + b;
-              const float* prow = phase + u * wq;
-              for (int64_t q = 0; q < wq; q++) orow[2 * q] = prow[q];
-            }
-          }
+        for (int64_t m = 0; m < mult; m++) {
+          const int64_t k = c * mult + m;
+          avx512::dwBackwardInputS2F32(reinterpret_cast<const float*>(gy) + (n * g.K + k) * P, g.Ho, g.Wo,
+                                       reinterpret_cast<const float*>(w) + k * taps, g.kh, g.kw, g.pt, g.pl,
+                                       reinterpret_cast<float*>(gx) + plane * HW, g.H, g.W, m > 0);
+        }
       }
     });
     return;

@@ -259,5 +259,53 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
   }
 }
 
+// Lanes [lo, hi) of 16 (none where hi <= lo).
+static inline __mmask16 laneSpan(int64_t lo, int64_t hi) {
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > 16 ? 16 : hi;
+  return hi <= lo ? (__mmask16)0 : (__mmask16)(tailMask(hi) & ~tailMask(lo));
+}
+
+// sum += w[j] gy[c0 + (b + pl - j) / 2 + lane] over kernel columns j of parity b + pl (one
+// kernel row w, one gy row), the gy columns outside [0, wo) masked off unless `inside`.
+static inline __m512 addTaps(__m512 sum, const float* w, int64_t kw, int64_t b, int64_t pl, const float* gyr,
+                             int64_t c0, int64_t wo, bool inside) {
+  for (int64_t j = (b + pl) % 2; j < kw; j += 2) {
+    const int64_t c = c0 + (b + pl - j) / 2;  // gy column of lane 0
+    const __m512 v = inside ? _mm512_loadu_ps(gyr + c) : _mm512_maskz_loadu_ps(laneSpan(-c, wo - c), gyr + c);
+    sum = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), v, sum);
+  }
+  return sum;
+}
+
+void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* w, int64_t kh, int64_t kw, int64_t pt,
+                          int64_t pl, float* gx, int64_t h, int64_t wd, int accumulate) {
+  // Lanes 0..15 of the even and odd columns interleaved: (even 0, odd 0, even 1, ...), then 8..15.
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+  // The gy column offsets (b + pl - j) / 2 span [dLo, dHi]: a block of 16 from q0 reads
+  // inside gy where q0 + dLo >= 0 and q0 + 15 + dHi < wo.
+  const int64_t least = pl - (kw - 1), dLo = (least + (least % 2 != 0)) / 2, dHi = (pl + 1) / 2;
+  for (int64_t r = 0; r < h; r++) {
+    float* row = gx + r * wd;
+    for (int64_t q0 = 0; 2 * q0 < wd; q0 += 16) {
+      const bool inside = q0 + dLo >= 0 && q0 + 15 + dHi < wo;
+      __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
+      // gx column 2 q + b of row r takes kernel row i (r + pt - i even) from gy row
+      // (r + pt - i) / 2, and kernel column j (b + pl - j even) from gy column q + (b + pl - j) / 2.
+      for (int64_t i = (r + pt) % 2; i < kh; i += 2) {
+        if (r + pt - i < 0 || (r + pt - i) / 2 >= ho) continue;
+        const float* gyr = gy + (r + pt - i) / 2 * wo;
+        even = addTaps(even, w + i * kw, kw, 0, pl, gyr, q0, wo, inside);
+        odd = addTaps(odd, w + i * kw, kw, 1, pl, gyr, q0, wo, inside);
+      }
+      float* d = row + 2 * q0;
+      storeRow(d, _mm512_permutex2var_ps(even, lo, odd), tailMask(wd - 2 * q0), accumulate);
+      if (wd - 2 * q0 > 16)
+        storeRow(d + 16, _mm512_permutex2var_ps(even, hi, odd), tailMask(wd - 2 * q0 - 16), accumulate);
+    }
+  }
+}
+
 }  // namespace avx512
 }  // namespace iv
