@@ -166,7 +166,8 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) 
     });
     return;
   }
-  if (std::is_same_v<T, float> && std::is_same_v<In, T> && avx512Taps(t) && g.sh == 2 && g.sw == 2) {
+  if (std::is_same_v<T, float> && std::is_same_v<In, T> && avx512Taps(t) && g.sh == 2 && g.sw == 2 &&
+      g.kh <= avx512::kS2MaxKernel && g.kw <= avx512::kS2MaxKernel) {
     // Stride 2: gx row by row, its even and odd columns summed in registers from the gy rows
     // and taps that reach them (avx512::dwBackwardInputS2F32).
     parallelFor(g.N * g.C, 1, [&](int64_t a, int64_t b) {

@@ -266,43 +266,49 @@ static inline __mmask16 laneSpan(int64_t lo, int64_t hi) {
   return hi <= lo ? (__mmask16)0 : (__mmask16)(tailMask(hi) & ~tailMask(lo));
 }
 
-// sum += w[j] gy[c0 + (b + pl - j) / 2 + lane] over kernel columns j of parity b + pl (one
-// kernel row w, one gy row), the gy columns outside [0, wo) masked off unless `inside`.
-static inline __m512 addTaps(__m512 sum, const float* w, int64_t kw, int64_t b, int64_t pl, const float* gyr,
-                             int64_t c0, int64_t wo, bool inside) {
-  for (int64_t j = (b + pl) % 2; j < kw; j += 2) {
-    const int64_t c = c0 + (b + pl - j) / 2;  // gy column of lane 0
-    const __m512 v = inside ? _mm512_loadu_ps(gyr + c) : _mm512_maskz_loadu_ps(laneSpan(-c, wo - c), gyr + c);
-    sum = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), v, sum);
-  }
-  return sum;
-}
-
 void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* w, int64_t kh, int64_t kw, int64_t pt,
                           int64_t pl, float* gx, int64_t h, int64_t wd, int accumulate) {
   // Lanes 0..15 of the even and odd columns interleaved: (even 0, odd 0, even 1, ...), then 8..15.
   const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-  // The gy column offsets (b + pl - j) / 2 span [dLo, dHi]: a block of 16 from q0 reads
-  // inside gy where q0 + dLo >= 0 and q0 + 15 + dHi < wo.
-  const int64_t least = pl - (kw - 1), dLo = (least + (least % 2 != 0)) / 2, dHi = (pl + 1) / 2;
-  for (int64_t r = 0; r < h; r++) {
-    float* row = gx + r * wd;
-    for (int64_t q0 = 0; 2 * q0 < wd; q0 += 16) {
-      const bool inside = q0 + dLo >= 0 && q0 + 15 + dHi < wo;
-      __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
-      // gx column 2 q + b of row r takes kernel row i (r + pt - i even) from gy row
-      // (r + pt - i) / 2, and kernel column j (b + pl - j even) from gy column q + (b + pl - j) / 2.
-      for (int64_t i = (r + pt) % 2; i < kh; i += 2) {
-        if (r + pt - i < 0 || (r + pt - i) / 2 >= ho) continue;
-        const float* gyr = gy + (r + pt - i) / 2 * wo;
-        even = addTaps(even, w + i * kw, kw, 0, pl, gyr, q0, wo, inside);
-        odd = addTaps(odd, w + i * kw, kw, 1, pl, gyr, q0, wo, inside);
+  // gx column 2 q + b of row r takes kernel row i (r + pt - i even) from gy row (r + pt - i) / 2
+  // and kernel column j (b + pl - j even) from gy column q + (b + pl - j) / 2. A block of 16 q
+  // from q0 lists, per row parity and column parity b, its terms: kernel row, gy column of
+  // lane 0, weight, and the lanes whose gy column lies inside gy.
+  struct Term {
+    int64_t i, c;
+    float w;
+    __mmask16 m;
+  };
+  Term terms[2][2][kS2MaxTerms];
+  int64_t count[2][2];
+  for (int64_t q0 = 0; 2 * q0 < wd; q0 += 16) {
+    for (int64_t p = 0; p < 2; p++)
+      for (int64_t b = 0; b < 2; b++) {
+        count[p][b] = 0;
+        for (int64_t i = p; i < kh; i += 2)
+          for (int64_t j = (b + pl) % 2; j < kw; j += 2) {
+            const int64_t c = q0 + (b + pl - j) / 2;
+            terms[p][b][count[p][b]++] = {i, c, w[i * kw + j], laneSpan(-c, wo - c)};
+          }
       }
-      float* d = row + 2 * q0;
-      storeRow(d, _mm512_permutex2var_ps(even, lo, odd), tailMask(wd - 2 * q0), accumulate);
+    for (int64_t r = 0; r < h; r++) {
+      const int64_t p = (r + pt) % 2;
+      __m512 sum[2];
+      for (int64_t b = 0; b < 2; b++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t t = 0; t < count[p][b]; t++) {
+          const Term& e = terms[p][b][t];
+          const int64_t rr = r + pt - e.i;
+          if (rr < 0 || rr / 2 >= ho) continue;
+          acc = _mm512_fmadd_ps(_mm512_set1_ps(e.w), _mm512_maskz_loadu_ps(e.m, gy + rr / 2 * wo + e.c), acc);
+        }
+        sum[b] = acc;
+      }
+      float* d = gx + r * wd + 2 * q0;
+      storeRow(d, _mm512_permutex2var_ps(sum[0], lo, sum[1]), tailMask(wd - 2 * q0), accumulate);
       if (wd - 2 * q0 > 16)
-        storeRow(d + 16, _mm512_permutex2var_ps(even, hi, odd), tailMask(wd - 2 * q0 - 16), accumulate);
+        storeRow(d + 16, _mm512_permutex2var_ps(sum[0], hi, sum[1]), tailMask(wd - 2 * q0 - 16), accumulate);
     }
   }
 }

@@ -24,10 +24,11 @@ void dw3x3s1DirectF32(const float* x, int64_t h, int64_t w, int64_t top, int64_t
 void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                      int64_t ho, int64_t wo, float* gw, float* gbSum);
 
-// Stride-2 input gradient of one h x wd plane, dilation 1: gx[r][c] (+)= sum over the taps
-// (i, j) with r + pt - i and c + pl - j even of w[i][j] gy[(r + pt - i) / 2][(c + pl - j) / 2],
-// gy (ho x wo) zero outside. Each row's even and odd columns are summed in registers and
-// interleaved, so gx is written once and no plane is padded.
+// Stride-2 input gradient of one h x wd plane, dilation 1, kh and kw at most kS2MaxKernel:
+// gx[r][c] (+)= sum over the taps (i, j) with r + pt - i and c + pl - j even of w[i][j]
+// gy[(r + pt - i) / 2][(c + pl - j) / 2], gy (ho x wo) zero outside. Each row's even and odd
+// columns are summed in registers and interleaved, so gx is written once and no plane is padded.
+constexpr int64_t kS2MaxKernel = 7, kS2MaxTerms = (kS2MaxKernel + 1) / 2 * ((kS2MaxKernel + 1) / 2);
 void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* w, int64_t kh, int64_t kw, int64_t pt,
                           int64_t pl, float* gx, int64_t h, int64_t wd, int accumulate);
 
