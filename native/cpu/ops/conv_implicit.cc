@@ -735,7 +735,8 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
           for (const RowTile& rt : tiles) {
             float* dst = packed + rt.lead * kcp;
             // A few rows ahead fetched meanwhile: an item's images outgrow L2, and the copies
-            // waited on L3 (about a tenth of the 256->512 stride-2 layer's time).
+            // waited on L3 (the largest cost outside the products in the 256->512 stride-2
+            // layer).
             for (int64_t rr = 0; rr < rt.rows; rr++) {
               const int64_t r = item.r0 + rt.row0 + rr;
               avx512::packRuns8(source(r), kcb, dst + rr * kKb, rt.width * kKb,
