@@ -273,37 +273,34 @@ void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* 
   const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
   // gx column 2 q + b of row r takes kernel row i (r + pt - i even) from gy row (r + pt - i) / 2
   // and kernel column j (b + pl - j even) from gy column q + (b + pl - j) / 2. A block of 16 q
-  // from q0 lists, per row parity and column parity b, its terms: kernel row, gy column of
-  // lane 0, weight, and the lanes whose gy column lies inside gy.
-  struct Term {
-    int64_t i, c;
-    float w;
+  // from q0 lists, per column parity b, its kernel columns with the gy column of lane 0 and
+  // the lanes whose gy column lies inside gy.
+  struct Column {
+    int64_t j, c;
     __mmask16 m;
   };
-  Term terms[2][2][kS2MaxTerms];
-  int64_t count[2][2];
+  Column cols[2][kS2MaxKernel];
+  int64_t ncols[2];
   for (int64_t q0 = 0; 2 * q0 < wd; q0 += 16) {
-    for (int64_t p = 0; p < 2; p++)
-      for (int64_t b = 0; b < 2; b++) {
-        count[p][b] = 0;
-        for (int64_t i = p; i < kh; i += 2)
-          for (int64_t j = (b + pl) % 2; j < kw; j += 2) {
-            const int64_t c = q0 + (b + pl - j) / 2;
-            terms[p][b][count[p][b]++] = {i, c, w[i * kw + j], laneSpan(-c, wo - c)};
-          }
+    for (int64_t b = 0; b < 2; b++) {
+      ncols[b] = 0;
+      for (int64_t j = (b + pl) % 2; j < kw; j += 2) {
+        const int64_t c = q0 + (b + pl - j) / 2;
+        cols[b][ncols[b]++] = {j, c, laneSpan(-c, wo - c)};
       }
+    }
     for (int64_t r = 0; r < h; r++) {
-      const int64_t p = (r + pt) % 2;
-      __m512 sum[2];
-      for (int64_t b = 0; b < 2; b++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t t = 0; t < count[p][b]; t++) {
-          const Term& e = terms[p][b][t];
-          const int64_t rr = r + pt - e.i;
-          if (rr < 0 || rr / 2 >= ho) continue;
-          acc = _mm512_fmadd_ps(_mm512_set1_ps(e.w), _mm512_maskz_loadu_ps(e.m, gy + rr / 2 * wo + e.c), acc);
-        }
-        sum[b] = acc;
+      __m512 sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+      for (int64_t i = (r + pt) % 2; i < kh; i += 2) {
+        const int64_t rr = r + pt - i;
+        if (rr < 0 || rr / 2 >= ho) continue;
+        const float* gyr = gy + rr / 2 * wo;
+        const float* wi = w + i * kw;
+        for (int64_t b = 0; b < 2; b++)
+          for (int64_t t = 0; t < ncols[b]; t++) {
+            const Column& e = cols[b][t];
+            sum[b] = _mm512_fmadd_ps(_mm512_set1_ps(wi[e.j]), _mm512_maskz_loadu_ps(e.m, gyr + e.c), sum[b]);
+          }
       }
       float* d = gx + r * wd + 2 * q0;
       storeRow(d, _mm512_permutex2var_ps(sum[0], lo, sum[1]), tailMask(wd - 2 * q0), accumulate);

@@ -28,7 +28,7 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
 // gx[r][c] (+)= sum over the taps (i, j) with r + pt - i and c + pl - j even of w[i][j]
 // gy[(r + pt - i) / 2][(c + pl - j) / 2], gy (ho x wo) zero outside. Each row's even and odd
 // columns are summed in registers and interleaved, so gx is written once and no plane is padded.
-constexpr int64_t kS2MaxKernel = 7, kS2MaxTerms = (kS2MaxKernel + 1) / 2 * ((kS2MaxKernel + 1) / 2);
+constexpr int64_t kS2MaxKernel = 7;
 void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* w, int64_t kh, int64_t kw, int64_t pt,
                           int64_t pl, float* gx, int64_t h, int64_t wd, int accumulate);
 
