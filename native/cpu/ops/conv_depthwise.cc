@@ -4,7 +4,8 @@
 // whole blocks of kBlock outputs with no edge tests, which the compiler turns into vector
 // code; the plane and its output stay in L1/L2 while all taps run over them. On AVX-512
 // CPUs float32 with dilation 1 and width stride 1 or 2 goes to conv_depthwise_avx512.cc
-// instead (3x3 stride 1 reading the unpadded plane with masked loads, no copy). bfloat16
+// instead (3x3 stride 1 reading the unpadded plane with masked loads, no copy; the stride-2
+// input gradient reading gy in place, row by row). bfloat16
 // operands (In) widen to float32 (T) as their planes are padded, so only the outputs need a
 // float32 copy (the caller's).
 #include <cstdlib>

@@ -2,6 +2,7 @@
 // 16-lane blocks along its width (the last block masked on store) from a zero-padded copy
 // of the input plane. 3x3 stride 1 keeps its nine weights in registers and computes four
 // output rows per pass, so each of the six input rows it loads serves up to three of them.
+// The stride-2 input gradient reads gy in place instead, masked at its edges.
 // Plain static functions only (see docs/ARCHITECTURE.md on ISA files).
 #include <immintrin.h>
 #include "conv_depthwise_kernels.h"
