@@ -171,9 +171,8 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     // Rows wider than one 32-column block (the second half of a block, a second block), with a
     // channel multiplier.
     { x: [2, 3, 9, 37], w: [6, 1, 3, 3], s: 2, p: 1, groups: 3 },
-    // Blocks that read gy unmasked only where all 16 lanes' columns lie inside it: the last
-    // one inside and the first one past either edge (gy columns -1 .. 33 without padding, 0 ..
-    // 32 with).
+    // Lane masks at both edges of gy: blocks whose lanes reach gy column -1 (no padding) or
+    // its last column + 1 (padding 1).
     { x: [1, 2, 6, 70], w: [2, 1, 3, 3], s: 2, p: 0, groups: 2 },
     { x: [1, 2, 5, 64], w: [2, 1, 3, 3], s: 2, p: 1, groups: 2 },
     // Weight gradient with 32+ input and 8+ output channels per group (on AVX-512: images copied
