@@ -260,13 +260,6 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
   }
 }
 
-// Lanes [lo, hi) of 16 (none where hi <= lo).
-static inline __mmask16 laneSpan(int64_t lo, int64_t hi) {
-  lo = lo < 0 ? 0 : lo;
-  hi = hi > 16 ? 16 : hi;
-  return hi <= lo ? (__mmask16)0 : (__mmask16)(tailMask(hi) & ~tailMask(lo));
-}
-
 void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* w, int64_t kh, int64_t kw, int64_t pt,
                           int64_t pl, float* gx, int64_t h, int64_t wd, int accumulate) {
   // Lanes 0..15 of the even and odd columns interleaved: (even 0, odd 0, even 1, ...), then 8..15.
@@ -287,7 +280,7 @@ void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* 
       ncols[b] = 0;
       for (int64_t j = (b + pl) % 2; j < kw; j += 2) {
         const int64_t c = q0 + (b + pl - j) / 2;
-        cols[b][ncols[b]++] = {j, c, laneSpan(-c, wo - c)};
+        cols[b][ncols[b]++] = {j, c, colMask(c, wo)};
       }
     }
     for (int64_t r = 0; r < h; r++) {
