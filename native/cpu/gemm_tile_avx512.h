@@ -4,10 +4,7 @@
 // is ever linked into another file (the rule native/cpu/parallel.h explains).
 #pragma once
 
-// Lane masks for the first n lanes of a row's vector.
-inline __mmask16 mask16(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
+#include "lanes_avx512.h"
 
 // Every cache line of [p, p + bytes), aligned or not.
 inline void prefetchRow(const void* p, int bytes) {
@@ -19,7 +16,7 @@ inline void prefetchRow(const void* p, int bytes) {
 // c[:mr, :nr] = alpha * acc + beta * c (beta 0 never reads c, so NaNs there do not spread).
 template <int Mr>
 inline void storeTile(__m512 (&acc)[Mr][2], float* c, int64_t ldc, float alpha, float beta, int64_t mr, int64_t nr) {
-  const __mmask16 m0 = mask16(nr), m1 = mask16(nr - 16);
+  const __mmask16 m0 = firstLanes(nr), m1 = firstLanes(nr - 16);
   const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
   for (int i = 0; i < Mr; i++) {

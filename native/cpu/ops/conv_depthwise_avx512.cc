@@ -10,7 +10,9 @@
 namespace iv {
 namespace avx512 {
 
-static inline __mmask16 tailMask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+namespace {
+#include "../lanes_avx512.h"
+}  // namespace
 
 static inline void storeRow(float* y, __m512 v, __mmask16 m, int accumulate) {
   if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
@@ -21,7 +23,7 @@ static inline void storeRow(float* y, __m512 v, __mmask16 m, int accumulate) {
 static void dw3x3s1Rows4(const float* xp, int64_t ld, const __m512* wv, int64_t r0, int64_t wo, float* y,
                          int accumulate) {
   for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-    const __mmask16 m = tailMask(wo - c0);
+    const __mmask16 m = firstLanes(wo - c0);
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
     const float* p = xp + r0 * ld + c0;
 #pragma GCC unroll 6
@@ -63,7 +65,7 @@ static void dw3x3s1Rows4(const float* xp, int64_t ld, const __m512* wv, int64_t 
 static void dw3x3s1Row(const float* xp, int64_t ld, const __m512* wv, int64_t r, int64_t wo, float* y,
                        int accumulate) {
   for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-    const __mmask16 m = tailMask(wo - c0);
+    const __mmask16 m = firstLanes(wo - c0);
     __m512 a = _mm512_setzero_ps();
     const float* p = xp + r * ld + c0;
     for (int i = 0; i < 3; i++, p += ld) {
@@ -81,7 +83,7 @@ static void dwGeneric(const float* xp, int64_t ld, const float* w, int64_t kh, i
   const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   for (int64_t r = 0; r < ho; r++) {
     for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-      const __mmask16 m = tailMask(wo - c0);
+      const __mmask16 m = firstLanes(wo - c0);
       __m512 a = _mm512_setzero_ps();
       for (int64_t i = 0; i < kh; i++) {
         const float* p = xp + (r * sh + i) * ld + c0 * sw;
@@ -125,7 +127,7 @@ void dw3x3s1DirectF32(const float* x, int64_t h, int64_t w, int64_t top, int64_t
   __m512 wv[9];
   for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(wt[t]);
   for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-    const __mmask16 m = tailMask(wo - c0);
+    const __mmask16 m = firstLanes(wo - c0);
     const int64_t lo = c0 - left;
     const __mmask16 m0 = colMask(lo, w), m1 = colMask(lo + 1, w), m2 = colMask(lo + 2, w);
     int64_t r0 = 0;
@@ -200,7 +202,7 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
     int64_t r = 0;
     for (; r + 4 <= ho; r += 4) {
       for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-        const __mmask16 m = tailMask(wo - c0);
+        const __mmask16 m = firstLanes(wo - c0);
         const float* g = gy + r * wo + c0;
         const __m512 g0 = _mm512_maskz_loadu_ps(m, g), g1 = _mm512_maskz_loadu_ps(m, g + wo);
         const __m512 g2 = _mm512_maskz_loadu_ps(m, g + 2 * wo), g3 = _mm512_maskz_loadu_ps(m, g + 3 * wo);
@@ -224,7 +226,7 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
     }
     for (; r < ho; r++) {
       for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-        const __m512 g = _mm512_maskz_loadu_ps(tailMask(wo - c0), gy + r * wo + c0);
+        const __m512 g = _mm512_maskz_loadu_ps(firstLanes(wo - c0), gy + r * wo + c0);
         bs = _mm512_add_ps(bs, g);
         const float* p = xp + r * ld + c0;
         for (int i = 0; i < 3; i++, p += ld) {
@@ -245,7 +247,7 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
       for (int64_t r = 0; r < ho; r++) {
         const float* p = xp + (r * sh + i) * ld + j;
         for (int64_t c0 = 0; c0 < wo; c0 += 16) {
-          const __m512 g = _mm512_maskz_loadu_ps(tailMask(wo - c0), gy + r * wo + c0);
+          const __m512 g = _mm512_maskz_loadu_ps(firstLanes(wo - c0), gy + r * wo + c0);
           const __m512 v = sw == 1 ? _mm512_loadu_ps(p + c0)
                                    : _mm512_permutex2var_ps(_mm512_loadu_ps(p + 2 * c0), evens, _mm512_loadu_ps(p + 2 * c0 + 16));
           a = _mm512_fmadd_ps(g, v, a);
@@ -255,16 +257,15 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
     }
   if (gbSum) {
     for (int64_t r = 0; r < ho; r++)
-      for (int64_t c0 = 0; c0 < wo; c0 += 16) bs = _mm512_add_ps(bs, _mm512_maskz_loadu_ps(tailMask(wo - c0), gy + r * wo + c0));
+      for (int64_t c0 = 0; c0 < wo; c0 += 16) bs = _mm512_add_ps(bs, _mm512_maskz_loadu_ps(firstLanes(wo - c0), gy + r * wo + c0));
     *gbSum = hsum(bs);
   }
 }
 
 void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* w, int64_t kh, int64_t kw, int64_t pt,
                           int64_t pl, float* gx, int64_t h, int64_t wd, int accumulate) {
-  // Lanes 0..15 of the even and odd columns interleaved: (even 0, odd 0, even 1, ...), then 8..15.
-  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+  // The even and odd columns interleaved: (even 0, odd 0, even 1, ...).
+  const __m512i lo = interleaveIndex(0), hi = interleaveIndex(1);
   // gx column 2 q + b of row r takes kernel row i (r + pt - i even) from gy row (r + pt - i) / 2
   // and kernel column j (b + pl - j even) from gy column q + (b + pl - j) / 2. A block of 16 q
   // from q0 lists, per column parity b, its kernel columns with the gy column of lane 0 and
@@ -297,9 +298,9 @@ void dwBackwardInputS2F32(const float* gy, int64_t ho, int64_t wo, const float* 
           }
       }
       float* d = gx + r * wd + 2 * q0;
-      storeRow(d, _mm512_permutex2var_ps(sum[0], lo, sum[1]), tailMask(wd - 2 * q0), accumulate);
+      storeRow(d, _mm512_permutex2var_ps(sum[0], lo, sum[1]), firstLanes(wd - 2 * q0), accumulate);
       if (wd - 2 * q0 > 16)
-        storeRow(d + 16, _mm512_permutex2var_ps(sum[0], hi, sum[1]), tailMask(wd - 2 * q0 - 16), accumulate);
+        storeRow(d + 16, _mm512_permutex2var_ps(sum[0], hi, sum[1]), firstLanes(wd - 2 * q0 - 16), accumulate);
     }
   }
 }

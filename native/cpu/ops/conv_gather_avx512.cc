@@ -12,11 +12,7 @@ namespace avx512 {
 
 namespace {
 
-// The first k of 16 lanes (none for k <= 0). Branches, not a variable shift: in a loop's full
-// blocks the mask is then a constant, and scatterAdd measured far slower with the shift.
-inline __mmask16 firstLanes(int64_t k) {
-  return k >= 16 ? __mmask16(0xFFFF) : k <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << k) - 1);
-}
+#include "../lanes_avx512.h"
 
 // d[l] += v[l] for the lanes l in k, nothing else read or written.
 inline void addMasked(float* d, __mmask16 k, __m512 v) {
@@ -51,9 +47,8 @@ void scatterAdd(const float* src, const int32_t* ix, int64_t n, float* dst) {
 }
 
 void col2imStride2(const Stride2Rows& r, const float* col, int64_t ci0, int64_t ci1, float* x) {
-  // Lanes 0..15 of the row's two phases interleaved: (even 0, odd 0, even 1, ...), then 8..15.
-  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+  // The row's two phases interleaved: (even 0, odd 0, even 1, ...).
+  const __m512i lo = interleaveIndex(0), hi = interleaveIndex(1);
   for (int64_t ci = ci0; ci < ci1; ci++) {
     const float* src = col + ci * r.channel;
     for (int64_t k = 0; k < r.rows * r.blocks; k++) {

@@ -12,11 +12,11 @@ namespace iv {
 namespace avx512 {
 namespace {
 
-inline __mmask16 mask16(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+#include "../lanes_avx512.h"
 
 // Rows [0, rows) x columns [0, cols) of one 16 x 16 tile (rows, cols <= 16).
 void transposeTile(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-  const __mmask16 load = mask16(cols), store = mask16(rows);
+  const __mmask16 load = firstLanes(cols), store = firstLanes(rows);
   __m512 r[16], t[16];
   for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * lds) : _mm512_setzero_ps();
   // Pairs of rows interleaved by element, then by pairs: t[4i + j] holds, in each 128-bit
