@@ -16,12 +16,14 @@
 // these sizes from fresh mappings and hand them back to the system when freed.
 #include <sys/mman.h>
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <vector>
 #include <v8.h>
 #include "../cpu/parallel.h"
 #include "args.h"
@@ -63,8 +65,9 @@ void* mapBlock(size_t total) {
 }
 
 // Mapped blocks that V8 has freed, by span: a block is kept when it is at most a quarter of
-// the limit and fits under it (the rule of the TypeScript cache, which sets the limit). V8
-// may free a buffer on another thread (its GC's), hence the lock.
+// the limit, and where it does not fit under the limit, the blocks given longest ago make room
+// (the rule of the TypeScript cache, which sets the limit). V8 may free a buffer on another
+// thread (its GC's), hence the lock.
 class MappedBlocks {
  public:
   // A cached block of total's span (old contents), or a fresh zeroed one; null if out of memory.
@@ -73,7 +76,7 @@ class MappedBlocks {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(mappedSpan(total));
       if (it != free_.end()) {
-        void* p = it->second;
+        void* p = it->second.data;
         cached_ -= it->first;
         free_.erase(it);
         reused = true;
@@ -85,15 +88,19 @@ class MappedBlocks {
   }
   void give(void* data, size_t total) {
     const size_t span = mappedSpan(total);
+    std::vector<std::pair<size_t, void*>> evicted;
+    bool kept = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (span <= limit_ / 4 && cached_ + span <= limit_) {
-        free_.emplace(span, data);
+      if (span <= limit_ / 4) {
+        if (cached_ + span > limit_) evictFor(span, evicted);
+        free_.emplace(span, Block{data, ++clock_});
         cached_ += span;
-        return;
+        kept = true;
       }
     }
-    munmap(data, span);
+    for (const auto& [bytes, p] : evicted) munmap(p, bytes);
+    if (!kept) munmap(data, span);
   }
   void setLimit(size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -101,7 +108,7 @@ class MappedBlocks {
   }
   void clear() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [span, p] : free_) munmap(p, span);
+    for (const auto& [span, block] : free_) munmap(block.data, span);
     free_.clear();
     cached_ = 0;
   }
@@ -111,10 +118,30 @@ class MappedBlocks {
   }
 
  private:
+  struct Block {
+    void* data;
+    uint64_t given;  // the clock when V8 freed it
+  };
+  // Takes the blocks given longest ago out of the cache (into `evicted`, to be unmapped once
+  // the lock is released) until `span` fits with 1/64 of the limit to spare.
+  void evictFor(size_t span, std::vector<std::pair<size_t, void*>>& evicted) {
+    std::vector<std::multimap<size_t, Block>::iterator> oldestFirst;
+    for (auto it = free_.begin(); it != free_.end(); ++it) oldestFirst.push_back(it);
+    std::sort(oldestFirst.begin(), oldestFirst.end(),
+              [](const auto& a, const auto& b) { return a->second.given < b->second.given; });
+    for (auto it : oldestFirst) {
+      if (cached_ + span + limit_ / 64 <= limit_) break;
+      evicted.emplace_back(it->first, it->second.data);
+      cached_ -= it->first;
+      free_.erase(it);
+    }
+  }
+
   size_t limit_ = size_t(512) << 20;
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_;
+  std::multimap<size_t, Block> free_;
   size_t cached_ = 0;
+  uint64_t clock_ = 0;
 };
 
 // Never destroyed: V8 can free buffers after the addon's static destructors would run.

@@ -17,7 +17,18 @@ import type { Tensor } from '../tensor/tensor'
 // were detached) made V8 count every reuse as fresh external memory and scavenge several times
 // per training step. Stale tensors are refused before they reach a kernel instead: every kernel
 // call checks its tensors' storage (kernel-calls.ts).
-const cache = new Map<number, ArrayBuffer[]>()
+// When a buffer does not fit under the limit, the bins least recently used make room for it
+// (LRU by size): a program that moves on to other sizes (another model, another batch) gets
+// them cached in place of sizes it no longer asks for, where a cache that refused what did
+// not fit kept the old sizes and faulted in fresh pages for every new buffer (MN-B4 at batch
+// 1 after ResNet-50 at batch 64 ran 5 times slower: bench/RESULTS.md).
+interface Bin {
+  buffers: ArrayBuffer[]
+  /** The cache's clock when a buffer last came or went. */
+  used: number
+}
+const cache = new Map<number, Bin>()
+let clock = 0
 let cachedBytes = 0
 let cachedBlocks = 0
 const cacheLimit = cacheLimitBytes(process.env.INTERN_VISION_CACHE_BYTES)
@@ -41,8 +52,9 @@ function cacheLimitBytes(setting: string | undefined): number {
 
 function takeCached(bytes: number): ArrayBuffer | undefined {
   const bin = cache.get(bytes)
-  const buffer = bin?.pop()
+  const buffer = bin?.buffers.pop()
   if (!buffer) return undefined
+  bin!.used = ++clock
   cachedBytes -= bytes
   cachedBlocks--
   if (poison) new Uint8Array(buffer).fill(0xff)
@@ -53,21 +65,43 @@ function putCached(buffer: ArrayBuffer, bytes: number): void {
   // Small blocks are cached too: a cached one costs a Map lookup, a fresh one an external
   // ArrayBuffer (calloc, and V8's external-memory accounting, which brings scavenges nearer).
   // The count bound keeps many tiny blocks, whose bytes the limit barely sees, from piling up.
-  if (bytes > cacheLimit / 4 || cachedBytes + bytes > cacheLimit || cachedBlocks >= maxCachedBlocks) {
+  if (bytes > cacheLimit / 4) {
     native.free(buffer)
     return
   }
-  const bin = cache.get(bytes)
-  if (bin) bin.push(buffer)
-  else cache.set(bytes, [buffer])
+  if (cachedBytes + bytes > cacheLimit || cachedBlocks >= maxCachedBlocks) evictFor(bytes)
+  let bin = cache.get(bytes)
+  if (!bin) cache.set(bytes, (bin = { buffers: [], used: 0 }))
+  bin.buffers.push(buffer)
+  bin.used = ++clock
   cachedBytes += bytes
   cachedBlocks++
+}
+
+/** Frees buffers from the bins least recently used, oldest first, until a buffer of `bytes`
+ * fits with an eighth of both bounds to spare, so that a program moving to new sizes sorts the
+ * bins once in a while, not at every buffer it puts. */
+function evictFor(bytes: number): void {
+  const byteGoal = cacheLimit - cacheLimit / 64 - bytes
+  const blockGoal = maxCachedBlocks - maxCachedBlocks / 64 - 1
+  const oldestFirst = [...cache].sort((a, b) => a[1].used - b[1].used)
+  for (const [size, bin] of oldestFirst) {
+    const overBytes = cachedBytes - byteGoal,
+      overBlocks = cachedBlocks - blockGoal
+    if (overBytes <= 0 && overBlocks <= 0) break
+    const n = Math.min(bin.buffers.length, Math.max(size > 0 ? Math.ceil(overBytes / size) : 0, overBlocks))
+    // The front of a bin holds its oldest buffers (takes pop from the back).
+    for (const b of bin.buffers.splice(0, n)) native.free(b)
+    cachedBytes -= size * n
+    cachedBlocks -= n
+    if (bin.buffers.length === 0) cache.delete(size)
+  }
 }
 
 /** Frees the buffers cached for reuse (torch.cuda.empty_cache's CPU twin), and the blocks the
  * addon keeps from buffers V8 has freed. */
 export function emptyCpuCache(): void {
-  for (const bin of cache.values()) for (const b of bin) native.free(b)
+  for (const bin of cache.values()) for (const b of bin.buffers) native.free(b)
   cache.clear()
   cachedBytes = 0
   cachedBlocks = 0

@@ -176,3 +176,62 @@ t.test('the cache is sized from the machine, or from INTERN_VISION_CACHE_BYTES',
   t.not(bad.status, 0, 'a setting that is not a number is refused')
   t.match(bad.stderr, /INTERN_VISION_CACHE_BYTES must be a non-negative number of bytes, got 'lots'/)
 })
+
+t.test('a full cache makes room by evicting the sizes least recently used', async (t) => {
+  // A 16 MiB cache holding two 4 MiB buffers of each of two sizes; the older size is used again,
+  // then a 3 MiB buffer is disposed: it is kept, and the size left unused longest gives way.
+  const r = child(
+    `
+    const iv = require(${JSON.stringify(SRC)})
+    const handle = (x) => x.storage.handle
+    const make = (n) => iv.empty([n], { dtype: 'uint8' })
+    const A = ${4 * MiB}, B = ${4 * MiB - 64}, C = ${3 * MiB}
+    const as = [make(A), make(A)], bs = [make(B), make(B)]
+    const aHandles = as.map(handle), bHandles = bs.map(handle)
+    for (const x of [...as, ...bs]) x.dispose()
+    const full = iv.memoryStats().cachedBytes
+    make(A).dispose()
+    const c = make(C), cHandle = handle(c)
+    c.dispose()
+    const kept = iv.memoryStats().cachedBytes
+    const reusedC = handle(make(C)) === cHandle
+    const reusedA = [make(A), make(A)].filter((x) => aHandles.includes(handle(x))).length
+    const reusedB = [make(B), make(B)].filter((x) => bHandles.includes(handle(x))).length
+    console.log(JSON.stringify({ full, kept, reusedC, reusedA, reusedB }))
+    `,
+    { INTERN_VISION_CACHE_BYTES: String(16 * MiB) },
+  )
+  t.equal(r.status, 0, r.stderr.slice(-400))
+  const out = JSON.parse(r.stdout)
+  t.equal(out.full, 16 * MiB - 128, 'four buffers fill the cache')
+  // The evicted buffer's block moves on to the addon's cache of freed blocks (4 MiB exactly).
+  t.equal(out.kept, 15 * MiB - 64 + 4 * MiB, 'the 3 MiB buffer is kept in place of one of the older size')
+  t.ok(out.reusedC, 'and goes to the next tensor of its size')
+  t.equal(out.reusedA, 2, 'the size used again keeps both its buffers')
+  t.equal(out.reusedB, 1, 'the size least recently used gave one up')
+})
+
+t.test("the addon's cache of blocks V8 freed makes room by evicting the blocks freed longest ago", async (t) => {
+  // The addon's cache is bounded by the TypeScript cache's size (16 MiB here). Six blocks of
+  // about 3 MiB, each of its own size and filled with its own byte, freed in turn: the sixth
+  // does not fit, and the first gives way. A reused block keeps its old bytes (empty()
+  // promises nothing), a fresh one reads zeros, so the first byte says which.
+  const r = child(
+    `
+    const iv = require(${JSON.stringify(SRC)})
+    const { native } = require(${JSON.stringify(path.join(SRC, 'backend', 'native'))})
+    const size = (i) => ${3 * MiB} + i * 8192
+    for (let i = 0; i < 6; i++) native.free(iv.full([size(i)], i + 1, { dtype: 'uint8' }).storage.handle)
+    const cached = native.memoryStats().mappedCachedBytes
+    const first = (i) => iv.empty([size(i)], { dtype: 'uint8' }).data()[0]
+    console.log(JSON.stringify({ cached, firsts: [0, 1, 5].map(first) }))
+    `,
+    { INTERN_VISION_CACHE_BYTES: String(16 * MiB), INTERN_VISION_POISON: '0' },
+  )
+  t.equal(r.status, 0, r.stderr.slice(-400))
+  const out = JSON.parse(r.stdout)
+  // Each block spans whole 4 KiB pages: size(i) + 64 bytes of alignment, rounded up.
+  const span = (i: number) => 3 * MiB + i * 8192 + 4096
+  t.equal(out.cached, [1, 2, 3, 4, 5].reduce((s, i) => s + span(i), 0), 'blocks 2 to 6 are cached')
+  t.same(out.firsts, [0, 2, 6], 'the first block was unmapped, the second and the sixth are reused')
+})
