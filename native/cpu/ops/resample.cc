@@ -1,7 +1,8 @@
 // Padding (constant, reflect, replicate over the trailing dims) and 2-d resampling (nearest,
 // bilinear with either corner convention), with their backward passes. Both map every
 // output coordinate to input coordinates through per-dimension index tables, so the inner
-// loops only gather; backward passes scatter-add through the same tables.
+// loops only gather; backward passes scatter-add through the same tables (bilinear one
+// dimension at a time).
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -252,29 +253,64 @@ void nearest(const Resample& r, T* img, T* res, double sh, double sw, bool backw
   });
 }
 
+// Bilinear resampling in two separable passes through a scratch of H rows Wo wide. Forward:
+// each input row some output row reads is resampled along W once (a x2 upsampling reads each
+// twice), then each output row blends its two resampled rows in a loop the compiler
+// vectorises. Per output that is the direct formula's arithmetic, (1 - lh) ((1 - lw) a + lw b)
+// + lh ((1 - lw) c + lw d), so the result is unchanged. Backward runs the passes in reverse:
+// each output-gradient row adds into the two scratch rows it came from, then each scratch row
+// scatters along W into its input row.
 template <class T>
 void bilinear(const Resample& r, T* img, T* res, bool alignCorners, double sh, double sw, bool backward) {
   const Linear<T> th = linearTaps<T>(r.H, r.Ho, alignCorners, sh), tw = linearTaps<T>(r.W, r.Wo, alignCorners, sw);
+  const int64_t H = r.H, W = r.W, Ho = r.Ho, Wo = r.Wo;
+  std::vector<char> read(H, 0);  // input rows that some output row reads
+  for (int64_t h = 0; h < Ho; h++) read[th.i0[h]] = read[th.i0[h] + th.step[h]] = 1;
+  std::vector<T> w0(Wo);
+  for (int64_t w = 0; w < Wo; w++) w0[w] = T(1) - tw.l[w];
+  const T* w1 = tw.l.data();
   parallelFor(r.planes, 1, [&](int64_t a, int64_t b) {
+    std::vector<T> scratch(H * Wo);
     for (int64_t p = a; p < b; p++) {
-      T* xp = img + p * r.H * r.W;
-      T* yp = res + p * r.Ho * r.Wo;
-      if (backward) std::memset(xp, 0, r.H * r.W * sizeof(T));
-      for (int64_t h = 0; h < r.Ho; h++) {
-        const T lh = th.l[h];
-        T* r0 = xp + th.i0[h] * r.W;
-        T* r1 = r0 + th.step[h] * r.W;
-        for (int64_t w = 0; w < r.Wo; w++) {
-          const T lw = tw.l[w];
-          const int64_t c0 = tw.i0[w], c1 = c0 + tw.step[w];
-          T& o = yp[h * r.Wo + w];
-          if (!backward) {
-            o = (T(1) - lh) * ((T(1) - lw) * r0[c0] + lw * r0[c1]) + lh * ((T(1) - lw) * r1[c0] + lw * r1[c1]);
-          } else {
-            r0[c0] += (T(1) - lh) * (T(1) - lw) * o;
-            r0[c1] += (T(1) - lh) * lw * o;
-            r1[c0] += lh * (T(1) - lw) * o;
-            r1[c1] += lh * lw * o;
+      T* xp = img + p * H * W;
+      T* yp = res + p * Ho * Wo;
+      if (!backward) {
+        for (int64_t i = 0; i < H; i++) {
+          if (!read[i]) continue;
+          const T* x = xp + i * W;
+          T* s = scratch.data() + i * Wo;
+          for (int64_t w = 0; w < Wo; w++) {
+            const int64_t c0 = tw.i0[w];
+            s[w] = w0[w] * x[c0] + w1[w] * x[c0 + tw.step[w]];
+          }
+        }
+        for (int64_t h = 0; h < Ho; h++) {
+          const T lh = th.l[h], kh = T(1) - lh;
+          const T* s0 = scratch.data() + th.i0[h] * Wo;
+          const T* s1 = s0 + th.step[h] * Wo;
+          T* y = yp + h * Wo;
+          for (int64_t w = 0; w < Wo; w++) y[w] = kh * s0[w] + lh * s1[w];
+        }
+      } else {
+        for (int64_t i = 0; i < H; i++)
+          if (read[i]) std::memset(scratch.data() + i * Wo, 0, Wo * sizeof(T));
+        for (int64_t h = 0; h < Ho; h++) {
+          const T lh = th.l[h], kh = T(1) - lh;
+          T* s0 = scratch.data() + th.i0[h] * Wo;
+          T* s1 = s0 + th.step[h] * Wo;
+          const T* gy = yp + h * Wo;
+          for (int64_t w = 0; w < Wo; w++) s0[w] += kh * gy[w];
+          for (int64_t w = 0; w < Wo; w++) s1[w] += lh * gy[w];
+        }
+        std::memset(xp, 0, H * W * sizeof(T));
+        for (int64_t i = 0; i < H; i++) {
+          if (!read[i]) continue;
+          const T* s = scratch.data() + i * Wo;
+          T* gx = xp + i * W;
+          for (int64_t w = 0; w < Wo; w++) {
+            const int64_t c0 = tw.i0[w];
+            gx[c0] += w0[w] * s[w];
+            gx[c0 + tw.step[w]] += w1[w] * s[w];
           }
         }
       }
