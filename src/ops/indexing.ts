@@ -13,7 +13,8 @@ function checkIndex(op: string, index: Tensor, arg = 'index'): void {
   if (index.dtype !== 'int32') throw new Error(`${op}: ${arg} must be int32, got ${index.dtype}`)
 }
 
-/** Gradient of a select-like op: zeros shaped like the input with rows added by the kernel. */
+/** Gradient of a select-like op: shaped like the input, the sum of the rows each index picked
+ * (zero where none did), written by the kernel in one pass. */
 function scatterRows(
   x: Tensor,
   g: Tensor,
@@ -24,12 +25,12 @@ function scatterRows(
   dim: number,
   skip: number,
 ): Tensor {
-  const gx = zeros(x.shape, { dtype: x.dtype, device: x.device })
+  const gx = Tensor.empty(x.shape, x.dtype, x.device)
   const views = [
     kernelView(gx, [outer, D, inner]),
     kernelView(g.dtype === x.dtype ? g : g.to(x.dtype), [outer, index.numel, inner]),
   ]
-  x.backend.run('indexAdd', views[0], index, views[1], dim, skip)
+  x.backend.run('indexAdd', views[0], index, views[1], dim, skip, false)
   for (const v of views) v.dispose()
   return gx
 }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { dtypeCode } from '../../src/backend/element-types'
 import {
   embedding,
+  full,
   gather,
   Generator,
   gradcheck,
@@ -81,6 +82,31 @@ t.test('large index ops split across threads without races', async (t) => {
   let ok = true
   for (let i = 0; i < 64 * 700; i++) ok &&= g[i] === xd[Math.floor(i / 700) * 500 + id[i]]
   t.ok(ok, 'gather')
+  // Embedding gradients large enough that the kernel splits the table's rows into ranges (one
+  // column block, then two) and zeroes each range itself: every row is the sum, in index
+  // order, of the output-gradient rows that picked it, and zero where none did.
+  for (const [num, dim] of [
+    [10000, 40],
+    [2500, 600],
+  ]) {
+    const w = rg([num, dim])
+    const picks = Array.from(randint(0, num, [700], { generator: gen }).data())
+    picks[5] = picks[9] = picks[600] // a row picked three times
+    picks[11] = 7 // the padding row
+    const ids = idx(picks)
+    const gy = r([700, dim])
+    const out = embedding(ids, w, { paddingIdx: 7 })
+    // The gradient's buffer comes from the cache, holding a freed tensor's 5s: rows the kernel
+    // should zero would show them.
+    full([num, dim], 5, { dtype: 'float64' }).dispose()
+    out.backward(gy)
+    const want = new Float64Array(num * dim)
+    const idd = ids.data(),
+      gyd = gy.data()
+    for (let k = 0; k < 700; k++)
+      if (idd[k] !== 7) for (let e = 0; e < dim; e++) want[idd[k] * dim + e] += gyd[k * dim + e]
+    assertClose(t, (w.grad as Tensor).data(), want, 0, 0, `embedding gradient of [${num}, ${dim}]`)
+  }
 })
 
 t.test('bad inputs get clear errors, out-of-range indices included', async (t) => {
@@ -140,7 +166,7 @@ t.test('native entry points check indices and descriptors before writing', async
     /indexSelect: output must be float64 \[2, 2, 3\], got float64 \[2, 3, 3\]/,
   )
   t.throws(
-    () => n.indexAdd(desc(x), desc(idx([0, 1])), desc(r([2, 3, 3])), 1, -1),
+    () => n.indexAdd(desc(x), desc(idx([0, 1])), desc(r([2, 3, 3])), 1, -1, true),
     /indexAdd: src must be float64 \[2, 2, 3\]/,
   )
   t.throws(

@@ -64,17 +64,41 @@ Napi::Value indexSelect(const Napi::CallbackInfo& info) {
 }
 
 template <class T>
-void indexAddImpl(const TensorArg& gx, const TensorArg& g, const std::vector<int32_t>& idx, int64_t skip) {
+void indexAddImpl(const TensorArg& gx, const TensorArg& g, const std::vector<int32_t>& idx, int64_t skip,
+                  bool accumulate) {
   const int64_t outer = gx.shape[0], D = gx.shape[1], inner = gx.shape[2], K = static_cast<int64_t>(idx.size());
-  // Threads own disjoint (outer, inner-block) slabs of gx, so repeated indices are safe.
-  const int64_t block = 512, blocks = (inner + block - 1) / block;
+  // Threads own disjoint (outer, inner-block) slabs of gx, so repeated indices are safe. Where
+  // there are too few slabs to keep every thread busy (an embedding's gradient is one), each
+  // slab splits further into ranges of gx's rows, each adding the sources whose index lands
+  // in its range (listed once per call, in order, so every row sums in the order of k as in
+  // one pass). Overwriting, a part zeroes its rows first, in ranges small enough to stay in
+  // L2 until the adds reach them, so gx goes to memory once.
+  const int64_t block = 512, blocks = (inner + block - 1) / block, slabs = outer * blocks;
+  const int64_t rowBytes = std::min(block, inner) * static_cast<int64_t>(sizeof(T)), l2Part = int64_t(256) << 10;
+  int64_t parts = std::max<int64_t>(1, std::min(D, 4 * numThreads() / slabs));
+  if (!accumulate) parts = std::max(parts, std::min(D, (D * rowBytes + l2Part - 1) / l2Part));
+  // Sources by part: those of part p are order[first[p], first[p + 1]).
+  std::vector<int64_t> first(parts + 1, 0), order(K);
+  std::vector<int32_t> partOf(D);
+  for (int64_t p = 0; p < parts; p++)
+    for (int64_t r = p * D / parts; r < (p + 1) * D / parts; r++) partOf[r] = static_cast<int32_t>(p);
+  for (int64_t k = 0; k < K; k++)
+    if (idx[k] != skip) first[partOf[idx[k]] + 1]++;
+  for (int64_t p = 0; p < parts; p++) first[p + 1] += first[p];
+  std::vector<int64_t> next(first.begin(), first.end() - 1);
+  for (int64_t k = 0; k < K; k++)
+    if (idx[k] != skip) order[next[partOf[idx[k]]]++] = k;
   T* pd = gx.ptr<T>();
   const T* ps = g.ptr<T>();
-  parallelFor(outer * blocks, 1, [&](int64_t q0, int64_t q1) {
+  parallelFor(slabs * parts, 1, [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; q++) {
-      const int64_t o = q / blocks, i0 = (q % blocks) * block, n = std::min(block, inner - i0);
-      for (int64_t k = 0; k < K; k++) {
-        if (idx[k] == skip) continue;
+      const int64_t slab = q / parts, part = q % parts;
+      const int64_t o = slab / blocks, i0 = (slab % blocks) * block, n = std::min(block, inner - i0);
+      if (!accumulate)
+        for (int64_t r = part * D / parts; r < (part + 1) * D / parts; r++)
+          std::memset(pd + (o * D + r) * inner + i0, 0, n * sizeof(T));
+      for (int64_t j = first[part]; j < first[part + 1]; j++) {
+        const int64_t k = order[j];
         T* d = pd + (o * D + idx[k]) * inner + i0;
         const T* s = ps + (o * K + k) * inner + i0;
         for (int64_t i = 0; i < n; i++) d[i] += s[i];
@@ -83,11 +107,13 @@ void indexAddImpl(const TensorArg& gx, const TensorArg& g, const std::vector<int
   });
 }
 
-// gradX[o, index[k], :] += grad[o, k, :], except rows whose index equals skipIndex.
+// indexAdd(out, index, src, dim, skipIndex, accumulate): out[o, index[k], :] += src[o, k, :],
+// except rows whose index equals skipIndex; without accumulate, out is first set to zero.
 Napi::Value indexAdd(const Napi::CallbackInfo& info) {
-  Args args(info, "indexAdd", 5);
+  Args args(info, "indexAdd", 6);
   TensorArg gx = args.tensor(0, "out"), index = args.tensor(1, "index"), g = args.tensor(2, "src");
   const int64_t dim = args.integer(3, "dim"), skip = args.integer(4, "skipIndex");
+  const bool accumulate = args.boolean(5, "accumulate");
   requireContiguous3(args, gx, "out");
   requireContiguous3(args, g, "src");
   const int64_t outer = gx.shape[0], D = gx.shape[1], inner = gx.shape[2];
@@ -98,9 +124,9 @@ Napi::Value indexAdd(const Napi::CallbackInfo& info) {
               std::to_string(K) + ", " + std::to_string(inner) + "], got " + dtypeName(g.dtype) + " " +
               g.shapeString());
   switch (gx.dtype) {
-    case DType::float32: indexAddImpl<float>(gx, g, idx, skip); break;
-    case DType::float64: indexAddImpl<double>(gx, g, idx, skip); break;
-    case DType::int32: indexAddImpl<int32_t>(gx, g, idx, skip); break;
+    case DType::float32: indexAddImpl<float>(gx, g, idx, skip, accumulate); break;
+    case DType::float64: indexAddImpl<double>(gx, g, idx, skip, accumulate); break;
+    case DType::int32: indexAddImpl<int32_t>(gx, g, idx, skip, accumulate); break;
     default: args.fail(std::string("cannot add ") + dtypeName(gx.dtype) + " tensors");
   }
   return info.Env().Undefined();
