@@ -130,67 +130,115 @@ Napi::Value maxPool2dBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// One average-pooling window: its clipped extent and divisor, as in PyTorch's avg_pool2d.
-struct Window {
-  int64_t h0, h1, w0, w1;
-  double divisor;
+// Average pooling, plain and adaptive: every output averages a box of the plane whose rows
+// depend on the output row only and whose columns on the output column only, so the extents
+// are tabulated once per call. A forward output row first sums its window rows column by
+// column (contiguous, vectorised), then each output adds its columns of those sums; a
+// backward row spreads each output's share over the columns first, then adds that row of
+// shares into each window row. The divisor is PyTorch's: divisorOverride, or the window's
+// size counted with padding (countIncludePad) or without.
+struct Extent {
+  int64_t begin, end, padded;  // clipped to the plane, and unclipped but for the padding's far edge
 };
 
-inline Window avgWindow(const Pool& g, int64_t r, int64_t c, bool includePad, int64_t divisorOverride) {
-  int64_t h0 = r * g.sh - g.ph, w0 = c * g.sw - g.pw;
-  int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
-  const int64_t padded = (h1 - h0) * (w1 - w0);
-  h0 = std::max<int64_t>(h0, 0), w0 = std::max<int64_t>(w0, 0);
-  h1 = std::min(h1, g.H), w1 = std::min(w1, g.W);
-  const double d = divisorOverride ? divisorOverride : includePad ? padded : (h1 - h0) * (w1 - w0);
-  return {h0, h1, w0, w1, d};
+struct Boxes {
+  std::vector<Extent> rows, cols;
+  bool includePad = false;
+  int64_t divisorOverride = 0;
+  int64_t divisor(const Extent& r, const Extent& c) const {
+    return divisorOverride ? divisorOverride
+           : includePad    ? r.padded * c.padded
+                           : (r.end - r.begin) * (c.end - c.begin);
+  }
+};
+
+// avg_pool2d's window along one dim: output o starts at o s - p and stops at most k later, or
+// at the far edge of the padding, then clips to [0, n).
+std::vector<Extent> avgExtents(int64_t out, int64_t n, int64_t k, int64_t s, int64_t p) {
+  std::vector<Extent> e(out);
+  for (int64_t o = 0; o < out; o++) {
+    const int64_t b = o * s - p, end = std::min(b + k, n + p);
+    e[o] = {std::max<int64_t>(b, 0), std::min(end, n), end - b};
+  }
+  return e;
+}
+
+// Adaptive windows: output o covers [floor(o I / O), ceil((o + 1) I / O)).
+std::vector<Extent> adaptiveExtents(int64_t out, int64_t n) {
+  std::vector<Extent> e(out);
+  for (int64_t o = 0; o < out; o++) {
+    const int64_t b = o * n / out, end = ((o + 1) * n + out - 1) / out;
+    e[o] = {b, end, end - b};
+  }
+  return e;
 }
 
 template <class T>
-void avgForward(const Pool& g, const T* x, T* y, bool includePad, int64_t div) {
+void boxForward(const Pool& g, const Boxes& box, const T* x, T* y) {
   parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    std::vector<T> colSums(g.W);
     for (int64_t pl = a; pl < b; pl++) {
       const T* xp = x + pl * g.H * g.W;
       T* yp = y + pl * g.Ho * g.Wo;
-      for (int64_t r = 0; r < g.Ho; r++)
+      for (int64_t r = 0; r < g.Ho; r++) {
+        const Extent& er = box.rows[r];
+        T* cs = colSums.data();
+        for (int64_t w = 0; w < g.W; w++) cs[w] = T(0);
+        for (int64_t h = er.begin; h < er.end; h++)
+          for (int64_t w = 0; w < g.W; w++) cs[w] += xp[h * g.W + w];
         for (int64_t c = 0; c < g.Wo; c++) {
-          const Window win = avgWindow(g, r, c, includePad, div);
+          const Extent& ec = box.cols[c];
           T s = 0;
-          for (int64_t h = win.h0; h < win.h1; h++)
-            for (int64_t w = win.w0; w < win.w1; w++) s += xp[h * g.W + w];
-          yp[r * g.Wo + c] = win.h1 > win.h0 && win.w1 > win.w0 ? T(s / win.divisor) : T(0);
+          for (int64_t w = ec.begin; w < ec.end; w++) s += cs[w];
+          const bool empty = er.end <= er.begin || ec.end <= ec.begin;
+          yp[r * g.Wo + c] = empty ? T(0) : s / T(box.divisor(er, ec));
         }
+      }
     }
   });
 }
 
 template <class T>
-void avgBackward(const Pool& g, const T* gy, T* gx, bool includePad, int64_t div) {
+void boxBackward(const Pool& g, const Boxes& box, const T* gy, T* gx) {
   parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
+    std::vector<T> shares(g.W);
     for (int64_t pl = a; pl < b; pl++) {
       T* gp = gx + pl * g.H * g.W;
       std::memset(gp, 0, g.H * g.W * sizeof(T));
       const T* yp = gy + pl * g.Ho * g.Wo;
-      for (int64_t r = 0; r < g.Ho; r++)
+      for (int64_t r = 0; r < g.Ho; r++) {
+        const Extent& er = box.rows[r];
+        T* sh = shares.data();
+        for (int64_t w = 0; w < g.W; w++) sh[w] = T(0);
         for (int64_t c = 0; c < g.Wo; c++) {
-          const Window win = avgWindow(g, r, c, includePad, div);
-          const T v = T(yp[r * g.Wo + c] / win.divisor);
-          for (int64_t h = win.h0; h < win.h1; h++)
-            for (int64_t w = win.w0; w < win.w1; w++) gp[h * g.W + w] += v;
+          const Extent& ec = box.cols[c];
+          if (er.end <= er.begin || ec.end <= ec.begin) continue;
+          const T v = yp[r * g.Wo + c] / T(box.divisor(er, ec));
+          for (int64_t w = ec.begin; w < ec.end; w++) sh[w] += v;
         }
+        for (int64_t h = er.begin; h < er.end; h++)
+          for (int64_t w = 0; w < g.W; w++) gp[h * g.W + w] += sh[w];
+      }
     }
   });
 }
 
+Boxes avgBoxes(const Pool& g, bool includePad, int64_t divisorOverride) {
+  return {avgExtents(g.Ho, g.H, g.kh, g.sh, g.ph), avgExtents(g.Wo, g.W, g.kw, g.sw, g.pw), includePad,
+          divisorOverride};
+}
+
+Boxes adaptiveBoxes(const Pool& g) { return {adaptiveExtents(g.Ho, g.H), adaptiveExtents(g.Wo, g.W)}; }
 
 // avgPool2d(out, x, params, ceilMode, countIncludePad, divisorOverride)
 Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "avgPool2d", 6);
   const AvgPool2dArgs a = parseAvgPool2dArgs(args, false);
+  const Boxes boxes = avgBoxes(a.geom, a.countIncludePad, a.divisorOverride);
   if (a.input.dtype == DType::float32)
-    avgForward<float>(a.geom, a.input.ptr<float>(), a.output.ptr<float>(), a.countIncludePad, a.divisorOverride);
+    boxForward<float>(a.geom, boxes, a.input.ptr<float>(), a.output.ptr<float>());
   else
-    avgForward<double>(a.geom, a.input.ptr<double>(), a.output.ptr<double>(), a.countIncludePad, a.divisorOverride);
+    boxForward<double>(a.geom, boxes, a.input.ptr<double>(), a.output.ptr<double>());
   return info.Env().Undefined();
 }
 
@@ -198,63 +246,21 @@ Napi::Value avgPool2d(const Napi::CallbackInfo& info) {
 Napi::Value avgPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "avgPool2dBackward", 6);
   const AvgPool2dArgs a = parseAvgPool2dArgs(args, true);
+  const Boxes boxes = avgBoxes(a.geom, a.countIncludePad, a.divisorOverride);
   if (a.input.dtype == DType::float32)
-    avgBackward<float>(a.geom, a.output.ptr<float>(), a.input.ptr<float>(), a.countIncludePad, a.divisorOverride);
+    boxBackward<float>(a.geom, boxes, a.output.ptr<float>(), a.input.ptr<float>());
   else
-    avgBackward<double>(a.geom, a.output.ptr<double>(), a.input.ptr<double>(), a.countIncludePad, a.divisorOverride);
+    boxBackward<double>(a.geom, boxes, a.output.ptr<double>(), a.input.ptr<double>());
   return info.Env().Undefined();
-}
-
-// Adaptive windows: output o covers [floor(o I / O), ceil((o + 1) I / O)).
-inline int64_t adaptiveStart(int64_t o, int64_t in, int64_t out) { return o * in / out; }
-inline int64_t adaptiveEnd(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
-
-template <class T>
-void adaptiveForward(const Pool& g, const T* x, T* y) {
-  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
-    for (int64_t pl = a; pl < b; pl++) {
-      const T* xp = x + pl * g.H * g.W;
-      T* yp = y + pl * g.Ho * g.Wo;
-      for (int64_t r = 0; r < g.Ho; r++) {
-        const int64_t h0 = adaptiveStart(r, g.H, g.Ho), h1 = adaptiveEnd(r, g.H, g.Ho);
-        for (int64_t c = 0; c < g.Wo; c++) {
-          const int64_t w0 = adaptiveStart(c, g.W, g.Wo), w1 = adaptiveEnd(c, g.W, g.Wo);
-          T s = 0;
-          for (int64_t h = h0; h < h1; h++)
-            for (int64_t w = w0; w < w1; w++) s += xp[h * g.W + w];
-          yp[r * g.Wo + c] = s / T((h1 - h0) * (w1 - w0));
-        }
-      }
-    }
-  });
-}
-
-template <class T>
-void adaptiveBackward(const Pool& g, const T* gy, T* gx) {
-  parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
-    for (int64_t pl = a; pl < b; pl++) {
-      T* gp = gx + pl * g.H * g.W;
-      std::memset(gp, 0, g.H * g.W * sizeof(T));
-      const T* yp = gy + pl * g.Ho * g.Wo;
-      for (int64_t r = 0; r < g.Ho; r++) {
-        const int64_t h0 = adaptiveStart(r, g.H, g.Ho), h1 = adaptiveEnd(r, g.H, g.Ho);
-        for (int64_t c = 0; c < g.Wo; c++) {
-          const int64_t w0 = adaptiveStart(c, g.W, g.Wo), w1 = adaptiveEnd(c, g.W, g.Wo);
-          const T v = yp[r * g.Wo + c] / T((h1 - h0) * (w1 - w0));
-          for (int64_t h = h0; h < h1; h++)
-            for (int64_t w = w0; w < w1; w++) gp[h * g.W + w] += v;
-        }
-      }
-    }
-  });
 }
 
 // adaptiveAvgPool2d(out, x)
 Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "adaptiveAvgPool2d", 2);
   const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, false);
-  if (a.input.dtype == DType::float32) adaptiveForward<float>(a.geom, a.input.ptr<float>(), a.output.ptr<float>());
-  else adaptiveForward<double>(a.geom, a.input.ptr<double>(), a.output.ptr<double>());
+  const Boxes boxes = adaptiveBoxes(a.geom);
+  if (a.input.dtype == DType::float32) boxForward<float>(a.geom, boxes, a.input.ptr<float>(), a.output.ptr<float>());
+  else boxForward<double>(a.geom, boxes, a.input.ptr<double>(), a.output.ptr<double>());
   return info.Env().Undefined();
 }
 
@@ -262,8 +268,9 @@ Napi::Value adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
 Napi::Value adaptiveAvgPool2dBackward(const Napi::CallbackInfo& info) {
   Args args(info, "adaptiveAvgPool2dBackward", 2);
   const AdaptiveAvgPool2dArgs a = parseAdaptiveAvgPool2dArgs(args, true);
-  if (a.input.dtype == DType::float32) adaptiveBackward<float>(a.geom, a.output.ptr<float>(), a.input.ptr<float>());
-  else adaptiveBackward<double>(a.geom, a.output.ptr<double>(), a.input.ptr<double>());
+  const Boxes boxes = adaptiveBoxes(a.geom);
+  if (a.input.dtype == DType::float32) boxBackward<float>(a.geom, boxes, a.output.ptr<float>(), a.input.ptr<float>());
+  else boxBackward<double>(a.geom, boxes, a.output.ptr<double>(), a.input.ptr<double>());
   return info.Env().Undefined();
 }
 
