@@ -85,6 +85,10 @@ cases.push([
   'F.conv_transpose2d(x, convT, stride=2)',
 ])
 
+// Most cases take a millisecond or less, where one slow run (a page fault, another process)
+// moves a median of a few; 25 runs of each, after 5 to warm up, on both sides.
+const runs = 25
+const warmup = 5
 const words = process.argv.slice(2)
 if (words.length)
   cases.splice(
@@ -99,8 +103,8 @@ const ours = cases.map(
         iv.scope(() => {
           fn().sum().backward()
         }),
-      7,
-      2,
+      runs,
+      warmup,
     ) * 1000,
 )
 const torch = hasTorch
@@ -117,7 +121,7 @@ exprs = ${JSON.stringify(cases.map((c) => c[2]))}
 out = []
 for e in exprs:
     f = eval('lambda: ' + e)
-    out.append(timeit(lambda: f().sum().backward(), 7, 2) * 1000)
+    out.append(timeit(lambda: f().sum().backward(), ${runs}, ${warmup}) * 1000)
 print(json.dumps(out))`)
   : null
 
