@@ -115,3 +115,60 @@ t.test('view ops pass gradcheck', async (t) => {
   ]
   for (const [name, fn] of cases) t.ok(iv.gradcheck(fn, [leaf([2, 3, 4])]), name)
 })
+
+t.test('transposing copies (the last two dims swapped) hold every element, at any sizes', async (t) => {
+  // Float32 copies whose output rows read the source down its columns take a blocked path; the
+  // reference reads each element through its strides. Sizes off multiples of 8, an outer dim,
+  // a single matrix split into blocks of rows, and a destination with padded rows.
+  const read = (x: iv.Tensor, idx: number[]) => {
+    const d = x.data() // a contiguous copy in x's logical order
+    let flat = 0
+    for (let i = 0; i < idx.length; i++) flat = flat * x.shape[i] + idx[i]
+    return d[flat]
+  }
+  for (const [shape, perm] of [
+    [
+      [3, 13, 29],
+      [0, 2, 1],
+    ],
+    [
+      [2, 16, 9, 7],
+      [0, 2, 3, 1],
+    ],
+    [
+      [70, 131],
+      [1, 0],
+    ],
+    [
+      [5, 8, 8],
+      [0, 2, 1],
+    ],
+  ] as [number[], number[]][]) {
+    const x = iv.randn(shape)
+    const y = x.permute(...perm).contiguous()
+    const xd = x.data()
+    const yd = y.data()
+    const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1))
+    let wrong = 0
+    const idx = new Array<number>(shape.length).fill(0)
+    for (let k = 0; k < yd.length; k++) {
+      let rem = k
+      for (let i = shape.length - 1; i >= 0; i--) {
+        idx[i] = rem % y.shape[i]
+        rem = Math.floor(rem / y.shape[i])
+      }
+      let src = 0
+      for (let i = 0; i < shape.length; i++) src += idx[i] * strides[perm[i]]
+      if (yd[k] !== xd[src]) wrong++
+    }
+    t.equal(wrong, 0, `permute [${shape}] by [${perm}]`)
+  }
+  // Into a view whose rows are 40 apart: the 8 columns past each row stay as they were.
+  const m = iv.randn([20, 32])
+  const dst = iv.full([32, 40], 7)
+  dst.narrow(1, 0, 20).copy_(m.t())
+  let wrong = 0
+  for (let r = 0; r < 32; r++)
+    for (let c = 0; c < 40; c++) if (read(dst, [r, c]) !== (c < 20 ? read(m, [c, r]) : 7)) wrong++
+  t.equal(wrong, 0, 'copy_ of a transpose into a narrowed destination')
+})

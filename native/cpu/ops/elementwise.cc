@@ -10,6 +10,8 @@
 #include "../../binding/registry.h"
 #include "../bfloat16.h"
 #include "../cpu_features.h"
+#include "../gemm_kernels.h"
+#include "../parallel.h"
 #include "../strided.h"
 #include "rows_simd.h"
 #include "elementwise_fastmath.h"
@@ -440,9 +442,44 @@ Napi::Value where(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// A float32 copy whose last two dims are a transposition (permute(...).contiguous(), a
+// channels-last conversion): the output's rows are contiguous and the source's run along its
+// columns. Copied in 8 x 8 blocks of vectors (avx2::transposeExactF32), split among threads
+// by the outer dims and blocks of 64 output rows; false where the layout is not one, or the
+// CPU has no AVX2.
+bool copyTransposed(const StridedLayout& L, float* o, const float* p) {
+  const int n = L.ndim;
+  if (n < 2 || activeIsa() == Isa::generic || L.strides[0][n - 1] != 1 || L.strides[1][n - 2] != 1 ||
+      L.strides[1][n - 1] == 1)
+    return false;
+  const int64_t R = L.shape[n - 2], C = L.shape[n - 1], ldo = L.strides[0][n - 2], lds = L.strides[1][n - 1];
+  if (R < 8 || C < 8) return false;
+  int64_t outer = 1;
+  for (int d = 0; d < n - 2; d++) outer *= L.shape[d];
+  constexpr int64_t kRows = 64;
+  const int64_t blocks = (R + kRows - 1) / kRows;
+  parallelFor(outer * blocks, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; q++) {
+      int64_t rem = q / blocks, off0 = 0, off1 = 0;
+      for (int d = n - 3; d >= 0; d--) {
+        const int64_t i = rem % L.shape[d];
+        rem /= L.shape[d];
+        off0 += i * L.strides[0][d];
+        off1 += i * L.strides[1][d];
+      }
+      const int64_t r0 = (q % blocks) * kRows, rn = std::min(kRows, R - r0);
+      // Output (r, c) is source (c, r) of a matrix with rows lds apart.
+      avx2::transposeExactF32(p + off1 + r0, lds, C, rn, o + off0 + r0 * ldo, ldo);
+    }
+  });
+  return true;
+}
+
 template <class O, class I>
 void runCopy(const TensorArg& out, const TensorArg& src) {
   StridedLayout L = makeLayout(out.shape, {&out.strides, &src.strides});
+  if constexpr (std::is_same_v<O, float> && std::is_same_v<I, float>)
+    if (copyTransposed(L, out.ptr<float>(), src.ptr<float>())) return;
   const int64_t so = L.innerStride(0), ss = L.innerStride(1);
   O* o = out.ptr<O>();
   const I* p = src.ptr<I>();
