@@ -349,15 +349,14 @@ function pNorm(op: string, x: Tensor, p: number, dim: number, floor = 0): Tensor
   return record(`${op}.norm`, value, [x], (g) => {
     // d|x|_p / dx = sign(x) |x|^(p-1) / |x|_p^(p-1), and 0 where the norm is 0
     const safe = where(value.eq(0), 1, value)
-    const dir =
-      p === 2
-        ? x.div(safe)
-        : x.sign().mul(
-            x
-              .abs()
-              .div(safe)
-              .pow(p - 1),
-          )
+    // p = 2: x (g / |x|), dividing the reduced tensor rather than x
+    if (p === 2) return [x.mul(g.div(safe))]
+    const dir = x.sign().mul(
+      x
+        .abs()
+        .div(safe)
+        .pow(p - 1),
+    )
     return [dir.mul(g)]
   })
 }
@@ -407,5 +406,7 @@ function cosineSimilarityIn(a: Tensor, b: Tensor, opts: CosineSimilarityOptions)
   const b1 = b.ndim < ndim ? b.reshape([...Array(ndim - b.ndim).fill(1), ...b.shape]) : b
   const na = pNorm(op, a1, 2, dim, eps)
   const nb = pNorm(op, b1, 2, dim, eps)
-  return a1.div(na).mul(b1.div(nb)).sum(dim)
+  // sum(x1 / |x1| * x2 / |x2|) (PyTorch's form, each norm floored at eps) as x1 . x2 / (|x1| |x2|):
+  // the division on the reduced tensors, so forward and backward make fewer full-size passes.
+  return a1.mul(b1).sum(dim).div(na.mul(nb).squeeze(dim))
 }
