@@ -232,6 +232,10 @@ t.test("the addon's cache of blocks V8 freed makes room by evicting the blocks f
   const out = JSON.parse(r.stdout)
   // Each block spans whole 4 KiB pages: size(i) + 64 bytes of alignment, rounded up.
   const span = (i: number) => 3 * MiB + i * 8192 + 4096
-  t.equal(out.cached, [1, 2, 3, 4, 5].reduce((s, i) => s + span(i), 0), 'blocks 2 to 6 are cached')
+  t.equal(
+    out.cached,
+    [1, 2, 3, 4, 5].reduce((s, i) => s + span(i), 0),
+    'blocks 2 to 6 are cached',
+  )
   t.same(out.firsts, [0, 2, 6], 'the first block was unmapped, the second and the sixth are reused')
 })
