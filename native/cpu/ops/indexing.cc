@@ -74,6 +74,7 @@ void indexAddImpl(const TensorArg& gx, const TensorArg& g, const std::vector<int
   // one pass). Overwriting, a part zeroes its rows first, in ranges small enough to stay in
   // L2 until the adds reach them, so gx goes to memory once.
   const int64_t block = 512, blocks = (inner + block - 1) / block, slabs = outer * blocks;
+  if (slabs == 0) return;  // gx is empty
   const int64_t rowBytes = std::min(block, inner) * static_cast<int64_t>(sizeof(T)), l2Part = int64_t(256) << 10;
   int64_t parts = std::max<int64_t>(1, std::min(D, 4 * numThreads() / slabs));
   if (!accumulate) parts = std::max(parts, std::min(D, (D * rowBytes + l2Part - 1) / l2Part));
