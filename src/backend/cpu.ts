@@ -79,7 +79,7 @@ function putCached(buffer: ArrayBuffer, bytes: number): void {
 }
 
 /** Frees buffers from the bins least recently used, oldest first, until a buffer of `bytes`
- * fits with an eighth of both bounds to spare, so that a program moving to new sizes sorts the
+ * fits with 1/64 of both bounds to spare, so that a program moving to new sizes sorts the
  * bins once in a while, not at every buffer it puts. */
 function evictFor(bytes: number): void {
   const byteGoal = cacheLimit - cacheLimit / 64 - bytes
