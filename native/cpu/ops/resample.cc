@@ -5,6 +5,7 @@
 // dimension at a time).
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 #include "../../binding/args.h"
@@ -253,66 +254,106 @@ void nearest(const Resample& r, T* img, T* res, double sh, double sw, bool backw
   });
 }
 
-// Bilinear resampling in two separable passes through a scratch of H rows Wo wide. Forward:
-// each input row some output row reads is resampled along W once (a x2 upsampling reads each
-// twice), then each output row blends its two resampled rows in a loop the compiler
-// vectorises. Per output that is the direct formula's arithmetic, (1 - lh) ((1 - lw) a + lw b)
-// + lh ((1 - lw) c + lw d), so the result is unchanged. Backward runs the passes in reverse:
-// each output-gradient row adds into the two scratch rows it came from, then each scratch row
-// scatters along W into its input row.
+// Bilinear resampling in two separable passes. Forward: each input row some output row reads
+// is resampled along W once (a x2 upsampling reads each twice), then each output row blends
+// its two resampled rows in a loop the compiler vectorises. Per output that is the direct
+// formula's arithmetic, (1 - lh) ((1 - lw) a + lw b) + lh ((1 - lw) c + lw d), so the result
+// is unchanged. Backward runs the passes in reverse: each output-gradient row adds into the
+// two rows it came from, and each of those, once complete, scatters along W into its input
+// row. The output rows' first input rows never decrease, so two held rows of Wo suffice: a
+// row let go is never needed again.
+template <class T>
+class HeldRows {
+ public:
+  explicit HeldRows(int64_t width) : width_(width), data_(2 * width) {}
+  // The slot holding input row i, or -1.
+  int find(int64_t i) const { return row_[0] == i ? 0 : row_[1] == i ? 1 : -1; }
+  // A slot for row i, taken from a row other than `keep` (the other row the output row needs);
+  // `release` gets the row let go.
+  template <class Release>
+  int take(int64_t i, int64_t keep, Release&& release) {
+    const int s = row_[0] == keep ? 1 : 0;
+    if (row_[s] >= 0) release(row_[s], at(s));
+    row_[s] = i;
+    return s;
+  }
+  T* at(int s) { return data_.data() + s * width_; }
+  void releaseAll(const std::function<void(int64_t, T*)>& release) {
+    for (int s = 0; s < 2; s++)
+      if (row_[s] >= 0) release(row_[s], at(s)), row_[s] = -1;
+  }
+
+ private:
+  int64_t width_;
+  std::vector<T> data_;
+  int64_t row_[2] = {-1, -1};
+};
+
 template <class T>
 void bilinear(const Resample& r, T* img, T* res, bool alignCorners, double sh, double sw, bool backward) {
   const Linear<T> th = linearTaps<T>(r.H, r.Ho, alignCorners, sh), tw = linearTaps<T>(r.W, r.Wo, alignCorners, sw);
   const int64_t H = r.H, W = r.W, Ho = r.Ho, Wo = r.Wo;
-  std::vector<char> read(H, 0);  // input rows that some output row reads
-  for (int64_t h = 0; h < Ho; h++) read[th.i0[h]] = read[th.i0[h] + th.step[h]] = 1;
   std::vector<T> w0(Wo);
   for (int64_t w = 0; w < Wo; w++) w0[w] = T(1) - tw.l[w];
   const T* w1 = tw.l.data();
   parallelFor(r.planes, 1, [&](int64_t a, int64_t b) {
-    std::vector<T> scratch(H * Wo);
+    HeldRows<T> held(Wo);
     for (int64_t p = a; p < b; p++) {
       T* xp = img + p * H * W;
       T* yp = res + p * Ho * Wo;
       if (!backward) {
-        for (int64_t i = 0; i < H; i++) {
-          if (!read[i]) continue;
-          const T* x = xp + i * W;
-          T* s = scratch.data() + i * Wo;
-          for (int64_t w = 0; w < Wo; w++) {
-            const int64_t c0 = tw.i0[w];
-            s[w] = w0[w] * x[c0] + w1[w] * x[c0 + tw.step[w]];
+        // Input row i resampled along W, held.
+        auto resampled = [&](int64_t i, int64_t keep) -> const T* {
+          int s = held.find(i);
+          if (s < 0) {
+            s = held.take(i, keep, [](int64_t, T*) {});
+            const T* x = xp + i * W;
+            T* out = held.at(s);
+            for (int64_t w = 0; w < Wo; w++) {
+              const int64_t c0 = tw.i0[w];
+              out[w] = w0[w] * x[c0] + w1[w] * x[c0 + tw.step[w]];
+            }
           }
-        }
+          return held.at(s);
+        };
         for (int64_t h = 0; h < Ho; h++) {
           const T lh = th.l[h], kh = T(1) - lh;
-          const T* s0 = scratch.data() + th.i0[h] * Wo;
-          const T* s1 = s0 + th.step[h] * Wo;
+          const int64_t i0 = th.i0[h], i1 = i0 + th.step[h];
+          const T* s0 = resampled(i0, i1);
+          const T* s1 = resampled(i1, i0);
           T* y = yp + h * Wo;
           for (int64_t w = 0; w < Wo; w++) y[w] = kh * s0[w] + lh * s1[w];
         }
+        held.releaseAll([](int64_t, T*) {});
       } else {
-        for (int64_t i = 0; i < H; i++)
-          if (read[i]) std::memset(scratch.data() + i * Wo, 0, Wo * sizeof(T));
-        for (int64_t h = 0; h < Ho; h++) {
-          const T lh = th.l[h], kh = T(1) - lh;
-          T* s0 = scratch.data() + th.i0[h] * Wo;
-          T* s1 = s0 + th.step[h] * Wo;
-          const T* gy = yp + h * Wo;
-          for (int64_t w = 0; w < Wo; w++) s0[w] += kh * gy[w];
-          for (int64_t w = 0; w < Wo; w++) s1[w] += lh * gy[w];
-        }
         std::memset(xp, 0, H * W * sizeof(T));
-        for (int64_t i = 0; i < H; i++) {
-          if (!read[i]) continue;
-          const T* s = scratch.data() + i * Wo;
+        // A complete row of sums scatters along W into input row i.
+        auto scatter = [&](int64_t i, T* s) {
           T* gx = xp + i * W;
           for (int64_t w = 0; w < Wo; w++) {
             const int64_t c0 = tw.i0[w];
             gx[c0] += w0[w] * s[w];
             gx[c0 + tw.step[w]] += w1[w] * s[w];
           }
+        };
+        auto sums = [&](int64_t i, int64_t keep) -> T* {
+          int s = held.find(i);
+          if (s < 0) {
+            s = held.take(i, keep, scatter);
+            std::memset(held.at(s), 0, Wo * sizeof(T));
+          }
+          return held.at(s);
+        };
+        for (int64_t h = 0; h < Ho; h++) {
+          const T lh = th.l[h], kh = T(1) - lh;
+          const int64_t i0 = th.i0[h], i1 = i0 + th.step[h];
+          T* s0 = sums(i0, i1);
+          T* s1 = sums(i1, i0);
+          const T* gy = yp + h * Wo;
+          for (int64_t w = 0; w < Wo; w++) s0[w] += kh * gy[w];
+          for (int64_t w = 0; w < Wo; w++) s1[w] += lh * gy[w];
         }
+        held.releaseAll(scatter);
       }
     }
   });
