@@ -111,10 +111,14 @@ t.test('large index ops split across threads without races', async (t) => {
 
 t.test('gradients of empty inputs are empty, not a crash', async (t) => {
   const x = rg([0, 5])
-  indexSelect(x, 1, idx([1, 2])).sum().backward()
+  indexSelect(x, 1, idx([1, 2]))
+    .sum()
+    .backward()
   t.same((x.grad as Tensor).shape, [0, 5], 'indexSelect along dim 1 of [0, 5]')
   const w = rg([4, 0])
-  embedding(idx([1, 2]), w).sum().backward()
+  embedding(idx([1, 2]), w)
+    .sum()
+    .backward()
   t.same((w.grad as Tensor).shape, [4, 0], 'embedding of a [4, 0] table')
 })
 
