@@ -50,9 +50,6 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
 // Transposing copy for packing (also used on AVX-512 machines): dst[c * ldd + r] =
 // src[r * lds + c] for r < rows, c < cols, and zero for rows <= r < ldd (a multiple of 8).
 void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd);
-// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols, and nothing else written (any
-// ldd): a permuted copy's transposition.
-void transposeExactF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd);
 }  // namespace avx2
 
 // bfloat16 operands, float32 accumulation (vdpbf16ps multiplies K pairs). The A micro-panel

@@ -153,39 +153,12 @@ void dgemmKernel(int64_t kc, const double* a, const double* b, double* c, int64_
   }
 }
 
-namespace {
-// The 8 x 8 block at src (nrow of its rows and ncol of its columns; the rest reads as zero),
-// transposed: y[t] holds the block's column t.
-inline void transposeBlock8(const float* src, int64_t lds, int64_t nrow, int64_t ncol, __m256 y[8]) {
-  const __m256i m = maskFirst32(ncol);
-  __m256 x[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; i++) x[i] = i < nrow ? _mm256_maskload_ps(src + i * lds, m) : _mm256_setzero_ps();
-#pragma GCC unroll 4
-  for (int i = 0; i < 8; i += 2) {
-    y[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
-    y[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
-  }
-#pragma GCC unroll 2
-  for (int i = 0; i < 8; i += 4) {
-    x[i] = _mm256_shuffle_ps(y[i], y[i + 2], 0x44);
-    x[i + 1] = _mm256_shuffle_ps(y[i], y[i + 2], 0xEE);
-    x[i + 2] = _mm256_shuffle_ps(y[i + 1], y[i + 3], 0x44);
-    x[i + 3] = _mm256_shuffle_ps(y[i + 1], y[i + 3], 0xEE);
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; i++) {
-    y[i] = _mm256_permute2f128_ps(x[i], x[i + 4], 0x20);
-    y[i + 4] = _mm256_permute2f128_ps(x[i], x[i + 4], 0x31);
-  }
-}
-}  // namespace
-
 void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
   for (int64_t j = 0; j < ldd; j += 8) {
     const int64_t nrow = rows - j < 0 ? 0 : rows - j > 8 ? 8 : rows - j;
     for (int64_t c = 0; c < cols; c += 8) {
       const int64_t ncol = cols - c > 8 ? 8 : cols - c;
+      const __m256i m = maskFirst32(ncol);
       // Each of the 8 rows 64 floats ahead: the source is often a matrix read once from
       // memory (a convolution's gy), whose 8 row streams, rows kilobytes apart, the hardware
       // prefetcher followed poorly (a stem's weight gradient spent longer here than in its
@@ -193,29 +166,32 @@ void transposeF32(const float* src, int64_t lds, int64_t rows, int64_t cols, flo
       if (c % 16 == 0)
         for (int i = 0; i < nrow; i++)
           _mm_prefetch(reinterpret_cast<const char*>(src + (j + i) * lds + c + 64), _MM_HINT_T0);
-      __m256 y[8];
-      transposeBlock8(src + j * lds + c, lds, nrow, ncol, y);
+      __m256 x[8], y[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++)
+        x[i] = i < nrow ? _mm256_maskload_ps(src + (j + i) * lds + c, m) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+      for (int i = 0; i < 8; i += 2) {
+        y[i] = _mm256_unpacklo_ps(x[i], x[i + 1]);
+        y[i + 1] = _mm256_unpackhi_ps(x[i], x[i + 1]);
+      }
+#pragma GCC unroll 2
+      for (int i = 0; i < 8; i += 4) {
+        x[i] = _mm256_shuffle_ps(y[i], y[i + 2], 0x44);
+        x[i + 1] = _mm256_shuffle_ps(y[i], y[i + 2], 0xEE);
+        x[i + 2] = _mm256_shuffle_ps(y[i + 1], y[i + 3], 0x44);
+        x[i + 3] = _mm256_shuffle_ps(y[i + 1], y[i + 3], 0xEE);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) {
+        y[i] = _mm256_permute2f128_ps(x[i], x[i + 4], 0x20);
+        y[i + 4] = _mm256_permute2f128_ps(x[i], x[i + 4], 0x31);
+      }
+      // y[t] is source column c + t.
 #pragma GCC unroll 8
       for (int t = 0; t < 8; t++) {
         if (t >= ncol) break;
         _mm256_storeu_ps(dst + (c + t) * ldd + j, y[t]);
-      }
-    }
-  }
-}
-
-void transposeExactF32(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-  for (int64_t j = 0; j < rows; j += 8) {
-    const int64_t nrow = rows - j > 8 ? 8 : rows - j;
-    const __m256i m = maskFirst32(nrow);
-    for (int64_t c = 0; c < cols; c += 8) {
-      const int64_t ncol = cols - c > 8 ? 8 : cols - c;
-      __m256 y[8];
-      transposeBlock8(src + j * lds + c, lds, nrow, ncol, y);
-#pragma GCC unroll 8
-      for (int t = 0; t < 8; t++) {
-        if (t >= ncol) break;
-        _mm256_maskstore_ps(dst + (c + t) * ldd + j, m, y[t]);
       }
     }
   }

@@ -10,9 +10,9 @@
 #include "../../binding/registry.h"
 #include "../bfloat16.h"
 #include "../cpu_features.h"
-#include "../gemm_kernels.h"
 #include "../parallel.h"
 #include "../strided.h"
+#include "conv.h"
 #include "rows_simd.h"
 #include "elementwise_fastmath.h"
 
@@ -444,12 +444,12 @@ Napi::Value where(const Napi::CallbackInfo& info) {
 
 // A float32 copy whose last two dims are a transposition (permute(...).contiguous(), a
 // channels-last conversion): the output's rows are contiguous and the source's run along its
-// columns. Copied in 8 x 8 blocks of vectors (avx2::transposeExactF32), split among threads
-// by the outer dims and blocks of 64 output rows; false where the layout is not one, or the
-// CPU has no AVX2.
+// columns. Copied in 16 x 16 register tiles (avx512::transpose, the convolutions' own), split
+// among threads by the outer dims and blocks of 64 output rows; false where the layout is not
+// one, or the CPU has no AVX-512 (the strided loop copies it then).
 bool copyTransposed(const StridedLayout& L, float* o, const float* p) {
   const int n = L.ndim;
-  if (n < 2 || activeIsa() == Isa::generic || L.strides[0][n - 1] != 1 || L.strides[1][n - 2] != 1 ||
+  if (n < 2 || activeIsa() != Isa::avx512 || L.strides[0][n - 1] != 1 || L.strides[1][n - 2] != 1 ||
       L.strides[1][n - 1] == 1)
     return false;
   const int64_t R = L.shape[n - 2], C = L.shape[n - 1], ldo = L.strides[0][n - 2], lds = L.strides[1][n - 1];
@@ -469,7 +469,7 @@ bool copyTransposed(const StridedLayout& L, float* o, const float* p) {
       }
       const int64_t r0 = (q % blocks) * kRows, rn = std::min(kRows, R - r0);
       // Output (r, c) is source (c, r) of a matrix with rows lds apart.
-      avx2::transposeExactF32(p + off1 + r0, lds, C, rn, o + off0 + r0 * ldo, ldo);
+      avx512::transpose(p + off1 + r0, C, rn, lds, o + off0 + r0 * ldo, ldo);
     }
   });
   return true;

@@ -5,7 +5,6 @@
 // dimension at a time).
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 #include "../../binding/args.h"
@@ -278,7 +277,8 @@ class HeldRows {
     return s;
   }
   T* at(int s) { return data_.data() + s * width_; }
-  void releaseAll(const std::function<void(int64_t, T*)>& release) {
+  template <class Release>
+  void releaseAll(Release&& release) {
     for (int s = 0; s < 2; s++)
       if (row_[s] >= 0) release(row_[s], at(s)), row_[s] = -1;
   }
