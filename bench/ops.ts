@@ -86,9 +86,11 @@ cases.push([
 ])
 
 // Most cases take a millisecond or less, where one slow run (a page fault, another process)
-// moves a median of a few; 25 runs of each, after 5 to warm up, on both sides.
+// moves a median of a few; 25 runs of each, on both sides, after at least 5 and a quarter of
+// a second of warm-up runs (until V8 has optimised the JavaScript on the case's path).
 const runs = 25
 const warmup = 5
+const warmSeconds = 0.25
 const words = process.argv.slice(2)
 if (words.length)
   cases.splice(
@@ -105,6 +107,7 @@ const ours = cases.map(
         }),
       runs,
       warmup,
+      warmSeconds,
     ) * 1000,
 )
 const torch = hasTorch
@@ -121,7 +124,7 @@ exprs = ${JSON.stringify(cases.map((c) => c[2]))}
 out = []
 for e in exprs:
     f = eval('lambda: ' + e)
-    out.append(timeit(lambda: f().sum().backward(), ${runs}, ${warmup}) * 1000)
+    out.append(timeit(lambda: f().sum().backward(), ${runs}, ${warmup}, ${warmSeconds}) * 1000)
 print(json.dumps(out))`)
   : null
 

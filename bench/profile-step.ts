@@ -3,8 +3,8 @@
 // layout at 64 px and below, ImageNet's above) unless MODEL names a MetaNet (mn-t, mn-s,
 // mn-b4, ...); SIZE is the input size, BENCH_TRAIN_BATCH the batch. EVAL=1 profiles an
 // inference forward instead (eval mode, no grad), SHAPES=1 gives each kernel's input shapes a
-// row of their own (recordShapes). Prints the per-op table and, with a path argument, writes
-// the Chrome trace.
+// row of their own (recordShapes), ROWS the table's rows (30). Prints the per-op table and, with
+// a path argument, writes the Chrome trace.
 //   [MODEL=mn-t SIZE=32] npx tsx bench/profile-step.ts [trace.json]
 //   EVAL=1 SHAPES=1 BENCH_TRAIN_BATCH=1 SIZE=224 npx tsx bench/profile-step.ts
 import * as os from 'node:os'
@@ -39,7 +39,12 @@ const step = inference ? forward : trainStep
 for (let i = 0; i < 3; i++) step()
 const load = os.loadavg()[0]
 const recordShapes = process.env.SHAPES === '1'
-const result = iv.profile(step, { print: false, trace: process.argv[2], rowLimit: 30, recordShapes })
+const result = iv.profile(step, {
+  print: false,
+  trace: process.argv[2],
+  rowLimit: Number(process.env.ROWS ?? 30),
+  recordShapes,
+})
 const what = name === 'resnet18' ? `ResNet-18${size <= 64 ? ' CIFAR' : ''}` : name
 console.log(
   `${what} ${inference ? 'inference forward' : 'training step'}, ${size} px, batch ${batch}, ${iv.getNumThreads()} threads; load average ${load.toFixed(1)} on ${os.cpus().length} cores`,

@@ -11,9 +11,14 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
-/** Median seconds of fn over `runs` runs after `warmup` unmeasured ones. */
-export function timeIt(fn: () => void, runs = 7, warmup = 2): number {
-  for (let i = 0; i < warmup; i++) fn()
+/**
+ * Median seconds of fn over `runs` runs after `warmup` unmeasured ones, and after more until
+ * `warmSeconds` have passed: V8 compiles a function's optimised code only after many calls,
+ * so a sub-millisecond op's first few dozen runs time the interpreter's JavaScript around it.
+ */
+export function timeIt(fn: () => void, runs = 7, warmup = 2, warmSeconds = 0): number {
+  const warmUntil = process.hrtime.bigint() + BigInt(Math.round(warmSeconds * 1e9))
+  for (let i = 0; i < warmup || process.hrtime.bigint() < warmUntil; i++) fn()
   const times: number[] = []
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint()
@@ -40,8 +45,11 @@ export function torchRun<T>(code: string): T | null {
   const prelude = [
     'import json, time, statistics, torch',
     'torch.set_num_threads(2)',
-    'def timeit(fn, runs=7, warmup=2):',
-    '    for _ in range(warmup): fn()',
+    'def timeit(fn, runs=7, warmup=2, warm_seconds=0):',
+    '    until = time.perf_counter() + warm_seconds',
+    '    i = 0',
+    '    while i < warmup or time.perf_counter() < until:',
+    '        fn(); i += 1',
     '    ts = []',
     '    for _ in range(runs):',
     '        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)',

@@ -507,6 +507,59 @@ t.test('depthwise kernels handle taps beyond the small-kernel fast path and nega
   )
 })
 
+t.test('depthwise weight and bias gradients over small planes match a direct evaluation', async (t) => {
+  // Up to 256 outputs and 1024 inputs per plane, one output channel per input channel, float32
+  // on AVX-512: 16 channels at a time, channels-last (conv_depthwise_avx512.cc). Several channel
+  // blocks with a partial last one, 1x1 planes (the centre tap only; at stride 2 the last
+  // kernel row starts past the plane), padding past the kernel's reach (taps that meet no
+  // input), strides, dilation and an uneven kernel, the size limits; then planes past them and
+  // a channel multiplier (the plane-by-plane route).
+  const shapes: Shape[] = [
+    { x: [3, 40, 5, 6], w: [40, 1, 3, 3], s: 1, p: 1, groups: 40 },
+    { x: [4, 20, 1, 1], w: [20, 1, 3, 3], s: 1, p: 1, groups: 20 },
+    { x: [3, 20, 1, 1], w: [20, 1, 3, 3], s: 2, p: 1, groups: 20 },
+    { x: [2, 17, 2, 2], w: [17, 1, 3, 3], s: 1, p: 3, groups: 17 },
+    { x: [2, 16, 11, 13], w: [16, 1, 5, 3], s: [2, 1], p: [2, 1], d: [1, 2], groups: 16 },
+    { x: [2, 24, 32, 32], w: [24, 1, 3, 3], s: 2, p: 1, groups: 24 },
+    { x: [2, 18, 16, 16], w: [18, 1, 3, 3], s: 1, p: 1, groups: 18 },
+    { x: [2, 18, 17, 16], w: [18, 1, 3, 3], s: 1, p: 1, groups: 18 },
+    { x: [2, 6, 10, 9], w: [12, 1, 3, 3], s: 1, p: 1, groups: 6 },
+  ]
+  for (const sh of shapes) {
+    const x64 = r(sh.x)
+    const w64 = r(sh.w)
+    const [N, K, Ho, Wo] = reference(
+      x64.data() as Float64Array,
+      sh.x,
+      w64.data() as Float64Array,
+      sh.w,
+      new Float64Array(0),
+      sh,
+    ).outShape
+    const go64 = r([N, K, Ho, Wo])
+    const ref = reference(
+      x64.data() as Float64Array,
+      sh.x,
+      w64.data() as Float64Array,
+      sh.w,
+      go64.data() as Float64Array,
+      sh,
+    )
+    const gb = new Float64Array(K)
+    const go = go64.data() as Float64Array
+    for (let i = 0; i < go.length; i++) gb[Math.floor(i / (Ho * Wo)) % K] += go[i]
+    const x = x64.to('float32')
+    const w = w64.to('float32').requiresGrad_()
+    const b = r([K], 'float32').requiresGrad_()
+    conv2d(x, w, b, { stride: sh.s, padding: sh.p, dilation: sh.d ?? 1, groups: sh.groups }).backward(
+      go64.to('float32'),
+    )
+    const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} padding ${sh.p} dilation ${sh.d ?? 1}`
+    t.ok(maxRel((w.grad as Tensor).data(), ref.gw) < 1e-4, `${label}: weight gradient`)
+    t.ok(maxRel((b.grad as Tensor).data(), gb) < 1e-4, `${label}: bias gradient`)
+  }
+})
+
 t.test('conv2d leaves its inputs untouched and works on tensors made with tensor()', async (t) => {
   const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], { shape: [1, 1, 3, 3] })
   const w = tensor([1, 0, 0, -1], { shape: [1, 1, 2, 2] })

@@ -5,6 +5,7 @@
 // The stride-2 input gradient reads gy in place instead, masked at its edges.
 // Plain static functions only (see docs/ARCHITECTURE.md on ISA files).
 #include <immintrin.h>
+#include "conv.h"
 #include "conv_depthwise_kernels.h"
 
 namespace iv {
@@ -259,6 +260,56 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
     for (int64_t r = 0; r < ho; r++)
       for (int64_t c0 = 0; c0 < wo; c0 += 16) bs = _mm512_add_ps(bs, _mm512_maskz_loadu_ps(firstLanes(wo - c0), gy + r * wo + c0));
     *gbSum = hsum(bs);
+  }
+}
+
+// Outputs o (of `count`) whose input o s + d lies in [0, size): [firstInside, endInside).
+static int64_t firstInside(int64_t d, int64_t s) { return d >= 0 ? 0 : (s - 1 - d) / s; }
+static int64_t endInside(int64_t d, int64_t s, int64_t size, int64_t count) {
+  if (size - 1 - d < 0) return 0;
+  const int64_t end = (size - 1 - d) / s + 1;
+  return end < count ? end : count;
+}
+
+void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float* gy, int64_t c0, int64_t cn,
+                                 float* scratch, float* gw, float* gb) {
+  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo, taps = g.kh * g.kw;
+  float* xt = scratch;        // [H W][16]: x of the block's channels at each input pixel
+  float* gt = xt + HW * 16;   // [Ho Wo][16]
+  float* sums = gt + P * 16;  // [taps][16]
+  // Lanes past cn are never written by the transposes; zeroed so that they hold no NaN.
+  for (int64_t e = 0; e < (HW + P + taps) * 16; e++) scratch[e] = 0.f;
+  __m512 bias = _mm512_setzero_ps();
+  for (int64_t n = 0; n < g.N; n++) {
+    transpose(x + (n * g.C + c0) * HW, cn, HW, HW, xt, 16);
+    transpose(gy + (n * g.K + c0) * P, cn, P, P, gt, 16);
+    if (gb)
+      for (int64_t o = 0; o < P; o++) bias = _mm512_add_ps(bias, _mm512_load_ps(gt + o * 16));
+    for (int64_t i = 0; i < g.kh; i++) {
+      // Output rows whose input row r sh + i dh - pt lies inside the image.
+      const int64_t dy = i * g.dh - g.pt;
+      const int64_t r0 = firstInside(dy, g.sh), r1 = endInside(dy, g.sh, g.H, g.Ho);
+      for (int64_t j = 0; j < g.kw; j++) {
+        const int64_t dx = j * g.dw - g.pl;
+        const int64_t q0 = firstInside(dx, g.sw), q1 = endInside(dx, g.sw, g.W, g.Wo);
+        __m512 a = _mm512_setzero_ps();
+        for (int64_t r = r0; r < r1; r++) {
+          const float* gr = gt + r * g.Wo * 16;
+          const float* xr = xt + ((r * g.sh + dy) * g.W + dx) * 16;
+          for (int64_t q = q0; q < q1; q++)
+            a = _mm512_fmadd_ps(_mm512_load_ps(gr + q * 16), _mm512_load_ps(xr + q * g.sw * 16), a);
+        }
+        float* s = sums + (i * g.kw + j) * 16;
+        _mm512_store_ps(s, _mm512_add_ps(_mm512_load_ps(s), a));
+      }
+    }
+  }
+  for (int64_t t = 0; t < taps; t++)
+    for (int64_t e = 0; e < cn; e++) gw[(c0 + e) * taps + t] = sums[t * 16 + e];
+  if (gb) {
+    alignas(64) float b[16];
+    _mm512_store_ps(b, bias);
+    for (int64_t e = 0; e < cn; e++) gb[c0 + e] = b[e];
   }
 }
 

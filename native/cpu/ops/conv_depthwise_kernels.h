@@ -2,6 +2,7 @@
 // conv_depthwise.cc only when activeIsa() == Isa::avx512. Plain functions, no inline code.
 #pragma once
 #include <cstdint>
+#include "conv.h"
 
 namespace iv {
 namespace avx512 {
@@ -23,6 +24,15 @@ void dw3x3s1DirectF32(const float* x, int64_t h, int64_t w, int64_t top, int64_t
 // sum of gy.
 void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                      int64_t ho, int64_t wo, float* gw, float* gbSum);
+
+// The weight gradient (and, with gb, the bias gradient) of channels [c0, c0 + cn), cn <= 16,
+// of a depthwise convolution with one output channel per input channel, over the whole
+// batch: gw[c taps + tap] = sum over images and outputs o of gy[n][c][o] x[n][c][in(o, tap)].
+// For small planes: each image's block of x and of gy is transposed into `scratch` (16 (H W
+// + Ho Wo) floats), so a tap's products run over 16 channels per vector with no plane padded
+// and no horizontal sum per plane. Any stride, padding and dilation.
+void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float* gy, int64_t c0, int64_t cn,
+                                 float* scratch, float* gw, float* gb);
 
 // Stride-2 input gradient of one h x wd plane, dilation 1, kh and kw at most kS2MaxKernel:
 // gx[r][c] (+)= sum over the taps (i, j) with r + pt - i and c + pl - j even of w[i][j]
