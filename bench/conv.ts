@@ -24,6 +24,9 @@ const cases: Case[] = [
   { name: 'depthwise 3x3 96ch 56x56', x: [N, 96, 56, 56], w: [96, 1, 3, 3], stride: 1, padding: 1, groups: 96 },
   { name: 'depthwise 3x3 384ch 28x28', x: [N, 384, 28, 28], w: [384, 1, 3, 3], stride: 1, padding: 1, groups: 384 },
   { name: 'depthwise 3x3 s2 96ch 56->28', x: [N, 96, 56, 56], w: [96, 1, 3, 3], stride: 2, padding: 1, groups: 96 },
+  // Small planes (MetaNet's last stages; channels-last on AVX-512).
+  { name: 'depthwise 3x3 384ch 7x7', x: [N, 384, 7, 7], w: [384, 1, 3, 3], stride: 1, padding: 1, groups: 384 },
+  { name: 'depthwise 3x3 s2 192ch 14->7', x: [N, 192, 14, 14], w: [192, 1, 3, 3], stride: 2, padding: 1, groups: 192 },
   { name: 'maxPool 3x3 s2 64ch 112x112', x: [N, 64, 112, 112], w: null, stride: 2, padding: 1, groups: 1 },
 ]
 const passes = ['forward', 'input-grad', 'weight-grad'] as const

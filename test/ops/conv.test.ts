@@ -507,13 +507,13 @@ t.test('depthwise kernels handle taps beyond the small-kernel fast path and nega
   )
 })
 
-t.test('depthwise weight and bias gradients over small planes match a direct evaluation', async (t) => {
+t.test('depthwise convolutions over small planes match a direct evaluation, gradients and bias included', async (t) => {
   // Up to 256 outputs and 1024 inputs per plane, one output channel per input channel, float32
-  // on AVX-512: 16 channels at a time, channels-last (conv_depthwise_avx512.cc). Several channel
-  // blocks with a partial last one, 1x1 planes (the centre tap only; at stride 2 the last
-  // kernel row starts past the plane), padding past the kernel's reach (taps that meet no
-  // input), strides, dilation and an uneven kernel, the size limits; then planes past them and
-  // a channel multiplier (the plane-by-plane route).
+  // on AVX-512, every pass: 16 channels at a time, channels-last (conv_depthwise_avx512.cc).
+  // Several channel blocks with a partial last one, 1x1 planes (the centre tap only; at stride
+  // 2 the last kernel row starts past the plane), padding past the kernel's reach (taps that
+  // meet no input), strides, dilation and an uneven kernel, the size limits; then planes past
+  // them and a channel multiplier (the plane-by-plane route).
   const shapes: Shape[] = [
     { x: [3, 40, 5, 6], w: [40, 1, 3, 3], s: 1, p: 1, groups: 40 },
     { x: [4, 20, 1, 1], w: [20, 1, 3, 3], s: 1, p: 1, groups: 20 },
@@ -548,13 +548,16 @@ t.test('depthwise weight and bias gradients over small planes match a direct eva
     const gb = new Float64Array(K)
     const go = go64.data() as Float64Array
     for (let i = 0; i < go.length; i++) gb[Math.floor(i / (Ho * Wo)) % K] += go[i]
-    const x = x64.to('float32')
+    const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} padding ${sh.p} dilation ${sh.d ?? 1}`
+    const x = x64.to('float32').requiresGrad_()
     const w = w64.to('float32').requiresGrad_()
     const b = r([K], 'float32').requiresGrad_()
-    conv2d(x, w, b, { stride: sh.s, padding: sh.p, dilation: sh.d ?? 1, groups: sh.groups }).backward(
-      go64.to('float32'),
-    )
-    const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} padding ${sh.p} dilation ${sh.d ?? 1}`
+    const y = conv2d(x, w, b, { stride: sh.s, padding: sh.p, dilation: sh.d ?? 1, groups: sh.groups })
+    const bias = b.data() as Float32Array
+    const yRef = ref.y.map((v, i) => v + bias[Math.floor(i / (Ho * Wo)) % K])
+    t.ok(maxRel(y.data(), yRef) < 1e-4, `${label}: output`)
+    y.backward(go64.to('float32'))
+    t.ok(maxRel((x.grad as Tensor).data(), ref.gx) < 1e-4, `${label}: input gradient`)
     t.ok(maxRel((w.grad as Tensor).data(), ref.gw) < 1e-4, `${label}: weight gradient`)
     t.ok(maxRel((b.grad as Tensor).data(), gb) < 1e-4, `${label}: bias gradient`)
   }

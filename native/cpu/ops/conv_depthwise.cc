@@ -27,11 +27,30 @@ constexpr int64_t kBlock = 16;
 inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// The weight gradient takes the channels-last route (avx512::dwWeightGradChannelsLastF32) up
-// to this many outputs and inputs per plane (its scratch, up to 82 KB, then stays in L2).
-// Measured faster there on MetaNet's planes (1x1 to 16x16, and 32x32 at stride 2), slower at
-// 32x32 stride 1 and above.
-constexpr int64_t kChannelsLastGradPlane = 256, kChannelsLastGradInput = 1024;
+// Depthwise convolutions with one output channel per input channel take the channels-last
+// routes (avx512::dw*ChannelsLastF32) up to this many outputs and inputs per plane, float32 on
+// AVX-512: their scratch (up to 82 KB) then stays in L2. The weight gradient measured faster
+// there on MetaNet's planes (1x1 to 16x16, and 32x32 at stride 2), slower at 32x32 stride 1
+// and above. The input gradient is limited to 256 inputs per plane (slower at 32x32 stride 2).
+constexpr int64_t kChannelsLastPlane = 256, kChannelsLastInput = 1024, kChannelsLastInputGrad = 256;
+
+enum class Pass { forward, inputGrad, weightGrad };
+
+// Whether a depthwise convolution of In and T takes the channels-last route in this pass. For
+// the forward and the input gradient, 3x3 stride 1 on planes 8 or more wide stays with
+// avx512::dw3x3s1DirectF32, which measured faster there (its vectors then run along rows).
+template <class In, class T>
+bool channelsLastRoute(const ConvGeom& g, Pass pass) {
+  if (!std::is_same_v<In, float> || !std::is_same_v<T, float> || activeIsa() != Isa::avx512 || g.K != g.C ||
+      g.Ho * g.Wo > kChannelsLastPlane || g.H * g.W > kChannelsLastInput)
+    return false;
+  if (pass == Pass::weightGrad) return true;
+  const bool direct = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.W >= 8;
+  return !direct && (pass == Pass::forward || g.H * g.W <= kChannelsLastInputGrad);
+}
+
+// Scratch of a channels-last call: 16 floats per tap, input pixel and output pixel.
+inline int64_t channelsLastScratch(const ConvGeom& g) { return (g.kh * g.kw + g.H * g.W + g.Ho * g.Wo) * kBlock; }
 inline int64_t clampTo(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 thread_local Scratch tlsPlane, tlsGrad;
@@ -112,6 +131,23 @@ void depthwiseForward(const ConvGeom& g, const In* x, const T* w, const T* bias,
   const bool fast = std::is_same<T, float>::value && avx512Taps(t);
   const bool direct = fast && std::is_same_v<In, T> && t.kh == 3 && t.kw == 3 && t.sh == 1 && t.sw == 1;
   const int64_t hp = paddedRows(t, g.Ho), wp = fast ? avx512Cols(t, g.Wo) : paddedCols(t, g.Wo);
+  if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
+    if (channelsLastRoute<In, T>(g, Pass::forward)) {
+      const int64_t blocks = ceilDiv(g.C, kBlock);
+      parallelFor(g.N * blocks, 1, [&](int64_t a, int64_t b) {
+        float* scratch = tlsPlane.get<float>(channelsLastScratch(g));
+        for (int64_t item = a; item < b; item++) {
+          const int64_t n = item / blocks, c0 = item % blocks * kBlock, cn = std::min(kBlock, g.C - c0);
+          avx512::dwForwardChannelsLastF32(g, x, w, n, c0, cn, scratch, y);
+          if (bias || pre || act != Act::none)
+            for (int64_t k = c0; k < c0 + cn; k++) {
+              const int64_t plane = n * g.K + k;
+              epilogue(y + plane * P, pre ? pre + plane * P : nullptr, P, bias ? bias[k] : T(0), act);
+            }
+        }
+      });
+      return;
+    }
   parallelFor(g.N * g.K, 1, [&](int64_t a, int64_t b) {
     T* xp = direct ? nullptr : tlsPlane.get<T>(hp * wp);
     int64_t padded = -1;
@@ -141,6 +177,18 @@ template <class In, class T>
 void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) {
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo, HW = g.H * g.W;
   const Taps t = tapsOf(g);
+  if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
+    if (channelsLastRoute<In, T>(g, Pass::inputGrad)) {
+      const int64_t blocks = ceilDiv(g.C, kBlock);
+      parallelFor(g.N * blocks, 1, [&](int64_t a, int64_t b) {
+        float* scratch = tlsPlane.get<float>(channelsLastScratch(g));
+        for (int64_t item = a; item < b; item++) {
+          const int64_t n = item / blocks, c0 = item % blocks * kBlock;
+          avx512::dwBackwardInputChannelsLastF32(g, gy, w, n, c0, std::min(kBlock, g.C - c0), scratch, gx);
+        }
+      });
+      return;
+    }
   if (g.sh == 1 && g.sw == 1) {
     // Stride 1: the gradient is gy correlated with the flipped kernel, padded by the kernel
     // span less the forward padding: a gather, like the forward.
@@ -241,12 +289,11 @@ void depthwiseBackwardWeight(const ConvGeom& g, const In* gy, const In* x, T* gw
   const int64_t mult = g.K / g.C, taps = g.kh * g.kw, P = g.Ho * g.Wo;
   const int64_t hp = paddedRows(t, g.Ho), wp = paddedCols(t, g.Wo), wb = roundUp(g.Wo, kBlock);
   if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
-    if (activeIsa() == Isa::avx512 && mult == 1 && P <= kChannelsLastGradPlane &&
-        g.H * g.W <= kChannelsLastGradInput) {
+    if (channelsLastRoute<In, T>(g, Pass::weightGrad)) {
       // Small planes: a plane's row is a fraction of a vector, and the plane-by-plane route's
       // per-plane costs (padding, a horizontal sum per tap) outweigh its products.
       parallelFor(ceilDiv(g.C, kBlock), 1, [&](int64_t a, int64_t b) {
-        float* scratch = tlsPlane.get<float>((g.H * g.W + P + taps) * kBlock);
+        float* scratch = tlsPlane.get<float>(channelsLastScratch(g));
         for (int64_t blk = a; blk < b; blk++)
           avx512::dwWeightGradChannelsLastF32(g, x, gy, blk * kBlock, std::min(kBlock, g.C - blk * kBlock), scratch,
                                               gw, gb);

@@ -271,6 +271,64 @@ static int64_t endInside(int64_t d, int64_t s, int64_t size, int64_t count) {
   return end < count ? end : count;
 }
 
+// The block's weights, tap-major: wt[tap][e] = w[(c0 + e) taps + tap], 0 past cn.
+static void tapWeights(const float* w, int64_t taps, int64_t c0, int64_t cn, float* wt) {
+  for (int64_t t = 0; t < taps; t++)
+    for (int64_t e = 0; e < 16; e++) wt[t * 16 + e] = e < cn ? w[(c0 + e) * taps + t] : 0.f;
+}
+
+// Every tap's products over the outputs o whose input pixel in(o, tap) lies inside the image,
+// 16 channels per vector: y[o] += w[tap] x[in(o, tap)] (the forward), or, backwards,
+// x[in(o, tap)] += w[tap] y[o] (the input gradient).
+static void tapProducts(const ConvGeom& g, const float* wt, float* xt, float* yt, bool backwards) {
+  for (int64_t i = 0; i < g.kh; i++) {
+    const int64_t dy = i * g.dh - g.pt, r0 = firstInside(dy, g.sh), r1 = endInside(dy, g.sh, g.H, g.Ho);
+    for (int64_t j = 0; j < g.kw; j++) {
+      const int64_t dx = j * g.dw - g.pl, q0 = firstInside(dx, g.sw), q1 = endInside(dx, g.sw, g.W, g.Wo);
+      const __m512 wv = _mm512_load_ps(wt + (i * g.kw + j) * 16);
+      for (int64_t r = r0; r < r1; r++) {
+        float* yr = yt + r * g.Wo * 16;
+        float* xr = xt + ((r * g.sh + dy) * g.W + dx) * 16;
+        if (backwards)
+          for (int64_t q = q0; q < q1; q++) {
+            float* xq = xr + q * g.sw * 16;
+            _mm512_store_ps(xq, _mm512_fmadd_ps(wv, _mm512_load_ps(yr + q * 16), _mm512_load_ps(xq)));
+          }
+        else
+          for (int64_t q = q0; q < q1; q++)
+            _mm512_store_ps(yr + q * 16,
+                            _mm512_fmadd_ps(wv, _mm512_load_ps(xr + q * g.sw * 16), _mm512_load_ps(yr + q * 16)));
+      }
+    }
+  }
+}
+
+static void zeroFloats(float* p, int64_t n) {
+  for (int64_t e = 0; e < n; e += 16) _mm512_store_ps(p + e, _mm512_setzero_ps());
+}
+
+void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* w, int64_t n, int64_t c0, int64_t cn,
+                              float* scratch, float* y) {
+  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo, taps = g.kh * g.kw;
+  float *wt = scratch, *xt = wt + taps * 16, *yt = xt + HW * 16;
+  tapWeights(w, taps, c0, cn, wt);
+  transpose(x + (n * g.C + c0) * HW, cn, HW, HW, xt, 16);
+  zeroFloats(yt, P * 16);
+  tapProducts(g, wt, xt, yt, false);
+  transpose(yt, P, cn, 16, y + (n * g.K + c0) * P, P);
+}
+
+void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* w, int64_t n, int64_t c0,
+                                    int64_t cn, float* scratch, float* gx) {
+  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo, taps = g.kh * g.kw;
+  float *wt = scratch, *gxt = wt + taps * 16, *gt = gxt + HW * 16;
+  tapWeights(w, taps, c0, cn, wt);
+  transpose(gy + (n * g.K + c0) * P, cn, P, P, gt, 16);
+  zeroFloats(gxt, HW * 16);
+  tapProducts(g, wt, gxt, gt, true);
+  transpose(gxt, HW, cn, 16, gx + (n * g.C + c0) * HW, HW);
+}
+
 void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float* gy, int64_t c0, int64_t cn,
                                  float* scratch, float* gw, float* gb) {
   const int64_t HW = g.H * g.W, P = g.Ho * g.Wo, taps = g.kh * g.kw;
@@ -278,7 +336,7 @@ void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float*
   float* gt = xt + HW * 16;   // [Ho Wo][16]
   float* sums = gt + P * 16;  // [taps][16]
   // Lanes past cn are never written by the transposes; zeroed so that they hold no NaN.
-  for (int64_t e = 0; e < (HW + P + taps) * 16; e++) scratch[e] = 0.f;
+  zeroFloats(scratch, (HW + P + taps) * 16);
   __m512 bias = _mm512_setzero_ps();
   for (int64_t n = 0; n < g.N; n++) {
     transpose(x + (n * g.C + c0) * HW, cn, HW, HW, xt, 16);

@@ -25,12 +25,21 @@ void dw3x3s1DirectF32(const float* x, int64_t h, int64_t w, int64_t top, int64_t
 void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                      int64_t ho, int64_t wo, float* gw, float* gbSum);
 
-// The weight gradient (and, with gb, the bias gradient) of channels [c0, c0 + cn), cn <= 16,
-// of a depthwise convolution with one output channel per input channel, over the whole
-// batch: gw[c taps + tap] = sum over images and outputs o of gy[n][c][o] x[n][c][in(o, tap)].
-// For small planes: each image's block of x and of gy is transposed into `scratch` (16 (H W
-// + Ho Wo) floats), so a tap's products run over 16 channels per vector with no plane padded
-// and no horizontal sum per plane. Any stride, padding and dilation.
+// Small planes channels-last: one output channel per input channel (K == C), channels
+// [c0, c0 + cn), cn <= 16, with any stride, padding and dilation. An image's block of each
+// operand is transposed into `scratch` ([pixel][16 channels], 64-byte aligned), so a tap's
+// products run over 16 channels per vector, with no plane padded and no horizontal sum.
+//
+// The forward of image n: y's planes of the block (written, no bias). Scratch: 16 (taps + H W
+// + Ho Wo) floats.
+void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* w, int64_t n, int64_t c0, int64_t cn,
+                              float* scratch, float* y);
+// The input gradient of image n: gx's planes of the block (written). Scratch as the forward's.
+void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* w, int64_t n, int64_t c0,
+                                    int64_t cn, float* scratch, float* gx);
+// The weight gradient (and, with gb, the bias gradient) over the whole batch: gw[c taps + tap]
+// = sum over images and outputs o of gy[n][c][o] x[n][c][in(o, tap)]. Scratch: 16 (H W + Ho Wo
+// + taps) floats.
 void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float* gy, int64_t c0, int64_t cn,
                                  float* scratch, float* gw, float* gb);
 
