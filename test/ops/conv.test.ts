@@ -508,12 +508,13 @@ t.test('depthwise kernels handle taps beyond the small-kernel fast path and nega
 })
 
 t.test('depthwise convolutions over small planes match a direct evaluation, gradients and bias included', async (t) => {
-  // Up to 256 outputs and 1024 inputs per plane, one output channel per input channel, float32
-  // on AVX-512, every pass: 16 channels at a time, channels-last (conv_depthwise_avx512.cc).
-  // Several channel blocks with a partial last one, 1x1 planes (the centre tap only; at stride
-  // 2 the last kernel row starts past the plane), padding past the kernel's reach (taps that
-  // meet no input), strides, dilation and an uneven kernel, the size limits; then planes past
-  // them and a channel multiplier (the plane-by-plane route).
+  // Up to 256 outputs and 1024 inputs per plane (1024 and 4096 for a strided weight gradient),
+  // one output channel per input channel, float32 on AVX-512, every pass: 16 channels at a
+  // time, channels-last (conv_depthwise_avx512.cc). Several channel blocks with a partial last
+  // one, 1x1 planes (the centre tap only; at stride 2 the last kernel row starts past the
+  // plane), padding past the kernel's reach (taps that meet no input), strides, dilation and an
+  // uneven kernel, the size limits; then planes past them and a channel multiplier (the
+  // plane-by-plane route).
   const shapes: Shape[] = [
     { x: [3, 40, 5, 6], w: [40, 1, 3, 3], s: 1, p: 1, groups: 40 },
     { x: [4, 20, 1, 1], w: [20, 1, 3, 3], s: 1, p: 1, groups: 20 },
@@ -521,6 +522,9 @@ t.test('depthwise convolutions over small planes match a direct evaluation, grad
     { x: [2, 17, 2, 2], w: [17, 1, 3, 3], s: 1, p: 3, groups: 17 },
     { x: [2, 16, 11, 13], w: [16, 1, 5, 3], s: [2, 1], p: [2, 1], d: [1, 2], groups: 16 },
     { x: [2, 24, 32, 32], w: [24, 1, 3, 3], s: 2, p: 1, groups: 24 },
+    { x: [2, 20, 40, 36], w: [20, 1, 3, 3], s: 2, p: 1, groups: 20 },
+    { x: [1, 16, 64, 64], w: [16, 1, 3, 3], s: 2, p: 1, groups: 16 },
+    { x: [1, 16, 65, 64], w: [16, 1, 3, 3], s: 2, p: 1, groups: 16 },
     { x: [2, 18, 16, 16], w: [18, 1, 3, 3], s: 1, p: 1, groups: 18 },
     { x: [2, 18, 17, 16], w: [18, 1, 3, 3], s: 1, p: 1, groups: 18 },
     { x: [2, 6, 10, 9], w: [12, 1, 3, 3], s: 1, p: 1, groups: 6 },

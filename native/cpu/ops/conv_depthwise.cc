@@ -28,25 +28,32 @@ inline int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Depthwise convolutions with one output channel per input channel take the channels-last
-// routes (avx512::dw*ChannelsLastF32) up to this many outputs and inputs per plane, float32 on
-// AVX-512: their scratch (up to 82 KB) then stays in L2. The weight gradient measured faster
-// there on MetaNet's planes (1x1 to 16x16, and 32x32 at stride 2), slower at 32x32 stride 1
-// and above. The input gradient is limited to 256 inputs per plane (slower at 32x32 stride 2).
+// routes (avx512::dw*ChannelsLastF32), float32 on AVX-512, on planes up to these sizes, where
+// they measured faster: up to 256 outputs and 1024 inputs per plane (MetaNet's 1x1 to 16x16
+// planes, and 32x32 at stride 2; slower at 32x32 stride 1 and above, where the plane-by-plane
+// kernels run whole vectors along rows). A strided weight gradient up to 1024 outputs and 4096
+// inputs (faster at 56 -> 28, whose plane-by-plane kernel gathers every other column; the
+// forward there measured level). The input gradient up to 256 inputs (slower at 32x32 stride
+// 2). The scratch, up to 330 KB, stays in L2.
 constexpr int64_t kChannelsLastPlane = 256, kChannelsLastInput = 1024, kChannelsLastInputGrad = 256;
+constexpr int64_t kChannelsLastStridedPlane = 1024, kChannelsLastStridedInput = 4096;
 
 enum class Pass { forward, inputGrad, weightGrad };
 
 // Whether a depthwise convolution of In and T takes the channels-last route in this pass. For
 // the forward and the input gradient, 3x3 stride 1 on planes 8 or more wide stays with
-// avx512::dw3x3s1DirectF32, which measured faster there (its vectors then run along rows).
+// avx512::dw3x3s1DirectF32, which measured faster there.
 template <class In, class T>
 bool channelsLastRoute(const ConvGeom& g, Pass pass) {
-  if (!std::is_same_v<In, float> || !std::is_same_v<T, float> || activeIsa() != Isa::avx512 || g.K != g.C ||
-      g.Ho * g.Wo > kChannelsLastPlane || g.H * g.W > kChannelsLastInput)
+  if (!std::is_same_v<In, float> || !std::is_same_v<T, float> || activeIsa() != Isa::avx512 || g.K != g.C)
     return false;
+  const int64_t P = g.Ho * g.Wo, HW = g.H * g.W;
+  const bool unitStride = g.sh == 1 && g.sw == 1;
+  if (pass == Pass::weightGrad && !unitStride) return P <= kChannelsLastStridedPlane && HW <= kChannelsLastStridedInput;
+  if (P > kChannelsLastPlane || HW > kChannelsLastInput) return false;
   if (pass == Pass::weightGrad) return true;
-  const bool direct = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.W >= 8;
-  return !direct && (pass == Pass::forward || g.H * g.W <= kChannelsLastInputGrad);
+  const bool direct = g.kh == 3 && g.kw == 3 && unitStride && g.dh == 1 && g.dw == 1 && g.W >= 8;
+  return !direct && (pass == Pass::forward || HW <= kChannelsLastInputGrad);
 }
 
 // Scratch of a channels-last call: 16 floats per tap, input pixel and output pixel.
