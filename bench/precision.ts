@@ -10,6 +10,9 @@ import { hasTorch, printTable, timeIt, torchRun } from './util'
 const batch = Number(process.env.BENCH_TRAIN_BATCH ?? 64)
 iv.setNumThreads(2)
 
+// 2 s of warm-up steps on both sides, as bench/train-step.ts.
+const warmSeconds = 2
+
 function imagesPerSecond(model: Module, precision: iv.Precision): number {
   const opt = new iv.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 })
   const x = iv.randn([batch, 3, 32, 32])
@@ -25,6 +28,7 @@ function imagesPerSecond(model: Module, precision: iv.Precision): number {
       }),
     5,
     2,
+    warmSeconds,
   )
   return batch / seconds
 }
@@ -54,7 +58,7 @@ for make in [lambda: ResNet18Cifar(10), lambda: MetaNet(MN_T, 10)]:
                 loss = torch.nn.functional.cross_entropy(m(x), y)
             loss.backward(); opt.step()
         try:
-            row.append(${batch} / timeit(step, 5, 2))
+            row.append(${batch} / timeit(step, 5, 2, ${warmSeconds}))
         except RuntimeError:  # torch 1.13's CPU autocast fails on layer_norm (bf16 input, float32 weight)
             row.append(None)
     out.append(row)

@@ -39,7 +39,10 @@ import { hasTorch, median, printTable, torchRun } from './util'
 iv.setNumThreads(2)
 const preset = getPreset('cpu-quick')
 const RUNS = 7
+// Unmeasured steps first: at least WARMUP, and on for WARM_SECONDS (both sides), since our
+// first dozen steps also run the JavaScript before V8 has optimised it.
 const WARMUP = 2
+const WARM_SECONDS = 2
 const SEED = 0
 
 /** Median seconds of each phase of a training step, and of the whole step. */
@@ -61,14 +64,16 @@ interface StageBench {
 const now = () => Number(process.hrtime.bigint()) / 1e9
 
 /**
- * Times RUNS training steps after WARMUP unmeasured ones, in fit()'s order, each in a scope (AdamW, weight decay 0.05
- * as every stage).
+ * Times RUNS training steps after the warm-up ones, in fit()'s order, each in a scope (AdamW, weight decay 0.05 as
+ * every stage).
  */
 function timeSteps(model: Module, lr: number, clip: number | null, loss: () => iv.Tensor): StepTimes {
   const optimizer = new iv.AdamW(iv.paramGroupsNoDecay(model.namedParameters(), 0.05), { lr })
   model.train()
   const laps: number[][] = []
-  for (let r = 0; r < WARMUP + RUNS; r++) {
+  const warmUntil = now() + WARM_SECONDS
+  for (let r = 0, warm = true; laps.length < RUNS; r++) {
+    warm &&= r < WARMUP || now() < warmUntil
     const t = [now()]
     iv.scope(() => {
       const l = loss()
@@ -81,7 +86,7 @@ function timeSteps(model: Module, lr: number, clip: number | null, loss: () => i
       t.push(now())
     })
     t.push(now())
-    if (r >= WARMUP) laps.push([t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[0]])
+    if (!warm) laps.push([t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[0]])
   }
   const col = (i: number) => median(laps.map((l) => l[i]))
   return { forward: col(0), backward: col(1), optimizer: col(2), step: col(3) }
@@ -289,7 +294,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ left in bench/
 sys.path.insert(0, ${JSON.stringify(__dirname)})
 from stages_torch import upa_step
-print(json.dumps(upa_step(json.loads(${JSON.stringify(JSON.stringify(amateur.torchSpec))}), ${RUNS}, ${WARMUP})))`)!
+print(json.dumps(upa_step(json.loads(${JSON.stringify(JSON.stringify(amateur.torchSpec))}), ${RUNS}, ${WARMUP}, ${WARM_SECONDS})))`)!
   const ours = amateur.bench.times
   const B = amateur.bench.batch
   printTable(

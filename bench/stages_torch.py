@@ -109,18 +109,22 @@ def amateur_loss(m, views, ids, mask, masked_ids, masked_mask, labels, w):
     return total, metrics
 
 
-def median_phases(step, runs, warmup):
+def median_phases(step, runs, warmup, warm_seconds):
     laps = []
-    for r in range(warmup + runs):
+    warm_until = time.perf_counter() + warm_seconds
+    r, warm = 0, True
+    while len(laps) < runs:
+        warm = warm and (r < warmup or time.perf_counter() < warm_until)
         t = [time.perf_counter()]
         step(lambda: t.append(time.perf_counter()))
         t.append(time.perf_counter())
-        if r >= warmup:
+        if not warm:
             laps.append([t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[0]])
+        r += 1
     return [statistics.median(col) for col in zip(*laps)]
 
 
-def upa_step(s, runs, warmup):
+def upa_step(s, runs, warmup, warm_seconds):
     """Medians (s) of forward, backward, optimizer and the whole step of the Up-A step described by s."""
     torch.manual_seed(0)
     m = Amateur(s).train()
@@ -140,4 +144,4 @@ def upa_step(s, runs, warmup):
         opt.step()
         lap()
 
-    return median_phases(step, runs, warmup)
+    return median_phases(step, runs, warmup, warm_seconds)
