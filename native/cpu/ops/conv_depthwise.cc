@@ -5,7 +5,8 @@
 // code; the plane and its output stay in L1/L2 while all taps run over them. On AVX-512
 // CPUs float32 with dilation 1 and width stride 1 or 2 goes to conv_depthwise_avx512.cc
 // instead (3x3 stride 1 reading the unpadded plane with masked loads, no copy; the stride-2
-// input gradient reading gy in place, row by row). bfloat16
+// input gradient reading gy in place, row by row), and small planes there go channels-last,
+// 16 channels per vector (channelsLastRoute below). bfloat16
 // operands (In) widen to float32 (T) as their planes are padded, so only the outputs need a
 // float32 copy (the caller's).
 #include <cstdlib>
