@@ -36,7 +36,10 @@ const trainStep = () =>
 const forward = () => iv.scope(() => iv.noGrad(() => void model.forward(x)))
 const step = inference ? forward : trainStep
 
-for (let i = 0; i < 3; i++) step()
+// Steps for 2 s first (at least 3), so that the profile shows V8's optimised JavaScript, as in
+// a training run past its first steps.
+const warmUntil = performance.now() + 2000
+for (let i = 0; i < 3 || performance.now() < warmUntil; i++) step()
 const load = os.loadavg()[0]
 const recordShapes = process.env.SHAPES === '1'
 const result = iv.profile(step, {
