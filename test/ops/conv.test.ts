@@ -75,6 +75,16 @@ function reference(x: Float64Array, xs: number[], w: Float64Array, ws: number[],
   return { y, gx, gw, outShape: [N, K, Ho, Wo] }
 }
 
+/** Random x, w and output gradient for a shape, and the direct evaluation with that gradient. */
+function randomCase(sh: Shape) {
+  const x64 = r(sh.x)
+  const w64 = r(sh.w)
+  const x = x64.data() as Float64Array
+  const w = w64.data() as Float64Array
+  const go64 = r(reference(x, sh.x, w, sh.w, new Float64Array(0), sh).outShape)
+  return { x64, w64, go64, full: reference(x, sh.x, w, sh.w, go64.data() as Float64Array, sh) }
+}
+
 function maxRel(a: ArrayLike<number>, b: Float64Array): number {
   let d = 0
   let s = 1e-3
@@ -188,20 +198,7 @@ t.test('conv2d over several column tiles and both work splits matches a direct e
     { x: [2, 3, 30, 28], w: [64, 3, 7, 7], s: 2, p: 3, groups: 1 },
   ]
   for (const sh of shapes) {
-    const x64 = r(sh.x)
-    const w64 = r(sh.w)
-    const ref = reference(x64.data() as Float64Array, sh.x, w64.data() as Float64Array, sh.w, new Float64Array(0), {
-      ...sh,
-    })
-    const go64 = r(ref.outShape)
-    const full = reference(
-      x64.data() as Float64Array,
-      sh.x,
-      w64.data() as Float64Array,
-      sh.w,
-      go64.data() as Float64Array,
-      { ...sh },
-    )
+    const { x64, w64, go64, full } = randomCase(sh)
     for (const [dtype, tol] of [
       ['float64', 1e-10],
       ['float32', 1e-4],
@@ -530,25 +527,8 @@ t.test('depthwise convolutions over small planes match a direct evaluation, grad
     { x: [2, 6, 10, 9], w: [12, 1, 3, 3], s: 1, p: 1, groups: 6 },
   ]
   for (const sh of shapes) {
-    const x64 = r(sh.x)
-    const w64 = r(sh.w)
-    const [N, K, Ho, Wo] = reference(
-      x64.data() as Float64Array,
-      sh.x,
-      w64.data() as Float64Array,
-      sh.w,
-      new Float64Array(0),
-      sh,
-    ).outShape
-    const go64 = r([N, K, Ho, Wo])
-    const ref = reference(
-      x64.data() as Float64Array,
-      sh.x,
-      w64.data() as Float64Array,
-      sh.w,
-      go64.data() as Float64Array,
-      sh,
-    )
+    const { x64, w64, go64, full: ref } = randomCase(sh)
+    const [, K, Ho, Wo] = ref.outShape
     const gb = new Float64Array(K)
     const go = go64.data() as Float64Array
     for (let i = 0; i < go.length; i++) gb[Math.floor(i / (Ho * Wo)) % K] += go[i]

@@ -59,9 +59,23 @@ bool channelsLastRoute(const ConvGeom& g, Pass pass) {
 
 // Scratch of a channels-last call: 16 floats per tap, input pixel and output pixel.
 inline int64_t channelsLastScratch(const ConvGeom& g) { return (g.kh * g.kw + g.H * g.W + g.Ho * g.Wo) * kBlock; }
-inline int64_t clampTo(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 thread_local Scratch tlsPlane, tlsGrad;
+
+// fn(n, c0, cn, scratch) for every image n and block of channels [c0, c0 + cn), cn <= 16,
+// split among the threads, each with its channels-last scratch.
+template <class F>
+void forEachImageBlock(const ConvGeom& g, F fn) {
+  const int64_t blocks = ceilDiv(g.C, kBlock);
+  parallelFor(g.N * blocks, 1, [&](int64_t a, int64_t b) {
+    float* scratch = tlsPlane.get<float>(channelsLastScratch(g));
+    for (int64_t item = a; item < b; item++) {
+      const int64_t n = item / blocks, c0 = item % blocks * kBlock;
+      fn(n, c0, std::min(kBlock, g.C - c0), scratch);
+    }
+  });
+}
+inline int64_t clampTo(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 // dst (hp x wp) = src (h x w) shifted down by top and right by left (either may be
 // negative), zero elsewhere.
@@ -141,18 +155,13 @@ void depthwiseForward(const ConvGeom& g, const In* x, const T* w, const T* bias,
   const int64_t hp = paddedRows(t, g.Ho), wp = fast ? avx512Cols(t, g.Wo) : paddedCols(t, g.Wo);
   if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
     if (channelsLastRoute<In, T>(g, Pass::forward)) {
-      const int64_t blocks = ceilDiv(g.C, kBlock);
-      parallelFor(g.N * blocks, 1, [&](int64_t a, int64_t b) {
-        float* scratch = tlsPlane.get<float>(channelsLastScratch(g));
-        for (int64_t item = a; item < b; item++) {
-          const int64_t n = item / blocks, c0 = item % blocks * kBlock, cn = std::min(kBlock, g.C - c0);
-          avx512::dwForwardChannelsLastF32(g, x, w, n, c0, cn, scratch, y);
-          if (bias || pre || act != Act::none)
-            for (int64_t k = c0; k < c0 + cn; k++) {
-              const int64_t plane = n * g.K + k;
-              epilogue(y + plane * P, pre ? pre + plane * P : nullptr, P, bias ? bias[k] : T(0), act);
-            }
-        }
+      forEachImageBlock(g, [&](int64_t n, int64_t c0, int64_t cn, float* scratch) {
+        avx512::dwForwardChannelsLastF32(g, x, w, n, c0, cn, scratch, y);
+        if (bias || pre || act != Act::none)
+          for (int64_t k = c0; k < c0 + cn; k++) {
+            const int64_t plane = n * g.K + k;
+            epilogue(y + plane * P, pre ? pre + plane * P : nullptr, P, bias ? bias[k] : T(0), act);
+          }
       });
       return;
     }
@@ -187,13 +196,8 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) 
   const Taps t = tapsOf(g);
   if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
     if (channelsLastRoute<In, T>(g, Pass::inputGrad)) {
-      const int64_t blocks = ceilDiv(g.C, kBlock);
-      parallelFor(g.N * blocks, 1, [&](int64_t a, int64_t b) {
-        float* scratch = tlsPlane.get<float>(channelsLastScratch(g));
-        for (int64_t item = a; item < b; item++) {
-          const int64_t n = item / blocks, c0 = item % blocks * kBlock;
-          avx512::dwBackwardInputChannelsLastF32(g, gy, w, n, c0, std::min(kBlock, g.C - c0), scratch, gx);
-        }
+      forEachImageBlock(g, [&](int64_t n, int64_t c0, int64_t cn, float* scratch) {
+        avx512::dwBackwardInputChannelsLastF32(g, gy, w, n, c0, cn, scratch, gx);
       });
       return;
     }

@@ -307,26 +307,31 @@ static void zeroFloats(float* p, int64_t n) {
   for (int64_t e = 0; e < n; e += 16) _mm512_store_ps(p + e, _mm512_setzero_ps());
 }
 
+// One image's block through the taps: src's planes (srcPlane pixels each, cn of them) are
+// transposed in, the taps run (forwards from x to y, or backwards from y to x), and the
+// result's planes (dstPlane pixels) are transposed back into dst.
+static void channelsLastTaps(const ConvGeom& g, const float* w, int64_t c0, int64_t cn, float* scratch,
+                             const float* src, int64_t srcPlane, float* dst, int64_t dstPlane, bool backwards) {
+  const int64_t taps = g.kh * g.kw;
+  float *wt = scratch, *xt = wt + taps * 16, *yt = xt + g.H * g.W * 16;
+  float *in = backwards ? yt : xt, *out = backwards ? xt : yt;
+  tapWeights(w, taps, c0, cn, wt);
+  transpose(src, cn, srcPlane, srcPlane, in, 16);
+  zeroFloats(out, dstPlane * 16);
+  tapProducts(g, wt, xt, yt, backwards);
+  transpose(out, dstPlane, cn, 16, dst, dstPlane);
+}
+
 void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* w, int64_t n, int64_t c0, int64_t cn,
                               float* scratch, float* y) {
-  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo, taps = g.kh * g.kw;
-  float *wt = scratch, *xt = wt + taps * 16, *yt = xt + HW * 16;
-  tapWeights(w, taps, c0, cn, wt);
-  transpose(x + (n * g.C + c0) * HW, cn, HW, HW, xt, 16);
-  zeroFloats(yt, P * 16);
-  tapProducts(g, wt, xt, yt, false);
-  transpose(yt, P, cn, 16, y + (n * g.K + c0) * P, P);
+  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo;
+  channelsLastTaps(g, w, c0, cn, scratch, x + (n * g.C + c0) * HW, HW, y + (n * g.K + c0) * P, P, false);
 }
 
 void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* w, int64_t n, int64_t c0,
                                     int64_t cn, float* scratch, float* gx) {
-  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo, taps = g.kh * g.kw;
-  float *wt = scratch, *gxt = wt + taps * 16, *gt = gxt + HW * 16;
-  tapWeights(w, taps, c0, cn, wt);
-  transpose(gy + (n * g.K + c0) * P, cn, P, P, gt, 16);
-  zeroFloats(gxt, HW * 16);
-  tapProducts(g, wt, gxt, gt, true);
-  transpose(gxt, HW, cn, 16, gx + (n * g.C + c0) * HW, HW);
+  const int64_t HW = g.H * g.W, P = g.Ho * g.Wo;
+  channelsLastTaps(g, w, c0, cn, scratch, gy + (n * g.K + c0) * P, P, gx + (n * g.C + c0) * HW, HW, true);
 }
 
 void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float* gy, int64_t c0, int64_t cn,
