@@ -75,6 +75,7 @@ void forEachImageBlock(const ConvGeom& g, F fn) {
     }
   });
 }
+
 inline int64_t clampTo(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 // dst (hp x wp) = src (h x w) shifted down by top and right by left (either may be
