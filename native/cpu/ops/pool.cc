@@ -2,6 +2,7 @@
 // flat H*W index of each maximum for the backward), average (PyTorch's padding and
 // ceil-mode divisor rules) and adaptive average, with their backward passes. Planes are
 // independent, so every kernel parallelises over them.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,6 +12,7 @@
 #include "../../binding/pool_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
+#include "row_sums.h"
 #include "rows_simd.h"
 
 namespace iv {
@@ -173,8 +175,22 @@ std::vector<Extent> adaptiveExtents(int64_t out, int64_t n) {
   return e;
 }
 
+// Whether the one output averages its whole plane (a global pool, such as adaptiveAvgPool2d
+// to 1 x 1): then each plane is one contiguous sum, or, backwards, one fill.
+bool wholePlane(const Pool& g, const Boxes& box) {
+  return g.Ho == 1 && g.Wo == 1 && box.rows[0].begin == 0 && box.rows[0].end == g.H && box.cols[0].begin == 0 &&
+         box.cols[0].end == g.W;
+}
+
 template <class T>
 void boxForward(const Pool& g, const Boxes& box, const T* x, T* y) {
+  if (wholePlane(g, box)) {
+    const double d = double(box.divisor(box.rows[0], box.cols[0]));
+    parallelFor(g.planes, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; pl++) y[pl] = T(sumRow(x + pl * g.H * g.W, g.H * g.W) / d);
+    });
+    return;
+  }
   parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
     std::vector<T> colSums(g.W);
     for (int64_t pl = a; pl < b; pl++) {
@@ -200,6 +216,13 @@ void boxForward(const Pool& g, const Boxes& box, const T* x, T* y) {
 
 template <class T>
 void boxBackward(const Pool& g, const Boxes& box, const T* gy, T* gx) {
+  if (wholePlane(g, box)) {
+    const T d = T(box.divisor(box.rows[0], box.cols[0]));
+    parallelFor(g.planes, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; pl++) std::fill(gx + pl * g.H * g.W, gx + (pl + 1) * g.H * g.W, gy[pl] / d);
+    });
+    return;
+  }
   parallelFor(g.planes, 1, [&](int64_t a, int64_t b) {
     std::vector<T> shares(g.W);
     for (int64_t pl = a; pl < b; pl++) {
