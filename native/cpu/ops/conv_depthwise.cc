@@ -60,7 +60,21 @@ bool channelsLastRoute(const ConvGeom& g, Pass pass) {
 // Scratch of a channels-last call: 16 floats per tap, input pixel and output pixel.
 inline int64_t channelsLastScratch(const ConvGeom& g) { return (g.kh * g.kw + g.H * g.W + g.Ho * g.Wo) * kBlock; }
 
-thread_local Scratch tlsPlane, tlsGrad;
+thread_local Scratch tlsPlane, tlsGrad, tlsTapWeights;
+
+// The weights of every block of 16 channels tap-major, [block][tap][16], 0 past the last
+// channel: made once per call, for the channels-last forward and input gradient.
+const float* tapMajorWeights(const ConvGeom& g, const float* w) {
+  const int64_t taps = g.kh * g.kw, blocks = ceilDiv(g.C, kBlock);
+  float* wt = tlsTapWeights.get<float>(blocks * taps * kBlock);
+  for (int64_t b = 0; b < blocks; b++)
+    for (int64_t t = 0; t < taps; t++)
+      for (int64_t e = 0; e < kBlock; e++) {
+        const int64_t c = b * kBlock + e;
+        wt[(b * taps + t) * kBlock + e] = c < g.C ? w[c * taps + t] : 0.f;
+      }
+  return wt;
+}
 
 // fn(n, c0, cn, scratch) for every image n and block of channels [c0, c0 + cn), cn <= 16,
 // split among the threads, each with its channels-last scratch.
@@ -156,8 +170,9 @@ void depthwiseForward(const ConvGeom& g, const In* x, const T* w, const T* bias,
   const int64_t hp = paddedRows(t, g.Ho), wp = fast ? avx512Cols(t, g.Wo) : paddedCols(t, g.Wo);
   if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
     if (channelsLastRoute<In, T>(g, Pass::forward)) {
+      const float* wt = tapMajorWeights(g, w);
       forEachImageBlock(g, [&](int64_t n, int64_t c0, int64_t cn, float* scratch) {
-        avx512::dwForwardChannelsLastF32(g, x, w, n, c0, cn, scratch, y);
+        avx512::dwForwardChannelsLastF32(g, x, wt + c0 * taps, n, c0, cn, scratch, y);
         if (bias || pre || act != Act::none)
           for (int64_t k = c0; k < c0 + cn; k++) {
             const int64_t plane = n * g.K + k;
@@ -197,8 +212,9 @@ void depthwiseBackwardInput(const ConvGeom& g, const In* gy, const T* w, T* gx) 
   const Taps t = tapsOf(g);
   if constexpr (std::is_same_v<In, float> && std::is_same_v<T, float>)
     if (channelsLastRoute<In, T>(g, Pass::inputGrad)) {
+      const float* wt = tapMajorWeights(g, w);
       forEachImageBlock(g, [&](int64_t n, int64_t c0, int64_t cn, float* scratch) {
-        avx512::dwBackwardInputChannelsLastF32(g, gy, w, n, c0, cn, scratch, gx);
+        avx512::dwBackwardInputChannelsLastF32(g, gy, wt + c0 * taps, n, c0, cn, scratch, gx);
       });
       return;
     }

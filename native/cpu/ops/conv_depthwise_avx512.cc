@@ -271,12 +271,6 @@ static int64_t endInside(int64_t d, int64_t s, int64_t size, int64_t count) {
   return end < count ? end : count;
 }
 
-// The block's weights, tap-major: wt[tap][e] = w[(c0 + e) taps + tap], 0 past cn.
-static void tapWeights(const float* w, int64_t taps, int64_t c0, int64_t cn, float* wt) {
-  for (int64_t t = 0; t < taps; t++)
-    for (int64_t e = 0; e < 16; e++) wt[t * 16 + e] = e < cn ? w[(c0 + e) * taps + t] : 0.f;
-}
-
 // Every tap's products over the outputs o whose input pixel in(o, tap) lies inside the image,
 // 16 channels per vector: y[o] += w[tap] x[in(o, tap)] (the forward), or, backwards,
 // x[in(o, tap)] += w[tap] y[o] (the input gradient).
@@ -310,28 +304,26 @@ static void zeroFloats(float* p, int64_t n) {
 // One image's block through the taps: src's planes (srcPlane pixels each, cn of them) are
 // transposed in, the taps run (forwards from x to y, or backwards from y to x), and the
 // result's planes (dstPlane pixels) are transposed back into dst.
-static void channelsLastTaps(const ConvGeom& g, const float* w, int64_t c0, int64_t cn, float* scratch,
-                             const float* src, int64_t srcPlane, float* dst, int64_t dstPlane, bool backwards) {
-  const int64_t taps = g.kh * g.kw;
-  float *wt = scratch, *xt = wt + taps * 16, *yt = xt + g.H * g.W * 16;
+static void channelsLastTaps(const ConvGeom& g, const float* wt, int64_t cn, float* scratch, const float* src,
+                             int64_t srcPlane, float* dst, int64_t dstPlane, bool backwards) {
+  float *xt = scratch, *yt = xt + g.H * g.W * 16;
   float *in = backwards ? yt : xt, *out = backwards ? xt : yt;
-  tapWeights(w, taps, c0, cn, wt);
   transpose(src, cn, srcPlane, srcPlane, in, 16);
   zeroFloats(out, dstPlane * 16);
   tapProducts(g, wt, xt, yt, backwards);
   transpose(out, dstPlane, cn, 16, dst, dstPlane);
 }
 
-void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* w, int64_t n, int64_t c0, int64_t cn,
+void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* wt, int64_t n, int64_t c0, int64_t cn,
                               float* scratch, float* y) {
   const int64_t HW = g.H * g.W, P = g.Ho * g.Wo;
-  channelsLastTaps(g, w, c0, cn, scratch, x + (n * g.C + c0) * HW, HW, y + (n * g.K + c0) * P, P, false);
+  channelsLastTaps(g, wt, cn, scratch, x + (n * g.C + c0) * HW, HW, y + (n * g.K + c0) * P, P, false);
 }
 
-void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* w, int64_t n, int64_t c0,
+void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* wt, int64_t n, int64_t c0,
                                     int64_t cn, float* scratch, float* gx) {
   const int64_t HW = g.H * g.W, P = g.Ho * g.Wo;
-  channelsLastTaps(g, w, c0, cn, scratch, gy + (n * g.K + c0) * P, P, gx + (n * g.C + c0) * HW, HW, true);
+  channelsLastTaps(g, wt, cn, scratch, gy + (n * g.K + c0) * P, P, gx + (n * g.C + c0) * HW, HW, true);
 }
 
 void dwWeightGradChannelsLastF32(const ConvGeom& g, const float* x, const float* gy, int64_t c0, int64_t cn,

@@ -30,12 +30,14 @@ void dwWeightGradF32(const float* xp, int64_t ld, const float* gy, int64_t kh, i
 // operand is transposed into `scratch` ([pixel][16 channels], 64-byte aligned), so a tap's
 // products run over 16 channels per vector, with no plane padded and no horizontal sum.
 //
-// The forward of image n: y's planes of the block (written, no bias). Scratch: 16 (taps + H W
-// + Ho Wo) floats.
-void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* w, int64_t n, int64_t c0, int64_t cn,
+// The forward of image n: y's planes of the block (written, no bias), with the block's
+// weights tap-major in wt ([tap][16], 64-byte aligned, 0 past cn). Scratch: 16 (H W + Ho Wo)
+// floats.
+void dwForwardChannelsLastF32(const ConvGeom& g, const float* x, const float* wt, int64_t n, int64_t c0, int64_t cn,
                               float* scratch, float* y);
-// The input gradient of image n: gx's planes of the block (written). Scratch as the forward's.
-void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* w, int64_t n, int64_t c0,
+// The input gradient of image n: gx's planes of the block (written). wt and scratch as the
+// forward's.
+void dwBackwardInputChannelsLastF32(const ConvGeom& g, const float* gy, const float* wt, int64_t n, int64_t c0,
                                     int64_t cn, float* scratch, float* gx);
 // The weight gradient (and, with gb, the bias gradient) over the whole batch: gw[c taps + tap]
 // = sum over images and outputs o of gy[n][c][o] x[n][c][in(o, tap)]. Scratch: 16 (H W + Ho Wo
