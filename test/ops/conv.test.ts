@@ -547,6 +547,70 @@ t.test('depthwise convolutions over small planes match a direct evaluation, grad
   }
 })
 
+t.test('1x1 convolutions over small and one-pixel planes match a direct evaluation, bias included', async (t) => {
+  // One-pixel planes (squeeze-excitation's convolutions) run as GEMMs on [N, C] rows; small
+  // planes as one GEMM over a block of images, its panels read from x as it lies, runs going
+  // on past row ends where the kernel is one column wide (the 3x1 case).
+  const shapes: Shape[] = [
+    { x: [5, 12, 1, 1], w: [7, 12, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [4, 12, 1, 1], w: [9, 4, 1, 1], s: 1, p: 0, groups: 3 },
+    { x: [3, 8, 1, 1], w: [6, 8, 1, 1], s: 2, p: 0, groups: 1 },
+    { x: [2, 8, 1, 1], w: [6, 8, 1, 1], s: 1, p: 1, groups: 1 }, // padded: not one pixel out
+    { x: [5, 20, 8, 8], w: [24, 20, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [9, 16, 4, 4], w: [12, 16, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [4, 16, 4, 4], w: [8, 8, 1, 1], s: 1, p: 0, groups: 2 },
+    { x: [7, 12, 2, 2], w: [10, 12, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [3, 10, 5, 3], w: [6, 10, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [3, 8, 6, 5], w: [10, 8, 3, 1], s: 1, p: 0, groups: 1 },
+  ]
+  for (const sh of shapes) {
+    const { x64, w64, go64, full: ref } = randomCase(sh)
+    const [, K, Ho, Wo] = ref.outShape
+    const b64 = r([K])
+    const bias = b64.data() as Float64Array
+    const go = go64.data() as Float64Array
+    const gb = new Float64Array(K)
+    for (let i = 0; i < go.length; i++) gb[Math.floor(i / (Ho * Wo)) % K] += go[i]
+    const yRef = ref.y.map((v, i) => v + bias[Math.floor(i / (Ho * Wo)) % K])
+    for (const [dtype, tol] of [
+      ['float64', 1e-10],
+      ['float32', 1e-4],
+    ] as const) {
+      const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} padding ${sh.p} groups ${sh.groups} ${dtype}`
+      const x = x64.to(dtype).detach().requiresGrad_()
+      const w = w64.to(dtype).detach().requiresGrad_()
+      const b = b64.to(dtype).detach().requiresGrad_()
+      const y = conv2d(x, w, b, { stride: sh.s, padding: sh.p, groups: sh.groups })
+      t.same(y.shape, ref.outShape, `${label}: shape`)
+      t.ok(maxRel(y.data(), yRef) < tol, `${label}: output`)
+      y.backward(go64.to(dtype))
+      t.ok(maxRel((x.grad as Tensor).data(), ref.gx) < tol, `${label}: input gradient`)
+      t.ok(maxRel((w.grad as Tensor).data(), ref.gw) < tol, `${label}: weight gradient`)
+      t.ok(maxRel((b.grad as Tensor).data(), gb) < tol, `${label}: bias gradient`)
+    }
+  }
+  // 'same' padding with an even kernel pads only the bottom and right: stride 1 without
+  // top or left padding, yet x is not its own padded layout. float32 (panels filled from a
+  // padded copy) against float64 (im2col).
+  const x64 = r([3, 6, 5, 6])
+  const w64 = r([7, 6, 2, 2])
+  const go = r([3, 7, 5, 6])
+  const results = (['float64', 'float32'] as const).map((dtype) => {
+    const x = x64.to(dtype).detach().requiresGrad_()
+    const w = w64.to(dtype).detach().requiresGrad_()
+    const y = conv2d(x, w, null, { padding: 'same' })
+    y.backward(go.to(dtype))
+    return [y, x.grad as Tensor, w.grad as Tensor].map((v) => v.data())
+  })
+  for (const [i, what] of ['output', 'input gradient', 'weight gradient'].entries())
+    t.ok(maxRel(results[1][i], results[0][i] as Float64Array) < 1e-4, `'same' padding, 2x2 kernel: ${what}`)
+  // The fused activations on these routes, against finite differences.
+  const one = rg([3, 6, 1, 1])
+  t.ok(gradcheck((x, w, b) => conv2d(x, w, b, { groups: 2, activation: 'gelu' }), [one, rg([4, 3, 1, 1]), rg([4])]))
+  t.ok(gradcheck((x, w, b) => conv2d(x, w, b, { activation: 'silu' }), [rg([2, 5, 3, 3]), rg([4, 5, 1, 1]), rg([4])]))
+  t.ok(gradcheck((x, w, b) => conv2d(x, w, b, { activation: 'relu' }), [one, rg([5, 6, 1, 1]), rg([5])]))
+})
+
 t.test('conv2d leaves its inputs untouched and works on tensors made with tensor()', async (t) => {
   const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], { shape: [1, 1, 3, 3] })
   const w = tensor([1, 0, 0, -1], { shape: [1, 1, 2, 2] })

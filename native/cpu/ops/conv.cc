@@ -267,6 +267,44 @@ bool isPointwise(const ConvGeom& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H && g.Wo == g.W;
 }
 
+// ---- 1x1 kernels over 1x1 planes ------------------------------------------------------
+// Squeeze-excitation's convolutions and a classifier on pooled features are linear layers:
+// x, y and their gradients are [N, C] and [N, K] matrices as they lie, so each pass is one
+// GEMM per group with nothing copied (the image-batched lowering moved one float at a time).
+bool isOnePixel(const ConvGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.H == 1 && g.W == 1 && g.Ho == 1 && g.Wo == 1 && g.pt == 0 && g.pl == 0;
+}
+
+template <class In, class Out>
+void onePixelForward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* y, Out* pre, Act act) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G;
+  for (int64_t gi = 0; gi < G; gi++)
+    gemm(false, true, g.N, Kg, Cg, x + gi * Cg, g.C, w + gi * Kg * Cg, Cg, Out(0), y + gi * Kg, g.K);
+  if (!bias && !pre && act == Act::none) return;
+  parallelFor(g.N, 16, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; n++) {
+      Out* row = y + n * g.K;
+      if (bias)
+        for (int64_t k = 0; k < g.K; k++) row[k] += bias[k];
+      epilogue(row, pre ? pre + n * g.K : nullptr, g.K, Out(0), act);
+    }
+  });
+}
+
+template <class In, class Out>
+void onePixelBackwardInput(const ConvGeom& g, const In* gy, const In* w, Out* gx) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G;
+  for (int64_t gi = 0; gi < G; gi++)
+    gemm(false, false, g.N, Cg, Kg, gy + gi * Kg, g.K, w + gi * Kg * Cg, Cg, Out(0), gx + gi * Cg, g.C);
+}
+
+template <class In, class Out>
+void onePixelBackwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw) {
+  const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G;
+  for (int64_t gi = 0; gi < G; gi++)
+    gemm(true, false, Kg, Cg, g.N, gy + gi * Kg, g.K, x + gi * Cg, g.C, Out(0), gw + gi * Kg * Cg, Cg);
+}
+
 // Work split: independent items go one per thread when there are enough of them to balance,
 // else items run in turn with the threads inside each GEMM.
 bool spreadItems(int64_t items) { return items >= 2 * numThreads(); }
@@ -332,7 +370,9 @@ void im2colImages(const ConvGeom& g, const T* x, int64_t n0, int64_t nb, int64_t
     while (a < b) {
       const int64_t i = a / R, r0 = a % R, r1 = std::min(R, r0 + (b - a));
       const T* xn = x + ((n0 + i) * g.C + gi * Cg) * HW;
-      if (idx) {
+      if (isPointwise(g)) {  // row r is plane r
+        for (int64_t r = r0; r < r1; r++) std::memcpy(col + r * ld + i * P, xn + r * HW, P * sizeof(T));
+      } else if (idx) {
         for (int64_t r = r0; r < r1; r++) {
           const T* plane = xn + (r / taps) * HW;
           const int32_t* ix = idx + (r % taps) * P;
@@ -368,9 +408,13 @@ void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, c
   // float32 fills the GEMM's panels from padded images; other types (and negative padding)
   // store the column matrix.
   const bool filled = std::is_same_v<In, float> && std::is_same_v<Out, float> && paddedLayoutFits(g);
-  const PaddedLayout l = paddedLayout(g);
+  PaddedLayout l = paddedLayout(g);
+  // Where padding would add nothing (stride 1, no padding, a kernel that stays inside the
+  // plane), the panels read x itself.
+  const bool asIs = filled && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && l.Hq == g.H && l.Wq == g.W;
+  if (asIs) l.image = g.C * g.H * g.W;
   In* col = filled ? nullptr : tlsCol.get<In>(R * nbMax * P);
-  In* padded = filled ? tlsPadded.get<In>(nbMax * l.image) : nullptr;
+  In* padded = filled && !asIs ? tlsPadded.get<In>(nbMax * l.image) : nullptr;
   Out* out = tlsTmp.get<Out>(Kg * nbMax * P);
   const std::vector<int32_t> off = filled ? rowOffsets(g, l) : std::vector<int32_t>();
   const std::vector<int32_t> table = !filled && smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
@@ -378,14 +422,15 @@ void forwardImages(const ConvGeom& g, int64_t nbMax, const In* x, const In* w, c
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
     const int64_t nb = std::min(nbMax, g.N - n0), ld = nb * P;
     if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
-      if (filled) padImages(g, l, x, n0, nb, padded);
+      if (filled && !asIs) padImages(g, l, x, n0, nb, padded);
+    const In* images = asIs ? x + n0 * l.image : padded;
     for (int64_t gi = 0; gi < G; gi++) {
       if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>) {
         if (filled)
           sgemmFilledB(
               false, Kg, ld, R, w + gi * Kg * R, R,
               [&](int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst) {
-                fillColumnPanel(g, l, padded, off.data(), gi, k0, kc, j0, nr, NR, dst);
+                fillColumnPanel(g, l, images, off.data(), gi, k0, kc, j0, nr, NR, dst);
               },
               0.0f, out, ld);
       }
@@ -410,7 +455,9 @@ void backwardInputImages(const ConvGeom& g, int64_t nbMax, const In* gy, const I
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
   Out* col = tlsCol.get<Out>(R * nbMax * P);
   In* gyb = tlsTmp.get<In>(Kg * nbMax * P);
-  const std::vector<int32_t> table = smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
+  // A pointwise convolution's column rows are the input planes: copied back, not scattered.
+  const bool pointwise = isPointwise(g);
+  const std::vector<int32_t> table = !pointwise && smallPlanes(g) ? tapIndex(g) : std::vector<int32_t>();
   const int32_t* idx = table.empty() ? nullptr : table.data();
   const GroupWeights<In, Out> wt(g, w, true);
   for (int64_t n0 = 0; n0 < g.N; n0 += nbMax) {
@@ -422,6 +469,11 @@ void backwardInputImages(const ConvGeom& g, int64_t nbMax, const In* gy, const I
         while (a < b) {
           const int64_t i = a / Cg, c0 = a % Cg, c1 = std::min(Cg, c0 + (b - a));
           Out* gxg = gx + ((n0 + i) * g.C + gi * Cg) * HW;
+          if (pointwise) {
+            for (int64_t c = c0; c < c1; c++) std::memcpy(gxg + c * HW, col + c * ld + i * P, P * sizeof(Out));
+            a += c1 - c0;
+            continue;
+          }
           std::memset(gxg + c0 * HW, 0, (c1 - c0) * HW * sizeof(Out));
           if (idx) {
             const int64_t taps = g.kh * g.kw;
@@ -485,8 +537,10 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
   constexpr bool isFloat = std::is_same_v<In, float> && std::is_same_v<Out, float>;
   const bool direct = isPointwise(g);
-  if constexpr (isFloat) {
+  if constexpr (isFloat)
     if (dotConvApplies(g)) return dotConvForward(g, x, flipped ? flipKernel(g, w) : w, bias, y, pre, act);
+  if (isOnePixel(g)) return onePixelForward(g, x, w, bias, y, pre, act);
+  if constexpr (isFloat) {
     if (!direct && implicitConvForward(g, x, w, flipped, bias, y, pre, act)) return;
     if (flipped) w = flipKernel(g, w);
   }
@@ -544,6 +598,7 @@ void backwardInput(const ConvGeom& g, const In* gy, const In* w, Out* gx) {
   if (g.C == g.groups) return depthwiseBackwardInput(g, gy, w, gx);
   if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
     if (backwardInputAsForward(g, gy, w, gx)) return;
+  if (isOnePixel(g)) return onePixelBackwardInput(g, gy, w, gx);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw, HW = g.H * g.W;
   if (const int64_t nb = imageBlock(g, R, P, sizeof(Out))) return backwardInputImages(g, nb, gy, w, gx);
   const bool direct = isPointwise(g);
@@ -690,6 +745,11 @@ template <class In, class Out>
 void backwardWeight(const ConvGeom& g, const In* gy, const In* x, Out* gw, Out* gb) {
   if (g.C == g.groups) return depthwiseBackwardWeight(g, gy, x, gw, gb);
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, P = g.Ho * g.Wo, R = Cg * g.kh * g.kw;
+  if (isOnePixel(g)) {
+    onePixelBackwardWeight(g, gy, x, gw);
+    if (gb) biasGrad(g, gy, gb);
+    return;
+  }
   if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float>)
     if (implicitConvBackwardWeight(g, gy, x, gw)) {
       if (gb) biasGrad(g, gy, gb);

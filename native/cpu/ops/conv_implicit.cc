@@ -151,9 +151,12 @@ void padImages(const ConvGeom& g, const PaddedLayout& l, const float* x, int64_t
 }
 
 namespace {
-// Copies a run of n floats; the runs of small planes are whole output rows (8 or 4 long).
+// Copies a run of n floats: whole output rows of small planes (8 or 4 long), or up to a
+// panel's 32 where rows join.
 inline void copyRun(float* dst, const float* src, int64_t n) {
-  if (n == 8) std::memcpy(dst, src, 8 * sizeof(float));
+  if (n == 32) std::memcpy(dst, src, 32 * sizeof(float));
+  else if (n == 16) std::memcpy(dst, src, 16 * sizeof(float));
+  else if (n == 8) std::memcpy(dst, src, 8 * sizeof(float));
   else if (n == 4) std::memcpy(dst, src, 4 * sizeof(float));
   else std::memcpy(dst, src, n * sizeof(float));
 }
@@ -171,8 +174,12 @@ void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padd
   Run runs[kMaxRuns];
   const int64_t P = g.Ho * g.Wo, group = g.C / g.groups * gi * l.plane;
   int64_t count = 0;
+  // Output rows are runs of their own unless the padded rows are no wider (a kernel one
+  // column wide, no padding), when a run goes on to the plane's end.
+  const bool rowsJoin = l.Wq == g.Wo;
   for (int64_t j = 0; j < nr && count < kMaxRuns;) {
-    const int64_t col = j0 + j, p = col % P, ho = p / g.Wo, wo = p % g.Wo, len = std::min(nr - j, g.Wo - wo);
+    const int64_t col = j0 + j, p = col % P, ho = p / g.Wo, wo = p % g.Wo;
+    const int64_t len = std::min(nr - j, rowsJoin ? P - p : g.Wo - wo);
     runs[count++] = {j, col / P * l.image + group + ho * l.Wq + wo, len};
     j += len;
   }
