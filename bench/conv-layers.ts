@@ -2,14 +2,16 @@
 // 2 threads): forward, input gradient and weight gradient of every distinct layer shape, in
 // ms, beside PyTorch CPU's (oneDNN) in the same run, and their sum (bench/util.ts
 // timeConvPasses). LAYERS=imagenet takes ResNet-18's ImageNet layers at 224 px instead (with
-// BENCH_CONV_BATCH=1: batch-1 inference's convolutions). ONLY=<text> keeps the shapes whose
+// BENCH_CONV_BATCH=1: batch-1 inference's convolutions); LAYERS=mn-t the 1x1 convolutions of an
+// mn-t step at 32 px (planes of 16x16 down to squeeze-excitation's 1x1). ONLY=<text> keeps the shapes whose
 // name contains it; NO_TORCH=1 skips PyTorch (for alternating runs of two builds); BENCH_RUNS
 // sets the timed runs per pass (median; default 5).
 import * as iv from '../src'
 import { hasTorch, printTable, timeConvPasses, torchRun } from './util'
 const N = Number(process.env.BENCH_CONV_BATCH ?? 64)
 const only = process.env.ONLY
-const imagenet = process.env.LAYERS === 'imagenet'
+const layers = process.env.LAYERS ?? 'cifar'
+const imagenet = layers === 'imagenet'
 const cifarLayers = [
   { name: 'stem 3->64 32', x: [N, 3, 32, 32], w: [64, 3, 3, 3], stride: 1, padding: 1 },
   { name: '64->64 32', x: [N, 64, 32, 32], w: [64, 64, 3, 3], stride: 1, padding: 1 },
@@ -32,7 +34,25 @@ const imagenetLayers = [
   { name: '256->512 s2 14', x: [N, 256, 14, 14], w: [512, 256, 3, 3], stride: 2, padding: 1 },
   { name: '512->512 7', x: [N, 512, 7, 7], w: [512, 512, 3, 3], stride: 1, padding: 1 },
 ]
-let cases = imagenet ? imagenetLayers : cifarLayers
+const pointwise = (c: number, k: number, size: number) => ({
+  name: `1x1 ${c}->${k} ${size}`,
+  x: [N, c, size, size],
+  w: [k, c, 1, 1],
+  stride: 1,
+  padding: 0,
+})
+const mntLayers = [
+  pointwise(16, 64, 16),
+  pointwise(96, 24, 8),
+  pointwise(24, 96, 8),
+  pointwise(192, 48, 4),
+  pointwise(48, 192, 4),
+  pointwise(48, 64, 2),
+  pointwise(96, 24, 1),
+  pointwise(24, 96, 1),
+  pointwise(128, 512, 1),
+]
+let cases = imagenet ? imagenetLayers : layers === 'mn-t' ? mntLayers : cifarLayers
 if (only) cases = cases.filter((c) => c.name.includes(only))
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 iv.setNumThreads(2)
@@ -63,7 +83,7 @@ cases.forEach((c, i) =>
 )
 rows.push(['total', '', total[0] * 1e3, total[1] * 1e3, total[1] / total[0]])
 printTable(
-  `ResNet-18 ${imagenet ? 'ImageNet (224 px)' : 'CIFAR'} convs, batch ${N}, ms`,
+  `${imagenet ? 'ResNet-18 ImageNet (224 px)' : layers === 'mn-t' ? 'mn-t (32 px) 1x1' : 'ResNet-18 CIFAR'} convs, batch ${N}, ms`,
   ['shape', 'pass', 'intern-vision ms', 'PyTorch ms', 'ratio'],
   rows,
 )

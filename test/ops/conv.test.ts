@@ -549,7 +549,7 @@ t.test('depthwise convolutions over small planes match a direct evaluation, grad
 
 t.test('1x1 convolutions over small and one-pixel planes match a direct evaluation, bias included', async (t) => {
   // One-pixel planes (squeeze-excitation's convolutions) run as GEMMs on [N, C] rows; small
-  // planes as one GEMM over a block of images, its panels read from x as it lies, runs going
+  // planes as one GEMM over a block of images, its panels filled from x as it lies, runs going
   // on past row ends where the kernel is one column wide (the 3x1 case).
   const shapes: Shape[] = [
     { x: [5, 12, 1, 1], w: [7, 12, 1, 1], s: 1, p: 0, groups: 1 },
@@ -562,6 +562,12 @@ t.test('1x1 convolutions over small and one-pixel planes match a direct evaluati
     { x: [7, 12, 2, 2], w: [10, 12, 1, 1], s: 1, p: 0, groups: 1 },
     { x: [3, 10, 5, 3], w: [6, 10, 1, 1], s: 1, p: 0, groups: 1 },
     { x: [3, 8, 6, 5], w: [10, 8, 3, 1], s: 1, p: 0, groups: 1 },
+    // On AVX-512, 14+ output channels per group over planes of 16, 32 or 64 positions: the
+    // kernel reads x in place (and gy, for the input gradient, with the kernel transposed),
+    // a panel's halves from two images at 16 positions, a last panel of 16 columns.
+    { x: [3, 20, 4, 4], w: [16, 20, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [3, 16, 4, 8], w: [20, 16, 1, 1], s: 1, p: 0, groups: 1 },
+    { x: [4, 32, 4, 4], w: [28, 16, 1, 1], s: 1, p: 0, groups: 2 },
   ]
   for (const sh of shapes) {
     const { x64, w64, go64, full: ref } = randomCase(sh)

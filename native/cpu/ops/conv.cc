@@ -541,7 +541,7 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
     if (dotConvApplies(g)) return dotConvForward(g, x, flipped ? flipKernel(g, w) : w, bias, y, pre, act);
   if (isOnePixel(g)) return onePixelForward(g, x, w, bias, y, pre, act);
   if constexpr (isFloat) {
-    if (!direct && implicitConvForward(g, x, w, flipped, bias, y, pre, act)) return;
+    if (implicitConvForward(g, x, w, flipped, bias, y, pre, act)) return;
     if (flipped) w = flipKernel(g, w);
   }
   // The float image-batched path fills its panels from padded images and stores no column
@@ -580,15 +580,18 @@ void forward(const ConvGeom& g, const In* x, const In* w, const Out* bias, Out* 
 constexpr int64_t kMinChannelsAsForward = 14;
 
 // The input gradient of a stride-1 convolution as a forward one, where that is the faster
-// lowering (float32; not 1x1, whose input gradient is one GEMM; at least a row tile of
-// input channels per group): gx[c, h, w] sums gy[k, h + pt - i dh, w + pl - j dw] w[k, c,
+// lowering (float32; a 1x1 kernel only where the forward reads gy in place, else its input
+// gradient is one GEMM; at least a row tile of input channels per group): gx[c, h, w] sums gy[k, h + pt - i dh, w + pl - j dw] w[k, c,
 // i, j], the convolution of gy, padded by the kernel's reach less the forward padding, with
 // the flipped kernel (flipKernel).
 bool backwardInputAsForward(const ConvGeom& g, const float* gy, const float* w, float* gx) {
   const int64_t Cg = g.C / g.groups, taps = g.kh * g.kw;
   const ConvGeom t{g.N,  g.K,  g.Ho, g.Wo, g.C,  g.H,  g.W, g.kh, g.kw, 1, 1, (g.kh - 1) * g.dh - g.pt,
                    (g.kw - 1) * g.dw - g.pl, g.dh, g.dw, g.groups};
-  if (g.sh != 1 || g.sw != 1 || taps == 1 || Cg < kMinChannelsAsForward || t.pt < 0 || t.pl < 0) return false;
+  if (g.sh != 1 || g.sw != 1 || Cg < kMinChannelsAsForward || t.pt < 0 || t.pl < 0) return false;
+  // A pointwise convolution's flipped kernel is its transpose, worth it where the forward
+  // reads gy in place.
+  if (taps == 1 && !pointwiseInPlace(t)) return false;
   forward<float, float>(t, gy, w, nullptr, gx, nullptr, Act::none, true);
   return true;
 }

@@ -347,9 +347,24 @@ void forwardCore(const ConvGeom& g, const float* x, const float* w, const float*
 // stay packed once per call in the 14- and 8-row tiles, shared by the threads.
 constexpr int64_t kSmallPlane = 64;
 
+}  // namespace
+
+// A pointwise convolution whose planes are whole halves of a panel needs neither padded
+// copies nor filled panels: the kernel reads each half of a panel's columns from x in place,
+// 16 positions of one image, channel rows a plane apart.
+bool pointwiseInPlace(const ConvGeom& g) {
+  const int64_t P = g.Ho * g.Wo;
+  if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N == 0 || g.K / g.groups < kMr) return false;
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H &&
+         g.Wo == g.W && P <= kSmallPlane && P % 16 == 0 && g.C * P < std::numeric_limits<int32_t>::max();
+}
+
+namespace {
+
 void smallPlaneForwardCore(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* pre,
                            Act act) {
   const int64_t G = g.groups, Cg = g.C / G, Kg = g.K / G, R = Cg * g.kh * g.kw, P = g.Ho * g.Wo;
+  const bool inPlace = pointwiseInPlace(g);
   const PaddedLayout l = paddedLayout(g);
   const Blocking bk = blockingOf(R, Kg);
   const std::vector<int32_t> off = rowOffsets(g, l);
@@ -357,8 +372,8 @@ void smallPlaneForwardCore(const ConvGeom& g, const float* x, const float* w, co
   for (int64_t k = 0; k < bk.kcb; k++) panelRows[k] = static_cast<int32_t>(k * kNr);
   const float* packed = packWeights(g, bk, w, Kg, R);
   const int64_t groupSize = bk.groupSize();
-  const int64_t block = std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
-  float* images = tlsImages.get<float>(block * l.image);
+  const int64_t block = inPlace ? g.N : std::clamp<int64_t>(kBlockBytes / (l.image * 4), 1, g.N);
+  float* images = inPlace ? nullptr : tlsImages.get<float>(block * l.image);
 
   for (int64_t n0 = 0; n0 < g.N; n0 += block) {
     const int64_t nb = std::min(block, g.N - n0), columns = nb * P, panels = ceilDiv(columns, kNr);
@@ -368,10 +383,12 @@ void smallPlaneForwardCore(const ConvGeom& g, const float* x, const float* w, co
     const int64_t fit = std::min(2 * kTileBytes / (Kg * kNr * 4), kTileBytes / (bk.kcb * kNr * 4));
     const int64_t chunk = std::clamp<int64_t>(fit, 1, ceilDiv(panels, numThreads()));
     const int64_t chunks = ceilDiv(panels, chunk), ldt = chunk * kNr;
-    padImages(g, l, x, n0, nb, images);
+    if (!inPlace) padImages(g, l, x, n0, nb, images);
+    // In place: column j of the block is position j % P of image n0 + j / P.
+    auto at = [&](int64_t gi, int64_t j) { return x + ((n0 + j / P) * g.C + gi * Cg) * P + j % P; };
     parallelFor(G * chunks, 1, [&](int64_t a, int64_t b) {
       float* tile = tlsTile.get<float>(Kg * ldt);
-      float* filled = tlsPanel.get<float>(chunk * bk.kcb * kNr);
+      float* filled = inPlace ? nullptr : tlsPanel.get<float>(chunk * bk.kcb * kNr);
       for (int64_t it = a; it < b; it++) {
         const int64_t gi = it / chunks, q0 = it % chunks * chunk, q1 = std::min(panels, q0 + chunk);
         const float* wg = packed + gi * groupSize;
@@ -379,15 +396,26 @@ void smallPlaneForwardCore(const ConvGeom& g, const float* x, const float* w, co
         // L3 where they are large) over all of them while it is in L1.
         for (int64_t kb = 0; kb < bk.nkb; kb++) {
           const int64_t k0 = kb * bk.kcb, kc = std::min(bk.kcb, R - k0), kcp = roundUp(kc, kKb);
-          for (int64_t q = q0; q < q1; q++)
-            fillColumnPanel(g, l, images, off.data(), gi, k0, kc, q * kNr, std::min(kNr, columns - q * kNr), kNr,
-                            filled + (q - q0) * kc * kNr);
+          if (!inPlace)
+            for (int64_t q = q0; q < q1; q++)
+              fillColumnPanel(g, l, images, off.data(), gi, k0, kc, q * kNr, std::min(kNr, columns - q * kNr), kNr,
+                              filled + (q - q0) * kc * kNr);
           const float* wb = wg + kb * bk.width * bk.kcb;
           for (const RowTile& t : bk.tiles)
-            for (int64_t q = q0; q < q1; q++)
-              avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, filled + (q - q0) * kc * kNr, panelRows.data(),
-                                         tile + t.row0 * ldt + (q - q0) * kNr, ldt, kb == 0 ? 0.0f : 1.0f, t.rows,
-                                         std::min(kNr, columns - q * kNr));
+            for (int64_t q = q0; q < q1; q++) {
+              const int64_t j = q * kNr, nr = std::min(kNr, columns - j);
+              float* c = tile + t.row0 * ldt + (q - q0) * kNr;
+              const float beta = kb == 0 ? 0.0f : 1.0f;
+              if (inPlace) {
+                // A last panel of 16 columns reads its first half twice, and stores it once.
+                const float* b0 = at(gi, j);
+                const int64_t half = nr > 16 ? at(gi, j + 16) - b0 : 0;
+                avx512::sgemmKernelSplitB(kc, wb + t.lead * kcp, b0, off.data() + k0, half, c, ldt, beta, t.rows, nr);
+              } else {
+                avx512::sgemmKernelOffsetB(kc, wb + t.lead * kcp, filled + (q - q0) * kc * kNr, panelRows.data(), c,
+                                           ldt, beta, t.rows, nr);
+              }
+            }
         }
         // The item's columns [j0, j1), image by image, into y (with the epilogue).
         const int64_t j0 = q0 * kNr, j1 = std::min(columns, q1 * kNr);
@@ -780,6 +808,10 @@ void channelsLastForwardCore(const ConvGeom& g, const float* x, const float* w, 
 
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, bool flipped, const float* bias, float* y,
                          float* pre, Act act) {
+  if (pointwiseInPlace(g)) {
+    smallPlaneForwardCore(g, x, flipped ? flipKernel(g, w) : w, bias, y, pre, act);
+    return true;
+  }
   if (!applies(g)) return false;
   if (appliesChannelsLast(g)) {
     channelsLastForwardCore(g, x, w, flipped, bias, y, pre, act);

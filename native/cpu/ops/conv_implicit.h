@@ -35,13 +35,18 @@ void fillColumnPanel(const ConvGeom& g, const PaddedLayout& l, const float* padd
                      int64_t k0, int64_t kc, int64_t j0, int64_t nr, int64_t NR, float* dst);
 
 
+// Whether implicitConvForward takes a pointwise convolution (1x1, stride 1, no padding): on
+// AVX-512, a row tile of output channels per group or more, planes of 16, 32 or 64
+// positions, read in place.
+bool pointwiseInPlace(const ConvGeom& g);
 // Forward on AVX-512 machines (float32): the micro-kernel reads the column matrix in place,
 // or at small planes (Ho Wo <= 64) from panels gathered over several images, or there, with
 // many output channels, from channels-last copies without the taps that read only padding.
 // With `flipped`, w is to be flipped first (conv.h's flipKernel); the channels-last route
 // reorders it with the flip applied instead of copying it. Returns false, having done
-// nothing, where it does not apply (depthwise, 1x1, fewer than a row tile of output channels
-// per group or 64 column-matrix rows, negative padding); conv.cc then lowers via im2col.
+// nothing, where it does not apply (depthwise, 1x1 but pointwiseInPlace's, fewer than a row
+// tile of output channels per group or 64 column-matrix rows, negative padding); conv.cc
+// then lowers via im2col.
 bool implicitConvForward(const ConvGeom& g, const float* x, const float* w, bool flipped, const float* bias, float* y,
                          float* pre, Act act);
 // Weight gradient on AVX-512 machines (float32; gw overwritten): the images copied
