@@ -1,5 +1,6 @@
-// Attention, batchNorm, layerNorm and crossEntropy, forward + backward, beside PyTorch CPU
-// in the same run (2 threads, medians). PyTorch 1.13 has no scaled_dot_product_attention:
+// Attention, batchNorm (alone, and with the activation it fuses: PyTorch runs batch_norm, then
+// the activation), layerNorm and crossEntropy, forward + backward, beside PyTorch CPU in the
+// same run (2 threads, medians). PyTorch 1.13 has no scaled_dot_product_attention:
 // its attention figure is the math form softmax(q k^T * scale) v, which materialises the
 // L x S scores (ours streams them in tiles).
 // Run: node --import tsx bench/nn-ops.ts
@@ -11,6 +12,7 @@ interface Case {
   kind: 'attention' | 'batchNorm' | 'layerNorm' | 'crossEntropy'
   shape: number[] // attention: [batch * heads, L, E]; crossEntropy: [N, C]; norms: the input
   runs: number
+  activation?: 'relu' | 'gelu' // batchNorm's
 }
 
 const cases: Case[] = [
@@ -20,6 +22,20 @@ const cases: Case[] = [
   { name: 'attention L=3136 E=64 BH=2', kind: 'attention', shape: [2, 3136, 64], runs: 3 },
   { name: 'batchNorm train [32, 64, 56, 56]', kind: 'batchNorm', shape: [32, 64, 56, 56], runs: 5 },
   { name: 'batchNorm train [32, 256, 14, 14]', kind: 'batchNorm', shape: [32, 256, 14, 14], runs: 7 },
+  {
+    name: 'batchNorm + relu train [32, 64, 56, 56]',
+    kind: 'batchNorm',
+    shape: [32, 64, 56, 56],
+    runs: 5,
+    activation: 'relu',
+  },
+  {
+    name: 'batchNorm + gelu train [64, 96, 8, 8]',
+    kind: 'batchNorm',
+    shape: [64, 96, 8, 8],
+    runs: 15,
+    activation: 'gelu',
+  },
   { name: 'layerNorm [32, 196, 384]', kind: 'layerNorm', shape: [32, 196, 384], runs: 7 },
   { name: 'layerNorm [8, 3136, 64]', kind: 'layerNorm', shape: [8, 3136, 64], runs: 7 },
   { name: 'crossEntropy [256, 1000]', kind: 'crossEntropy', shape: [256, 1000], runs: 15 },
@@ -44,7 +60,7 @@ function ours(c: Case): number {
     const [rm, rv] = [iv.zeros([C]), iv.ones([C])]
     const go = iv.randn(c.shape, { generator: g })
     params.push(x, w, b)
-    step = () => iv.batchNorm(x, rm, rv, w, b, { training: true }).backward(go)
+    step = () => iv.batchNorm(x, rm, rv, w, b, { training: true, activation: c.activation }).backward(go)
   } else if (c.kind === 'layerNorm') {
     const K = c.shape[c.shape.length - 1]
     const x = leaf(c.shape)
@@ -90,7 +106,8 @@ for c in cases:
         x, w, b = leaf(*s), leaf(s[1]), leaf(s[1])
         rm, rv = torch.zeros(s[1]), torch.ones(s[1])
         go = torch.randn(*s)
-        step = lambda: F.batch_norm(x, rm, rv, w, b, training=True).backward(go)
+        act = {'relu': F.relu, 'gelu': F.gelu}.get(c.get('activation'), lambda y: y)
+        step = lambda: act(F.batch_norm(x, rm, rv, w, b, training=True)).backward(go)
         params = [x, w, b]
     elif c['kind'] == 'layerNorm':
         x, w, b = leaf(*s), leaf(s[-1]), leaf(s[-1])

@@ -199,7 +199,7 @@ function checkBatchNorm() {
         const out = poisoned([N, C, S], dtype, 'cpu')
         const mean = poisoned([C], dtype, 'cpu')
         const invstd = poisoned([C], dtype, 'cpu')
-        const dev = both('batchNormForward', [out, x, w, b, rm, rv, mean, invstd, training, 0.1, 1e-5])
+        const dev = both('batchNormForward', [out, x, w, b, rm, rv, mean, invstd, training, 0.1, 1e-5, 'none'])
         compare(`${name} forward`, dev[0], out)
         compare(`${name} saved mean`, dev[6], mean)
         compare(`${name} saved invstd`, dev[7], invstd)
@@ -209,7 +209,7 @@ function checkBatchNorm() {
         const gx = poisoned([N, C, S], dtype, 'cpu')
         const gw = affine ? poisoned([C], dtype, 'cpu') : null
         const gb = affine ? poisoned([C], dtype, 'cpu') : null
-        const devb = both('batchNormBackward', [gx, gw, gb, g, x, w, mean, invstd, training])
+        const devb = both('batchNormBackward', [gx, gw, gb, g, x, w, mean, invstd, training, b, 'none'])
         compare(`${name} grad x`, devb[0], gx)
         if (affine) {
           compare(`${name} grad weight`, devb[1], gw)

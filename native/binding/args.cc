@@ -101,6 +101,15 @@ bool Args::boolean(size_t i, const char* name) const {
   return at(i).As<Napi::Boolean>().Value();
 }
 
+Act Args::activation(size_t i) const {
+  const std::string s = string(i, "activation");
+  if (s == "none") return Act::none;
+  if (s == "relu") return Act::relu;
+  if (s == "gelu") return Act::gelu;
+  if (s == "silu") return Act::silu;
+  fail("unknown activation '" + s + "' (expected none, relu, gelu or silu)");
+}
+
 std::string Args::string(size_t i, const char* name) const {
   if (!at(i).IsString()) fail(std::string("argument '") + name + "' must be a string");
   // Op names are short: one copy into a stack buffer, without Utf8Value's measuring pass.

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "../cpu/ops/activation.h"
 #include "dims.h"
 
 namespace iv {
@@ -73,6 +74,8 @@ class Args {
   int64_t integer(size_t i, const char* name) const;
   bool boolean(size_t i, const char* name) const;
   std::string string(size_t i, const char* name) const;
+  // A fused activation's name: 'none', 'relu', 'gelu' or 'silu'.
+  Act activation(size_t i) const;
   std::vector<int64_t> ints(size_t i, const char* name) const;
   TensorArg tensor(size_t i, const char* name) const { return reader_(*this, i, name); }
   bool isNullish(size_t i) const;

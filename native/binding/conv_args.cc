@@ -61,14 +61,6 @@ TensorArg optionalChannels(Args& args, size_t i, const char* name, int64_t n, DT
   return t;
 }
 
-Act parseAct(Args& args, size_t i) {
-  const std::string s = args.string(i, "activation");
-  if (s == "none") return Act::none;
-  if (s == "relu") return Act::relu;
-  if (s == "gelu") return Act::gelu;
-  if (s == "silu") return Act::silu;
-  args.fail("unknown activation '" + s + "' (expected none, relu, gelu or silu)");
-}
 
 }  // namespace
 
@@ -77,7 +69,7 @@ Conv2dArgs parseConv2dArgs(Args& args) {
   a.out = args.tensor(0, "out"), a.x = args.tensor(1, "x"), a.weight = args.tensor(2, "weight");
   a.geom = parseGeom(args, 4, a.x, "x", a.weight, a.out, "out");
   a.bias = optionalChannels(args, 3, "bias", a.geom.K, a.x.dtype);
-  a.act = parseAct(args, 5);
+  a.act = args.activation(5);
   if (!args.isNullish(6)) {
     a.pre = args.tensor(6, "pre");
     if (a.pre.shape != a.out.shape || a.pre.dtype != a.out.dtype || !a.pre.contiguous())

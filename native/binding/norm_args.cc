@@ -90,6 +90,7 @@ NormForwardArgs parseBatchNormForwardArgs(Args& args) {
   a.eps = eps;
   if (a.training && a.x.shape[0] * a.x.shape[2] <= 1)
     args.fail("training needs more than one value per channel, got input " + a.x.shapeString());
+  a.act = args.activation(11);
   return a;
 }
 
@@ -98,6 +99,8 @@ NormBackwardArgs parseBatchNormBackwardArgs(Args& args) {
   const int64_t C = a.x.shape[1];
   readBackward(args, a, C, 5, "saveInvstd", {C});
   a.training = args.boolean(8, "training");
+  a.bias = optionalVector(args, 9, "bias", C, a.x.dtype, a.hasBias);
+  a.act = args.activation(10);
   return a;
 }
 

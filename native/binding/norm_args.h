@@ -14,18 +14,22 @@ struct NormForwardArgs {
   int64_t groups = 1;  // group norm
   bool training = true;
   double momentum = 0, eps = 0;
+  Act act = Act::none;  // batch norm: applied to the output
 };
 
 struct NormBackwardArgs {
-  TensorArg gradX, gradWeight, gradBias, grad, x, weight, saveMean, saveStat;
-  bool wantX = false, wantWeight = false, wantBias = false, hasWeight = false;
+  TensorArg gradX, gradWeight, gradBias, grad, x, weight, bias, saveMean, saveStat;
+  bool wantX = false, wantWeight = false, wantBias = false, hasWeight = false, hasBias = false;
   int64_t groups = 1;
   bool training = true;
+  Act act = Act::none;  // batch norm: the forward's, whose pre-activation comes back from x
 };
 
-// batchNormForward(out, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, training, momentum, eps)
+// batchNormForward(out, x, weight, bias, runningMean, runningVar, saveMean, saveInvstd, training, momentum, eps,
+// activation)
 NormForwardArgs parseBatchNormForwardArgs(Args& args);
-// batchNormBackward(gradX | null, gradWeight | null, gradBias | null, grad, x, weight, saveMean, saveInvstd, training)
+// batchNormBackward(gradX | null, gradWeight | null, gradBias | null, grad, x, weight, saveMean, saveInvstd, training,
+// bias, activation)
 NormBackwardArgs parseBatchNormBackwardArgs(Args& args);
 // layerNormForward(out, x, weight, bias, saveMean, saveRstd, eps)
 NormForwardArgs parseLayerNormForwardArgs(Args& args);

@@ -64,7 +64,7 @@ export class BasicBlock extends ResidualBlock {
   }
 
   protected branch(x: Tensor): Tensor {
-    return this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()))
+    return this.bn2.forward(this.conv2.forward(this.bn1.forwardActivated(this.conv1.forward(x), 'relu')))
   }
 
   /** conv1 -> bn1 and conv2 -> bn2 apply in sequence (foldBatchNorm's pairs). */
@@ -117,7 +117,10 @@ export class Bottleneck extends ResidualBlock {
   }
 
   protected branch(x: Tensor): Tensor {
-    const y = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu())).relu()
+    const y = this.bn2.forwardActivated(
+      this.conv2.forward(this.bn1.forwardActivated(this.conv1.forward(x), 'relu')),
+      'relu',
+    )
     return this.bn3.forward(this.conv3.forward(y))
   }
 
@@ -260,7 +263,7 @@ export class ResNet extends Module {
       throw new Error(
         `ResNet '${this.name}': expected an input [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`,
       )
-    return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x)).relu()) as Tensor
+    return this.maxpool.forward(this.bn1.forwardActivated(this.conv1.forward(x), 'relu')) as Tensor
   }
 
   /** Runs layer{i+1} on the previous stage's output (the stem's for stage 0). */

@@ -6,6 +6,7 @@ import { record } from '../autograd/node'
 import { isFloating } from '../tensor/dtype'
 import { numelOf, shapeStr } from '../tensor/shape'
 import { Tensor } from '../tensor/tensor'
+import { gelu, relu, silu } from './elementwise'
 import { checkTensor, kernelView } from './util'
 
 function checkParam(
@@ -37,7 +38,16 @@ export interface BatchNormOptions {
   training?: boolean
   momentum?: number
   eps?: number
+  /**
+   * Applies an activation to the normalised output inside the kernel, while each row is in
+   * cache (what activation(batchNorm(...)) computes, in one pass); the backward recomputes the
+   * pre-activation from x. CPU tensors; on CUDA the activation runs as an op of its own. Not
+   * part of PyTorch's signature.
+   */
+  activation?: 'relu' | 'gelu' | 'silu'
 }
+
+const activations = { relu, gelu, silu }
 
 /**
  * Batch normalisation over [N, C, ...] (torch.nn.functional.batch_norm). Training normalises
@@ -67,9 +77,13 @@ function batchNormIn(
 ): Tensor {
   const op = 'batchNorm'
   checkInput(op, x, 2, '[N, C, ...]')
-  const { training = false, momentum = 0.1, eps = 1e-5 } = opts
+  const { training = false, momentum = 0.1, eps = 1e-5, activation: act } = opts
   if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1)
     throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`)
+  if (act !== undefined && !Object.hasOwn(activations, act))
+    throw new Error(`${op}: activation must be 'relu', 'gelu' or 'silu', got '${String(act)}'`)
+  if (act && x.device !== 'cpu')
+    return activations[act](batchNormIn(x, runningMean, runningVar, weight, bias, { ...opts, activation: undefined }))
   if (!(eps >= 0)) throw new Error(`${op}: eps must be non-negative, got ${eps}`)
   const [N, C] = x.shape
   const S = numelOf(x.shape.slice(2))
@@ -86,7 +100,7 @@ function batchNormIn(
   const outV = out.asView([N, C, S], [C * S, S, 1])
   const mean = Tensor.empty([C], x.dtype, x.device)
   const invstd = Tensor.empty([C], x.dtype, x.device)
-  x.backend.run('batchNormForward', outV, v, w, b, rm, rv, mean, invstd, training, momentum, eps)
+  x.backend.run('batchNormForward', outV, v, w, b, rm, rv, mean, invstd, training, momentum, eps, act ?? 'none')
   outV.dispose()
   return record(op, out, [x, w, b], (g) => {
     const gx = x.requiresGrad ? Tensor.empty(x.shape, x.dtype, x.device) : null
@@ -94,7 +108,7 @@ function batchNormIn(
     const gb = b && b.requiresGrad ? Tensor.empty([C], x.dtype, x.device) : null
     const gxV = gx?.asView([N, C, S], [C * S, S, 1]) ?? null
     const gV = kernelView(g, [N, C, S])
-    x.backend.run('batchNormBackward', gxV, gw, gb, gV, v, w, mean, invstd, training)
+    x.backend.run('batchNormBackward', gxV, gw, gb, gV, v, w, mean, invstd, training, b, act ?? 'none')
     gxV?.dispose()
     gV.dispose()
     return [gx, gw, gb]

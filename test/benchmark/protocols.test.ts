@@ -30,6 +30,7 @@ import {
   type ProtocolName,
 } from '../../src/benchmark/protocols'
 import { miniTask, type TestGuard } from './mini-task'
+import { assertClose } from '../helpers'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iv-protocols-'))
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }))
@@ -80,7 +81,9 @@ t.test('features are computed once per (weights, task, split, kind) and come bac
   const direct = noGrad(() => backbone.forwardPooled(tensor(images, { shape: [1, 3, 32, 32] })).data())
   backbone.train()
   forwards.images -= 1
-  t.same(all.levels[0].subarray(5 * D, 6 * D), direct, 'row 5 equals a direct eval-mode forward')
+  // Equal to float32 rounding: a batch of one may take other kernels (a GEMV for the
+  // squeeze-excitation convolutions) than the cache's batches, and sum in another order.
+  assertClose(t, all.levels[0].subarray(5 * D, 6 * D), direct, 1e-5, 1e-6, 'row 5 equals a direct eval-mode forward')
   t.same(all.targets[5], targets[0], 'targets travel with the features')
   t.equal(all.targets[5].labels!.shape, (task.train().get(5) as { labels: Record<string, number> }).labels.shape)
 

@@ -2,6 +2,8 @@ import t from 'tap'
 import { arange, randn, tensor, zeros } from '../../src/tensor/creation'
 import { manualSeed } from '../../src/tensor/random'
 import type { Tensor } from '../../src/tensor/tensor'
+import { noGrad } from '../../src/autograd/grad-mode'
+import { profile } from '../../src/profiler'
 import {
   AdaptiveAvgPool2d,
   AvgPool2d,
@@ -21,6 +23,7 @@ import {
   LayerNorm,
   Linear,
   MaxPool2d,
+  type Module,
   ModuleList,
   MultiheadAttention,
   ReLU,
@@ -319,4 +322,53 @@ t.test('containers, activations, flatten and pooling', async (t) => {
   t.same(arr(new AvgPool2d(2, { stride: 2 }).forward(img)), [2.5, 4.5, 10.5, 12.5, 18.5, 20.5, 26.5, 28.5])
   t.same(arr(new AdaptiveAvgPool2d(1).forward(img)), [7.5, 23.5])
   t.match(new MaxPool2d(2).toString(), /^MaxPool2d\(kernelSize=2/)
+})
+
+t.test('Sequential runs a batch norm and the ReLU, GELU or SiLU after it as one kernel', async (t) => {
+  manualSeed(5)
+  class DoubledGELU extends GELU {
+    override forward(x: Tensor): Tensor {
+      return super.forward(x).mul(2)
+    }
+  }
+  const cases: [string, () => Module, boolean][] = [
+    ['ReLU', () => new ReLU(), true],
+    ['GELU', () => new GELU(), true],
+    ['SiLU', () => new SiLU(), true],
+    ["GELU('tanh')", () => new GELU('tanh'), false],
+    ['a GELU subclass', () => new DoubledGELU(), false],
+    ['Tanh', () => new Tanh(), false],
+  ]
+  for (const [name, make, fuses] of cases) {
+    const bn = new BatchNorm2d(3)
+    noGrad(() => {
+      bn.weight!.copy_(tensor([0.5, 1.5, -1]))
+      bn.bias!.copy_(tensor([0.1, -0.2, 0.3]))
+    })
+    const act = make()
+    const seq = new Sequential(bn, act)
+    const x = randn([4, 3, 5, 5])
+    const g = randn([4, 3, 5, 5])
+    // The same modules, one after the other or as the Sequential, from the same running stats.
+    const run = (f: (x: Tensor) => Tensor) => {
+      bn.resetRunningStats()
+      bn.zeroGrad()
+      const xv = x.detach().requiresGrad_()
+      const { value: y, rows } = profile(() => f(xv), { print: false })
+      y.backward(g)
+      const kernels = rows.filter((r) => r.kind === 'kernel' && r.pass === 'forward').map((r) => r.name)
+      return { y, gx: xv.grad as Tensor, gw: bn.weight!.grad as Tensor, rm: bn.runningMean!.clone(), kernels }
+    }
+    const fused = run((v) => seq.forward(v))
+    const apart = run((v) => act.forward(bn.forward(v)) as Tensor)
+    for (const k of ['y', 'gx', 'gw', 'rm'] as const)
+      assertClose(t, fused[k].data(), apart[k].data(), 1e-5, 1e-5, `${name}: ${k}`)
+    // Fused, the activation's own kernel is gone (the rest count the norm's batches).
+    const own = apart.kernels.filter((k) => !fused.kernels.includes(k))
+    t.same(own, fuses ? [name.toLowerCase()] : [], `${name}: forward kernels ${fused.kernels}`)
+  }
+  t.throws(
+    () => new BatchNorm2d(2).forwardActivated(randn([2, 2, 3, 3]), 'tanh' as 'relu'),
+    /BatchNorm2d.forwardActivated: activation must be 'relu', 'gelu' or 'silu', got 'tanh'/,
+  )
 })

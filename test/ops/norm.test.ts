@@ -1,6 +1,18 @@
 import t from 'tap'
 import { dtypeCode } from '../../src/backend/element-types'
-import { batchNorm, gradcheck, groupNorm, layerNorm, randn, tensor, Generator, type Tensor } from '../../src'
+import {
+  batchNorm,
+  gelu,
+  gradcheck,
+  groupNorm,
+  layerNorm,
+  randn,
+  relu,
+  silu,
+  tensor,
+  Generator,
+  type Tensor,
+} from '../../src'
 import { cpuBackend } from '../../src/backend/cpu'
 import { native } from '../../src/backend/native'
 import { checkParity } from './fixture'
@@ -206,6 +218,87 @@ t.test('bad inputs get clear errors', async (t) => {
   t.throws(() => layerNorm(d, 3), /layerNorm: the tensor of shape \[2, 3\] was disposed/)
 })
 
+t.test('batchNorm with an activation: the composition in one kernel, gradients included', async (t) => {
+  const acts = { relu, gelu, silu } as const
+  for (const act of ['relu', 'gelu', 'silu'] as const) {
+    // float64 against finite differences, with and without the affine parameters, in both modes.
+    const rm = r([3])
+    const rv = r([3]).abs().add(0.5)
+    for (const training of [true, false]) {
+      t.ok(
+        gradcheck(
+          (x, w, b) => batchNorm(x, rm, rv, w, b, { training, momentum: 0, activation: act }),
+          [rg([2, 3, 2, 3]), rg([3]), rg([3])],
+        ),
+        `${act} training=${training}: gradcheck`,
+      )
+    }
+    t.ok(
+      gradcheck((x) => batchNorm(x, null, null, null, null, { training: true, activation: act }), [rg([5, 3])]),
+      `${act} [N, C], no affine: gradcheck`,
+    )
+    // float32 (the vector rows) against the two ops it fuses, at sizes past a vector's width;
+    // the running statistics move the same.
+    for (const [shape, training] of [
+      [[4, 5, 7, 9], true],
+      [[3, 20, 37], false],
+    ] as const) {
+      const C = shape[1]
+      const x = r([...shape], 'float32')
+      const w = r([C], 'float32')
+      const b = r([C], 'float32')
+      const g = r([...shape], 'float32')
+      const run = (fused: boolean) => {
+        const [xv, wv, bv] = [x, w, b].map((v) => v.detach().requiresGrad_())
+        const rmv = r([C], 'float32').mul(0).add(0.2)
+        const rvv = r([C], 'float32').mul(0).add(1.5)
+        const opts = { training, momentum: 0.3 }
+        const y = fused
+          ? batchNorm(xv, rmv, rvv, wv, bv, { ...opts, activation: act })
+          : acts[act](batchNorm(xv, rmv, rvv, wv, bv, opts))
+        y.backward(g)
+        return [y, xv.grad as Tensor, wv.grad as Tensor, bv.grad as Tensor, rmv, rvv]
+      }
+      const fused = run(true)
+      const apart = run(false)
+      const names = ['output', 'input gradient', 'weight gradient', 'bias gradient', 'running mean', 'running var']
+      fused.forEach((v, i) =>
+        assertClose(
+          t,
+          v.data(),
+          apart[i].data(),
+          1e-5,
+          1e-5,
+          `${act} ${shapeStr(shape)} training=${training}: ${names[i]}`,
+        ),
+      )
+    }
+  }
+  // Only the weight's and bias's gradients wanted: gz goes through a row of scratch.
+  const x = r([6, 4, 5], 'float32')
+  const w = r([4], 'float32').requiresGrad_()
+  const b = r([4], 'float32').requiresGrad_()
+  const g = r([6, 4, 5], 'float32')
+  batchNorm(x, null, null, w, b, { training: true, activation: 'gelu' }).backward(g)
+  const w2 = w.detach().requiresGrad_()
+  const b2 = b.detach().requiresGrad_()
+  gelu(batchNorm(x, null, null, w2, b2, { training: true })).backward(g)
+  assertClose(t, (w.grad as Tensor).data(), (w2.grad as Tensor).data(), 1e-5, 1e-5, 'weight gradient alone')
+  assertClose(t, (b.grad as Tensor).data(), (b2.grad as Tensor).data(), 1e-5, 1e-5, 'bias gradient alone')
+  // Eval mode with only the input's gradient wanted: no sums needed, gz still formed.
+  const rm = r([4], 'float32')
+  const rv = r([4], 'float32').abs().add(0.5)
+  const xa = x.detach().requiresGrad_()
+  batchNorm(xa, rm, rv, w.detach(), b.detach(), { activation: 'silu' }).backward(g)
+  const xb = x.detach().requiresGrad_()
+  silu(batchNorm(xb, rm, rv, w.detach(), b.detach())).backward(g)
+  assertClose(t, (xa.grad as Tensor).data(), (xb.grad as Tensor).data(), 1e-5, 1e-5, 'eval, input gradient alone')
+  t.throws(
+    () => batchNorm(x, null, null, null, null, { training: true, activation: 'tanh' as 'relu' }),
+    /batchNorm: activation must be 'relu', 'gelu' or 'silu', got 'tanh'/,
+  )
+})
+
 const desc = (x: Tensor) => [x.storage.handle as ArrayBuffer, x.offset, x.shape, x.strides, dtypeCode[x.dtype]]
 
 t.test('native entry points reject malformed descriptors', async (t) => {
@@ -215,11 +308,12 @@ t.test('native entry points reject malformed descriptors', async (t) => {
   const c3 = r([3])
   const bad = [x.storage.handle, 0, [2, 3, 40], [12, 4, 1], 1]
   t.throws(
-    () => n.batchNormForward(desc(out), bad, null, null, null, null, desc(c3), desc(c3), true, 0.1, 1e-5),
+    () => n.batchNormForward(desc(out), bad, null, null, null, null, desc(c3), desc(c3), true, 0.1, 1e-5, 'none'),
     /batchNormForward: argument 'x': view \[2, 3, 40\] at offset 0 exceeds its storage/,
   )
   t.throws(
-    () => n.batchNormForward(desc(out), desc(x), null, null, null, null, desc(r([2])), desc(c3), true, 0.1, 1e-5),
+    () =>
+      n.batchNormForward(desc(out), desc(x), null, null, null, null, desc(r([2])), desc(c3), true, 0.1, 1e-5, 'none'),
     /batchNormForward: argument 'saveMean' must be a contiguous float64 tensor of shape \[3\]/,
   )
   t.throws(
@@ -236,10 +330,15 @@ t.test('native entry points reject malformed descriptors', async (t) => {
         true,
         0.1,
         1e-5,
+        'none',
       ),
     /batchNormForward: argument 'x' must be a contiguous float \[N, C, S\] tensor/,
   )
-  t.throws(() => n.batchNormForward(desc(out), desc(x)), /batchNormForward: expected 11 arguments, got 2/)
+  t.throws(() => n.batchNormForward(desc(out), desc(x)), /batchNormForward: expected 12 arguments, got 2/)
+  t.throws(
+    () => n.batchNormForward(desc(out), desc(x), null, null, null, null, desc(c3), desc(c3), true, 0.1, 1e-5, 'tanh'),
+    /batchNormForward: unknown activation 'tanh' \(expected none, relu, gelu or silu\)/,
+  )
   t.throws(
     () => n.layerNormForward(desc(out), desc(x.reshape([6, 4])), null, null, desc(r([6])), desc(r([6])), 1e-5),
     /layerNormForward: argument 'out' must be a contiguous float64 tensor of shape \[6, 4\]/,

@@ -3,6 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include "activation.h"
 
 namespace iv {
 
@@ -15,18 +16,6 @@ struct ConvGeom {
   int64_t K, Ho, Wo;
   int64_t kh, kw, sh, sw, pt, pl, dh, dw, groups;
 };
-
-enum class Act { none, relu, gelu, silu };
-
-template <class T>
-inline T activate(Act a, T z) {
-  switch (a) {
-    case Act::relu: return z > T(0) ? z : T(0);
-    case Act::gelu: return T(0.5) * z * (T(1) + std::erf(z * T(0.70710678118654752440)));
-    case Act::silu: return z / (T(1) + std::exp(-z));
-    default: return z;
-  }
-}
 
 // Adds the bias to n outputs, stores the pre-activation (when pre is set: backward of gelu
 // and silu needs it) and applies the activation in place, while the row is in cache.

@@ -10,6 +10,8 @@
 #include "../../binding/norm_args.h"
 #include "../../binding/registry.h"
 #include "../parallel.h"
+#include "activation.h"
+#include "elementwise_fastmath.h"
 #include "row_sums.h"
 #include "rows_simd.h"
 
@@ -51,13 +53,37 @@ void normGrad(const T* g, const T* x, T* out, int64_t n, T a, T b, T c) {
   for (int64_t i = 0; i < n; i++) out[i] = a * g[i] - b * x[i] - c;
 }
 
+// Batch norm's fused activation, in place on an output row; and g act'(pre) into out (which
+// may be pre itself). float32 on the vector rows (or the fast-math ones), float64 scalar.
+template <class T>
+void activateRow(Act act, T* y, int64_t n) {
+  if (act == Act::none) return;
+  if constexpr (std::is_same_v<T, float>) {
+    const RowsSimd* rows = simdRows();
+    if (act == Act::relu && rows) return rows->relu(y, y, n);
+    if (act == Act::gelu) return (rows ? rows->gelu : fastmath::gelu)(y, y, n);
+    if (act == Act::silu) return (rows ? rows->silu : fastmath::silu)(y, y, n);
+  }
+  for (int64_t i = 0; i < n; i++) y[i] = activate(act, y[i]);
+}
+template <class T>
+void activationGradRow(Act act, const T* pre, const T* g, T* out, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    const RowsSimd* rows = simdRows();
+    if (act == Act::relu && rows) return rows->reluGrad(pre, g, out, n);
+    if (act == Act::gelu) return (rows ? rows->geluGrad : fastmath::geluGrad)(pre, g, out, n);
+    if (act == Act::silu) return (rows ? rows->siluGrad : fastmath::siluGrad)(pre, g, out, n);
+  }
+  for (int64_t i = 0; i < n; i++) out[i] = g[i] * activateGrad(act, pre[i]);
+}
+
 // ---- batch norm: per channel over N and S ----
 
 template <class T>
 void batchNormForwardImpl(const TensorArg& out, const TensorArg& x, const TensorArg& w, bool hasW,
                           const TensorArg& b, bool hasB, const TensorArg& rm, const TensorArg& rv, bool hasRunning,
                           const TensorArg& saveMean, const TensorArg& saveInvstd, bool training, double momentum,
-                          double eps) {
+                          double eps, Act act) {
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2], M = N * S;
   const T* px = x.ptr<T>();
   T* po = out.ptr<T>();
@@ -96,69 +122,84 @@ void batchNormForwardImpl(const TensorArg& out, const TensorArg& x, const Tensor
         const T* row = px + (n * C + c) * S;
         T* orow = po + (n * C + c) * S;
         scaleShift(row, orow, S, scale, shift);
+        activateRow(act, orow, S);
       }
     }
   });
 }
 
 Napi::Value batchNormForward(const Napi::CallbackInfo& info) {
-  Args args(info, "batchNormForward", 11);
+  Args args(info, "batchNormForward", 12);
   const NormForwardArgs a = parseBatchNormForwardArgs(args);
   if (a.x.shape[1] == 0) return info.Env().Undefined();
   if (a.x.dtype == DType::float32)
     batchNormForwardImpl<float>(a.out, a.x, a.weight, a.hasWeight, a.bias, a.hasBias, a.runningMean, a.runningVar,
-                                a.hasRunning, a.saveMean, a.saveStat, a.training, a.momentum, a.eps);
+                                a.hasRunning, a.saveMean, a.saveStat, a.training, a.momentum, a.eps, a.act);
   else
     batchNormForwardImpl<double>(a.out, a.x, a.weight, a.hasWeight, a.bias, a.hasBias, a.runningMean, a.runningVar,
-                                 a.hasRunning, a.saveMean, a.saveStat, a.training, a.momentum, a.eps);
+                                 a.hasRunning, a.saveMean, a.saveStat, a.training, a.momentum, a.eps, a.act);
   return info.Env().Undefined();
 }
 
+// With an activation, the gradient at the norm's output is gz = g act'(pre), pre = x a + b
+// recomputed from x and the saved statistics: formed row by row in gx (or in a row of scratch
+// when only the parameters' gradients are wanted), it stands in for g.
 template <class T>
-void batchNormBackwardImpl(const TensorArg& gx, bool wantX, const TensorArg& gw, bool wantW, const TensorArg& gb,
-                           bool wantB, const TensorArg& g, const TensorArg& x, const TensorArg& w, bool hasW,
-                           const TensorArg& mean, const TensorArg& invstd, bool training) {
+void batchNormBackwardImpl(const NormBackwardArgs& p) {
+  const TensorArg &x = p.x, &g = p.grad, &gx = p.gradX, &w = p.weight, &b = p.bias;
+  const bool wantX = p.wantX, training = p.training;
+  const Act act = p.act;
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2];
   const double M = static_cast<double>(N * S);
   const T *px = x.ptr<T>(), *pg = g.ptr<T>();
   parallelFor(C, 1, [&](int64_t c0, int64_t c1) {
+    static thread_local std::vector<T> scratch;
+    if (act != Act::none && !wantX) scratch.resize(static_cast<size_t>(S));
     for (int64_t c = c0; c < c1; c++) {
-      const double mu = mean.ptr<T>()[c], is = invstd.ptr<T>()[c];
+      const double mu = p.saveMean.ptr<T>()[c], is = p.saveStat.ptr<T>()[c];
+      const T scale = static_cast<T>(is * at<T>(w, p.hasWeight, c, T(1)));
+      const T shift = static_cast<T>(at<T>(b, p.hasBias, c, T(0)) - mu * scale);
+      // Row n of the gradient at the norm's output.
+      auto gradRow = [&](int64_t n) -> const T* {
+        const T* grow = pg + (n * C + c) * S;
+        if (act == Act::none) return grow;
+        T* z = wantX ? gx.ptr<T>() + (n * C + c) * S : scratch.data();
+        scaleShift(px + (n * C + c) * S, z, S, scale, shift);
+        activationGradRow(act, z, grow, z, S);
+        return z;
+      };
       double sg = 0, sgx = 0;
-      if (training || wantW || wantB) {
+      if (training || p.wantWeight || p.wantBias || act != Act::none) {
         for (int64_t n = 0; n < N; n++) {
-          const T *row = px + (n * C + c) * S, *grow = pg + (n * C + c) * S;
+          const T* grow = gradRow(n);
           sg += sumRow(grow, S);
-          sgx += sumProductDeviations(grow, row, S, mu);
+          sgx += sumProductDeviations(grow, px + (n * C + c) * S, S, mu);
         }
       }
-      if (wantW) gw.ptr<T>()[c * gw.strides[0]] = static_cast<T>(sgx * is);
-      if (wantB) gb.ptr<T>()[c * gb.strides[0]] = static_cast<T>(sg);
+      if (p.wantWeight) p.gradWeight.ptr<T>()[c * p.gradWeight.strides[0]] = static_cast<T>(sgx * is);
+      if (p.wantBias) p.gradBias.ptr<T>()[c * p.gradBias.strides[0]] = static_cast<T>(sg);
       if (!wantX) continue;
-      const double a = at<T>(w, hasW, c, T(1)) * is;
+      const double a = at<T>(w, p.hasWeight, c, T(1)) * is;
       // training: dx = a * (g - mean(g) - xhat * mean(g * xhat)), as x - mu also moves the stats
       const T ka = static_cast<T>(a);
       const T kx = training ? static_cast<T>(a * is * is * sgx / M) : T(0);
       const T k0 = training ? static_cast<T>(a * sg / M - static_cast<double>(kx) * mu) : T(0);
       for (int64_t n = 0; n < N; n++) {
-        const T *row = px + (n * C + c) * S, *grow = pg + (n * C + c) * S;
+        const T* row = px + (n * C + c) * S;
         T* orow = gx.ptr<T>() + (n * C + c) * S;
-        normGrad(grow, row, orow, S, ka, kx, k0);
+        // With an activation, gz is already in orow.
+        normGrad(act == Act::none ? pg + (n * C + c) * S : orow, row, orow, S, ka, kx, k0);
       }
     }
   });
 }
 
 Napi::Value batchNormBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "batchNormBackward", 9);
+  Args args(info, "batchNormBackward", 11);
   const NormBackwardArgs a = parseBatchNormBackwardArgs(args);
   if (a.x.shape[1] == 0) return info.Env().Undefined();
-  if (a.x.dtype == DType::float32)
-    batchNormBackwardImpl<float>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
-                                 a.weight, a.hasWeight, a.saveMean, a.saveStat, a.training);
-  else
-    batchNormBackwardImpl<double>(a.gradX, a.wantX, a.gradWeight, a.wantWeight, a.gradBias, a.wantBias, a.grad, a.x,
-                                  a.weight, a.hasWeight, a.saveMean, a.saveStat, a.training);
+  if (a.x.dtype == DType::float32) batchNormBackwardImpl<float>(a);
+  else batchNormBackwardImpl<double>(a);
   return info.Env().Undefined();
 }
 

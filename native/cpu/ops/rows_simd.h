@@ -11,6 +11,9 @@ namespace iv {
 struct RowsSimd {
   // y = sigmoid(x) over n contiguous values.
   void (*sigmoid)(const float* x, float* y, int64_t n);
+  // y = relu(x) (0 for NaN, as the elementwise op), and out = g where x > 0, else 0.
+  void (*relu)(const float* x, float* y, int64_t n);
+  void (*reluGrad)(const float* x, const float* g, float* out, int64_t n);
   // y = gelu(x) (the erf form) and silu(x) = x sigmoid(x), and their gradients out = g dy/dx.
   void (*gelu)(const float* x, float* y, int64_t n);
   void (*geluGrad)(const float* x, const float* g, float* out, int64_t n);

@@ -10,11 +10,15 @@
 namespace iv::cuda {
 namespace {
 
+// The op layer applies a batch norm's activation as an op of its own on CUDA tensors.
+constexpr const char* kNoFusedActivation = "the CUDA kernels fuse no activation: pass 'none'";
+
 ChanVec chan(const TensorArg& t, bool present) { return present ? ChanVec{t.data, t.strides[0]} : ChanVec{nullptr, 0}; }
 
 Napi::Value batchNormForward(const Napi::CallbackInfo& info) {
-  DeviceArgs args(info, "batchNormForward", 11);
+  DeviceArgs args(info, "batchNormForward", 12);
   const NormForwardArgs a = parseBatchNormForwardArgs(args);
+  if (a.act != Act::none) args.fail(kNoFusedActivation);
   const TensorArg& x = a.x;
   if (x.shape[1] == 0) return info.Env().Undefined();
   batchNormForwardLaunch(dt(x.dtype), x.shape[0], x.shape[1], x.shape[2], x.data, a.out.data,
@@ -25,8 +29,9 @@ Napi::Value batchNormForward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value batchNormBackward(const Napi::CallbackInfo& info) {
-  DeviceArgs args(info, "batchNormBackward", 9);
+  DeviceArgs args(info, "batchNormBackward", 11);
   const NormBackwardArgs a = parseBatchNormBackwardArgs(args);
+  if (a.act != Act::none) args.fail(kNoFusedActivation);
   const TensorArg& x = a.x;
   if (x.shape[1] == 0) return info.Env().Undefined();
   batchNormBackwardLaunch(dt(x.dtype), x.shape[0], x.shape[1], x.shape[2], a.gradX.data,

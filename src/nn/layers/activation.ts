@@ -65,3 +65,14 @@ export class LeakyReLU extends Module {
     return `negativeSlope=${this.negativeSlope}`
   }
 }
+
+/**
+ * The activation a batch norm can apply in its kernel (BatchNorm's forwardActivated) when m
+ * is a ReLU, an erf GELU or a SiLU, exactly (a subclass may do more in its forward).
+ */
+export function normActivationOf(m: Module | undefined): 'relu' | 'gelu' | 'silu' | undefined {
+  if (m?.constructor === ReLU) return 'relu'
+  if (m?.constructor === GELU && (m as GELU).approximate === 'none') return 'gelu'
+  if (m?.constructor === SiLU) return 'silu'
+  return undefined
+}

@@ -3,6 +3,8 @@
 // `seq[0]` / `list[i]` work as in Python.
 import type { Tensor } from '../../tensor/tensor'
 import { Module } from '../module'
+import { normActivationOf } from './activation'
+import { BatchNormBase } from './norm'
 
 function checkModule(where: string, m: unknown): Module {
   if (!(m instanceof Module))
@@ -56,8 +58,20 @@ export class Sequential extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    const children = this.children()
     let y: unknown = x
-    for (const m of this.children()) y = m.forward(y)
+    for (let i = 0; i < children.length; i++) {
+      const m = children[i]
+      // A batch norm and the ReLU, GELU or SiLU after it run as one kernel.
+      const act =
+        m instanceof BatchNormBase && m.forward === BatchNormBase.prototype.forward
+          ? normActivationOf(children[i + 1])
+          : undefined
+      if (act) {
+        y = (m as BatchNormBase).forwardActivated(y as Tensor, act)
+        i++
+      } else y = m.forward(y)
+    }
     return y as Tensor
   }
 }

@@ -5,7 +5,7 @@ import { full, ones, zeros } from '../../tensor/creation'
 import type { DType } from '../../tensor/dtype'
 import { shapeStr } from '../../tensor/shape'
 import type { Tensor } from '../../tensor/tensor'
-import { batchNorm, groupNorm, layerNorm } from '../../ops'
+import { batchNorm, gelu, groupNorm, layerNorm, relu, silu } from '../../ops'
 import { ones_, zeros_ } from '../init'
 import { Module } from '../module'
 import { newParameter, type Parameter } from '../parameter'
@@ -20,7 +20,11 @@ export interface BatchNormOptions {
   dtype?: DType
 }
 
-abstract class BatchNormBase extends Module {
+/** The activations a batch norm can apply in its kernel (batchNorm's `activation` option). */
+export type NormActivation = 'relu' | 'gelu' | 'silu'
+const activationOps = { relu, gelu, silu }
+
+export abstract class BatchNormBase extends Module {
   readonly numFeatures: number
   readonly eps: number
   readonly momentum: number | null
@@ -72,13 +76,30 @@ abstract class BatchNormBase extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    return this.normalize(x)
+  }
+
+  /**
+   * forward, then an activation, in one kernel (batchNorm's `activation` option): what
+   * Sequential runs for a batch norm with a ReLU, GELU or SiLU after it, and models call where
+   * they activate a norm's output.
+   */
+  forwardActivated(x: Tensor, activation: NormActivation): Tensor {
+    if (!Object.hasOwn(activationOps, activation))
+      throw new Error(
+        `${this.constructor.name}.forwardActivated: activation must be 'relu', 'gelu' or 'silu', got '${String(activation)}'`,
+      )
+    return this.normalize(x, activation)
+  }
+
+  private normalize(x: Tensor, activation?: NormActivation): Tensor {
     this.checkInput(x)
     if (this.foldedInto !== null) {
       if (this.training)
         throw new Error(
           `${this.constructor.name}: folded into ${this.foldedInto} for inference (foldBatchNorm); load unfolded weights to train`,
         )
-      return x
+      return activation ? activationOps[activation](x) : x
     }
     let factor = this.momentum ?? 0
     const tracked = this.num_batches_tracked
@@ -108,6 +129,7 @@ abstract class BatchNormBase extends Module {
         training: useBatchStats,
         momentum: factor,
         eps: this.eps,
+        activation,
       },
     )
   }
