@@ -41,8 +41,8 @@ export interface BatchNormOptions {
   /**
    * Applies an activation to the normalised output inside the kernel, while each row is in
    * cache (what activation(batchNorm(...)) computes, in one pass); the backward recomputes the
-   * pre-activation from x. CPU tensors; on CUDA the activation runs as an op of its own. Not
-   * part of PyTorch's signature.
+   * pre-activation from x. CPU tensors, float32 planes of 64 positions or more; elsewhere (and
+   * on CUDA) the activation runs as an op of its own. Not part of PyTorch's signature.
    */
   activation?: 'relu' | 'gelu' | 'silu'
 }
@@ -82,7 +82,10 @@ function batchNormIn(
     throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`)
   if (act !== undefined && !Object.hasOwn(activations, act))
     throw new Error(`${op}: activation must be 'relu', 'gelu' or 'silu', got '${String(act)}'`)
-  if (act && x.device !== 'cpu')
+  // The kernel applies it on the CPU, to float32 rows of 64 or more: shorter rows (planes of
+  // 4x4 and below) cost more in per-row calls than the separate pass saves (bench/nn-ops.ts).
+  const rows = numelOf(x.shape.slice(2))
+  if (act && (x.device !== 'cpu' || (x.dtype === 'float32' && rows < 64)))
     return activations[act](batchNormIn(x, runningMean, runningVar, weight, bias, { ...opts, activation: undefined }))
   if (!(eps >= 0)) throw new Error(`${op}: eps must be non-negative, got ${eps}`)
   const [N, C] = x.shape

@@ -237,11 +237,12 @@ t.test('batchNorm with an activation: the composition in one kernel, gradients i
       gradcheck((x) => batchNorm(x, null, null, null, null, { training: true, activation: act }), [rg([5, 3])]),
       `${act} [N, C], no affine: gradcheck`,
     )
-    // float32 (the vector rows) against the two ops it fuses, at sizes past a vector's width;
-    // the running statistics move the same.
+    // float32 (the vector rows) against the two ops it fuses, at sizes past a vector's width,
+    // and below 64 positions (the ops apart); the running statistics move the same.
     for (const [shape, training] of [
-      [[4, 5, 7, 9], true],
-      [[3, 20, 37], false],
+      [[4, 5, 8, 9], true],
+      [[3, 20, 70], false],
+      [[5, 3, 2, 3], true],
     ] as const) {
       const C = shape[1]
       const x = r([...shape], 'float32')
@@ -275,10 +276,10 @@ t.test('batchNorm with an activation: the composition in one kernel, gradients i
     }
   }
   // Only the weight's and bias's gradients wanted: gz goes through a row of scratch.
-  const x = r([6, 4, 5], 'float32')
+  const x = r([6, 4, 65], 'float32')
   const w = r([4], 'float32').requiresGrad_()
   const b = r([4], 'float32').requiresGrad_()
-  const g = r([6, 4, 5], 'float32')
+  const g = r([6, 4, 65], 'float32')
   batchNorm(x, null, null, w, b, { training: true, activation: 'gelu' }).backward(g)
   const w2 = w.detach().requiresGrad_()
   const b2 = b.detach().requiresGrad_()
