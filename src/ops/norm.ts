@@ -44,10 +44,12 @@ export interface BatchNormOptions {
    * pre-activation from x. CPU tensors, float32 planes of 64 positions or more; elsewhere (and
    * on CUDA) the activation runs as an op of its own. Not part of PyTorch's signature.
    */
-  activation?: 'relu' | 'gelu' | 'silu'
+  activation?: NormActivation
 }
 
-const activations = { relu, gelu, silu }
+/** The activations batchNorm applies in its kernel, as ops of their own. */
+export const normActivations = { relu, gelu, silu }
+export type NormActivation = keyof typeof normActivations
 
 /**
  * Batch normalisation over [N, C, ...] (torch.nn.functional.batch_norm). Training normalises
@@ -80,16 +82,17 @@ function batchNormIn(
   const { training = false, momentum = 0.1, eps = 1e-5, activation: act } = opts
   if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1)
     throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`)
-  if (act !== undefined && !Object.hasOwn(activations, act))
+  if (act !== undefined && !Object.hasOwn(normActivations, act))
     throw new Error(`${op}: activation must be 'relu', 'gelu' or 'silu', got '${String(act)}'`)
-  // The kernel applies it on the CPU, to float32 rows of 64 or more: shorter rows (planes of
-  // 4x4 and below) cost more in per-row calls than the separate pass saves (bench/nn-ops.ts).
-  const rows = numelOf(x.shape.slice(2))
-  if (act && (x.device !== 'cpu' || (x.dtype === 'float32' && rows < 64)))
-    return activations[act](batchNormIn(x, runningMean, runningVar, weight, bias, { ...opts, activation: undefined }))
-  if (!(eps >= 0)) throw new Error(`${op}: eps must be non-negative, got ${eps}`)
   const [N, C] = x.shape
   const S = numelOf(x.shape.slice(2))
+  // The kernel applies it on the CPU, to float32 rows of 64 or more: shorter rows (planes of
+  // 4x4 and below) cost more in per-row calls than the separate pass saves (bench/nn-ops.ts).
+  if (act && (x.device !== 'cpu' || (x.dtype === 'float32' && S < 64)))
+    return normActivations[act](
+      batchNormIn(x, runningMean, runningVar, weight, bias, { ...opts, activation: undefined }),
+    )
+  if (!(eps >= 0)) throw new Error(`${op}: eps must be non-negative, got ${eps}`)
   const w = checkParam(op, weight, 'weight', [C], x)
   const b = checkParam(op, bias, 'bias', [C], x)
   const rm = checkParam(op, runningMean, 'runningMean', [C], x)

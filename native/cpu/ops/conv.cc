@@ -581,9 +581,9 @@ constexpr int64_t kMinChannelsAsForward = 14;
 
 // The input gradient of a stride-1 convolution as a forward one, where that is the faster
 // lowering (float32; a 1x1 kernel only where the forward reads gy in place, else its input
-// gradient is one GEMM; at least a row tile of input channels per group): gx[c, h, w] sums gy[k, h + pt - i dh, w + pl - j dw] w[k, c,
-// i, j], the convolution of gy, padded by the kernel's reach less the forward padding, with
-// the flipped kernel (flipKernel).
+// gradient is one GEMM; at least a row tile of input channels per group): gx[c, h, w] sums
+// gy[k, h + pt - i dh, w + pl - j dw] w[k, c, i, j], the convolution of gy, padded by the
+// kernel's reach less the forward padding, with the flipped kernel (flipKernel).
 bool backwardInputAsForward(const ConvGeom& g, const float* gy, const float* w, float* gx) {
   const int64_t Cg = g.C / g.groups, taps = g.kh * g.kw;
   const ConvGeom t{g.N,  g.K,  g.Ho, g.Wo, g.C,  g.H,  g.W, g.kh, g.kw, 1, 1, (g.kh - 1) * g.dh - g.pt,

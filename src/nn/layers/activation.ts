@@ -1,6 +1,7 @@
 // Activation modules: thin wrappers over the elementwise ops, for use in Sequential.
 import type { Tensor } from '../../tensor/tensor'
 import { gelu, hardsigmoid, hardswish, leakyRelu, relu, sigmoid, silu, tanh } from '../../ops'
+import type { NormActivation } from '../../ops/norm'
 import { Module } from '../module'
 
 export class ReLU extends Module {
@@ -70,7 +71,7 @@ export class LeakyReLU extends Module {
  * The activation a batch norm can apply in its kernel (BatchNorm's forwardActivated) when m
  * is a ReLU, an erf GELU or a SiLU, exactly (a subclass may do more in its forward).
  */
-export function normActivationOf(m: Module | undefined): 'relu' | 'gelu' | 'silu' | undefined {
+export function normActivationOf(m: Module | undefined): NormActivation | undefined {
   if (m?.constructor === ReLU) return 'relu'
   if (m?.constructor === GELU && (m as GELU).approximate === 'none') return 'gelu'
   if (m?.constructor === SiLU) return 'silu'

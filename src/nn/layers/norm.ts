@@ -5,7 +5,8 @@ import { full, ones, zeros } from '../../tensor/creation'
 import type { DType } from '../../tensor/dtype'
 import { shapeStr } from '../../tensor/shape'
 import type { Tensor } from '../../tensor/tensor'
-import { batchNorm, gelu, groupNorm, layerNorm, relu, silu } from '../../ops'
+import { batchNorm, groupNorm, layerNorm } from '../../ops'
+import { normActivations, type NormActivation } from '../../ops/norm'
 import { ones_, zeros_ } from '../init'
 import { Module } from '../module'
 import { newParameter, type Parameter } from '../parameter'
@@ -19,10 +20,6 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean
   dtype?: DType
 }
-
-/** The activations a batch norm can apply in its kernel (batchNorm's `activation` option). */
-export type NormActivation = 'relu' | 'gelu' | 'silu'
-const activationOps = { relu, gelu, silu }
 
 export abstract class BatchNormBase extends Module {
   readonly numFeatures: number
@@ -85,7 +82,7 @@ export abstract class BatchNormBase extends Module {
    * they activate a norm's output.
    */
   forwardActivated(x: Tensor, activation: NormActivation): Tensor {
-    if (!Object.hasOwn(activationOps, activation))
+    if (!Object.hasOwn(normActivations, activation))
       throw new Error(
         `${this.constructor.name}.forwardActivated: activation must be 'relu', 'gelu' or 'silu', got '${String(activation)}'`,
       )
@@ -99,7 +96,7 @@ export abstract class BatchNormBase extends Module {
         throw new Error(
           `${this.constructor.name}: folded into ${this.foldedInto} for inference (foldBatchNorm); load unfolded weights to train`,
         )
-      return activation ? activationOps[activation](x) : x
+      return activation ? normActivations[activation](x) : x
     }
     let factor = this.momentum ?? 0
     const tracked = this.num_batches_tracked
