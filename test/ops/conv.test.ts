@@ -85,6 +85,15 @@ function randomCase(sh: Shape) {
   return { x64, w64, go64, full: reference(x, sh.x, w, sh.w, go64.data() as Float64Array, sh) }
 }
 
+/** The direct evaluation with a bias added: its output, and the bias's gradient. */
+function withBias(ref: ReturnType<typeof reference>, go: Float64Array, bias: ArrayLike<number>) {
+  const [, K, Ho, Wo] = ref.outShape
+  const channel = (i: number) => Math.floor(i / (Ho * Wo)) % K
+  const gb = new Float64Array(K)
+  go.forEach((v, i) => (gb[channel(i)] += v))
+  return { y: ref.y.map((v, i) => v + bias[channel(i)]), gb }
+}
+
 function maxRel(a: ArrayLike<number>, b: Float64Array): number {
   let d = 0
   let s = 1e-3
@@ -528,17 +537,12 @@ t.test('depthwise convolutions over small planes match a direct evaluation, grad
   ]
   for (const sh of shapes) {
     const { x64, w64, go64, full: ref } = randomCase(sh)
-    const [, K, Ho, Wo] = ref.outShape
-    const gb = new Float64Array(K)
-    const go = go64.data() as Float64Array
-    for (let i = 0; i < go.length; i++) gb[Math.floor(i / (Ho * Wo)) % K] += go[i]
     const label = `x [${sh.x}] w [${sh.w}] stride ${sh.s} padding ${sh.p} dilation ${sh.d ?? 1}`
     const x = x64.to('float32').requiresGrad_()
     const w = w64.to('float32').requiresGrad_()
-    const b = r([K], 'float32').requiresGrad_()
+    const b = r([ref.outShape[1]], 'float32').requiresGrad_()
     const y = conv2d(x, w, b, { stride: sh.s, padding: sh.p, dilation: sh.d ?? 1, groups: sh.groups })
-    const bias = b.data() as Float32Array
-    const yRef = ref.y.map((v, i) => v + bias[Math.floor(i / (Ho * Wo)) % K])
+    const { y: yRef, gb } = withBias(ref, go64.data() as Float64Array, b.data())
     t.ok(maxRel(y.data(), yRef) < 1e-4, `${label}: output`)
     y.backward(go64.to('float32'))
     t.ok(maxRel((x.grad as Tensor).data(), ref.gx) < 1e-4, `${label}: input gradient`)
@@ -571,13 +575,8 @@ t.test('1x1 convolutions over small and one-pixel planes match a direct evaluati
   ]
   for (const sh of shapes) {
     const { x64, w64, go64, full: ref } = randomCase(sh)
-    const [, K, Ho, Wo] = ref.outShape
-    const b64 = r([K])
-    const bias = b64.data() as Float64Array
-    const go = go64.data() as Float64Array
-    const gb = new Float64Array(K)
-    for (let i = 0; i < go.length; i++) gb[Math.floor(i / (Ho * Wo)) % K] += go[i]
-    const yRef = ref.y.map((v, i) => v + bias[Math.floor(i / (Ho * Wo)) % K])
+    const b64 = r([ref.outShape[1]])
+    const { y: yRef, gb } = withBias(ref, go64.data() as Float64Array, b64.data())
     for (const [dtype, tol] of [
       ['float64', 1e-10],
       ['float32', 1e-4],
