@@ -367,6 +367,17 @@ t.test('Sequential runs a batch norm and the ReLU, GELU or SiLU after it as one 
     const own = apart.kernels.filter((k) => !fused.kernels.includes(k))
     t.same(own, fuses ? [name.toLowerCase()] : [], `${name}: forward kernels ${fused.kernels}`)
   }
+  // A batch norm whose forward was replaced keeps it: that forward, then the activation.
+  class DoubledNorm extends BatchNorm2d {
+    override forward(x: Tensor): Tensor {
+      return super.forward(x).mul(2)
+    }
+  }
+  const x = randn([2, 3, 8, 8])
+  const doubled = new DoubledNorm(3)
+  const viaSequential = new Sequential(doubled, new ReLU()).forward(x)
+  doubled.resetRunningStats()
+  assertClose(t, viaSequential.data(), doubled.forward(x).relu().data(), 1e-6, 1e-6, 'a subclass keeps its forward')
   t.throws(
     () => new BatchNorm2d(2).forwardActivated(randn([2, 2, 3, 3]), 'tanh' as 'relu'),
     /BatchNorm2d.forwardActivated: activation must be 'relu', 'gelu' or 'silu', got 'tanh'/,

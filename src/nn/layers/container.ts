@@ -63,10 +63,7 @@ export class Sequential extends Module {
     for (let i = 0; i < children.length; i++) {
       const m = children[i]
       // A batch norm and the ReLU, GELU or SiLU after it run as one kernel.
-      const act =
-        m instanceof BatchNormBase && m.forward === BatchNormBase.prototype.forward
-          ? normActivationOf(children[i + 1])
-          : undefined
+      const act = m instanceof BatchNormBase ? normActivationOf(children[i + 1]) : undefined
       if (act) {
         y = (m as BatchNormBase).forwardActivated(y as Tensor, act)
         i++

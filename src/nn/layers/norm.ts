@@ -79,13 +79,15 @@ export abstract class BatchNormBase extends Module {
   /**
    * forward, then an activation, in one kernel (batchNorm's `activation` option): what
    * Sequential runs for a batch norm with a ReLU, GELU or SiLU after it, and models call where
-   * they activate a norm's output.
+   * they activate a norm's output. Where a subclass or a patch has replaced forward, that
+   * forward runs, then the activation as an op of its own.
    */
   forwardActivated(x: Tensor, activation: NormActivation): Tensor {
     if (!Object.hasOwn(normActivations, activation))
       throw new Error(
         `${this.constructor.name}.forwardActivated: activation must be 'relu', 'gelu' or 'silu', got '${String(activation)}'`,
       )
+    if (this.forward !== plainForward) return normActivations[activation](this.forward(x))
     return this.normalize(x, activation)
   }
 
@@ -135,6 +137,8 @@ export abstract class BatchNormBase extends Module {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`
   }
 }
+
+const plainForward = BatchNormBase.prototype.forward
 
 /** Batch normalisation over [N, C] or [N, C, L] inputs. */
 export class BatchNorm1d extends BatchNormBase {
