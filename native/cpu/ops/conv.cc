@@ -263,10 +263,6 @@ void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t n, int64_t ci0,
   }
 }
 
-bool isPointwise(const ConvGeom& g) {
-  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H && g.Wo == g.W;
-}
-
 // ---- 1x1 kernels over 1x1 planes ------------------------------------------------------
 // Squeeze-excitation's convolutions and a classifier on pooled features are linear layers:
 // x, y and their gradients are [N, C] and [N, K] matrices as they lie, so each pass is one

@@ -17,6 +17,12 @@ struct ConvGeom {
   int64_t kh, kw, sh, sw, pt, pl, dh, dw, groups;
 };
 
+// A 1x1 kernel at stride 1 without padding: output plane k is a weighted sum of the input
+// planes, position by position.
+inline bool isPointwise(const ConvGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H && g.Wo == g.W;
+}
+
 // Adds the bias to n outputs, stores the pre-activation (when pre is set: backward of gelu
 // and silu needs it) and applies the activation in place, while the row is in cache.
 template <class T>

@@ -355,8 +355,7 @@ constexpr int64_t kSmallPlane = 64;
 bool pointwiseInPlace(const ConvGeom& g) {
   const int64_t P = g.Ho * g.Wo;
   if (activeIsa() != Isa::avx512 || g.C == g.groups || g.N == 0 || g.K / g.groups < kMr) return false;
-  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H &&
-         g.Wo == g.W && P <= kSmallPlane && P % 16 == 0 && g.C * P < std::numeric_limits<int32_t>::max();
+  return isPointwise(g) && P <= kSmallPlane && P % 16 == 0 && g.C * P < std::numeric_limits<int32_t>::max();
 }
 
 namespace {
