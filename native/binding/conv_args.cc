@@ -61,7 +61,6 @@ TensorArg optionalChannels(Args& args, size_t i, const char* name, int64_t n, DT
   return t;
 }
 
-
 }  // namespace
 
 Conv2dArgs parseConv2dArgs(Args& args) {
